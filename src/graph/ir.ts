@@ -1,0 +1,138 @@
+/**
+ * The model IR: a feedforward CNN as a topologically ordered list of layers over named values.
+ *
+ * Shapes are per sample (no batch axis): `[C, H, W]` for feature maps, `[F]` for vectors. The
+ * batch size is chosen at run time, so one imported model serves every batch size.
+ *
+ * Layers are the units LRP reasons about (a composite selects them), so the IR keeps ReLU,
+ * Flatten and Identity as layers even though the executor runs them as views of their input.
+ */
+
+export type Shape = readonly number[];
+
+export interface ValueInfo {
+  readonly name: string;
+  /** Per-sample shape, e.g. [3, 224, 224] or [1000]. */
+  readonly shape: Shape;
+}
+
+/** [top, left, bottom, right], the order the kernels use (ONNX gives [t, l, b, r] as begins then ends). */
+export type Pads4 = readonly [number, number, number, number];
+export type Pair = readonly [number, number];
+
+interface LayerBase {
+  /** The ONNX node name (or a generated one); `name:` selectors match it. */
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly output: string;
+}
+
+export interface ConvLayer extends LayerBase {
+  readonly kind: 'conv';
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernel: Pair; // [kh, kw]
+  readonly stride: Pair;
+  readonly pads: Pads4;
+  readonly dilation: Pair;
+  readonly groups: number;
+  /** ONNX layout [outC, inC/groups, kh, kw]. */
+  readonly weight: Float32Array;
+  /** Length outC; zeros when the model has no bias. */
+  readonly bias: Float32Array;
+}
+
+export interface DenseLayer extends LayerBase {
+  readonly kind: 'dense';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Row-major [outFeatures, inFeatures]: y = W x + b. */
+  readonly weight: Float32Array;
+  readonly bias: Float32Array;
+}
+
+export interface ReluLayer extends LayerBase { readonly kind: 'relu' }
+
+export interface MaxPoolLayer extends LayerBase {
+  readonly kind: 'maxpool';
+  readonly kernel: Pair;
+  readonly stride: Pair;
+  readonly pads: Pads4;
+  readonly dilation: Pair;
+  readonly ceilMode: boolean;
+}
+
+export interface AvgPoolLayer extends LayerBase {
+  readonly kind: 'avgpool';
+  readonly kernel: Pair;
+  readonly stride: Pair;
+  readonly pads: Pads4;
+  readonly ceilMode: boolean;
+  /** ONNX count_include_pad: divide by the full window (true) or by its non-padding part. */
+  readonly countIncludePad: boolean;
+}
+
+export interface GlobalAvgPoolLayer extends LayerBase { readonly kind: 'globalavgpool' }
+
+export interface LrnLayer extends LayerBase {
+  readonly kind: 'lrn';
+  /** ONNX LRN: y = x / (bias + alpha / size * sum_{window} x^2) ^ beta, window across channels. */
+  readonly size: number;
+  readonly alpha: number;
+  readonly beta: number;
+  readonly bias: number;
+}
+
+/** Flatten or Reshape to [N, F]: a view on NCHW-contiguous memory. */
+export interface FlattenLayer extends LayerBase { readonly kind: 'flatten' }
+
+/** Dropout (inference) and Identity. */
+export interface IdentityLayer extends LayerBase { readonly kind: 'identity' }
+
+/** Concatenation along the channel axis (axis 1 in NCHW). */
+export interface ConcatLayer extends LayerBase { readonly kind: 'concat' }
+
+export type Layer =
+  | ConvLayer
+  | DenseLayer
+  | ReluLayer
+  | MaxPoolLayer
+  | AvgPoolLayer
+  | GlobalAvgPoolLayer
+  | LrnLayer
+  | FlattenLayer
+  | IdentityLayer
+  | ConcatLayer;
+
+export type LayerKind = Layer['kind'];
+export type LinearLayer = ConvLayer | DenseLayer;
+
+export interface Graph {
+  readonly name: string;
+  readonly input: ValueInfo;
+  /** Every value the layers produce, by name, with its per-sample shape. */
+  readonly values: ReadonlyMap<string, ValueInfo>;
+  /** Topological order: every layer's inputs are produced before it. */
+  readonly layers: readonly Layer[];
+  /** The value explained and predicted (logits; a trailing Softmax is stripped at import). */
+  readonly output: string;
+  /** Every graph output the model declared, for `--output NAME`. */
+  readonly outputs: readonly string[];
+}
+
+export function isLinear(layer: Layer): layer is LinearLayer {
+  return layer.kind === 'conv' || layer.kind === 'dense';
+}
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function valueInfo(graph: Graph, name: string): ValueInfo {
+  if (name === graph.input.name) return graph.input;
+  const v = graph.values.get(name);
+  if (!v) throw new Error(`graph ${graph.name}: no value named '${name}'`);
+  return v;
+}
