@@ -1,0 +1,161 @@
+import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import { GpuError } from '../gpu/errors.ts';
+import type { KernelTiming } from '../gpu/profiler.ts';
+import type { Graph, Layer } from '../graph/ir.ts';
+import { numel, valueInfo } from '../graph/ir.ts';
+import { createConcat } from './concat.ts';
+import { createConv } from './conv.ts';
+import { createDense } from './dense.ts';
+import { createLrn } from './lrn.ts';
+import type { ForwardOp } from './op.ts';
+import { createAvgPool, createMaxPool } from './pool.ts';
+import type { InputInfo, TensorRef } from './tensor.ts';
+
+/** Layers that are views of their input: no kernel, no memory. */
+const VIEWS = new Set<Layer['kind']>(['relu', 'identity', 'flatten']);
+
+function createOp(ctx: GpuContext, layer: Layer, inputs: InputInfo[], outShape: readonly number[]): Promise<ForwardOp> {
+  switch (layer.kind) {
+    case 'conv': return createConv(ctx, layer, inputs, outShape);
+    case 'dense': return createDense(ctx, layer, inputs, outShape);
+    case 'maxpool': return createMaxPool(ctx, layer, inputs, outShape);
+    case 'avgpool':
+    case 'globalavgpool': return createAvgPool(ctx, layer, inputs, outShape);
+    case 'lrn': return createLrn(ctx, layer, inputs, outShape);
+    case 'concat': return createConcat(ctx, layer, inputs, outShape);
+    default: throw new Error(`layer '${layer.name}': ${layer.kind} has no forward kernel`);
+  }
+}
+
+/**
+ * A model on the GPU: weights uploaded and re-laid out once, pipelines compiled once. `forward`
+ * runs a batch and returns every stored value, because the relevance pass reads each layer's
+ * input back; ReLU, Flatten and Identity are views and store nothing.
+ */
+export class ForwardModel {
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly graph: Graph,
+    private readonly ops: Map<Layer, ForwardOp>,
+    /** Per value: does reading it go through a ReLU view. */
+    readonly info: ReadonlyMap<string, InputInfo>,
+    /** The largest batch whose every value fits one binding. */
+    readonly maxBatch: number,
+  ) {}
+
+  static async create(ctx: GpuContext, graph: Graph): Promise<ForwardModel> {
+    const info = new Map<string, InputInfo>([[graph.input.name, { shape: graph.input.shape, relu: false }]]);
+    let largest = numel(graph.input.shape);
+    for (const layer of graph.layers) {
+      const shape = valueInfo(graph, layer.output).shape;
+      const input = info.get(layer.inputs[0])!;
+      if (VIEWS.has(layer.kind)) {
+        info.set(layer.output, { shape, relu: input.relu || layer.kind === 'relu' });
+      } else {
+        info.set(layer.output, { shape, relu: false });
+        largest = Math.max(largest, numel(shape));
+      }
+    }
+    const ops = new Map<Layer, ForwardOp>();
+    const where = `loading model '${graph.name}'`;
+    try {
+      await ctx.guard(where, async () => {
+        for (const layer of graph.layers) {
+          if (VIEWS.has(layer.kind)) continue;
+          const inputs = layer.inputs.map((i) => info.get(i)!);
+          ops.set(layer, await createOp(ctx, layer, inputs, info.get(layer.output)!.shape));
+        }
+      });
+    } catch (e) {
+      for (const op of ops.values()) op.destroy();
+      throw e;
+    }
+    const maxBatch = Math.floor(ctx.maxBinding / (4 * largest));
+    if (maxBatch < 1) {
+      throw new GpuError(`one sample's largest activation (${4 * largest} bytes) exceeds the binding limit ${ctx.maxBinding}`, 'limits', where);
+    }
+    return new ForwardModel(ctx, graph, ops, info, maxBatch);
+  }
+
+  /** Runs one batch: `input` is N×(input shape) float32, NCHW. */
+  async forward(input: Float32Array, batch: number, opts: { profile?: boolean } = {}): Promise<Activations> {
+    const { graph, ctx } = this;
+    const per = numel(graph.input.shape);
+    if (input.length !== batch * per) {
+      throw new Error(`${graph.name}: input has ${input.length} values, expected ${batch}×${graph.input.shape.join('×')} = ${batch * per}`);
+    }
+    if (batch > this.maxBatch) {
+      throw new Error(`${graph.name}: batch ${batch} exceeds ${this.maxBatch}, the largest whose activations fit this adapter's ${ctx.maxBinding}-byte bindings; split it`);
+    }
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const values = new Map<string, TensorRef>();
+    const owned: GPUBuffer[] = [];
+    const alloc = (name: string, count: number) => {
+      const b = ctx.pool.acquire(4 * count, usage, name);
+      owned.push(b);
+      return b;
+    };
+    const release = () => owned.forEach((b) => ctx.pool.release(b));
+    try {
+      const inBuf = alloc(graph.input.name, input.length);
+      ctx.writeBuffer(inBuf, 0, input);
+      values.set(graph.input.name, { buffer: inBuf, shape: graph.input.shape, relu: false });
+      const dispatches: Dispatch[] = [];
+      for (const layer of graph.layers) {
+        const { shape, relu } = this.info.get(layer.output)!;
+        const op = this.ops.get(layer);
+        if (!op) {
+          values.set(layer.output, { ...values.get(layer.inputs[0])!, shape, relu });
+          continue;
+        }
+        const out = alloc(layer.output, batch * numel(shape));
+        dispatches.push(...op.dispatches(batch, layer.inputs.map((i) => values.get(i)!), out));
+        values.set(layer.output, { buffer: out, shape, relu });
+      }
+      const timings = await ctx.run(`forward pass of '${graph.name}' (batch ${batch})`, dispatches, opts);
+      return new Activations(ctx, graph, batch, values, timings, release);
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  destroy(): void {
+    for (const op of this.ops.values()) op.destroy();
+    this.ops.clear();
+  }
+}
+
+/** The values of one batch on the GPU. Release them to return the buffers to the pool. */
+export class Activations {
+  private released = false;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly graph: Graph,
+    readonly batch: number,
+    readonly values: ReadonlyMap<string, TensorRef>,
+    readonly timings: KernelTiming[] | null,
+    private readonly onRelease: () => void,
+  ) {}
+
+  get(name: string): TensorRef {
+    if (this.released) throw new Error('activations were released');
+    const v = this.values.get(name);
+    if (!v) throw new Error(`${this.graph.name}: no value '${name}' (values: ${[...this.values.keys()].join(', ')})`);
+    return v;
+  }
+
+  /** Reads a value back as N×shape float32, with a ReLU view applied. */
+  async read(name: string = this.graph.output): Promise<Float32Array> {
+    const v = this.get(name);
+    const data = await this.ctx.readF32(v.buffer, 0, this.batch * numel(v.shape), `reading '${name}'`);
+    if (v.relu) for (let i = 0; i < data.length; i++) data[i] = Math.max(data[i], 0);
+    return data;
+  }
+
+  release(): void {
+    if (!this.released) this.onRelease();
+    this.released = true;
+  }
+}

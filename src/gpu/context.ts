@@ -1,0 +1,197 @@
+import { BufferPool } from './buffer-pool.ts';
+import { GpuError } from './errors.ts';
+import { PipelineCache } from './pipeline-cache.ts';
+import type { ShaderLoader } from './shaders.ts';
+import { Profiler, type KernelTiming } from './profiler.ts';
+
+/** The adapter limits worth raising above WebGPU's defaults for big CNNs. */
+const LIMITS_WANTED = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+const FEATURES_WANTED: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
+
+/** A device descriptor asking for the adapter's real limits and the optional features it offers. */
+export function deviceDescriptor(adapter: GPUAdapter): GPUDeviceDescriptor {
+  const requiredLimits: Record<string, number> = {};
+  for (const k of LIMITS_WANTED) requiredLimits[k] = adapter.limits[k];
+  return {
+    label: 'webgpu-lrp',
+    requiredFeatures: FEATURES_WANTED.filter((f) => adapter.features.has(f)),
+    requiredLimits,
+  };
+}
+
+/** One buffer binding: a whole buffer or a range of it. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+/** One compute dispatch, described, so a layer's work can be recorded, profiled and labelled. */
+export interface Dispatch {
+  /** What runs, e.g. `conv2d` — the kernel named in errors and profiles. */
+  readonly kernel: string;
+  /** Which layer it runs for. */
+  readonly layer: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindings: readonly Binding[];
+  readonly workgroups: readonly [number, number, number];
+  /** Floating-point operations, for GFLOP/s in profiles (2 per multiply-add). */
+  readonly flops?: number;
+  /** Bytes read and written, for GB/s. */
+  readonly bytes?: number;
+}
+
+export interface GpuContextOptions {
+  shaders: ShaderLoader;
+}
+
+/**
+ * Everything that talks to the device: one pipeline cache, one buffer pool, error scopes that
+ * turn WebGPU errors into exceptions naming the kernel and layer. Holds no global state: two
+ * contexts on two devices do not meet.
+ */
+export class GpuContext {
+  readonly pipelines: PipelineCache;
+  readonly pool: BufferPool;
+  readonly hasTimestamps: boolean;
+  readonly hasF16: boolean;
+  private lostReason: string | null = null;
+  private current = 'idle';
+
+  constructor(readonly device: GPUDevice, opts: GpuContextOptions) {
+    this.pipelines = new PipelineCache(device, opts.shaders);
+    this.pool = new BufferPool(device);
+    this.hasTimestamps = device.features.has('timestamp-query');
+    this.hasF16 = device.features.has('shader-f16');
+    device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lostReason = `${info.message || 'unknown reason'} (while running ${this.current})`;
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /** The largest buffer one binding may see: what tiling and batch splitting must respect. */
+  get maxBinding(): number {
+    return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+  }
+
+  private checkLost(where: string): void {
+    if (this.lostReason !== null) throw new GpuError(this.lostReason, 'device-lost', where);
+  }
+
+  /**
+   * Runs `fn` inside validation, out-of-memory and internal error scopes and throws the first
+   * error as a GpuError naming `where`.
+   */
+  async guard<T>(where: string, fn: () => T | Promise<T>): Promise<T> {
+    this.checkLost(where);
+    const prev = this.current;
+    this.current = where;
+    const { device } = this;
+    device.pushErrorScope('internal');
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    let result: T;
+    let thrown: unknown = null;
+    try {
+      result = await fn();
+    } catch (e) {
+      thrown = e;
+    }
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    const internal = await device.popErrorScope();
+    this.current = prev;
+    this.checkLost(where);
+    if (validation) throw new GpuError(validation.message, 'validation', where);
+    if (oom) throw new GpuError(oom.message, 'out-of-memory', where);
+    if (internal) throw new GpuError(internal.message, 'internal', where);
+    if (thrown) throw thrown;
+    return result!;
+  }
+
+  /** Uploads data into a new buffer that lives as long as the model (weights, constants). */
+  upload(data: ArrayBufferView, label: string, usage: GPUBufferUsageFlags = GPUBufferUsage.STORAGE): GPUBuffer {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    if (size > this.device.limits.maxBufferSize) {
+      throw new GpuError(`${label} needs ${size} bytes, over maxBufferSize ${this.device.limits.maxBufferSize}`, 'limits', label);
+    }
+    const buf = this.device.createBuffer({ size, usage: usage | GPUBufferUsage.COPY_DST, label, mappedAtCreation: true });
+    new Uint8Array(buf.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buf.unmap();
+    return buf;
+  }
+
+  uniform(words: ArrayLike<number>, label: string): GPUBuffer {
+    const data = new Uint32Array(Math.ceil(words.length / 4) * 4);
+    data.set(words);
+    return this.upload(data, label, GPUBufferUsage.UNIFORM);
+  }
+
+  /** Encodes dispatches, one labelled compute pass each, so errors and timestamps name them. */
+  encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[], profiler?: Profiler): void {
+    for (const d of dispatches) {
+      const label = `${d.kernel} for layer '${d.layer}'`;
+      const pass = encoder.beginComputePass({ label, timestampWrites: profiler?.next(d) });
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, this.device.createBindGroup({
+        label,
+        layout: d.pipeline.getBindGroupLayout(0),
+        entries: d.bindings.map((b, i) => ({ binding: i, resource: 'buffer' in b ? b : { buffer: b } })),
+      }));
+      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+      pass.end();
+    }
+  }
+
+  /** Submits the dispatches and waits for them, with per-dispatch timings when asked. */
+  async run(where: string, dispatches: readonly Dispatch[], opts: { profile?: boolean } = {}): Promise<KernelTiming[] | null> {
+    const profiler = opts.profile && this.hasTimestamps ? new Profiler(this, dispatches.length) : undefined;
+    await this.guard(where, () => {
+      const encoder = this.device.createCommandEncoder({ label: where });
+      this.encode(encoder, dispatches, profiler);
+      profiler?.resolve(encoder);
+      this.device.queue.submit([encoder.finish()]);
+    });
+    await this.guard(where, () => this.device.queue.onSubmittedWorkDone());
+    return profiler ? profiler.read() : null;
+  }
+
+  /** Copies `bytes` from a buffer back to the CPU. */
+  async read(src: GPUBuffer, offset: number, bytes: number, where: string): Promise<ArrayBuffer> {
+    const staging = this.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `readback for ${where}`);
+    try {
+      await this.guard(where, () => {
+        const enc = this.device.createCommandEncoder({ label: `readback for ${where}` });
+        enc.copyBufferToBuffer(src, offset, staging, 0, Math.ceil(bytes / 4) * 4);
+        this.device.queue.submit([enc.finish()]);
+      });
+      await this.guard(where, () => staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 4) * 4));
+      const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
+      staging.unmap();
+      return out;
+    } finally {
+      this.pool.release(staging);
+    }
+  }
+
+  async readF32(src: GPUBuffer, offset: number, count: number, where: string): Promise<Float32Array> {
+    return new Float32Array(await this.read(src, offset, count * 4, where));
+  }
+
+  writeBuffer(dst: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    this.device.queue.writeBuffer(dst, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  destroy(): void {
+    this.pool.destroy();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Dawn start-up in Node: the `webgpu` package's navigator.gpu, the adapter's real limits, and a
+ * shader loader over this repository's `shaders/` folder.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { create, globals } from 'webgpu';
+import { deviceDescriptor, GpuContext } from '../gpu/context.ts';
+import type { ShaderLoader } from '../gpu/shaders.ts';
+
+// The core uses WebGPU's global constants (GPUBufferUsage, GPUMapMode), as in a browser.
+Object.assign(globalThis, globals);
+
+export const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
+
+export const nodeShaderLoader: ShaderLoader = (path) => readFile(new URL(path, new URL('../../shaders/', import.meta.url)), 'utf8');
+
+export interface NodeGpu {
+  readonly ctx: GpuContext;
+  readonly device: GPUDevice;
+  /** e.g. "llvmpipe (LLVM 19.1.7, 256 bits) — vulkan". */
+  readonly adapterName: string;
+  readonly instance: unknown;
+  /** Releases the device so the process can exit. */
+  close(): void;
+}
+
+export interface NodeGpuOptions {
+  /** Dawn toggles and options, e.g. `backend=vulkan`, `adapter=NAME`. */
+  dawnOptions?: string[];
+  powerPreference?: GPUPowerPreference;
+}
+
+export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu> {
+  const gpu = create(opts.dawnOptions ?? []);
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new Error(
+      'no WebGPU adapter: Dawn found no Vulkan driver. On a machine without a GPU run scripts/setup.sh, '
+      + 'which installs Mesa\'s lavapipe (mesa-vulkan-drivers from bookworm-backports).',
+    );
+  }
+  const device = await adapter.requestDevice(deviceDescriptor(adapter));
+  const info = adapter.info;
+  const adapterName = [info.description || info.device || 'unknown adapter', info.vendor, info.architecture]
+    .filter(Boolean).join(' / ');
+  const ctx = new GpuContext(device, { shaders: nodeShaderLoader });
+  return {
+    ctx, device, adapterName,
+    // Dawn's instance must outlive its devices: if the GC collects it, event processing touches
+    // a destroyed mutex and the process aborts. Holding it here ties its life to this object.
+    instance: gpu,
+    close() {
+      ctx.destroy();
+      device.destroy();
+    },
+  };
+}

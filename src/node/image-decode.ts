@@ -1,0 +1,89 @@
+/**
+ * JPEG and PNG files to RGBA pixels in pure JS (jpeg-js, pngjs): no native image library to
+ * install, and the same pixels on every machine. Like Pillow, EXIF orientation is ignored.
+ */
+import { readFile } from 'node:fs/promises';
+import { decode as jpegDecode } from 'jpeg-js';
+import { PNG } from 'pngjs';
+import type { RgbaImage } from '../preprocess/image.ts';
+
+type Format = 'jpeg' | 'png';
+
+const SIGNATURES: { name: string; bytes: (number | null)[] }[] = [
+  { name: 'jpeg', bytes: [0xff, 0xd8, 0xff] },
+  { name: 'png', bytes: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] },
+  { name: 'GIF', bytes: [0x47, 0x49, 0x46, 0x38] },
+  { name: 'BMP', bytes: [0x42, 0x4d] },
+  { name: 'WebP', bytes: [0x52, 0x49, 0x46, 0x46, null, null, null, null, 0x57, 0x45, 0x42, 0x50] },
+  { name: 'TIFF', bytes: [0x49, 0x49, 0x2a, 0x00] },
+  { name: 'TIFF', bytes: [0x4d, 0x4d, 0x00, 0x2a] },
+];
+
+/** By content, not extension: some dataset files named .JPEG are PNGs (ImageNet has a few). */
+export function detectImageFormat(bytes: Uint8Array): string | null {
+  for (const s of SIGNATURES) {
+    if (bytes.length >= s.bytes.length && s.bytes.every((b, i) => b === null || bytes[i] === b)) return s.name;
+  }
+  return null;
+}
+
+/** Decodes JPEG or PNG bytes; every failure is an Error naming `source` and the cause. */
+export function decodeImage(bytes: Uint8Array, source: string): RgbaImage {
+  if (bytes.length === 0) throw new Error(`${source}: empty file`);
+  const format = detectImageFormat(bytes);
+  if (format !== 'jpeg' && format !== 'png') {
+    throw new Error(`${source}: unsupported image format (${format ?? 'unrecognised content'}); JPEG and PNG are supported`);
+  }
+  let img: RgbaImage;
+  try {
+    img = format === 'jpeg' ? decodeJpeg(bytes) : decodePng(bytes);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    // The decoders' own messages ("marker was not found", "read requests waiting on finished
+    // stream") do not say that the usual cause is a cut-off download.
+    const hint = looksTruncated(bytes, format) ? `truncated ${format.toUpperCase()} (no end marker)` : `corrupt ${format.toUpperCase()}`;
+    throw new Error(`${source}: ${hint}: ${msg}`);
+  }
+  if (!(img.width > 0 && img.height > 0) || img.data.length !== img.width * img.height * 4) {
+    throw new Error(`${source}: ${format.toUpperCase()} decoded to an invalid ${img.width}x${img.height} image`);
+  }
+  return img;
+}
+
+export async function readImage(path: string): Promise<RgbaImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read image: ${(e as Error).message}`);
+  }
+  return decodeImage(bytes, path);
+}
+
+function decodeJpeg(bytes: Uint8Array): RgbaImage {
+  const r = jpegDecode(bytes, {
+    useTArray: true,
+    formatAsRGBA: true,
+    // jpeg-js' limits guard servers against decompression bombs; dataset images are trusted
+    // but can be large, and failing on a big photo would silently shrink a run.
+    maxResolutionInMP: 400,
+    maxMemoryUsageInMB: 4096,
+  });
+  return { width: r.width, height: r.height, data: r.data };
+}
+
+function decodePng(bytes: Uint8Array): RgbaImage {
+  // pngjs always hands back 8-bit RGBA (grey and palette expanded, 16-bit rescaled).
+  const r = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return { width: r.width, height: r.height, data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) };
+}
+
+function looksTruncated(bytes: Uint8Array, format: Format): boolean {
+  // Look near the end only: encoders may append a few bytes of padding or metadata after it.
+  const tail = bytes.subarray(Math.max(0, bytes.length - 4096));
+  const marker = format === 'jpeg' ? [0xff, 0xd9] : [0x49, 0x45, 0x4e, 0x44]; // EOI; IEND
+  for (let i = tail.length - marker.length; i >= 0; i--) {
+    if (marker.every((b, k) => tail[i + k] === b)) return false;
+  }
+  return true;
+}
