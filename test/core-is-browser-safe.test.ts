@@ -1,0 +1,60 @@
+/**
+ * The core (everything in src/ outside src/node/) must run in a browser: it may import only
+ * other core modules and browser-safe packages, never a Node built-in, Dawn, or src/node/.
+ */
+import { builtinModules } from 'node:module';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+const NODE_DIR = join(SRC, 'node');
+const BROWSER_SAFE_PACKAGES = new Set(['gl-matrix', 'fast-xml-parser']);
+const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+function coreFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return p === NODE_DIR ? [] : coreFiles(p);
+    return p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+export function importsOf(code: string): string[] {
+  const specs: string[] = [];
+  const re = /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+  for (const m of code.matchAll(re)) specs.push(m[1] ?? m[2] ?? m[3]);
+  return specs;
+}
+
+describe('core stays browser-safe', () => {
+  const files = coreFiles(SRC);
+
+  it('finds the core modules', () => {
+    expect(files.length).toBeGreaterThan(10);
+    expect(files.some((f) => f.endsWith('forward/model.ts'))).toBe(true);
+  });
+
+  it('the import scanner sees what it must reject', () => {
+    const bad = "import { readFile } from 'node:fs';\nimport x from \"fs\";\nconst m = await import('webgpu');\nexport { y } from '../node/gpu.ts';";
+    expect(importsOf(bad)).toEqual(['node:fs', 'fs', 'webgpu', '../node/gpu.ts']);
+  });
+
+  for (const file of files) {
+    it(relative(SRC, file), () => {
+      const offending: string[] = [];
+      for (const spec of importsOf(readFileSync(file, 'utf8'))) {
+        if (spec.startsWith('.')) {
+          const target = resolve(dirname(file), spec);
+          if (target.startsWith(NODE_DIR) || !target.startsWith(SRC)) offending.push(`${spec} (outside the core)`);
+        } else if (NODE_BUILTINS.has(spec) || spec.startsWith('node:')) {
+          offending.push(`${spec} (Node built-in)`);
+        } else if (!BROWSER_SAFE_PACKAGES.has(spec.split('/')[0])) {
+          offending.push(`${spec} (package not known to be browser-safe)`);
+        }
+      }
+      expect(offending, `${relative(SRC, file)} imports`).toEqual([]);
+    });
+  }
+});
