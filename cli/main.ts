@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
+import { explainCommand } from './commands/explain.ts';
 
 const argv = hideBin(process.argv);
 
@@ -11,6 +12,7 @@ try {
     .usage('$0 <command> [options]\n\nLayer-wise Relevance Propagation on WebGPU.')
     .command(inspectCommand)
     .command(predictCommand)
+    .command(explainCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .help()

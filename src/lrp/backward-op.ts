@@ -1,0 +1,42 @@
+import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Layer, Shape } from '../graph/ir.ts';
+import type { InputInfo, TensorRef } from '../forward/tensor.ts';
+import type { LayerRule } from './rule-spec.ts';
+
+/** Buffers one layer's relevance step reads and writes for one batch. */
+export interface BackwardIO {
+  /** The forward values of the layer's inputs (their `relu` flag says whether to read them through a ReLU). */
+  readonly inputs: readonly TensorRef[];
+  /** The forward value the layer produced (for a conv or dense layer: z, before any ReLU view). */
+  readonly output: TensorRef;
+  /** Relevance (or gradient) at the layer's output: N × output shape. */
+  readonly relOut: GPUBuffer;
+  /** Where relevance at each input goes: N × that input's shape. */
+  readonly relIn: readonly GPUBuffer[];
+  /** Per input: add into relIn[i] (another consumer of the same value wrote there first). */
+  readonly accumulate: readonly boolean[];
+  /** A temporary buffer that lives until the batch's relevance pass is done. */
+  scratch(bytes: number, label: string): GPUBuffer;
+}
+
+/**
+ * One layer bound to the kernels of its rule, built once per (model, composite) and reused for
+ * every batch. `passes` documents the cost, e.g. "1 forward conv (W+) + 1 transposed conv".
+ */
+export interface BackwardOp {
+  readonly layer: Layer;
+  readonly passes: string;
+  dispatches(batch: number, io: BackwardIO): Dispatch[];
+  destroy(): void;
+}
+
+export interface BackwardOpContext {
+  readonly ctx: GpuContext;
+  readonly layer: Layer;
+  readonly rule: LayerRule | null;
+  readonly inputs: readonly InputInfo[];
+  /** Per input: known to be >= 0 (read through a ReLU, or pooled from such values). */
+  readonly nonneg: readonly boolean[];
+  readonly output: InputInfo;
+  readonly outShape: Shape;
+}

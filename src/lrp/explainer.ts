@@ -1,0 +1,230 @@
+/**
+ * The backward executor: one relevance pass over a batch, each layer through the kernels of the
+ * rule its composite assigned. The per-layer plan (which kernels, which pipelines, which
+ * re-laid-out weights) is built once per (model, composite) and reused for every batch.
+ */
+import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Graph, Layer } from '../graph/ir.ts';
+import { numel, valueInfo } from '../graph/ir.ts';
+import type { Activations, ForwardModel } from '../forward/model.ts';
+import type { TensorRef } from '../forward/tensor.ts';
+import type { BackwardIO, BackwardOp } from './backward-op.ts';
+import { createAdd, createTimesInput, type AddKernel, type TimesInputKernel } from './ops/elementwise.ts';
+import { createBackwardOp, isPassThrough } from './ops/index.ts';
+import type { LayerRule, Method } from './rule-spec.ts';
+
+export type Init = 'logit' | 'onehot';
+export type Target = number | 'predicted';
+
+/** The composite as the executor needs it: a rule per layer name, or a gradient method. */
+export interface LayerRules {
+  readonly name: string;
+  readonly method: Method | null;
+  readonly rules: ReadonlyMap<string, LayerRule>;
+}
+
+export interface ExplainOptions {
+  /** One target per sample, or one for all; `predicted` takes each sample's arg-max. */
+  targets: readonly Target[] | Target;
+  init?: Init;
+  profile?: boolean;
+}
+
+export interface Explanation {
+  readonly batch: number;
+  /** N × classes. */
+  readonly logits: Float32Array;
+  readonly targets: number[];
+  readonly targetLogits: number[];
+  /** N × input shape, float32 NCHW. */
+  readonly relevance: Float32Array;
+  /** Per sample: the sum of input relevance (conservation at a glance). */
+  readonly relevanceSums: number[];
+  /** Per-dispatch timings of the relevance pass, when profiled. */
+  readonly timings: import('../gpu/profiler.ts').KernelTiming[] | null;
+}
+
+/** Values known to be >= 0 without looking at them: ReLU views and what pooling or copying keeps. */
+export function nonnegativeValues(graph: Graph): Set<string> {
+  const nonneg = new Set<string>();
+  for (const l of graph.layers) {
+    const all = l.inputs.every((i) => nonneg.has(i));
+    const keeps = l.kind === 'maxpool' || l.kind === 'avgpool' || l.kind === 'globalavgpool' || l.kind === 'lrn'
+      || l.kind === 'identity' || l.kind === 'flatten' || l.kind === 'concat';
+    if (l.kind === 'relu' || (keeps && all)) nonneg.add(l.output);
+  }
+  return nonneg;
+}
+
+export class Explainer {
+  private constructor(
+    readonly forward: ForwardModel,
+    readonly composite: LayerRules,
+    private readonly ops: Map<Layer, BackwardOp>,
+    private readonly add: AddKernel,
+    private readonly timesInput: TimesInputKernel | null,
+  ) {}
+
+  get ctx(): GpuContext {
+    return this.forward.ctx;
+  }
+
+  get graph(): Graph {
+    return this.forward.graph;
+  }
+
+  static async create(forward: ForwardModel, composite: LayerRules): Promise<Explainer> {
+    const { ctx, graph } = forward;
+    const nonneg = nonnegativeValues(graph);
+    const ops = new Map<Layer, BackwardOp>();
+    try {
+      await ctx.guard(`building the relevance plan of '${graph.name}' for ${composite.name}`, async () => {
+        for (const layer of graph.layers) {
+          const rule = composite.rules.get(layer.name) ?? null;
+          if (isPassThrough(layer, rule)) continue;
+          ops.set(layer, await createBackwardOp({
+            ctx, layer, rule,
+            inputs: layer.inputs.map((i) => forward.info.get(i)!),
+            nonneg: layer.inputs.map((i) => nonneg.has(i)),
+            output: forward.info.get(layer.output)!,
+            outShape: valueInfo(graph, layer.output).shape,
+          }));
+        }
+      });
+    } catch (e) {
+      for (const op of ops.values()) op.destroy();
+      throw e;
+    }
+    // Gradient × input is the gradient at the input, times the input: one step at the very end.
+    const timesInput = composite.method === 'gradient-x-input' ? await createTimesInput(ctx, forward.info.get(graph.input.name)!) : null;
+    return new Explainer(forward, composite, ops, await createAdd(ctx), timesInput);
+  }
+
+  /** The passes each layer costs, for `--verbose` and the docs. */
+  describe(): { layer: string; kind: string; rule: string; passes: string }[] {
+    return this.graph.layers.map((l) => {
+      const rule = this.composite.rules.get(l.name);
+      return {
+        layer: l.name, kind: l.kind, rule: rule ? ruleLabel(rule) : '-',
+        passes: this.ops.get(l)?.passes ?? 'none (relevance passes through as is)',
+      };
+    });
+  }
+
+  async explain(input: Float32Array, batch: number, opts: ExplainOptions): Promise<Explanation> {
+    const acts = await this.forward.forward(input, batch);
+    try {
+      return await this.explainActivations(acts, opts);
+    } finally {
+      acts.release();
+    }
+  }
+
+  /** The relevance pass over a batch whose forward pass has run (one forward can serve many composites). */
+  async explainActivations(acts: Activations, opts: ExplainOptions): Promise<Explanation> {
+    const { ctx, graph } = this;
+    const batch = acts.batch;
+    const logits = await acts.read(graph.output);
+    const classes = numel(valueInfo(graph, graph.output).shape);
+    const targets = resolveTargets(opts.targets, logits, batch, classes);
+    const init = opts.init ?? 'logit';
+    const targetLogits = targets.map((t, n) => logits[n * classes + t]);
+    const seed = new Float32Array(batch * classes);
+    targets.forEach((t, n) => (seed[n * classes + t] = init === 'logit' ? targetLogits[n] : 1));
+
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const owned: GPUBuffer[] = [];
+    const alloc = (bytes: number, label: string) => {
+      const b = ctx.pool.acquire(bytes, usage, label);
+      owned.push(b);
+      return b;
+    };
+    try {
+      const rel = new Map<string, GPUBuffer>();
+      const seedBuf = alloc(seed.byteLength, `relevance seed`);
+      ctx.writeBuffer(seedBuf, 0, seed);
+      rel.set(graph.output, seedBuf);
+      const dispatches: Dispatch[] = [];
+      const sizeOf = (value: string) => 4 * batch * numel(valueInfo(graph, value).shape);
+
+      for (let li = graph.layers.length - 1; li >= 0; li--) {
+        const layer = graph.layers[li];
+        const relOut = rel.get(layer.output);
+        if (!relOut) continue; // no relevance reaches this layer (a branch to another output)
+        const op = this.ops.get(layer);
+        if (!op) {
+          // Pass-through: the input's relevance is the output's, shared, unless another consumer
+          // already wrote there, in which case the two add.
+          const into = rel.get(layer.inputs[0]);
+          if (!into) {
+            rel.set(layer.inputs[0], relOut);
+          } else if (into !== relOut) {
+            dispatches.push(this.add.dispatch(sizeOf(layer.inputs[0]) / 4, relOut, into, { layer: layer.name }));
+          }
+          continue;
+        }
+        const accumulate = layer.inputs.map((i) => rel.has(i));
+        const relIn = layer.inputs.map((i) => rel.get(i) ?? alloc(sizeOf(i), `relevance at ${i}`));
+        layer.inputs.forEach((i, k) => rel.set(i, relIn[k]));
+        const io: BackwardIO = {
+          inputs: layer.inputs.map((i) => acts.get(i)),
+          output: acts.get(layer.output),
+          relOut, relIn, accumulate,
+          scratch: (bytes, label) => alloc(bytes, label),
+        };
+        dispatches.push(...op.dispatches(batch, io));
+      }
+
+      let relInput = rel.get(graph.input.name);
+      if (!relInput) {
+        relInput = alloc(sizeOf(graph.input.name), 'relevance at the input (none reached it)');
+        ctx.device.queue.writeBuffer(relInput, 0, new Float32Array(sizeOf(graph.input.name) / 4));
+      }
+      if (this.timesInput) {
+        const out = alloc(sizeOf(graph.input.name), 'gradient x input');
+        dispatches.push(this.timesInput.dispatch(batch, acts.get(graph.input.name), relInput, out, { layer: graph.input.name }));
+        relInput = out;
+      }
+      const timings = await ctx.run(`relevance pass of '${graph.name}' with ${this.composite.name} (batch ${batch})`, dispatches, { profile: opts.profile });
+      const relevance = await ctx.readF32(relInput, 0, sizeOf(graph.input.name) / 4, 'reading the input relevance');
+      const per = numel(graph.input.shape);
+      const relevanceSums = targets.map((_, n) => {
+        let s = 0;
+        for (let i = n * per; i < (n + 1) * per; i++) s += relevance[i];
+        return s;
+      });
+      return { batch, logits, targets, targetLogits, relevance, relevanceSums, timings };
+    } finally {
+      for (const b of owned) ctx.pool.release(b);
+    }
+  }
+
+  destroy(): void {
+    for (const op of this.ops.values()) op.destroy();
+    this.ops.clear();
+    this.add.destroy();
+    this.timesInput?.destroy();
+  }
+}
+
+function resolveTargets(targets: readonly Target[] | Target, logits: Float32Array, batch: number, classes: number): number[] {
+  const list = Array.isArray(targets) ? targets : [targets as Target];
+  if (list.length !== 1 && list.length !== batch) {
+    throw new Error(`${list.length} targets given for a batch of ${batch} (give one per sample, or one for all)`);
+  }
+  return Array.from({ length: batch }, (_, n) => {
+    const t = list.length === 1 ? list[0] : list[n];
+    if (t === 'predicted') {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (logits[n * classes + c] > logits[n * classes + best]) best = c;
+      return best;
+    }
+    if (!Number.isInteger(t) || t < 0 || t >= classes) throw new Error(`target ${t} is not a class index in 0..${classes - 1}`);
+    return t;
+  });
+}
+
+export function ruleLabel(rule: LayerRule): string {
+  const params = Object.entries(rule).filter(([k]) => k !== 'rule').map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : v}`);
+  return params.length ? `${rule.rule}(${params.join(', ')})` : rule.rule;
+}

@@ -1,0 +1,328 @@
+/**
+ * Relevance through convolution and dense layers: binds a rule's plan (rules.ts) to the
+ * conv_stab / conv_transpose / dense_stab / dense_transpose / stab_divide kernels.
+ */
+import type { Dispatch } from '../../gpu/context.ts';
+import type { ConvLayer, DenseLayer } from '../../graph/ir.ts';
+import { numel } from '../../graph/ir.ts';
+import { denseChunkRows } from '../../forward/dense.ts';
+import { f32bits, UniformsByBatch } from '../../forward/op.ts';
+import { grid1d } from '../../forward/tensor.ts';
+import type { BackwardIO, BackwardOp, BackwardOpContext } from '../backward-op.ts';
+import type { LinearRule } from '../rule-spec.ts';
+import { describePlan, In, modifyBias, planLinearRule, type LinearPlan, type RedistributePass, type StabPass } from '../rules.ts';
+
+const BK = 16;
+
+/** Tile per GEMM width: 64 columns where there are that many, a tall narrow tile otherwise. */
+function tile(columns: number): { WG_M: number; WG_N: number; BK: number } {
+  return columns <= 32 ? { WG_M: 32, WG_N: 8, BK } : { WG_M: 16, WG_N: 16, BK };
+}
+
+/** Forward weight layout for the denominators: [g][Kpad][Npad], k = (ci, ky, kx). */
+function stabLayout(layer: ConvLayer): { data: Float32Array; K: number; Kpad: number; Npad: number } {
+  const { groups, outChannels, inChannels, kernel: [kh, kw] } = layer;
+  const cinPG = inChannels / groups;
+  const coutPG = outChannels / groups;
+  const K = cinPG * kh * kw;
+  const Kpad = Math.ceil(K / BK) * BK;
+  const Npad = Math.ceil(coutPG / 4) * 4;
+  const data = new Float32Array(groups * Kpad * Npad);
+  for (let g = 0; g < groups; g++) {
+    for (let n = 0; n < coutPG; n++) {
+      const src = (g * coutPG + n) * K;
+      const dst = g * Kpad * Npad + n;
+      for (let k = 0; k < K; k++) data[dst + k * Npad] = layer.weight[src + k];
+    }
+  }
+  return { data, K, Kpad, Npad };
+}
+
+/** Transposed layout for the redistribution: [g][Ktpad][Cpad], k = (co, ky, kx), columns = input channels. */
+function transposeLayout(layer: ConvLayer): { data: Float32Array; K: number; Kpad: number; Npad: number } {
+  const { groups, outChannels, inChannels, kernel: [kh, kw] } = layer;
+  const cinPG = inChannels / groups;
+  const coutPG = outChannels / groups;
+  const KK = kh * kw;
+  const K = coutPG * KK;
+  const Kpad = Math.ceil(K / BK) * BK;
+  const Npad = Math.ceil(cinPG / 4) * 4;
+  const data = new Float32Array(groups * Kpad * Npad);
+  for (let g = 0; g < groups; g++) {
+    for (let co = 0; co < coutPG; co++) {
+      for (let ci = 0; ci < cinPG; ci++) {
+        const src = ((g * coutPG + co) * cinPG + ci) * KK;
+        for (let r = 0; r < KK; r++) data[g * Kpad * Npad + (co * KK + r) * Npad + ci] = layer.weight[src + r];
+      }
+    }
+  }
+  return { data, K, Kpad, Npad };
+}
+
+function segConstants(prefix: 'IN' | 'SLICE', segs: readonly { w: number; in?: number; slice?: number }[]) {
+  const c: Record<string, number> = { SEGS: segs.length };
+  segs.forEach((s, i) => {
+    c[`W${i}`] = s.w;
+    c[`${prefix}${i}`] = prefix === 'IN' ? s.in! : s.slice!;
+  });
+  return c;
+}
+
+function coefs(segs: readonly { coef: number }[]): number[] {
+  return [0, 1, 2].map((i) => f32bits(segs[i]?.coef ?? 0));
+}
+
+/** zbox bounds per input channel (conv) or feature (dense), low then high; a dummy otherwise. */
+function boundsData(rule: LinearRule, perChannel: number, channels: number): Float32Array {
+  if (rule.rule !== 'zbox') return new Float32Array(4);
+  const out = new Float32Array(2 * channels * perChannel);
+  for (let c = 0; c < channels; c++) {
+    for (let k = 0; k < perChannel; k++) {
+      out[c * perChannel + k] = rule.low[c];
+      out[(channels + c) * perChannel + k] = rule.high[c];
+    }
+  }
+  return out;
+}
+
+function isLinearRule(rule: unknown): rule is LinearRule {
+  return !!rule && typeof rule === 'object' && 'rule' in rule;
+}
+
+interface Common {
+  plan: LinearPlan;
+  sliceLen: (batch: number) => number;
+  dividePipeline: GPUComputePipeline | null;
+  divideUniforms: UniformsByBatch;
+}
+
+async function common(c: BackwardOpContext, outCount: number): Promise<Common & { rule: LinearRule }> {
+  const rule = c.rule;
+  if (!isLinearRule(rule)) throw new Error(`layer '${c.layer.name}': no rule for a linear layer`);
+  const plan = planLinearRule(rule as LinearRule, c.nonneg[0]);
+  const hasDivide = plan.denominators.some((d) => d.kind === 'divide');
+  return {
+    rule: rule as LinearRule,
+    plan,
+    sliceLen: (batch) => batch * outCount,
+    dividePipeline: hasDivide ? await c.ctx.pipelines.get('relevance/stab_divide.wgsl', { WG: 64 }) : null,
+    divideUniforms: new UniformsByBatch(c.ctx, `${c.layer.name} divide`, (batch) => Uint32Array.of(batch * outCount, 0, f32bits(plan.eps), 0)),
+  };
+}
+
+/**
+ * The s buffer: the upper relevance itself for the gradient, else `slices` slices written by
+ * the denominator passes.
+ */
+function sBuffer(cm: Common, batch: number, io: BackwardIO, label: string): GPUBuffer {
+  if (cm.plan.slices === 0) return io.relOut;
+  return io.scratch(4 * cm.plan.slices * cm.sliceLen(batch), label);
+}
+
+export async function createConvBackward(c: BackwardOpContext): Promise<BackwardOp> {
+  const layer = c.layer as ConvLayer;
+  const { ctx } = c;
+  const input = c.inputs[0];
+  const [inC, inH, inW] = input.shape;
+  const [outC, outH, outW] = c.outShape;
+  const { groups, kernel, stride, pads, dilation } = layer;
+  const cinPG = inC / groups;
+  const coutPG = outC / groups;
+  const cm = await common(c, outC * outH * outW);
+  const { plan, rule } = cm;
+
+  const fw = plan.denominators.some((d) => d.kind === 'stab') ? stabLayout(layer) : null;
+  const tw = transposeLayout(layer);
+  const fwBuf = fw ? ctx.upload(fw.data, `${layer.name}.weight (relevance, forward layout)`) : null;
+  const twBuf = ctx.upload(tw.data, `${layer.name}.weight (relevance, transposed layout)`);
+  const bounds = ctx.upload(boundsData(rule, 1, inC), `${layer.name} zbox bounds`);
+  const stabTile = tile(coutPG);
+  const tTile = tile(cinPG);
+  const geometry = (batch: number, K: number, Kpad: number, Npad: number, M: number) => [
+    batch, inC, inH, inW, outC, outH, outW, groups,
+    stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], cinPG, coutPG, K, Kpad, Npad, M,
+  ];
+
+  const stabs = await Promise.all(plan.denominators.filter((d): d is StabPass => d.kind === 'stab').map(async (d, i) => ({
+    d,
+    bias: ctx.upload(modifyBias(layer.bias, d.bias, plan.gamma), `${layer.name} bias (${d.bias})`),
+    pipeline: await ctx.pipelines.get('relevance/conv_stab.wgsl', {
+      KH: kernel[0], KW: kernel[1], RELU_IN: input.relu, MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs), ...stabTile,
+    }),
+    uniforms: new UniformsByBatch(ctx, `${layer.name} stab ${i}`, (batch) => Uint32Array.of(
+      ...geometry(batch, fw!.K, fw!.Kpad, fw!.Npad, batch * outH * outW),
+      f32bits(plan.eps), f32bits(plan.gamma), batch * outC * outH * outW, d.slice, ...coefs(d.segs), 0,
+    )),
+  })));
+
+  const reds = await Promise.all(plan.redistributions.map(async (r: RedistributePass, i) => ({
+    r,
+    pipeline: await ctx.pipelines.get('relevance/conv_transpose.wgsl', {
+      KH: kernel[0], KW: kernel[1], RELU_IN: input.relu, OUT: r.out, ACCUMULATE: false, ...segConstants('SLICE', r.segs), ...tTile,
+    }),
+    pipelineAcc: await ctx.pipelines.get('relevance/conv_transpose.wgsl', {
+      KH: kernel[0], KW: kernel[1], RELU_IN: input.relu, OUT: r.out, ACCUMULATE: true, ...segConstants('SLICE', r.segs), ...tTile,
+    }),
+    uniforms: new UniformsByBatch(ctx, `${layer.name} transpose ${i}`, (batch) => Uint32Array.of(
+      ...geometry(batch, tw.K, tw.Kpad, tw.Npad, batch * inH * inW),
+      f32bits(plan.gamma), batch * outC * outH * outW, 0, 0, ...coefs(r.segs), 0,
+    )),
+  })));
+
+  const macs = (batch: number) => batch * outH * outW * outC * cinPG * kernel[0] * kernel[1];
+  return {
+    layer,
+    passes: describePlan(plan),
+    dispatches(batch, io) {
+      const out: Dispatch[] = [];
+      const s = sBuffer(cm, batch, io, `${layer.name} s`);
+      const x = io.inputs[0].buffer;
+      const M = batch * outH * outW;
+      for (const d of plan.denominators) {
+        if (d.kind === 'divide') {
+          out.push({
+            kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
+            bindings: [cm.divideUniforms.get(batch), io.relOut, io.output.buffer, s], workgroups: grid1d(cm.sliceLen(batch), 64),
+          });
+        }
+      }
+      for (const st of stabs) {
+        out.push({
+          kernel: 'conv_stab', layer: layer.name, pipeline: st.pipeline,
+          bindings: [st.uniforms.get(batch), x, fwBuf!, st.bias, io.relOut, io.output.buffer, bounds, s],
+          workgroups: [Math.ceil(coutPG / (4 * stabTile.WG_N)), Math.ceil(M / (4 * stabTile.WG_M)), groups],
+          flops: 2 * macs(batch) * st.d.segs.length,
+        });
+      }
+      const Min = batch * inH * inW;
+      reds.forEach((rd, i) => {
+        const acc = i > 0 || io.accumulate[0];
+        out.push({
+          kernel: 'conv_transpose', layer: layer.name, pipeline: acc ? rd.pipelineAcc : rd.pipeline,
+          bindings: [rd.uniforms.get(batch), s, twBuf, x, bounds, io.relIn[0]],
+          workgroups: [Math.ceil(cinPG / (4 * tTile.WG_N)), Math.ceil(Min / (4 * tTile.WG_M)), groups],
+          flops: 2 * macs(batch) * rd.r.segs.length,
+        });
+      });
+      return out;
+    },
+    destroy() {
+      fwBuf?.destroy();
+      twBuf.destroy();
+      bounds.destroy();
+      cm.divideUniforms.destroy();
+      for (const st of stabs) {
+        st.bias.destroy();
+        st.uniforms.destroy();
+      }
+      for (const rd of reds) rd.uniforms.destroy();
+    },
+  };
+}
+
+const ROWS = 4;
+const NB = 8;
+const COLS = 4;
+const WG = 64;
+
+export async function createDenseBackward(c: BackwardOpContext): Promise<BackwardOp> {
+  const layer = c.layer as DenseLayer;
+  const { ctx } = c;
+  const input = c.inputs[0];
+  const { inFeatures: inF, outFeatures: outF } = layer;
+  const cm = await common(c, outF);
+  const { plan, rule } = cm;
+  if (numel(input.shape) !== inF) throw new Error(`layer '${layer.name}': input has ${numel(input.shape)} features, expected ${inF}`);
+  // zbox bounds are per channel: spread them over each channel's features (a dense first layer
+  // on a C×H×W input sees C blocks of H×W features).
+  const perChannel = input.shape.length === 3 ? input.shape[1] * input.shape[2] : 1;
+  const channels = input.shape.length === 3 ? input.shape[0] : inF;
+  const bounds = ctx.upload(boundsData(rule, perChannel, channels), `${layer.name} zbox bounds`);
+
+  const chunkRows = denseChunkRows(inF, outF, ctx.maxBinding);
+  const chunks: { r0: number; rows: number; w: GPUBuffer }[] = [];
+  for (let r0 = 0; r0 < outF; r0 += chunkRows) {
+    const rows = Math.min(chunkRows, outF - r0);
+    chunks.push({ r0, rows, w: ctx.upload(layer.weight.subarray(r0 * inF, (r0 + rows) * inF), `${layer.name}.weight[${r0}:${r0 + rows}] (relevance)`) });
+  }
+
+  const stabs = await Promise.all(plan.denominators.filter((d): d is StabPass => d.kind === 'stab').map(async (d, i) => {
+    const bias = modifyBias(layer.bias, d.bias, plan.gamma);
+    return {
+      d,
+      biases: chunks.map((ch) => ctx.upload(bias.subarray(ch.r0, ch.r0 + ch.rows), `${layer.name} bias (${d.bias})`)),
+      pipeline: await ctx.pipelines.get('relevance/dense_stab.wgsl', {
+        RELU_IN: input.relu, MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs),
+      }),
+      uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} stab ${i}.${k}`, (batch) => Uint32Array.of(
+        batch, inF, ch.rows, ch.r0, outF, batch * outF, d.slice, 0,
+        f32bits(plan.eps), f32bits(plan.gamma), 0, 0, ...coefs(d.segs), 0,
+      ))),
+    };
+  }));
+
+  const reds = await Promise.all(plan.redistributions.map(async (r, i) => ({
+    r,
+    pipeline: await ctx.pipelines.get('relevance/dense_transpose.wgsl', {
+      RELU_IN: input.relu, OUT: r.out, ACCUMULATE: false, ...segConstants('SLICE', r.segs),
+    }),
+    pipelineAcc: await ctx.pipelines.get('relevance/dense_transpose.wgsl', {
+      RELU_IN: input.relu, OUT: r.out, ACCUMULATE: true, ...segConstants('SLICE', r.segs),
+    }),
+    uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => Uint32Array.of(
+      batch, inF, ch.rows, ch.r0, outF, batch * outF, 0, 0,
+      f32bits(plan.gamma), 0, 0, 0, ...coefs(r.segs), 0,
+    ))),
+  })));
+
+  return {
+    layer,
+    passes: describePlan(plan),
+    dispatches(batch, io) {
+      const out: Dispatch[] = [];
+      const s = sBuffer(cm, batch, io, `${layer.name} s`);
+      const x = io.inputs[0].buffer;
+      for (const d of plan.denominators) {
+        if (d.kind === 'divide') {
+          out.push({
+            kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
+            bindings: [cm.divideUniforms.get(batch), io.relOut, io.output.buffer, s], workgroups: grid1d(cm.sliceLen(batch), 64),
+          });
+        }
+      }
+      for (const st of stabs) {
+        chunks.forEach((ch, k) => out.push({
+          kernel: 'dense_stab', layer: layer.name, pipeline: st.pipeline,
+          bindings: [st.uniforms[k].get(batch), x, ch.w, st.biases[k], io.relOut, io.output.buffer, bounds, s],
+          workgroups: [Math.ceil(ch.rows / ROWS), Math.ceil(batch / NB), 1],
+          flops: 2 * batch * inF * ch.rows * st.d.segs.length,
+        }));
+      }
+      let first = !io.accumulate[0];
+      for (const rd of reds) {
+        chunks.forEach((ch, k) => {
+          out.push({
+            kernel: 'dense_transpose', layer: layer.name, pipeline: first ? rd.pipeline : rd.pipelineAcc,
+            bindings: [rd.uniforms[k].get(batch), s, ch.w, x, bounds, io.relIn[0]],
+            workgroups: [Math.ceil(inF / (WG * COLS)), Math.ceil(batch / NB), 1],
+            flops: 2 * batch * inF * ch.rows * rd.r.segs.length,
+          });
+          first = false;
+        });
+      }
+      return out;
+    },
+    destroy() {
+      bounds.destroy();
+      cm.divideUniforms.destroy();
+      for (const ch of chunks) ch.w.destroy();
+      for (const st of stabs) {
+        st.biases.forEach((b) => b.destroy());
+        st.uniforms.forEach((u) => u.destroy());
+      }
+      for (const rd of reds) rd.uniforms.forEach((u) => u.destroy());
+    },
+  };
+}
+
+export { In };

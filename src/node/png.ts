@@ -1,0 +1,13 @@
+import { writeFile } from 'node:fs/promises';
+import { PNG } from 'pngjs';
+import type { RgbaImage } from '../preprocess/image.ts';
+
+export function encodePng(img: RgbaImage): Buffer {
+  const png = new PNG({ width: img.width, height: img.height });
+  png.data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  return PNG.sync.write(png);
+}
+
+export async function writePng(path: string, img: RgbaImage): Promise<void> {
+  await writeFile(path, encodePng(img));
+}

@@ -1,0 +1,74 @@
+/**
+ * Every reference case of every model in ../shared/testvectors/zennit/, through the code path of
+ * `lrp explain`: the composite JSON parsed and resolved, the model's forward pass kept, one
+ * relevance pass on the GPU, compared with zennit's float64 relevance by relative L2 error.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ForwardModel } from '../src/forward/model.ts';
+import { importOnnx } from '../src/graph/onnx/import.ts';
+import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
+import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
+import { Explainer, type Init } from '../src/lrp/explainer.ts';
+import { relL2, useGpu } from './helpers/gpu.ts';
+import { haveShared, sharedPath } from './helpers/shared.ts';
+
+interface Case {
+  name: string;
+  composite: unknown;
+  target: number[];
+  init: Init;
+  expected: string;
+  tolerance: number;
+}
+
+const INDEX = 'testvectors/zennit/index.json';
+const models: string[] = haveShared('zennit reference vectors', INDEX)
+  ? JSON.parse(readFileSync(sharedPath(INDEX), 'utf8'))
+  : [];
+
+describe.skipIf(models.length === 0)('zennit reference relevance', () => {
+  const gpu = useGpu();
+  const npy = (path: string) => {
+    const a = parseNpy(new Uint8Array(readFileSync(path)), path);
+    return { shape: a.shape, data: npyToFloat32(a) };
+  };
+
+  it('the index lists models', () => {
+    expect(models.length).toBeGreaterThanOrEqual(2);
+  });
+
+  for (const m of models) {
+    const dir = sharedPath(`testvectors/zennit/${m}/`);
+    const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as { model: string; input: string; cases: Case[] };
+
+    it(`${m}: every case within its tolerance`, async () => {
+      const graph = importOnnx(new Uint8Array(readFileSync(dir + spec.model)), { source: dir + spec.model });
+      const input = npy(dir + spec.input);
+      const batch = input.shape[0];
+      const fm = await ForwardModel.create(gpu.ctx, graph);
+      const acts = await fm.forward(input.data, batch);
+      const failures: string[] = [];
+      try {
+        for (const c of spec.cases) {
+          const source = `${m}/cases.json: ${c.name}`;
+          const composite = resolveComposite(parseComposite(c.composite, source), graph);
+          const explainer = await Explainer.create(fm, composite);
+          try {
+            const ex = await explainer.explainActivations(acts, { targets: c.target, init: c.init });
+            const err = relL2(ex.relevance, npy(dir + c.expected).data);
+            const line = `${c.name} (${c.init}): relative L2 ${err.toExponential(2)} (tolerance ${c.tolerance})`;
+            console.log(`${m}: ${line}`);
+            if (!(err <= c.tolerance)) failures.push(line);
+          } finally {
+            explainer.destroy();
+          }
+        }
+      } finally {
+        acts.release();
+        fm.destroy();
+      }
+      expect(failures).toEqual([]);
+    });
+  }
+});
