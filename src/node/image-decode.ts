@@ -1,10 +1,13 @@
 /**
- * JPEG and PNG files to RGBA pixels in pure JS (jpeg-js, pngjs): no native image library to
- * install, and the same pixels on every machine. Like Pillow, EXIF orientation is ignored.
+ * JPEG and PNG files to RGBA pixels. JPEG goes through sharp (libvips on libjpeg-turbo): the
+ * decoder Pillow, torchvision and Caffe pipelines use, so our pixels are theirs (a pure-JS
+ * decoder rounds colour conversion and chroma upsampling differently, enough to reorder near-tied
+ * classes), and several times faster, which a 50,000-image evaluation feels. PNG is lossless, so
+ * pngjs gives the same pixels as any decoder. Like Pillow, EXIF orientation is ignored.
  */
 import { readFile } from 'node:fs/promises';
-import { decode as jpegDecode } from 'jpeg-js';
 import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import type { RgbaImage } from '../preprocess/image.ts';
 
 type Format = 'jpeg' | 'png';
@@ -28,7 +31,7 @@ export function detectImageFormat(bytes: Uint8Array): string | null {
 }
 
 /** Decodes JPEG or PNG bytes; every failure is an Error naming `source` and the cause. */
-export function decodeImage(bytes: Uint8Array, source: string): RgbaImage {
+export async function decodeImage(bytes: Uint8Array, source: string): Promise<RgbaImage> {
   if (bytes.length === 0) throw new Error(`${source}: empty file`);
   const format = detectImageFormat(bytes);
   if (format !== 'jpeg' && format !== 'png') {
@@ -36,7 +39,7 @@ export function decodeImage(bytes: Uint8Array, source: string): RgbaImage {
   }
   let img: RgbaImage;
   try {
-    img = format === 'jpeg' ? decodeJpeg(bytes) : decodePng(bytes);
+    img = format === 'jpeg' ? await decodeJpeg(bytes) : decodePng(bytes);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     // The decoders' own messages ("marker was not found", "read requests waiting on finished
@@ -60,16 +63,13 @@ export async function readImage(path: string): Promise<RgbaImage> {
   return decodeImage(bytes, path);
 }
 
-function decodeJpeg(bytes: Uint8Array): RgbaImage {
-  const r = jpegDecode(bytes, {
-    useTArray: true,
-    formatAsRGBA: true,
-    // jpeg-js' limits guard servers against decompression bombs; dataset images are trusted
-    // but can be large, and failing on a big photo would silently shrink a run.
-    maxResolutionInMP: 400,
-    maxMemoryUsageInMB: 4096,
-  });
-  return { width: r.width, height: r.height, data: r.data };
+async function decodeJpeg(bytes: Uint8Array): Promise<RgbaImage> {
+  // failOn 'warning': libjpeg's "premature end of data" must be an error, not a grey bottom half.
+  // limitInputPixels off: dataset photos are trusted, and refusing a large one would shrink a run.
+  const { data, info } = await sharp(bytes, { failOn: 'warning', limitInputPixels: false })
+    .toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 4) throw new Error(`decoded to ${info.channels} channels, expected RGBA`);
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 function decodePng(bytes: Uint8Array): RgbaImage {

@@ -75,6 +75,10 @@ class Converter {
     if (!outputs.includes(chosen) && !this.builder.has(this.resolve(chosen))) {
       throw new Error(`${this.source}: no output named '${chosen}' (outputs: ${outputs.join(', ')})`);
     }
+    if (!this.builder.has(this.resolve(chosen))) {
+      // Declared, but no node produces it (or it is a constant or the input itself).
+      throw new Error(`${this.source}: output '${chosen}' is not computed by any supported node of the graph`);
+    }
     return this.builder.build(this.resolve(chosen), [...new Set(outputs.map((o) => this.resolve(o)))]);
   }
 

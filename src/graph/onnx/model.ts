@@ -2,7 +2,7 @@
  * Decodes the parts of an ONNX ModelProto that a feedforward CNN uses into plain objects.
  * Field numbers are those of onnx/onnx.proto3; fields we have no use for are skipped.
  */
-import { fields, float32, ProtobufError, str, varints, WireType, type Field } from './protobuf.ts';
+import { expectWireType, fields, float32, ProtobufError, str, varints, WireType, type Field } from './protobuf.ts';
 
 export const enum DataType {
   FLOAT = 1, UINT8 = 2, INT8 = 3, UINT16 = 4, INT16 = 5, INT32 = 6, INT64 = 7, STRING = 8,
@@ -154,6 +154,7 @@ function decodeAttribute(a: Field, opts: DecodeOptions): OnnxAttribute {
 }
 
 function floats(f: Field): number[] {
+  expectWireType(f, WireType.Fixed32, WireType.LengthDelimited);
   if (f.wireType === WireType.Fixed32) return [float32(f)];
   const dv = new DataView(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength);
   const out: number[] = [];
@@ -195,6 +196,22 @@ const TYPE_NAMES: Record<number, string> = {
 };
 
 export function decodeTensor(t: Field | Uint8Array, opts: DecodeOptions): OnnxTensor {
+  if (t instanceof Uint8Array) {
+    // A standalone TensorProto file (e.g. an ONNX test set's input_0.pb): errors name the file,
+    // as decodeModel's do for a whole model.
+    try {
+      return decodeTensorProto(t, opts);
+    } catch (e) {
+      if (e instanceof ProtobufError) {
+        throw new Error(`${opts.source}: not a readable ONNX TensorProto (corrupt or truncated protobuf: ${e.message})`);
+      }
+      throw e;
+    }
+  }
+  return decodeTensorProto(t, opts);
+}
+
+function decodeTensorProto(t: Field | Uint8Array, opts: DecodeOptions): OnnxTensor {
   const bytes = t instanceof Uint8Array ? t : t.bytes;
   const base = t instanceof Uint8Array ? 0 : t.offset;
   const tensor = { name: '', dims: [] as number[], dataType: 0 };
@@ -212,8 +229,9 @@ export function decodeTensor(t: Field | Uint8Array, opts: DecodeOptions): OnnxTe
       case 5: (intData ??= []).push(...varints(f, true)); break;
       case 7: (intData ??= []).push(...varints(f, true)); break;
       case 8: tensor.name = str(f); break;
-      case 9: raw = f.bytes; break;
+      case 9: expectWireType(f, WireType.LengthDelimited); raw = f.bytes; break;
       case 10: {
+        expectWireType(f, WireType.Fixed64, WireType.LengthDelimited);
         const dv = new DataView(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength);
         doubleData ??= [];
         if (f.wireType === WireType.Fixed64) doubleData.push(dv.getFloat64(0, true));

@@ -118,8 +118,23 @@ export function* fields(bytes: Uint8Array, base = 0): Generator<Field> {
   while (!r.done) yield r.next();
 }
 
+const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'group start', 'group end', 'fixed32'];
+
+/**
+ * Throws unless `f` has one of the wire types its schema allows: a field of another wire type
+ * would otherwise be read as bytes it does not hold (a float from a 1-byte varint reads past it).
+ */
+export function expectWireType(f: Field, ...allowed: WireType[]): void {
+  if (!allowed.includes(f.wireType)) {
+    throw new ProtobufError(
+      `field ${f.number} has wire type ${WIRE_NAMES[f.wireType] ?? f.wireType}, expected ${allowed.map((w) => WIRE_NAMES[w]).join(' or ')} at byte ${f.offset}`,
+    );
+  }
+}
+
 /** Decodes a packed repeated varint field (or a single unpacked element). */
 export function varints(f: Field, signed = false): number[] {
+  expectWireType(f, WireType.Varint, WireType.LengthDelimited);
   if (f.wireType === WireType.Varint) {
     return [signed ? new Reader(f.bytes, 0, f.bytes.length, f.offset).int64() : f.varint];
   }
@@ -131,9 +146,11 @@ export function varints(f: Field, signed = false): number[] {
 
 const utf8 = new TextDecoder('utf-8');
 export function str(f: Field): string {
+  expectWireType(f, WireType.LengthDelimited);
   return utf8.decode(f.bytes);
 }
 
 export function float32(f: Field): number {
+  expectWireType(f, WireType.Fixed32);
   return new DataView(f.bytes.buffer, f.bytes.byteOffset, 4).getFloat32(0, true);
 }
