@@ -56,6 +56,18 @@ export function nonnegativeValues(graph: Graph): Set<string> {
   return nonneg;
 }
 
+/** Input relevance of a batch, still on the GPU. */
+export interface GpuRelevance {
+  /** N × input shape, float32 NCHW. */
+  readonly buffer: GPUBuffer;
+  readonly count: number;
+  readonly logits: Float32Array;
+  readonly targets: number[];
+  readonly targetLogits: number[];
+  readonly timings: import('../gpu/profiler.ts').KernelTiming[] | null;
+  release(): void;
+}
+
 export class Explainer {
   private constructor(
     readonly forward: ForwardModel,
@@ -122,6 +134,26 @@ export class Explainer {
 
   /** The relevance pass over a batch whose forward pass has run (one forward can serve many composites). */
   async explainActivations(acts: Activations, opts: ExplainOptions): Promise<Explanation> {
+    const r = await this.relevanceOnGpu(acts, opts);
+    try {
+      const relevance = await this.ctx.readF32(r.buffer, 0, r.count, 'reading the input relevance');
+      const per = numel(this.graph.input.shape);
+      const relevanceSums = r.targets.map((_, n) => {
+        let s = 0;
+        for (let i = n * per; i < (n + 1) * per; i++) s += relevance[i];
+        return s;
+      });
+      return { batch: acts.batch, logits: r.logits, targets: r.targets, targetLogits: r.targetLogits, relevance, relevanceSums, timings: r.timings };
+    } finally {
+      r.release();
+    }
+  }
+
+  /**
+   * The relevance pass, leaving the input relevance on the GPU (N × input shape, float32) for
+   * kernels that reduce it there (the evaluation metrics); release() returns its buffers.
+   */
+  async relevanceOnGpu(acts: Activations, opts: ExplainOptions): Promise<GpuRelevance> {
     const { ctx, graph } = this;
     const batch = acts.batch;
     const logits = await acts.read(graph.output);
@@ -186,16 +218,17 @@ export class Explainer {
         relInput = out;
       }
       const timings = await ctx.run(`relevance pass of '${graph.name}' with ${this.composite.name} (batch ${batch})`, dispatches, { profile: opts.profile });
-      const relevance = await ctx.readF32(relInput, 0, sizeOf(graph.input.name) / 4, 'reading the input relevance');
-      const per = numel(graph.input.shape);
-      const relevanceSums = targets.map((_, n) => {
-        let s = 0;
-        for (let i = n * per; i < (n + 1) * per; i++) s += relevance[i];
-        return s;
-      });
-      return { batch, logits, targets, targetLogits, relevance, relevanceSums, timings };
-    } finally {
+      let released = false;
+      return {
+        buffer: relInput, count: sizeOf(graph.input.name) / 4, logits, targets, targetLogits, timings,
+        release: () => {
+          if (!released) for (const b of owned) ctx.pool.release(b);
+          released = true;
+        },
+      };
+    } catch (e) {
       for (const b of owned) ctx.pool.release(b);
+      throw e;
     }
   }
 
