@@ -31,3 +31,6 @@ else
   probe=$(node scripts/probe-webgpu.mjs 2>/dev/null) || { say "still no WebGPU adapter after installing lavapipe"; exit 1; }
   say "$probe"
 fi
+
+# --- Browser (issue 6): Debian's chromium for test/browser.test.ts; a no-op once installed. ---
+bash scripts/setup-browser.sh
