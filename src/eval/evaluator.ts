@@ -1,0 +1,246 @@
+/**
+ * The GPU side of the evaluation loop, browser-safe: a batch of prepared samples in, per-pair
+ * records out.
+ *
+ * One forward pass per image batch, shared by every analyzer. Each (image, class) pair needs its
+ * own relevance pass (its own target), so the relevance runs over pairs, not images: the batch's
+ * activations are *replicated* to the pair-expanded batch by GPU buffer copies (pair k gets the
+ * activations of its image; runs of consecutive images copy in one go), and each analyzer's
+ * relevance pass runs once over the expanded batch with one target per pair. When every image has
+ * exactly one pair (ImageNet) the expansion is the identity and the activations are used as they
+ * are, with no copy. Replicating costs a memory copy of the stored activations per extra pair,
+ * against a whole forward pass per extra pair for the alternative of running the forward on the
+ * expanded batch; the forward work stays at one pass per image. Pairs go through the relevance in
+ * chunks of at most `relevanceBatch`, so the expanded activations never exceed the batch the
+ * forward model was sized for.
+ *
+ * After each relevance pass, masked_sums.wgsl reduces the input relevance against the pairs' masks
+ * on the GPU; only R_in, R_tot and S_in per pair come back (and the channel-summed maps when they
+ * are to be saved).
+ */
+import type { GpuContext } from '../gpu/context.ts';
+import { numel, valueInfo } from '../graph/ir.ts';
+import { Activations, type ForwardModel } from '../forward/model.ts';
+import type { TensorRef } from '../forward/tensor.ts';
+import { Explainer, type Init, type LayerRules } from '../lrp/explainer.ts';
+import { pairRecord } from './aggregate.ts';
+import { MaskedSums } from './masked-sums.ts';
+import type { PairRecord, PreparedSample, Skip } from './types.ts';
+
+export interface Analyzer {
+  readonly name: string;
+  readonly composite: LayerRules;
+}
+
+/** Seconds spent per stage, accumulated over batches. */
+export type StageTimes = Record<string, number>;
+
+export function addTime(times: StageTimes, stage: string, seconds: number): void {
+  times[stage] = (times[stage] ?? 0) + seconds;
+}
+
+const now = () => performance.now() / 1000;
+
+export interface BatchOptions {
+  readonly init: Init;
+  /** Whether (image, classIndex, analyzer) still needs a record (resume); default: all do. */
+  readonly need?: (image: string, classIndex: number, analyzer: string) => boolean;
+  /** Also return each record's channel-summed H × W relevance map. */
+  readonly maps?: boolean;
+  readonly times?: StageTimes;
+}
+
+export interface BatchResult {
+  readonly records: PairRecord[];
+  /** Pairs found unmeasurable here (class outside the model's outputs, empty mask). */
+  readonly skips: Skip[];
+  /** Parallel to `records` when `maps` was asked. */
+  readonly maps: Float32Array[] | null;
+  /** Forward passes run (0 when nothing in the batch needed work). */
+  readonly forwards: number;
+  readonly relevancePasses: number;
+}
+
+interface PairWork {
+  readonly sample: number;
+  readonly image: string;
+  readonly classIndex: number;
+  readonly className: string;
+  readonly mask: Uint8Array;
+  readonly analyzers: ReadonlySet<string>;
+}
+
+export class Evaluator {
+  private constructor(
+    readonly forward: ForwardModel,
+    readonly analyzers: readonly { readonly name: string; readonly explainer: Explainer }[],
+    readonly sums: MaskedSums,
+    /** The most pairs per relevance pass. */
+    readonly relevanceBatch: number,
+  ) {}
+
+  get classes(): number {
+    return numel(valueInfo(this.forward.graph, this.forward.graph.output).shape);
+  }
+
+  static async create(forward: ForwardModel, analyzers: readonly Analyzer[], opts: { relevanceBatch: number }): Promise<Evaluator> {
+    const names = new Set<string>();
+    for (const a of analyzers) {
+      if (names.has(a.name)) throw new Error(`analyzer '${a.name}' is given twice`);
+      names.add(a.name);
+    }
+    const built: { name: string; explainer: Explainer }[] = [];
+    try {
+      for (const a of analyzers) built.push({ name: a.name, explainer: await Explainer.create(forward, a.composite) });
+      const sums = await MaskedSums.create(forward.ctx, forward.graph.input.shape);
+      const rb = Math.max(1, Math.min(Math.floor(opts.relevanceBatch), forward.maxBatch));
+      return new Evaluator(forward, built, sums, rb);
+    } catch (e) {
+      for (const b of built) b.explainer.destroy();
+      throw e;
+    }
+  }
+
+  /** Runs the forward pass of the batch, the relevance of every pair by every analyzer, and the metrics. */
+  async evaluate(batch: readonly PreparedSample[], opts: BatchOptions): Promise<BatchResult> {
+    const times = opts.times ?? {};
+    const need = opts.need ?? (() => true);
+    const classes = this.classes;
+    const skips: Skip[] = [];
+    const samples: PreparedSample[] = [];
+    const work: PairWork[] = [];
+    const plane = this.sums.plane;
+    for (const s of batch) {
+      const id = s.sample.id;
+      let any = false;
+      for (const p of s.pairs) {
+        const wanted = new Set(this.analyzers.map((a) => a.name).filter((a) => need(id, p.classIndex, a)));
+        if (wanted.size === 0) continue;
+        if (!Number.isInteger(p.classIndex) || p.classIndex < 0 || p.classIndex >= classes) {
+          skips.push({ id, classIndex: p.classIndex, className: p.className, reason: `class ${p.classIndex} (${p.className}) is not one of the model's ${classes} outputs` });
+          continue;
+        }
+        if (p.mask.length !== plane) throw new Error(`${id}: mask of ${p.className} has ${p.mask.length} pixels, the model input has ${plane}`);
+        let sIn = 0;
+        for (let i = 0; i < plane; i++) if (p.mask[i]) sIn++;
+        if (sIn === 0) {
+          skips.push({ id, classIndex: p.classIndex, className: p.className, reason: 'the box covers no pixel centre of the model input (empty mask)' });
+          continue;
+        }
+        if (!any) samples.push(s);
+        any = true;
+        work.push({ sample: samples.length - 1, image: id, classIndex: p.classIndex, className: p.className, mask: p.mask, analyzers: wanted });
+      }
+    }
+    if (work.length === 0) return { records: [], skips, maps: opts.maps ? [] : null, forwards: 0, relevancePasses: 0 };
+
+    const fm = this.forward;
+    const per = numel(fm.graph.input.shape);
+    const input = new Float32Array(samples.length * per);
+    samples.forEach((s, n) => {
+      if (s.input.length !== per) throw new Error(`${s.sample.id}: input has ${s.input.length} values, the model takes ${fm.graph.input.shape.join('×')}`);
+      input.set(s.input, n * per);
+    });
+
+    const records: PairRecord[] = [];
+    const maps: Float32Array[] | null = opts.maps ? [] : null;
+    let passes = 0;
+    let forwards = 0;
+    // The forward may need splitting when the batch exceeds what the model was sized for.
+    for (let n0 = 0; n0 < samples.length; n0 += fm.maxBatch) {
+      const n1 = Math.min(samples.length, n0 + fm.maxBatch);
+      let t = now();
+      const acts = await fm.forward(input.subarray(n0 * per, n1 * per), n1 - n0);
+      forwards++;
+      addTime(times, 'forward', now() - t);
+      try {
+        const mine = work.filter((w) => w.sample >= n0 && w.sample < n1);
+        for (let k0 = 0; k0 < mine.length; k0 += this.relevanceBatch) {
+          const chunk = mine.slice(k0, k0 + this.relevanceBatch);
+          t = now();
+          const expanded = await expandActivations(fm.ctx, acts, chunk.map((w) => w.sample - n0));
+          addTime(times, 'expand', now() - t);
+          try {
+            for (const a of this.analyzers) {
+              if (!chunk.some((w) => w.analyzers.has(a.name))) continue;
+              t = now();
+              const rel = await a.explainer.relevanceOnGpu(expanded, { targets: chunk.map((w) => w.classIndex), init: opts.init });
+              passes++;
+              addTime(times, 'relevance', now() - t);
+              try {
+                t = now();
+                const sums = await this.sums.compute(rel.buffer, chunk.map((w, k) => ({ sample: k, mask: w.mask })));
+                addTime(times, 'metrics', now() - t);
+                let chMaps: Float32Array | null = null;
+                if (maps) {
+                  t = now();
+                  chMaps = await this.sums.channelSums(rel.buffer, chunk.length);
+                  addTime(times, 'maps', now() - t);
+                }
+                chunk.forEach((w, k) => {
+                  if (!w.analyzers.has(a.name)) return;
+                  records.push(pairRecord({ image: w.image, class: w.className, classIndex: w.classIndex, analyzer: a.name }, sums[k]));
+                  if (maps && chMaps) maps.push(chMaps.slice(k * plane, (k + 1) * plane));
+                });
+              } finally {
+                rel.release();
+              }
+            }
+          } finally {
+            if (expanded !== acts) expanded.release();
+          }
+        }
+      } finally {
+        acts.release();
+      }
+    }
+    return { records, skips, maps, forwards, relevancePasses: passes };
+  }
+
+  destroy(): void {
+    for (const a of this.analyzers) a.explainer.destroy();
+    this.sums.destroy();
+  }
+}
+
+/**
+ * The activations of a batch replicated to `sampleOf.length` samples, sample k taking those of
+ * `sampleOf[k]`: every stored value is copied on the GPU, runs of consecutive samples in one copy.
+ * Returns `acts` itself when `sampleOf` is 0, 1, ..., batch-1 (release only what differs from it).
+ */
+export async function expandActivations(ctx: GpuContext, acts: Activations, sampleOf: readonly number[]): Promise<Activations> {
+  if (sampleOf.length === acts.batch && sampleOf.every((s, k) => s === k)) return acts;
+  for (const s of sampleOf) if (!Number.isInteger(s) || s < 0 || s >= acts.batch) throw new Error(`sample ${s} is not in the batch of ${acts.batch}`);
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const copies = new Map<GPUBuffer, GPUBuffer>();
+  const owned: GPUBuffer[] = [];
+  const values = new Map<string, TensorRef>();
+  // Runs [dst, src, length] of consecutive samples.
+  const runs: [number, number, number][] = [];
+  for (let k = 0; k < sampleOf.length; k++) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] + last[2] === sampleOf[k] && last[0] + last[2] === k) last[2]++;
+    else runs.push([k, sampleOf[k], 1]);
+  }
+  try {
+    await ctx.guard(`replicating the activations of ${acts.batch} images for ${sampleOf.length} pairs`, () => {
+      const enc = ctx.device.createCommandEncoder({ label: 'replicate activations' });
+      for (const [name, ref] of acts.values) {
+        let dst = copies.get(ref.buffer);
+        if (!dst) {
+          const bytes = 4 * numel(ref.shape);
+          dst = ctx.pool.acquire(bytes * sampleOf.length, usage, `${name} (per pair)`);
+          owned.push(dst);
+          copies.set(ref.buffer, dst);
+          for (const [d, s, n] of runs) enc.copyBufferToBuffer(ref.buffer, s * bytes, dst, d * bytes, n * bytes);
+        }
+        values.set(name, { buffer: dst, shape: ref.shape, relu: ref.relu });
+      }
+      ctx.device.queue.submit([enc.finish()]);
+    });
+  } catch (e) {
+    for (const b of owned) ctx.pool.release(b);
+    throw e;
+  }
+  return new Activations(ctx, acts.graph, sampleOf.length, values, null, () => owned.forEach((b) => ctx.pool.release(b)));
+}

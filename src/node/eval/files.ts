@@ -1,0 +1,141 @@
+/**
+ * The files of an evaluation folder and how they are written so that a run killed at any moment
+ * loses nothing and repeats nothing:
+ *
+ * - `pairs.jsonl`, `skips.jsonl`: JSON Lines, appended once per batch with a single write(2) of
+ *   every line of the batch, then fsync. A kill lands before or after that write; should a crash
+ *   (power loss, full disk) tear the last line, readers drop the line without its newline and
+ *   `--resume` truncates the file back to the last whole line before appending.
+ * - `run.json` (the settings, written first), `report.json`, `report.md`, `curve.csv`,
+ *   `curve.svg`: whole-file writes through a temporary file and rename, so each is either the old
+ *   or the new version.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PairRecord, Skip } from '../../eval/types.ts';
+import { curveCsv, curveSvg, reportMarkdown, type EvalReport, type EvalSettings, type Shard } from '../../eval/report.ts';
+
+export const PAIRS_FILE = 'pairs.jsonl';
+export const SKIPS_FILE = 'skips.jsonl';
+export const RUN_FILE = 'run.json';
+export const REPORT_JSON = 'report.json';
+export const REPORT_MD = 'report.md';
+export const CURVE_CSV = 'curve.csv';
+export const CURVE_SVG = 'curve.svg';
+export const RUN_FORMAT = 'webgpu-lrp/eval-run@1';
+
+/** run.json: what a run is, written before its first record. */
+export interface RunFile {
+  readonly format: string;
+  readonly settings: EvalSettings;
+  readonly shard: Shard | null;
+  /** Images selected by --limit and --shard. */
+  readonly images: number;
+}
+
+/** Appends lines to a file, a batch at a time, durably. */
+export class JsonlAppender {
+  private fd: number;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'a');
+  }
+
+  /** One write of every line, then fsync; nothing when `items` is empty. */
+  append(items: readonly unknown[]): void {
+    if (items.length === 0) return;
+    const bytes = Buffer.from(items.map((o) => `${JSON.stringify(o)}\n`).join(''), 'utf8');
+    let off = 0;
+    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    fsyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/**
+ * The complete lines of a JSON Lines file (none when it does not exist). A last line without its
+ * newline is torn: it is dropped, and with `repair` cut off the file. A bad line elsewhere is an error.
+ */
+export function readJsonl<T>(path: string, opts: { repair?: boolean } = {}): { items: T[]; torn: boolean } {
+  if (!existsSync(path)) return { items: [], torn: false };
+  const buf = readFileSync(path);
+  const end = buf.lastIndexOf(0x0a) + 1;
+  const torn = end < buf.length;
+  if (torn && opts.repair) truncateSync(path, end);
+  const text = buf.subarray(0, end).toString('utf8');
+  const items: T[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      items.push(JSON.parse(line) as T);
+    } catch (e) {
+      throw new Error(`${path}:${i + 1}: not a JSON line (${(e as Error).message}); the file is damaged beyond a torn last line`);
+    }
+  });
+  return { items, torn };
+}
+
+export function readRecords(dir: string, opts: { repair?: boolean } = {}): { records: PairRecord[]; torn: boolean } {
+  const path = join(dir, PAIRS_FILE);
+  const { items, torn } = readJsonl<PairRecord>(path, opts);
+  items.forEach((r, i) => {
+    const ok = r && typeof r.image === 'string' && typeof r.analyzer === 'string' && Number.isInteger(r.classIndex)
+      && Number.isInteger(r.S_in) && Number.isInteger(r.S_tot);
+    if (!ok) throw new Error(`${path}: record ${i + 1} is not a pair record: ${JSON.stringify(r).slice(0, 200)}`);
+  });
+  return { records: items, torn };
+}
+
+export function readSkips(dir: string, opts: { repair?: boolean } = {}): { skips: Skip[]; torn: boolean } {
+  const { items, torn } = readJsonl<Skip>(join(dir, SKIPS_FILE), opts);
+  return { skips: items, torn };
+}
+
+/** Writes a whole file through a temporary file and rename. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export function readRunFile(dir: string): RunFile | null {
+  const path = join(dir, RUN_FILE);
+  if (!existsSync(path)) return null;
+  let run: RunFile;
+  try {
+    run = JSON.parse(readFileSync(path, 'utf8')) as RunFile;
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (run.format !== RUN_FORMAT) throw new Error(`${path}: not an evaluation run file (format ${JSON.stringify(run.format)}, expected ${RUN_FORMAT})`);
+  return run;
+}
+
+export function nonEmpty(path: string): boolean {
+  return existsSync(path) && statSync(path).size > 0;
+}
+
+/** report.json, report.md and the curve as CSV and SVG. */
+export function writeReportFiles(dir: string, report: EvalReport): void {
+  writeFileAtomic(join(dir, CURVE_CSV), curveCsv(report.curve));
+  writeFileAtomic(join(dir, CURVE_SVG), curveSvg(report.curve));
+  writeFileAtomic(join(dir, REPORT_MD), reportMarkdown(report));
+  writeFileAtomic(join(dir, REPORT_JSON), `${JSON.stringify(report, null, 1)}\n`);
+}
+
+/** A whole JSON Lines file at once (merged records), atomically. */
+export function writeJsonl(path: string, items: readonly unknown[]): void {
+  writeFileAtomic(path, items.map((o) => `${JSON.stringify(o)}\n`).join(''));
+}

@@ -1,0 +1,69 @@
+/**
+ * Progress of a long run on stderr: a bar redrawn in place with images/s and ETA when stderr is a
+ * terminal, plain lines (at most one every `interval` seconds, and the last) otherwise, so logs of
+ * a 50,000-image run stay readable.
+ */
+export interface ProgressOptions {
+  readonly total: number;
+  readonly label: string;
+  readonly stream?: NodeJS.WriteStream;
+  /** Default: the stream's isTTY. */
+  readonly tty?: boolean;
+  /** Seconds between plain lines (default 10). */
+  readonly interval?: number;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
+}
+
+export class Progress {
+  private readonly stream: NodeJS.WriteStream;
+  private readonly tty: boolean;
+  private readonly start = performance.now();
+  private lastDraw = -Infinity;
+  private done = 0;
+  private extra = '';
+  private finished = false;
+
+  constructor(private readonly opts: ProgressOptions) {
+    this.stream = opts.stream ?? process.stderr;
+    this.tty = opts.tty ?? Boolean(this.stream.isTTY);
+  }
+
+  /** `done` images of `total` finished; `extra` is appended (pairs, skips). */
+  update(done: number, extra = ''): void {
+    this.done = done;
+    this.extra = extra;
+    const now = performance.now();
+    const every = this.tty ? 100 : 1000 * (this.opts.interval ?? 10);
+    if (now - this.lastDraw >= every || (this.tty && done >= this.opts.total)) this.draw(now);
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.draw(performance.now(), true);
+    if (this.tty) this.stream.write('\n');
+  }
+
+  private draw(now: number, final = false): void {
+    this.lastDraw = now;
+    const { total, label } = this.opts;
+    const secs = (now - this.start) / 1000;
+    const rate = secs > 0 ? this.done / secs : 0;
+    const eta = rate > 0 ? (total - this.done) / rate : NaN;
+    const stats = `${this.done}/${total} images  ${rate.toFixed(2)} img/s  ${final ? `in ${formatDuration(secs)}` : `ETA ${formatDuration(eta)}`}${this.extra ? `  ${this.extra}` : ''}`;
+    if (this.tty) {
+      const width = 24;
+      const filled = total > 0 ? Math.round((this.done / total) * width) : width;
+      const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+      this.stream.write(`\r\x1b[2K${label} ${bar} ${stats}`);
+    } else {
+      this.stream.write(`${label}: ${stats}\n`);
+    }
+  }
+}
