@@ -1,8 +1,14 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { demoCommand } from './commands/demo.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
 import { explainCommand } from './commands/explain.ts';
+import { webCommand } from './commands/web.ts';
+import { synthCommand } from './commands/synth.ts';
+import { evalCommand } from './commands/eval.ts';
+import { mergeCommand } from './commands/merge.ts';
+import { occlusionCommand } from './commands/occlusion.ts';
 
 const argv = hideBin(process.argv);
 
@@ -13,6 +19,12 @@ try {
     .command(inspectCommand)
     .command(predictCommand)
     .command(explainCommand)
+    .command(webCommand)
+    .command(synthCommand)
+    .command(evalCommand)
+    .command(mergeCommand)
+    .command(occlusionCommand)
+    .command(demoCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .help()

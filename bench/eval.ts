@@ -1,0 +1,161 @@
+/**
+ * End-to-end throughput of the evaluation loop (`lrp eval`): decode + preprocess (worker threads),
+ * forward, activation replication, relevance, GPU metrics and record writing, in images/s, and
+ * where the time goes. The images are synthetic (VOC layout in a temporary folder: JPEGs of VOC's
+ * typical size, 1 to 3 boxes of 1 or 2 classes each, labels named class_0...), so no dataset is
+ * needed. Defaults suit lavapipe (CPU): 16 images at batch 4; raise them on a real GPU.
+ *
+ *   npx tsx bench/eval.ts [--model vgg16:random] [--images 16] [--batch 4] [--composite cmp-alpha2-flat]
+ *                         [--workers N] [--format jpeg|png] [--multi 0.5] [--save-relevance] [--keep DIR]
+ *                         [--preprocess SPEC.json]   (for an ONNX model without MODEL.onnx.json beside it)
+ *
+ * Stages (seconds of the main thread, so they add up to the loop's wall time):
+ *   prepare   waiting for the next prepared sample (decode and preprocessing run on worker
+ *             threads in parallel with the GPU work; this is only the part the GPU waited for)
+ *   forward   the forward pass of each image batch (upload included)
+ *   expand    replicating activations to the batch's (image, class) pairs
+ *   relevance the relevance passes, one per analyzer and pair chunk (logit read-back included)
+ *   metrics   the masked sums on the GPU and their read-back
+ *   maps      channel sums and read-back for --save-relevance
+ *   write     records (and maps) to disk with fsync
+ *   setup, report: before the loop (model upload, pipelines, dataset listing) and after it
+ * A separate pass times decode + preprocess alone over the same images (all workers busy), to
+ * show how far the CPU side is from being the bottleneck.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { numel, valueInfo } from '../src/graph/ir.ts';
+import { openDataset } from '../src/node/datasets/index.ts';
+import { runEval } from '../src/node/eval/run.ts';
+import { createNodeGpu } from '../src/node/gpu.ts';
+import { loadModel } from '../src/node/model-file.ts';
+import { defaultWorkerCount, prepareSamples } from '../src/node/prepare/index.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'vgg16:random' },
+    images: { type: 'string', default: '16' },
+    batch: { type: 'string', default: '4' },
+    composite: { type: 'string', default: 'cmp-alpha2-flat' },
+    workers: { type: 'string' },
+    format: { type: 'string', default: 'jpeg' },
+    multi: { type: 'string', default: '0.5' },
+    'save-relevance': { type: 'boolean', default: false },
+    keep: { type: 'string' },
+    preprocess: { type: 'string' },
+  },
+});
+
+const nImages = Number(args.images);
+const batch = Number(args.batch);
+const workers = args.workers !== undefined ? Number(args.workers) : defaultWorkerCount();
+const multi = Number(args.multi);
+const format = args.format === 'png' ? 'png' : 'jpeg';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A VOC folder of synthetic images: smooth gradients with brighter boxes, VOC's usual sizes. */
+async function writeDataset(dir: string, classes: number): Promise<{ pairs: number }> {
+  for (const d of ['JPEGImages', 'Annotations', 'ImageSets/Main']) mkdirSync(join(dir, d), { recursive: true });
+  const r = rng(1);
+  const ids: string[] = [];
+  let pairs = 0;
+  for (let k = 0; k < nImages; k++) {
+    const id = `synth_${String(k).padStart(6, '0')}`;
+    ids.push(id);
+    const [w, h] = r() < 0.7 ? [500, 375] : [375, 500];
+    const nClasses = r() < multi ? 2 : 1;
+    const objects: string[] = [];
+    const boxes: [number, number, number, number][] = [];
+    for (let c = 0; c < nClasses; c++) {
+      const cls = Math.floor(r() * classes);
+      const nBoxes = 1 + Math.floor(r() * 2);
+      for (let b = 0; b < nBoxes; b++) {
+        const bw = Math.floor(w * (0.1 + 0.6 * r())), bh = Math.floor(h * (0.1 + 0.6 * r()));
+        const x0 = 1 + Math.floor(r() * (w - bw)), y0 = 1 + Math.floor(r() * (h - bh));
+        boxes.push([x0, y0, x0 + bw - 1, y0 + bh - 1]);
+        objects.push(`<object><name>class_${cls}</name><difficult>0</difficult><bndbox><xmin>${x0}</xmin><ymin>${y0}</ymin><xmax>${x0 + bw - 1}</xmax><ymax>${y0 + bh - 1}</ymax></bndbox></object>`);
+      }
+      pairs++;
+    }
+    const px = Buffer.alloc(w * h * 3);
+    const phase = r() * 6.28;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const inBox = boxes.some(([a, b, c, d]) => x + 1 >= a && x + 1 <= c && y + 1 >= b && y + 1 <= d);
+        const i = 3 * (y * w + x);
+        px[i] = 128 + 100 * Math.sin(x / 37 + phase);
+        px[i + 1] = 128 + 100 * Math.cos(y / 23 + phase);
+        px[i + 2] = inBox ? 220 : (x * y) & 0xff;
+      }
+    }
+    const img = sharp(px, { raw: { width: w, height: h, channels: 3 } });
+    const bytes = format === 'jpeg' ? await img.jpeg({ quality: 90 }).toBuffer() : await img.png().toBuffer();
+    writeFileSync(join(dir, 'JPEGImages', `${id}.${format === 'jpeg' ? 'jpg' : 'png'}`), bytes);
+    writeFileSync(join(dir, 'Annotations', `${id}.xml`),
+      `<annotation><filename>${id}.jpg</filename><size><width>${w}</width><height>${h}</height><depth>3</depth></size>${objects.join('')}</annotation>\n`);
+  }
+  writeFileSync(join(dir, 'ImageSets/Main/test.txt'), `${ids.join('\n')}\n`);
+  return { pairs };
+}
+
+const root = args.keep ?? mkdtempSync(join(tmpdir(), 'lrp-bench-eval-'));
+try {
+  const model = loadModel(args.model, { preprocess: args.preprocess });
+  const classes = numel(valueInfo(model.graph, model.graph.output).shape);
+  const voc = join(root, 'VOC');
+  const labels = join(root, 'labels.txt');
+  writeFileSync(labels, `${Array.from({ length: classes }, (_, i) => `class_${i}`).join('\n')}\n`);
+  let t = performance.now();
+  const { pairs } = await writeDataset(voc, classes);
+  console.log(`wrote ${nImages} synthetic ${format.toUpperCase()} images (${pairs} pairs) in ${((performance.now() - t) / 1000).toFixed(1)} s to ${voc}`);
+
+  // Decode + preprocess alone.
+  const ds = await openDataset(`voc:${voc}`, { labels });
+  if (!model.preprocess) throw new Error(`${args.model}: no preprocessing spec`);
+  t = performance.now();
+  let prepared = 0;
+  for await (const r of prepareSamples(ds.samples, model.preprocess, { workers })) if ('input' in r) prepared++;
+  const prepSeconds = (performance.now() - t) / 1000;
+  console.log(`decode + preprocess alone: ${prepared} images in ${prepSeconds.toFixed(2)} s = ${(prepared / prepSeconds).toFixed(1)} images/s with ${workers} worker(s)`);
+
+  const gpu = await createNodeGpu();
+  console.log(`adapter: ${gpu.adapterName}`);
+  try {
+    const out = join(root, 'out');
+    const res = await runEval({
+      model: args.model, dataset: `voc:${voc}`, labels, composites: [args.composite], out, batch, workers, preprocess: args.preprocess,
+      saveRelevance: args['save-relevance'], gpu, log: () => {},
+    });
+    const report = res.report!;
+    const analyzers = report.settings.analyzers.length;
+    console.log(`\n${args.model}, ${nImages} images, ${report.pairs} pairs, ${analyzers} analyzer(s) (${report.settings.analyzers.join(', ')}), batch ${batch}`);
+    const loop = res.seconds - (res.stages.setup ?? 0) - (res.stages.report ?? 0);
+    console.log(`eval loop: ${loop.toFixed(2)} s = ${(nImages / loop).toFixed(3)} images/s, ${(report.pairs * analyzers / loop).toFixed(3)} relevance maps/s`
+      + ` (${res.seconds.toFixed(2)} s with setup and report)`);
+    const stages = Object.entries(res.stages);
+    const accounted = stages.reduce((s, [, v]) => s + v, 0);
+    console.log(`\n${'stage'.padEnd(12)} ${'seconds'.padStart(9)} ${'share'.padStart(7)} ${'ms/image'.padStart(10)}`);
+    for (const [k, v] of [...stages, ['other', Math.max(0, res.seconds - accounted)] as [string, number]]) {
+      console.log(`${k.padEnd(12)} ${v.toFixed(3).padStart(9)} ${`${((100 * v) / res.seconds).toFixed(1)}%`.padStart(7)} ${((1000 * v) / nImages).toFixed(1).padStart(10)}`);
+    }
+    console.log(`${'total'.padEnd(12)} ${res.seconds.toFixed(3).padStart(9)}`);
+    console.log(`GPU buffer pool peak: ${(gpu.ctx.pool.stats.peak / 2 ** 20).toFixed(0)} MiB`);
+  } finally {
+    gpu.close();
+  }
+} finally {
+  if (!args.keep) rmSync(root, { recursive: true, force: true });
+}

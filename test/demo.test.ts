@@ -1,0 +1,30 @@
+/** `lrp demo` end to end, on a reduced size: data, report, plots and gallery are all written. */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEMO_ANALYZERS, runDemo } from '../src/node/demo/run.ts';
+
+describe('lrp demo', () => {
+  it('runs end to end on 12 images and writes every output', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lrp-demo-'));
+    try {
+      const lines: string[] = [];
+      const r = await runDemo({ out, images: 12, gallery: 3, batch: 12, log: (l) => lines.push(l), progress: false });
+      for (const a of [...DEMO_ANALYZERS, 'Baseline']) expect(r.table).toContain(`| ${a} |`);
+      const report = JSON.parse(readFileSync(join(out, 'eval', 'report.json'), 'utf8'));
+      expect(report.rows).toHaveLength(DEMO_ANALYZERS.length + 1);
+      expect(report.pairs).toBeGreaterThanOrEqual(12);
+      const baseline = report.rows.find((row: { analyzer: string }) => row.analyzer === 'Baseline');
+      expect(baseline.mu_w).toBe(1);
+      for (const f of ['eval/report.md', 'eval/curve.svg', 'eval/curve.csv', 'occlusion/occlusion.svg', 'occlusion/occlusion.csv', 'gallery/index.html']) {
+        expect(existsSync(join(out, f)), f).toBe(true);
+      }
+      const html = readFileSync(r.gallery, 'utf8');
+      expect((html.match(/<tr>/g) ?? []).length).toBe(4); // header + 3 images
+      expect(existsSync(join(out, 'gallery', 'synth_000001_cmp-alpha2-flat.png'))).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
