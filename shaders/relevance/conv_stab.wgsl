@@ -13,10 +13,10 @@
 // 5 high[c] (zbox bounds, 0 in padding). W: 0 w, 1 w+, 2 w-, 3 ones, 4 w^2, 5 w + gamma w+,
 // 6 w + gamma w-.
 // Epilogues (MODE): 0 s = R * gate / stab(d) into slice `outSlice`, gate from the stored z
-// (GATE 0 none, 1 [z > 0], 2 [z < 0]); 1 alpha-beta from z: d is p, n = z - p, writes
-// s_p = R / stab(p) to slice 0 and s_n = R / stab(n) to slice 1 (for inputs >= 0, the one extra
+// (GATE 0 none, 1 [z > 0], 2 [z < 0]); 1 alpha-beta from z: d is p, n = min(z - p, 0), writes
+// s_p = R / stab(p) to slice 0 and s_n = R / (n - eps) to slice 1 (for inputs >= 0, the one extra
 // convolution of alpha-beta); 2 gamma from z: d is p = x W+ + b+, writes R [z>0] / stab(z + g p)
-// and R [z<0] / stab(z + g (z - p)).
+// and R [z<0] / stab(z + g n).
 
 struct Params {
   batch: u32, inC: u32, inH: u32, inW: u32,
@@ -185,11 +185,15 @@ fn main(
       let r = rel[o];
       if (MODE == 1u) {
         s[o] = r / stab(d);
-        s[p.sliceLen + o] = r / stab(z[o] - d);
+        // n = z - p <= 0 by definition (a sum of non-positive terms); rounding can leave z - p at 0
+        // or slightly above when n is below float32's resolution of z, and stab() would then add
+        // +eps where the true n takes -eps, flipping the sign of s_n. So n is clamped and always
+        // stabilised downwards (n = 0 exactly means every term x_i w-_ij is 0: s_n multiplies nothing).
+        s[p.sliceLen + o] = r / (min(z[o] - d, 0.0) - p.eps);
       } else if (MODE == 2u) {
         let zo = z[o];
         s[o] = select(0.0, r / stab(zo + p.gamma * d), zo > 0.0);
-        s[p.sliceLen + o] = select(0.0, r / stab(zo + p.gamma * (zo - d)), zo < 0.0);
+        s[p.sliceLen + o] = select(0.0, r / stab(zo + p.gamma * min(zo - d, 0.0)), zo < 0.0);
       } else {
         var gate = 1.0;
         if (GATE == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }

@@ -2,12 +2,17 @@
 // redistributes s_j = R_j / stab(d_j) to the inputs, times the rule's input factor:
 //   R_i (+)= OUT(x)_i * sum_t coef_t * sum_j W_t(w_ij) * s[SLICE_t]_j
 // as an implicit GEMM over input pixels: m = (sample, iy, ix), n = input channel in the group,
-// k = (t, output channel, ky, kx). A tap contributes only where (iy + pad - ky * dil) lands on an
-// output row, i.e. is a non-negative multiple of the stride within the output.
+// k = (t, output channel, ky, kx).
+// Strided layers run one dispatch per stride phase (iy mod strideH, ix mod strideW): within a
+// phase only the taps with (iy + pad - ky * dil) divisible by the stride reach an output, and they
+// form an arithmetic progression ky = ky0 + a * stepY (a < nty), likewise for kx. So the
+// reduction runs over those taps alone, not over all KH*KW of which only ~1/(strideH*strideW)
+// contribute (an 11x11 stride-4 layer: 121 taps, about 8 of them live per pixel). A stride-1
+// layer is a single phase with every tap.
 // Several terms of one rule that share the input factor (alpha-beta's alpha W+ s_p and
 // -beta W- s_n for inputs >= 0) are segments of one reduction: one pass, not two.
-// The weight is re-laid out once per model to [g][Ktpad][Cpad], k-major; modifier codes are
-// those of conv_stab.wgsl (OUT uses the IN codes). ACCUMULATE adds into R (fan-out, or the
+// The weight is re-laid out once per model to [g][co*KH*KW + ky*KW + kx][Cpad]; modifier codes
+// are those of conv_stab.wgsl (OUT uses the IN codes). ACCUMULATE adds into R (fan-out, or the
 // second factor of a rule on signed inputs).
 
 struct Params {
@@ -15,9 +20,15 @@ struct Params {
   outC: u32, outH: u32, outW: u32, groups: u32,
   strideH: u32, strideW: u32, padT: u32, padL: u32,
   dilH: u32, dilW: u32, cinPerGroup: u32, coutPerGroup: u32,
+  // Of this phase: K = coutPerGroup * nty * ntx, Kpad rounded up to BK, M = batch * Hp * Wp.
   K: u32, Kpad: u32, Npad: u32, M: u32,
-  gamma: f32, sliceLen: u32, _pad0: u32, _pad1: u32,
+  // wRows: rows per group of the weight buffer (coutPerGroup * KH * KW rounded up to BK).
+  gamma: f32, sliceLen: u32, wRows: u32, _pad1: u32,
   coef0: f32, coef1: f32, coef2: f32, _pad2: u32,
+  // The phase: its first input row and column, its rows and columns, and its taps.
+  py: u32, px: u32, Hp: u32, Wp: u32,
+  ky0: u32, kx0: u32, nty: u32, ntx: u32,
+  stepY: u32, stepX: u32, _pad3: u32, _pad4: u32,
 }
 
 override KH: u32 = 3u;
@@ -91,17 +102,18 @@ fn main(
   let n0 = wid.x * BN;
   let KK = KH * KW;
   let outPlane = p.outH * p.outW;
+  let taps = p.nty * p.ntx;
 
-  // This thread gathers for one fixed input pixel: decompose it once.
+  // This thread gathers for one fixed input pixel of the phase: decompose it once.
   let aM = tid % BM;
   let aK0 = tid / BM;
   let aKStep = threads / BM;
   let m = m0 + aM;
   let mValid = m < p.M;
-  let ix = m % p.inW;
-  let iyn = m / p.inW;
-  let iy = iyn % p.inH;
-  let sample = iyn / p.inH;
+  let ix = p.px + (m % p.Wp) * p.strideW;
+  let iyn = m / p.Wp;
+  let iy = p.py + (iyn % p.Hp) * p.strideH;
+  let sample = iyn / p.Hp;
   let ty0 = i32(iy + p.padT);
   let tx0 = i32(ix + p.padL);
   let sBase = (sample * p.outC + g * p.coutPerGroup) * outPlane;
@@ -111,7 +123,7 @@ fn main(
   let bKStep = threads / (BN / 4u);
   let npad4 = p.Npad / 4u;
   let bCol = n0 / 4u + bN4;
-  let wBase = g * p.Kpad * npad4;
+  let wBase = g * p.wRows * npad4;
 
   var acc: array<vec4<f32>, 4>;
   for (var i = 0u; i < TM; i++) { acc[i] = vec4<f32>(0.0); }
@@ -125,16 +137,17 @@ fn main(
         let k = k0 + kk;
         var v = 0.0;
         if (mValid && k < p.K) {
-          let co = k / KK;
-          let rr = k - co * KK;
-          let ky = rr / KW;
-          let kx = rr - ky * KW;
+          let co = k / taps;
+          let t = k - co * taps;
+          let ky = p.ky0 + (t / p.ntx) * p.stepY;
+          let kx = p.kx0 + (t % p.ntx) * p.stepX;
+          // Divisible by the stride by the choice of the phase's taps: only the range is left.
           let ty = ty0 - i32(ky * p.dilH);
           let tx = tx0 - i32(kx * p.dilW);
           if (ty >= 0 && tx >= 0) {
             let oy = u32(ty) / p.strideH;
             let ox = u32(tx) / p.strideW;
-            if (oy * p.strideH == u32(ty) && ox * p.strideW == u32(tx) && oy < p.outH && ox < p.outW) {
+            if (oy < p.outH && ox < p.outW) {
               v = s[sOff + co * outPlane + oy * p.outW + ox];
             }
           }
@@ -142,8 +155,14 @@ fn main(
         As[kk * (BM / 4u) + aM / 4u][aM % 4u] = v;
       }
       for (var kk = bK0; kk < BK; kk += bKStep) {
+        let k = k0 + kk;
         var b = vec4<f32>(0.0);
-        if (bCol < npad4) { b = coef * wMod(wm, w[wBase + (k0 + kk) * npad4 + bCol]); }
+        if (bCol < npad4 && k < p.K) {
+          let co = k / taps;
+          let t = k - co * taps;
+          let row = co * KK + (p.ky0 + (t / p.ntx) * p.stepY) * KW + p.kx0 + (t % p.ntx) * p.stepX;
+          b = coef * wMod(wm, w[wBase + row * npad4 + bCol]);
+        }
         Bs[kk * (BN / 4u) + bN4] = b;
       }
       workgroupBarrier();
@@ -163,8 +182,11 @@ fn main(
   for (var i = 0u; i < TM; i++) {
     let mm = m0 + lid.y * TM + i;
     if (mm >= p.M) { break; }
-    let pix = mm % plane;
-    let smp = mm / plane;
+    let oxp = p.px + (mm % p.Wp) * p.strideW;
+    let rest = mm / p.Wp;
+    let oyp = p.py + (rest % p.Hp) * p.strideH;
+    let smp = rest / p.Hp;
+    let pix = oyp * p.inW + oxp;
     for (var j = 0u; j < TN; j++) {
       let n = n0 + lid.x * TN + j;
       if (n >= p.cinPerGroup) { break; }

@@ -118,11 +118,15 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
       let rv = rel[o];
       if (MODE == 1u) {
         s[o] = rv / stab(d);
-        s[p.sliceLen + o] = rv / stab(z[o] - d);
+        // n = z - p <= 0 by definition (a sum of non-positive terms); rounding can leave z - p at 0
+        // or slightly above when n is below float32's resolution of z, and stab() would then add
+        // +eps where the true n takes -eps, flipping the sign of s_n. So n is clamped and always
+        // stabilised downwards (n = 0 exactly means every term x_i w-_ij is 0: s_n multiplies nothing).
+        s[p.sliceLen + o] = rv / (min(z[o] - d, 0.0) - p.eps);
       } else if (MODE == 2u) {
         let zo = z[o];
         s[o] = select(0.0, rv / stab(zo + p.gamma * d), zo > 0.0);
-        s[p.sliceLen + o] = select(0.0, rv / stab(zo + p.gamma * (zo - d)), zo < 0.0);
+        s[p.sliceLen + o] = select(0.0, rv / stab(zo + p.gamma * min(zo - d, 0.0)), zo < 0.0);
       } else {
         var gate = 1.0;
         if (GATE == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }

@@ -5,6 +5,7 @@ import type { ForwardOpFactory } from './op.ts';
 import { UniformsByBatch } from './op.ts';
 
 const ROWS = 4;
+/** Samples per workgroup of the batched pipeline (the other takes one). */
 const NB = 8;
 
 /**
@@ -17,35 +18,51 @@ export function denseChunkRows(inF: number, outF: number, maxBinding: number): n
   return Math.min(rows, outF);
 }
 
+/** Rows r0 .. r0 + rows of a [outF][inF] weight, each padded with zeros to inF4 vec4s. */
+function paddedRows(weight: Float32Array, inF: number, r0: number, rows: number): Float32Array {
+  const inF4 = Math.ceil(inF / 4);
+  if (inF4 * 4 === inF) return weight.subarray(r0 * inF, (r0 + rows) * inF);
+  const out = new Float32Array(rows * inF4 * 4);
+  for (let r = 0; r < rows; r++) out.set(weight.subarray((r0 + r) * inF, (r0 + r + 1) * inF), r * inF4 * 4);
+  return out;
+}
+
 export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inputs) => {
   const [input] = inputs;
   const { inFeatures: inF, outFeatures: outF } = layer;
   const where = `dense for layer '${layer.name}'`;
   let chunkRows: number;
   try {
-    chunkRows = denseChunkRows(inF, outF, ctx.maxBinding);
+    // Rows padded to whole vec4s (a chunk of those must fit too).
+    chunkRows = denseChunkRows(4 * Math.ceil(inF / 4), outF, ctx.maxBinding);
   } catch (e) {
     throw new GpuError((e as Error).message, 'limits', where);
   }
-  const pipeline = await ctx.pipelines.get('forward/dense.wgsl', { RELU_IN: input.relu });
+  const inF4 = Math.ceil(inF / 4);
+  // One sample per workgroup for batch 1 (each weight read once, no idle accumulators), eight
+  // for larger batches (each weight read once per eight samples).
+  const [single, batched] = await Promise.all([1, NB].map((nb) => ctx.pipelines.get('forward/dense.wgsl', { NB: nb })));
   const chunks: { weight: GPUBuffer; bias: GPUBuffer; rows: number; uniforms: UniformsByBatch }[] = [];
   for (let r0 = 0; r0 < outF; r0 += chunkRows) {
     const rows = Math.min(chunkRows, outF - r0);
     const tag = chunkRows < outF ? `[${r0}:${r0 + rows}]` : '';
     chunks.push({
       rows,
-      weight: ctx.upload(layer.weight.subarray(r0 * inF, (r0 + rows) * inF), `${layer.name}.weight${tag}`),
+      weight: ctx.upload(paddedRows(layer.weight, inF, r0, rows), `${layer.name}.weight${tag}`),
       bias: ctx.upload(layer.bias.subarray(r0, r0 + rows), `${layer.name}.bias${tag}`),
-      uniforms: new UniformsByBatch(ctx, `${layer.name}${tag}`, (batch) => Uint32Array.of(batch, inF, rows, r0, outF, 0, 0, 0)),
+      uniforms: new UniformsByBatch(ctx, `${layer.name}${tag}`, (batch) => Uint32Array.of(
+        batch, inF, rows, r0, outF, inF4, input.relu ? 1 : 0, 0,
+      )),
     });
   }
   return {
     layer,
     dispatches(batch, [x], out) {
+      const nb = batch === 1 ? 1 : NB;
       return chunks.map((c): Dispatch => ({
-        kernel: 'dense', layer: layer.name, pipeline,
+        kernel: 'dense', layer: layer.name, pipeline: nb === 1 ? single : batched,
         bindings: [c.uniforms.get(batch), x.buffer, c.weight, c.bias, out],
-        workgroups: [Math.ceil(c.rows / ROWS), Math.ceil(batch / NB), 1],
+        workgroups: [Math.ceil(c.rows / ROWS), Math.ceil(batch / nb), 1],
         flops: 2 * batch * inF * c.rows,
         bytes: 4 * (c.rows * inF + batch * (inF + c.rows)),
       }));

@@ -59,6 +59,26 @@ function transposeLayout(layer: ConvLayer): { data: Float32Array; K: number; Kpa
   return { data, K, Kpad, Npad };
 }
 
+/**
+ * The stride phases of the transposed convolution along one axis: input rows `start`,
+ * `start + stride`, ... (`count` of them), and the kernel taps that reach an output from them,
+ * i.e. (start + pad - k * dil) divisible by the stride: `taps` of them, k = k0, k0 + step, ...
+ * (the solutions of a linear congruence, an arithmetic progression).
+ */
+export interface AxisPhase { start: number; count: number; k0: number; taps: number; step: number }
+
+export function axisPhases(size: number, kernel: number, stride: number, pad: number, dil: number): AxisPhase[] {
+  const out: AxisPhase[] = [];
+  for (let start = 0; start < Math.min(stride, size); start++) {
+    const ks: number[] = [];
+    for (let k = 0; k < kernel; k++) if ((((start + pad - k * dil) % stride) + stride) % stride === 0) ks.push(k);
+    const step = ks.length > 1 ? ks[1] - ks[0] : 1;
+    if (ks.some((k, i) => k !== ks[0] + i * step)) throw new Error(`internal: taps ${ks.join(',')} are not a progression`);
+    out.push({ start, count: Math.ceil((size - start) / stride), k0: ks[0] ?? 0, taps: ks.length, step });
+  }
+  return out;
+}
+
 function segConstants(prefix: 'IN' | 'SLICE', segs: readonly { w: number; in?: number; slice?: number }[]) {
   const c: Record<string, number> = { SEGS: segs.length };
   segs.forEach((s, i) => {
@@ -66,6 +86,16 @@ function segConstants(prefix: 'IN' | 'SLICE', segs: readonly { w: number; in?: n
     c[`${prefix}${i}`] = prefix === 'IN' ? s.in! : s.slice!;
   });
   return c;
+}
+
+/**
+ * The RELU_IN constant of a pass: the input's ReLU view where the pass reads x through it, false
+ * where it only reads ones or zbox bounds (flat, wsquare, the gradient's transposed pass), so such
+ * passes share one pipeline whatever their input (on lavapipe every pipeline costs a compile).
+ */
+function readsX(pass: StabPass | RedistributePass, relu: boolean): boolean {
+  const usesX = (m: In): boolean => m === In.X || m === In.Pos || m === In.Neg;
+  return relu && ('kind' in pass ? pass.segs.some((sg) => usesX(sg.in)) : usesX(pass.out));
 }
 
 function coefs(segs: readonly { coef: number }[]): number[] {
@@ -147,7 +177,7 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
     d,
     bias: ctx.upload(modifyBias(layer.bias, d.bias, plan.gamma), `${layer.name} bias (${d.bias})`),
     pipeline: await ctx.pipelines.get('relevance/conv_stab.wgsl', {
-      KH: kernel[0], KW: kernel[1], RELU_IN: input.relu, MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs), ...stabTile,
+      KH: kernel[0], KW: kernel[1], RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs), ...stabTile,
     }),
     uniforms: new UniformsByBatch(ctx, `${layer.name} stab ${i}`, (batch) => Uint32Array.of(
       ...geometry(batch, fw!.K, fw!.Kpad, fw!.Npad, batch * outH * outW),
@@ -155,18 +185,28 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
     )),
   })));
 
+  // One transposed-GEMM dispatch per stride phase (see conv_transpose.wgsl), each over its taps only.
+  const phases = axisPhases(inH, kernel[0], stride[0], pads[0], dilation[0]).flatMap((py) =>
+    axisPhases(inW, kernel[1], stride[1], pads[1], dilation[1]).map((px) => {
+      const K = coutPG * py.taps * px.taps;
+      return { py, px, K, Kpad: Math.ceil(K / BK) * BK, pixels: py.count * px.count };
+    }));
+  const phaseWork = phases.reduce((a, ph) => a + ph.pixels * ph.K, 0);
   const reds = await Promise.all(plan.redistributions.map(async (r: RedistributePass, i) => ({
     r,
     pipeline: await ctx.pipelines.get('relevance/conv_transpose.wgsl', {
-      KH: kernel[0], KW: kernel[1], RELU_IN: input.relu, OUT: r.out, ACCUMULATE: false, ...segConstants('SLICE', r.segs), ...tTile,
+      KH: kernel[0], KW: kernel[1], RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: false, ...segConstants('SLICE', r.segs), ...tTile,
     }),
     pipelineAcc: await ctx.pipelines.get('relevance/conv_transpose.wgsl', {
-      KH: kernel[0], KW: kernel[1], RELU_IN: input.relu, OUT: r.out, ACCUMULATE: true, ...segConstants('SLICE', r.segs), ...tTile,
+      KH: kernel[0], KW: kernel[1], RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: true, ...segConstants('SLICE', r.segs), ...tTile,
     }),
-    uniforms: new UniformsByBatch(ctx, `${layer.name} transpose ${i}`, (batch) => Uint32Array.of(
-      ...geometry(batch, tw.K, tw.Kpad, tw.Npad, batch * inH * inW),
-      f32bits(plan.gamma), batch * outC * outH * outW, 0, 0, ...coefs(r.segs), 0,
-    )),
+    uniforms: phases.map((ph, k) => new UniformsByBatch(ctx, `${layer.name} transpose ${i} phase ${k}`, (batch) => Uint32Array.of(
+      ...geometry(batch, ph.K, ph.Kpad, tw.Npad, batch * ph.pixels),
+      f32bits(plan.gamma), batch * outC * outH * outW, tw.Kpad, 0, ...coefs(r.segs), 0,
+      ph.py.start, ph.px.start, ph.py.count, ph.px.count,
+      ph.py.k0, ph.px.k0, ph.py.taps, ph.px.taps,
+      ph.py.step, ph.px.step, 0, 0,
+    ))),
   })));
 
   const macs = (batch: number) => batch * outH * outW * outC * cinPG * kernel[0] * kernel[1];
@@ -194,15 +234,15 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
           flops: 2 * macs(batch) * st.d.segs.length,
         });
       }
-      const Min = batch * inH * inW;
       reds.forEach((rd, i) => {
+        // The phases write disjoint pixels: each overwrites or accumulates as the whole pass does.
         const acc = i > 0 || io.accumulate[0];
-        out.push({
+        phases.forEach((ph, k) => out.push({
           kernel: 'conv_transpose', layer: layer.name, pipeline: acc ? rd.pipelineAcc : rd.pipeline,
-          bindings: [rd.uniforms.get(batch), s, twBuf, x, bounds, io.relIn[0]],
-          workgroups: [Math.ceil(cinPG / (4 * tTile.WG_N)), Math.ceil(Min / (4 * tTile.WG_M)), groups],
-          flops: 2 * macs(batch) * rd.r.segs.length,
-        });
+          bindings: [rd.uniforms[k].get(batch), s, twBuf, x, bounds, io.relIn[0]],
+          workgroups: [Math.ceil(cinPG / (4 * tTile.WG_N)), Math.ceil((batch * ph.pixels) / (4 * tTile.WG_M)), groups],
+          flops: (2 * macs(batch) * rd.r.segs.length * ph.pixels * ph.K) / Math.max(phaseWork, 1),
+        }));
       });
       return out;
     },
@@ -215,7 +255,7 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
         st.bias.destroy();
         st.uniforms.destroy();
       }
-      for (const rd of reds) rd.uniforms.destroy();
+      for (const rd of reds) rd.uniforms.forEach((u) => u.destroy());
     },
   };
 }
@@ -252,7 +292,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
       d,
       biases: chunks.map((ch) => ctx.upload(bias.subarray(ch.r0, ch.r0 + ch.rows), `${layer.name} bias (${d.bias})`)),
       pipeline: await ctx.pipelines.get('relevance/dense_stab.wgsl', {
-        RELU_IN: input.relu, MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs),
+        RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs),
       }),
       uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} stab ${i}.${k}`, (batch) => Uint32Array.of(
         batch, inF, ch.rows, ch.r0, outF, batch * outF, d.slice, 0,
@@ -264,10 +304,10 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
   const reds = await Promise.all(plan.redistributions.map(async (r, i) => ({
     r,
     pipeline: await ctx.pipelines.get('relevance/dense_transpose.wgsl', {
-      RELU_IN: input.relu, OUT: r.out, ACCUMULATE: false, ...segConstants('SLICE', r.segs),
+      RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: false, ...segConstants('SLICE', r.segs),
     }),
     pipelineAcc: await ctx.pipelines.get('relevance/dense_transpose.wgsl', {
-      RELU_IN: input.relu, OUT: r.out, ACCUMULATE: true, ...segConstants('SLICE', r.segs),
+      RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: true, ...segConstants('SLICE', r.segs),
     }),
     uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => Uint32Array.of(
       batch, inF, ch.rows, ch.r0, outF, batch * outF, 0, 0,

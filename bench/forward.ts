@@ -1,0 +1,134 @@
+/**
+ * Forward-pass benchmark: per-layer kernel time, GFLOP/s and GB/s, then whole-pass throughput in
+ * images/s, for each batch size, and the activation memory the buffer pool needed.
+ *
+ *   npx tsx bench/forward.ts [--model vgg16:random] [--batch 1,8] [--repeat 3]
+ *
+ * Per-layer times come from timestamp queries around each dispatch (the device's own clock: no
+ * submit or read-back latency) where the adapter has 'timestamp-query'; otherwise only the whole
+ * pass is timed, by wall clock. Every figure is the median of `--repeat` runs after one warm-up
+ * run (the first run of a pipeline includes the driver's shader compilation). FLOPs count 2 per
+ * multiply-add with the true reduction length (no tile padding); bytes are each kernel's
+ * compulsory traffic (input, weights and output once), so GB/s is a lower bound on what it moved.
+ * Images/s is wall clock around forward() (input upload to completion), without profiling.
+ */
+import { parseArgs } from 'node:util';
+import type { KernelTiming } from '../src/gpu/profiler.ts';
+import { numel, valueInfo } from '../src/graph/ir.ts';
+import { ForwardModel } from '../src/forward/model.ts';
+import { createNodeGpu } from '../src/node/gpu.ts';
+import { loadModel } from '../src/node/model-file.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'vgg16:random' },
+    batch: { type: 'string', default: '1,8' },
+    repeat: { type: 'string', default: '3' },
+  },
+});
+const batches = args.batch!.split(',').map((b) => Number(b.trim()));
+const repeat = Number(args.repeat);
+if (batches.some((b) => !Number.isInteger(b) || b < 1) || !Number.isInteger(repeat) || repeat < 1) {
+  console.error('usage: npx tsx bench/forward.ts [--model vgg16:random] [--batch 1,8] [--repeat 3]');
+  process.exit(2);
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+/** Units per second in billions, or '-' where there is nothing to rate or no measurable time. */
+const giga = (amount: number, ms: number): string => (amount > 0 && ms > 0 ? (amount / ms / 1e6).toFixed(2) : '-');
+
+/** Right-aligns numeric columns, left-aligns the rest. */
+function table(header: readonly string[], rows: readonly (readonly string[])[], numeric: readonly boolean[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const gpu = await createNodeGpu();
+try {
+  const { ctx } = gpu;
+  const { graph } = loadModel(args.model!);
+  const weightBytes = graph.layers.reduce((s, l) => s + ('weight' in l ? 4 * (l.weight.length + l.bias.length) : 0), 0);
+  console.log(`adapter: ${gpu.adapterName}`);
+  console.log(`model:   ${graph.name}, input ${graph.input.shape.join('x')}, ${graph.layers.length} layers, weights ${mib(weightBytes)}`);
+  console.log(ctx.hasTimestamps
+    ? 'timing:  per-layer times from timestamp queries; images/s from wall clock'
+    : 'timing:  this adapter has no timestamp-query: no per-layer times, falling back to the wall clock of the whole pass');
+  console.log(`runs:    1 warm-up + median of ${repeat}\n`);
+
+  const model = await ForwardModel.create(ctx, graph);
+  try {
+    const per = numel(graph.input.shape);
+    for (const batch of batches) {
+      // Peak per batch size: forget the previous batch's buffers and high-water mark.
+      ctx.pool.trim();
+      ctx.pool.peakBytes = ctx.pool.stats.live;
+      const input = new Float32Array(batch * per);
+      for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 0.7) * 1.5;
+      const run = async (profile: boolean): Promise<{ ms: number; timings: KernelTiming[] | null }> => {
+        const t0 = performance.now();
+        const acts = await model.forward(input, batch, { profile });
+        const ms = performance.now() - t0;
+        const timings = acts.timings;
+        acts.release();
+        return { ms, timings };
+      };
+      await run(false); // warm-up: the driver compiles each pipeline on its first dispatch
+
+      // Per layer, in graph order; a layer may run several dispatches (a chunked dense weight).
+      const layers = new Map<string, { kernel: string; ms: number[]; flops: number; bytes: number }>();
+      if (ctx.hasTimestamps) {
+        for (let r = 0; r < repeat; r++) {
+          const { timings } = await run(true);
+          const sums = new Map<string, { kernel: string; ms: number; flops: number; bytes: number }>();
+          for (const t of timings ?? []) {
+            const s = sums.get(t.layer) ?? { kernel: t.kernel, ms: 0, flops: 0, bytes: 0 };
+            s.ms += t.ms;
+            s.flops += t.flops;
+            s.bytes += t.bytes;
+            sums.set(t.layer, s);
+          }
+          for (const [name, s] of sums) {
+            const l = layers.get(name) ?? { kernel: s.kernel, ms: [], flops: s.flops, bytes: s.bytes };
+            l.ms.push(s.ms);
+            layers.set(name, l);
+          }
+        }
+      }
+      const wall: number[] = [];
+      for (let r = 0; r < repeat; r++) wall.push((await run(false)).ms);
+      const passMs = median(wall);
+
+      console.log(`batch ${batch}`);
+      if (ctx.hasTimestamps) {
+        const rows: string[][] = [];
+        let total = 0;
+        let flops = 0;
+        for (const layer of graph.layers) {
+          const l = layers.get(layer.name);
+          if (!l) continue;
+          const ms = median(l.ms);
+          total += ms;
+          flops += l.flops;
+          rows.push([
+            layer.name, l.kernel, valueInfo(graph, layer.output).shape.join('x'), ms.toFixed(2),
+            giga(l.flops, ms), giga(l.bytes, ms),
+          ]);
+        }
+        rows.push(['all kernels', '', '', total.toFixed(2), giga(flops, total), '']);
+        console.log(table(['layer', 'kernel', 'output', 'ms', 'GFLOP/s', 'GB/s'], rows, [false, false, false, true, true, true]));
+      }
+      console.log(`whole pass (wall clock): ${passMs.toFixed(1)} ms = ${(batch * 1000 / passMs).toFixed(2)} images/s`);
+      console.log(`buffer pool peak (activations, beyond weights): ${mib(ctx.pool.stats.peak)}\n`);
+    }
+  } finally {
+    model.destroy();
+  }
+} finally {
+  gpu.close();
+}

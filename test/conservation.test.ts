@@ -1,0 +1,211 @@
+// Conservation on the GPU (lrp-rules.md, "What the project must show"): with zero biases and a
+// tiny stabilizer the conserving rules (z, epsilon with a tiny epsilon, alpha-beta, zplus, gamma,
+// flat, wsquare, zbox) pass the whole target logit to the input: sum_i R_i = f_t(x), layer by
+// layer. With biases, or with epsilon 0.1, the difference is what the biases and the stabilizer
+// absorb, and the GPU must match the reference's non-conserved sums just as well.
+//
+// A small random graph is checked layer by layer (the per-layer sums from the float64 reference,
+// whose input relevance the GPU must match), then caffenet:random as a whole at 227x227.
+import { describe, expect, it } from 'vitest';
+import { ForwardModel } from '../src/forward/model.ts';
+import { GraphBuilder } from '../src/graph/builder.ts';
+import type { Graph } from '../src/graph/ir.ts';
+import { isLinear, numel, valueInfo } from '../src/graph/ir.ts';
+import { builtinModel, Rng } from '../src/graph/zoo.ts';
+import { parseComposite, resolveComposite, type ResolvedComposite } from '../src/lrp/composite.ts';
+import { Explainer } from '../src/lrp/explainer.ts';
+import { relL2, useGpu } from './helpers/gpu.ts';
+import { randomArray, referenceForward } from './reference/forward.ts';
+import { referenceRelevances, stab } from './reference/relevance.ts';
+
+const gpu = useGpu();
+
+// ---------------------------------------------------------------------------------------------
+// A small graph: conv -> relu -> maxpool -> conv -> relu -> flatten -> dense
+// ---------------------------------------------------------------------------------------------
+
+function smallGraph(seed: number, biasStd: number): Graph {
+  const rng = new Rng(seed);
+  const normal = (n: number, std: number): Float32Array => {
+    const a = new Float32Array(n);
+    rng.fillNormal(a, std);
+    return a;
+  };
+  const b = new GraphBuilder('small', 'input', [3, 17, 15]);
+  b.add({
+    kind: 'conv', name: 'conv1', inputs: ['input'], output: 'conv1', inChannels: 3, outChannels: 8, kernel: [3, 3],
+    stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1], groups: 1, weight: normal(8 * 27, Math.sqrt(2 / 27)), bias: normal(8, biasStd),
+  });
+  b.add({ kind: 'relu', name: 'relu1', inputs: ['conv1'], output: 'relu1' });
+  b.add({
+    kind: 'maxpool', name: 'pool1', inputs: ['relu1'], output: 'pool1', kernel: [2, 2], stride: [2, 2], pads: [0, 0, 0, 0],
+    dilation: [1, 1], ceilMode: false,
+  });
+  // 8x8x7 -> 12x4x4 (stride 2, pads 1 top-left only).
+  b.add({
+    kind: 'conv', name: 'conv2', inputs: ['pool1'], output: 'conv2', inChannels: 8, outChannels: 12, kernel: [3, 3],
+    stride: [2, 2], pads: [1, 1, 0, 1], dilation: [1, 1], groups: 1, weight: normal(12 * 72, Math.sqrt(2 / 72)), bias: normal(12, biasStd),
+  });
+  b.add({ kind: 'relu', name: 'relu2', inputs: ['conv2'], output: 'relu2' });
+  b.add({ kind: 'flatten', name: 'flatten', inputs: ['relu2'], output: 'flatten' });
+  const inF = numel(b.shapeOf('flatten'));
+  b.add({
+    kind: 'dense', name: 'fc', inputs: ['flatten'], output: 'logits', inFeatures: inF, outFeatures: 10,
+    weight: normal(10 * inF, Math.sqrt(2 / inF)), bias: normal(10, biasStd),
+  });
+  return b.build('logits');
+}
+
+/** Every value relevance is summed at: the graph input and each linear layer's input and output. */
+function checkpoints(graph: Graph): string[] {
+  const names = new Set<string>([graph.input.name]);
+  for (const l of graph.layers) if (isLinear(l)) names.add(l.inputs[0]).add(l.output);
+  return [...names];
+}
+
+function sums(a: Float64Array | Float32Array, batch: number): number[] {
+  const per = a.length / batch;
+  return Array.from({ length: batch }, (_, n) => {
+    let s = 0;
+    for (let i = n * per; i < (n + 1) * per; i++) s += a[i];
+    return s;
+  });
+}
+
+interface SmallCase {
+  label: string;
+  composite: string;
+  epsilon?: number;
+  /** Conserves with zero biases (the others absorb through their stabilizer). */
+  conserves: boolean;
+}
+
+const SMALL_CASES: SmallCase[] = [
+  { label: 'lrp-z', composite: 'lrp-z', conserves: true },
+  { label: 'lrp-epsilon, epsilon 1e-9', composite: 'lrp-epsilon', epsilon: 1e-9, conserves: true },
+  { label: 'lrp-alpha1beta0', composite: 'lrp-alpha1beta0', conserves: true },
+  { label: 'lrp-alpha2beta1', composite: 'lrp-alpha2beta1', conserves: true },
+  { label: 'epsilon-alpha2-beta1-flat (cmp-alpha2-flat, epsilon 1e-6)', composite: 'epsilon-alpha2-beta1-flat', conserves: true },
+  { label: 'gamma 0.25', composite: '{"rules":[{"layers":"linear","rule":"gamma","gamma":0.25}]}', conserves: true },
+  { label: 'wsquare', composite: '{"rules":[{"layers":"linear","rule":"wsquare"}]}', conserves: true },
+  {
+    label: 'zbox at #0, zplus above',
+    composite: '{"rules":[{"layers":"linear","rule":"zplus"},{"layers":"#0","rule":"zbox","low":[-3,-3.5,-4],"high":[3,3.5,4]}]}',
+    conserves: true,
+  },
+  { label: 'lrp-epsilon, epsilon 0.1 (absorbs)', composite: 'lrp-epsilon', epsilon: 0.1, conserves: false },
+];
+
+describe('conservation, small graph, layer by layer', () => {
+  const batch = 2;
+  const targets = [3, 7];
+
+  for (const biased of [false, true]) {
+    const graph = smallGraph(11, biased ? 0.3 : 0);
+    // Both signs of input, the first layer's input is not a ReLU output.
+    const input = Float32Array.from(randomArray(batch * numel(graph.input.shape), 12));
+    const input64 = Float64Array.from(input);
+    const logits = referenceForward(graph, input64, batch).get(graph.output)!;
+    const targetLogits = targets.map((t, n) => logits[n * 10 + t]);
+
+    for (const c of SMALL_CASES) {
+      if (biased && c.conserves && c.composite !== 'lrp-z' && c.composite !== 'lrp-alpha2beta1') continue;
+      const title = `${c.label}${biased ? ', with biases' : ', zero biases'}`;
+      it(title, async () => {
+        const composite = resolveComposite(parseComposite(c.composite, c.label), graph, { epsilon: c.epsilon });
+        const rel = referenceRelevances(graph, composite.rules, composite.method, input64, batch, targets, 'logit');
+        const perLayer = checkpoints(graph).map((name) => ({ name, sums: sums(rel.get(name)!, batch) }));
+        const atInput = sums(rel.get(graph.input.name)!, batch);
+
+        if (!biased && c.conserves) {
+          // Float64 reference: every checkpoint carries the whole logit.
+          for (const { name, sums: s } of perLayer) {
+            s.forEach((v, n) => expect(Math.abs(v - targetLogits[n]), `${name}, sample ${n}: ${v} vs ${targetLogits[n]}`)
+              .toBeLessThanOrEqual(1e-6 * Math.abs(targetLogits[n])));
+          }
+        } else {
+          // The relevance absorbed is visible: the input does not receive the logit.
+          const gap = Math.max(...atInput.map((v, n) => Math.abs(v - targetLogits[n]) / Math.abs(targetLogits[n])));
+          expect(gap, `relative gap at the input ${gap}`).toBeGreaterThan(1e-3);
+        }
+        if (biased && c.composite === 'lrp-z') {
+          // LRP-0 with biases: each linear layer passes on sum_j R_j (z_j - b_j) / stab(z_j), i.e. it
+          // loses sum_j R_j b_j / stab(z_j) to the biases (and a little to the stabilizer).
+          const values = referenceForward(graph, input64, batch);
+          for (const l of graph.layers.filter(isLinear)) {
+            const R = rel.get(l.output)!;
+            const z = values.get(l.output)!;
+            const per = numel(valueInfo(graph, l.output).shape);
+            const biasAt = (j: number): number => (l.kind === 'conv' ? l.bias[Math.floor(j / (per / l.outChannels))] : l.bias[j]);
+            const passed = sums(R.map((r, k) => (r * (z[k] - biasAt(k % per))) / stab(z[k], 1e-6)), batch);
+            const absorbed = sums(R.map((r, k) => (r * biasAt(k % per)) / stab(z[k], 1e-6)), batch);
+            const inSums = sums(rel.get(l.inputs[0])!, batch);
+            inSums.forEach((v, n) => {
+              expect(Math.abs(v - passed[n]), `${l.name}, sample ${n}: ${v} vs ${passed[n]}`).toBeLessThanOrEqual(1e-9 * Math.abs(passed[n]) + 1e-12);
+              // ... and the biases do absorb something measurable.
+              expect(Math.abs(absorbed[n]), `${l.name}, sample ${n}`).toBeGreaterThan(1e-4 * Math.abs(targetLogits[n]));
+            });
+          }
+        }
+
+        // The GPU against the reference: the input relevance and its per-sample sums.
+        const fm = await ForwardModel.create(gpu.ctx, graph);
+        const explainer = await Explainer.create(fm, composite);
+        try {
+          const ex = await explainer.explain(input, batch, { targets, init: 'logit' });
+          expect(ex.targets).toEqual(targets);
+          const err = relL2(ex.relevance, rel.get(graph.input.name)!);
+          expect(err, `rel L2 ${err}`).toBeLessThanOrEqual(1e-4);
+          ex.relevanceSums.forEach((s, n) => {
+            expect(Math.abs(s - atInput[n]), `GPU sum ${s}, reference ${atInput[n]}`).toBeLessThanOrEqual(1e-4 * Math.abs(targetLogits[n]));
+            if (!biased && c.conserves) expect(Math.abs(s - ex.targetLogits[n])).toBeLessThanOrEqual(1e-4 * Math.abs(ex.targetLogits[n]));
+          });
+        } finally {
+          explainer.destroy();
+          fm.destroy();
+        }
+      });
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// caffenet:random (zero biases) at 227x227, batch 1
+// ---------------------------------------------------------------------------------------------
+
+describe('conservation, caffenet:random', () => {
+  const PRESETS = ['lrp-z', 'lrp-alpha1beta0', 'epsilon-alpha2-beta1-flat'];
+
+  it(`the input relevance sums to the target logit (${PRESETS.join(', ')})`, async () => {
+    const graph = builtinModel('caffenet:random');
+    expect(graph.layers.filter(isLinear).every((l) => l.bias.every((v) => v === 0)), 'zero biases').toBe(true);
+    // Caffe-preprocessed pixels are BGR minus the mean: roughly +-100.
+    const input = Float32Array.from(randomArray(numel(graph.input.shape), 227, 50));
+    const fm = await ForwardModel.create(gpu.ctx, graph);
+    const acts = await fm.forward(input, 1);
+    const lines: string[] = [];
+    try {
+      for (const name of PRESETS) {
+        const composite: ResolvedComposite = resolveComposite(parseComposite(name, name), graph);
+        const explainer = await Explainer.create(fm, composite);
+        try {
+          const t0 = performance.now();
+          const ex = await explainer.explainActivations(acts, { targets: 'predicted', init: 'logit' });
+          const [sum] = ex.relevanceSums;
+          const [logit] = ex.targetLogits;
+          const rel = Math.abs(sum - logit) / Math.abs(logit);
+          lines.push(`${name}: target ${ex.targets[0]}, logit ${logit.toFixed(4)}, sum ${sum.toFixed(4)}, relative gap ${rel.toExponential(2)}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+          expect(ex.relevance.every(Number.isFinite), `${name}: finite relevance`).toBe(true);
+          expect(ex.relevance.some((v) => v !== 0), `${name}: some relevance`).toBe(true);
+          expect(rel, `${name}: sum ${sum} vs logit ${logit}`).toBeLessThanOrEqual(1e-3);
+        } finally {
+          explainer.destroy();
+        }
+      }
+    } finally {
+      acts.release();
+      fm.destroy();
+      console.log(`caffenet:random conservation:\n  ${lines.join('\n  ')}`);
+    }
+  });
+});

@@ -1,0 +1,143 @@
+// `lrp explain` and `lrp inspect` as a user runs them: child processes of bin/lrp.js, checked by
+// exit status, the printed table, the .npy written and the PNG heatmap, plus the error messages of
+// a composite that does not fit the model, a missing input file and an unknown preset.
+//
+// The model is ../shared/models/squeezenet1.1.onnx on an ImageNet sample image. When that file is
+// absent the happy path runs on the built-in caffenet:random instead (the same 227x227 Caffe
+// preprocessing, so the same shapes), with a warning; without the sample images it is skipped.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
+import { relL2 } from './helpers/gpu.ts';
+import { haveShared, sharedPath } from './helpers/shared.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'lrp.js');
+const IMAGES = 'data/imagenet-val-sample/images';
+const SQUEEZENET = 'models/squeezenet1.1.onnx';
+
+const haveImages = haveShared('lrp explain CLI', IMAGES);
+const haveSqueezenet = haveShared('lrp explain CLI (falling back to caffenet:random)', SQUEEZENET);
+const MODEL = haveSqueezenet ? sharedPath(SQUEEZENET) : 'caffenet:random';
+const image = haveImages ? readdirSync(sharedPath(IMAGES)).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort()[0] : undefined;
+if (haveImages && !image) console.warn(`lrp explain CLI: no image in ${sharedPath(IMAGES)}; skipping the explain runs`);
+const imagePath = image ? join(sharedPath(IMAGES), image) : '';
+
+interface Result { code: number; stdout: string; stderr: string }
+
+/** Runs `node bin/lrp.js ...args` from the repository root; never rejects. */
+function lrp(args: string[], timeoutMs = 240_000): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+  });
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'lrp-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const show = (r: Result): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+
+describe.skipIf(!image)(`lrp explain ${haveSqueezenet ? 'squeezenet1.1.onnx' : 'caffenet:random'} on ${image}`, () => {
+  const relevance = new Map<string, Float32Array>();
+
+  for (const preset of ['cmp-alpha2-flat', 'guided-backprop']) {
+    it(preset, async () => {
+      const npyPath = join(tmp, `${preset}.npy`);
+      const heatDir = join(tmp, `heat-${preset}`);
+      const r = await lrp(['explain', '--model', MODEL, '--input', imagePath, '--composite', preset,
+        '--relevance-out', npyPath, '--heatmap', heatDir, '--overlay']);
+      expect(r.code, show(r)).toBe(0);
+
+      // The table: a header, then "<image> <target> <logit> <sum of R>".
+      expect(r.stdout).toMatch(/sample\s+target\s+logit\s+sum of R/);
+      const line = r.stdout.split('\n').find((l) => l.startsWith(image!));
+      expect(line, show(r)).toBeDefined();
+      const m = /^(\S+)\s+(\d+)\s+(-?\d+\.\d{4})\s+(\S+)\s*$/.exec(line!);
+      expect(m, `table line '${line}'`).not.toBeNull();
+      const target = Number(m![2]);
+      const logit = Number(m![3]);
+      const sum = Number(m![4]);
+      expect(target).toBeGreaterThanOrEqual(0);
+      expect(target).toBeLessThan(1000);
+      expect(Number.isFinite(logit) && Number.isFinite(sum)).toBe(true);
+
+      // The .npy: N×C×H×W float32, finite, not all zero, and its sum is the printed one.
+      const npy = parseNpy(new Uint8Array(readFileSync(npyPath)), npyPath);
+      expect(npy.shape).toEqual([1, 3, 227, 227]);
+      expect(npy.dtype).toBe('<f4');
+      const data = npyToFloat32(npy);
+      expect(data.every(Number.isFinite)).toBe(true);
+      expect(data.some((v) => v !== 0)).toBe(true);
+      let total = 0;
+      for (const v of data) total += v;
+      expect(Math.abs(total - sum), `npy sums to ${total}, the table says ${sum}`).toBeLessThanOrEqual(1e-5 * Math.abs(total) + 1e-6);
+      if (preset === 'cmp-alpha2-flat' && !haveSqueezenet) {
+        // caffenet:random has zero biases: only the dense layers' epsilon 0.1 absorbs relevance.
+        expect(Math.abs(sum - logit), `sum ${sum} vs logit ${logit}`).toBeLessThanOrEqual(0.05 * Math.abs(logit));
+      }
+      relevance.set(preset, data);
+
+      // The heatmap: one 227x227 PNG named after the image, not a uniform picture.
+      expect(r.stdout).toContain('wrote ');
+      const pngs = readdirSync(heatDir).filter((f) => f.endsWith('.png'));
+      expect(pngs).toHaveLength(1);
+      const png = PNG.sync.read(readFileSync(join(heatDir, pngs[0])));
+      expect([png.width, png.height]).toEqual([227, 227]);
+      const px = new Uint32Array(png.data.buffer, png.data.byteOffset, png.width * png.height);
+      const distinct = new Set(px);
+      expect(distinct.size, 'distinct colours in the heatmap').toBeGreaterThan(50);
+    });
+  }
+
+  it('the two presets give different relevance', () => {
+    const a = relevance.get('cmp-alpha2-flat');
+    const b = relevance.get('guided-backprop');
+    if (!a || !b) throw new Error('an explain run above failed');
+    expect(relL2(a, b)).toBeGreaterThan(0.1);
+  });
+});
+
+describe('lrp explain errors', () => {
+  // They fail before the GPU: a built-in model keeps them independent of the shared files.
+  const model = haveSqueezenet ? sharedPath(SQUEEZENET) : 'caffenet:random';
+  const input = imagePath || join(ROOT, 'package.json');
+
+  it('a composite entry that matches no layer: non-zero exit, the entry named', async () => {
+    const r = await lrp(['explain', '--model', model, '--input', input, '--composite', '{"rules":[{"layers":"#99","rule":"flat"}]}']);
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toContain('rules[0]');
+    expect(r.stderr).toContain('#99');
+    expect(r.stdout).not.toMatch(/sum of R/);
+  });
+
+  it('a missing input file is named', async () => {
+    const missing = join(tmp, 'no-such-image.JPEG');
+    const r = await lrp(['explain', '--model', model, '--input', missing, '--composite', 'lrp-z']);
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toContain(missing);
+  });
+
+  it('an unknown preset lists the presets', async () => {
+    const r = await lrp(['explain', '--model', model, '--input', input, '--composite', 'no-such-preset']);
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toContain('no-such-preset');
+    for (const p of ['lrp-z', 'cmp-alpha2-flat', 'epsilon-gamma-box', 'guided-backprop']) expect(r.stderr).toContain(p);
+  });
+});
+
+describe('lrp inspect', () => {
+  it('vgg16:random has 138,357,544 parameters', async () => {
+    const r = await lrp(['inspect', 'vgg16:random']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toMatch(/^total\s+138,357,544\s/m);
+  });
+});
