@@ -118,10 +118,11 @@ describe('conservation, small graph, layer by layer', () => {
         const atInput = sums(rel.get(graph.input.name)!, batch);
 
         if (!biased && c.conserves) {
-          // Float64 reference: every checkpoint carries the whole logit.
+          // Float64 reference: every checkpoint carries the whole logit, up to what the stabilizer
+          // 1e-6 takes against denominators of order 0.1 to 10 (about 1e-6 of it per layer).
           for (const { name, sums: s } of perLayer) {
             s.forEach((v, n) => expect(Math.abs(v - targetLogits[n]), `${name}, sample ${n}: ${v} vs ${targetLogits[n]}`)
-              .toBeLessThanOrEqual(1e-6 * Math.abs(targetLogits[n])));
+              .toBeLessThanOrEqual(1e-5 * Math.abs(targetLogits[n])));
           }
         } else {
           // The relevance absorbed is visible: the input does not receive the logit.
@@ -155,6 +156,8 @@ describe('conservation, small graph, layer by layer', () => {
           const ex = await explainer.explain(input, batch, { targets, init: 'logit' });
           expect(ex.targets).toEqual(targets);
           const err = relL2(ex.relevance, rel.get(graph.input.name)!);
+          const gaps = ex.relevanceSums.map((v, n) => ((v - ex.targetLogits[n]) / Math.abs(ex.targetLogits[n])).toExponential(1));
+          console.log(`${title}: GPU vs reference rel L2 ${err.toExponential(2)}; (sum - logit) / |logit| per sample ${gaps.join(', ')}`);
           expect(err, `rel L2 ${err}`).toBeLessThanOrEqual(1e-4);
           ex.relevanceSums.forEach((s, n) => {
             expect(Math.abs(s - atInput[n]), `GPU sum ${s}, reference ${atInput[n]}`).toBeLessThanOrEqual(1e-4 * Math.abs(targetLogits[n]));
@@ -207,5 +210,6 @@ describe('conservation, caffenet:random', () => {
       fm.destroy();
       console.log(`caffenet:random conservation:\n  ${lines.join('\n  ')}`);
     }
-  });
+    // Warm, about half a minute; a cold Mesa shader cache adds an LLVM compile per pipeline.
+  }, 900_000);
 });
