@@ -132,8 +132,9 @@ fn main(
   let tx = lid.x;
   let ty = lid.y;
 
-  // (Separate variables, not arrays, everywhere below: a constant index is what lets the
-  // compiler keep them in registers.)
+  // (Separate variables for the quads, and only constant indices into `acc` below: that is what
+  // lets a compiler keep them in registers. The FMA and store blocks are unrolled by hand for
+  // that reason; blocks past PQ and TN fold away when the pipeline is created.)
   let q0 = quadAt(m0 + 4u * tx, g);
   let q1 = quadAt(m0 + 4u * (tx + TX), g);
   let q2 = quadAt(m0 + 4u * (tx + 2u * TX), g);
@@ -163,10 +164,7 @@ fn main(
     }
     workgroupBarrier();
 
-    // (A bound the compiler cannot prove constant: unrolling BK copies of the FMA block costs
-    // CPU drivers seconds of compilation and gains nothing.)
-    let kEnd = min(BK, p.Kpad - k0);
-    for (var kk = 0u; kk < kEnd; kk++) {
+    for (var kk = 0u; kk < BK; kk++) {
       let aRow = kk * AQ + tx;
       let a0 = tile[aRow];
       var a1 = vec4<f32>(0.0);
@@ -176,8 +174,8 @@ fn main(
       if (PQ > 2u) { a2 = tile[aRow + 2u * TX]; }
       if (PQ > 3u) { a3 = tile[aRow + 3u * TX]; }
       let bRow = bOff + kk * BN4 + ty * (TN / 4u);
-      if (TN > 0u) {
-        let b = tile[bRow + 0u];
+      {
+        let b = tile[bRow];
         acc[0][0] = fma(a0, vec4<f32>(b.x), acc[0][0]); acc[0][1] = fma(a0, vec4<f32>(b.y), acc[0][1]); acc[0][2] = fma(a0, vec4<f32>(b.z), acc[0][2]); acc[0][3] = fma(a0, vec4<f32>(b.w), acc[0][3]);
         if (PQ > 1u) { acc[1][0] = fma(a1, vec4<f32>(b.x), acc[1][0]); acc[1][1] = fma(a1, vec4<f32>(b.y), acc[1][1]); acc[1][2] = fma(a1, vec4<f32>(b.z), acc[1][2]); acc[1][3] = fma(a1, vec4<f32>(b.w), acc[1][3]); }
         if (PQ > 2u) { acc[2][0] = fma(a2, vec4<f32>(b.x), acc[2][0]); acc[2][1] = fma(a2, vec4<f32>(b.y), acc[2][1]); acc[2][2] = fma(a2, vec4<f32>(b.z), acc[2][2]); acc[2][3] = fma(a2, vec4<f32>(b.w), acc[2][3]); }
@@ -237,8 +235,8 @@ fn main(
   }
 
   let nRow = n0 + ty * TN;
-  if (TN > 0u && nRow + 0u < p.coutPerGroup) {
-    let co = g * p.coutPerGroup + nRow + 0u;
+  if (nRow < p.coutPerGroup) {
+    let co = g * p.coutPerGroup + nRow;
     let b = vec4<f32>(bias[co]);
     storeQuad(q0, co, acc[0][0] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][0] + b); }

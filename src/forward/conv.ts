@@ -55,14 +55,8 @@ function chooseBK(K: number, maxBK: number): number {
  * CPU: 8 threads along m (one SIMD vector) x 4 quads = 128 pixels, 16 channels per thread
  * (16 x 16 = 256 accumulators), which amortises each workgroup-memory read over 64 FMAs.
  * GPU: 16 x 16 threads of 2 quads x 8 channels (64 accumulators), a 128 x 128 tile.
- * CONV_TILE=TX,TY,PQ,TN,BK in the environment overrides it (for experiments).
  */
 export function convTile(K: number, N: number, cpu: boolean): ConvTile {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CONV_TILE;
-  if (env) {
-    const [TX, TY, PQ, TN, BK] = env.split(',').map(Number);
-    return { TX, TY, PQ, TN, BK };
-  }
   const [TX, widePQ, wideTN, maxTY] = cpu ? [8, 4, 16, 8] : [16, 2, 8, 16];
   const TN = Math.min(wideTN, Math.ceil(N / 4) * 4);
   // Thin layers: a smaller block (compiles faster; such layers are small anyway).
