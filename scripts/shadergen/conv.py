@@ -27,4 +27,4 @@ for t in range(4 * MAXQ):
     st.append("  }")
 store = "\n".join(st)
 src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'conv2d.tmpl.wgsl')).read().replace('//FMA_BLOCKS//', fma).replace('//STORE_BLOCKS//', store)
-open('/work/main/shaders/forward/conv2d.wgsl', 'w').write(src)
+open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shaders', 'forward', 'conv2d.wgsl'), 'w').write(src)

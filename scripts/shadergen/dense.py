@@ -18,4 +18,4 @@ for r in range(RMAX):
 src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dense.tmpl.wgsl')).read()
 for k, v in {'//X_LOADS//': xs, '//FMAS//': fs, '//RED//': red, '//W_LOADS//': wl, '//W_BASES//': bs, '//X_BASES//': xb}.items():
     src = src.replace(k, "\n".join(v))
-open('/work/main/shaders/forward/dense.wgsl', 'w').write(src)
+open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shaders', 'forward', 'dense.wgsl'), 'w').write(src)
