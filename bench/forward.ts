@@ -3,11 +3,13 @@
  * images/s, for each batch size, and the activation memory the buffer pool needed.
  *
  *   npx tsx bench/forward.ts [--model vgg16:random] [--batch 1,8] [--repeat 3]
+ *                            [--dawn disable-dawn-features=timestamp_quantization] [--tuning cpu|gpu]
  *
  * Per-layer times come from timestamp queries around each dispatch (the device's own clock: no
  * submit or read-back latency) where the adapter has 'timestamp-query'; otherwise only the whole
- * pass is timed, by wall clock. Every figure is the median of `--repeat` runs after one warm-up
- * run (the first run of a pipeline includes the driver's shader compilation). FLOPs count 2 per
+ * pass is timed, by wall clock. Every figure is the median of `--repeat` runs after warm-up passes
+ * for `--warmup-ms` (the first includes the driver's shader compilation; a GPU's clock rises only
+ * under sustained load). FLOPs count 2 per
  * multiply-add with the true reduction length (no tile padding); bytes are each kernel's
  * compulsory traffic (input, weights and output once), so GB/s is a lower bound on what it moved.
  * Images/s is wall clock around forward() (input upload to completion), without profiling.
@@ -18,14 +20,19 @@ import { numel, valueInfo } from '../src/graph/ir.ts';
 import { ForwardModel } from '../src/forward/model.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { loadModel } from '../src/node/model-file.ts';
+import { dawnArgs, median, mib, table, warmUp } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: 'vgg16:random' },
     batch: { type: 'string', default: '1,8' },
     repeat: { type: 'string', default: '3' },
+    dawn: { type: 'string', multiple: true, default: [] },
+    tuning: { type: 'string' },
+    'warmup-ms': { type: 'string', default: '3000' },
   },
 });
+const warmupMs = Number(args['warmup-ms']);
 const batches = args.batch!.split(',').map((b) => Number(b.trim()));
 const repeat = Number(args.repeat);
 if (batches.some((b) => !Number.isInteger(b) || b < 1) || !Number.isInteger(repeat) || repeat < 1) {
@@ -33,33 +40,20 @@ if (batches.some((b) => !Number.isInteger(b) || b < 1) || !Number.isInteger(repe
   process.exit(2);
 }
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
-const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 /** Units per second in billions, or '-' where there is nothing to rate or no measurable time. */
 const giga = (amount: number, ms: number): string => (amount > 0 && ms > 0 ? (amount / ms / 1e6).toFixed(2) : '-');
 
-/** Right-aligns numeric columns, left-aligns the rest. */
-function table(header: readonly string[], rows: readonly (readonly string[])[], numeric: readonly boolean[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-const gpu = await createNodeGpu();
+const gpu = await createNodeGpu(dawnArgs(args));
 try {
   const { ctx } = gpu;
   const { graph } = loadModel(args.model!);
   const weightBytes = graph.layers.reduce((s, l) => s + ('weight' in l ? 4 * (l.weight.length + l.bias.length) : 0), 0);
-  console.log(`adapter: ${gpu.adapterName}`);
+  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}`);
   console.log(`model:   ${graph.name}, input ${graph.input.shape.join('x')}, ${graph.layers.length} layers, weights ${mib(weightBytes)}`);
   console.log(ctx.hasTimestamps
     ? 'timing:  per-layer times from timestamp queries; images/s from wall clock'
     : 'timing:  this adapter has no timestamp-query: no per-layer times, falling back to the wall clock of the whole pass');
-  console.log(`runs:    1 warm-up + median of ${repeat}\n`);
+  console.log(`runs:    warm-up passes for ${warmupMs} ms (at least one), then the median of ${repeat}\n`);
 
   const model = await ForwardModel.create(ctx, graph);
   try {
@@ -78,7 +72,7 @@ try {
         acts.release();
         return { ms, timings };
       };
-      await run(false); // warm-up: the driver compiles each pipeline on its first dispatch
+      const warm = await warmUp(() => run(false), warmupMs);
 
       // Per layer, in graph order; a layer may run several dispatches (a chunked dense weight).
       const layers = new Map<string, { kernel: string; ms: number[]; flops: number; bytes: number }>();
@@ -104,7 +98,7 @@ try {
       for (let r = 0; r < repeat; r++) wall.push((await run(false)).ms);
       const passMs = median(wall);
 
-      console.log(`batch ${batch}`);
+      console.log(`batch ${batch} (after ${warm} warm-up passes)`);
       if (ctx.hasTimestamps) {
         const rows: string[][] = [];
         let total = 0;
@@ -120,6 +114,10 @@ try {
             giga(l.flops, ms), giga(l.bytes, ms),
           ]);
         }
+        const convs = graph.layers.filter((l) => l.kind === 'conv').map((l) => layers.get(l.name)).filter((l) => l !== undefined);
+        const convMs = convs.reduce((s, l) => s + median(l.ms), 0);
+        const convFlops = convs.reduce((s, l) => s + l.flops, 0);
+        rows.push(['all convolutions', '', '', convMs.toFixed(2), giga(convFlops, convMs), '']);
         rows.push(['all kernels', '', '', total.toFixed(2), giga(flops, total), '']);
         console.log(table(['layer', 'kernel', 'output', 'ms', 'GFLOP/s', 'GB/s'], rows, [false, false, false, true, true, true]));
       }

@@ -14,3 +14,29 @@ export function table(header: readonly string[], rows: readonly (readonly string
   const line = (cells: readonly string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/**
+ * Dawn start-up options shared by the benches: `--dawn OPT` (repeatable) passes Dawn's own
+ * switches, e.g. `disable-dawn-features=timestamp_quantization` for sub-100-microsecond kernel
+ * times on a real GPU; `--tuning cpu|gpu` forces a kernel configuration family.
+ */
+export function dawnArgs(args: { dawn?: string[]; tuning?: string }): { dawnOptions: string[]; tuning?: 'cpu' | 'gpu' } {
+  const t = args.tuning;
+  if (t !== undefined && t !== 'cpu' && t !== 'gpu') throw new Error(`--tuning must be cpu or gpu, not '${t}'`);
+  return { dawnOptions: args.dawn ?? [], tuning: t };
+}
+
+/**
+ * Runs `fn` once (pipeline compilation happens on first use), then again until `minMs` have
+ * passed: a GPU raises its clock only under sustained load, and a single warm-up pass left an
+ * H100 at a fraction of its clock for the next runs (all kernels 2.7 times slower, uniformly).
+ */
+export async function warmUp(fn: () => Promise<unknown>, minMs: number): Promise<number> {
+  const t0 = performance.now();
+  let runs = 0;
+  do {
+    await fn();
+    runs++;
+  } while (performance.now() - t0 < minMs);
+  return runs;
+}

@@ -19,7 +19,7 @@ import { PRESET_NAMES } from '../src/lrp/presets.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { loadModel } from '../src/node/model-file.ts';
-import { median, table } from './lib.ts';
+import { dawnArgs, median, table, warmUp } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,13 +28,17 @@ const { values: args } = parseArgs({
     composite: { type: 'string', default: 'cmp-alpha2-flat,lrp-z,lrp-epsilon,lrp-alpha1beta0,lrp-alpha2beta1,cmp-alpha1,lrp-cam,epsilon-gamma-box,gradient,guided-backprop' },
     repeat: { type: 'string', default: '1' },
     layers: { type: 'boolean', default: false },
+    dawn: { type: 'string', multiple: true, default: [] },
+    tuning: { type: 'string' },
+    'warmup-ms': { type: 'string', default: '3000' },
   },
 });
 const batches = args.batch!.split(',').map(Number);
 const composites = args.composite === 'all' ? [...PRESET_NAMES] : args.composite!.split(',').map((s) => s.trim());
 const repeat = Number(args.repeat);
+const warmupMs = Number(args['warmup-ms']);
 
-const gpu = await createNodeGpu();
+const gpu = await createNodeGpu(dawnArgs(args));
 try {
   const model = loadModel(args.model!);
   const { graph } = model;
@@ -56,7 +60,7 @@ try {
       const ex = await Explainer.create(fm, composite);
       const acts = await fm.forward(input, batch);
       try {
-        await ex.explainActivations(acts, { targets: 'predicted', init: 'logit' }); // warm-up: pipeline compiles
+        await warmUp(() => ex.explainActivations(acts, { targets: 'predicted', init: 'logit' }), warmupMs);
         const walls: number[] = [];
         let timings = null;
         for (let r = 0; r < repeat; r++) {

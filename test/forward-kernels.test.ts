@@ -1,6 +1,10 @@
 // Every forward kernel against the float64 CPU reference, on one- and two-layer graphs, at batch 1 and 3.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { convSplit } from '../src/forward/conv.ts';
+import { denseChunkRows } from '../src/forward/dense.ts';
 import { ForwardModel } from '../src/forward/model.ts';
+import { GpuContext } from '../src/gpu/context.ts';
+import { nodeShaderLoader } from '../src/node/gpu.ts';
 import { GraphBuilder, type LayerSpec } from '../src/graph/builder.ts';
 import type { ConvLayer, DenseLayer, Graph, Pads4, Pair, Shape } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
@@ -107,6 +111,11 @@ const convs: [string, Shape, number, Pair, Parameters<typeof convSpec>[6]][] = [
   ['conv depthwise 3x3 s3 on 16 channels', [16, 10, 11], 16, [3, 3], { stride: [3, 3], pads: [1, 1, 1, 1], groups: 16 }],
   ['conv kernel as large as the input', [3, 5, 4], 6, [5, 4], {}],
   ['conv 3x3 on 1x1 with pad 1', [5, 1, 1], 7, [3, 3], { pads: [1, 1, 1, 1] }],
+  // Long reductions with few output tiles: the GPU family splits K (plane 63: scalar stores of
+  // the partial sums; plane 64: vec4 stores; groups: slices of every group).
+  ['conv 3x3 cin 64 (K 576) → 36, odd 9x7', [64, 9, 7], 36, [3, 3], { pads: [1, 1, 1, 1] }],
+  ['conv 3x3 cin 48 (K 432) → 20 on 8x8', [48, 8, 8], 20, [3, 3], { pads: [1, 1, 1, 1] }],
+  ['conv 3x3 groups 2 cin 64 (K 288 per group) → 10', [64, 6, 5], 10, [3, 3], { pads: [1, 0, 1, 0], groups: 2 }],
 ];
 for (const [label, shape, outC, kernel, o] of convs) {
   cases.push(...single(label, shape, convSpec(label, 'x', 'y', shape[0], outC, kernel, o)));
@@ -280,6 +289,73 @@ describe('forward kernels match the float64 reference', () => {
       model.destroy();
     }
   });
+});
+
+// The adapter's own tuning picks one family of convolution tiles (wide blocks for a CPU adapter,
+// register-sized blocks and a split reduction for a GPU); the other family runs here too, so both
+// are checked on whatever adapter runs the suite.
+describe('convolutions with the other tile family', () => {
+  let other: GpuContext | undefined;
+  const otherCtx = () => {
+    const tuning = shared.ctx.tuning === 'cpu' ? 'gpu' : 'cpu';
+    other ??= new GpuContext(shared.gpu.device, { shaders: nodeShaderLoader, tuning });
+    return other;
+  };
+  afterAll(() => other?.destroy());
+  for (const c of cases.filter((k) => k.label.startsWith('conv') || k.label.startsWith('relu view → conv'))) {
+    it(`${c.label}, batch 3`, async () => {
+      const graph = c.build();
+      const x32 = Float32Array.from(randomArray(3 * numel(graph.input.shape), 77, c.std ?? 1), (v) => v + (c.shift ?? 0));
+      const expected = reference(graph, Float64Array.from(x32), 3);
+      const y = (await runGraph(otherCtx(), graph, x32, 3)).get(graph.output)!;
+      const err = relL2(y, expected);
+      expect(err, `relative L2 error ${err} (${otherCtx().tuning} tiles)`).toBeLessThanOrEqual(TOL);
+    });
+  }
+});
+
+// A dense weight larger than one binding is split by rows (VGG-16's fc6 on lavapipe). Capping
+// the binding at 64 KiB forces that path here whatever the adapter's limit.
+describe('dense layers under a capped binding (weight in row chunks)', () => {
+  let capped: GpuContext | undefined;
+  afterAll(() => capped?.destroy());
+  for (const [inF, outF, batch] of [[300, 70, 1], [300, 70, 3], [2050, 17, 3], [4096, 13, 3]] as const) {
+    it(`dense ${inF} → ${outF}, batch ${batch}`, async () => {
+      capped ??= new GpuContext(shared.gpu.device, { shaders: nodeShaderLoader, bindingLimit: 65536 });
+      const rows = denseChunkRows(4 * Math.ceil(inF / 4), outF, capped.maxBinding);
+      expect(rows).toBeLessThan(outF);
+      const graph = graphOf('dense chunks', [inF], [denseSpec('fc', 'x', 'y', inF, outF)]);
+      const x32 = Float32Array.from(randomArray(batch * inF, 5 + batch));
+      const expected = reference(graph, Float64Array.from(x32), batch);
+      const err = relL2((await runGraph(capped, graph, x32, batch)).get('y')!, expected);
+      expect(err, `relative L2 error ${err} with ${Math.ceil(outF / rows)} chunks of ${rows} rows`).toBeLessThanOrEqual(TOL);
+    });
+  }
+});
+
+describe('split reduction (convSplit)', () => {
+  it('splits long reductions with few output tiles into whole, non-empty BK slices', () => {
+    // K 576 in 16-deep steps = 36 steps; one output tile: at most 36 / 8 = 4 slices of 9 steps.
+    expect(convSplit(1, 576, 16, 4096, 1 << 30)).toEqual({ splits: 4, kChunk: 144 });
+    // 33 steps: 4 slices of 9 steps, the last 6 deep.
+    expect(convSplit(1, 33 * 16, 16, 4096, 1 << 30)).toEqual({ splits: 4, kChunk: 144 });
+    // Enough tiles to fill the device, or too short a reduction: no split.
+    expect(convSplit(528, 576, 16, 4096, 1 << 30)).toEqual({ splits: 1, kChunk: 576 });
+    expect(convSplit(1, 15 * 16, 16, 4096, 1 << 30)).toEqual({ splits: 1, kChunk: 240 });
+    // Never more slices than the partial sums' binding holds, nor than 32.
+    expect(convSplit(1, 4608, 16, 1000, 2500).splits).toBe(2);
+    expect(convSplit(1, 4608 * 4, 16, 4, 1 << 30).splits).toBe(32);
+    // fill 0 (CPU adapters): never.
+    expect(convSplit(1, 4608, 16, 4096, 1 << 30, 0).splits).toBe(1);
+  });
+  for (const [K, tiles] of [[4608, 8], [4608, 52], [592, 3], [27 * 16, 1]] as const) {
+    it(`covers K exactly once (Kpad ${K}, ${tiles} tiles)`, () => {
+      const { splits, kChunk } = convSplit(tiles, K, 16, 4096, 1 << 30);
+      expect(kChunk % 16 === 0 || splits === 1).toBe(true);
+      expect((splits - 1) * kChunk).toBeLessThan(K);
+      expect(splits * kChunk).toBeGreaterThanOrEqual(K);
+    });
+  }
 });
 
 // Past 65535 workgroups in x, the element-wise kernels fold their grid into 2-D; these outputs

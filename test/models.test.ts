@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { denseChunkRows } from '../src/forward/dense.ts';
 import { ForwardModel } from '../src/forward/model.ts';
 import type { DenseLayer, Graph } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
@@ -202,13 +203,17 @@ describe('built-in random models end to end', () => {
     expect(Math.max(...y) - Math.min(...y)).toBeGreaterThan(0);
   });
 
-  it('vgg16:random at batch 1: finite, varied logits, and its classifier (fc6 split into chunks) matches the reference', async () => {
+  it('vgg16:random at batch 1: finite, varied logits, and its classifier (fc6 in chunks where its binding requires) matches the reference', async () => {
     const graph = builtinModel('vgg16:random');
     const x = Float32Array.from(randomArray(numel(graph.input.shape), 32));
     const dense = graph.layers.filter((l): l is DenseLayer => l.kind === 'dense');
     expect(dense.map((l) => l.inFeatures)).toEqual([25088, 4096, 4096]);
-    // fc6's 411 MB weight does not fit one binding: the kernel splits it by rows.
-    expect(4 * dense[0].weight.length).toBeGreaterThan(shared.ctx.maxBinding);
+    // fc6's weight is 411 MB. Where it exceeds one binding (lavapipe's 128 MiB; not an H100's
+    // 2 GiB) the kernel splits it by rows, and this case checks the chunked path; the chunking
+    // itself is run on every adapter under a capped binding in test/forward-kernels.test.ts.
+    const chunks = Math.ceil(dense[0].outFeatures / denseChunkRows(dense[0].inFeatures, dense[0].outFeatures, shared.ctx.maxBinding));
+    expect(chunks > 1).toBe(4 * dense[0].weight.length > shared.ctx.maxBinding);
+    if (chunks === 1) console.log(`models.test (vgg16): fc6 fits this adapter's ${shared.ctx.maxBinding}-byte binding; its chunked path is not exercised here`);
     const names = [...new Set([...dense.map((l) => l.inputs[0]), ...dense.map((l) => l.output)])];
     const got = await runGraph(shared.ctx, graph, x, 1, names);
     const y = got.get(graph.output)!;

@@ -20,7 +20,7 @@ st = []
 for t in range(4 * MAXQ):
     st.append(f"  if (nRow < p.coutPerGroup) {{" if t == 0 else f"  if (TN > {t}u && nRow + {t}u < p.coutPerGroup) {{")
     st.append(f"    let co = g * p.coutPerGroup + nRow;" if t == 0 else f"    let co = g * p.coutPerGroup + nRow + {t}u;")
-    st.append(f"    let b = vec4<f32>(bias[co]);")
+    st.append(f"    let b = biasOf(co);")
     st.append(f"    storeQuad(q0, co, acc[0][{t}] + b);")
     for j in range(1, MAXPQ):
         st.append(f"    if (PQ > {j}u) {{ storeQuad(q{j}, co, acc[{j}][{t}] + b); }}")

@@ -19,6 +19,11 @@
 // costs a per-lane loop whatever its address, so there the host picks wide thread blocks (large
 // PQ * TN) that amortise the reads over more FMAs.
 //
+// Split K: when a layer has too few output tiles to fill the device (VGG-16's 14x14 layers, any
+// layer at batch 1 on a big GPU), wid.z also runs over `splits` slices of the reduction, each
+// writing its partial sums (no bias) to slice s of a scratch buffer; forward/conv2d_splitk_sum.wgsl
+// then adds the slices and the bias. Without it most of an H100 idles on those layers.
+//
 // Tile shape (TX, TY, PQ, TN) and depth BK are override constants chosen per layer on the host
 // (src/forward/conv.ts), and so is the kernel size, so the tap decomposition divides by
 // constants. Shapes and flags come in a uniform, so that layers differing only in them share a
@@ -35,6 +40,11 @@ struct Params {
   // The output plane is a whole number of vec4s (outH * outW % 4 == 0): each quad is 4 adjacent
   // floats of one output channel plane, written as one aligned vec4.
   vecOut: u32,
+  // Slices of the reduction (1: no split), each kChunk deep (a multiple of BK), and the distance
+  // between the slices' partial outputs (batch * outC * outH * outW).
+  splits: u32,
+  kChunk: u32,
+  splitStride: u32,
 }
 
 override KH: u32 = 3u;
@@ -73,7 +83,7 @@ struct Quad {
   ok: vec4<bool>,
 }
 
-fn quadAt(m: u32, g: u32) -> Quad {
+fn quadAt(m: u32, g: u32, s: u32) -> Quad {
   let mq = vec4<u32>(m) + vec4<u32>(0u, 1u, 2u, 3u);
   let ox = mq % p.outW;
   let oyn = mq / p.outW;
@@ -82,7 +92,7 @@ fn quadAt(m: u32, g: u32) -> Quad {
   let iy0 = vec4<i32>(oy * p.strideH) - i32(p.padT);
   let ix0 = vec4<i32>(ox * p.strideW) - i32(p.padL);
   let row = vec4<i32>((sample * p.inC + g * p.cinPerGroup) * p.inH * p.inW) + iy0 * i32(p.inW) + ix0;
-  let out = sample * p.outC * p.outH * p.outW + oy * p.outW + ox;
+  let out = s * p.splitStride + sample * p.outC * p.outH * p.outW + oy * p.outW + ox;
   return Quad(row, iy0, ix0, out, mq < vec4<u32>(p.M));
 }
 
@@ -101,6 +111,12 @@ fn gatherA(k: u32, q: Quad) -> vec4<f32> {
   var v = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
   if (p.reluIn != 0u) { v = max(v, vec4<f32>(0.0)); }
   return v;
+}
+
+// The bias of channel `co`, added once: by the slice-summing pass when K is split.
+fn biasOf(co: u32) -> vec4<f32> {
+  if (p.splits > 1u) { return vec4<f32>(0.0); }
+  return vec4<f32>(bias[co]);
 }
 
 // Writes one quad's values of output channel `co`.
@@ -126,7 +142,10 @@ fn main(
   let AQ = PQ * TX;            // quads in the A tile
   let BN4 = TY * TN / 4u;      // vec4 columns of the B tile
   let bOff = BK * AQ;          // where the B tile starts in `tile`
-  let g = wid.z;
+  let g = wid.z / p.splits;
+  let s = wid.z - g * p.splits;
+  let kBegin = s * p.kChunk;
+  let kEnd = min(p.Kpad, kBegin + p.kChunk);
   let m0 = wid.y * 4u * AQ;
   let n0 = wid.x * TY * TN;
   let tx = lid.x;
@@ -135,10 +154,10 @@ fn main(
   // (Separate variables for the quads, and only constant indices into `acc` below: that is what
   // lets a compiler keep them in registers. The FMA and store blocks are unrolled by hand for
   // that reason; blocks past PQ and TN fold away when the pipeline is created.)
-  let q0 = quadAt(m0 + 4u * tx, g);
-  let q1 = quadAt(m0 + 4u * (tx + TX), g);
-  let q2 = quadAt(m0 + 4u * (tx + 2u * TX), g);
-  let q3 = quadAt(m0 + 4u * (tx + 3u * TX), g);
+  let q0 = quadAt(m0 + 4u * tx, g, s);
+  let q1 = quadAt(m0 + 4u * (tx + TX), g, s);
+  let q2 = quadAt(m0 + 4u * (tx + 2u * TX), g, s);
+  let q3 = quadAt(m0 + 4u * (tx + 3u * TX), g, s);
 
   let npad4 = p.Npad / 4u;
   let wBase = g * p.Kpad * npad4 + n0 / 4u;
@@ -146,7 +165,7 @@ fn main(
 
   var acc: array<array<vec4<f32>, 32>, 4>;
 
-  for (var k0 = 0u; k0 < p.Kpad; k0 += BK) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     // The A tile: rows kk = ty, ty + TY, ...; this thread's quads in each.
     for (var kk = ty; kk < BK; kk += TY) {
       let aRow = kk * AQ + tx;

@@ -19,6 +19,11 @@
 // costs a per-lane loop whatever its address, so there the host picks wide thread blocks (large
 // PQ * TN) that amortise the reads over more FMAs.
 //
+// Split K: when a layer has too few output tiles to fill the device (VGG-16's 14x14 layers, any
+// layer at batch 1 on a big GPU), wid.z also runs over `splits` slices of the reduction, each
+// writing its partial sums (no bias) to slice s of a scratch buffer; forward/conv2d_splitk_sum.wgsl
+// then adds the slices and the bias. Without it most of an H100 idles on those layers.
+//
 // Tile shape (TX, TY, PQ, TN) and depth BK are override constants chosen per layer on the host
 // (src/forward/conv.ts), and so is the kernel size, so the tap decomposition divides by
 // constants. Shapes and flags come in a uniform, so that layers differing only in them share a
@@ -35,6 +40,11 @@ struct Params {
   // The output plane is a whole number of vec4s (outH * outW % 4 == 0): each quad is 4 adjacent
   // floats of one output channel plane, written as one aligned vec4.
   vecOut: u32,
+  // Slices of the reduction (1: no split), each kChunk deep (a multiple of BK), and the distance
+  // between the slices' partial outputs (batch * outC * outH * outW).
+  splits: u32,
+  kChunk: u32,
+  splitStride: u32,
 }
 
 override KH: u32 = 3u;
@@ -73,7 +83,7 @@ struct Quad {
   ok: vec4<bool>,
 }
 
-fn quadAt(m: u32, g: u32) -> Quad {
+fn quadAt(m: u32, g: u32, s: u32) -> Quad {
   let mq = vec4<u32>(m) + vec4<u32>(0u, 1u, 2u, 3u);
   let ox = mq % p.outW;
   let oyn = mq / p.outW;
@@ -82,7 +92,7 @@ fn quadAt(m: u32, g: u32) -> Quad {
   let iy0 = vec4<i32>(oy * p.strideH) - i32(p.padT);
   let ix0 = vec4<i32>(ox * p.strideW) - i32(p.padL);
   let row = vec4<i32>((sample * p.inC + g * p.cinPerGroup) * p.inH * p.inW) + iy0 * i32(p.inW) + ix0;
-  let out = sample * p.outC * p.outH * p.outW + oy * p.outW + ox;
+  let out = s * p.splitStride + sample * p.outC * p.outH * p.outW + oy * p.outW + ox;
   return Quad(row, iy0, ix0, out, mq < vec4<u32>(p.M));
 }
 
@@ -101,6 +111,12 @@ fn gatherA(k: u32, q: Quad) -> vec4<f32> {
   var v = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
   if (p.reluIn != 0u) { v = max(v, vec4<f32>(0.0)); }
   return v;
+}
+
+// The bias of channel `co`, added once: by the slice-summing pass when K is split.
+fn biasOf(co: u32) -> vec4<f32> {
+  if (p.splits > 1u) { return vec4<f32>(0.0); }
+  return vec4<f32>(bias[co]);
 }
 
 // Writes one quad's values of output channel `co`.
@@ -126,7 +142,10 @@ fn main(
   let AQ = PQ * TX;            // quads in the A tile
   let BN4 = TY * TN / 4u;      // vec4 columns of the B tile
   let bOff = BK * AQ;          // where the B tile starts in `tile`
-  let g = wid.z;
+  let g = wid.z / p.splits;
+  let s = wid.z - g * p.splits;
+  let kBegin = s * p.kChunk;
+  let kEnd = min(p.Kpad, kBegin + p.kChunk);
   let m0 = wid.y * 4u * AQ;
   let n0 = wid.x * TY * TN;
   let tx = lid.x;
@@ -135,10 +154,10 @@ fn main(
   // (Separate variables for the quads, and only constant indices into `acc` below: that is what
   // lets a compiler keep them in registers. The FMA and store blocks are unrolled by hand for
   // that reason; blocks past PQ and TN fold away when the pipeline is created.)
-  let q0 = quadAt(m0 + 4u * tx, g);
-  let q1 = quadAt(m0 + 4u * (tx + TX), g);
-  let q2 = quadAt(m0 + 4u * (tx + 2u * TX), g);
-  let q3 = quadAt(m0 + 4u * (tx + 3u * TX), g);
+  let q0 = quadAt(m0 + 4u * tx, g, s);
+  let q1 = quadAt(m0 + 4u * (tx + TX), g, s);
+  let q2 = quadAt(m0 + 4u * (tx + 2u * TX), g, s);
+  let q3 = quadAt(m0 + 4u * (tx + 3u * TX), g, s);
 
   let npad4 = p.Npad / 4u;
   let wBase = g * p.Kpad * npad4 + n0 / 4u;
@@ -146,7 +165,7 @@ fn main(
 
   var acc: array<array<vec4<f32>, 32>, 4>;
 
-  for (var k0 = 0u; k0 < p.Kpad; k0 += BK) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     // The A tile: rows kk = ty, ty + TY, ...; this thread's quads in each.
     for (var kk = ty; kk < BK; kk += TY) {
       let aRow = kk * AQ + tx;
@@ -237,7 +256,7 @@ fn main(
   let nRow = n0 + ty * TN;
   if (nRow < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][0] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][0] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][0] + b); }
@@ -245,7 +264,7 @@ fn main(
   }
   if (TN > 1u && nRow + 1u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 1u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][1] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][1] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][1] + b); }
@@ -253,7 +272,7 @@ fn main(
   }
   if (TN > 2u && nRow + 2u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 2u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][2] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][2] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][2] + b); }
@@ -261,7 +280,7 @@ fn main(
   }
   if (TN > 3u && nRow + 3u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 3u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][3] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][3] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][3] + b); }
@@ -269,7 +288,7 @@ fn main(
   }
   if (TN > 4u && nRow + 4u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 4u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][4] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][4] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][4] + b); }
@@ -277,7 +296,7 @@ fn main(
   }
   if (TN > 5u && nRow + 5u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 5u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][5] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][5] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][5] + b); }
@@ -285,7 +304,7 @@ fn main(
   }
   if (TN > 6u && nRow + 6u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 6u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][6] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][6] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][6] + b); }
@@ -293,7 +312,7 @@ fn main(
   }
   if (TN > 7u && nRow + 7u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 7u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][7] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][7] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][7] + b); }
@@ -301,7 +320,7 @@ fn main(
   }
   if (TN > 8u && nRow + 8u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 8u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][8] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][8] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][8] + b); }
@@ -309,7 +328,7 @@ fn main(
   }
   if (TN > 9u && nRow + 9u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 9u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][9] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][9] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][9] + b); }
@@ -317,7 +336,7 @@ fn main(
   }
   if (TN > 10u && nRow + 10u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 10u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][10] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][10] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][10] + b); }
@@ -325,7 +344,7 @@ fn main(
   }
   if (TN > 11u && nRow + 11u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 11u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][11] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][11] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][11] + b); }
@@ -333,7 +352,7 @@ fn main(
   }
   if (TN > 12u && nRow + 12u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 12u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][12] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][12] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][12] + b); }
@@ -341,7 +360,7 @@ fn main(
   }
   if (TN > 13u && nRow + 13u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 13u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][13] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][13] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][13] + b); }
@@ -349,7 +368,7 @@ fn main(
   }
   if (TN > 14u && nRow + 14u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 14u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][14] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][14] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][14] + b); }
@@ -357,7 +376,7 @@ fn main(
   }
   if (TN > 15u && nRow + 15u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 15u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][15] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][15] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][15] + b); }
@@ -365,7 +384,7 @@ fn main(
   }
   if (TN > 16u && nRow + 16u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 16u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][16] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][16] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][16] + b); }
@@ -373,7 +392,7 @@ fn main(
   }
   if (TN > 17u && nRow + 17u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 17u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][17] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][17] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][17] + b); }
@@ -381,7 +400,7 @@ fn main(
   }
   if (TN > 18u && nRow + 18u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 18u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][18] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][18] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][18] + b); }
@@ -389,7 +408,7 @@ fn main(
   }
   if (TN > 19u && nRow + 19u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 19u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][19] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][19] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][19] + b); }
@@ -397,7 +416,7 @@ fn main(
   }
   if (TN > 20u && nRow + 20u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 20u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][20] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][20] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][20] + b); }
@@ -405,7 +424,7 @@ fn main(
   }
   if (TN > 21u && nRow + 21u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 21u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][21] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][21] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][21] + b); }
@@ -413,7 +432,7 @@ fn main(
   }
   if (TN > 22u && nRow + 22u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 22u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][22] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][22] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][22] + b); }
@@ -421,7 +440,7 @@ fn main(
   }
   if (TN > 23u && nRow + 23u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 23u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][23] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][23] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][23] + b); }
@@ -429,7 +448,7 @@ fn main(
   }
   if (TN > 24u && nRow + 24u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 24u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][24] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][24] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][24] + b); }
@@ -437,7 +456,7 @@ fn main(
   }
   if (TN > 25u && nRow + 25u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 25u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][25] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][25] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][25] + b); }
@@ -445,7 +464,7 @@ fn main(
   }
   if (TN > 26u && nRow + 26u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 26u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][26] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][26] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][26] + b); }
@@ -453,7 +472,7 @@ fn main(
   }
   if (TN > 27u && nRow + 27u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 27u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][27] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][27] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][27] + b); }
@@ -461,7 +480,7 @@ fn main(
   }
   if (TN > 28u && nRow + 28u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 28u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][28] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][28] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][28] + b); }
@@ -469,7 +488,7 @@ fn main(
   }
   if (TN > 29u && nRow + 29u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 29u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][29] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][29] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][29] + b); }
@@ -477,7 +496,7 @@ fn main(
   }
   if (TN > 30u && nRow + 30u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 30u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][30] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][30] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][30] + b); }
@@ -485,7 +504,7 @@ fn main(
   }
   if (TN > 31u && nRow + 31u < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow + 31u;
-    let b = vec4<f32>(bias[co]);
+    let b = biasOf(co);
     storeQuad(q0, co, acc[0][31] + b);
     if (PQ > 1u) { storeQuad(q1, co, acc[1][31] + b); }
     if (PQ > 2u) { storeQuad(q2, co, acc[2][31] + b); }

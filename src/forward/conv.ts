@@ -1,7 +1,11 @@
-import type { ConvLayer } from '../graph/ir.ts';
 import { GpuError } from '../gpu/errors.ts';
-import type { ForwardOpFactory } from './op.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import type { ConvLayer, Shape } from '../graph/ir.ts';
+import type { ForwardOp, ForwardOpFactory } from './op.ts';
 import { UniformsByBatch } from './op.ts';
+import { grid1d, type InputInfo } from './tensor.ts';
+
+const SUM_WG = 256;
 
 /**
  * One tile configuration of the implicit-GEMM kernel (shaders/forward/conv2d.wgsl): TX x TY
@@ -26,18 +30,6 @@ export function tileFits(t: ConvTile): boolean {
 }
 
 /**
- * Whether the device is a CPU implementation (lavapipe, SwiftShader): SIMD lanes across
- * invocations, where every workgroup-memory read in a loop costs a per-lane loop, so thread
- * blocks must be wide; on a GPU they must stay within the register file.
- */
-export function isCpuDevice(device: GPUDevice): boolean {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  if (!info) return false;
-  return info.architecture === 'software' || (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true
-    || /llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.device}`);
-}
-
-/**
  * The reduction depth: the largest that fits the workgroup array, reduced while that wastes less
  * of K to zero padding (K = 27 for a first 3x3 layer on RGB takes 3 steps of 9, not 2 of 16).
  */
@@ -50,21 +42,29 @@ function chooseBK(K: number, maxBK: number): number {
 }
 
 /**
- * The tile for a layer. Output channels per group (N) set the width: 128-wide tiles where
- * N allows, narrower ones for thin layers (64 for VGG's first two), so few columns idle.
+ * The tile for a layer. Output channels per group (N) set the width, so few columns idle.
  * CPU: 8 threads along m (one SIMD vector) x 4 quads = 128 pixels, 16 channels per thread
  * (16 x 16 = 256 accumulators), which amortises each workgroup-memory read over 64 FMAs.
- * GPU: 16 x 16 threads of 2 quads x 8 channels (64 accumulators), a 128 x 128 tile.
+ * GPU: 16 x 16 threads of 1 quad x 4 channels (16 accumulators), a 64 x 64 tile. Swept on an
+ * H100 (bench/conv-tiles.ts, every VGG-16 shape at batch 1, 8 and 32), larger register blocks won
+ * single layers but lost others for want of workgroups; this one averaged 1.03-1.08 times each
+ * layer's best (the 128 x 128 tile before it 1.23-1.43), and the split reduction covers the
+ * layers that still leave the device idle. bench/RESULTS.md has the figures.
  */
 export function convTile(K: number, N: number, cpu: boolean): ConvTile {
-  const [TX, widePQ, wideTN, maxTY] = cpu ? [8, 4, 16, 8] : [16, 2, 8, 16];
+  const [TX, widePQ, wideTN, maxTY] = cpu ? [8, 4, 16, 8] : [16, 1, 4, 16];
   const TN = Math.min(wideTN, Math.ceil(N / 4) * 4);
   // Thin layers: a smaller block (compiles faster; such layers are small anyway).
   const PQ = TN < wideTN ? 2 : widePQ;
   let TY = 1;
   while (TY < maxTY && TY * TN < N) TY *= 2;
-  const maxBK = Math.min(16, Math.floor(TILE_VEC4 / (PQ * TX + (TY * TN) / 4)));
-  return { TX, TY, PQ, TN, BK: chooseBK(K, maxBK) };
+  return withDepth(K, { TX, TY, PQ, TN });
+}
+
+/** A thread block shape completed with the deepest reduction step that fits (see chooseBK). */
+export function withDepth(K: number, t: Omit<ConvTile, 'BK'>): ConvTile {
+  const maxBK = Math.min(16, Math.floor(TILE_VEC4 / (t.PQ * t.TX + (t.TY * t.TN) / 4)));
+  return { ...t, BK: chooseBK(K, maxBK) };
 }
 
 /** Weight [outC][cin/g][kh][kw] → [g][Kpad][Npad]: k-major, zero-padded to whole BK tiles and vec4 rows. */
@@ -87,14 +87,53 @@ export function convWeightLayout(layer: ConvLayer, BK: number): { data: Float32A
   return { data, K, Kpad, Npad };
 }
 
-export const createConv: ForwardOpFactory<ConvLayer> = async (ctx, layer, inputs, outShape) => {
-  const [input] = inputs;
+/**
+ * Output tiles a layer should offer before its reduction is split: four per streaming
+ * multiprocessor of a large GPU (an H100 has 132). Swept on an H100 (bench/conv-tiles.ts
+ * --fills): 264 left VGG-16's 14x14 layers at batch 8 a quarter slower, 1056 split layers that
+ * were full already. CPU adapters have a handful of cores, which every layer of a CNN fills.
+ */
+const FILL_WORKGROUPS = 528;
+/** Each slice of a split reduction keeps at least this many BK steps, so the tile loads amortise. */
+const MIN_STEPS_PER_SPLIT = 8;
+const MAX_SPLITS = 32;
+
+/**
+ * How many slices to split the reduction of a layer into: enough that output tiles x slices
+ * fill the device, no slice shorter than MIN_STEPS_PER_SPLIT steps, the partial sums within one
+ * binding. Returns the slice count and its depth (whole BK steps; no slice is empty).
+ */
+export function convSplit(
+  outputTiles: number, Kpad: number, BK: number, partialBytesPerSplit: number, maxBinding: number, fill = FILL_WORKGROUPS,
+): { splits: number; kChunk: number } {
+  const steps = Kpad / BK;
+  let splits = Math.min(MAX_SPLITS, Math.floor(steps / MIN_STEPS_PER_SPLIT), Math.ceil(fill / outputTiles),
+    Math.floor(maxBinding / partialBytesPerSplit));
+  if (splits <= 1) return { splits: 1, kChunk: Kpad };
+  const kChunk = Math.ceil(steps / splits) * BK;
+  splits = Math.ceil(Kpad / kChunk);
+  return { splits, kChunk };
+}
+
+export interface ConvOptions {
+  /** A tile configuration instead of convTile's choice (benchmarks sweep them). */
+  readonly tile?: ConvTile;
+  /** Output tiles below which the reduction is split; 0 never splits. Default: by ctx.tuning. */
+  readonly fillWorkgroups?: number;
+}
+
+export const createConv: ForwardOpFactory<ConvLayer> = (ctx, layer, inputs, outShape) =>
+  createConvWith(ctx, layer, inputs[0], outShape, {});
+
+export async function createConvWith(
+  ctx: GpuContext, layer: ConvLayer, input: InputInfo, outShape: Shape, opts: ConvOptions,
+): Promise<ForwardOp> {
   const { groups, outChannels, inChannels, kernel, stride, pads, dilation } = layer;
   const [, inH, inW] = input.shape;
   const [, outH, outW] = outShape;
   const coutPG = outChannels / groups;
   const K = (inChannels / groups) * kernel[0] * kernel[1];
-  const tile = convTile(K, coutPG, isCpuDevice(ctx.device));
+  const tile = opts.tile ?? convTile(K, coutPG, ctx.tuning === 'cpu');
   if (!tileFits(tile)) throw new Error(`conv tile ${JSON.stringify(tile)} does not fit the kernel`);
   const { data, Kpad, Npad } = convWeightLayout(layer, tile.BK);
   if (data.byteLength > ctx.maxBinding) {
@@ -107,34 +146,65 @@ export const createConv: ForwardOpFactory<ConvLayer> = async (ctx, layer, inputs
   });
   const BM = 4 * tile.PQ * tile.TX;
   const BN = tile.TN * tile.TY;
-  const uniforms = new UniformsByBatch(ctx, layer.name, (batch) => Uint32Array.of(
-    batch, inChannels, inH, inW,
-    outChannels, outH, outW, groups,
-    stride[0], stride[1], pads[0], pads[1],
-    dilation[0], dilation[1], inChannels / groups, coutPG,
-    K, Kpad, Npad, batch * outH * outW,
-    input.relu ? 1 : 0,
-    // Whole vec4s per output plane: aligned vec4 stores (the pool hands out buffers in multiples
-    // of 64 bytes, so the kernel's vec4 view of the output covers every float).
-    (outH * outW) % 4 === 0 ? 1 : 0,
-  ));
+  const fill = opts.fillWorkgroups ?? (ctx.tuning === 'cpu' ? 0 : FILL_WORKGROUPS);
+  const plane = outH * outW;
+  const splitOf = (batch: number) => convSplit(
+    Math.ceil(coutPG / BN) * Math.ceil((batch * plane) / BM) * groups, Kpad, tile.BK, 4 * batch * outChannels * plane, ctx.maxBinding, fill,
+  );
+  const uniforms = new UniformsByBatch(ctx, layer.name, (batch) => {
+    const { splits, kChunk } = splitOf(batch);
+    return Uint32Array.of(
+      batch, inChannels, inH, inW,
+      outChannels, outH, outW, groups,
+      stride[0], stride[1], pads[0], pads[1],
+      dilation[0], dilation[1], inChannels / groups, coutPG,
+      K, Kpad, Npad, batch * plane,
+      input.relu ? 1 : 0,
+      // Whole vec4s per output plane: aligned vec4 stores (the pool hands out buffers in multiples
+      // of 64 bytes, so the kernel's vec4 view of the output covers every float).
+      plane % 4 === 0 ? 1 : 0,
+      splits, kChunk, batch * outChannels * plane,
+      0, 0, 0,
+    );
+  });
+  const sumPipeline = fill > 0 ? await ctx.pipelines.get('forward/conv2d_splitk_sum.wgsl', { WG: SUM_WG }) : null;
+  const sumUniforms = new UniformsByBatch(ctx, `${layer.name} split sum`, (batch) =>
+    Uint32Array.of(batch * outChannels * plane, splitOf(batch).splits, plane, outChannels));
   return {
     layer,
-    dispatches(batch, [x], out) {
-      const M = batch * outH * outW;
+    dispatches(batch, [x], out, scratch) {
+      const M = batch * plane;
       if (out.size % 16 !== 0) throw new Error(`conv2d for layer '${layer.name}': output buffer of ${out.size} bytes is not a whole number of vec4s`);
+      const { splits } = splitOf(batch);
+      const total = batch * outChannels * plane;
+      const flops = 2 * M * outChannels * K;
+      const inBytes = 4 * (batch * inChannels * inH * inW + groups * K * coutPG);
+      if (splits === 1) {
+        return [{
+          kernel: 'conv2d', layer: layer.name, pipeline,
+          bindings: [uniforms.get(batch), x.buffer, weight, bias, out],
+          workgroups: [Math.ceil(coutPG / BN), Math.ceil(M / BM), groups],
+          flops, bytes: inBytes + 4 * total,
+        }];
+      }
+      const part = scratch(4 * splits * total, `${layer.name} partial sums`);
       return [{
         kernel: 'conv2d', layer: layer.name, pipeline,
-        bindings: [uniforms.get(batch), x.buffer, weight, bias, out],
-        workgroups: [Math.ceil(coutPG / BN), Math.ceil(M / BM), groups],
-        flops: 2 * M * outChannels * K,
-        bytes: 4 * (batch * inChannels * inH * inW + groups * K * coutPG + M * outChannels),
+        bindings: [uniforms.get(batch), x.buffer, weight, bias, part],
+        workgroups: [Math.ceil(coutPG / BN), Math.ceil(M / BM), groups * splits],
+        flops, bytes: inBytes + 4 * splits * total,
+      }, {
+        kernel: 'conv2d_splitk_sum', layer: layer.name, pipeline: sumPipeline!,
+        bindings: [sumUniforms.get(batch), part, bias, out],
+        workgroups: grid1d(total, SUM_WG),
+        flops: (splits - 1) * total, bytes: 4 * (splits + 1) * total,
       }];
     },
     destroy() {
       weight.destroy();
       bias.destroy();
       uniforms.destroy();
+      sumUniforms.destroy();
     },
   };
-};
+}

@@ -109,7 +109,17 @@ export class ForwardModel {
           continue;
         }
         const out = alloc(layer.output, batch * numel(shape));
-        dispatches.push(...op.dispatches(batch, layer.inputs.map((i) => values.get(i)!), out));
+        const temps: GPUBuffer[] = [];
+        const scratch = (bytes: number, label: string) => {
+          const b = ctx.pool.acquire(bytes, usage, label);
+          temps.push(b);
+          return b;
+        };
+        try {
+          dispatches.push(...op.dispatches(batch, layer.inputs.map((i) => values.get(i)!), out, scratch));
+        } finally {
+          temps.forEach((b) => ctx.pool.release(b));
+        }
         values.set(layer.output, { buffer: out, shape, relu });
       }
       const timings = await ctx.run(`forward pass of '${graph.name}' (batch ${batch})`, dispatches, opts);

@@ -47,8 +47,32 @@ export interface Dispatch {
   readonly bytes?: number;
 }
 
+/**
+ * Which family of kernel configurations suits the device: 'cpu' for a CPU implementation
+ * (lavapipe, SwiftShader: SIMD lanes across invocations, so every workgroup-memory read in a loop
+ * costs a per-lane loop and thread blocks must be wide), 'gpu' for a real GPU (blocks must stay
+ * within the register file).
+ */
+export type Tuning = 'cpu' | 'gpu';
+
 export interface GpuContextOptions {
   shaders: ShaderLoader;
+  /** Overrides the tuning read off the adapter (tests run the other family's kernels too). */
+  tuning?: Tuning;
+  /**
+   * Caps the binding size below the adapter's, so that the paths a small adapter needs (a dense
+   * weight split by rows) can be exercised on any adapter.
+   */
+  bindingLimit?: number;
+}
+
+/** Whether the device is a CPU implementation of WebGPU (see Tuning). */
+export function tuningOf(device: GPUDevice): Tuning {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (!info) return 'gpu';
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return info.architecture === 'software' || fallback
+    || /llvmpipe|lavapipe|swiftshader/i.test(`${info.architecture} ${info.description} ${info.device}`) ? 'cpu' : 'gpu';
 }
 
 /**
@@ -61,6 +85,8 @@ export class GpuContext {
   readonly pool: BufferPool;
   readonly hasTimestamps: boolean;
   readonly hasF16: boolean;
+  readonly tuning: Tuning;
+  private readonly bindingLimit: number;
   private lostReason: string | null = null;
   private current = 'idle';
 
@@ -69,6 +95,8 @@ export class GpuContext {
     this.pool = new BufferPool(device);
     this.hasTimestamps = device.features.has('timestamp-query');
     this.hasF16 = device.features.has('shader-f16');
+    this.tuning = opts.tuning ?? tuningOf(device);
+    this.bindingLimit = opts.bindingLimit ?? Infinity;
     device.lost.then((info) => {
       if (info.reason !== 'destroyed') this.lostReason = `${info.message || 'unknown reason'} (while running ${this.current})`;
     });
@@ -80,7 +108,7 @@ export class GpuContext {
 
   /** The largest buffer one binding may see: what tiling and batch splitting must respect. */
   get maxBinding(): number {
-    return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    return Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize, this.bindingLimit);
   }
 
   private checkLost(where: string): void {

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
-import { deviceDescriptor, GpuContext } from '../gpu/context.ts';
+import { deviceDescriptor, GpuContext, type Tuning } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
 
 // The core uses WebGPU's global constants (GPUBufferUsage, GPUMapMode), as in a browser.
@@ -18,7 +18,7 @@ export const nodeShaderLoader: ShaderLoader = (path) => readFile(new URL(path, n
 export interface NodeGpu {
   readonly ctx: GpuContext;
   readonly device: GPUDevice;
-  /** e.g. "llvmpipe (LLVM 19.1.7, 256 bits) — vulkan". */
+  /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits) / mesa / cpu". */
   readonly adapterName: string;
   readonly instance: unknown;
   /** Releases the device so the process can exit. */
@@ -29,6 +29,8 @@ export interface NodeGpuOptions {
   /** Dawn toggles and options, e.g. `backend=vulkan`, `adapter=NAME`. */
   dawnOptions?: string[];
   powerPreference?: GPUPowerPreference;
+  /** Kernel configuration family; default: read off the adapter. */
+  tuning?: Tuning;
 }
 
 export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu> {
@@ -44,7 +46,7 @@ export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu>
   const info = adapter.info;
   const adapterName = [info.description || info.device || 'unknown adapter', info.vendor, info.architecture]
     .filter(Boolean).join(' / ');
-  const ctx = new GpuContext(device, { shaders: nodeShaderLoader });
+  const ctx = new GpuContext(device, { shaders: nodeShaderLoader, tuning: opts.tuning });
   return {
     ctx, device, adapterName,
     // Dawn's instance must outlive its devices: if the GC collects it, event processing touches
