@@ -57,16 +57,8 @@ def to_tensor(images):
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
-NOBN = os.environ.get('NOBN') == '1'
-
-
 def conv_block(cin, cout):
     """3x3 convolution, batch normalisation (folded into the convolution in the ONNX export), ReLU."""
-    if NOBN:
-        conv = nn.Conv2d(cin, cout, 3, padding=1)
-        nn.init.kaiming_normal_(conv.weight, nonlinearity='relu')
-        nn.init.zeros_(conv.bias)
-        return [conv, nn.ReLU()]
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
@@ -133,11 +125,11 @@ def main():
     p.add_argument('--test', required=True, help='VOC folder of the held-out set (lrp synth --split test)')
     p.add_argument('--test-split', default='test')
     p.add_argument('--out', default='models/demo/demo.onnx')
-    p.add_argument('--epochs', type=int, default=4)
+    p.add_argument('--epochs', type=int, default=10)
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--threads', type=int, default=1)
     p.add_argument('--metrics', help='write the held-out results as JSON here (default: OUT without .onnx + .metrics.json)')
     args = p.parse_args()
 
