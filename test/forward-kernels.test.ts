@@ -389,11 +389,9 @@ describe('large dispatches (2-D workgroup grid)', () => {
     });
   }
 
-  // KNOWN BUG (src/forward/conv.ts, src/forward/dense.ts): conv and dense dispatch
-  // [ceil(N/…), ceil(M/…), groups] without folding, so a layer needing over 65535 workgroups in one
-  // dimension fails with a WebGPU validation error instead of computing. `it.fails` keeps the suite
-  // green while documenting it; when the kernels fold their grids these turn red: drop `.fails`.
-  it.fails('KNOWN BUG: conv 1x1 with batch × outH × outW over 65535 × 128 (M = 9.4M)', async () => {
+  // Past 65535 tiles along m the conv grid folds m-tiles into x (tileGrid): 9.4 Mpixels are 147,456
+  // tiles of 64 (GPU family) or 73,728 of 128 (CPU family).
+  it('conv 1x1 with batch × outH × outW over 65535 × 128 (M = 9.4M): a folded grid', async () => {
     const layer: ConvLayer = {
       kind: 'conv', name: 'thin', inputs: ['x'], output: 'y', inChannels: 1, outChannels: 1, kernel: [1, 1],
       stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1, weight: Float32Array.of(0.75), bias: Float32Array.of(0.25),
@@ -404,6 +402,9 @@ describe('large dispatches (2-D workgroup grid)', () => {
     expect(relL2(y, reference(graph, Float64Array.from(x32), 9))).toBeLessThanOrEqual(TOL);
   });
 
+  // KNOWN BUG (src/forward/dense.ts): dense dispatches [ceil(outF / 4), ...] without folding, so
+  // a layer with over 4 × 65535 outputs fails with a WebGPU validation error instead of computing.
+  // `it.fails` documents it; when the kernel folds its grid this turns red: drop `.fails`.
   it.fails('KNOWN BUG: dense with over 4 × 65535 outputs (1 → 300000)', async () => {
     const graph = graphOf('wide dense', [1], [denseSpec('wide', 'x', 'y', 1, 300_000)]);
     const x32 = Float32Array.of(1.5);
@@ -450,15 +451,14 @@ describe('forward input validation', () => {
     await expect(ForwardModel.create(shared.ctx, graph)).rejects.toThrow(/exceeds the binding limit/);
   });
 
-  // KNOWN BUG (src/forward/model.ts): forward() checks only input.length === batch × sample size,
-  // so batch 0 dispatches zero workgroups (Dawn warns) and batch 1.5 with 1.5 samples of input runs
-  // and returns 1.5 × outputs. Drop `.fails` once it rejects a batch that is not a positive integer.
-  it.fails('KNOWN BUG: rejects a batch that is not a positive integer (0, 1.5)', async () => {
+  // Before this check, batch 0 dispatched zero workgroups and batch 1.5 with 1.5 samples of
+  // input ran and returned 1.5 samples of output.
+  it('rejects a batch that is not a positive whole number (0, 1.5), naming it', async () => {
     const graph = graphOf('tiny', [2, 2, 2], [{ kind: 'maxpool', name: 'p', ...io, kernel: [2, 2], stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], ceilMode: false }]);
     const model = await ForwardModel.create(shared.ctx, graph);
     try {
-      await expect(model.forward(new Float32Array(0), 0)).rejects.toThrow(/batch/);
-      await expect(model.forward(new Float32Array(12), 1.5)).rejects.toThrow(/batch/);
+      await expect(model.forward(new Float32Array(0), 0)).rejects.toThrow(/batch must be a positive whole number, not 0/);
+      await expect(model.forward(new Float32Array(12), 1.5)).rejects.toThrow(/batch must be a positive whole number, not 1.5/);
     } finally {
       model.destroy();
     }

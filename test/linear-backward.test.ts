@@ -355,6 +355,18 @@ describe('conv backward, wide layers', () => matrix(wideCases, [0, 4, 5, 8], BOT
 describe('conv backward, other kernel shapes', () => matrix(kernelShapeCases, [4, 6, 8], BOTH));
 describe('dense backward', () => matrix(denseCases, ALL_RULES, KINDS));
 
+// Past 65535 tiles along m the conv relevance grids fold m-tiles into x (tileGrid): 4 x 1500 x 1500
+// pixels are 70,313 tiles of 128 for the denominator GEMM and for the transposed one.
+describe('conv backward over 65535 tiles along m (folded grid)', () => {
+  const c = conv('conv 1x1, 1 -> 1 channel, 1500x1500', [1, 1500, 1500], 1, [1, 1], [1, 1], [0, 0, 0, 0], [1, 1], 1);
+  for (const ri of [0, 1]) {
+    const title = `${c.label}: ${ruleLabel(rulesFor(c.make(new Rng(0)))[ri])}, signed, batch 4`;
+    it(title, async () => {
+      await check(c, ri, 'signed', 4, false, title);
+    });
+  }
+});
+
 describe('dense backward, more samples than one block of 8', () => {
   const c = dense('dense 45 -> 17', 45, 17);
   for (const ri of [2, 4, 5, 8]) {

@@ -138,6 +138,7 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(local_invocation_index) tid: u32,
+  @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
   let AQ = PQ * TX;            // quads in the A tile
   let BN4 = TY * TN / 4u;      // vec4 columns of the B tile
@@ -146,8 +147,13 @@ fn main(
   let s = wid.z - g * p.splits;
   let kBegin = s * p.kChunk;
   let kEnd = min(p.Kpad, kBegin + p.kChunk);
-  let m0 = wid.y * 4u * AQ;
-  let n0 = wid.x * TY * TN;
+  // The grid may fold m-tiles into x (tileGrid in src/forward/tensor.ts); this undoes it. Spare
+  // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
+  let nTiles = (p.coutPerGroup + TY * TN - 1u) / (TY * TN);
+  let fold = nwg.x / nTiles;
+  let m0 = (wid.y * fold + wid.x / nTiles) * 4u * AQ;
+  let n0 = (wid.x % nTiles) * TY * TN;
+  if (m0 >= p.M) { return; }
   let tx = lid.x;
   let ty = lid.y;
 

@@ -93,13 +93,19 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(local_invocation_index) tid: u32,
+  @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
   let BM = TM * WG_M;
   let BN = TN * WG_N;
   let threads = WG_M * WG_N;
   let g = wid.z;
-  let m0 = wid.y * BM;
-  let n0 = wid.x * BN;
+  // The grid may fold m-tiles into x (tileGrid in src/forward/tensor.ts); this undoes it. Spare
+  // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
+  let nTiles = (p.cinPerGroup + BN - 1u) / BN;
+  let fold = nwg.x / nTiles;
+  let m0 = (wid.y * fold + wid.x / nTiles) * BM;
+  let n0 = (wid.x % nTiles) * BN;
+  if (m0 >= p.M) { return; }
   let KK = KH * KW;
   let outPlane = p.outH * p.outW;
   let taps = p.nty * p.ntx;

@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { ConvLayer, Shape } from '../graph/ir.ts';
 import type { ForwardOp, ForwardOpFactory } from './op.ts';
 import { UniformsByBatch } from './op.ts';
-import { grid1d, type InputInfo } from './tensor.ts';
+import { grid1d, tileGrid, type InputInfo } from './tensor.ts';
 
 const SUM_WG = 256;
 
@@ -148,6 +148,7 @@ export async function createConvWith(
   const BN = tile.TN * tile.TY;
   const fill = opts.fillWorkgroups ?? (ctx.tuning === 'cpu' ? 0 : FILL_WORKGROUPS);
   const plane = outH * outW;
+  const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
   const splitOf = (batch: number) => convSplit(
     Math.ceil(coutPG / BN) * Math.ceil((batch * plane) / BM) * groups, Kpad, tile.BK, 4 * batch * outChannels * plane, ctx.maxBinding, fill,
   );
@@ -183,7 +184,7 @@ export async function createConvWith(
         return [{
           kernel: 'conv2d', layer: layer.name, pipeline,
           bindings: [uniforms.get(batch), x.buffer, weight, bias, out],
-          workgroups: [Math.ceil(coutPG / BN), Math.ceil(M / BM), groups],
+          workgroups: tileGrid(Math.ceil(coutPG / BN), Math.ceil(M / BM), groups, maxDim),
           flops, bytes: inBytes + 4 * total,
         }];
       }
@@ -191,7 +192,7 @@ export async function createConvWith(
       return [{
         kernel: 'conv2d', layer: layer.name, pipeline,
         bindings: [uniforms.get(batch), x.buffer, weight, bias, part],
-        workgroups: [Math.ceil(coutPG / BN), Math.ceil(M / BM), groups * splits],
+        workgroups: tileGrid(Math.ceil(coutPG / BN), Math.ceil(M / BM), groups * splits, maxDim),
         flops, bytes: inBytes + 4 * splits * total,
       }, {
         kernel: 'conv2d_splitk_sum', layer: layer.name, pipeline: sumPipeline!,

@@ -1,6 +1,7 @@
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import type { KernelTiming } from '../gpu/profiler.ts';
+import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
 import { createConcat } from './concat.ts';
@@ -81,6 +82,7 @@ export class ForwardModel {
   async forward(input: Float32Array, batch: number, opts: { profile?: boolean } = {}): Promise<Activations> {
     const { graph, ctx } = this;
     const per = numel(graph.input.shape);
+    if (!Number.isInteger(batch) || batch < 1) throw new Error(`${graph.name}: batch must be a positive whole number, not ${batch}`);
     if (input.length !== batch * per) {
       throw new Error(`${graph.name}: input has ${input.length} values, expected ${batch}×${graph.input.shape.join('×')} = ${batch * per}`);
     }
@@ -89,13 +91,9 @@ export class ForwardModel {
     }
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const values = new Map<string, TensorRef>();
-    const owned: GPUBuffer[] = [];
-    const alloc = (name: string, count: number) => {
-      const b = ctx.pool.acquire(4 * count, usage, name);
-      owned.push(b);
-      return b;
-    };
-    const release = () => owned.forEach((b) => ctx.pool.release(b));
+    const lease = new BufferLease(ctx.pool, usage);
+    const alloc = (name: string, count: number) => lease.acquire(4 * count, name);
+    const release = () => lease.release();
     try {
       const inBuf = alloc(graph.input.name, input.length);
       ctx.writeBuffer(inBuf, 0, input);
@@ -109,16 +107,11 @@ export class ForwardModel {
           continue;
         }
         const out = alloc(layer.output, batch * numel(shape));
-        const temps: GPUBuffer[] = [];
-        const scratch = (bytes: number, label: string) => {
-          const b = ctx.pool.acquire(bytes, usage, label);
-          temps.push(b);
-          return b;
-        };
+        const scratch = new BufferLease(ctx.pool, usage);
         try {
-          dispatches.push(...op.dispatches(batch, layer.inputs.map((i) => values.get(i)!), out, scratch));
+          dispatches.push(...op.dispatches(batch, layer.inputs.map((i) => values.get(i)!), out, (bytes, label) => scratch.acquire(bytes, label)));
         } finally {
-          temps.forEach((b) => ctx.pool.release(b));
+          scratch.release();
         }
         values.set(layer.output, { buffer: out, shape, relu });
       }

@@ -64,3 +64,25 @@ export class BufferPool {
     this.bytesLive = 0;
   }
 }
+
+/**
+ * Buffers taken from the pool together and given back together: one batch's activations, one
+ * relevance pass, one layer's scratch. Giving back twice is harmless.
+ */
+export class BufferLease {
+  private readonly taken: GPUBuffer[] = [];
+
+  constructor(private readonly pool: BufferPool, private readonly usage: GPUBufferUsageFlags) {}
+
+  acquire(bytes: number, label: string): GPUBuffer {
+    const b = this.pool.acquire(bytes, this.usage, label);
+    this.taken.push(b);
+    return b;
+  }
+
+  release(): void {
+    for (const b of this.taken) this.pool.release(b);
+    this.taken.length = 0;
+  }
+}
+

@@ -4,6 +4,7 @@
  * re-laid-out weights) is built once per (model, composite) and reused for every batch.
  */
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
 import type { Activations, ForwardModel } from '../forward/model.ts';
@@ -165,12 +166,8 @@ export class Explainer {
     targets.forEach((t, n) => (seed[n * classes + t] = init === 'logit' ? targetLogits[n] : 1));
 
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const owned: GPUBuffer[] = [];
-    const alloc = (bytes: number, label: string) => {
-      const b = ctx.pool.acquire(bytes, usage, label);
-      owned.push(b);
-      return b;
-    };
+    const lease = new BufferLease(ctx.pool, usage);
+    const alloc = (bytes: number, label: string) => lease.acquire(bytes, label);
     try {
       const rel = new Map<string, GPUBuffer>();
       const seedBuf = alloc(seed.byteLength, `relevance seed`);
@@ -218,16 +215,12 @@ export class Explainer {
         relInput = out;
       }
       const timings = await ctx.run(`relevance pass of '${graph.name}' with ${this.composite.name} (batch ${batch})`, dispatches, { profile: opts.profile });
-      let released = false;
       return {
         buffer: relInput, count: sizeOf(graph.input.name) / 4, logits, targets, targetLogits, timings,
-        release: () => {
-          if (!released) for (const b of owned) ctx.pool.release(b);
-          released = true;
-        },
+        release: () => lease.release(),
       };
     } catch (e) {
-      for (const b of owned) ctx.pool.release(b);
+      lease.release();
       throw e;
     }
   }

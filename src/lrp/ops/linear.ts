@@ -7,7 +7,7 @@ import type { ConvLayer, DenseLayer } from '../../graph/ir.ts';
 import { numel } from '../../graph/ir.ts';
 import { denseChunkRows } from '../../forward/dense.ts';
 import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { grid1d } from '../../forward/tensor.ts';
+import { grid1d, tileGrid } from '../../forward/tensor.ts';
 import type { BackwardIO, BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import type { LinearRule } from '../rule-spec.ts';
 import { describePlan, In, modifyBias, planLinearRule, type LinearPlan, type RedistributePass, type StabPass } from '../rules.ts';
@@ -152,6 +152,7 @@ function sBuffer(cm: Common, batch: number, io: BackwardIO, label: string): GPUB
 export async function createConvBackward(c: BackwardOpContext): Promise<BackwardOp> {
   const layer = c.layer as ConvLayer;
   const { ctx } = c;
+  const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
   const input = c.inputs[0];
   const [inC, inH, inW] = input.shape;
   const [outC, outH, outW] = c.outShape;
@@ -230,7 +231,7 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
         out.push({
           kernel: 'conv_stab', layer: layer.name, pipeline: st.pipeline,
           bindings: [st.uniforms.get(batch), x, fwBuf!, st.bias, io.relOut, io.output.buffer, bounds, s],
-          workgroups: [Math.ceil(coutPG / (4 * stabTile.WG_N)), Math.ceil(M / (4 * stabTile.WG_M)), groups],
+          workgroups: tileGrid(Math.ceil(coutPG / (4 * stabTile.WG_N)), Math.ceil(M / (4 * stabTile.WG_M)), groups, maxDim),
           flops: 2 * macs(batch) * st.d.segs.length,
         });
       }
@@ -240,7 +241,7 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
         phases.forEach((ph, k) => out.push({
           kernel: 'conv_transpose', layer: layer.name, pipeline: acc ? rd.pipelineAcc : rd.pipeline,
           bindings: [rd.uniforms[k].get(batch), s, twBuf, x, bounds, io.relIn[0]],
-          workgroups: [Math.ceil(cinPG / (4 * tTile.WG_N)), Math.ceil((batch * ph.pixels) / (4 * tTile.WG_M)), groups],
+          workgroups: tileGrid(Math.ceil(cinPG / (4 * tTile.WG_N)), Math.ceil((batch * ph.pixels) / (4 * tTile.WG_M)), groups, maxDim),
           flops: (2 * macs(batch) * rd.r.segs.length * ph.pixels * ph.K) / Math.max(phaseWork, 1),
         }));
       });
