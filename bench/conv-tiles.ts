@@ -12,6 +12,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { BufferLease } from '../src/gpu/buffer-pool.ts';
 import type { Dispatch } from '../src/gpu/context.ts';
 import type { ForwardOp } from '../src/forward/op.ts';
 import { convTile, createConvWith, tileFits, withDepth, type ConvTile } from '../src/forward/conv.ts';
@@ -75,22 +76,20 @@ try {
       const picked = convTile(K, conv.outChannels / conv.groups, ctx.tuning === 'cpu');
       // Every variant is built first, then timed round-robin: a drifting clock (boost, heat, a
       // neighbour on the device) then shifts all of them alike instead of favouring the first.
-      const variants: { tile: ConvTile; fill: number; op: ForwardOp; dispatches: Dispatch[]; temps: GPUBuffer[]; ms: number[] }[] = [];
+      const variants: { tile: ConvTile; fill: number; op: ForwardOp; dispatches: Dispatch[]; scratch: BufferLease; ms: number[] }[] = [];
       for (const tile of candidates(K)) {
         for (const fill of fills) {
           const op = await createConvWith(ctx, conv, { shape: inShape, relu: false }, outShape, { tile, fillWorkgroups: fill });
-          const temps: GPUBuffer[] = [];
-          const dispatches = op.dispatches(batch, [{ buffer: x, shape: inShape, relu: false }], out, (bytes, label) => {
-            const b = ctx.pool.acquire(bytes, usage, label);
-            temps.push(b);
-            return b;
-          });
+          // Held until the variant is done: its recorded dispatches are replayed many times.
+          const scratch = new BufferLease(ctx.pool, usage);
+          const dispatches = op.dispatches(batch, [{ buffer: x, shape: inShape, relu: false }], out, (bytes, label) => scratch.acquire(bytes, label));
           // A split that the heuristic declines is the unsplit run again: not worth a row.
           if (fill > 0 && dispatches.length === 1) {
+            scratch.release();
             op.destroy();
             continue;
           }
-          variants.push({ tile, fill, op, dispatches, temps, ms: [] });
+          variants.push({ tile, fill, op, dispatches, scratch, ms: [] });
         }
       }
       // Each run submits the variant INNER times back to back: a lone short dispatch between
@@ -106,7 +105,7 @@ try {
         }
       }
       const rows = variants.map((v) => {
-        v.temps.forEach((b) => ctx.pool.release(b));
+        v.scratch.release();
         v.op.destroy();
         return { tile: v.tile, fill: v.fill, ms: median(v.ms), chosen: JSON.stringify(v.tile) === JSON.stringify(picked) };
       });

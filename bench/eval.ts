@@ -33,6 +33,7 @@ import { runEval } from '../src/node/eval/run.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { loadModel } from '../src/node/model-file.ts';
 import { defaultWorkerCount, prepareSamples } from '../src/node/prepare/index.ts';
+import { Rng } from '../src/synth/rng.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,15 +56,10 @@ const workers = args.workers !== undefined ? Number(args.workers) : defaultWorke
 const multi = Number(args.multi);
 const format = args.format === 'png' ? 'png' : 'jpeg';
 
+/** Deterministic uniform [0, 1): the synthetic generator's mulberry32. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** A VOC folder of synthetic images: smooth gradients with brighter boxes, VOC's usual sizes. */

@@ -27,12 +27,13 @@ import type { Graph } from '../src/graph/ir.ts';
 import { importOnnx } from '../src/graph/onnx/import.ts';
 import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
-import { Explainer, type Init } from '../src/lrp/explainer.ts';
+import { Explainer } from '../src/lrp/explainer.ts';
 import { BrowserBundle } from '../src/node/web/bundle.ts';
 import { isLoopbackHost, startWebServer, type WebServer } from '../src/node/web/server.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { modelProto, node } from './helpers/onnx-writer.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
+import { ZENNIT_INDEX, type ZennitCase, type ZennitCaseFile } from './helpers/zennit.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT_DIR = join(ROOT, 'test-output');
@@ -56,16 +57,6 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-interface Case {
-  name: string;
-  composite: unknown;
-  target: number[];
-  init: Init;
-  expected: string;
-  tolerance: number;
-}
-
-interface CaseFile { model: string; input: string; logits: string; cases: Case[] }
 
 const npy = (path: string) => {
   const a = parseNpy(new Uint8Array(readFileSync(path)), path);
@@ -219,7 +210,7 @@ describe('lrp web server', () => {
   });
 });
 
-const INDEX = 'testvectors/zennit/index.json';
+const INDEX = ZENNIT_INDEX;
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   console.warn(`browser test: no Chromium at ${CHROMIUM}; skipping the headless-browser tests (run scripts/setup-browser.sh, or set LRP_CHROMIUM)`);
@@ -243,7 +234,7 @@ const browserModels: string[] = (() => {
   return models.length ? [models.includes('caffenet-tiny') ? 'caffenet-tiny' : models[0]] : [];
 })();
 const wantCases = process.env.LRP_BROWSER_CASES;
-const runCase = (c: Case): boolean => {
+const runCase = (c: ZennitCase): boolean => {
   if (wantCases === 'all') return true;
   const list = wantCases ? wantCases.split(',').map((s) => s.trim()) : QUICK_CASES;
   return list.includes(c.name) || list.includes(`${c.name}/${c.init}`);
@@ -313,7 +304,7 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
 
   for (const m of browserModels) {
     const dir = sharedPath(`testvectors/zennit/${m}/`);
-    const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as CaseFile;
+    const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as ZennitCaseFile;
     for (const c of spec.cases.filter(runCase)) {
       it(`${m}: ${c.name} (${c.init}) in the page matches zennit and Node`, async () => {
         const modelBytes = new Uint8Array(readFileSync(dir + spec.model));
@@ -352,7 +343,7 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
   it('shows a heatmap (screenshot in test-output/browser.png)', async () => {
     const m = browserModels[0];
     const dir = sharedPath(`testvectors/zennit/${m}/`);
-    const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as CaseFile;
+    const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as ZennitCaseFile;
     const input = npy(dir + spec.input);
     await explainInPage({
       model: base64Of(new Uint8Array(readFileSync(dir + spec.model))), modelName: `${m}/${spec.model}`,
@@ -441,7 +432,7 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
       const demoDir = join(root, 'models', 'demo');
       mkdirSync(demoDir, { recursive: true });
       const dir = sharedPath(`testvectors/zennit/${browserModels[0]}/`);
-      const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as CaseFile;
+      const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as ZennitCaseFile;
       const [c, h, w] = npy(dir + spec.input).shape.slice(1);
       expect(c).toBe(3);
       copyFileSync(dir + spec.model, join(demoDir, 'demo.onnx'));

@@ -28,6 +28,7 @@ import { encodePng } from '../src/node/png.ts';
 import { prepareSample } from '../src/node/prepare/index.ts';
 import { useGpu } from './helpers/gpu.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
+import { Rng } from '../src/synth/rng.ts';
 
 const MODEL = 'testvectors/zennit/vgg-tiny/model.onnx';
 const have = haveShared('eval end to end', MODEL);
@@ -40,15 +41,10 @@ let voc: string;
 let labels: string;
 let preprocess: string;
 
+/** Deterministic uniform [0, 1): the synthetic generator's mulberry32. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 type Obj = [name: string, xmin: number, ymin: number, xmax: number, ymax: number, difficult?: boolean];

@@ -8,19 +8,14 @@ import { MaskedSums, maskedSumsCpu, packMasks } from '../src/eval/masked-sums.ts
 import { buildReport, curveCsv, curveSvg, reportMarkdown, type EvalSettings } from '../src/eval/report.ts';
 import type { PairRecord } from '../src/eval/types.ts';
 import { useGpu } from './helpers/gpu.ts';
+import { Rng } from '../src/synth/rng.ts';
 
 const gpu = useGpu();
 
-/** Deterministic uniform [0, 1) (mulberry32). */
+/** Deterministic uniform [0, 1): the synthetic generator's mulberry32. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function rectMask(h: number, w: number, x0: number, y0: number, x1: number, y1: number): Uint8Array {

@@ -9,20 +9,13 @@ import { ForwardModel } from '../src/forward/model.ts';
 import { importOnnx } from '../src/graph/onnx/import.ts';
 import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
-import { Explainer, type Init } from '../src/lrp/explainer.ts';
+import { Explainer } from '../src/lrp/explainer.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
+import { ZENNIT_INDEX, type ZennitCaseFile } from './helpers/zennit.ts';
 
-interface Case {
-  name: string;
-  composite: unknown;
-  target: number[];
-  init: Init;
-  expected: string;
-  tolerance: number;
-}
 
-const INDEX = 'testvectors/zennit/index.json';
+const INDEX = ZENNIT_INDEX;
 const models: string[] = haveShared('zennit reference vectors', INDEX)
   ? JSON.parse(readFileSync(sharedPath(INDEX), 'utf8'))
   : [];
@@ -40,7 +33,7 @@ describe.skipIf(models.length === 0)('zennit reference relevance', () => {
 
   for (const m of models) {
     const dir = sharedPath(`testvectors/zennit/${m}/`);
-    const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as { model: string; input: string; cases: Case[] };
+    const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as ZennitCaseFile;
 
     it(`${m}: every case within its tolerance`, async () => {
       const graph = importOnnx(new Uint8Array(readFileSync(dir + spec.model)), { source: dir + spec.model });

@@ -48,8 +48,9 @@ function chooseBK(K: number, maxBK: number): number {
  * GPU: 16 x 16 threads of 1 quad x 4 channels (16 accumulators), a 64 x 64 tile. Swept on an
  * H100 (bench/conv-tiles.ts, every VGG-16 shape at batch 1, 8 and 32), larger register blocks won
  * single layers but lost others for want of workgroups; this one averaged 1.03-1.08 times each
- * layer's best (the 128 x 128 tile before it 1.23-1.43), and the split reduction covers the
- * layers that still leave the device idle. bench/RESULTS.md has the figures.
+ * layer's best (the 2 x 8 blocks before it 1.06-1.23: better at batch 32, worse at batch 1), and
+ * the split reduction covers the layers that still leave the device idle. bench/RESULTS.md has
+ * the figures.
  */
 export function convTile(K: number, N: number, cpu: boolean): ConvTile {
   const [TX, widePQ, wideTN, maxTY] = cpu ? [8, 4, 16, 8] : [16, 1, 4, 16];

@@ -13,12 +13,11 @@ import { isPrepared } from '../../eval/pairs.ts';
 import { compareSkips, normalSkip } from '../../eval/report.ts';
 import type { PreparedSample, Skip } from '../../eval/types.ts';
 import { ForwardModel } from '../../forward/model.ts';
-import { openDataset } from '../datasets/index.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { prepareSamples } from '../prepare/index.ts';
 import { writeFileAtomic, writeJsonl } from './files.ts';
 import { Progress } from './progress.ts';
-import { loadEvalModel, modelClasses, selectItems } from './setup.ts';
+import { loadEvalModel, openEvalDataset, selectItems } from './setup.ts';
 
 export interface OcclusionOptions {
   readonly model: string;
@@ -50,12 +49,7 @@ export async function runOcclusion(opts: OcclusionOptions): Promise<OcclusionRes
   const batch = opts.batch ?? 16;
   if (!(Number.isSafeInteger(batch) && batch >= 1)) throw new Error(`--batch must be a whole number >= 1, got ${batch}`);
   const model = loadEvalModel(opts.model, opts.preprocess);
-  const dataset = await openDataset(opts.dataset, { split: opts.split, labels: opts.labels, skipDifficult: opts.skipDifficult });
-  for (const note of dataset.notes) log(`note: ${note}`);
-  const classes = modelClasses(model.graph);
-  if (dataset.classNames.length !== classes) {
-    throw new Error(`${opts.dataset}: the label list has ${dataset.classNames.length} classes but ${opts.model} has ${classes} outputs${opts.labels ? '' : ' (give --labels FILE)'}`);
-  }
+  const dataset = await openEvalDataset(opts, model.graph, log);
   const gpu = opts.gpu ?? await createNodeGpu();
   let fm: ForwardModel | null = null;
   try {

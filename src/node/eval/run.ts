@@ -31,7 +31,6 @@ import { buildReport, skipKey, type EvalReport, type EvalSettings, type Shard } 
 import type { PairRecord, PreparedSample, Sample, Skip } from '../../eval/types.ts';
 import { ForwardModel } from '../../forward/model.ts';
 import type { Init } from '../../lrp/explainer.ts';
-import { openDataset, type Dataset } from '../datasets/index.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { writeNpy } from '../npy-file.ts';
 import { prepareSamples } from '../prepare/index.ts';
@@ -40,7 +39,7 @@ import {
   writeFileAtomic, writeReportFiles, type RunFile,
 } from './files.ts';
 import { Progress } from './progress.ts';
-import { loadAnalyzers, loadEvalModel, modelClasses, selectItems } from './setup.ts';
+import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems } from './setup.ts';
 
 export interface EvalOptions {
   readonly model: string;
@@ -135,12 +134,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     }
   }
 
-  const dataset: Dataset = await openDataset(opts.dataset, { split: opts.split, labels: opts.labels, skipDifficult: opts.skipDifficult });
-  for (const note of dataset.notes) log(`note: ${note}`);
-  const classes = modelClasses(model.graph);
-  if (dataset.classNames.length !== classes) {
-    throw new Error(`${opts.dataset}: the label list has ${dataset.classNames.length} classes but ${opts.model} has ${classes} outputs${opts.labels ? '' : ' (give --labels FILE)'}`);
-  }
+  const dataset = await openEvalDataset(opts, model.graph, log);
 
   const gpu = opts.gpu ?? await createNodeGpu();
   let fm: ForwardModel | null = null;

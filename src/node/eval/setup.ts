@@ -11,6 +11,7 @@ import type { Graph } from '../../graph/ir.ts';
 import { numel, valueInfo } from '../../graph/ir.ts';
 import { METHODS, parseComposite, resolveComposite, type ResolvedComposite } from '../../lrp/composite.ts';
 import { channelCount, type PreprocessSpec } from '../../preprocess/spec.ts';
+import { openDataset, type Dataset } from '../datasets/index.ts';
 import { loadModel, type LoadedModel } from '../model-file.ts';
 
 /**
@@ -84,6 +85,23 @@ export function loadEvalModel(model: string, preprocessPath?: string): LoadedMod
 
 export function modelClasses(graph: Graph): number {
   return numel(valueInfo(graph, graph.output).shape);
+}
+
+/**
+ * Opens the dataset of an `lrp eval` or `lrp occlusion` run, logs its notes, and checks that its
+ * label list matches the model's outputs, naming both when it does not.
+ */
+export async function openEvalDataset(
+  opts: { dataset: string; model: string; split?: string; labels?: string; skipDifficult?: boolean },
+  graph: Graph, log: (line: string) => void,
+): Promise<Dataset> {
+  const dataset = await openDataset(opts.dataset, { split: opts.split, labels: opts.labels, skipDifficult: opts.skipDifficult });
+  for (const note of dataset.notes) log(`note: ${note}`);
+  const classes = modelClasses(graph);
+  if (dataset.classNames.length !== classes) {
+    throw new Error(`${opts.dataset}: the label list has ${dataset.classNames.length} classes but ${opts.model} has ${classes} outputs${opts.labels ? '' : ' (give --labels FILE)'}`);
+  }
+  return dataset;
 }
 
 /** `i/n` with 0 <= i < n. */
