@@ -1,51 +1,79 @@
 /**
- * Tile sweep for the forward convolution: for chosen VGG-16 layers and batch sizes, the kernel
- * time of every thread-block shape the kernel accepts, under each split target of --fills,
- * against the shape convTile picks. This is how convTile's choices were made; rerun it on a new
- * kind of device before changing them.
+ * Tile sweep for the convolution GEMMs: for chosen VGG-16 layers and batch sizes, the kernel time
+ * of every thread-block shape the kernels accept, under each split target of --fills, against the
+ * shape convTile picks. Three kernels share the tile scheme (src/forward/conv.ts): the forward
+ * convolution, the relevance denominators (conv_stab: the forward GEMM with modified operands)
+ * and the relevance redistribution (conv_transpose: per stride phase a convolution over s whose
+ * columns are the layer's input channels). This is how convTile's choices were made; rerun it on
+ * a new kind of device before changing them.
  *
- *   npx tsx bench/conv-tiles.ts [--layers features.0,features.24] [--batch 8] [--top 5]
+ *   npx tsx bench/conv-tiles.ts [--kernel forward,stab,transpose] [--layers features.0,features.24]
+ *                               [--batch 8] [--top 5] [--family gpu|cpu] [--inner 10] [--repeat 5] [--chosen-only]
  *                               [--dawn disable-dawn-features=timestamp_quantization] [--json rows.jsonl]
  *
- * Needs timestamp queries. Each figure is the median over --repeat runs (after one warm-up) of
- * INNER back-to-back dispatches each.
+ * The relevance kernels run under alpha-beta (alpha 2, beta 1) on inputs >= 0, the rule of
+ * cmp-alpha2-flat's convolutions: one denominator segment (x W+) and a transposed pass of two
+ * segments (alpha W+ s_p, -beta W- s_n). Needs timestamp queries. Each figure is the median over
+ * --repeat runs (after a warm-up) of --inner back-to-back submissions of the variant.
+ * --family cpu sweeps the wide blocks of CPU adapters (lavapipe: each variant is an LLVM compile
+ * of seconds, each VGG-16 layer a tenth of a second or more: use --inner 1 --repeat 2).
  */
 import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BufferLease } from '../src/gpu/buffer-pool.ts';
 import type { Dispatch } from '../src/gpu/context.ts';
-import type { ForwardOp } from '../src/forward/op.ts';
+import { WeightStore } from '../src/gpu/weight-store.ts';
 import { convTile, createConvWith, tileFits, withDepth, type ConvTile } from '../src/forward/conv.ts';
-import type { ConvLayer } from '../src/graph/ir.ts';
+import type { ConvLayer, Shape } from '../src/graph/ir.ts';
 import { numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel } from '../src/graph/zoo.ts';
+import { createConvBackward } from '../src/lrp/ops/conv-backward.ts';
+import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { dawnArgs, median, table, warmUp } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: 'vgg16:random' },
+    kernel: { type: 'string', default: 'forward' },
     layers: { type: 'string', default: 'features.0,features.2,features.5,features.10,features.17,features.24' },
     batch: { type: 'string', default: '8' },
     repeat: { type: 'string', default: '5' },
+    inner: { type: 'string', default: '10' },
     top: { type: 'string', default: '5' },
+    family: { type: 'string' },
+    // Time only the tile convTile picks (a quick comparison of the three kernels per layer).
+    'chosen-only': { type: 'boolean', default: false },
     dawn: { type: 'string', multiple: true, default: [] },
     tuning: { type: 'string' },
     json: { type: 'string' },
     // Split targets to try (output tiles below which K is split; 0: never).
-    fills: { type: 'string', default: '0,264' },
+    fills: { type: 'string' },
   },
 });
+type KernelName = 'forward' | 'stab' | 'transpose';
+const kernels = args.kernel!.split(',') as KernelName[];
+for (const k of kernels) if (!['forward', 'stab', 'transpose'].includes(k)) throw new Error(`--kernel: ${k} is not forward, stab or transpose`);
 const repeat = Number(args.repeat);
+const inner = Number(args.inner);
 const top = Number(args.top);
-const INNER = 10;
-const fills = args.fills!.split(',').map(Number);
 
-/** Every block shape of the kernel within a GPU's register budget (at most 128 accumulators). */
-function candidates(K: number): ConvTile[] {
+/** GPU blocks: within a GPU's register budget (at most 128 accumulators). */
+function gpuCandidates(K: number): ConvTile[] {
   const out: ConvTile[] = [];
   for (const TX of [8, 16, 32]) for (const TY of [2, 4, 8, 16]) for (const PQ of [1, 2, 4]) for (const TN of [4, 8, 16]) {
     if (TX * TY < 64 || TX * TY > 256 || PQ * TN > 32 || PQ * TN < 4) continue;
+    const t = withDepth(K, { TX, TY, PQ, TN });
+    if (tileFits(t)) out.push(t);
+  }
+  return out;
+}
+
+/** CPU blocks: one or two SIMD vectors of threads along m, wide register blocks. */
+function cpuCandidates(K: number): ConvTile[] {
+  const out: ConvTile[] = [];
+  for (const TX of [8]) for (const TY of [2, 4, 8]) for (const PQ of [2, 4]) for (const TN of [8, 16, 32]) {
+    if (PQ * TN > 64 || PQ * TN < 16) continue;
     const t = withDepth(K, { TX, TY, PQ, TN });
     if (tileFits(t)) out.push(t);
   }
@@ -58,72 +86,125 @@ if (!ctx.hasTimestamps) {
   console.error('conv-tiles needs timestamp queries, which this adapter does not offer');
   process.exit(2);
 }
+const family = args.family ?? ctx.tuning;
+if (family !== 'cpu' && family !== 'gpu') throw new Error(`--family must be cpu or gpu, not '${family}'`);
+const fills = (args.fills ?? (family === 'gpu' ? '0,264' : '0')).split(',').map(Number);
+
+interface Variant {
+  tile: ConvTile;
+  fill: number;
+  dispatches: Dispatch[];
+  release: () => void;
+  ms: number[];
+  /** Wall time of the op's first run: its pipelines' compilation on a CPU driver, and one run. */
+  firstMs: number;
+}
+
 try {
   const graph = builtinModel(args.model!);
-  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}; median of ${repeat}\n`);
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-  for (const name of args.layers!.split(',')) {
-    const layer = graph.layers.find((l) => l.name === name);
-    if (!layer || layer.kind !== 'conv') throw new Error(`${graph.name} has no convolution '${name}'`);
-    const conv = layer as ConvLayer;
-    const inShape = valueInfo(graph, conv.inputs[0]).shape;
-    const outShape = valueInfo(graph, conv.output).shape;
-    const K = conv.inChannels * conv.kernel[0] * conv.kernel[1];
-    for (const batch of args.batch!.split(',').map(Number)) {
-      const x = ctx.pool.acquire(4 * batch * numel(inShape), usage, 'x');
-      ctx.writeBuffer(x, 0, new Float32Array(batch * numel(inShape)).map((_, i) => Math.sin(i)));
-      const out = ctx.pool.acquire(4 * batch * numel(outShape), usage, 'y');
-      const picked = convTile(K, conv.outChannels / conv.groups, ctx.tuning === 'cpu');
-      // Every variant is built first, then timed round-robin: a drifting clock (boost, heat, a
-      // neighbour on the device) then shifts all of them alike instead of favouring the first.
-      const variants: { tile: ConvTile; fill: number; op: ForwardOp; dispatches: Dispatch[]; scratch: BufferLease; ms: number[] }[] = [];
-      for (const tile of candidates(K)) {
-        for (const fill of fills) {
-          const op = await createConvWith(ctx, conv, { shape: inShape, relu: false }, outShape, { tile, fillWorkgroups: fill });
-          // Held until the variant is done: its recorded dispatches are replayed many times.
-          const scratch = new BufferLease(ctx.pool, usage);
-          const dispatches = op.dispatches(batch, [{ buffer: x, shape: inShape, relu: false }], out, (bytes, label) => scratch.acquire(bytes, label));
-          // A split that the heuristic declines is the unsplit run again: not worth a row.
-          if (fill > 0 && dispatches.length === 1) {
-            scratch.release();
-            op.destroy();
-            continue;
+  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}, sweeping the ${family} family; median of ${repeat} x ${inner}\n`);
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  // Each variant takes its own layout (depth BK) from one store; released with the variant.
+  const weights = new WeightStore(ctx);
+  const filled = (count: number, label: string, f: (i: number) => number) => {
+    const b = ctx.pool.acquire(4 * count, usage, label);
+    ctx.writeBuffer(b, 0, Float32Array.from({ length: count }, (_, i) => f(i)));
+    return b;
+  };
+  for (const kernel of kernels) {
+    for (const name of args.layers!.split(',')) {
+      const layer = graph.layers.find((l) => l.name === name);
+      if (!layer || layer.kind !== 'conv') throw new Error(`${graph.name} has no convolution '${name}'`);
+      const conv = layer as ConvLayer;
+      const inShape = valueInfo(graph, conv.inputs[0]).shape;
+      const outShape = valueInfo(graph, conv.output).shape;
+      const cinPG = conv.inChannels / conv.groups;
+      const coutPG = conv.outChannels / conv.groups;
+      // The GEMM's K and N: the transposed pass reduces over output channels x the taps of its
+      // largest phase and has the input channels as columns.
+      const maxTaps = (axis: 0 | 1) => Math.max(...axisPhases(inShape[1 + axis], conv.kernel[axis], conv.stride[axis], conv.pads[axis], conv.dilation[axis]).map((p) => p.taps));
+      const [K, N] = kernel === 'transpose' ? [coutPG * maxTaps(0) * maxTaps(1), cinPG] : [cinPG * conv.kernel[0] * conv.kernel[1], coutPG];
+      const prefix = kernel === 'forward' ? 'conv2d' : kernel === 'stab' ? 'conv_stab' : 'conv_transpose';
+      for (const batch of args.batch!.split(',').map(Number)) {
+        const x = filled(batch * numel(inShape), 'x', (i) => Math.max(Math.sin(i), 0));
+        const z = filled(batch * numel(outShape), 'z', (i) => Math.sin(0.7 * i));
+        const relOut = filled(batch * numel(outShape), 'R out', (i) => Math.cos(i));
+        const relIn = ctx.pool.acquire(4 * batch * numel(inShape), usage, 'R in');
+        const picked = convTile(K, N, family === 'cpu');
+        const variants: Variant[] = [];
+        // Every variant is built first, then timed round-robin: a drifting clock (boost, heat, a
+        // neighbour on the device) then shifts all of them alike instead of favouring the first.
+        const tiles = args['chosen-only'] ? [picked] : (family === 'cpu' ? cpuCandidates : gpuCandidates)(K);
+        if (!tiles.some((t) => JSON.stringify(t) === JSON.stringify(picked))) tiles.push(picked);
+        for (const tile of tiles) {
+          for (const fill of fills) {
+            const v = await build(kernel, conv, inShape, outShape, batch, tile, fill, { x, z, relOut, relIn });
+            // A split that the heuristic declines is the unsplit run again: not worth a row.
+            if (fill > 0 && !v.dispatches.some((d) => d.kernel.startsWith(prefix) && d.kernel.endsWith('_sum'))) {
+              v.release();
+              continue;
+            }
+            // The whole op once (the transposed pass reads what the denominators wrote), then only
+            // the swept kernel (and its split sum) is timed.
+            // On lavapipe a pipeline is compiled on its first dispatch: this run's wall time less a
+            // run's kernel time is about the compile time.
+            const t0 = performance.now();
+            await ctx.run(`${name} ${JSON.stringify(tile)} (first run)`, v.dispatches);
+            const firstMs = performance.now() - t0;
+            variants.push({ ...v, dispatches: v.dispatches.filter((d) => d.kernel.startsWith(prefix)), tile, fill, ms: [], firstMs });
           }
-          variants.push({ tile, fill, op, dispatches, scratch, ms: [] });
         }
-      }
-      // Each run submits the variant INNER times back to back: a lone short dispatch between
-      // host round trips lets the GPU's clock drop and reads several times slower than the
-      // same kernel inside a forward pass.
-      await warmUp(() => ctx.run('warm-up', variants[0].dispatches), 2000);
-      for (let r = 0; r <= repeat; r++) {
-        for (const v of variants) {
-          const t = await ctx.run(`${name} ${JSON.stringify(v.tile)}`, Array.from({ length: INNER }, () => v.dispatches).flat(), { profile: true });
-          if (r === 0) continue;
-          const per = v.dispatches.length;
-          for (let i = 0; i < INNER; i++) v.ms.push(t!.slice(i * per, (i + 1) * per).reduce((s, d) => s + d.ms, 0));
+        await warmUp(() => ctx.run('warm-up', variants[0].dispatches), family === 'gpu' ? 2000 : 0);
+        for (let r = 0; r <= repeat; r++) {
+          for (const v of variants) {
+            const t = await ctx.run(`${name} ${JSON.stringify(v.tile)}`, Array.from({ length: inner }, () => v.dispatches).flat(), { profile: true });
+            if (r === 0) continue;
+            const per = v.dispatches.length;
+            for (let i = 0; i < inner; i++) v.ms.push(t!.slice(i * per, (i + 1) * per).reduce((s, d) => s + d.ms, 0));
+          }
         }
+        const flops = variants[0].dispatches.reduce((s, d) => s + (d.flops ?? 0), 0);
+        const rows = variants.map((v) => {
+          v.release();
+          return { tile: v.tile, fill: v.fill, ms: median(v.ms), firstMs: v.firstMs, chosen: JSON.stringify(v.tile) === JSON.stringify(picked) };
+        });
+        if (args.json) {
+          appendFileSync(args.json, `${JSON.stringify({ kernel, layer: name, K, N, out: outShape, batch, family, rows: rows.map((r) => ({ ...r.tile, fill: r.fill, ms: r.ms, firstMs: r.firstMs })) })}\n`);
+        }
+        for (const b of [x, z, relOut, relIn]) ctx.pool.release(b);
+        rows.sort((a, b) => a.ms - b.ms);
+        const shown = rows.filter((r, i) => i < top || r.chosen);
+        console.log(`${kernel} ${name}: K ${K}, N ${N}, output ${outShape.join('x')}, batch ${batch}; ${rows.length} runs`);
+        console.log(table(['TX', 'TY', 'PQ', 'TN', 'BK', 'fill', 'ms', 'GFLOP/s', 'x best', 'first run ms', ''],
+          shown.map((r) => [r.tile.TX, r.tile.TY, r.tile.PQ, r.tile.TN, r.tile.BK].map(String)
+            .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(1), (r.ms / rows[0].ms).toFixed(2), r.firstMs.toFixed(0), r.chosen ? '<- convTile' : ''])),
+          [true, true, true, true, true, false, true, true, true, true, false]));
+        console.log();
       }
-      const rows = variants.map((v) => {
-        v.scratch.release();
-        v.op.destroy();
-        return { tile: v.tile, fill: v.fill, ms: median(v.ms), chosen: JSON.stringify(v.tile) === JSON.stringify(picked) };
-      });
-      if (args.json) {
-        appendFileSync(args.json, `${JSON.stringify({ layer: name, K, N: conv.outChannels, out: outShape, batch, rows: rows.map((r) => ({ ...r.tile, fill: r.fill, ms: r.ms })) })}\n`);
-      }
-      ctx.pool.release(x);
-      ctx.pool.release(out);
-      const flops = 2 * batch * numel(outShape) * K;
-      rows.sort((a, b) => a.ms - b.ms);
-      const shown = rows.filter((r, i) => i < top || r.chosen);
-      console.log(`${name}: K ${K}, N ${conv.outChannels}, output ${outShape.join('x')}, batch ${batch}; ${rows.length} runs`);
-      console.log(table(['TX', 'TY', 'PQ', 'TN', 'BK', 'fill', 'ms', 'GFLOP/s', ''],
-        shown.map((r) => [r.tile.TX, r.tile.TY, r.tile.PQ, r.tile.TN, r.tile.BK].map(String)
-          .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(0), r.chosen ? '<- convTile' : ''])),
-        [true, true, true, true, true, false, true, true, false]));
-      console.log();
     }
+  }
+
+  /** One variant's dispatches over fixed buffers, and what releases its op. */
+  async function build(
+    kernel: KernelName, conv: ConvLayer, inShape: Shape, outShape: Shape, batch: number, tile: ConvTile, fill: number,
+    b: { x: GPUBuffer; z: GPUBuffer; relOut: GPUBuffer; relIn: GPUBuffer },
+  ): Promise<{ dispatches: Dispatch[]; release: () => void }> {
+    // Held until the variant is done: its recorded dispatches are replayed many times.
+    const scratch = new BufferLease(ctx.pool, usage);
+    if (kernel === 'forward') {
+      const op = await createConvWith(ctx, conv, { shape: inShape, relu: false }, outShape, { tile, fillWorkgroups: fill, weights });
+      const dispatches = op.dispatches(batch, [{ buffer: b.x, shape: inShape, relu: false }], b.z, (bytes, label) => scratch.acquire(bytes, label));
+      return { dispatches, release: () => { scratch.release(); op.destroy(); } };
+    }
+    const op = await createConvBackward({
+      ctx, weights, accumulate: [false], layer: conv, rule: { rule: 'alpha-beta', alpha: 2, beta: 1, stabilizer: 1e-6 },
+      inputs: [{ shape: inShape, relu: false }], nonneg: [true], output: { shape: outShape, relu: false }, outShape,
+    }, { [kernel === 'stab' ? 'stabTile' : 'transposeTile']: tile, fillWorkgroups: fill });
+    const dispatches = op.dispatches(batch, {
+      inputs: [{ buffer: b.x, shape: inShape, relu: false }], output: { buffer: b.z, shape: outShape, relu: false },
+      relOut: b.relOut, relIn: [b.relIn], accumulate: [false], scratch: (bytes, label) => scratch.acquire(bytes, label),
+    });
+    return { dispatches, release: () => { scratch.release(); op.destroy(); } };
   }
 } finally {
   gpu.close();

@@ -5,7 +5,7 @@
  * typical size, 1 to 3 boxes of 1 or 2 classes each, labels named class_0...), so no dataset is
  * needed. Defaults suit lavapipe (CPU): 16 images at batch 4; raise them on a real GPU.
  *
- *   npx tsx bench/eval.ts [--model vgg16:random] [--images 16] [--batch 4] [--composite cmp-alpha2-flat]
+ *   npx tsx bench/eval.ts [--model vgg16:random] [--images 16] [--batch 4] [--composite cmp-alpha2-flat[,lrp-z,...]]
  *                         [--workers N] [--format jpeg|png] [--multi 0.5] [--save-relevance] [--keep DIR]
  *                         [--preprocess SPEC.json]   (for an ONNX model without MODEL.onnx.json beside it)
  *
@@ -111,6 +111,7 @@ const root = args.keep ?? mkdtempSync(join(tmpdir(), 'lrp-bench-eval-'));
 try {
   const model = loadModel(args.model, { preprocess: args.preprocess });
   const classes = numel(valueInfo(model.graph, model.graph.output).shape);
+  const weightBytes = model.graph.layers.reduce((n, l) => n + ('weight' in l ? 4 * (l.weight.length + l.bias.length) : 0), 0);
   const voc = join(root, 'VOC');
   const labels = join(root, 'labels.txt');
   writeFileSync(labels, `${Array.from({ length: classes }, (_, i) => `class_${i}`).join('\n')}\n`);
@@ -148,7 +149,9 @@ try {
       console.log(`${k.padEnd(12)} ${v.toFixed(3).padStart(9)} ${`${((100 * v) / res.seconds).toFixed(1)}%`.padStart(7)} ${((1000 * v) / nImages).toFixed(1).padStart(10)}`);
     }
     console.log(`${'total'.padEnd(12)} ${res.seconds.toFixed(3).padStart(9)}`);
-    console.log(`GPU buffer pool peak: ${(gpu.ctx.pool.stats.peak / 2 ** 20).toFixed(0)} MiB`);
+    console.log(`GPU buffer pool peak: ${(gpu.ctx.pool.stats.peak / 2 ** 20).toFixed(0)} MiB (activations, relevance, scratch: beyond the weights)`);
+    // On lavapipe GPU memory is process memory: the peak RSS is the whole run's footprint.
+    console.log(`process peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (weights ${(weightBytes / 2 ** 20).toFixed(0)} MiB as stored in the model)`);
   } finally {
     gpu.close();
   }

@@ -1,17 +1,23 @@
 /**
- * Relevance-pass benchmark: per rule (composite), per layer, the time and GFLOP/s of its
- * relevance kernels (timestamp queries), the whole backward pass in images/s, and the FLOPs a
- * composite costs in forward-pass equivalents on top of the forward pass.
+ * Relevance-pass benchmark: per composite, the relevance kernels' time against the forward
+ * kernels' time, both from timestamp queries in the same process, interleaved run by run so that
+ * a loaded machine slows both alike; and per layer (--layers) where the time goes, kernel by
+ * kernel.
  *
  *   npx tsx bench/relevance.ts [--model vgg16:random] [--batch 1,8] [--composite cmp-alpha2-flat,lrp-z,...]
- *                              [--repeat 1] [--layers]
+ *                              [--repeat 3] [--layers] [--warmup-ms 3000]
  *
- * FLOPs count 2 per multiply-add over the true reduction length. "Forward equivalents" divides a
- * composite's relevance FLOPs by the forward pass's: the target for cmp-alpha2-flat is <= 3
- * (one forward conv with W+ for the denominators, one transposed pass for both alpha-beta
- * terms). On lavapipe a VGG-16 pass takes minutes: start with --batch 1 and a few composites.
+ * FLOPs count 2 per multiply-add over the true reduction length. "FLOP ratio" divides a
+ * composite's relevance FLOPs by the forward pass's (cmp-alpha2-flat: 2.98, one forward conv with
+ * W+ for the denominators and one transposed pass for both alpha-beta terms). "Efficiency" is the
+ * relevance time over the forward time, divided by the FLOP ratio: 1.00 means the relevance
+ * kernels run at the forward kernels' rate. Issue 10's target is <= 1.25 for cmp-alpha2-flat and
+ * lrp-z on VGG-16 at batch 1 and 8. On lavapipe a VGG-16 relevance pass takes tens of seconds:
+ * start with --batch 1 and a few composites.
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { KernelTiming } from '../src/gpu/profiler.ts';
 import { ForwardModel } from '../src/forward/model.ts';
 import { numel } from '../src/graph/ir.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
@@ -26,7 +32,7 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: 'vgg16:random' },
     batch: { type: 'string', default: '1' },
     composite: { type: 'string', default: 'cmp-alpha2-flat,lrp-z,lrp-epsilon,lrp-alpha1beta0,lrp-alpha2beta1,cmp-alpha1,lrp-cam,epsilon-gamma-box,gradient,guided-backprop' },
-    repeat: { type: 'string', default: '1' },
+    repeat: { type: 'string', default: '3' },
     layers: { type: 'boolean', default: false },
     dawn: { type: 'string', multiple: true, default: [] },
     tuning: { type: 'string' },
@@ -37,60 +43,89 @@ const batches = args.batch!.split(',').map(Number);
 const composites = args.composite === 'all' ? [...PRESET_NAMES] : args.composite!.split(',').map((s) => s.trim());
 const repeat = Number(args.repeat);
 const warmupMs = Number(args['warmup-ms']);
+const TARGET = 1.25;
+
+const sum = (ts: readonly KernelTiming[], f: (t: KernelTiming) => number) => ts.reduce((s, t) => s + f(t), 0);
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+/** Per layer: kernel -> ms, and FLOPs. */
+function byLayer(ts: readonly KernelTiming[]): Map<string, { kernels: Map<string, number>; ms: number; flops: number }> {
+  const m = new Map<string, { kernels: Map<string, number>; ms: number; flops: number }>();
+  for (const t of ts) {
+    const e = m.get(t.layer) ?? { kernels: new Map(), ms: 0, flops: 0 };
+    e.kernels.set(t.kernel, (e.kernels.get(t.kernel) ?? 0) + t.ms);
+    e.ms += t.ms;
+    e.flops += t.flops;
+    m.set(t.layer, e);
+  }
+  return m;
+}
 
 const gpu = await createNodeGpu(dawnArgs(args));
 try {
+  if (!gpu.ctx.hasTimestamps) throw new Error('this bench compares kernel times and needs timestamp queries, which the adapter does not offer');
   const model = loadModel(args.model!);
   const { graph } = model;
   const fm = await ForwardModel.create(gpu.ctx, graph);
-  console.log(`adapter: ${gpu.adapterName}`);
+  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${gpu.ctx.tuning}; LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(default)'}`);
   console.log(`model:   ${graph.name}, input ${graph.input.shape.join('x')}; composites: ${composites.join(', ')}`);
-  console.log(`timing:  ${gpu.ctx.hasTimestamps ? 'kernel times from timestamp queries' : 'no timestamp-query: wall clock only'}; median of ${repeat} after a warm-up\n`);
+  console.log(`timing:  timestamp queries; forward and relevance passes alternate, median of ${repeat} after a ${warmupMs} ms warm-up`);
+  console.log(`load:    ${load()} (1, 5, 15 min) at the start\n`);
   const summary: string[][] = [];
   for (const batch of batches) {
     const per = numel(graph.input.shape);
     const input = new Float32Array(batch * per);
     for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 12.9898) * 2;
-    const fwdActs = await fm.forward(input, batch, { profile: true });
-    const fwdFlops = (fwdActs.timings ?? []).reduce((s, t) => s + t.flops, 0);
-    const fwdMs = (fwdActs.timings ?? []).reduce((s, t) => s + t.ms, 0);
-    fwdActs.release();
+    await warmUp(async () => (await fm.forward(input, batch)).release(), warmupMs);
     for (const name of composites) {
       const composite = resolveComposite(parseComposite(name, '--composite'), graph, { preprocess: model.preprocess });
       const ex = await Explainer.create(fm, composite);
       const acts = await fm.forward(input, batch);
       try {
-        await warmUp(() => ex.explainActivations(acts, { targets: 'predicted', init: 'logit' }), warmupMs);
+        const explain = (profile: boolean) => ex.explainActivations(acts, { targets: 'predicted', init: 'logit', profile });
+        await warmUp(() => explain(false), warmupMs);
+        const fwd: KernelTiming[][] = [];
+        const rel: KernelTiming[][] = [];
         const walls: number[] = [];
-        let timings = null;
         for (let r = 0; r < repeat; r++) {
+          const f = await fm.forward(input, batch, { profile: true });
+          fwd.push(f.timings ?? []);
+          f.release();
+          rel.push((await explain(true)).timings ?? []);
           const t0 = performance.now();
-          await ex.explainActivations(acts, { targets: 'predicted', init: 'logit' });
+          await explain(false);
           walls.push(performance.now() - t0);
-          timings = (await ex.explainActivations(acts, { targets: 'predicted', init: 'logit', profile: true })).timings;
         }
-        const flops = (timings ?? []).reduce((s, t) => s + t.flops, 0);
-        const ms = (timings ?? []).reduce((s, t) => s + t.ms, 0);
-        if (args.layers && timings) {
-          const byLayer = new Map<string, { kernels: Set<string>; ms: number; flops: number }>();
-          for (const t of timings) {
-            const e = byLayer.get(t.layer) ?? { kernels: new Set(), ms: 0, flops: 0 };
-            e.kernels.add(t.kernel);
-            e.ms += t.ms;
-            e.flops += t.flops;
-            byLayer.set(t.layer, e);
-          }
+        const fwdMs = median(fwd.map((ts) => sum(ts, (t) => t.ms)));
+        const relMs = median(rel.map((ts) => sum(ts, (t) => t.ms)));
+        const fwdFlops = sum(fwd[0], (t) => t.flops);
+        const relFlops = sum(rel[0], (t) => t.flops);
+        const flopRatio = relFlops / fwdFlops;
+        const eff = relMs / fwdMs / flopRatio;
+        if (args.layers) {
+          // The run whose total is the median, layer by layer (medians per layer need not add up).
+          const pick = (runs: KernelTiming[][], ms: number) => runs.find((ts) => sum(ts, (t) => t.ms) === ms) ?? runs[0];
+          const fl = byLayer(pick(fwd, fwdMs));
+          const rl = byLayer(pick(rel, relMs));
           console.log(`${name}, batch ${batch}: ${describeRules(ex)}`);
-          console.log(table(['layer', 'kernels', 'ms', 'GFLOP/s'], [...byLayer].map(([l, e]) => [
-            l, [...e.kernels].join('+'), e.ms.toFixed(2), e.flops ? (e.flops / e.ms / 1e6).toFixed(2) : '-',
-          ]), [false, false, true, true]));
+          console.log(table(['layer', 'fwd ms', 'fwd GFLOP/s', 'relevance kernels (ms)', 'rel ms', 'rel GFLOP/s', 'FLOP ratio', 'efficiency'],
+            [...rl].map(([l, e]) => {
+              const f = fl.get(l);
+              const ratio = f && f.flops ? e.flops / f.flops : 0;
+              return [
+                l, f ? f.ms.toFixed(1) : '-', f && f.flops ? (f.flops / f.ms / 1e6).toFixed(2) : '-',
+                [...e.kernels].map(([k, ms]) => `${k} ${ms.toFixed(1)}`).join(' + '),
+                e.ms.toFixed(1), e.flops ? (e.flops / e.ms / 1e6).toFixed(2) : '-',
+                ratio ? ratio.toFixed(2) : '-', ratio && f ? (e.ms / f.ms / ratio).toFixed(2) : '-',
+              ];
+            }), [false, true, true, false, true, true, true, true]));
           console.log('');
         }
         const wall = median(walls);
         summary.push([
-          name, String(batch), (fwdFlops ? flops / fwdFlops : 0).toFixed(2), ms ? ms.toFixed(1) : '-',
-          ms && flops ? (flops / ms / 1e6).toFixed(2) : '-', wall.toFixed(1), (batch / (wall / 1000)).toFixed(3),
-          fwdMs ? fwdMs.toFixed(1) : '-',
+          name, String(batch), fwdMs.toFixed(1), relMs.toFixed(1), flopRatio.toFixed(2), (relMs / fwdMs).toFixed(2),
+          eff.toFixed(2), eff <= TARGET ? 'yes' : 'no', (relFlops / relMs / 1e6).toFixed(2), (fwdFlops / fwdMs / 1e6).toFixed(2),
+          (batch / (wall / 1000)).toFixed(3),
         ]);
       } finally {
         acts.release();
@@ -99,10 +134,13 @@ try {
     }
   }
   console.log(table(
-    ['composite', 'batch', 'fwd-equiv FLOPs', 'kernel ms', 'GFLOP/s', 'wall ms', 'images/s', 'forward ms'],
-    summary, [false, true, true, true, true, true, true, true],
+    ['composite', 'batch', 'fwd ms', 'rel ms', 'FLOP ratio', 'time ratio', 'efficiency', `<= ${TARGET}`, 'rel GFLOP/s', 'fwd GFLOP/s', 'rel images/s'],
+    summary, [false, true, true, true, true, true, true, false, true, true, true],
   ));
-  console.log('\nfwd-equiv FLOPs: the relevance pass\'s FLOPs over the forward pass\'s (on top of the forward pass).');
+  console.log(`\nfwd/rel ms: kernel time of the forward / relevance pass. FLOP ratio: relevance FLOPs over forward FLOPs.
+efficiency: (rel ms / fwd ms) / FLOP ratio, 1.00 = the relevance kernels at the forward kernels' rate (target <= ${TARGET}).
+rel images/s: wall clock of the relevance pass alone (the forward pass ran once before).
+load: ${load()} (1, 5, 15 min) at the end`);
   fm.destroy();
 } finally {
   gpu.close();

@@ -9,13 +9,18 @@
 // (exactly what a forward kernel stores, up to its own rounding), and the reference gets the same
 // float32 z, input and upper relevance, so the comparison measures the relevance kernels alone.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../src/gpu/context.ts';
+import { GpuContext } from '../src/gpu/context.ts';
+import type { ConvTile } from '../src/forward/conv.ts';
+import { nodeShaderLoader } from '../src/node/gpu.ts';
 import { inferShape } from '../src/graph/builder.ts';
 import type { ConvLayer, DenseLayer, Pads4, Pair, Shape } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
 import { Rng } from '../src/graph/zoo.ts';
 import type { BackwardIO, BackwardOp, BackwardOpContext } from '../src/lrp/backward-op.ts';
-import { axisPhases, createConvBackward, createDenseBackward } from '../src/lrp/ops/linear.ts';
+import { createConvBackward, type ConvBackwardOptions } from '../src/lrp/ops/conv-backward.ts';
+import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
+import { createDenseBackward } from '../src/lrp/ops/dense-backward.ts';
+import { WeightStore } from '../src/gpu/weight-store.ts';
 import type { LinearRule } from '../src/lrp/rule-spec.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { referenceLayer } from './reference/forward.ts';
@@ -184,8 +189,8 @@ interface Run {
   batch: number;
 }
 
-/** Runs the op once on fresh buffers (scratch included) and reads relIn back. */
-async function runOp(ctx: GpuContext, op: BackwardOp, shape: Shape, outShape: Shape, s: Run): Promise<Float32Array> {
+/** Runs the op once on fresh buffers (scratch included) and reads relIn back; `kernels` collects what ran. */
+async function runOp(ctx: GpuContext, op: BackwardOp, shape: Shape, outShape: Shape, s: Run, kernels?: string[]): Promise<Float32Array> {
   const buffers: GPUBuffer[] = [];
   const up = (d: Float32Array, label: string): GPUBuffer => {
     const b = ctx.upload(d, label, storage());
@@ -206,19 +211,22 @@ async function runOp(ctx: GpuContext, op: BackwardOp, shape: Shape, outShape: Sh
         return b;
       },
     };
-    await ctx.run(op.layer.name, op.dispatches(s.batch, io));
+    const dispatches = op.dispatches(s.batch, io);
+    kernels?.push(...dispatches.map((d) => d.kernel));
+    await ctx.run(op.layer.name, dispatches);
     return await ctx.readF32(relIn, 0, s.prior.length, 'relIn');
   } finally {
     buffers.forEach((b) => b.destroy());
   }
 }
 
-function opContext(ctx: GpuContext, layer: LinearLayer, rule: LinearRule, shape: Shape, relu: boolean, nonneg: boolean): BackwardOpContext {
+function opContext(ctx: GpuContext, layer: LinearLayer, rule: LinearRule, shape: Shape, relu: boolean, nonneg: boolean, accumulate = false): BackwardOpContext {
   const outShape = inferShape(layer, [shape]);
-  return { ctx, layer, rule, inputs: [{ shape, relu }], nonneg: [nonneg], output: { shape: outShape, relu: false }, outShape };
+  return { ctx, weights: new WeightStore(ctx), accumulate: [accumulate], layer, rule, inputs: [{ shape, relu }], nonneg: [nonneg], output: { shape: outShape, relu: false }, outShape };
 }
 
-const create = (layer: LinearLayer) => (layer.kind === 'conv' ? createConvBackward : createDenseBackward);
+const create = (layer: LinearLayer, opts: ConvBackwardOptions = {}) => (c: BackwardOpContext) =>
+  (layer.kind === 'conv' ? createConvBackward(c, opts) : createDenseBackward(c));
 
 /** Worst relative L2 error per rule label and input kind, printed at the end. */
 const worst = new Map<string, { err: number; tol: number; where: string }>();
@@ -255,18 +263,21 @@ function prepare(c: LayerCase, kind: InputKind, batch: number, title: string): P
   return { layer, x, actual, z, relOut, outShape: inferShape(layer, [c.shape]) };
 }
 
-async function check(c: LayerCase, ruleIndex: number, kind: InputKind, batch: number, accumulate: boolean, title: string): Promise<void> {
-  const { ctx } = shared;
+/** Where a check runs: another context (the other tile family), explicit tiles; `kernels` collects what ran. */
+interface Variant { ctx?: GpuContext; opts?: ConvBackwardOptions; kernels?: string[] }
+
+async function check(c: LayerCase, ruleIndex: number, kind: InputKind, batch: number, accumulate: boolean, title: string, v: Variant = {}): Promise<void> {
+  const ctx = v.ctx ?? shared.ctx;
   const p = prepare(c, kind, batch, title);
   const rule = rulesFor(p.layer)[ruleIndex];
   const nIn = p.x.length;
   const prior = accumulate ? randn(rngFor(`${title} prior`), nIn) : new Float32Array(nIn).fill(1234.5);
   const want = referenceLayerRelevance(p.layer, rule, p.actual, c.shape, f64(p.z), f64(p.relOut), batch);
   if (accumulate) want.forEach((v, i) => { want[i] = v + prior[i]; });
-  const op = await create(p.layer)(opContext(ctx, p.layer, rule, c.shape, kind === 'relu-view', kind !== 'signed'));
+  const op = await create(p.layer, v.opts)(opContext(ctx, p.layer, rule, c.shape, kind === 'relu-view', kind !== 'signed', accumulate));
   let got: Float32Array;
   try {
-    got = await runOp(ctx, op, c.shape, p.outShape, { x: p.x, relu: kind === 'relu-view', z: p.z, relOut: p.relOut, prior, accumulate, batch });
+    got = await runOp(ctx, op, c.shape, p.outShape, { x: p.x, relu: kind === 'relu-view', z: p.z, relOut: p.relOut, prior, accumulate, batch }, v.kernels);
   } finally {
     op.destroy();
   }
@@ -374,6 +385,58 @@ describe('dense backward, more samples than one block of 8', () => {
     it(title, async () => {
       await check(c, ri, 'relu-view', 11, true, title);
     });
+  }
+});
+
+// The tile the op picks comes from convTile (the forward convolution's choice for the same GEMM
+// shape): the adapter's family ran above. Here the other family (on lavapipe: the GPU tiles, and a
+// split reduction wherever a layer has few output tiles and K >= 16 steps), and explicit tiles that
+// reach every unrolled block of the kernels (1 to 4 quads, 4 to 32 channels per thread), so every
+// variant a tile sweep can pick has run against the float64 reference.
+describe('conv backward with the other tile family (split reductions)', () => {
+  let other: GpuContext | undefined;
+  const otherCtx = () => {
+    other ??= new GpuContext(shared.gpu.device, { shaders: nodeShaderLoader, tuning: shared.ctx.tuning === 'cpu' ? 'gpu' : 'cpu' });
+    return other;
+  };
+  afterAll(() => other?.destroy());
+  // Each pipeline is a compile of seconds on lavapipe: one stride-1 layer that splits both GEMMs
+  // under z (a transposed pass alone), alpha-beta 2/1 (the z - p epilogue, two segments) and gamma
+  // (the gamma epilogue), and one strided layer (four phases) under alpha-beta.
+  const splitCases = [wideCases[0]];
+  const matrix: [LayerCase, number[]][] = [[wideCases[0], [0, 4, 5]], [conv3x3Cases[1], [4]]];
+  for (const [c, rules] of matrix) {
+    for (const ri of rules) {
+      for (const [batch, acc] of RUNS) {
+        const title = `${c.label}: ${ruleLabel(rulesFor(c.make(new Rng(0)))[ri])}, ReLU view, batch ${batch}${acc ? ', accumulate' : ''}`;
+        it(title, async () => {
+          const kernels: string[] = [];
+          await check(c, ri, 'relu-view', batch, acc, title, { ctx: otherCtx(), kernels });
+          // The stride-1 layer splits its reductions on the GPU family: the sums must have run.
+          if (otherCtx().tuning === 'gpu' && splitCases.includes(c) && batch === 1) {
+            expect(kernels.filter((k) => k.endsWith('_sum')), kernels.join(', ')).not.toEqual([]);
+          }
+        });
+      }
+    }
+  }
+});
+
+describe('conv backward with explicit tiles (every unrolled block)', () => {
+  // The largest block (4 quads x 32 channels: every FMA and copy block live); the families' own
+  // tiles (PQ 1, 2 and 4; TN 4 to 16) ran above.
+  const tiles: ConvTile[] = [{ TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }];
+  // Stride 1 (one phase: one transposed pipeline per pass), groups 2, columns past the tile's.
+  const c = conv('conv 3x3 groups 2, 20 -> 36 channels', [20, 9, 8], 36, [3, 3], [1, 1], [1, 0, 1, 1], [1, 1], 2);
+  for (const tile of tiles) {
+    // Alpha-beta 2/1 on signed inputs: two denominators of two segments, two transposed passes
+    // of two segments, the second adding into the first.
+    for (const ri of [4]) {
+      const title = `${c.label}: ${ruleLabel(rulesFor(c.make(new Rng(0)))[ri])}, signed, tile ${tile.TX}x${tile.TY} threads of ${tile.PQ} quads x ${tile.TN}, batch 3`;
+      it(title, async () => {
+        await check(c, ri, 'signed', 3, false, title, { opts: { stabTile: tile, transposeTile: tile } });
+      });
+    }
   }
 });
 

@@ -7,6 +7,7 @@ import type { Layer, Pads4, Pair, Shape } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
 import { Rng } from '../src/graph/zoo.ts';
 import type { BackwardIO, BackwardOp, BackwardOpContext } from '../src/lrp/backward-op.ts';
+import { WeightStore } from '../src/gpu/weight-store.ts';
 import type { LayerRule } from '../src/lrp/rule-spec.ts';
 import { createAdd, createConcatBackward, createPassBackward, createReluBackward, createTimesInput, isPassThrough } from '../src/lrp/ops/elementwise.ts';
 import { createLrnBackward } from '../src/lrp/ops/lrn.ts';
@@ -77,7 +78,7 @@ async function runOp(ctx: GpuContext, op: BackwardOp, s: RunSpec): Promise<Float
 
 function opContext(ctx: GpuContext, layer: Layer, rule: LayerRule | null, inputs: { shape: Shape; relu: boolean }[]): BackwardOpContext {
   const outShape = inferShape(layer, inputs.map((i) => i.shape));
-  return { ctx, layer, rule, inputs, nonneg: inputs.map((i) => i.relu), output: { shape: outShape, relu: false }, outShape };
+  return { ctx, weights: new WeightStore(ctx), accumulate: inputs.map(() => false), layer, rule, inputs, nonneg: inputs.map((i) => i.relu), output: { shape: outShape, relu: false }, outShape };
 }
 
 interface SingleCase {

@@ -1,16 +1,19 @@
 // The backward half of an LRP rule on a dense layer (see conv_transpose.wgsl):
 //   R[n, i] (+)= OUT(x[n, i]) * sum_t coef_t sum_o W_t(w[o, i]) s[SLICE_t][n, o]
-// Threads own input features and walk the output rows of this weight chunk: consecutive threads
-// read consecutive weights of a row (the forward [out][in] layout serves as is), and each s
-// value is shared by the whole workgroup. A workgroup owns COLS*WG features for up to NB samples.
+// Weight-bound, like the forward dense kernel: each thread owns 4 consecutive input features (one
+// vec4 column of the forward kernel's own row chunk, rows inF4 vec4s apart) for up to NB samples
+// and walks the chunk's rows; each weight vec4 it loads serves NB samples, and the s values it
+// multiplies are the same for the whole workgroup. Consecutive threads read consecutive vec4s of
+// a row. Terms sharing the input factor are segments (codes as in conv_stab.wgsl).
 
 struct Params {
   batch: u32, inF: u32, rows: u32, rowOffset: u32,
-  outF: u32, sliceLen: u32, _pad0: u32, _pad1: u32,
-  gamma: f32, _pad2: u32, _pad3: u32, _pad4: u32,
-  coef0: f32, coef1: f32, coef2: f32, _pad5: u32,
+  outF: u32, sliceLen: u32, inF4: u32, gamma: f32,
+  coef0: f32, coef1: f32, coef2: f32,
 }
 
+// Samples per workgroup, 1 to 8 (the host compiles 1 for batch 1, 8 otherwise).
+override NB: u32 = 1u;
 override RELU_IN: bool = false;
 override SEGS: u32 = 1u;
 override SLICE0: u32 = 0u;
@@ -22,35 +25,22 @@ override W2: u32 = 0u;
 override OUT: u32 = 0u;
 override ACCUMULATE: bool = false;
 const WG: u32 = 64u;
-const COLS: u32 = 4u;
-const NB: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> s: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> x: array<f32>;
 @group(0) @binding(4) var<storage, read> bounds: array<f32>;
 @group(0) @binding(5) var<storage, read_write> r: array<f32>;
 
-fn outMod(v: f32, i: u32) -> f32 {
-  switch OUT {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return min(v, 0.0); }
-    case 3u: { return 1.0; }
-    case 4u: { return bounds[i]; }
-    case 5u: { return bounds[p.inF + i]; }
-    default: { return v; }
-  }
-}
-
-fn wMod(code: u32, v: f32) -> f32 {
+fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   switch code {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return min(v, 0.0); }
-    case 3u: { return 1.0; }
+    case 1u: { return max(v, vec4<f32>(0.0)); }
+    case 2u: { return min(v, vec4<f32>(0.0)); }
+    case 3u: { return vec4<f32>(1.0); }
     case 4u: { return v * v; }
-    case 5u: { return v + p.gamma * max(v, 0.0); }
-    case 6u: { return v + p.gamma * min(v, 0.0); }
+    case 5u: { return v + p.gamma * max(v, vec4<f32>(0.0)); }
+    case 6u: { return v + p.gamma * min(v, vec4<f32>(0.0)); }
     default: { return v; }
   }
 }
@@ -59,46 +49,85 @@ fn segSlice(seg: u32) -> u32 { return select(select(SLICE0, SLICE1, seg == 1u), 
 fn segW(seg: u32) -> u32 { return select(select(W0, W1, seg == 1u), W2, seg == 2u); }
 fn segCoef(seg: u32) -> f32 { return select(select(p.coef0, p.coef1, seg == 1u), p.coef2, seg == 2u); }
 
+// <generated: transpose-epilogue channels=p.inF>
+// R at input o (channel or feature c) from the redistributed sum a: times the input factor.
+fn epilogue(o: u32, c: u32, a: f32) {
+  var f = 1.0;
+  switch OUT {
+    case 3u: { f = 1.0; }
+    case 4u: { f = bounds[c]; }
+    case 5u: { f = bounds[p.inF + c]; }
+    default: {
+      f = x[o];
+      if (RELU_IN) { f = max(f, 0.0); }
+      if (OUT == 1u) { f = max(f, 0.0); }
+      if (OUT == 2u) { f = min(f, 0.0); }
+    }
+  }
+  var v = f * a;
+  if (ACCUMULATE) { v += r[o]; }
+  r[o] = v;
+}
+// </generated>
+
+// Sample n's four features of vec4 column c.
+fn store(n: u32, c: u32, a: vec4<f32>) {
+  let i = 4u * c;
+  let o = n * p.inF + i;
+  if (i < p.inF) { epilogue(o, i, a.x); }
+  if (i + 1u < p.inF) { epilogue(o + 1u, i + 1u, a.y); }
+  if (i + 2u < p.inF) { epilogue(o + 2u, i + 2u, a.z); }
+  if (i + 3u < p.inF) { epilogue(o + 3u, i + 3u, a.w); }
+}
+
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let i0 = wid.x * WG * COLS + t;
+  let c = wid.x * WG + t;
+  let cc = min(c, p.inF4 - 1u);
   let n0 = wid.y * NB;
-  let nCount = min(NB, p.batch - n0);
-
-  var acc: array<f32, 32>;
-  for (var q = 0u; q < 32u; q++) { acc[q] = 0.0; }
-
+  let nLast = min(p.batch, n0 + NB) - 1u;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  var acc4 = vec4<f32>(0.0);
+  var acc5 = vec4<f32>(0.0);
+  var acc6 = vec4<f32>(0.0);
+  var acc7 = vec4<f32>(0.0);
   for (var seg = 0u; seg < SEGS; seg++) {
-    let sOff = segSlice(seg) * p.sliceLen + p.rowOffset;
     let wm = segW(seg);
     let coef = segCoef(seg);
+    // Each sample's s row in this chunk; samples past the batch read the last one (not written).
+    let sOff = segSlice(seg) * p.sliceLen + p.rowOffset;
+    let sb0 = sOff + min(n0 + 0u, nLast) * p.outF;
+    let sb1 = sOff + min(n0 + 1u, nLast) * p.outF;
+    let sb2 = sOff + min(n0 + 2u, nLast) * p.outF;
+    let sb3 = sOff + min(n0 + 3u, nLast) * p.outF;
+    let sb4 = sOff + min(n0 + 4u, nLast) * p.outF;
+    let sb5 = sOff + min(n0 + 5u, nLast) * p.outF;
+    let sb6 = sOff + min(n0 + 6u, nLast) * p.outF;
+    let sb7 = sOff + min(n0 + 7u, nLast) * p.outF;
     for (var o = 0u; o < p.rows; o++) {
-      var sv: array<f32, NB>;
-      for (var n = 0u; n < NB; n++) {
-        sv[n] = select(0.0, coef * s[sOff + (n0 + n) * p.outF + o], n < nCount);
-      }
-      for (var c = 0u; c < COLS; c++) {
-        let i = i0 + c * WG;
-        var wv = 0.0;
-        if (i < p.inF) { wv = wMod(wm, w[o * p.inF + i]); }
-        for (var n = 0u; n < NB; n++) { acc[c * NB + n] = fma(wv, sv[n], acc[c * NB + n]); }
-      }
+      // <generated: dense-transpose-fma samples=8>
+      let wv = coef * wMod(wm, w[o * p.inF4 + cc]);
+      acc0 = fma(wv, vec4<f32>(s[sb0 + o]), acc0);
+      if (NB > 1u) { acc1 = fma(wv, vec4<f32>(s[sb1 + o]), acc1); }
+      if (NB > 2u) { acc2 = fma(wv, vec4<f32>(s[sb2 + o]), acc2); }
+      if (NB > 3u) { acc3 = fma(wv, vec4<f32>(s[sb3 + o]), acc3); }
+      if (NB > 4u) { acc4 = fma(wv, vec4<f32>(s[sb4 + o]), acc4); }
+      if (NB > 5u) { acc5 = fma(wv, vec4<f32>(s[sb5 + o]), acc5); }
+      if (NB > 6u) { acc6 = fma(wv, vec4<f32>(s[sb6 + o]), acc6); }
+      if (NB > 7u) { acc7 = fma(wv, vec4<f32>(s[sb7 + o]), acc7); }
+      // </generated>
     }
   }
-
-  for (var c = 0u; c < COLS; c++) {
-    let i = i0 + c * WG;
-    if (i >= p.inF) { break; }
-    for (var n = 0u; n < nCount; n++) {
-      let idx = (n0 + n) * p.inF + i;
-      var xv = 0.0;
-      if (OUT != 3u) {
-        xv = x[idx];
-        if (RELU_IN) { xv = max(xv, 0.0); }
-      }
-      var v = outMod(xv, i) * acc[c * NB + n];
-      if (ACCUMULATE) { v += r[idx]; }
-      r[idx] = v;
-    }
-  }
+  if (c >= p.inF4) { return; }
+  store(n0, c, acc0);
+  if (NB > 1u && n0 + 1u <= nLast) { store(n0 + 1u, c, acc1); }
+  if (NB > 2u && n0 + 2u <= nLast) { store(n0 + 2u, c, acc2); }
+  if (NB > 3u && n0 + 3u <= nLast) { store(n0 + 3u, c, acc3); }
+  if (NB > 4u && n0 + 4u <= nLast) { store(n0 + 4u, c, acc4); }
+  if (NB > 5u && n0 + 5u <= nLast) { store(n0 + 5u, c, acc5); }
+  if (NB > 6u && n0 + 6u <= nLast) { store(n0 + 6u, c, acc6); }
+  if (NB > 7u && n0 + 7u <= nLast) { store(n0 + 7u, c, acc7); }
 }

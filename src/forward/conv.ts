@@ -1,6 +1,7 @@
 import { GpuError } from '../gpu/errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ConvLayer, Shape } from '../graph/ir.ts';
+import type { WeightStore } from '../gpu/weight-store.ts';
 import type { ForwardOp, ForwardOpFactory } from './op.ts';
 import { UniformsByBatch } from './op.ts';
 import { grid1d, tileGrid, type InputInfo } from './tensor.ts';
@@ -68,6 +69,30 @@ export function withDepth(K: number, t: Omit<ConvTile, 'BK'>): ConvTile {
   return { ...t, BK: chooseBK(K, maxBK) };
 }
 
+/** The WeightStore key of convWeightLayout(layer, BK). */
+export const convWeightKey = (BK: number): string => `conv kn bk${BK}`;
+
+/**
+ * The layer's weight in convWeightLayout(layer, BK), shared through the model's WeightStore (the
+ * forward convolution and every relevance denominator read it). Throws, naming the layer, when it
+ * exceeds one binding.
+ */
+export function acquireConvWeight(ctx: GpuContext, weights: WeightStore, layer: ConvLayer, BK: number) {
+  return weights.acquire(layer.name, convWeightKey(BK), () => {
+    const { data } = convWeightLayout(layer, BK);
+    if (data.byteLength > ctx.maxBinding) {
+      throw new GpuError(`weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', `conv2d for layer '${layer.name}'`);
+    }
+    return data;
+  });
+}
+
+/** The padded sizes of convWeightLayout(layer, BK), without building it. */
+export function convWeightShape(layer: ConvLayer, BK: number): { K: number; Kpad: number; Npad: number } {
+  const K = (layer.inChannels / layer.groups) * layer.kernel[0] * layer.kernel[1];
+  return { K, Kpad: Math.ceil(K / BK) * BK, Npad: Math.ceil(layer.outChannels / layer.groups / 4) * 4 };
+}
+
 /** Weight [outC][cin/g][kh][kw] → [g][Kpad][Npad]: k-major, zero-padded to whole BK tiles and vec4 rows. */
 export function convWeightLayout(layer: ConvLayer, BK: number): { data: Float32Array; K: number; Kpad: number; Npad: number } {
   const { groups, outChannels, inChannels, kernel: [kh, kw] } = layer;
@@ -95,6 +120,9 @@ export function convWeightLayout(layer: ConvLayer, BK: number): { data: Float32A
  * were full already. CPU adapters have a handful of cores, which every layer of a CNN fills.
  */
 const FILL_WORKGROUPS = 528;
+
+/** The split target by tuning: FILL_WORKGROUPS on a GPU, never (0) on a CPU adapter. */
+export const defaultFill = (ctx: GpuContext): number => (ctx.tuning === 'cpu' ? 0 : FILL_WORKGROUPS);
 /** Each slice of a split reduction keeps at least this many BK steps, so the tile loads amortise. */
 const MIN_STEPS_PER_SPLIT = 8;
 const MAX_SPLITS = 32;
@@ -117,14 +145,16 @@ export function convSplit(
 }
 
 export interface ConvOptions {
+  /** The model's shared weight copies. */
+  readonly weights: WeightStore;
   /** A tile configuration instead of convTile's choice (benchmarks sweep them). */
   readonly tile?: ConvTile;
   /** Output tiles below which the reduction is split; 0 never splits. Default: by ctx.tuning. */
   readonly fillWorkgroups?: number;
 }
 
-export const createConv: ForwardOpFactory<ConvLayer> = (ctx, layer, inputs, outShape) =>
-  createConvWith(ctx, layer, inputs[0], outShape, {});
+export const createConv: ForwardOpFactory<ConvLayer> = (ctx, layer, inputs, outShape, weights) =>
+  createConvWith(ctx, layer, inputs[0], outShape, { weights });
 
 export async function createConvWith(
   ctx: GpuContext, layer: ConvLayer, input: InputInfo, outShape: Shape, opts: ConvOptions,
@@ -136,18 +166,16 @@ export async function createConvWith(
   const K = (inChannels / groups) * kernel[0] * kernel[1];
   const tile = opts.tile ?? convTile(K, coutPG, ctx.tuning === 'cpu');
   if (!tileFits(tile)) throw new Error(`conv tile ${JSON.stringify(tile)} does not fit the kernel`);
-  const { data, Kpad, Npad } = convWeightLayout(layer, tile.BK);
-  if (data.byteLength > ctx.maxBinding) {
-    throw new GpuError(`weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', `conv2d for layer '${layer.name}'`);
-  }
-  const weight = ctx.upload(data, `${layer.name}.weight`);
+  const { Kpad, Npad } = convWeightShape(layer, tile.BK);
+  const shared = acquireConvWeight(ctx, opts.weights, layer, tile.BK);
+  const weight = shared.buffer;
   const bias = ctx.upload(layer.bias, `${layer.name}.bias`);
   const pipeline = await ctx.pipelines.get('forward/conv2d.wgsl', {
     KH: kernel[0], KW: kernel[1], ...tile,
   });
   const BM = 4 * tile.PQ * tile.TX;
   const BN = tile.TN * tile.TY;
-  const fill = opts.fillWorkgroups ?? (ctx.tuning === 'cpu' ? 0 : FILL_WORKGROUPS);
+  const fill = opts.fillWorkgroups ?? defaultFill(ctx);
   const plane = outH * outW;
   const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
   const splitOf = (batch: number) => convSplit(
@@ -203,7 +231,7 @@ export async function createConvWith(
       }];
     },
     destroy() {
-      weight.destroy();
+      shared.release();
       bias.destroy();
       uniforms.destroy();
       sumUniforms.destroy();

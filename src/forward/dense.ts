@@ -1,6 +1,8 @@
 import type { DenseLayer } from '../graph/ir.ts';
 import { GpuError } from '../gpu/errors.ts';
 import type { Dispatch } from '../gpu/context.ts';
+import type { SharedBuffer, WeightStore } from '../gpu/weight-store.ts';
+import type { GpuContext } from '../gpu/context.ts';
 import type { ForwardOpFactory } from './op.ts';
 import { UniformsByBatch } from './op.ts';
 
@@ -27,41 +29,60 @@ function paddedRows(weight: Float32Array, inF: number, r0: number, rows: number)
   return out;
 }
 
-export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inputs) => {
-  const [input] = inputs;
+/** One row chunk of a dense weight: rows r0 .. r0 + rows, each padded to inF4 vec4s. */
+export interface DenseChunk {
+  readonly r0: number;
+  readonly rows: number;
+  readonly weight: SharedBuffer;
+}
+
+/**
+ * The layer's weight as row chunks that each fit one binding, rows padded with zeros to whole
+ * vec4s, shared through the model's WeightStore: the forward kernel and the relevance kernels of
+ * every explainer read the same copy.
+ */
+export function acquireDenseChunks(ctx: GpuContext, weights: WeightStore, layer: DenseLayer): DenseChunk[] {
   const { inFeatures: inF, outFeatures: outF } = layer;
-  const where = `dense for layer '${layer.name}'`;
   let chunkRows: number;
   try {
     // Rows padded to whole vec4s (a chunk of those must fit too).
     chunkRows = denseChunkRows(4 * Math.ceil(inF / 4), outF, ctx.maxBinding);
   } catch (e) {
-    throw new GpuError((e as Error).message, 'limits', where);
+    throw new GpuError((e as Error).message, 'limits', `dense for layer '${layer.name}'`);
   }
+  const chunks: DenseChunk[] = [];
+  for (let r0 = 0; r0 < outF; r0 += chunkRows) {
+    const rows = Math.min(chunkRows, outF - r0);
+    chunks.push({ r0, rows, weight: weights.acquire(layer.name, `dense rows ${r0}:${r0 + rows} vec4`, () => paddedRows(layer.weight, inF, r0, rows)) });
+  }
+  return chunks;
+}
+
+export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inputs, _outShape, weights) => {
+  const [input] = inputs;
+  const { inFeatures: inF, outFeatures: outF } = layer;
   const inF4 = Math.ceil(inF / 4);
   // One sample per workgroup for batch 1 (each weight read once, no idle accumulators), eight
   // for larger batches (each weight read once per eight samples).
   const [single, batched] = await Promise.all([1, NB].map((nb) => ctx.pipelines.get('forward/dense.wgsl', { NB: nb })));
-  const chunks: { weight: GPUBuffer; bias: GPUBuffer; rows: number; uniforms: UniformsByBatch }[] = [];
-  for (let r0 = 0; r0 < outF; r0 += chunkRows) {
-    const rows = Math.min(chunkRows, outF - r0);
-    const tag = chunkRows < outF ? `[${r0}:${r0 + rows}]` : '';
-    chunks.push({
+  const chunks = acquireDenseChunks(ctx, weights, layer).map(({ r0, rows, weight }) => {
+    const tag = rows < outF ? `[${r0}:${r0 + rows}]` : '';
+    return {
       rows,
-      weight: ctx.upload(paddedRows(layer.weight, inF, r0, rows), `${layer.name}.weight${tag}`),
+      weight,
       bias: ctx.upload(layer.bias.subarray(r0, r0 + rows), `${layer.name}.bias${tag}`),
       uniforms: new UniformsByBatch(ctx, `${layer.name}${tag}`, (batch) => Uint32Array.of(
         batch, inF, rows, r0, outF, inF4, input.relu ? 1 : 0, 0,
       )),
-    });
-  }
+    };
+  });
   return {
     layer,
     dispatches(batch, [x], out) {
       const nb = batch === 1 ? 1 : NB;
       return chunks.map((c): Dispatch => ({
         kernel: 'dense', layer: layer.name, pipeline: nb === 1 ? single : batched,
-        bindings: [c.uniforms.get(batch), x.buffer, c.weight, c.bias, out],
+        bindings: [c.uniforms.get(batch), x.buffer, c.weight.buffer, c.bias, out],
         workgroups: [Math.ceil(c.rows / ROWS), Math.ceil(batch / nb), 1],
         flops: 2 * batch * inF * c.rows,
         bytes: 4 * (c.rows * inF + batch * (inF + c.rows)),
@@ -69,7 +90,7 @@ export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inpu
     },
     destroy() {
       for (const c of chunks) {
-        c.weight.destroy();
+        c.weight.release();
         c.bias.destroy();
         c.uniforms.destroy();
       }

@@ -2,6 +2,7 @@ import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import type { KernelTiming } from '../gpu/profiler.ts';
 import { BufferLease } from '../gpu/buffer-pool.ts';
+import { WeightStore } from '../gpu/weight-store.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
 import { createConcat } from './concat.ts';
@@ -15,15 +16,15 @@ import type { InputInfo, TensorRef } from './tensor.ts';
 /** Layers that are views of their input: no kernel, no memory. */
 const VIEWS = new Set<Layer['kind']>(['relu', 'identity', 'flatten']);
 
-function createOp(ctx: GpuContext, layer: Layer, inputs: InputInfo[], outShape: readonly number[]): Promise<ForwardOp> {
+function createOp(ctx: GpuContext, layer: Layer, inputs: InputInfo[], outShape: readonly number[], weights: WeightStore): Promise<ForwardOp> {
   switch (layer.kind) {
-    case 'conv': return createConv(ctx, layer, inputs, outShape);
-    case 'dense': return createDense(ctx, layer, inputs, outShape);
-    case 'maxpool': return createMaxPool(ctx, layer, inputs, outShape);
+    case 'conv': return createConv(ctx, layer, inputs, outShape, weights);
+    case 'dense': return createDense(ctx, layer, inputs, outShape, weights);
+    case 'maxpool': return createMaxPool(ctx, layer, inputs, outShape, weights);
     case 'avgpool':
-    case 'globalavgpool': return createAvgPool(ctx, layer, inputs, outShape);
-    case 'lrn': return createLrn(ctx, layer, inputs, outShape);
-    case 'concat': return createConcat(ctx, layer, inputs, outShape);
+    case 'globalavgpool': return createAvgPool(ctx, layer, inputs, outShape, weights);
+    case 'lrn': return createLrn(ctx, layer, inputs, outShape, weights);
+    case 'concat': return createConcat(ctx, layer, inputs, outShape, weights);
     default: throw new Error(`layer '${layer.name}': ${layer.kind} has no forward kernel`);
   }
 }
@@ -31,7 +32,8 @@ function createOp(ctx: GpuContext, layer: Layer, inputs: InputInfo[], outShape: 
 /**
  * A model on the GPU: weights uploaded and re-laid out once, pipelines compiled once. `forward`
  * runs a batch and returns every stored value, because the relevance pass reads each layer's
- * input back; ReLU, Flatten and Identity are views and store nothing.
+ * input back; ReLU, Flatten and Identity are views and store nothing. `weights` holds one copy of
+ * each weight layout for the forward ops and for every explainer built on this model.
  */
 export class ForwardModel {
   private constructor(
@@ -42,6 +44,8 @@ export class ForwardModel {
     readonly info: ReadonlyMap<string, InputInfo>,
     /** The largest batch whose every value fits one binding. */
     readonly maxBatch: number,
+    /** The shared weight copies (see WeightStore): explainers and analyzers acquire layouts here. */
+    readonly weights: WeightStore,
   ) {}
 
   static async create(ctx: GpuContext, graph: Graph): Promise<ForwardModel> {
@@ -58,13 +62,14 @@ export class ForwardModel {
       }
     }
     const ops = new Map<Layer, ForwardOp>();
+    const weights = new WeightStore(ctx);
     const where = `loading model '${graph.name}'`;
     try {
       await ctx.guard(where, async () => {
         for (const layer of graph.layers) {
           if (VIEWS.has(layer.kind)) continue;
           const inputs = layer.inputs.map((i) => info.get(i)!);
-          ops.set(layer, await createOp(ctx, layer, inputs, info.get(layer.output)!.shape));
+          ops.set(layer, await createOp(ctx, layer, inputs, info.get(layer.output)!.shape, weights));
         }
       });
     } catch (e) {
@@ -75,7 +80,7 @@ export class ForwardModel {
     if (maxBatch < 1) {
       throw new GpuError(`one sample's largest activation (${4 * largest} bytes) exceeds the binding limit ${ctx.maxBinding}`, 'limits', where);
     }
-    return new ForwardModel(ctx, graph, ops, info, maxBatch);
+    return new ForwardModel(ctx, graph, ops, info, maxBatch, weights);
   }
 
   /** Runs one batch: `input` is N×(input shape) float32, NCHW. */

@@ -1,5 +1,6 @@
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import type { Layer, Shape } from '../graph/ir.ts';
+import type { WeightStore } from '../gpu/weight-store.ts';
 import type { InputInfo, TensorRef } from './tensor.ts';
 
 /** A layer bound to its kernels, with its weights on the GPU: built once per model. */
@@ -17,8 +18,9 @@ export interface ForwardOp {
  */
 export type Scratch = (bytes: number, label: string) => GPUBuffer;
 
+/** Builds a layer's op; `weights` is the model's store of shared weight copies. */
 export type ForwardOpFactory<L extends Layer = Layer> = (
-  ctx: GpuContext, layer: L, inputs: readonly InputInfo[], outShape: Shape,
+  ctx: GpuContext, layer: L, inputs: readonly InputInfo[], outShape: Shape, weights: WeightStore,
 ) => Promise<ForwardOp>;
 
 /** The bit pattern of an f32, for f32 fields of a uniform struct written as u32 words. */

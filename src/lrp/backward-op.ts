@@ -1,4 +1,5 @@
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { WeightStore } from '../gpu/weight-store.ts';
 import type { Layer, Shape } from '../graph/ir.ts';
 import type { InputInfo, TensorRef } from '../forward/tensor.ts';
 import type { LayerRule } from './rule-spec.ts';
@@ -32,9 +33,17 @@ export interface BackwardOp {
 
 export interface BackwardOpContext {
   readonly ctx: GpuContext;
+  /** The forward model's shared weight copies: ops acquire the layouts they read here. */
+  readonly weights: WeightStore;
   readonly layer: Layer;
   readonly rule: LayerRule | null;
   readonly inputs: readonly InputInfo[];
+  /**
+   * Per input: whether the op adds into relIn (another consumer of the value wrote there first),
+   * known from the graph when the plan is built, so ops compile only the variant they run;
+   * BackwardIO.accumulate must agree.
+   */
+  readonly accumulate: readonly boolean[];
   /** Per input: known to be >= 0 (read through a ReLU, or pooled from such values). */
   readonly nonneg: readonly boolean[];
   readonly output: InputInfo;

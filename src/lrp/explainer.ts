@@ -57,6 +57,27 @@ export function nonnegativeValues(graph: Graph): Set<string> {
   return nonneg;
 }
 
+/**
+ * Per layer that runs kernels: per input, whether relevance is already there when the layer's
+ * turn comes (another consumer of the value wrote first), so the layer adds into it. The same
+ * walk as relevanceOnGpu's, done once on the graph: ops then compile only the variants they use.
+ */
+export function accumulation(graph: Graph, runsKernels: (layer: Layer) => boolean): Map<Layer, boolean[]> {
+  const reached = new Set<string>([graph.output]);
+  const out = new Map<Layer, boolean[]>();
+  for (let li = graph.layers.length - 1; li >= 0; li--) {
+    const layer = graph.layers[li];
+    if (!reached.has(layer.output)) continue;
+    if (!runsKernels(layer)) {
+      reached.add(layer.inputs[0]);
+      continue;
+    }
+    out.set(layer, layer.inputs.map((i) => reached.has(i)));
+    for (const i of layer.inputs) reached.add(i);
+  }
+  return out;
+}
+
 /** Input relevance of a batch, still on the GPU. */
 export interface GpuRelevance {
   /** N × input shape, float32 NCHW. */
@@ -89,6 +110,7 @@ export class Explainer {
   static async create(forward: ForwardModel, composite: LayerRules): Promise<Explainer> {
     const { ctx, graph } = forward;
     const nonneg = nonnegativeValues(graph);
+    const accumulates = accumulation(graph, (l) => !isPassThrough(l, composite.rules.get(l.name) ?? null));
     const ops = new Map<Layer, BackwardOp>();
     try {
       await ctx.guard(`building the relevance plan of '${graph.name}' for ${composite.name}`, async () => {
@@ -96,7 +118,8 @@ export class Explainer {
           const rule = composite.rules.get(layer.name) ?? null;
           if (isPassThrough(layer, rule)) continue;
           ops.set(layer, await createBackwardOp({
-            ctx, layer, rule,
+            ctx, weights: forward.weights, layer, rule,
+            accumulate: accumulates.get(layer) ?? layer.inputs.map(() => false),
             inputs: layer.inputs.map((i) => forward.info.get(i)!),
             nonneg: layer.inputs.map((i) => nonneg.has(i)),
             output: forward.info.get(layer.output)!,

@@ -2,7 +2,8 @@ import type { Layer } from '../../graph/ir.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import type { LayerRule } from '../rule-spec.ts';
 import { createConcatBackward, createReluBackward } from './elementwise.ts';
-import { createConvBackward, createDenseBackward } from './linear.ts';
+import { createConvBackward } from './conv-backward.ts';
+import { createDenseBackward } from './dense-backward.ts';
 import { createLrnBackward } from './lrn.ts';
 import { createAvgPoolBackward, createMaxPoolBackward } from './pool.ts';
 

@@ -1,0 +1,266 @@
+/**
+ * Relevance through a convolution: a rule's plan (rules.ts) bound to conv_stab (denominator
+ * GEMMs), stab_divide (z and epsilon), conv_transpose (the redistribution, one dispatch per stride
+ * phase) and, where a layer leaves a GPU idle, their split-K finishing passes.
+ *
+ * Both GEMMs are the forward convolution's kernel with other loads and epilogues, and take their
+ * tiles from the same choice (convTile: CPU and GPU families), so they run at its rate. The
+ * denominators read the forward pass's own weight copy (same tile, same depth, same layout: one
+ * buffer in the model's WeightStore); the transposed layout is one more copy per model, shared by
+ * every explainer. Only modified biases and zbox bounds are this op's own.
+ */
+import type { Dispatch } from '../../gpu/context.ts';
+import { GpuError } from '../../gpu/errors.ts';
+import type { SharedBuffer } from '../../gpu/weight-store.ts';
+import type { ConvLayer } from '../../graph/ir.ts';
+import {
+  acquireConvWeight, convSplit, convTile, convWeightShape, defaultFill, tileFits, type ConvTile,
+} from '../../forward/conv.ts';
+import { f32bits, UniformsByBatch } from '../../forward/op.ts';
+import { grid1d, tileGrid } from '../../forward/tensor.ts';
+import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
+import { describePlan, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
+import { axisPhases, convPhases, transposedKey, transposedLayout, type ConvPhase } from './conv-phases.ts';
+import { boundsData, coefs, common, readsX, sBuffer, segConstants } from './linear-plan.ts';
+
+export interface ConvBackwardOptions {
+  /** Tiles instead of convTile's choice (bench/conv-tiles.ts sweeps them). */
+  readonly stabTile?: ConvTile;
+  readonly transposeTile?: ConvTile;
+  /** Output tiles below which a reduction is split; 0 never splits. Default: by ctx.tuning. */
+  readonly fillWorkgroups?: number;
+}
+
+const SUM_WG = 256;
+
+const tileSize = (t: ConvTile) => ({ BM: 4 * t.PQ * t.TX, BN: t.TN * t.TY });
+
+function checkTile(t: ConvTile, what: string, layer: string): ConvTile {
+  if (!tileFits(t)) throw new Error(`layer '${layer}': ${what} tile ${JSON.stringify(t)} does not fit the kernel`);
+  return t;
+}
+
+export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwardOptions = {}): Promise<BackwardOp> {
+  const layer = c.layer as ConvLayer;
+  const { ctx } = c;
+  const cpu = ctx.tuning === 'cpu';
+  const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const input = c.inputs[0];
+  const [inC, inH, inW] = input.shape;
+  const [outC, outH, outW] = c.outShape;
+  const { groups, kernel, stride, pads, dilation } = layer;
+  const cinPG = inC / groups;
+  const coutPG = outC / groups;
+  const outPlane = outH * outW;
+  const inPlane = inH * inW;
+  const fill = opts.fillWorkgroups ?? defaultFill(ctx);
+  const cm = await common(c, outC * outPlane);
+  const { plan, rule } = cm;
+
+  // Everything this op holds, given back by destroy() (or at once if building fails).
+  const shared: SharedBuffer[] = [];
+  const owned: GPUBuffer[] = [];
+  const uniformSets: UniformsByBatch[] = [cm.divideUniforms];
+  const own = (b: GPUBuffer) => (owned.push(b), b);
+  const uniforms = (label: string, make: (batch: number) => ArrayLike<number>) => {
+    const u = new UniformsByBatch(ctx, label, make);
+    uniformSets.push(u);
+    return u;
+  };
+  const destroy = () => {
+    shared.forEach((s) => s.release());
+    owned.forEach((b) => b.destroy());
+    uniformSets.forEach((u) => u.destroy());
+  };
+
+  try {
+    const bounds = own(ctx.upload(boundsData(rule, 1, inC), `${layer.name} zbox bounds`));
+
+    // ---- Denominators: the forward GEMM with modified inputs and weights. ----
+    const stabDefs = plan.denominators.filter((d): d is StabPass => d.kind === 'stab');
+    const sTile = checkTile(opts.stabTile ?? convTile(cinPG * kernel[0] * kernel[1], coutPG, cpu), 'denominator', layer.name);
+    const sShape = convWeightShape(layer, sTile.BK);
+    const sSize = tileSize(sTile);
+    const sWeight = stabDefs.length ? acquireConvWeight(ctx, c.weights, layer, sTile.BK) : null;
+    if (sWeight) shared.push(sWeight);
+    const stabSplit = (batch: number, segs: number) => convSplit(
+      Math.ceil(coutPG / sSize.BN) * Math.ceil((batch * outPlane) / sSize.BM) * groups,
+      segs * sShape.Kpad, sTile.BK, 4 * batch * outC * outPlane, ctx.maxBinding, fill,
+    );
+    const stabs = await Promise.all(stabDefs.map(async (d, i) => {
+      const constants = {
+        KH: kernel[0], KW: kernel[1], ...sTile, RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate,
+        ...segConstants('IN', d.segs),
+      };
+      // Batch 1 has the fewest output tiles: if it does not split, no batch does.
+      const maySplit = stabSplit(1, d.segs.length).splits > 1;
+      return {
+        d,
+        bias: own(ctx.upload(modifyBias(layer.bias, d.bias, plan.gamma), `${layer.name} bias (${d.bias})`)),
+        pipeline: await ctx.pipelines.get('relevance/conv_stab.wgsl', { ...constants, SPLIT: false }),
+        split: maySplit ? {
+          pipeline: await ctx.pipelines.get('relevance/conv_stab.wgsl', { ...constants, SPLIT: true }),
+          sum: await ctx.pipelines.get('relevance/conv_stab_sum.wgsl', { MODE: d.mode, GATE: d.gate, WG: SUM_WG }),
+        } : null,
+        uniforms: uniforms(`${layer.name} stab ${i}`, (batch) => {
+          const { splits, kChunk } = stabSplit(batch, d.segs.length);
+          return Uint32Array.of(
+            batch, inC, inH, inW, outC, outH, outW, groups,
+            stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], cinPG, coutPG,
+            sShape.K, sShape.Kpad, sShape.Npad, batch * outPlane,
+            f32bits(plan.eps), f32bits(plan.gamma), batch * outC * outPlane, d.slice,
+            ...coefs(d.segs), splits, kChunk, batch * outC * outPlane,
+          );
+        }),
+        sumUniforms: uniforms(`${layer.name} stab ${i} split sum`, (batch) => Uint32Array.of(
+          batch * outC * outPlane, stabSplit(batch, d.segs.length).splits, outPlane, outC,
+          f32bits(plan.eps), f32bits(plan.gamma), batch * outC * outPlane, d.slice,
+        )),
+      };
+    }));
+
+    // ---- Redistribution: per stride phase, a stride-1 convolution over s (conv-phases.ts). ----
+    // The tile is chosen for the largest phase (all of the layer for stride 1).
+    const tapsY = axisPhases(inH, kernel[0], stride[0], pads[0], dilation[0]).map((p) => p.taps);
+    const tapsX = axisPhases(inW, kernel[1], stride[1], pads[1], dilation[1]).map((p) => p.taps);
+    const maxK = coutPG * Math.max(...tapsY) * Math.max(...tapsX);
+    const tTile = checkTile(opts.transposeTile ?? convTile(Math.max(maxK, 1), cinPG, cpu), 'transposed', layer.name);
+    const tSize = tileSize(tTile);
+    const phases = convPhases(layer, inH, inW, tTile.BK);
+    const tWeight = c.weights.acquire(layer.name, transposedKey(phases, tTile.BK), () => {
+      const data = transposedLayout(layer, phases, tTile.BK);
+      if (data.byteLength > ctx.maxBinding) {
+        throw new GpuError(`transposed weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', `conv_transpose for layer '${layer.name}'`);
+      }
+      return data;
+    });
+    shared.push(tWeight);
+    const tNpad = Math.ceil(cinPG / 4) * 4;
+    // Split K only where one phase covers every input (its partial sums then cover R exactly).
+    const transposeSplit = (batch: number, segs: number, ph: ConvPhase) => (phases.length === 1
+      ? convSplit(
+        Math.ceil(cinPG / tSize.BN) * Math.ceil((batch * ph.pixels) / tSize.BM) * groups,
+        segs * ph.Kpad, tTile.BK, 4 * batch * inC * inPlane, ctx.maxBinding, fill,
+      )
+      : { splits: 1, kChunk: segs * ph.Kpad });
+    const phaseWork = phases.reduce((a, ph) => a + ph.pixels * ph.K, 0);
+    const reds = await Promise.all(plan.redistributions.map(async (r: RedistributePass, i) => {
+      const segs = r.segs.length;
+      // The phases write disjoint pixels: each overwrites or accumulates as the whole pass does.
+      const acc = i > 0 || c.accumulate[0];
+      const base = {
+        ...tTile, RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: acc, ...segConstants('SLICE', r.segs),
+      };
+      return {
+        r,
+        phases: await Promise.all(phases.map(async (ph, k) => {
+          const constants = { ...base, NTY: Math.max(1, ph.cy.taps), NTX: Math.max(1, ph.cx.taps) };
+          const maySplit = transposeSplit(1, segs, ph).splits > 1;
+          return {
+            ph,
+            pipeline: await ctx.pipelines.get('relevance/conv_transpose.wgsl', { ...constants, SPLIT: false }),
+            split: maySplit ? {
+              pipeline: await ctx.pipelines.get('relevance/conv_transpose.wgsl', { ...constants, ACCUMULATE: false, SPLIT: true }),
+              sum: await ctx.pipelines.get('relevance/conv_transpose_sum.wgsl', { OUT: r.out, RELU_IN: readsX(r, input.relu), ACCUMULATE: acc, WG: SUM_WG }),
+            } : null,
+            uniforms: uniforms(`${layer.name} transpose ${i} phase ${k}`, (batch) => {
+              const { splits, kChunk } = transposeSplit(batch, segs, ph);
+              return Uint32Array.of(
+                batch, outC, outH, outW, inC, ph.y.count, ph.x.count, groups,
+                ph.cy.pad, ph.cx.pad, ph.cy.dil, ph.cx.dil, cinPG, coutPG, ph.K, ph.Kpad,
+                tNpad, batch * ph.pixels, ph.wOffset, batch * outC * outPlane,
+                ph.y.start, ph.x.start, stride[0], stride[1],
+                inH, inW, f32bits(plan.gamma), splits,
+                ...coefs(r.segs), kChunk,
+                batch * inC * inPlane,
+              );
+            }),
+            sumUniforms: uniforms(`${layer.name} transpose ${i} split sum`, (batch) => Uint32Array.of(
+              batch * inC * inPlane, transposeSplit(batch, segs, ph).splits, inPlane, inC,
+            )),
+          };
+        })),
+      };
+    }));
+
+    const macs = (batch: number) => batch * outPlane * outC * cinPG * kernel[0] * kernel[1];
+    return {
+      layer,
+      passes: describePlan(plan),
+      dispatches(batch, io) {
+        const out: Dispatch[] = [];
+        const s = sBuffer(cm, batch, io, `${layer.name} s`);
+        const x = io.inputs[0].buffer;
+        const z = io.output.buffer;
+        const M = batch * outPlane;
+        const total = batch * outC * outPlane;
+        for (const d of plan.denominators) {
+          if (d.kind === 'divide') {
+            out.push({
+              kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
+              bindings: [cm.divideUniforms.get(batch), io.relOut, z, s], workgroups: grid1d(cm.sliceLen(batch), 64),
+            });
+          }
+        }
+        for (const st of stabs) {
+          const { splits } = stabSplit(batch, st.d.segs.length);
+          const nTiles = Math.ceil(coutPG / sSize.BN);
+          const mTiles = Math.ceil(M / sSize.BM);
+          const flops = 2 * macs(batch) * st.d.segs.length;
+          if (splits === 1) {
+            out.push({
+              kernel: 'conv_stab', layer: layer.name, pipeline: st.pipeline,
+              bindings: [st.uniforms.get(batch), x, sWeight!.buffer, st.bias, io.relOut, z, bounds, s],
+              workgroups: tileGrid(nTiles, mTiles, groups, maxDim), flops,
+            });
+          } else {
+            const part = io.scratch(4 * splits * total, `${layer.name} denominator partial sums`);
+            out.push({
+              kernel: 'conv_stab', layer: layer.name, pipeline: st.split!.pipeline,
+              bindings: [st.uniforms.get(batch), x, sWeight!.buffer, st.bias, io.relOut, z, bounds, part],
+              workgroups: tileGrid(nTiles, mTiles, groups * splits, maxDim), flops,
+            }, {
+              kernel: 'conv_stab_sum', layer: layer.name, pipeline: st.split!.sum,
+              bindings: [st.sumUniforms.get(batch), part, st.bias, io.relOut, z, s],
+              workgroups: grid1d(total, SUM_WG),
+            });
+          }
+        }
+        if (io.accumulate[0] !== c.accumulate[0]) {
+          throw new Error(`internal: layer '${layer.name}' was built to ${c.accumulate[0] ? 'add into' : 'overwrite'} its input's relevance`);
+        }
+        for (const rd of reds) {
+          for (const p of rd.phases) {
+            const { splits } = transposeSplit(batch, rd.r.segs.length, p.ph);
+            const nTiles = Math.ceil(cinPG / tSize.BN);
+            const mTiles = Math.ceil((batch * p.ph.pixels) / tSize.BM);
+            const flops = (2 * macs(batch) * rd.r.segs.length * p.ph.pixels * p.ph.K) / Math.max(phaseWork, 1);
+            if (splits === 1) {
+              out.push({
+                kernel: 'conv_transpose', layer: layer.name, pipeline: p.pipeline,
+                bindings: [p.uniforms.get(batch), s, tWeight.buffer, x, bounds, io.relIn[0]],
+                workgroups: tileGrid(nTiles, mTiles, groups, maxDim), flops,
+              });
+            } else {
+              const part = io.scratch(4 * splits * batch * inC * inPlane, `${layer.name} redistribution partial sums`);
+              out.push({
+                kernel: 'conv_transpose', layer: layer.name, pipeline: p.split!.pipeline,
+                bindings: [p.uniforms.get(batch), s, tWeight.buffer, x, bounds, part],
+                workgroups: tileGrid(nTiles, mTiles, groups * splits, maxDim), flops,
+              }, {
+                kernel: 'conv_transpose_sum', layer: layer.name, pipeline: p.split!.sum,
+                bindings: [p.sumUniforms.get(batch), part, x, bounds, io.relIn[0]],
+                workgroups: grid1d(batch * inC * inPlane, SUM_WG),
+              });
+            }
+          }
+        }
+        return out;
+      },
+      destroy,
+    };
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Relevance through a dense layer: a rule's plan (rules.ts) bound to dense_stab (denominators),
+ * stab_divide (z and epsilon) and dense_transpose (the redistribution). The weight is the forward
+ * pass's own row chunks (one copy per model, in its WeightStore).
+ */
+import type { Dispatch } from '../../gpu/context.ts';
+import type { DenseLayer } from '../../graph/ir.ts';
+import { numel } from '../../graph/ir.ts';
+import { acquireDenseChunks } from '../../forward/dense.ts';
+import { f32bits, UniformsByBatch } from '../../forward/op.ts';
+import { grid1d } from '../../forward/tensor.ts';
+import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
+import { describePlan, modifyBias, type StabPass } from '../rules.ts';
+import { boundsData, coefs, common, readsX, sBuffer, segConstants } from './linear-plan.ts';
+
+const ROWS = 4;
+/** Samples per workgroup of the batched pipelines (batch 1 gets its own, with one). */
+const NB = 8;
+const WG = 64;
+const nbOf = (batch: number) => (batch === 1 ? 1 : NB);
+
+export async function createDenseBackward(c: BackwardOpContext): Promise<BackwardOp> {
+  const layer = c.layer as DenseLayer;
+  const { ctx } = c;
+  const input = c.inputs[0];
+  const { inFeatures: inF, outFeatures: outF } = layer;
+  const cm = await common(c, outF);
+  const { plan, rule } = cm;
+  if (numel(input.shape) !== inF) throw new Error(`layer '${layer.name}': input has ${numel(input.shape)} features, expected ${inF}`);
+  // zbox bounds are per channel: spread them over each channel's features (a dense first layer
+  // on a C×H×W input sees C blocks of H×W features).
+  const perChannel = input.shape.length === 3 ? input.shape[1] * input.shape[2] : 1;
+  const channels = input.shape.length === 3 ? input.shape[0] : inF;
+  const bounds = ctx.upload(boundsData(rule, perChannel, channels), `${layer.name} zbox bounds`);
+
+  // The forward pass's row chunks, rows padded to whole vec4s: inF4 vec4s apart.
+  const chunks = acquireDenseChunks(ctx, c.weights, layer);
+  const inF4 = Math.ceil(inF / 4);
+
+  const stabs = await Promise.all(plan.denominators.filter((d): d is StabPass => d.kind === 'stab').map(async (d, i) => {
+    const bias = modifyBias(layer.bias, d.bias, plan.gamma);
+    return {
+      d,
+      biases: chunks.map((ch) => ctx.upload(bias.subarray(ch.r0, ch.r0 + ch.rows), `${layer.name} bias (${d.bias})`)),
+      pipelines: await Promise.all([1, NB].map((nb) => ctx.pipelines.get('relevance/dense_stab.wgsl', {
+        NB: nb, RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs),
+      }))),
+      uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} stab ${i}.${k}`, (batch) => Uint32Array.of(
+        batch, inF, ch.rows, ch.r0, outF, batch * outF, d.slice, inF4,
+        f32bits(plan.eps), f32bits(plan.gamma), ...coefs(d.segs),
+      ))),
+    };
+  }));
+
+  // Only the first chunk of the first pass may overwrite; every later dispatch adds.
+  const reds = await Promise.all(plan.redistributions.map(async (r, i) => {
+    const variants = [i === 0 && !c.accumulate[0], i > 0 || c.accumulate[0] || chunks.length > 1];
+    // [NB = 1, NB = 8] x [overwrite, accumulate], the variants this op never runs left out.
+    const pipelines = await Promise.all([1, NB].map((nb) => Promise.all([false, true].map((acc) => (variants[acc ? 1 : 0]
+      ? ctx.pipelines.get('relevance/dense_transpose.wgsl', {
+        NB: nb, RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: acc, ...segConstants('SLICE', r.segs),
+      })
+      : null)))));
+    return {
+      r,
+      pipelines,
+      uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => Uint32Array.of(
+        batch, inF, ch.rows, ch.r0, outF, batch * outF, inF4, f32bits(plan.gamma), ...coefs(r.segs),
+      ))),
+    };
+  }));
+
+  return {
+    layer,
+    passes: describePlan(plan),
+    dispatches(batch, io) {
+      const out: Dispatch[] = [];
+      const s = sBuffer(cm, batch, io, `${layer.name} s`);
+      const x = io.inputs[0].buffer;
+      for (const d of plan.denominators) {
+        if (d.kind === 'divide') {
+          out.push({
+            kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
+            bindings: [cm.divideUniforms.get(batch), io.relOut, io.output.buffer, s], workgroups: grid1d(cm.sliceLen(batch), 64),
+          });
+        }
+      }
+      for (const st of stabs) {
+        chunks.forEach((ch, k) => out.push({
+          kernel: 'dense_stab', layer: layer.name, pipeline: st.pipelines[batch === 1 ? 0 : 1],
+          bindings: [st.uniforms[k].get(batch), x, ch.weight.buffer, st.biases[k], io.relOut, io.output.buffer, bounds, s],
+          workgroups: [Math.ceil(ch.rows / ROWS), Math.ceil(batch / nbOf(batch)), 1],
+          flops: 2 * batch * inF * ch.rows * st.d.segs.length,
+        }));
+      }
+      if (io.accumulate[0] !== c.accumulate[0]) {
+        throw new Error(`internal: layer '${layer.name}' was built to ${c.accumulate[0] ? 'add into' : 'overwrite'} its input's relevance`);
+      }
+      let first = !io.accumulate[0];
+      for (const rd of reds) {
+        chunks.forEach((ch, k) => {
+          out.push({
+            kernel: 'dense_transpose', layer: layer.name, pipeline: rd.pipelines[batch === 1 ? 0 : 1][first ? 0 : 1]!,
+            bindings: [rd.uniforms[k].get(batch), s, ch.weight.buffer, x, bounds, io.relIn[0]],
+            workgroups: [Math.ceil(inF4 / WG), Math.ceil(batch / nbOf(batch)), 1],
+            flops: 2 * batch * inF * ch.rows * rd.r.segs.length,
+          });
+          first = false;
+        });
+      }
+      return out;
+    },
+    destroy() {
+      bounds.destroy();
+      cm.divideUniforms.destroy();
+      for (const ch of chunks) ch.weight.release();
+      for (const st of stabs) {
+        st.biases.forEach((b) => b.destroy());
+        st.uniforms.forEach((u) => u.destroy());
+      }
+      for (const rd of reds) rd.uniforms.forEach((u) => u.destroy());
+    },
+  };
+}
