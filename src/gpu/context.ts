@@ -1,6 +1,6 @@
 import { BufferPool } from './buffer-pool.ts';
 import { GpuError } from './errors.ts';
-import { PipelineCache } from './pipeline-cache.ts';
+import { PipelineCache, type PipelineProgress } from './pipeline-cache.ts';
 import type { ShaderLoader } from './shaders.ts';
 import { Profiler, type KernelTiming } from './profiler.ts';
 
@@ -64,6 +64,8 @@ export interface GpuContextOptions {
    * weight split by rows) can be exercised on any adapter.
    */
   bindingLimit?: number;
+  /** Progress of pipeline compilation (see PipelineCacheOptions). */
+  onPipelineProgress?: (p: PipelineProgress) => void;
 }
 
 /** Whether the device is a CPU implementation of WebGPU (see Tuning). */
@@ -91,7 +93,7 @@ export class GpuContext {
   private current = 'idle';
 
   constructor(readonly device: GPUDevice, opts: GpuContextOptions) {
-    this.pipelines = new PipelineCache(device, opts.shaders);
+    this.pipelines = new PipelineCache(device, opts.shaders, { onProgress: opts.onPipelineProgress });
     this.pool = new BufferPool(device);
     this.hasTimestamps = device.features.has('timestamp-query');
     this.hasF16 = device.features.has('shader-f16');

@@ -108,6 +108,12 @@ export interface ResolveOptions {
   epsilon?: number;
   /** The model's preprocessing, for presets whose zbox bounds come from it. */
   preprocess?: PreprocessSpec | null;
+  /**
+   * `--classifier-layers K`: the last K linear layers count as `dense` for kind selectors (and
+   * not as `conv`), so an all-convolutional model's classifier (SqueezeNet's conv10) takes the
+   * rule the composite gives dense layers, as the paper puts epsilon at the top. Default 0.
+   */
+  classifierLayers?: number;
 }
 
 export interface ResolvedComposite {
@@ -391,14 +397,35 @@ export function selectorText(sel: Selector): string {
 // Resolution
 // ---------------------------------------------------------------------------------------------
 
-function kindMatches(kind: KindSelector, layer: Layer): boolean {
+/** Whether a kind selector picks a layer; `classifier` layers count as dense, not conv. */
+function kindMatches(kind: KindSelector, layer: Layer, classifier: ReadonlySet<Layer>): boolean {
   switch (kind) {
     case 'linear':
       return isLinear(layer);
     case 'avgpool':
       return layer.kind === 'avgpool' || layer.kind === 'globalavgpool';
+    case 'dense':
+      return layer.kind === 'dense' || classifier.has(layer);
+    case 'conv':
+      return layer.kind === 'conv' && !classifier.has(layer);
     default:
       return layer.kind === kind;
+  }
+}
+
+/** An entry's rule with the numbers it resolves to (for notes: no option names, no defaults). */
+function entryRuleText(rule: EntryRule, opts: ResolveOptions): string {
+  switch (rule.rule) {
+    case 'epsilon':
+      return `epsilon ${formatNumber(typeof rule.epsilon === 'number' ? rule.epsilon : opts.epsilon ?? rule.epsilon.default)}`;
+    case 'alpha-beta':
+      return `alpha-beta alpha=${formatNumber(rule.alpha)} beta=${formatNumber(rule.beta)}`;
+    case 'gamma':
+      return `gamma ${formatNumber(rule.gamma)}`;
+    case 'zbox':
+      return rule.bounds === 'preprocess' ? 'zbox (bounds from the preprocessing)' : 'zbox';
+    default:
+      return rule.rule;
   }
 }
 
@@ -425,10 +452,21 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
   const linear = graph.layers.filter(isLinear);
   const n = linear.length;
   const haveLinear = `the model has ${plural(n, 'linear layer')}`;
+  const classifierLayers = opts.classifierLayers ?? 0;
+  if (!Number.isSafeInteger(classifierLayers) || classifierLayers < 0) {
+    throw new Error(`--classifier-layers must be a whole number >= 0, got ${opts.classifierLayers}`);
+  }
+  if (classifierLayers > n) {
+    throw new Error(`${spec.source}: --classifier-layers ${classifierLayers} asks for more layers than there are (${haveLinear})`);
+  }
+  const classifier = new Set<Layer>(classifierLayers > 0 ? linear.slice(n - classifierLayers) : []);
 
   if (spec.method !== null) {
     if (flatLayers > 0) {
       throw new Error(`${spec.source}: --flat-layers applies to LRP composites, not to the ${spec.method} method`);
+    }
+    if (classifierLayers > 0) {
+      throw new Error(`${spec.source}: --classifier-layers applies to LRP composites, not to the ${spec.method} method`);
     }
     if (opts.epsilon !== undefined) notes.push(`--epsilon ${opts.epsilon} has no effect on the ${spec.method} method`);
     for (const l of graph.layers) rules.set(l.name, methodRule(spec.method, l));
@@ -445,6 +483,8 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     notes,
   };
 
+  /** The dense entry that matched nothing (an all-convolutional model), for the note below. */
+  let emptyDense: CompositeEntry | null = null;
   for (const entry of spec.rules) {
     const fail = (msg: string): never => entryFail(spec.source, entry.index, entry.text, msg);
     const selected = new Set<Layer>();
@@ -452,7 +492,7 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     for (const sel of entry.selectors) {
       switch (sel.type) {
         case 'kind':
-          for (const l of graph.layers) if (kindMatches(sel.kind, l)) selected.add(l);
+          for (const l of graph.layers) if (kindMatches(sel.kind, l, classifier)) selected.add(l);
           break;
         case 'name': {
           onlyKinds = false;
@@ -478,7 +518,10 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       }
     }
     if (selected.size === 0 && onlyKinds) {
-      notes.push(`${spec.source}: rules[${entry.index}] ${entry.text}: selects no layer (model ${graph.name} has none of that kind)`);
+      const kinds = entry.selectors.map(selectorText).join(', ');
+      const what = spec.preset ? `${kinds}: ${entryRuleText(entry.rule, opts)}` : `rules[${entry.index}] ${entry.text}`;
+      notes.push(`${spec.preset ?? spec.source}: ${what} selects no layer (${graph.name} has no ${kinds} layer)`);
+      if (entry.selectors.some((x) => x.type === 'kind' && x.kind === 'dense') && entry.rule.rule !== 'z') emptyDense = entry;
     }
     for (const l of graph.layers) {
       if (!selected.has(l)) continue;
@@ -514,6 +557,14 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       `no rule selects ${unselected.length === 1 ? 'linear layer' : 'linear layers'} ${unselected.join(', ')}: ` +
       `${unselected.length === 1 ? 'it uses' : 'they use'} z (stabilizer ${formatNumber(spec.stabilizer)})`,
     );
+  }
+  if (classifierLayers > 0) {
+    notes.push(`--classifier-layers ${classifierLayers}: ${[...classifier].map((l) => `${l.name} takes ${formatRule(rules.get(l.name)!)}`).join(', ')}`);
+  }
+  if (emptyDense && n > 0) {
+    const top = linear[n - 1];
+    notes.push(`${top.name}, the last linear layer, takes ${formatRule(rules.get(top.name)!)}; for the paper's ${entryRuleText(emptyDense.rule, opts)} `
+      + `at the top of an all-convolutional model give --classifier-layers 1 (then ${top.name} takes the dense rule)`);
   }
   if (opts.epsilon !== undefined && !usedEpsilonOption) {
     notes.push(`--epsilon ${opts.epsilon} has no effect: composite ${spec.name} takes no epsilon from the option`);
