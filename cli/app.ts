@@ -14,7 +14,7 @@ import { occlusionCommand } from './commands/occlusion.ts';
 import { predictCommand } from './commands/predict.ts';
 import { synthCommand } from './commands/synth.ts';
 import { webCommand } from './commands/web.ts';
-import { rejectUnknownOptions, UsageError, type DefinedCommand } from './options.ts';
+import { rejectUnknownOptions, suggest, UsageError, type DefinedCommand } from './options.ts';
 
 export const COMMANDS: readonly DefinedCommand[] = [
   inspectCommand, predictCommand, explainCommand, webCommand, synthCommand, evalCommand, mergeCommand, occlusionCommand, demoCommand,
@@ -27,7 +27,6 @@ export interface RunOptions {
 
 /** Exit status: 0 done, 1 failed (or finished with failures), 2 a usage error. */
 export async function runCli(argv: readonly string[], opts: RunOptions = {}): Promise<number> {
-  let usage: string | null = null;
   try {
     let y = yargs([...argv])
       .scriptName('lrp')
@@ -47,23 +46,30 @@ export async function runCli(argv: readonly string[], opts: RunOptions = {}): Pr
       .version('version', 'print the version and commit', versionLine())
       .wrap(Math.min(110, process.stdout.columns || 100))
       .fail((msg, err) => {
-        if (err) throw err;
-        usage = msg;
+        // Throwing stops yargs (returning would let it run the handler anyway).
+        throw err ?? new UsageError(msg);
       })
       .parseAsync();
   } catch (e) {
     const err = e as Error;
     if (err instanceof UsageError) {
-      console.error(`lrp: ${err.message}`);
+      console.error(`lrp: ${usageMessage(err.message, argv)}`);
       return 2;
     }
     console.error(`lrp: ${process.env.LRP_DEBUG ? err.stack : err.message}`);
     return 1;
   }
-  if (usage !== null) {
-    const cmd = argv.find((a) => !a.startsWith('-'));
-    console.error(`lrp: ${usage}\n(\`lrp ${cmd && COMMANDS.some((c) => c.def.command.split(' ')[0] === cmd) ? `${cmd} ` : ''}--help\` lists the options)`);
-    return 2;
-  }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+/** A usage error as one line: an unknown command gets a suggestion, yargs' own messages a pointer to --help. */
+function usageMessage(message: string, argv: readonly string[]): string {
+  const names = COMMANDS.map((c) => c.def.command.split(' ')[0]);
+  const cmd = argv.find((a) => !a.startsWith('-'));
+  if (cmd && !names.includes(cmd)) {
+    const near = suggest(cmd, names);
+    return `unknown command '${cmd}'${near ? ` (did you mean ${near}?)` : ''}; commands: ${names.join(', ')}`;
+  }
+  if (/--help/.test(message)) return message;
+  return `${message} (\`lrp ${cmd ? `${cmd} ` : ''}--help\` lists the options)`;
 }

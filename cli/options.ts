@@ -150,36 +150,29 @@ export function parseTargets(text: string, labels: readonly string[] | null, cla
 // Strict parsing with suggestions
 // ---------------------------------------------------------------------------------------------
 
-/** Levenshtein distance, for suggestions. */
+/** Edit distance with adjacent transpositions (optimal string alignment), for suggestions. */
 export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const cur = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
-  return d[b.length];
+  return d[a.length][b.length];
 }
 
-/** The closest of `known` to `word`, if close enough to be a typo. */
+/** The closest of `known` to `word`, if close enough to be a typo (ties: the nearer length). */
 export function suggest(word: string, known: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = editDistance(word.toLowerCase(), k.toLowerCase());
-    if (d < bestD || (d === bestD && best !== null && k.length < best.length)) {
-      best = k;
-      bestD = d;
-    }
-  }
-  if (best === null) return null;
-  const prefix = known.filter((k) => k.startsWith(word));
-  if (prefix.length === 1 && word.length >= 3) return prefix[0];
-  return bestD <= Math.max(1, Math.floor(best.length / 3)) ? best : null;
+  const w = word.toLowerCase();
+  const prefix = known.filter((k) => k.startsWith(w));
+  if (prefix.length === 1 && w.length >= 3) return prefix[0];
+  const ranked = known
+    .map((k) => ({ k, d: editDistance(w, k.toLowerCase()), len: Math.abs(k.length - w.length) }))
+    .sort((x, y) => x.d - y.d || x.len - y.len || (x.k < y.k ? -1 : 1));
+  const best = ranked[0];
+  return best && best.d <= Math.max(1, Math.floor(best.k.length / 3)) ? best.k : null;
 }
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

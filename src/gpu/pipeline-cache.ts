@@ -2,15 +2,20 @@ import type { ShaderLoader } from './shaders.ts';
 
 export type Constants = Record<string, number | boolean>;
 
-/** What the cache reports as pipelines are asked for and become ready (see PipelineCacheOptions). */
+/**
+ * Progress of pipeline compilation. The cache reports `requested`, `ready` and `failed` as
+ * pipelines are created; GpuContext adds `running` and `ran` around the first dispatch of each
+ * pipeline, because some drivers compile only then (lavapipe's LLVM code generation).
+ */
 export interface PipelineProgress {
-  readonly event: 'requested' | 'ready' | 'failed';
-  /** The pipeline's key: shader, entry point and constants. */
+  readonly event: 'requested' | 'ready' | 'failed' | 'running' | 'ran';
+  /** The pipeline's key (shader, entry point, constants), or the pass that runs new pipelines. */
   readonly key: string;
-  /** Distinct pipelines asked for so far, and how many of them are ready. */
+  /** Distinct pipelines asked for so far, how many are created, how many have run once. */
   readonly requested: number;
   readonly ready: number;
-  /** For `ready` and `failed`: seconds since it was asked for. */
+  readonly ran?: number;
+  /** For `ready`, `failed` and `ran`: seconds it took. */
   readonly seconds?: number;
 }
 
@@ -37,6 +42,11 @@ export class PipelineCache {
 
   get size(): number {
     return this.pipelines.size;
+  }
+
+  /** Pipelines created so far (the rest are compiling). */
+  get readyCount(): number {
+    return this.ready;
   }
 
   get(shader: string, constants: Constants = {}, entryPoint = 'main'): Promise<GPUComputePipeline> {

@@ -16,6 +16,7 @@
 export { colormap, COLORMAP_NAMES, isColormapName, paletteIndex, ZENNIT_CMAPS, type Colormap, type ColormapName } from './colormap.ts';
 export {
   channelSum, drawHeatmap, heatColour, HEATMAP_DEFAULTS, HEATMAP_MODES, heatmapScale, percentileScale, planeToImage, relevancePlane,
-  renderHeatmap, type HeatmapMode, type HeatmapOptions, type HeatmapScale, type Plane,
+  relevancePicture, renderHeatmap, PICTURE_SIZES, type HeatmapMode, type HeatmapOptions, type HeatmapScale, type PictureOptions,
+  type PictureSize, type Plane,
 } from './render.ts';
 export { colorbarSvg, scaleDescription, type ColorbarOptions } from './colorbar.ts';

@@ -21,8 +21,8 @@
  *   (the margins of a shorter-side crop) are transparent, or the bare grey image in an overlay.
  *   The scale is the model-input map's, so both sizes of one map share their colours.
  */
-import { inputPixelOfImagePixels } from '../preprocess/geometry.ts';
-import type { RgbaImage } from '../preprocess/image.ts';
+import { inputPixelOfImagePixels, sourceRect } from '../preprocess/geometry.ts';
+import { resampleRect, type RgbaImage } from '../preprocess/image.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import { colormap, paletteIndex, type Colormap } from './colormap.ts';
 
@@ -205,4 +205,38 @@ export function planeToImage(plane: Plane, imageW: number, imageH: number, spec:
   const data = new Float32Array(imageW * imageH);
   for (let i = 0; i < data.length; i++) data[i] = index[i] < 0 ? NaN : plane.data[index[i]];
   return { width: imageW, height: imageH, data };
+}
+
+export type PictureSize = 'input' | 'original';
+export const PICTURE_SIZES: readonly PictureSize[] = ['input', 'original'];
+
+export interface PictureOptions extends Omit<HeatmapOptions, 'overlay'> {
+  /** The image the model input was made from (needed for `overlay` and for `size: 'original'`). */
+  readonly image?: RgbaImage | null;
+  /** Its preprocessing (the geometry of crop and resize). */
+  readonly spec?: Pick<PreprocessSpec, 'size' | 'resize' | 'shorter'> | null;
+  /** `input` (default): the model's input grid; `original`: the image's own pixels. */
+  readonly size?: PictureSize;
+  /** Draw over the image (grey), at either size. */
+  readonly overlay?: boolean;
+}
+
+/**
+ * The picture of one relevance plane as an application shows it: at the model's input size or the
+ * original image's, plain or over the image. The scale always comes from the input-size plane.
+ */
+export function relevancePicture(plane: Plane, opts: PictureOptions = {}): { image: RgbaImage; scale: HeatmapScale } {
+  const size = opts.size ?? 'input';
+  if (!PICTURE_SIZES.includes(size)) throw new Error(`heatmap size must be 'input' or 'original', got '${size}'`);
+  const scale = heatmapScale(plane, { ...opts, overlay: null });
+  const { image, spec } = opts;
+  if ((size === 'original' || opts.overlay) && !(image && spec)) {
+    throw new Error(`${size === 'original' ? 'an original-size heatmap' : 'an overlay'} needs the image and its preprocessing (an image input, not a tensor)`);
+  }
+  if (size === 'original') {
+    const big = planeToImage(plane, image!.width, image!.height, spec!);
+    return { image: drawHeatmap(big, scale, { overlay: opts.overlay ? image : null, opacity: opts.opacity }), scale };
+  }
+  const under = opts.overlay ? resampleRect(image!, sourceRect(image!.width, image!.height, spec!), plane.width, plane.height) : null;
+  return { image: drawHeatmap(plane, scale, { overlay: under, opacity: opts.opacity }), scale };
 }

@@ -752,17 +752,31 @@ export function formatRule(rule: LayerRule): string {
   }
 }
 
+/** One layer's rule, as reports record it. */
+export interface LayerRuleRow {
+  readonly layer: string;
+  readonly kind: string;
+  /** `#k` for the k-th linear layer in forward order, null for others. */
+  readonly linear: string | null;
+  /** The rule with its parameters (formatRule). */
+  readonly rule: string;
+}
+
+/** The resolved composite, one row per layer in forward order. */
+export function compositeRows(resolved: ResolvedComposite, graph: Graph): LayerRuleRow[] {
+  let k = 0;
+  return graph.layers.map((l) => {
+    const rule = resolved.rules.get(l.name);
+    return { layer: l.name, kind: l.kind, linear: isLinear(l) ? `#${k++}` : null, rule: rule ? formatRule(rule) : '-' };
+  });
+}
+
 /**
  * A table of the resolved composite, one row per layer in forward order: the linear index (`#k`),
  * the layer name, its kind and its rule. Notes are not included; print `resolved.notes` beside it.
  */
 export function formatComposite(resolved: ResolvedComposite, graph: Graph): string {
-  const rows: string[][] = [['#', 'layer', 'kind', 'rule']];
-  let k = 0;
-  for (const l of graph.layers) {
-    const rule = resolved.rules.get(l.name);
-    rows.push([isLinear(l) ? `#${k++}` : '', l.name, l.kind, rule ? formatRule(rule) : '-']);
-  }
+  const rows: string[][] = [['#', 'layer', 'kind', 'rule'], ...compositeRows(resolved, graph).map((r) => [r.linear ?? '', r.layer, r.kind, r.rule])];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const head = `composite ${resolved.name}${resolved.method ? ` (method ${resolved.method})` : ''} on ${graph.name}`;
   return [head, ...rows.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`)].join('\n');

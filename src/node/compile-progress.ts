@@ -1,45 +1,58 @@
 /**
- * Says what a cold start is doing. The first run on a machine compiles every GPU pipeline (on
- * lavapipe, LLVM takes seconds each, minutes in all); the driver caches them, so later runs start
- * in seconds. Nothing is printed while pipelines come quickly (a warm cache); once one has been
- * pending for `delayMs`, a line says that kernels are being compiled and why, followed by a count
- * of pipelines (redrawn in place on a terminal, a line every `interval` seconds otherwise) and a
- * closing line with the time it took.
+ * Says what a cold start is doing. The first run on a machine compiles every GPU pipeline: some
+ * drivers when the pipeline is created, others at its first dispatch (lavapipe: LLVM, seconds
+ * each, minutes in all). Drivers cache what they compiled, so later runs start in seconds.
+ *
+ * Nothing is printed while compiling stays quick (a warm cache). Once the pipelines in flight
+ * (being created, or running for the first time) have kept the GPU side busy for `delayMs`, a
+ * line says that kernels are being compiled and why, then a count of pipelines that have run
+ * (redrawn in place on a terminal, a line every `interval` seconds otherwise), and a closing line
+ * with the time it took.
  */
 import type { PipelineProgress } from '../gpu/pipeline-cache.ts';
 import { stderrIsTty } from './terminal.ts';
 
 export interface CompileReporterOptions {
-  /** Where lines go (default: stderr). */
+  /** Where text goes (default: stderr). */
   readonly write?: (text: string) => void;
   readonly tty?: boolean;
-  /** How long a pipeline may be pending before anything is said (default 1500 ms). */
+  /** How long compiling may go on before anything is said (default 2000 ms). */
   readonly delayMs?: number;
   /** Seconds between plain lines when not on a terminal (default 10). */
   readonly interval?: number;
+  /** Quiet time that ends a spell of compiling (default 1000 ms): passes between first runs do not. */
+  readonly idleMs?: number;
 }
 
 export interface CompileReporter {
   readonly onProgress: (p: PipelineProgress) => void;
-  /** Seconds spent with pipelines pending, all told. */
+  /** Seconds spent compiling (pipelines being created or running their first dispatch), all told. */
   readonly seconds: () => number;
+  /** Clears a progress line drawn in place, before other output goes to the terminal (it is redrawn on the next event). */
+  readonly clearLine: () => void;
 }
 
 export function compileReporter(opts: CompileReporterOptions = {}): CompileReporter {
   const write = opts.write ?? ((t: string) => process.stderr.write(t));
   const tty = opts.tty ?? stderrIsTty();
-  const delay = opts.delayMs ?? 1500;
+  const delay = opts.delayMs ?? 2000;
   const every = 1000 * (opts.interval ?? 10);
   let requested = 0;
   let ready = 0;
+  let ran = 0;
+  let running = 0;
   let busySince: number | null = null;
   let busyTotal = 0;
+  let spanRan = 0;
   let announced = false;
   let shownAt = -Infinity;
   let drawn = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
+  let idleTimer: ReturnType<typeof setTimeout> | null = null;
+  let idleSince = 0;
+  const idleMs = opts.idleMs ?? 1000;
 
-  const line = () => `compiling GPU kernels: ${ready}/${requested} pipelines ready`;
+  const line = () => `compiling GPU kernels: ${ran} of ${requested} pipelines ready`;
   const draw = (force = false) => {
     const now = performance.now();
     if (tty) {
@@ -54,40 +67,61 @@ export function compileReporter(opts: CompileReporterOptions = {}): CompileRepor
     timer = null;
     if (busySince === null || announced) return;
     announced = true;
-    write('compiling the GPU kernels this model needs; the first run on a machine takes a while (lavapipe: seconds per '
-      + 'pipeline), later runs reuse the driver\'s shader cache and start in seconds\n');
+    write('compiling the GPU kernels this model needs: the first run on a machine takes a while (on lavapipe seconds per '
+      + 'pipeline); the driver caches them, so later runs start in seconds\n');
     draw(true);
   };
 
-  return {
-    seconds: () => busyTotal + (busySince === null ? 0 : (performance.now() - busySince) / 1000),
+  const reporter: CompileReporter = {
+    clearLine: () => {
+      if (drawn) write('\r\x1b[2K');
+      drawn = false;
+    },
+    seconds: () => busyTotal + (busySince === null ? 0 : ((idleTimer ? idleSince : performance.now()) - busySince) / 1000),
     onProgress(p) {
       requested = p.requested;
       ready = p.ready;
-      const pending = requested - ready;
-      if (pending > 0 && busySince === null) {
+      ran = p.ran ?? ran;
+      if (p.event === 'running') running++;
+      if (p.event === 'ran') running = Math.max(0, running - 1);
+      const busy = requested - ready > 0 || running > 0;
+      if (busy && idleTimer) {
+        clearTimeout(idleTimer);
+        idleTimer = null;
+      }
+      if (busy && busySince === null) {
         busySince = performance.now();
+        spanRan = ran;
         if (!announced && !timer) {
           timer = setTimeout(announce, delay);
           timer.unref?.();
         }
       }
-      if (announced && p.event !== 'requested') draw();
-      if (pending === 0 && busySince !== null) {
-        const secs = (performance.now() - busySince) / 1000;
-        busyTotal += secs;
-        busySince = null;
-        if (timer) {
-          clearTimeout(timer);
-          timer = null;
-        }
-        if (announced) {
-          if (drawn) write('\r\x1b[2K');
-          write(`compiled ${ready} GPU pipelines in ${secs.toFixed(0)} s (cached for later runs)\n`);
-          drawn = false;
-          announced = false;
-        }
+      if (announced && (p.event === 'ran' || p.event === 'ready')) draw();
+      if (!busy && busySince !== null && !idleTimer) {
+        idleSince = performance.now();
+        idleTimer = setTimeout(endSpell, idleMs);
+        idleTimer.unref?.();
       }
     },
   };
+  return reporter;
+
+  function endSpell(): void {
+    idleTimer = null;
+    if (busySince === null) return;
+    const secs = (idleSince - busySince) / 1000;
+    busyTotal += secs;
+    busySince = null;
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (announced) {
+      if (drawn) write('\r\x1b[2K');
+      write(`compiled ${ran - spanRan} GPU pipelines in ${secs.toFixed(0)} s (cached for later runs)\n`);
+      drawn = false;
+      announced = false;
+    }
+  }
 }

@@ -22,15 +22,19 @@
  * before the batch's records, so a record always has its map, and a resumed run rewrites only
  * the maps of the records it adds.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sortRecords } from '../../eval/aggregate.ts';
 import { addTime, Evaluator, type StageTimes } from '../../eval/evaluator.ts';
 import { isPrepared, type PrepareResult } from '../../eval/pairs.ts';
-import { buildReport, skipKey, type EvalReport, type EvalSettings, type Shard } from '../../eval/report.ts';
+import { buildReport, skipKey, type EvalReport, type EvalSettings, type Provenance, type Shard } from '../../eval/report.ts';
 import type { PairRecord, PreparedSample, Sample, Skip } from '../../eval/types.ts';
 import { ForwardModel } from '../../forward/model.ts';
+import { compositeRows } from '../../lrp/composite.ts';
 import type { Init } from '../../lrp/explainer.ts';
+import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from '../../eval/stats.ts';
+import { fileSha256 } from '../file-hash.ts';
+import { toolVersion } from '../version.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { writeNpy } from '../npy-file.ts';
 import { prepareSamples } from '../prepare/index.ts';
@@ -59,6 +63,14 @@ export interface EvalOptions {
   readonly skipDifficult?: boolean;
   readonly preprocess?: string;
   readonly init?: Init;
+  /** The graph output to explain (default: the model's first). */
+  readonly output?: string;
+  /** Composite options for every analyzer: --epsilon, --flat-layers, --classifier-layers. */
+  readonly epsilon?: number;
+  readonly flatLayers?: number;
+  readonly classifierLayers?: number;
+  /** The bootstrap of the report's intervals (default 2000 resamples, seed 0). */
+  readonly bootstrap?: BootstrapSettings;
   /** Preparation worker threads (default: prepareSamples' default) and samples prepared ahead. */
   readonly workers?: number;
   readonly prefetch?: number;
@@ -110,13 +122,21 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const init: Init = opts.init ?? 'logit';
 
   // Everything that can be wrong with the model or the composites fails here, before any work.
-  const model = loadEvalModel(opts.model, opts.preprocess);
-  const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess);
+  const model = loadEvalModel(opts.model, opts.preprocess, opts.output);
+  const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, {
+    epsilon: opts.epsilon, flatLayers: opts.flatLayers, classifierLayers: opts.classifierLayers,
+  });
   for (const a of analyzers) for (const note of a.composite.notes) log(`note: ${a.name}: ${note}`);
   const settings: EvalSettings = {
     model: opts.model, dataset: opts.dataset, split: opts.split ?? null, labels: opts.labels ?? null,
     analyzers: analyzers.map((a) => a.name), composites: analyzers.map((a) => a.arg), init,
     preprocess: model.preprocess, skipDifficult: opts.skipDifficult ?? false, limit: opts.limit ?? null,
+    output: opts.output ?? null, epsilon: opts.epsilon ?? null, flatLayers: opts.flatLayers ?? null,
+    classifierLayers: opts.classifierLayers ?? null, bootstrap: opts.bootstrap ?? DEFAULT_BOOTSTRAP,
+  };
+  const provenance: Provenance = {
+    model: { path: opts.model, ...(existsSync(opts.model) ? fileSha256(opts.model) : { sha256: null, bytes: null }) },
+    analyzers: analyzers.map((a) => ({ name: a.name, composite: a.arg, rules: compositeRows(a.composite, model.graph) })),
   };
   const shard = opts.shard ?? null;
   const out = opts.out;
@@ -140,8 +160,11 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   let fm: ForwardModel | null = null;
   let evaluator: Evaluator | null = null;
   try {
+    // Pipelines and weights: `compile` while pipelines were pending, the rest is setup.
+    const c0 = gpu.compile?.seconds() ?? 0;
     fm = await ForwardModel.create(gpu.ctx, model.graph);
     evaluator = await Evaluator.create(fm, analyzers.map((a) => ({ name: a.name, composite: a.composite })), { relevanceBatch: batch });
+    const compileSeconds = (gpu.compile?.seconds() ?? 0) - c0;
 
     const items = selectItems(dataset.samples, dataset.skips, { limit: opts.limit, shard });
     mkdirSync(out, { recursive: true });
@@ -159,7 +182,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
 
     const skipsOut = new JsonlAppender(join(out, SKIPS_FILE));
     const pairsOut = new JsonlAppender(join(out, PAIRS_FILE));
-    const stages: StageTimes = {};
+    const stages: StageTimes = compileSeconds > 0 ? { compile: compileSeconds } : {};
     let batches = 0;
     let imagesDone = 0;
     let recordsWritten = 0;
@@ -206,7 +229,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
         batches++;
       };
 
-      addTime(stages, 'setup', performance.now() / 1000 - t0);
+      addTime(stages, 'setup', performance.now() / 1000 - t0 - compileSeconds);
       const stream = prepareSamples(todo, model.preprocess, { workers: opts.workers, prefetch: opts.prefetch });
       let pending: PreparedSample[] = [];
       let pendingSkips: Skip[] = [];
@@ -256,7 +279,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     const skips = readSkips(out).skips;
     const seconds = performance.now() / 1000 - t0;
     const report = buildReport({
-      settings, shard, images: items.length, records, skips,
+      settings, shard, images: items.length, records, skips, provenance,
+      environment: { tool: toolVersion(), adapters: [gpu.adapterName] },
       timing: {
         seconds, imagesPerSecond: imagesDone > 0 ? imagesDone / seconds : null, batch,
         startedAt, finishedAt: new Date().toISOString(), stages: roundStages(stages),
