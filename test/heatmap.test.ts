@@ -10,6 +10,7 @@ import {
 } from '../src/heatmap/index.ts';
 import { imagePoint, inputPixelOfImagePixels, transformBox } from '../src/preprocess/geometry.ts';
 import type { PreprocessSpec } from '../src/preprocess/spec.ts';
+import { pickGallery } from '../src/node/gallery.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
 
 const entry = (name: string, k: number) => Array.from(colormap(name).palette.subarray(3 * k, 3 * k + 3));
@@ -182,5 +183,18 @@ describe('the original image\'s geometry', () => {
     const over = relevancePicture({ width: 224, height: 224, data }, { size: 'original', overlay: true, image: photo, spec: crop });
     expect(px(over.image, 0)).toEqual([100, 100, 100, 255]);
     expect(() => relevancePicture({ width: 224, height: 224, data }, { size: 'original' })).toThrow(/needs the image and its preprocessing/);
+  });
+});
+
+describe('gallery choice', () => {
+  it('the same seed picks the same images, shown in id order; another seed others', () => {
+    const samples = Array.from({ length: 50 }, (_, i) => ({ id: `img_${String(49 - i).padStart(3, '0')}` }));
+    const a = pickGallery(samples, 12, 0).map((s) => s.id);
+    expect(a).toHaveLength(12);
+    expect(pickGallery([...samples].reverse(), 12, 0).map((s) => s.id)).toEqual(a);
+    expect([...a].sort()).toEqual(a);
+    expect(new Set(a).size).toBe(12);
+    expect(pickGallery(samples, 12, 1).map((s) => s.id)).not.toEqual(a);
+    expect(pickGallery(samples, 80, 0)).toHaveLength(50);
   });
 });

@@ -1,8 +1,9 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { HeatmapMode } from '../../src/heatmap/index.ts';
 import type { Init } from '../../src/lrp/explainer.ts';
 import { pickGallery, writeGallery } from '../../src/node/gallery.ts';
 import { createNodeGpu } from '../../src/node/gpu.ts';
+import { readLabels } from '../../src/node/labels.ts';
 import { runEval } from '../../src/node/eval/run.ts';
 import { loadAnalyzers, loadEvalModel, openEvalDataset, parseShard, selectItems } from '../../src/node/eval/setup.ts';
 import { profileTable } from '../common.ts';
@@ -106,10 +107,13 @@ export const evalCommand = defineCommand<Args>({
         const ds = await openEvalDataset(args, model.graph, () => {});
         const items = selectItems(ds.samples, ds.skips, { limit: args.limit, shard: args.shard !== undefined ? parseShard(args.shard) : null });
         const samples = pickGallery(items.flatMap((it) => (it.sample && it.sample.classes.length ? [it.sample] : [])), args.gallery, args.seed);
+        // Readable class names where the labels file has them (synset_words.txt: "n01440764 tench, ...").
+        const names = args.labels ? readLabels(args.labels) : [];
+        const classNames = names.length === ds.classNames.length ? names : ds.classNames;
         const page = await writeGallery({
-          gpu, graph: model.graph, preprocess: model.preprocess, analyzers, samples, classNames: ds.classNames,
+          gpu, graph: model.graph, preprocess: model.preprocess, analyzers, samples, classNames,
           out: join(args.out, 'gallery'), render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
-          title: `Heatmaps: ${args.model} on ${args.dataset}`,
+          title: `Heatmaps: ${basename(args.model)} on ${args.dataset.replace(/^(\w+:).*[\\/]([^\\/]+)[\\/]?$/, '$1$2')}`,
           subtitle: `${samples.length} images chosen with seed ${args.seed} from the ${items.length} of the run.`,
         });
         stages.gallery = (performance.now() - t) / 1000;

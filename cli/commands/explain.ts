@@ -86,7 +86,7 @@ export const explainCommand = defineCommand<Args>({
       epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
     });
     const several = analyzers.length > 1;
-    for (const a of analyzers) for (const note of a.composite.notes) console.error(`note: ${several ? `${a.name}: ` : ''}${note}`);
+    for (const a of analyzers) for (const note of a.composite.notes) console.error(`note: ${several && !note.startsWith(`${a.name}:`) ? `${a.name}: ` : ''}${note}`);
     const targets = parseTargets(args.target, labels, classes);
     const inputs = await stages.time('prepare', () => loadInputs(args.input, graph, model.preprocess,
       `give --preprocess FILE or put ${args.model}.json beside the model`));

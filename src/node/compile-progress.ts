@@ -32,7 +32,15 @@ export interface CompileReporter {
   readonly clearLine: () => void;
 }
 
+/** One exit hook for every reporter of the process. */
+const onExit = new Set<() => void>();
+let hooked = false;
+
 export function compileReporter(opts: CompileReporterOptions = {}): CompileReporter {
+  if (!hooked) {
+    hooked = true;
+    process.once('exit', () => onExit.forEach((f) => f()));
+  }
   const write = opts.write ?? ((t: string) => process.stderr.write(t));
   const tty = opts.tty ?? stderrIsTty();
   const delay = opts.delayMs ?? 2000;
@@ -43,8 +51,9 @@ export function compileReporter(opts: CompileReporterOptions = {}): CompileRepor
   let running = 0;
   let busySince: number | null = null;
   let busyTotal = 0;
-  let spanRan = 0;
   let announced = false;
+  /** The long explanation is said once per process. */
+  let explained = false;
   let shownAt = -Infinity;
   let drawn = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -52,7 +61,7 @@ export function compileReporter(opts: CompileReporterOptions = {}): CompileRepor
   let idleSince = 0;
   const idleMs = opts.idleMs ?? 1000;
 
-  const line = () => `compiling GPU kernels: ${ran} of ${requested} pipelines ready`;
+  const line = () => `compiling GPU kernels: ${ready} of ${requested} pipelines created, ${ran} run once`;
   const draw = (force = false) => {
     const now = performance.now();
     if (tty) {
@@ -67,10 +76,24 @@ export function compileReporter(opts: CompileReporterOptions = {}): CompileRepor
     timer = null;
     if (busySince === null || announced) return;
     announced = true;
-    write('compiling the GPU kernels this model needs: the first run on a machine takes a while (on lavapipe seconds per '
-      + 'pipeline); the driver caches them, so later runs start in seconds\n');
+    if (explained) {
+      draw(true);
+      return;
+    }
+    explained = true;
+    write('compiling the GPU kernels this model needs: the first run on a machine compiles each pipeline (on lavapipe, '
+      + 'seconds each); the driver caches them, so later runs load them quickly\n');
     draw(true);
   };
+
+  // A run that ends while compiling still says what it did (the spell's end waits for quiet).
+  onExit.add(() => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = null;
+    if (busySince === null) return;
+    if (idleSince < busySince) idleSince = performance.now();
+    endSpell();
+  });
 
   const reporter: CompileReporter = {
     clearLine: () => {
@@ -91,7 +114,6 @@ export function compileReporter(opts: CompileReporterOptions = {}): CompileRepor
       }
       if (busy && busySince === null) {
         busySince = performance.now();
-        spanRan = ran;
         if (!announced && !timer) {
           timer = setTimeout(announce, delay);
           timer.unref?.();
@@ -119,7 +141,7 @@ export function compileReporter(opts: CompileReporterOptions = {}): CompileRepor
     }
     if (announced) {
       if (drawn) write('\r\x1b[2K');
-      write(`compiled ${ran - spanRan} GPU pipelines in ${secs.toFixed(0)} s (cached for later runs)\n`);
+      write(`compiling GPU kernels took ${secs.toFixed(0)} s (${ready} pipelines created, ${ran} run once; cached for later runs)\n`);
       drawn = false;
       announced = false;
     }

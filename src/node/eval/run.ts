@@ -126,7 +126,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, {
     epsilon: opts.epsilon, flatLayers: opts.flatLayers, classifierLayers: opts.classifierLayers,
   });
-  for (const a of analyzers) for (const note of a.composite.notes) log(`note: ${a.name}: ${note}`);
+  for (const a of analyzers) for (const note of a.composite.notes) log(`note: ${note.startsWith(`${a.name}:`) ? '' : `${a.name}: `}${note}`);
   const settings: EvalSettings = {
     model: opts.model, dataset: opts.dataset, split: opts.split ?? null, labels: opts.labels ?? null,
     analyzers: analyzers.map((a) => a.name), composites: analyzers.map((a) => a.arg), init,
