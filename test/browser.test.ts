@@ -68,6 +68,17 @@ const npy = (path: string) => {
   return { shape: a.shape, data: npyToFloat32(a) };
 };
 
+/** The heatmap canvas's size and how many distinct colours it holds. */
+function heatmapCanvasStats(p: Page): Promise<{ width: number; height: number; colours: number }> {
+  return p.evaluate(() => {
+    const c = document.getElementById('heatmap-canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set<number>();
+    for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    return { width: c.width, height: c.height, colours: colours.size };
+  });
+}
+
 /** The bytes of a typed array's own range (not the whole buffer it views). */
 const base64Of = (a: Float32Array | Uint8Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
@@ -357,13 +368,7 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
     });
     expect(await page.locator('#error').isVisible()).toBe(false);
     // The heatmap canvas holds the model's input size and is not one flat colour.
-    const stats = await page.evaluate(() => {
-      const c = document.getElementById('heatmap-canvas') as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      const colours = new Set<number>();
-      for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-      return { width: c.width, height: c.height, colours: colours.size };
-    });
+    const stats = await heatmapCanvasStats(page);
     expect([stats.height, stats.width]).toEqual(input.shape.slice(2));
     expect(stats.colours).toBeGreaterThan(20);
     expect(await page.locator('#top-classes tbody tr').count()).toBeGreaterThanOrEqual(5);
@@ -480,13 +485,7 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
       expect(await p.locator('#input-info').textContent()).toMatch(/^demo\.png: 64×64 image$/);
       // The demo image is a cross; the model's top class is named from demo.labels.txt.
       expect(await p.locator('#top-classes tbody tr.target').textContent()).toMatch(/cross/);
-      const stats = await p.evaluate(() => {
-        const c = document.getElementById('heatmap-canvas') as HTMLCanvasElement;
-        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-        const colours = new Set<number>();
-        for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-        return { width: c.width, height: c.height, colours: colours.size };
-      });
+      const stats = await heatmapCanvasStats(p);
       expect([stats.width, stats.height]).toEqual([64, 64]);
       expect(stats.colours).toBeGreaterThan(30);
       expect(await p.locator('#colorbar svg linearGradient stop').count()).toBeGreaterThan(30);

@@ -7,7 +7,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { COMMANDS, runCli } from '../cli/app.ts';
 import { editDistance, parseTargets, suggest, UsageError } from '../cli/options.ts';
-import { uniqueNames } from '../src/node/inputs.ts';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadInputs, uniqueNames } from '../src/node/inputs.ts';
+import { loadModel } from '../src/node/model-file.ts';
 
 interface Parsed { code: number; command: string | null; args: Record<string, unknown>; stderr: string }
 
@@ -197,5 +202,31 @@ describe('output names', () => {
     expect(uniqueNames(['/x/a/k/img.jpg', '/x/b/k/img.jpg'])).toEqual(['a_k_img', 'b_k_img']);
     expect(uniqueNames(['/d/img.jpg', '/d/img.jpg'])).toEqual(['img', 'img-2']);
     expect(uniqueNames(['/d/my photo (1).jpg'])).toEqual(['my_photo_1_']);
+  });
+});
+
+describe('inputs', () => {
+  it('a bad image among several is reported and left out; the rest load, in order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lrp-inputs-'));
+    try {
+      const model = loadModel(fileURLToPath(new URL('../models/demo/demo.onnx', import.meta.url)));
+      const demo = fileURLToPath(new URL('../models/demo/demo.png', import.meta.url));
+      for (const d of ['a', 'b']) {
+        mkdirSync(join(dir, d));
+        copyFileSync(demo, join(dir, d, 'x.png'));
+      }
+      writeFileSync(join(dir, 'broken.png'), 'not a PNG');
+      const paths = [join(dir, 'a', 'x.png'), join(dir, 'broken.png'), join(dir, 'missing.png'), join(dir, 'b', 'x.png')];
+      const r = await loadInputs(paths, model.graph, model.preprocess, 'hint');
+      expect(r.count).toBe(2);
+      expect(r.paths).toEqual([paths[0], paths[3]]);
+      expect(r.stems).toEqual(['a_x', 'b_x']);
+      expect(r.names).toEqual(['a_x.png', 'b_x.png']);
+      expect(r.failures.map((f) => f.path)).toEqual([paths[1], paths[2]]);
+      for (const f of r.failures) expect(f.message).toContain(f.path);
+      await expect(loadInputs([paths[1], paths[2]], model.graph, model.preprocess, 'hint')).rejects.toThrow(/no input could be read/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
