@@ -96,7 +96,7 @@ export const DATASET_OPTIONS: readonly OptionSpec[] = [
   spec('split', { type: 'string', describe: 'VOC ImageSets/Main split, e.g. test, trainval, "trainval+test" (default test)' }),
   spec('limit', { type: 'number', describe: 'only the first N images (sorted by id)' }, wholeAtLeast(0)),
   spec('skip-difficult', { type: 'boolean', default: false, describe: 'leave out boxes marked difficult' }),
-  spec('workers', { type: 'number', describe: 'decode/preprocess worker threads (default: cores - 1, at most 4)' }, wholeAtLeast(1)),
+  spec('workers', { type: 'number', describe: 'decode/preprocess worker threads (default: cores - 1, at most 4; 0: in the main thread)' }, wholeAtLeast(0)),
 ];
 
 export const TOP_OPTION = spec('top', { type: 'number', default: 5, describe: 'how many classes to print per sample' }, wholeAtLeast(1));
