@@ -197,11 +197,11 @@ export function rejectUnknownOptions(argv: Record<string, unknown>, y: Argv): vo
   }
   for (const key of Object.keys(argv)) {
     if (known.has(key)) continue;
-    // yargs turns --no-x into x=false: the option is x.
     const flag = key.length === 1 ? `-${key}` : `--${key}`;
     const near = suggest(key, names.filter((n) => n.length > 1));
     const cmd = (argv._ as unknown[])[0];
-    throw new UsageError(`unknown option ${flag}${near ? ` (did you mean --${near}?)` : ''}; \`lrp ${cmd ?? ''} --help\` lists the options`.replace('lrp  --help', 'lrp --help'));
+    const help = cmd === undefined ? 'lrp --help' : `lrp ${String(cmd)} --help`;
+    throw new UsageError(`unknown option ${flag}${near ? ` (did you mean --${near}?)` : ''}; \`${help}\` lists the options`);
   }
 }
 

@@ -16,3 +16,4 @@ export { predict, topK } from './forward/predict.ts';
 export { parseNpy, encodeNpy, npyToFloat32 } from './io/npy.ts';
 export { parsePreprocessSpec, type PreprocessSpec } from './preprocess/spec.ts';
 export { preprocessImage, type RgbaImage } from './preprocess/image.ts';
+export * from './heatmap/index.ts';
