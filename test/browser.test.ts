@@ -473,7 +473,7 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
       console.warn('browser test: models/demo/demo.onnx or demo.png is absent; skipping the first-visit test');
       return;
     }
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1100 } });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1100 }, acceptDownloads: true });
     try {
       const p = await context.newPage();
       const log: string[] = [];
@@ -494,12 +494,15 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
       await expect.poll(() => p.locator('#download-png').isVisible()).toBe(true);
       expect(await p.locator('#download-png').getAttribute('download')).toBe('demo.cmp-alpha2-flat.png');
       expect(await p.locator('#download-npy').getAttribute('download')).toBe('demo.cmp-alpha2-flat.npy');
-      const npyBytes = await p.evaluate(async () => {
-        const a = document.getElementById('download-npy') as HTMLAnchorElement;
-        return Array.from(new Uint8Array(await (await fetch(a.href)).arrayBuffer()));
-      });
-      const parsed = parseNpy(Uint8Array.from(npyBytes), 'download');
+      // Downloaded as a user would: click the link, read the file.
+      const [npyDownload] = await Promise.all([p.waitForEvent('download'), p.click('#download-npy')]);
+      expect(npyDownload.suggestedFilename()).toBe('demo.cmp-alpha2-flat.npy');
+      const parsed = parseNpy(new Uint8Array(readFileSync((await npyDownload.path())!)), 'download');
       expect(parsed.shape).toEqual([1, 3, 64, 64]);
+      expect(npyToFloat32(parsed).some((v) => v !== 0)).toBe(true);
+      const [pngDownload] = await Promise.all([p.waitForEvent('download'), p.click('#download-png')]);
+      const png = readFileSync((await pngDownload.path())!);
+      expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
       // Another colour map redraws without recomputing.
       await p.selectOption('#cmap', 'seismic');
       expect(await p.locator('#scale-text').textContent()).toMatch(/^\(seismic/);
@@ -509,7 +512,9 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
       });
       await p.click('#compare-run');
       await expect.poll(() => p.locator('#compare-grid figure').count(), { timeout: 400_000, interval: 1000 }).toBe(2);
-      expect(await p.locator('#compare-grid figcaption').first().textContent()).toMatch(/^cmp-alpha2-flat: class 4/);
+      const captions = (await p.locator('#compare-grid figcaption').allTextContents()).sort();
+      expect(captions[0]).toMatch(/^cmp-alpha2-flat: class 4, sum of R /);
+      expect(captions[1]).toMatch(/^lrp-alpha2beta1: class 4, sum of R /);
       mkdirSync(OUT_DIR, { recursive: true });
       await p.screenshot({ path: join(OUT_DIR, 'web-first-visit.png'), fullPage: true });
       console.log(`browser test: first visit, screenshot ${join(OUT_DIR, 'web-first-visit.png')}`);

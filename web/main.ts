@@ -872,7 +872,7 @@ function render(): void {
   const shape = r.shape.length === 3 ? r.shape : [1, 1, numel(r.shape)];
   const pic = picture(relevancePlane(r.relevance, shape, n), n);
   draw(ui.heatmapCanvas, pic.image);
-  ui.colorbar.innerHTML = colorbarSvg(pic.scale, { width: 300 });
+  ui.colorbar.innerHTML = colorbarSvg(pic.scale, { width: 280 });
   ui.scaleText.textContent = `(${pic.scale.cmap.name}, ${pic.scale.mode}: colours span ${scaleDescription(pic.scale)})`;
   refreshDownloads(r, n);
 
