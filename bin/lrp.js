@@ -27,10 +27,8 @@ if (process.env[CHILD] === '1') {
   /** Dawn's start-up warnings that say nothing a user can act on. */
   const DROP = [/^Warning: maxDynamic\w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?\n$/];
   const env = { ...process.env, [CHILD]: '1' };
-  if (process.stderr.isTTY) {
-    env.LRP_STDERR_TTY = '1';
-    env.LRP_STDERR_COLUMNS = String(process.stderr.columns ?? 80);
-  }
+  // The child's stderr is a pipe: tell it whether ours is a terminal, for progress bars drawn in place.
+  if (process.stderr.isTTY) env.LRP_STDERR_TTY = '1';
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: ['inherit', 'inherit', 'pipe'], env,
   });
