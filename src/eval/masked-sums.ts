@@ -5,8 +5,8 @@
  * channel-summed maps themselves (shaders/metrics/channel_sum.wgsl), for --save-relevance.
  */
 import type { GpuContext } from '../gpu/context.ts';
-import { UniformsByBatch } from '../forward/op.ts';
-import { grid1d } from '../forward/tensor.ts';
+import { grid1d } from '../gpu/grid.ts';
+import { UniformsByBatch } from '../gpu/uniforms.ts';
 
 const SUMS_SHADER = 'metrics/masked_sums.wgsl';
 const CHANNEL_SUM_SHADER = 'metrics/channel_sum.wgsl';

@@ -1,8 +1,8 @@
 import type { ConcatLayer } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import type { ForwardOpFactory } from './op.ts';
-import { UniformsByBatch } from './op.ts';
-import { grid1d } from './tensor.ts';
+import { grid1d } from '../gpu/grid.ts';
+import { UniformsByBatch } from '../gpu/uniforms.ts';
 
 const WG = 64;
 

@@ -2,8 +2,9 @@ import { GpuError } from '../gpu/errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ConvLayer, Shape } from '../graph/ir.ts';
 import type { ForwardOp, ForwardOpFactory } from './op.ts';
-import { UniformsByBatch } from './op.ts';
-import { grid1d, tileGrid, type InputInfo } from './tensor.ts';
+import { grid1d, tileGrid } from '../gpu/grid.ts';
+import { UniformsByBatch } from '../gpu/uniforms.ts';
+import type { InputInfo } from './tensor.ts';
 
 const SUM_WG = 256;
 

@@ -2,7 +2,7 @@ import type { DenseLayer } from '../graph/ir.ts';
 import { GpuError } from '../gpu/errors.ts';
 import type { Dispatch } from '../gpu/context.ts';
 import type { ForwardOpFactory } from './op.ts';
-import { UniformsByBatch } from './op.ts';
+import { UniformsByBatch } from '../gpu/uniforms.ts';
 
 const ROWS = 4;
 /** Samples per workgroup of the batched pipeline (the other takes one). */

@@ -1,8 +1,8 @@
 import type { LrnLayer } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import type { ForwardOpFactory } from './op.ts';
-import { f32bits, UniformsByBatch } from './op.ts';
-import { grid1d } from './tensor.ts';
+import { grid1d } from '../gpu/grid.ts';
+import { f32bits, UniformsByBatch } from '../gpu/uniforms.ts';
 
 const WG = 64;
 

@@ -1,7 +1,7 @@
 import type { AvgPoolLayer, GlobalAvgPoolLayer, MaxPoolLayer } from '../graph/ir.ts';
 import type { ForwardOpFactory } from './op.ts';
-import { UniformsByBatch } from './op.ts';
-import { grid1d } from './tensor.ts';
+import { grid1d } from '../gpu/grid.ts';
+import { UniformsByBatch } from '../gpu/uniforms.ts';
 
 const WG = 64;
 

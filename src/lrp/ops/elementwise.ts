@@ -5,46 +5,18 @@
  * sums their relevance) and `timesInput` (gradient-x-input at the input layer).
  */
 import type { Dispatch, GpuContext } from '../../gpu/context.ts';
-import type { Constants } from '../../gpu/pipeline-cache.ts';
-import type { Layer } from '../../graph/ir.ts';
+import { grid1d } from '../../gpu/grid.ts';
+import { pipelinePair } from '../../gpu/pipeline-pair.ts';
+import { UniformsByBatch } from '../../gpu/uniforms.ts';
 import { numel } from '../../graph/ir.ts';
-import { UniformsByBatch } from '../../forward/op.ts';
 import type { InputInfo, TensorRef } from '../../forward/tensor.ts';
-import { grid1d } from '../../forward/tensor.ts';
-import type { BackwardIO, BackwardOp, BackwardOpContext } from '../backward-op.ts';
+import { checkReluView, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
 
 const WG = 64;
 const SHADER = 'relevance/elementwise_backward.wgsl';
 
 /** Modes of elementwise_backward.wgsl. */
 export const ElementwiseMode = { Copy: 0, ReluGradient: 1, Guided: 2, ConcatSplit: 3, TimesInput: 4 } as const;
-
-/**
- * Both variants of a relevance kernel, overwriting and accumulating (ACCUMULATE): whether relIn
- * already holds another consumer's relevance is known per batch, the pipelines must exist before.
- */
-export interface PipelinePair {
-  readonly overwrite: GPUComputePipeline;
-  readonly accumulate: GPUComputePipeline;
-  pick(accumulate: boolean): GPUComputePipeline;
-}
-
-export async function pipelinePair(ctx: GpuContext, shader: string, constants: Constants): Promise<PipelinePair> {
-  const [overwrite, accumulate] = await Promise.all([
-    ctx.pipelines.get(shader, { ...constants, ACCUMULATE: false }),
-    ctx.pipelines.get(shader, { ...constants, ACCUMULATE: true }),
-  ]);
-  return { overwrite, accumulate, pick: (acc) => (acc ? accumulate : overwrite) };
-}
-
-/** Throws when the executor binds a value read differently from what the op was built for. */
-export function checkReluView(layer: Layer, built: readonly InputInfo[], io: BackwardIO): void {
-  io.inputs.forEach((t, i) => {
-    if (built[i] && t.relu !== built[i].relu) {
-      throw new Error(`${layer.name}: backward op built for input ${i} ${built[i].relu ? 'as' : 'not as'} a ReLU view, bound ${t.relu ? 'as' : 'not as'} one`);
-    }
-  });
-}
 
 /** A backward op that passes relevance through unchanged; the executor may alias relIn to relOut instead. */
 export interface PassThroughOp extends BackwardOp {

@@ -4,10 +4,11 @@
  */
 import { numel } from '../../graph/ir.ts';
 import type { LrnLayer } from '../../graph/ir.ts';
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { grid1d } from '../../forward/tensor.ts';
-import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
-import { checkReluView, createPassBackward, pipelinePair } from './elementwise.ts';
+import { grid1d } from '../../gpu/grid.ts';
+import { pipelinePair } from '../../gpu/pipeline-pair.ts';
+import { f32bits, UniformsByBatch } from '../../gpu/uniforms.ts';
+import { checkReluView, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
+import { createPassBackward } from './elementwise.ts';
 
 const WG = 64;
 

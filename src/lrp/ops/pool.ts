@@ -4,11 +4,11 @@
  * contain it (WGSL has no atomic float add, so no scatter from the outputs).
  */
 import type { AvgPoolLayer, GlobalAvgPoolLayer, MaxPoolLayer } from '../../graph/ir.ts';
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { grid1d } from '../../forward/tensor.ts';
-import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
+import { grid1d } from '../../gpu/grid.ts';
+import { pipelinePair } from '../../gpu/pipeline-pair.ts';
+import { f32bits, UniformsByBatch } from '../../gpu/uniforms.ts';
+import { checkReluView, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
 import { DEFAULT_STABILIZER } from '../rule-spec.ts';
-import { checkReluView, pipelinePair } from './elementwise.ts';
 
 const WG = 64;
 
