@@ -85,17 +85,3 @@ describe('src/ does not import from cli/', () => {
 function cliImports(file: string, code: string): string[] {
   return importsOf(code).filter((spec) => spec.startsWith('.') && (resolve(dirname(file), spec) + '/').startsWith(CLI_DIR));
 }
-
-// Bundlers and pages that cannot list a folder take the shader set from SHADER_FILES: it must
-// name every file of shaders/ (it had fallen behind, missing the relevance and metric kernels).
-describe('SHADER_FILES', () => {
-  it('names exactly the WGSL files under shaders/', async () => {
-    const { SHADER_FILES } = await import('../src/gpu/shaders.ts');
-    const root = fileURLToPath(new URL('../shaders/', import.meta.url));
-    const walk = (dir: string): string[] => readdirSync(dir).flatMap((n) => {
-      const p = join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : p.endsWith('.wgsl') ? [relative(root, p)] : [];
-    });
-    expect([...SHADER_FILES].sort()).toEqual(walk(root).sort());
-  });
-});

@@ -11,7 +11,7 @@
 
 struct Params {
   batch: u32, inF: u32, rows: u32, rowOffset: u32,
-  outF: u32, inF4: u32, reluIn: u32, _pad: u32,
+  outF: u32, inF4: u32, reluIn: u32,
 }
 
 // Samples per workgroup, 1 to 8: the host compiles NB = 1 for batch 1 (no idle accumulators, no

@@ -1,0 +1,44 @@
+/**
+ * Declarations of the pooling, LRN and element-wise kernels of shaders/relevance/ (see
+ * src/gpu/kernel.ts); ops in src/lrp/ops/ bind them. The linear layers' kernels are in
+ * linear-relevance.ts.
+ */
+import { defineKernel } from '../gpu/kernel.ts';
+
+export const elementwiseBackward = defineKernel({
+  shader: 'relevance/elementwise_backward.wgsl',
+  uniforms: { total: 'u32', channels: 'u32', plane: 'u32', outChannels: 'u32', offset: 'u32' },
+  bindings: { p: 'uniform', relOut: 'read', x: 'read', relIn: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});
+
+export const maxpoolBackward = defineKernel({
+  shader: 'relevance/maxpool_backward.wgsl',
+  uniforms: {
+    total: 'u32', channels: 'u32', inH: 'u32', inW: 'u32',
+    outH: 'u32', outW: 'u32', kH: 'u32', kW: 'u32',
+    strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
+    dilH: 'u32', dilW: 'u32', eps: 'f32',
+  },
+  bindings: { p: 'uniform', x: 'read', z: 'read', relOut: 'read', relIn: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});
+
+export const avgpoolBackward = defineKernel({
+  shader: 'relevance/avgpool_backward.wgsl',
+  uniforms: {
+    total: 'u32', channels: 'u32', inH: 'u32', inW: 'u32',
+    outH: 'u32', outW: 'u32', kH: 'u32', kW: 'u32',
+    strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
+    padB: 'u32', padR: 'u32', countIncludePad: 'u32', eps: 'f32',
+  },
+  bindings: { p: 'uniform', x: 'read', z: 'read', relOut: 'read', relIn: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});
+
+export const lrnBackward = defineKernel({
+  shader: 'relevance/lrn_backward.wgsl',
+  uniforms: { total: 'u32', channels: 'u32', plane: 'u32', size: 'u32', alpha: 'f32', beta: 'f32', bias: 'f32' },
+  bindings: { p: 'uniform', x: 'read', relOut: 'read', relIn: 'read_write' },
+  overrides: { RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});
