@@ -25,7 +25,7 @@ struct Params {
   dilH: u32, dilW: u32, cinPerGroup: u32, coutPerGroup: u32,
   K: u32, Kpad: u32, Npad: u32, M: u32,
   eps: f32, gamma: f32, sliceLen: u32, outSlice: u32,
-  coef0: f32, coef1: f32, coef2: f32, _pad0: u32,
+  coef0: f32, coef1: f32, coef2: f32,
 }
 
 override KH: u32 = 3u;
