@@ -9,9 +9,10 @@ export function grid1d(total: number, wg: number, maxPerDim = 65535): [number, n
 /**
  * Workgroup counts for a GEMM-like grid of nTiles (along n) x mTiles (along m) x z tiles, with the
  * m-tiles folded into x once they pass the per-dimension limit (a 1x1 convolution over 9 Mpixels
- * needs 147,000 tiles of 64). Kernels unfold it (see shaders/forward/conv2d.wgsl): nTiles =
- * ceil(N / BN), fold = num_workgroups.x / nTiles, m-tile = wid.y * fold + wid.x / nTiles; the
- * last row's spare workgroups return at once.
+ * needs 147,000 tiles of 64). Kernels unfold it with the fold-grid snippet that `npm run shaders`
+ * writes into them (scripts/shadergen/snippets.ts): nTiles = ceil(N / BN), fold =
+ * num_workgroups.x / nTiles, m-tile = wid.y * fold + wid.x / nTiles; the last row's spare
+ * workgroups return at once.
  */
 export function tileGrid(nTiles: number, mTiles: number, z: number, maxPerDim = 65535): [number, number, number] {
   const fold = Math.max(1, Math.ceil(mTiles / maxPerDim));
