@@ -1,14 +1,11 @@
 /** Declarations of shaders/forward/ (see src/gpu/kernel.ts); ops in src/forward/ bind them. */
 import { defineKernel } from '../gpu/kernel.ts';
+import { CHANNEL_SLICE, CONV_GEOMETRY, LRN, POOL_WINDOW } from './fields.ts';
 
 export const conv2d = defineKernel({
   shader: 'forward/conv2d.wgsl',
   uniforms: {
-    batch: 'u32', inC: 'u32', inH: 'u32', inW: 'u32',
-    outC: 'u32', outH: 'u32', outW: 'u32', groups: 'u32',
-    strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
-    dilH: 'u32', dilW: 'u32', cinPerGroup: 'u32', coutPerGroup: 'u32',
-    K: 'u32', Kpad: 'u32', Npad: 'u32', M: 'u32',
+    ...CONV_GEOMETRY,
     reluIn: 'u32', vecOut: 'u32', splits: 'u32', kChunk: 'u32', splitStride: 'u32',
   },
   bindings: { p: 'uniform', x: 'read', w: 'read', bias: 'read', y: 'read_write' },
@@ -32,9 +29,7 @@ export const dense = defineKernel({
 export const maxpool = defineKernel({
   shader: 'forward/maxpool.wgsl',
   uniforms: {
-    total: 'u32', channels: 'u32', inH: 'u32', inW: 'u32',
-    outH: 'u32', outW: 'u32', kH: 'u32', kW: 'u32',
-    strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
+    ...POOL_WINDOW,
     dilH: 'u32', dilW: 'u32',
   },
   bindings: { p: 'uniform', x: 'read', y: 'read_write' },
@@ -44,9 +39,7 @@ export const maxpool = defineKernel({
 export const avgpool = defineKernel({
   shader: 'forward/avgpool.wgsl',
   uniforms: {
-    total: 'u32', channels: 'u32', inH: 'u32', inW: 'u32',
-    outH: 'u32', outW: 'u32', kH: 'u32', kW: 'u32',
-    strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
+    ...POOL_WINDOW,
     padB: 'u32', padR: 'u32', countIncludePad: 'u32',
   },
   bindings: { p: 'uniform', x: 'read', y: 'read_write' },
@@ -55,14 +48,14 @@ export const avgpool = defineKernel({
 
 export const lrn = defineKernel({
   shader: 'forward/lrn.wgsl',
-  uniforms: { total: 'u32', channels: 'u32', plane: 'u32', size: 'u32', alpha: 'f32', beta: 'f32', bias: 'f32' },
+  uniforms: LRN,
   bindings: { p: 'uniform', x: 'read', y: 'read_write' },
   overrides: { RELU_IN: 'bool', WG: 'u32' },
 });
 
 export const concat = defineKernel({
   shader: 'forward/concat.wgsl',
-  uniforms: { total: 'u32', channels: 'u32', plane: 'u32', outChannels: 'u32', offset: 'u32' },
+  uniforms: CHANNEL_SLICE,
   bindings: { p: 'uniform', x: 'read', y: 'read_write' },
   overrides: { RELU_IN: 'bool', WG: 'u32' },
 });

@@ -3,20 +3,12 @@
  * src/gpu/kernel.ts); src/lrp/ops/linear.ts binds them.
  */
 import { defineKernel } from '../gpu/kernel.ts';
-
-/** The convolution geometry both conv kernels start their uniforms with. */
-const convGeometry = {
-  batch: 'u32', inC: 'u32', inH: 'u32', inW: 'u32',
-  outC: 'u32', outH: 'u32', outW: 'u32', groups: 'u32',
-  strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
-  dilH: 'u32', dilW: 'u32', cinPerGroup: 'u32', coutPerGroup: 'u32',
-  K: 'u32', Kpad: 'u32', Npad: 'u32', M: 'u32',
-} as const;
+import { CONV_GEOMETRY } from './fields.ts';
 
 export const convStab = defineKernel({
   shader: 'relevance/conv_stab.wgsl',
   uniforms: {
-    ...convGeometry,
+    ...CONV_GEOMETRY,
     eps: 'f32', gamma: 'f32', sliceLen: 'u32', outSlice: 'u32',
     coef0: 'f32', coef1: 'f32', coef2: 'f32',
   },
@@ -30,7 +22,7 @@ export const convStab = defineKernel({
 export const convTranspose = defineKernel({
   shader: 'relevance/conv_transpose.wgsl',
   uniforms: {
-    ...convGeometry,
+    ...CONV_GEOMETRY,
     gamma: 'f32', sliceLen: 'u32', wRows: 'u32',
     coef0: 'f32', coef1: 'f32', coef2: 'f32',
     py: 'u32', px: 'u32', Hp: 'u32', Wp: 'u32',

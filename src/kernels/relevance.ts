@@ -4,10 +4,11 @@
  * linear-relevance.ts.
  */
 import { defineKernel } from '../gpu/kernel.ts';
+import { CHANNEL_SLICE, LRN, POOL_WINDOW } from './fields.ts';
 
 export const elementwiseBackward = defineKernel({
   shader: 'relevance/elementwise_backward.wgsl',
-  uniforms: { total: 'u32', channels: 'u32', plane: 'u32', outChannels: 'u32', offset: 'u32' },
+  uniforms: CHANNEL_SLICE,
   bindings: { p: 'uniform', relOut: 'read', x: 'read', relIn: 'read_write' },
   overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
 });
@@ -15,9 +16,7 @@ export const elementwiseBackward = defineKernel({
 export const maxpoolBackward = defineKernel({
   shader: 'relevance/maxpool_backward.wgsl',
   uniforms: {
-    total: 'u32', channels: 'u32', inH: 'u32', inW: 'u32',
-    outH: 'u32', outW: 'u32', kH: 'u32', kW: 'u32',
-    strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
+    ...POOL_WINDOW,
     dilH: 'u32', dilW: 'u32', eps: 'f32',
   },
   bindings: { p: 'uniform', x: 'read', z: 'read', relOut: 'read', relIn: 'read_write' },
@@ -27,9 +26,7 @@ export const maxpoolBackward = defineKernel({
 export const avgpoolBackward = defineKernel({
   shader: 'relevance/avgpool_backward.wgsl',
   uniforms: {
-    total: 'u32', channels: 'u32', inH: 'u32', inW: 'u32',
-    outH: 'u32', outW: 'u32', kH: 'u32', kW: 'u32',
-    strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
+    ...POOL_WINDOW,
     padB: 'u32', padR: 'u32', countIncludePad: 'u32', eps: 'f32',
   },
   bindings: { p: 'uniform', x: 'read', z: 'read', relOut: 'read', relIn: 'read_write' },
@@ -38,7 +35,7 @@ export const avgpoolBackward = defineKernel({
 
 export const lrnBackward = defineKernel({
   shader: 'relevance/lrn_backward.wgsl',
-  uniforms: { total: 'u32', channels: 'u32', plane: 'u32', size: 'u32', alpha: 'f32', beta: 'f32', bias: 'f32' },
+  uniforms: LRN,
   bindings: { p: 'uniform', x: 'read', relOut: 'read', relIn: 'read_write' },
   overrides: { RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
 });
