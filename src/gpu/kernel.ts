@@ -18,7 +18,6 @@
  *   pipelines are cached by exactly the constants given, as before.
  */
 import type { Binding, GpuContext } from './context.ts';
-import { pipelinePair, type PipelinePair } from './pipeline-pair.ts';
 import { UniformsByBatch } from './uniforms.ts';
 
 export type Scalar = 'u32' | 'i32' | 'f32';
@@ -43,6 +42,17 @@ export interface KernelSpec<U extends UniformFields, B extends BindingList, O ex
   /** `@group(0) @binding(k)` for k = 0, 1, ... in order, by their WGSL names. */
   readonly bindings: B;
   readonly overrides: O;
+}
+
+/**
+ * Both variants of a kernel that writes or adds into its output (override ACCUMULATE): whether
+ * the output already holds another producer's values is known per batch, while the pipelines must
+ * exist before.
+ */
+export interface PipelinePair {
+  readonly overwrite: GPUComputePipeline;
+  readonly accumulate: GPUComputePipeline;
+  pick(accumulate: boolean): GPUComputePipeline;
 }
 
 /** One uniform field's place in the packed buffer. */
@@ -156,10 +166,12 @@ export class Kernel<U extends UniformFields, B extends BindingList, O extends Ov
   }
 
   /** Both ACCUMULATE variants of the pipeline (the kernel must declare `ACCUMULATE: bool`). */
-  pipelinePair(ctx: GpuContext, constants: Omit<OverrideValues<O>, 'ACCUMULATE'> = {} as Omit<OverrideValues<O>, 'ACCUMULATE'>): Promise<PipelinePair> {
+  async pipelinePair(ctx: GpuContext, constants: Omit<OverrideValues<O>, 'ACCUMULATE'> = {} as Omit<OverrideValues<O>, 'ACCUMULATE'>): Promise<PipelinePair> {
     if (this.overrides.ACCUMULATE !== 'bool') this.fail('declares no ACCUMULATE: bool override, so it has no pipeline pair');
     this.checkConstants(constants);
-    return pipelinePair(ctx, this.shader, constants as Record<string, number | boolean>);
+    const [overwrite, accumulate] = await Promise.all([false, true].map((ACCUMULATE) =>
+      ctx.pipelines.get(this.shader, { ...(constants as Record<string, number | boolean>), ACCUMULATE })));
+    return { overwrite, accumulate, pick: (acc) => (acc ? accumulate : overwrite) };
   }
 }
 

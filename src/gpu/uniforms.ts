@@ -1,11 +1,5 @@
 import type { GpuContext } from './context.ts';
 
-/** The bit pattern of an f32, for f32 fields of a uniform struct written as u32 words. */
-export function f32bits(v: number): number {
-  const b = new Float32Array([v]);
-  return new Uint32Array(b.buffer)[0];
-}
-
 /**
  * Uniform buffers keyed by batch size: shapes depend on the batch only, so each op writes its
  * parameters once per batch size, not once per call.
