@@ -34,6 +34,6 @@ describe('npm run shaders', () => {
     expect(() => fillRegions('// </generated>', 't.wgsl')).toThrow(/t\.wgsl:1: .*without an opening marker/);
     expect(() => fillRegions('// <generated: fold-grid bn=BN bm=BM>\n// </generated>', 't.wgsl')).toThrow(/needs columns=/);
     expect(() => fillRegions('// <generated: fold-grid columns=p.n bn="a + b" bm=BM>\n// </generated>', 't.wgsl')).toThrow(/bn=a \+ b is not a product/);
-    expect(() => fillRegions('// <generated: conv2d-fma quads=5 channels=32>\n// </generated>', 't.wgsl')).toThrow(/quads=5 is over 4/);
+    expect(() => fillRegions('// <generated: gemm-fma quads=5 channels=32>\n// </generated>', 't.wgsl')).toThrow(/quads=5 is over 4/);
   });
 });

@@ -43,10 +43,12 @@ const foldGrid: Snippet = (args, where) => {
 };
 
 /**
- * forward/conv2d.wgsl's inner product: for each vec4 b of up to `channels` / 4, the FMAs of up
- * to `quads` quads, accumulators indexed by constants only (so they stay in registers).
+ * The register-block step of a tiled GEMM (forward/conv2d.wgsl): for each vec4 b of up to
+ * `channels` / 4 at tile[bRow + q], acc[j][n] += a_j * b[n] for up to `quads` vec4s a0..a3 (PQ
+ * and TN are the kernel's overrides); accumulators indexed by constants only, so they stay in
+ * registers.
  */
-const conv2dFma: Snippet = (args, where) => {
+const gemmFma: Snippet = (args, where) => {
   const quads = count(args, 'quads', where, 4);
   const vecs = count(args, 'channels', where, 32) / 4;
   const out: string[] = [];
@@ -117,7 +119,7 @@ const denseReduce: Snippet = (args, where) => {
 
 export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'fold-grid': foldGrid,
-  'conv2d-fma': conv2dFma,
+  'gemm-fma': gemmFma,
   'conv2d-store': conv2dStore,
   'dense-offsets': denseOffsets,
   'dense-fma': denseFma,
