@@ -31,9 +31,12 @@ export interface GraphKind<L extends Layer> {
   /**
    * Whether the output is >= 0 without looking at it: `always` (ReLU), `if-inputs` (every input
    * is; pooling, copies), `never` known. Alpha-beta and gamma take their shortcut on such inputs.
+   * A function of the layer, for kinds whose answer depends on their parameters.
    */
-  readonly nonneg: 'always' | 'if-inputs' | 'never';
+  nonneg(layer: L): Nonneg;
 }
+
+export type Nonneg = 'always' | 'if-inputs' | 'never';
 
 export function layerFail(layer: { name: string; kind: string }, msg: string): never {
   throw new Error(`layer '${layer.name}' (${layer.kind}): ${msg}`);
@@ -69,6 +72,9 @@ function denseShape(layer: DenseLayer, x: Shape): number[] {
 }
 
 const none = (): number => 0;
+const always = (): Nonneg => 'always';
+const ifInputs = (): Nonneg => 'if-inputs';
+const never = (): Nonneg => 'never';
 const sameShape = (layer: { name: string; kind: string }, [x]: readonly Shape[]): number[] => [...x];
 
 export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } = {
@@ -77,23 +83,23 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
     inferShape: (layer, [x]) => convShape(layer, x),
     params: (l) => l.weight.length + l.bias.length,
     macs: (l, out) => numel(out) * (l.inChannels / l.groups) * l.kernel[0] * l.kernel[1],
-    nonneg: 'never',
+    nonneg: never,
   },
   dense: {
     arity: 'one',
     inferShape: (layer, [x]) => denseShape(layer, x),
     params: (l) => l.weight.length + l.bias.length,
     macs: (l) => l.inFeatures * l.outFeatures,
-    nonneg: 'never',
+    nonneg: never,
   },
-  relu: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: 'always' },
+  relu: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
   maxpool: {
     arity: 'one',
     inferShape: (layer, [x]) => {
       expectRank(layer, x, 3);
       return [x[0], ...windowOutputHW(x, layer.kernel, layer.stride, layer.pads, layer.dilation, layer.ceilMode)];
     },
-    params: none, macs: none, nonneg: 'if-inputs',
+    params: none, macs: none, nonneg: ifInputs,
   },
   avgpool: {
     arity: 'one',
@@ -101,7 +107,7 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
       expectRank(layer, x, 3);
       return [x[0], ...windowOutputHW(x, layer.kernel, layer.stride, layer.pads, [1, 1], layer.ceilMode)];
     },
-    params: none, macs: none, nonneg: 'if-inputs',
+    params: none, macs: none, nonneg: ifInputs,
   },
   globalavgpool: {
     arity: 'one',
@@ -109,7 +115,7 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
       expectRank(layer, x, 3);
       return [x[0], 1, 1];
     },
-    params: none, macs: none, nonneg: 'if-inputs',
+    params: none, macs: none, nonneg: ifInputs,
   },
   lrn: {
     arity: 'one',
@@ -117,10 +123,10 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
       expectRank(layer, x, 3);
       return [...x];
     },
-    params: none, macs: none, nonneg: 'if-inputs',
+    params: none, macs: none, nonneg: ifInputs,
   },
-  flatten: { arity: 'one', inferShape: (_, [x]) => [numel(x)], params: none, macs: none, nonneg: 'if-inputs' },
-  identity: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: 'if-inputs' },
+  flatten: { arity: 'one', inferShape: (_, [x]) => [numel(x)], params: none, macs: none, nonneg: ifInputs },
+  identity: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: ifInputs },
   concat: {
     arity: 'many',
     inferShape: (layer, inputs) => {
@@ -134,7 +140,7 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
       }
       return [inputs.reduce((c, s) => c + s[0], 0), x[1], x[2]];
     },
-    params: none, macs: none, nonneg: 'if-inputs',
+    params: none, macs: none, nonneg: ifInputs,
   },
 };
 

@@ -50,7 +50,7 @@ export interface Explanation {
 export function nonnegativeValues(graph: Graph): Set<string> {
   const nonneg = new Set<string>();
   for (const l of graph.layers) {
-    const keeps = graphKind(l).nonneg;
+    const keeps = graphKind(l).nonneg(l);
     if (keeps === 'always' || (keeps === 'if-inputs' && l.inputs.every((i) => nonneg.has(i)))) nonneg.add(l.output);
   }
   return nonneg;
