@@ -31,7 +31,7 @@ import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { BrowserBundle } from '../src/node/web/bundle.ts';
 import { isLoopbackHost, startWebServer, type WebServer } from '../src/node/web/server.ts';
-import { writeSynthDataset } from '../cli/commands/synth.ts';
+import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import { openDataset } from '../src/node/datasets/index.ts';
 import { loadAnalyzers, loadEvalModel } from '../src/node/eval/setup.ts';
 import { pickGallery, writeGallery } from '../src/node/gallery.ts';
