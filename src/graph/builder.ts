@@ -63,6 +63,13 @@ export class GraphBuilder {
   }
 }
 
+/** A NaN or infinite parameter (a corrupt weight file) is refused at load time, naming where it is. */
+function checkFinite(layer: LayerSpec, what: string, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) fail(layer, `${what} value ${i} of ${values.length} is ${values[i]}: the parameters are corrupt`);
+  }
+}
+
 function fail(layer: LayerSpec, msg: string): never {
   throw new Error(`layer '${layer.name}' (${layer.kind}): ${msg}`);
 }
@@ -114,6 +121,10 @@ export function inferShape(layer: LayerSpec, inputs: readonly Shape[]): number[]
 function convShape(layer: ConvLayer, x: Shape): number[] {
   expectRank(layer, x, 3);
   const { inChannels: ci, outChannels: co, kernel, groups } = layer;
+  if (!(Number.isSafeInteger(groups) && groups >= 1)) fail(layer, `groups must be a whole number >= 1, got ${groups}`);
+  if (!(Number.isSafeInteger(co) && co >= 1)) fail(layer, `has ${co} output channels`);
+  checkFinite(layer, 'weight', layer.weight);
+  checkFinite(layer, 'bias', layer.bias);
   if (x[0] !== ci) fail(layer, `expects ${ci} input channels, got ${x[0]}`);
   if (ci % groups !== 0 || co % groups !== 0) fail(layer, `channels ${ci}→${co} do not divide into ${groups} groups`);
   if (layer.weight.length !== co * (ci / groups) * kernel[0] * kernel[1]) {
@@ -126,6 +137,9 @@ function convShape(layer: ConvLayer, x: Shape): number[] {
 
 function denseShape(layer: DenseLayer, x: Shape): number[] {
   if (x.length !== 1) fail(layer, `expects a flat input, got [${x.join(', ')}] (is a Flatten missing?)`);
+  if (!(Number.isSafeInteger(layer.outFeatures) && layer.outFeatures >= 1)) fail(layer, `has ${layer.outFeatures} output features`);
+  checkFinite(layer, 'weight', layer.weight);
+  checkFinite(layer, 'bias', layer.bias);
   if (x[0] !== layer.inFeatures) fail(layer, `expects ${layer.inFeatures} input features, got ${x[0]}`);
   if (layer.weight.length !== layer.inFeatures * layer.outFeatures) {
     fail(layer, `weight has ${layer.weight.length} values, expected ${layer.outFeatures}×${layer.inFeatures}`);
