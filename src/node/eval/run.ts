@@ -11,9 +11,21 @@
  * (no kernel mixes the images of a batch) and written in canonical order (image id, class index,
  * analyzer order), so a resumed run ends with the same pairs.jsonl as an uninterrupted one.
  *
+ * What a run is (identity.ts) is written to run.json before its first record and compared by
+ * content on --resume: another model file, dataset listing, labels file, composite resolution or
+ * option is refused naming the field, while another spelling of the same path is not. A resume of
+ * a finished run (finished.json, verify.ts, matches its files) says so and does nothing. Every
+ * option is checked before anything is written (validate.ts), so a corrected command is never
+ * refused by a folder its mistaken version left.
+ *
+ * One writer per folder (lock.ts): run.lock is taken before the folder is read, released on every
+ * exit (SIGINT, SIGTERM and SIGHUP say what is on disk and exit 128 + the signal); a stale lock of
+ * a dead process is taken over with a note, as are temporary files a killed writer left. Records
+ * written twice (two writers before run.lock) are repaired when identical and refused when not.
+ *
  * Shards: `--shard i/n` takes the images at positions i, i+n, ... of the sorted image list
- * (setup.ts selectItems; `--limit` applies before the split), into its own folder; `lrp merge`
- * (merge.ts) combines them.
+ * (setup.ts selectItems; `--limit` applies before the split), into its own folder; `--shard auto`
+ * takes i/n from Slurm or Kubernetes (shard.ts); `lrp merge` (merge.ts) verifies and combines them.
  *
  * `--save-relevance`: one float32 `.npy` of shape [H, W] per record, the channel-summed input
  * relevance the metrics were computed from, at `DIR/relevance/ANALYZER/IMAGE_CLASSINDEX.npy`
@@ -171,8 +183,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     if (resuming) {
       const differ = compareIdentity(previous.identity, identity);
       if (differ.length) {
-        throw new Error(`${out}: --resume of another run than the one there (${differ.map((d) => d.field).join(', ')} differ${differ.length === 1 ? 's' : ''}): `
-          + `${mismatchText(differ)}. Resume with the same model, dataset and options, or use another --out`);
+        throw new Error(`${out}: --resume refused: this is another run than the one there: ${mismatchText(differ)}. `
+          + 'Resume with the same model, dataset and options, or use another --out');
       }
       if (previous.identity.dataset.root !== identity.dataset.root) {
         log(`note: the dataset is at ${identity.dataset.root} now (${previous.identity.dataset.root} when the run started); its listing is the same`);
