@@ -86,7 +86,7 @@ export async function mergeRuns(dirs: readonly string[], out: string, opts: Merg
   for (const r of runs.slice(1)) {
     const differ = compareIdentity(first.run.identity, r.run.identity, { shard: 'count' });
     if (differ.length) {
-      throw new Error(`${r.dir} and ${first.dir} are not shards of one run (${differ.map((d) => d.field).join(', ')} differ${differ.length === 1 ? 's' : ''}): ${mismatchText(differ)}`);
+      throw new Error(`${r.dir} and ${first.dir} are not shards of one run: ${mismatchText(differ)}`);
     }
     const a = first.run.settings, b = r.run.settings;
     const other = (['analyzers', 'init', 'skipDifficult', 'limit', 'split'] as const).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
