@@ -7,9 +7,8 @@
  * - run.lock: a live holder stops a second writer at once, naming it; a dead one's lock is taken
  *   over; the lock goes on success and on error.
  * - duplicate records repaired (identical) or refused (differing); orphan temporary files removed.
- * - merge verifies: cut, torn, deleted and foreign shards refused naming the shard; --out new or
- *   empty or --force, never a shard.
  * - options checked before anything is written (--workers -1); --shard auto from Slurm and Kubernetes.
+ * (Merge verification and the crash, concurrency and full-disk runs are in reliability.test.ts.)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -19,7 +18,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSynthDataset } from '../cli/commands/synth.ts';
 import type { EvalReport } from '../src/eval/report.ts';
 import { DEMO_MODEL } from '../src/node/demo/run.ts';
-import { mergeRuns } from '../src/node/eval/merge.ts';
 import { runEval, type EvalOptions } from '../src/node/eval/run.ts';
 import { resolveShard } from '../src/node/eval/shard.ts';
 import { useGpu } from './helpers/gpu.ts';
@@ -187,53 +185,6 @@ describe('one writer per folder', () => {
     await runEval(options(dir, { limit: 1, resume: true }));
     expect(notes.join('\n')).toMatch(new RegExp(`took over the lock .*process ${dead} is not running|has finished already`));
     expect(existsSync(join(dir, 'run.lock'))).toBe(false);
-  });
-});
-
-describe('merge verifies its shards', () => {
-  it('cut, torn, deleted, unfinished and foreign shards are refused naming the shard; --out new, empty or forced, never a shard', async () => {
-    const s = [0, 1].map((i) => join(root, `shard${i}`));
-    for (let i = 0; i < 2; i++) await runEval(options(s[i], { shard: { index: i, count: 2 } }));
-    const out = join(root, 'merged');
-    await mergeRuns(s, out, { log: () => {} });
-    expect(stable(out)).toEqual(stable(join(root, 'plain')));
-    expect(text(join(out, 'pairs.jsonl'))).toBe(text(join(root, 'plain', 'pairs.jsonl')));
-    const refuse = (dirs: string[], o: string, force = false) => refusal(mergeRuns(dirs, o, { log: () => {}, force }));
-    expect(await refuse(s, out)).toMatch(/--out .*merged is not empty .*--force/);
-    expect(await refuse(s, s[0], true)).toMatch(/--out .*shard0 is one of the shards given/);
-    await mergeRuns(s, out, { log: () => {}, force: true });
-
-    const pairs = join(s[1], 'pairs.jsonl');
-    const whole = readFileSync(pairs);
-    const lines = whole.toString().split('\n');
-    writeFileSync(pairs, `${lines.slice(0, 5).join('\n')}\n`); // cut: 5 of its lines kept
-    expect(await refuse(s, join(root, 'm2'))).toMatch(/shard 1\/2 in .*shard1 changed after it finished: .*pairs\.jsonl has \d+ bytes, \d+ when the run finished \(cut or torn since\); run that shard again/);
-    writeFileSync(pairs, whole.subarray(0, whole.length - 30)); // torn
-    expect(await refuse(s, join(root, 'm2'))).toMatch(/shard1 changed after it finished.*cut or torn/);
-    rmSync(pairs);
-    expect(await refuse(s, join(root, 'm2'))).toMatch(/shard1\/pairs\.jsonl is missing/);
-    writeFileSync(pairs, whole);
-    rmSync(join(s[1], 'finished.json'));
-    expect(await refuse(s, join(root, 'm2'))).toMatch(/shard 1\/2 in .*shard1 has not finished \(no finished.json\)/);
-    // --resume repairs it without recomputing anything.
-    const r = await runEval(options(s[1], { shard: { index: 1, count: 2 }, resume: true }));
-    expect(r.records).toBe(0);
-    await mergeRuns(s, join(root, 'm3'), { log: () => {} });
-
-    // A shard run with another model file at the same path (the issue's reproduction).
-    const saved = readFileSync(model);
-    const other = Buffer.from(saved);
-    other[other.length - 10] ^= 0x01;
-    writeFileSync(model, other);
-    const foreign = join(root, 'shard1-foreign');
-    await runEval(options(foreign, { shard: { index: 1, count: 2 } }));
-    writeFileSync(model, saved);
-    expect(await refuse([s[0], foreign], join(root, 'm4'))).toMatch(/shard1-foreign and .*shard0 are not shards of one run: model: the model's content differs/);
-    expect(existsSync(join(root, 'm4'))).toBe(false);
-    // A shard of another split.
-    const third = join(root, 'shard-of-3');
-    await runEval(options(third, { shard: { index: 1, count: 3 } }));
-    expect(await refuse([s[0], third], join(root, 'm4'))).toMatch(/not shards of one run: shard: shard 0\/2 and 1\/3 split the images differently/);
   });
 });
 
