@@ -18,6 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSynthDataset } from '../cli/commands/synth.ts';
 import type { EvalReport } from '../src/eval/report.ts';
 import { DEMO_MODEL } from '../src/node/demo/run.ts';
+import { JsonlAppender } from '../src/node/eval/files.ts';
+import { writeFileNamed } from '../src/node/file-errors.ts';
+import { writeNpy } from '../src/node/npy-file.ts';
+import { writePng } from '../src/node/png.ts';
 import { runEval, type EvalOptions } from '../src/node/eval/run.ts';
 import { resolveShard } from '../src/node/eval/shard.ts';
 import { useGpu } from './helpers/gpu.ts';
@@ -185,6 +189,16 @@ describe('one writer per folder', () => {
     await runEval(options(dir, { limit: 1, resume: true }));
     expect(notes.join('\n')).toMatch(new RegExp(`took over the lock .*process ${dead} is not running|has finished already`));
     expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+  });
+});
+
+describe.skipIf(!existsSync('/dev/full'))('I/O errors name the file', () => {
+  it('a full disk (/dev/full) while appending records, writing a .npy, a PNG or any file', async () => {
+    const full = /^\/dev\/full: cannot (write|append): ENOSPC: no space left on device, write \(the disk is full: what was written before is kept/;
+    expect(() => new JsonlAppender('/dev/full').append([{ image: 'x' }])).toThrow(full);
+    await expect(writeNpy('/dev/full', [2], new Float32Array(2))).rejects.toThrow(full);
+    await expect(writePng('/dev/full', { width: 1, height: 1, data: new Uint8Array(4) })).rejects.toThrow(full);
+    expect(() => writeFileNamed('/dev/full', 'x')).toThrow(full);
   });
 });
 

@@ -20,7 +20,10 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, s
 import { join } from 'node:path';
 import type { PairRecord, Skip } from '../../eval/types.ts';
 import { curveCsv, curveSvg, reportMarkdown, type EvalReport, type EvalSettings, type Shard } from '../../eval/report.ts';
+import { fileError } from '../file-errors.ts';
 import type { RunIdentity } from './identity.ts';
+
+export { fileError };
 
 export const PAIRS_FILE = 'pairs.jsonl';
 export const SKIPS_FILE = 'skips.jsonl';
@@ -41,18 +44,6 @@ export interface RunFile {
   readonly shard: Shard | null;
   /** Images selected by --limit and --shard. */
   readonly images: number;
-}
-
-/**
- * An Error naming `path` and what was being done, for errors whose own message leaves the file out.
- * A full disk says what survives.
- */
-export function fileError(path: string, doing: string, e: unknown): Error {
-  const err = e as NodeJS.ErrnoException;
-  const msg = err?.message ?? String(e);
-  const full = err?.code === 'ENOSPC' || err?.code === 'EDQUOT';
-  const hint = full ? ' (the disk is full: what was written before is kept; free space, then run the command again, with --resume for lrp eval)' : '';
-  return new Error(`${path}: cannot ${doing}: ${msg}${hint}`);
 }
 
 /** Appends lines to a file, a batch at a time, durably. */
