@@ -16,7 +16,6 @@ import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSynthDataset } from '../cli/commands/synth.ts';
-import type { EvalReport } from '../src/eval/report.ts';
 import { DEMO_MODEL } from '../src/node/demo/run.ts';
 import { JsonlAppender } from '../src/node/eval/files.ts';
 import { writeFileNamed } from '../src/node/file-errors.ts';
@@ -40,10 +39,6 @@ function options(out: string, extra: Partial<EvalOptions> = {}): EvalOptions {
 }
 
 const text = (p: string) => readFileSync(p, 'utf8');
-const stable = (dir: string) => {
-  const { timing: _t, ...rest } = JSON.parse(text(join(dir, 'report.json'))) as EvalReport;
-  return rest;
-};
 const refusal = (p: Promise<unknown>) => p.then(() => 'no refusal', (e: Error) => e.message);
 
 beforeAll(() => {
