@@ -204,6 +204,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     } else if (previous) {
       log(`note: ${join(out, RUN_FILE)}: replacing the description of a run that wrote no record`);
     }
+    // A fresh start: a marker of an earlier run must not vouch for the files this one writes.
+    if (!resuming && existsSync(join(out, FINISHED_FILE))) unlinkSync(join(out, FINISHED_FILE));
     // The report keeps the spelling of the options the run started with.
     const runSettings = resuming ? previous.settings : settings;
 
