@@ -85,7 +85,8 @@ beforeAll(async () => {
   ds = join(root, 'ds');
   writeSynthDataset(ds, { images: 16, size: 64, seed: 1, split: 'test' });
   plain = join(root, 'plain');
-  await runEval(options(plain));
+  // Records do not depend on the batch size: batch 4 here, batch 1 where kills need many batch ends.
+  await runEval(options(plain, { batch: 4 }));
 });
 
 afterAll(() => {
@@ -136,21 +137,28 @@ describe('crashes and concurrent writers', () => {
   });
 
   it('two writers started together on one folder: one runs, the other is refused naming it (fresh, then two --resume)', async () => {
+    const LIMIT = 6;
+    /** The plain run's records of its first n images (ids sort as the records do). */
+    const firstImages = (n: number) => {
+      const lines = text(join(plain, 'pairs.jsonl')).split('\n').filter(Boolean);
+      const ids = [...new Set(lines.map((l) => (JSON.parse(l) as { image: string }).image))].slice(0, n);
+      return lines.filter((l) => ids.includes((JSON.parse(l) as { image: string }).image)).map((l) => `${l}\n`).join('');
+    };
     let refusals = 0;
     for (const resume of [false, true]) {
       const dir = join(root, `twice-${resume ? 'resume' : 'fresh'}`);
       if (resume) {
         // A folder a killed run left.
-        await runEval(options(dir, { stopAfterBatches: 3 }));
+        await runEval(options(dir, { stopAfterBatches: 2, limit: LIMIT }));
       }
-      const extra = resume ? ['--resume', '--batch', '4'] : ['--batch', '4'];
+      const extra = [...(resume ? ['--resume'] : []), '--batch', '4', '--limit', String(LIMIT)];
       const [a, b] = await Promise.all([start(cli(dir, ...extra)).done, start(cli(dir, ...extra)).done]);
       const codes = [a.code, b.code].sort();
       expect(codes, `${a.stderr}\n${b.stderr}`).toEqual([0, 1]);
       const loser = a.code === 1 ? a : b;
       expect(loser.stderr).toMatch(new RegExp(`lrp: ${dir} is in use: lrp eval( --resume)? \\(pid \\d+ on \\S+, since [^)]+\\) holds ${dir}/run.lock; lrp eval( --resume)? stops so as not to write the folder twice`));
       refusals++;
-      expect(text(join(dir, 'pairs.jsonl'))).toBe(text(join(plain, 'pairs.jsonl')));
+      expect(text(join(dir, 'pairs.jsonl'))).toBe(firstImages(LIMIT));
       expect(leftovers(dir)).toEqual([]);
     }
     figures.push(`concurrent writers: ${refusals} of ${refusals} second writers refused naming the holder; records intact`);
@@ -214,11 +222,12 @@ describe('a full disk', () => {
 describe('merge verifies its shards', () => {
   it('cut, torn, deleted, unfinished and foreign shards, another split, and a bad --out are refused naming them', async () => {
     const s = [0, 1].map((i) => join(root, `shard${i}`));
-    for (let i = 0; i < 2; i++) await runEval(options(s[i], { shard: { index: i, count: 2 }, batch: 4 }));
+    // The first 8 images: merges equal to the unsharded run are eval-run.test.ts's and slurm.test.ts's.
+    const few = { batch: 4, limit: 8 };
+    for (let i = 0; i < 2; i++) await runEval(options(s[i], { shard: { index: i, count: 2 }, ...few }));
     const out = join(root, 'merged');
     await mergeRuns(s, out, { log: () => {} });
-    expect(text(join(out, 'pairs.jsonl'))).toBe(text(join(plain, 'pairs.jsonl')));
-    expect(stable(out)).toEqual(stable(plain));
+    expect(lineCount(join(out, 'pairs.jsonl'))).toBe(lineCount(join(s[0], 'pairs.jsonl')) + lineCount(join(s[1], 'pairs.jsonl')));
     let refusals = 0;
     const refuse = async (dirs: string[], o: string, re: RegExp, force = false) => {
       expect(await refusal(mergeRuns(dirs, o, { log: () => {}, force }))).toMatch(re);
@@ -240,7 +249,7 @@ describe('merge verifies its shards', () => {
     writeFileSync(pairs, whole);
     rmSync(join(s[1], 'finished.json'));
     await refuse(s, m2, /shard 1\/2 in .*shard1 has not finished \(no finished\.json\)/);
-    expect((await runEval(options(s[1], { shard: { index: 1, count: 2 }, batch: 4, resume: true }))).records).toBe(0);
+    expect((await runEval(options(s[1], { shard: { index: 1, count: 2 }, ...few, resume: true }))).records).toBe(0);
     await mergeRuns(s, m2, { log: () => {} });
 
     // Another model file at the same path: a copy with one weight byte changed.
@@ -248,14 +257,14 @@ describe('merge verifies its shards', () => {
     copyFileSync(DEMO_MODEL, model);
     copyFileSync(`${DEMO_MODEL}.json`, `${model}.json`);
     const a = join(root, 'own0'), b = join(root, 'foreign1');
-    await runEval(options(a, { model, shard: { index: 0, count: 2 }, batch: 4 }));
+    await runEval(options(a, { model, shard: { index: 0, count: 2 }, ...few }));
     const bytes = readFileSync(model);
     bytes[bytes.length - 10] ^= 0x01;
     writeFileSync(model, bytes);
-    await runEval(options(b, { model, shard: { index: 1, count: 2 }, batch: 4 }));
+    await runEval(options(b, { model, shard: { index: 1, count: 2 }, ...few }));
     await refuse([a, b], join(root, 'merged-3'), /foreign1 and .*own0 are not shards of one run: model: the model's content differs \(sha256:[0-9a-f]{12}… in .*model\.onnx, sha256:[0-9a-f]{12}… in .*model\.onnx\)/);
     const third = join(root, 'third');
-    await runEval(options(third, { shard: { index: 1, count: 3 }, batch: 4 }));
+    await runEval(options(third, { shard: { index: 1, count: 3 }, ...few }));
     await refuse([s[0], third], join(root, 'merged-3'), /not shards of one run: shard: shard 0\/2 and 1\/3 split the images differently/);
     await refuse([s[0], s[0]], join(root, 'merged-3'), /shard 0\/2 is given twice/);
     figures.push(`merge: ${refusals} refusals (non-empty --out, --out a shard, cut, torn, deleted, unfinished, foreign model, other split, a shard twice), each naming the folder`);
@@ -276,7 +285,7 @@ describe('corrupt ONNX', () => {
     for (const path of models) {
       const full = new Uint8Array(readFileSync(path));
       // Fewer of the large models: a variant that loads runs a forward pass, seconds on a CPU adapter.
-      const variants = full.length > 1 << 20 ? 24 : 64;
+      const variants = full.length > 1 << 20 ? 12 : 64;
       for (let i = 0; i < variants; i++) {
         const bytes = full.slice();
         let variant: Uint8Array = bytes;
