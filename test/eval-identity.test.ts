@@ -15,7 +15,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readF
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSynthDataset } from '../cli/commands/synth.ts';
+import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import { DEMO_MODEL } from '../src/node/demo/run.ts';
 import { JsonlAppender } from '../src/node/eval/files.ts';
 import { writeFileNamed } from '../src/node/file-errors.ts';

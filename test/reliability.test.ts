@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSynthDataset } from '../cli/commands/synth.ts';
+import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import type { EvalReport } from '../src/eval/report.ts';
 import { NonFiniteError } from '../src/forward/finite.ts';
 import { ForwardModel } from '../src/forward/model.ts';

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeSynthDataset } from '../cli/commands/synth.ts';
+import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import type { EvalReport } from '../src/eval/report.ts';
 import { DEMO_MODEL } from '../src/node/demo/run.ts';
 import { runEval } from '../src/node/eval/run.ts';

@@ -7,6 +7,7 @@ import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
+import { graphKind } from '../graph/kinds.ts';
 import { firstNonFinite, nonFiniteForwardError } from '../forward/finite.ts';
 import type { Activations, ForwardModel } from '../forward/model.ts';
 import type { TensorRef } from '../forward/tensor.ts';
@@ -51,10 +52,8 @@ export interface Explanation {
 export function nonnegativeValues(graph: Graph): Set<string> {
   const nonneg = new Set<string>();
   for (const l of graph.layers) {
-    const all = l.inputs.every((i) => nonneg.has(i));
-    const keeps = l.kind === 'maxpool' || l.kind === 'avgpool' || l.kind === 'globalavgpool' || l.kind === 'lrn'
-      || l.kind === 'identity' || l.kind === 'flatten' || l.kind === 'concat';
-    if (l.kind === 'relu' || (keeps && all)) nonneg.add(l.output);
+    const keeps = graphKind(l).nonneg(l);
+    if (keeps === 'always' || (keeps === 'if-inputs' && l.inputs.every((i) => nonneg.has(i)))) nonneg.add(l.output);
   }
   return nonneg;
 }
