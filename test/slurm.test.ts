@@ -67,8 +67,8 @@ describe('Slurm', () => {
     throw new Error(`LRP_REQUIRE_SLURM=1 but Slurm cannot run here: ${why}`);
   });
 
-  const root = why ? '' : mkdtempSync(join(tmpdir(), 'lrp-slurm-'));
-  const cluster = join(root, 'cluster');
+  let root = '';
+  let cluster = '';
   let started = false;
   afterAll(() => {
     if (started) spawnSync('bash', [join(repo, 'scripts/slurm-cluster.sh'), 'stop', cluster], { stdio: 'inherit' });
@@ -76,6 +76,8 @@ describe('Slurm', () => {
   });
 
   it.skipIf(why !== null)('the documented array + merge, with a task cancelled mid-run and requeued, equals an unsharded run', async () => {
+    root = mkdtempSync(join(tmpdir(), 'lrp-slurm-'));
+    cluster = join(root, 'cluster');
     const ds = join(root, 'ds');
     writeSynthDataset(ds, { images: IMAGES, size: 64, seed: 1, split: 'test' });
     const evalArgs = ['--model', DEMO_MODEL, '--dataset', `voc:${ds}`, '--labels', join(ds, 'classes.txt'),
