@@ -5,11 +5,12 @@ import { pickGallery, writeGallery } from '../../src/node/gallery.ts';
 import { createNodeGpu } from '../../src/node/gpu.ts';
 import { readLabels } from '../../src/node/labels.ts';
 import { runEval } from '../../src/node/eval/run.ts';
-import { loadAnalyzers, loadEvalModel, openEvalDataset, parseShard, selectItems } from '../../src/node/eval/setup.ts';
+import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems } from '../../src/node/eval/setup.ts';
 import { profileTable } from '../common.ts';
 import {
   batchOption, COMPOSITE_OPTIONS, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, PROFILE_OPTION, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast,
 } from '../options.ts';
+import { resolveShard } from '../../src/node/eval/shard.ts';
 
 interface Args {
   model: string;
@@ -52,7 +53,10 @@ export const evalCommand = defineCommand<Args>({
     batchOption('images per forward pass (and most pairs per relevance pass)', 16),
     { name: 'out', opt: { type: 'string', default: 'eval-out', describe: 'output folder: pairs.jsonl, skips.jsonl, report.{json,md}, curve.{csv,svg}, gallery/' } },
     { name: 'save-relevance', opt: { type: 'boolean', default: false, describe: 'also write each pair\'s channel-summed H×W relevance: DIR/relevance/ANALYZER/IMAGE_CLASS.npy' } },
-    { name: 'shard', opt: { type: 'string', describe: 'i/n: take the images at positions i, i+n, ... of the sorted list (merge with lrp merge)' } },
+    {
+      name: 'shard',
+      opt: { type: 'string', describe: 'i/n: take the images at positions i, i+n, ... of the sorted list (merge with lrp merge); auto: i/n from a Slurm job array, auto/N from a Kubernetes Indexed Job of N completions' },
+    },
     { name: 'resume', opt: { type: 'boolean', default: false, describe: 'finish an interrupted run in --out' } },
     { name: 'init', opt: { choices: ['logit', 'onehot'] as const, default: 'logit' as Init, describe: 'relevance at the true class: its logit (the paper) or 1' } },
     { name: 'gallery', opt: { type: 'number', default: 0, describe: 'also draw a heatmap gallery of N images (every analyzer, boxes shown): DIR/gallery/index.html' }, check: wholeAtLeast(0)('gallery') },
@@ -68,22 +72,20 @@ export const evalCommand = defineCommand<Args>({
     ['eval --model squeezenet1.1.onnx --dataset imagenet:val --labels synset_words.txt --classifier-layers 1 --limit 500 --gallery 12',
       '500 ImageNet images, epsilon on SqueezeNet\'s conv10, and a gallery of 12 of them'],
   ],
-  check: (a) => {
-    try {
-      if (a.shard !== undefined) parseShard(a.shard);
-      return null;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  },
   handler: async (args) => {
+    let shard = null;
+    if (args.shard !== undefined) {
+      const choice = resolveShard(args.shard);
+      if (/^\s*auto/.test(args.shard)) console.error(choice.source);
+      shard = choice.shard;
+    }
     const gpu = await createNodeGpu();
     try {
       const compile0 = gpu.compile?.seconds() ?? 0;
       const result = await runEval({
         model: args.model, dataset: args.dataset, split: args.split, labels: args.labels, composites: args.composite,
         batch: args.batch, limit: args.limit, out: args.out, saveRelevance: args['save-relevance'],
-        shard: args.shard !== undefined ? parseShard(args.shard) : null, resume: args.resume,
+        shard, resume: args.resume,
         skipDifficult: args['skip-difficult'], preprocess: args.preprocess, init: args.init, workers: args.workers,
         output: args.output, epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
         bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu,
@@ -105,7 +107,7 @@ export const evalCommand = defineCommand<Args>({
           epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
         });
         const ds = await openEvalDataset(args, model.graph, () => {});
-        const items = selectItems(ds.samples, ds.skips, { limit: args.limit, shard: args.shard !== undefined ? parseShard(args.shard) : null });
+        const items = selectItems(ds.samples, ds.skips, { limit: args.limit, shard });
         const samples = pickGallery(items.flatMap((it) => (it.sample && it.sample.classes.length ? [it.sample] : [])), args.gallery, args.seed);
         // Readable class names where the labels file has them (synset_words.txt: "n01440764 tench, ...").
         const names = args.labels ? readLabels(args.labels) : [];

@@ -3,7 +3,7 @@
  * and every analyzer's heatmap side by side, as PNGs and one HTML page with a colour bar. Used by
  * `lrp demo` and `lrp eval --gallery N` (any dataset, images chosen by a seed).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sample } from '../eval/types.ts';
 import { escapeXml } from '../eval/plot.ts';
@@ -18,6 +18,7 @@ import { Rng } from '../synth/rng.ts';
 import type { AnalyzerSpec } from './eval/setup.ts';
 import type { NodeGpu } from './gpu.ts';
 import { readImage } from './image-decode.ts';
+import { writeFileNamed } from './file-errors.ts';
 import { encodePng } from './png.ts';
 
 const BOX_COLOURS: [number, number, number][] = [[255, 210, 0], [0, 230, 120], [255, 80, 220], [0, 200, 255], [255, 120, 0], [160, 120, 255]];
@@ -131,14 +132,14 @@ export async function writeGallery(o: GalleryOptions): Promise<string> {
       box: transformBox(b, img.width, img.height, o.preprocess), colour: BOX_COLOURS[cl.classIndex % BOX_COLOURS.length],
     }))).filter((b): b is { box: NonNullable<typeof b.box>; colour: [number, number, number] } => b.box !== null);
     const file = `${safe(s.id)}.png`;
-    writeFileSync(join(o.out, file), encodePng(enlarge(drawBoxes(resized, boxes), zoom)));
+    writeFileNamed(join(o.out, file), encodePng(enlarge(drawBoxes(resized, boxes), zoom)));
     const others = s.classes.length > 1 ? ` (+${s.classes.slice(1).map((cl) => escapeXml(cl.className)).join(', ')})` : '';
     const cells = [`<td><img src="${file}" alt="${escapeXml(s.id)}"><br>${escapeXml(s.id)}<br><b>${escapeXml(o.classNames[targets[n]] ?? String(targets[n]))}</b>${others}</td>`];
     for (const a of o.analyzers) {
       const plane = relevancePlane(maps.get(a.name)!, o.graph.input.shape, n);
       const pic = relevancePicture(plane, { ...o.render, image: img, spec: o.preprocess });
       const hm = `${safe(s.id)}_${safe(a.name)}.png`;
-      writeFileSync(join(o.out, hm), encodePng(enlarge(pic.image, zoom)));
+      writeFileNamed(join(o.out, hm), encodePng(enlarge(pic.image, zoom)));
       cells.push(`<td><img src="${hm}" alt="${escapeXml(a.name)}"></td>`);
     }
     rows.push(`<tr>${cells.join('')}</tr>`);
@@ -161,6 +162,6 @@ ${escapeXml(scaleDescription(scale))} (its own scale).</p>
 </body></html>
 `;
   const path = join(o.out, 'index.html');
-  writeFileSync(path, html);
+  writeFileNamed(path, html);
   return path;
 }
