@@ -252,7 +252,7 @@ fn main(
       if (PQ > 2u) { a2 = tile[aRow + 2u * TX]; }
       if (PQ > 3u) { a3 = tile[aRow + 3u * TX]; }
       let bRow = bOff + kk * BN4 + ty * (TN / 4u);
-      // <generated: conv2d-fma quads=4 channels=32>
+      // <generated: gemm-fma quads=4 channels=32>
       {
         let b = tile[bRow];
         acc[0][0] = fma(a0, vec4<f32>(b.x), acc[0][0]); acc[0][1] = fma(a0, vec4<f32>(b.y), acc[0][1]); acc[0][2] = fma(a0, vec4<f32>(b.z), acc[0][2]); acc[0][3] = fma(a0, vec4<f32>(b.w), acc[0][3]);

@@ -5,29 +5,9 @@ import { BufferLease } from '../gpu/buffer-pool.ts';
 import { WeightStore } from '../gpu/weight-store.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
-import { createConcat } from './concat.ts';
-import { createConv } from './conv.ts';
-import { createDense } from './dense.ts';
-import { createLrn } from './lrn.ts';
+import { forwardKind } from './kinds.ts';
 import type { ForwardOp } from './op.ts';
-import { createAvgPool, createMaxPool } from './pool.ts';
 import type { InputInfo, TensorRef } from './tensor.ts';
-
-/** Layers that are views of their input: no kernel, no memory. */
-const VIEWS = new Set<Layer['kind']>(['relu', 'identity', 'flatten']);
-
-function createOp(ctx: GpuContext, layer: Layer, inputs: InputInfo[], outShape: readonly number[], weights: WeightStore): Promise<ForwardOp> {
-  switch (layer.kind) {
-    case 'conv': return createConv(ctx, layer, inputs, outShape, weights);
-    case 'dense': return createDense(ctx, layer, inputs, outShape, weights);
-    case 'maxpool': return createMaxPool(ctx, layer, inputs, outShape, weights);
-    case 'avgpool':
-    case 'globalavgpool': return createAvgPool(ctx, layer, inputs, outShape, weights);
-    case 'lrn': return createLrn(ctx, layer, inputs, outShape, weights);
-    case 'concat': return createConcat(ctx, layer, inputs, outShape, weights);
-    default: throw new Error(`layer '${layer.name}': ${layer.kind} has no forward kernel`);
-  }
-}
 
 /**
  * A model on the GPU: weights uploaded and re-laid out once, pipelines compiled once. `forward`
@@ -54,8 +34,9 @@ export class ForwardModel {
     for (const layer of graph.layers) {
       const shape = valueInfo(graph, layer.output).shape;
       const input = info.get(layer.inputs[0])!;
-      if (VIEWS.has(layer.kind)) {
-        info.set(layer.output, { shape, relu: input.relu || layer.kind === 'relu' });
+      const { view } = forwardKind(layer);
+      if (view) {
+        info.set(layer.output, { shape, relu: input.relu || view === 'relu' });
       } else {
         info.set(layer.output, { shape, relu: false });
         largest = Math.max(largest, numel(shape));
@@ -67,9 +48,10 @@ export class ForwardModel {
     try {
       await ctx.guard(where, async () => {
         for (const layer of graph.layers) {
-          if (VIEWS.has(layer.kind)) continue;
+          const kind = forwardKind(layer);
+          if (kind.view) continue;
           const inputs = layer.inputs.map((i) => info.get(i)!);
-          ops.set(layer, await createOp(ctx, layer, inputs, info.get(layer.output)!.shape, weights));
+          ops.set(layer, await kind.create(ctx, layer, inputs, info.get(layer.output)!.shape, weights));
         }
       });
     } catch (e) {

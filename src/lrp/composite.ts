@@ -34,9 +34,10 @@
  *   `epsilon` and no `stabilizer` (its epsilon is its stabilizer). A method composite takes no
  *   other key.
  */
-import type { Graph, Layer, LayerKind } from '../graph/ir.ts';
+import type { Graph, Layer } from '../graph/ir.ts';
 import { isLinear } from '../graph/ir.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
+import { ENTRY_RULES, KIND_RULES, KIND_SELECTORS, type EntryRuleName, type KindSelector } from './kind-rules.ts';
 import type { LayerRule, LinearRule, Method } from './rule-spec.ts';
 import { DEFAULT_STABILIZER, LINEAR_RULES } from './rule-spec.ts';
 import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
@@ -47,9 +48,7 @@ import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
 
 export const METHODS: readonly Method[] = ['gradient', 'gradient-x-input', 'guided-backprop'];
 
-/** Selectors that pick layers by kind; they may match nothing. */
-export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn'] as const;
-export type KindSelector = (typeof KIND_SELECTORS)[number];
+export { KIND_SELECTORS, type KindSelector, type EntryRuleName } from './kind-rules.ts';
 
 export type Selector =
   | { readonly type: 'kind'; readonly kind: KindSelector }
@@ -74,8 +73,6 @@ export type EntryRule =
     readonly stabilizer?: number;
   }
   | { readonly rule: 'winner' | 'pass' };
-
-export type EntryRuleName = EntryRule['rule'];
 
 export interface CompositeEntry {
   /** Position in `rules`, for messages. */
@@ -108,6 +105,12 @@ export interface ResolveOptions {
   epsilon?: number;
   /** The model's preprocessing, for presets whose zbox bounds come from it. */
   preprocess?: PreprocessSpec | null;
+  /**
+   * `--classifier-layers K`: the last K linear layers count as `dense` for kind selectors (and
+   * not as `conv`), so an all-convolutional model's classifier (SqueezeNet's conv10) takes the
+   * rule the composite gives dense layers, as the paper puts epsilon at the top. Default 0.
+   */
+  classifierLayers?: number;
 }
 
 export interface ResolvedComposite {
@@ -123,32 +126,16 @@ export interface ResolvedComposite {
 // Vocabulary
 // ---------------------------------------------------------------------------------------------
 
-/** The rules each selector kind may take. `name:` may take any of them; the layer decides. */
-const RULES_FOR: Record<KindSelector | 'index', readonly EntryRuleName[]> = {
-  conv: LINEAR_RULES,
-  dense: LINEAR_RULES,
-  linear: LINEAR_RULES,
-  index: LINEAR_RULES,
-  maxpool: ['winner', 'proportional'],
-  avgpool: ['norm', 'flat'],
-  relu: ['pass'],
-  lrn: ['pass'],
-};
+/**
+ * The rules a selector may take: those of the kinds it picks (src/lrp/kind-rules.ts); `linear`
+ * and `#k` pick conv and dense layers. `name:` may take any rule; the layer decides.
+ */
+function rulesFor(sel: KindSelector | 'index'): readonly EntryRuleName[] {
+  if (sel === 'linear' || sel === 'index') return LINEAR_RULES;
+  return [...new Set(Object.values(KIND_RULES).filter((k) => k.selector === sel).flatMap((k) => k.rules))];
+}
 
-const RULES_FOR_LAYER: Record<LayerKind, readonly EntryRuleName[]> = {
-  conv: LINEAR_RULES,
-  dense: LINEAR_RULES,
-  maxpool: RULES_FOR.maxpool,
-  avgpool: RULES_FOR.avgpool,
-  globalavgpool: RULES_FOR.avgpool,
-  relu: ['pass'],
-  lrn: ['pass'],
-  flatten: ['pass'],
-  identity: ['pass'],
-  concat: ['pass'],
-};
-
-const ALL_RULES: ReadonlySet<string> = new Set<string>([...LINEAR_RULES, 'winner', 'proportional', 'norm', 'pass']);
+const ALL_RULES: ReadonlySet<string> = new Set<string>(ENTRY_RULES);
 
 /** Parameter keys each rule takes (besides `layers` and `rule`). */
 const PARAMS: Record<EntryRuleName, readonly string[]> = {
@@ -282,7 +269,7 @@ function parseEntry(raw: unknown, index: number, source: string): CompositeEntry
     const sel = selectors[s];
     if (sel.type === 'name') continue; // checked against the layer's kind when resolving
     const key = sel.type === 'kind' ? sel.kind : 'index';
-    const allowed = RULES_FOR[key];
+    const allowed = rulesFor(key);
     if (!allowed.includes(ruleName)) {
       const what = sel.type === 'kind' ? `${sel.kind} layers` : `selector ${selectorTexts[s]} (linear layers)`;
       fail(`rule '${rule}' does not apply to ${what}, which take: ${allowed.join(', ')}`);
@@ -391,14 +378,25 @@ export function selectorText(sel: Selector): string {
 // Resolution
 // ---------------------------------------------------------------------------------------------
 
-function kindMatches(kind: KindSelector, layer: Layer): boolean {
-  switch (kind) {
-    case 'linear':
-      return isLinear(layer);
-    case 'avgpool':
-      return layer.kind === 'avgpool' || layer.kind === 'globalavgpool';
+/** Whether a kind selector picks a layer; `classifier` layers count as dense, not conv. */
+function kindMatches(kind: KindSelector, layer: Layer, classifier: ReadonlySet<Layer>): boolean {
+  if (classifier.has(layer)) return kind === 'dense' || kind === 'linear';
+  return kind === 'linear' ? isLinear(layer) : KIND_RULES[layer.kind].selector === kind;
+}
+
+/** An entry's rule with the numbers it resolves to (for notes: no option names, no defaults). */
+function entryRuleText(rule: EntryRule, opts: ResolveOptions): string {
+  switch (rule.rule) {
+    case 'epsilon':
+      return `epsilon ${formatNumber(typeof rule.epsilon === 'number' ? rule.epsilon : opts.epsilon ?? rule.epsilon.default)}`;
+    case 'alpha-beta':
+      return `alpha-beta alpha=${formatNumber(rule.alpha)} beta=${formatNumber(rule.beta)}`;
+    case 'gamma':
+      return `gamma ${formatNumber(rule.gamma)}`;
+    case 'zbox':
+      return rule.bounds === 'preprocess' ? 'zbox (bounds from the preprocessing)' : 'zbox';
     default:
-      return layer.kind === kind;
+      return rule.rule;
   }
 }
 
@@ -425,13 +423,24 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
   const linear = graph.layers.filter(isLinear);
   const n = linear.length;
   const haveLinear = `the model has ${plural(n, 'linear layer')}`;
+  const classifierLayers = opts.classifierLayers ?? 0;
+  if (!Number.isSafeInteger(classifierLayers) || classifierLayers < 0) {
+    throw new Error(`--classifier-layers must be a whole number >= 0, got ${opts.classifierLayers}`);
+  }
+  if (classifierLayers > n) {
+    throw new Error(`${spec.source}: --classifier-layers ${classifierLayers} asks for more layers than there are (${haveLinear})`);
+  }
+  const classifier = new Set<Layer>(classifierLayers > 0 ? linear.slice(n - classifierLayers) : []);
 
   if (spec.method !== null) {
     if (flatLayers > 0) {
       throw new Error(`${spec.source}: --flat-layers applies to LRP composites, not to the ${spec.method} method`);
     }
+    if (classifierLayers > 0) {
+      throw new Error(`${spec.source}: --classifier-layers applies to LRP composites, not to the ${spec.method} method`);
+    }
     if (opts.epsilon !== undefined) notes.push(`--epsilon ${opts.epsilon} has no effect on the ${spec.method} method`);
-    for (const l of graph.layers) rules.set(l.name, methodRule(spec.method, l));
+    for (const l of graph.layers) rules.set(l.name, KIND_RULES[l.kind].methodRule(spec.method));
     return { name: spec.name, method: spec.method, rules, notes };
   }
 
@@ -445,6 +454,8 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     notes,
   };
 
+  /** The dense entry that matched nothing (an all-convolutional model), for the note below. */
+  let emptyDense: CompositeEntry | null = null;
   for (const entry of spec.rules) {
     const fail = (msg: string): never => entryFail(spec.source, entry.index, entry.text, msg);
     const selected = new Set<Layer>();
@@ -452,7 +463,7 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     for (const sel of entry.selectors) {
       switch (sel.type) {
         case 'kind':
-          for (const l of graph.layers) if (kindMatches(sel.kind, l)) selected.add(l);
+          for (const l of graph.layers) if (kindMatches(sel.kind, l, classifier)) selected.add(l);
           break;
         case 'name': {
           onlyKinds = false;
@@ -478,11 +489,14 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       }
     }
     if (selected.size === 0 && onlyKinds) {
-      notes.push(`${spec.source}: rules[${entry.index}] ${entry.text}: selects no layer (model ${graph.name} has none of that kind)`);
+      const kinds = entry.selectors.map(selectorText).join(', ');
+      const what = spec.preset ? `${kinds}: ${entryRuleText(entry.rule, opts)}` : `rules[${entry.index}] ${entry.text}`;
+      notes.push(`${spec.preset ?? spec.source}: ${what} selects no layer (${graph.name} has no ${kinds} layer)`);
+      if (entry.selectors.some((x) => x.type === 'kind' && x.kind === 'dense') && entry.rule.rule !== 'z') emptyDense = entry;
     }
     for (const l of graph.layers) {
       if (!selected.has(l)) continue;
-      const allowed = RULES_FOR_LAYER[l.kind];
+      const allowed = KIND_RULES[l.kind].rules;
       if (!allowed.includes(entry.rule.rule)) {
         fail(`rule '${entry.rule.rule}' does not apply to layer ${l.name} (${l.kind}), which takes: ${allowed.join(', ')}`);
       }
@@ -507,13 +521,21 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       continue;
     }
     if (isLinear(l)) unselected.push(l.name);
-    rules.set(l.name, defaultRule(l, spec.stabilizer));
+    rules.set(l.name, KIND_RULES[l.kind].defaultRule(spec.stabilizer));
   }
   if (unselected.length > 0) {
     notes.push(
       `no rule selects ${unselected.length === 1 ? 'linear layer' : 'linear layers'} ${unselected.join(', ')}: ` +
       `${unselected.length === 1 ? 'it uses' : 'they use'} z (stabilizer ${formatNumber(spec.stabilizer)})`,
     );
+  }
+  if (classifierLayers > 0) {
+    notes.push(`--classifier-layers ${classifierLayers}: ${[...classifier].map((l) => `${l.name} takes ${formatRule(rules.get(l.name)!)}`).join(', ')}`);
+  }
+  if (emptyDense && n > 0) {
+    const top = linear[n - 1];
+    notes.push(`${top.name}, the last linear layer, takes ${formatRule(rules.get(top.name)!)}; for the paper's ${entryRuleText(emptyDense.rule, opts)} `
+      + `at the top of an all-convolutional model give --classifier-layers 1 (then ${top.name} takes the dense rule)`);
   }
   if (opts.epsilon !== undefined && !usedEpsilonOption) {
     notes.push(`--epsilon ${opts.epsilon} has no effect: composite ${spec.name} takes no epsilon from the option`);
@@ -526,44 +548,6 @@ function nameHint(graph: Graph, name: string): string {
   const close = graph.layers.filter((l) => l.name.toLowerCase().includes(lower) || lower.includes(l.name.toLowerCase()));
   const shown = (close.length > 0 ? close : graph.layers.filter(isLinear)).slice(0, 8).map((l) => l.name);
   return shown.length === 0 ? '' : ` (${close.length > 0 ? 'similar' : 'linear layers'}: ${shown.join(', ')}${shown.length === 8 ? ', ...' : ''})`;
-}
-
-function methodRule(method: Method, l: Layer): LayerRule {
-  switch (l.kind) {
-    case 'conv':
-    case 'dense':
-    case 'lrn':
-    case 'avgpool':
-    case 'globalavgpool':
-      return { rule: 'gradient' };
-    case 'relu':
-      return method === 'guided-backprop' ? { rule: 'guided' } : { rule: 'gradient' };
-    case 'maxpool':
-      return { rule: 'winner' }; // the gradient routes to the winner
-    case 'flatten':
-    case 'identity':
-    case 'concat':
-      return { rule: 'pass' };
-  }
-}
-
-function defaultRule(l: Layer, stabilizer: number): LayerRule {
-  switch (l.kind) {
-    case 'conv':
-    case 'dense':
-      return { rule: 'z', stabilizer };
-    case 'maxpool':
-      return { rule: 'winner' };
-    case 'avgpool':
-    case 'globalavgpool':
-      return { rule: 'norm', stabilizer };
-    case 'relu':
-    case 'lrn':
-    case 'flatten':
-    case 'identity':
-    case 'concat':
-      return { rule: 'pass' };
-  }
 }
 
 interface BindContext {
@@ -701,17 +685,31 @@ export function formatRule(rule: LayerRule): string {
   }
 }
 
+/** One layer's rule, as reports record it. */
+export interface LayerRuleRow {
+  readonly layer: string;
+  readonly kind: string;
+  /** `#k` for the k-th linear layer in forward order, null for others. */
+  readonly linear: string | null;
+  /** The rule with its parameters (formatRule). */
+  readonly rule: string;
+}
+
+/** The resolved composite, one row per layer in forward order. */
+export function compositeRows(resolved: ResolvedComposite, graph: Graph): LayerRuleRow[] {
+  let k = 0;
+  return graph.layers.map((l) => {
+    const rule = resolved.rules.get(l.name);
+    return { layer: l.name, kind: l.kind, linear: isLinear(l) ? `#${k++}` : null, rule: rule ? formatRule(rule) : '-' };
+  });
+}
+
 /**
  * A table of the resolved composite, one row per layer in forward order: the linear index (`#k`),
  * the layer name, its kind and its rule. Notes are not included; print `resolved.notes` beside it.
  */
 export function formatComposite(resolved: ResolvedComposite, graph: Graph): string {
-  const rows: string[][] = [['#', 'layer', 'kind', 'rule']];
-  let k = 0;
-  for (const l of graph.layers) {
-    const rule = resolved.rules.get(l.name);
-    rows.push([isLinear(l) ? `#${k++}` : '', l.name, l.kind, rule ? formatRule(rule) : '-']);
-  }
+  const rows: string[][] = [['#', 'layer', 'kind', 'rule'], ...compositeRows(resolved, graph).map((r) => [r.linear ?? '', r.layer, r.kind, r.rule])];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const head = `composite ${resolved.name}${resolved.method ? ` (method ${resolved.method})` : ''} on ${graph.name}`;
   return [head, ...rows.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`)].join('\n');

@@ -16,8 +16,9 @@ import type { ConvLayer } from '../../graph/ir.ts';
 import {
   acquireConvWeight, convSplit, convTile, convWeightShape, defaultFill, tileFits, type ConvTile,
 } from '../../forward/conv.ts';
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { grid1d, tileGrid } from '../../forward/tensor.ts';
+import { grid1d, tileGrid } from '../../gpu/grid.ts';
+import type { UniformsByBatch } from '../../gpu/uniforms.ts';
+import { convStab, convStabSum, convTranspose, convTransposeSum, stabDivide } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
 import { axisPhases, convPhases, transposedKey, transposedLayout, type ConvPhase } from './conv-phases.ts';
@@ -62,11 +63,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
   const owned: GPUBuffer[] = [];
   const uniformSets: UniformsByBatch[] = [cm.divideUniforms];
   const own = (b: GPUBuffer) => (owned.push(b), b);
-  const uniforms = (label: string, make: (batch: number) => ArrayLike<number>) => {
-    const u = new UniformsByBatch(ctx, label, make);
-    uniformSets.push(u);
-    return u;
-  };
+  const held = (u: UniformsByBatch) => (uniformSets.push(u), u);
   const destroy = () => {
     shared.forEach((s) => s.release());
     owned.forEach((b) => b.destroy());
@@ -97,25 +94,25 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       return {
         d,
         bias: own(ctx.upload(modifyBias(layer.bias, d.bias, plan.gamma), `${layer.name} bias (${d.bias})`)),
-        pipeline: await ctx.pipelines.get('relevance/conv_stab.wgsl', { ...constants, SPLIT: false }),
+        pipeline: await convStab.pipeline(ctx, { ...constants, SPLIT: false }),
         split: maySplit ? {
-          pipeline: await ctx.pipelines.get('relevance/conv_stab.wgsl', { ...constants, SPLIT: true }),
-          sum: await ctx.pipelines.get('relevance/conv_stab_sum.wgsl', { MODE: d.mode, GATE: d.gate, WG: SUM_WG }),
+          pipeline: await convStab.pipeline(ctx, { ...constants, SPLIT: true }),
+          sum: await convStabSum.pipeline(ctx, { MODE: d.mode, GATE: d.gate, WG: SUM_WG }),
         } : null,
-        uniforms: uniforms(`${layer.name} stab ${i}`, (batch) => {
+        uniforms: held(convStab.uniformsByBatch(ctx, `${layer.name} stab ${i}`, (batch) => {
           const { splits, kChunk } = stabSplit(batch, d.segs.length);
-          return Uint32Array.of(
+          return {
             batch, inC, inH, inW, outC, outH, outW, groups,
-            stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], cinPG, coutPG,
-            sShape.K, sShape.Kpad, sShape.Npad, batch * outPlane,
-            f32bits(plan.eps), f32bits(plan.gamma), batch * outC * outPlane, d.slice,
-            ...coefs(d.segs), splits, kChunk, batch * outC * outPlane,
-          );
-        }),
-        sumUniforms: uniforms(`${layer.name} stab ${i} split sum`, (batch) => Uint32Array.of(
-          batch * outC * outPlane, stabSplit(batch, d.segs.length).splits, outPlane, outC,
-          f32bits(plan.eps), f32bits(plan.gamma), batch * outC * outPlane, d.slice,
-        )),
+            strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1], dilH: dilation[0], dilW: dilation[1],
+            cinPerGroup: cinPG, coutPerGroup: coutPG, K: sShape.K, Kpad: sShape.Kpad, Npad: sShape.Npad, M: batch * outPlane,
+            eps: plan.eps, gamma: plan.gamma, sliceLen: batch * outC * outPlane, outSlice: d.slice,
+            ...coefs(d.segs), splits, kChunk, splitStride: batch * outC * outPlane,
+          };
+        })),
+        sumUniforms: held(convStabSum.uniformsByBatch(ctx, `${layer.name} stab ${i} split sum`, (batch) => ({
+          total: batch * outC * outPlane, splits: stabSplit(batch, d.segs.length).splits, plane: outPlane, channels: outC,
+          eps: plan.eps, gamma: plan.gamma, sliceLen: batch * outC * outPlane, outSlice: d.slice,
+        }))),
       };
     }));
 
@@ -158,26 +155,25 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
           const maySplit = transposeSplit(1, segs, ph).splits > 1;
           return {
             ph,
-            pipeline: await ctx.pipelines.get('relevance/conv_transpose.wgsl', { ...constants, SPLIT: false }),
+            pipeline: await convTranspose.pipeline(ctx, { ...constants, SPLIT: false }),
             split: maySplit ? {
-              pipeline: await ctx.pipelines.get('relevance/conv_transpose.wgsl', { ...constants, ACCUMULATE: false, SPLIT: true }),
-              sum: await ctx.pipelines.get('relevance/conv_transpose_sum.wgsl', { OUT: r.out, RELU_IN: readsX(r, input.relu), ACCUMULATE: acc, WG: SUM_WG }),
+              pipeline: await convTranspose.pipeline(ctx, { ...constants, ACCUMULATE: false, SPLIT: true }),
+              sum: await convTransposeSum.pipeline(ctx, { OUT: r.out, RELU_IN: readsX(r, input.relu), ACCUMULATE: acc, WG: SUM_WG }),
             } : null,
-            uniforms: uniforms(`${layer.name} transpose ${i} phase ${k}`, (batch) => {
+            uniforms: held(convTranspose.uniformsByBatch(ctx, `${layer.name} transpose ${i} phase ${k}`, (batch) => {
               const { splits, kChunk } = transposeSplit(batch, segs, ph);
-              return Uint32Array.of(
-                batch, outC, outH, outW, inC, ph.y.count, ph.x.count, groups,
-                ph.cy.pad, ph.cx.pad, ph.cy.dil, ph.cx.dil, cinPG, coutPG, ph.K, ph.Kpad,
-                tNpad, batch * ph.pixels, ph.wOffset, batch * outC * outPlane,
-                ph.y.start, ph.x.start, stride[0], stride[1],
-                inH, inW, f32bits(plan.gamma), splits,
-                ...coefs(r.segs), kChunk,
-                batch * inC * inPlane,
-              );
-            }),
-            sumUniforms: uniforms(`${layer.name} transpose ${i} split sum`, (batch) => Uint32Array.of(
-              batch * inC * inPlane, transposeSplit(batch, segs, ph).splits, inPlane, inC,
-            )),
+              return {
+                batch, sC: outC, sH: outH, sW: outW, inC, Hp: ph.y.count, Wp: ph.x.count, groups,
+                padY: ph.cy.pad, padX: ph.cx.pad, dY: ph.cy.dil, dX: ph.cx.dil,
+                cinPerGroup: cinPG, coutPerGroup: coutPG, K: ph.K, Kpad: ph.Kpad,
+                Npad: tNpad, M: batch * ph.pixels, wOffset: ph.wOffset, sliceLen: batch * outC * outPlane,
+                py: ph.y.start, px: ph.x.start, strideH: stride[0], strideW: stride[1],
+                inH, inW, gamma: plan.gamma, splits, ...coefs(r.segs), kChunk, splitStride: batch * inC * inPlane,
+              };
+            })),
+            sumUniforms: held(convTransposeSum.uniformsByBatch(ctx, `${layer.name} transpose ${i} split sum`, (batch) => ({
+              total: batch * inC * inPlane, splits: transposeSplit(batch, segs, ph).splits, plane: inPlane, inC,
+            }))),
           };
         })),
       };
@@ -198,7 +194,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
           if (d.kind === 'divide') {
             out.push({
               kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
-              bindings: [cm.divideUniforms.get(batch), io.relOut, z, s], workgroups: grid1d(cm.sliceLen(batch), 64),
+              bindings: stabDivide.bind({ p: cm.divideUniforms.get(batch), rel: io.relOut, z, s }), workgroups: grid1d(cm.sliceLen(batch), 64),
             });
           }
         }
@@ -210,18 +206,18 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
           if (splits === 1) {
             out.push({
               kernel: 'conv_stab', layer: layer.name, pipeline: st.pipeline,
-              bindings: [st.uniforms.get(batch), x, sWeight!.buffer, st.bias, io.relOut, z, bounds, s],
+              bindings: convStab.bind({ p: st.uniforms.get(batch), x, w: sWeight!.buffer, bias: st.bias, rel: io.relOut, z, bounds, s }),
               workgroups: tileGrid(nTiles, mTiles, groups, maxDim), flops,
             });
           } else {
             const part = io.scratch(4 * splits * total, `${layer.name} denominator partial sums`);
             out.push({
               kernel: 'conv_stab', layer: layer.name, pipeline: st.split!.pipeline,
-              bindings: [st.uniforms.get(batch), x, sWeight!.buffer, st.bias, io.relOut, z, bounds, part],
+              bindings: convStab.bind({ p: st.uniforms.get(batch), x, w: sWeight!.buffer, bias: st.bias, rel: io.relOut, z, bounds, s: part }),
               workgroups: tileGrid(nTiles, mTiles, groups * splits, maxDim), flops,
             }, {
               kernel: 'conv_stab_sum', layer: layer.name, pipeline: st.split!.sum,
-              bindings: [st.sumUniforms.get(batch), part, st.bias, io.relOut, z, s],
+              bindings: convStabSum.bind({ p: st.sumUniforms.get(batch), part, bias: st.bias, rel: io.relOut, z, s }),
               workgroups: grid1d(total, SUM_WG),
             });
           }
@@ -238,18 +234,18 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
             if (splits === 1) {
               out.push({
                 kernel: 'conv_transpose', layer: layer.name, pipeline: p.pipeline,
-                bindings: [p.uniforms.get(batch), s, tWeight.buffer, x, bounds, io.relIn[0]],
+                bindings: convTranspose.bind({ p: p.uniforms.get(batch), s, w: tWeight.buffer, x, bounds, r: io.relIn[0] }),
                 workgroups: tileGrid(nTiles, mTiles, groups, maxDim), flops,
               });
             } else {
               const part = io.scratch(4 * splits * batch * inC * inPlane, `${layer.name} redistribution partial sums`);
               out.push({
                 kernel: 'conv_transpose', layer: layer.name, pipeline: p.split!.pipeline,
-                bindings: [p.uniforms.get(batch), s, tWeight.buffer, x, bounds, part],
+                bindings: convTranspose.bind({ p: p.uniforms.get(batch), s, w: tWeight.buffer, x, bounds, r: part }),
                 workgroups: tileGrid(nTiles, mTiles, groups * splits, maxDim), flops,
               }, {
                 kernel: 'conv_transpose_sum', layer: layer.name, pipeline: p.split!.sum,
-                bindings: [p.sumUniforms.get(batch), part, x, bounds, io.relIn[0]],
+                bindings: convTransposeSum.bind({ p: p.sumUniforms.get(batch), part, x, bounds, r: io.relIn[0] }),
                 workgroups: grid1d(batch * inC * inPlane, SUM_WG),
               });
             }

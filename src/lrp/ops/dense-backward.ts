@@ -7,8 +7,8 @@ import type { Dispatch } from '../../gpu/context.ts';
 import type { DenseLayer } from '../../graph/ir.ts';
 import { numel } from '../../graph/ir.ts';
 import { acquireDenseChunks } from '../../forward/dense.ts';
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { grid1d } from '../../forward/tensor.ts';
+import { grid1d } from '../../gpu/grid.ts';
+import { denseStab, denseTranspose, stabDivide } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type StabPass } from '../rules.ts';
 import { boundsData, coefs, common, readsX, sBuffer, segConstants } from './linear-plan.ts';
@@ -42,13 +42,13 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
     return {
       d,
       biases: chunks.map((ch) => ctx.upload(bias.subarray(ch.r0, ch.r0 + ch.rows), `${layer.name} bias (${d.bias})`)),
-      pipelines: await Promise.all([1, NB].map((nb) => ctx.pipelines.get('relevance/dense_stab.wgsl', {
+      pipelines: await Promise.all([1, NB].map((nb) => denseStab.pipeline(ctx, {
         NB: nb, RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs),
       }))),
-      uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} stab ${i}.${k}`, (batch) => Uint32Array.of(
-        batch, inF, ch.rows, ch.r0, outF, batch * outF, d.slice, inF4,
-        f32bits(plan.eps), f32bits(plan.gamma), ...coefs(d.segs),
-      ))),
+      uniforms: chunks.map((ch, k) => denseStab.uniformsByBatch(ctx, `${layer.name} stab ${i}.${k}`, (batch) => ({
+        batch, inF, rows: ch.rows, rowOffset: ch.r0, outF, sliceLen: batch * outF, outSlice: d.slice, inF4,
+        eps: plan.eps, gamma: plan.gamma, ...coefs(d.segs),
+      }))),
     };
   }));
 
@@ -57,16 +57,16 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
     const variants = [i === 0 && !c.accumulate[0], i > 0 || c.accumulate[0] || chunks.length > 1];
     // [NB = 1, NB = 8] x [overwrite, accumulate], the variants this op never runs left out.
     const pipelines = await Promise.all([1, NB].map((nb) => Promise.all([false, true].map((acc) => (variants[acc ? 1 : 0]
-      ? ctx.pipelines.get('relevance/dense_transpose.wgsl', {
+      ? denseTranspose.pipeline(ctx, {
         NB: nb, RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: acc, ...segConstants('SLICE', r.segs),
       })
       : null)))));
     return {
       r,
       pipelines,
-      uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => Uint32Array.of(
-        batch, inF, ch.rows, ch.r0, outF, batch * outF, inF4, f32bits(plan.gamma), ...coefs(r.segs),
-      ))),
+      uniforms: chunks.map((ch, k) => denseTranspose.uniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => ({
+        batch, inF, rows: ch.rows, rowOffset: ch.r0, outF, sliceLen: batch * outF, inF4, gamma: plan.gamma, ...coefs(r.segs),
+      }))),
     };
   }));
 
@@ -81,14 +81,14 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
         if (d.kind === 'divide') {
           out.push({
             kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
-            bindings: [cm.divideUniforms.get(batch), io.relOut, io.output.buffer, s], workgroups: grid1d(cm.sliceLen(batch), 64),
+            bindings: stabDivide.bind({ p: cm.divideUniforms.get(batch), rel: io.relOut, z: io.output.buffer, s }), workgroups: grid1d(cm.sliceLen(batch), 64),
           });
         }
       }
       for (const st of stabs) {
         chunks.forEach((ch, k) => out.push({
           kernel: 'dense_stab', layer: layer.name, pipeline: st.pipelines[batch === 1 ? 0 : 1],
-          bindings: [st.uniforms[k].get(batch), x, ch.weight.buffer, st.biases[k], io.relOut, io.output.buffer, bounds, s],
+          bindings: denseStab.bind({ p: st.uniforms[k].get(batch), x, w: ch.weight.buffer, bias: st.biases[k], rel: io.relOut, z: io.output.buffer, bounds, s }),
           workgroups: [Math.ceil(ch.rows / ROWS), Math.ceil(batch / nbOf(batch)), 1],
           flops: 2 * batch * inF * ch.rows * st.d.segs.length,
         }));
@@ -101,7 +101,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
         chunks.forEach((ch, k) => {
           out.push({
             kernel: 'dense_transpose', layer: layer.name, pipeline: rd.pipelines[batch === 1 ? 0 : 1][first ? 0 : 1]!,
-            bindings: [rd.uniforms[k].get(batch), s, ch.weight.buffer, x, bounds, io.relIn[0]],
+            bindings: denseTranspose.bind({ p: rd.uniforms[k].get(batch), s, w: ch.weight.buffer, x, bounds, r: io.relIn[0] }),
             workgroups: [Math.ceil(inF4 / WG), Math.ceil(batch / nbOf(batch)), 1],
             flops: 2 * batch * inF * ch.rows * rd.r.segs.length,
           });

@@ -3,7 +3,8 @@
  * share: a rule's plan (rules.ts) bound to pipeline constants, uniforms, zbox bounds and the s
  * buffer between the denominator and the redistribution passes.
  */
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
+import type { UniformsByBatch } from '../../gpu/uniforms.ts';
+import { stabDivide } from '../../kernels/linear-relevance.ts';
 import type { BackwardIO, BackwardOpContext } from '../backward-op.ts';
 import type { LinearRule } from '../rule-spec.ts';
 import { In, planLinearRule, type LinearPlan, type RedistributePass, type StabPass } from '../rules.ts';
@@ -27,8 +28,8 @@ export function readsX(pass: StabPass | RedistributePass, relu: boolean): boolea
   return relu && ('kind' in pass ? pass.segs.some((sg) => usesX(sg.in)) : usesX(pass.out));
 }
 
-export function coefs(segs: readonly { coef: number }[]): number[] {
-  return [0, 1, 2].map((i) => f32bits(segs[i]?.coef ?? 0));
+export function coefs(segs: readonly { coef: number }[]): { coef0: number; coef1: number; coef2: number } {
+  return { coef0: segs[0]?.coef ?? 0, coef1: segs[1]?.coef ?? 0, coef2: segs[2]?.coef ?? 0 };
 }
 
 /** zbox bounds per input channel (conv) or feature (dense), low then high; a dummy otherwise. */
@@ -64,8 +65,8 @@ export async function common(c: BackwardOpContext, outCount: number): Promise<Co
     rule: rule as LinearRule,
     plan,
     sliceLen: (batch) => batch * outCount,
-    dividePipeline: hasDivide ? await c.ctx.pipelines.get('relevance/stab_divide.wgsl', { WG: 64 }) : null,
-    divideUniforms: new UniformsByBatch(c.ctx, `${c.layer.name} divide`, (batch) => Uint32Array.of(batch * outCount, 0, f32bits(plan.eps), 0)),
+    dividePipeline: hasDivide ? await stabDivide.pipeline(c.ctx, { WG: 64 }) : null,
+    divideUniforms: stabDivide.uniformsByBatch(c.ctx, `${c.layer.name} divide`, (batch) => ({ total: batch * outCount, eps: plan.eps })),
   };
 }
 

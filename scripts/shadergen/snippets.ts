@@ -1,0 +1,260 @@
+/**
+ * The WGSL pieces that several kernels share, or that must be unrolled by hand, as functions of
+ * the arguments their region's marker gives. Each returns lines indented relative to the marker.
+ */
+
+export type Args = Readonly<Record<string, string>>;
+export type Snippet = (args: Args, where: string) => string[];
+
+function arg(args: Args, key: string, where: string, pattern: RegExp, what: string): string {
+  const v = args[key];
+  if (v === undefined) throw new Error(`${where}: needs ${key}=... (${what})`);
+  if (!pattern.test(v)) throw new Error(`${where}: ${key}=${v} is not ${what}`);
+  return v;
+}
+
+function count(args: Args, key: string, where: string, max: number): number {
+  const n = Number(arg(args, key, where, /^[1-9]\d*$/, `a whole number 1..${max}`));
+  if (n > max) throw new Error(`${where}: ${key}=${n} is over ${max}`);
+  return n;
+}
+
+/** A product of names and literals (`BN`, `TY * TN`, `4u * AQ`): safe to write after `*` as is. */
+const PRODUCT = /^[\w.]+( \* [\w.]+)*$/;
+const paren = (e: string): string => (/^[\w.]+$/.test(e) ? e : `(${e})`);
+
+/**
+ * Undoes tileGrid's fold (src/gpu/grid.ts): the m-tiles past the per-dimension limit ride along
+ * x. `columns` is the GEMM width N, `bn` and `bm` the tile's width and height.
+ */
+const foldGrid: Snippet = (args, where) => {
+  const n = arg(args, 'columns', where, /^[\w.]+$/, 'a name');
+  const bn = arg(args, 'bn', where, PRODUCT, 'a product of names');
+  const bm = arg(args, 'bm', where, PRODUCT, 'a product of names');
+  return [
+    '// The grid may fold m-tiles into x (tileGrid in src/gpu/grid.ts); this undoes it. Spare',
+    '// workgroups of the last row leave before any barrier (all of it is uniform per workgroup).',
+    `let nTiles = (${n} + ${bn} - 1u) / ${paren(bn)};`,
+    'let fold = nwg.x / nTiles;',
+    `let m0 = (wid.y * fold + wid.x / nTiles) * ${bm};`,
+    `let n0 = (wid.x % nTiles) * ${bn};`,
+    'if (m0 >= p.M) { return; }',
+  ];
+};
+
+/**
+ * The register-block step of a tiled GEMM (forward/conv2d.wgsl): for each vec4 b of up to
+ * `channels` / 4 at tile[bRow + q], acc[j][n] += a_j * b[n] for up to `quads` vec4s a0..a3 (PQ
+ * and TN are the kernel's overrides); accumulators indexed by constants only, so they stay in
+ * registers.
+ */
+const gemmFma: Snippet = (args, where) => {
+  const quads = count(args, 'quads', where, 4);
+  const vecs = count(args, 'channels', where, 32) / 4;
+  const out: string[] = [];
+  for (let q = 0; q < vecs; q++) {
+    out.push(q === 0 ? '{' : `if (TN > ${4 * q}u) {`);
+    out.push(q === 0 ? '  let b = tile[bRow];' : `  let b = tile[bRow + ${q}u];`);
+    for (let j = 0; j < quads; j++) {
+      const body = [0, 1, 2, 3].map((c) => `acc[${j}][${4 * q + c}] = fma(a${j}, vec4<f32>(b.${'xyzw'[c]}), acc[${j}][${4 * q + c}]);`).join(' ');
+      out.push(j === 0 ? `  ${body}` : `  if (PQ > ${j}u) { ${body} }`);
+    }
+    out.push('}');
+  }
+  return out;
+};
+
+/** forward/conv2d.wgsl's epilogue: each of up to `channels` output channels, each of up to `quads` quads. */
+const conv2dStore: Snippet = (args, where) => {
+  const quads = count(args, 'quads', where, 4);
+  const channels = count(args, 'channels', where, 32);
+  const out: string[] = [];
+  for (let t = 0; t < channels; t++) {
+    out.push(t === 0 ? 'if (nRow < p.coutPerGroup) {' : `if (TN > ${t}u && nRow + ${t}u < p.coutPerGroup) {`);
+    out.push(t === 0 ? '  let co = g * p.coutPerGroup + nRow;' : `  let co = g * p.coutPerGroup + nRow + ${t}u;`);
+    out.push('  let b = biasOf(co);');
+    out.push(`  storeQuad(q0, co, acc[0][${t}] + b);`);
+    for (let j = 1; j < quads; j++) out.push(`  if (PQ > ${j}u) { storeQuad(q${j}, co, acc[${j}][${t}] + b); }`);
+    out.push('}');
+  }
+  return out;
+};
+
+const ifNB = (n: number, body: string): string => (n === 0 ? body : `if (NB > ${n}u) { ${body} }`);
+
+/** forward/dense.wgsl: the offsets of each of `rows` weight rows and `samples` samples. */
+const denseOffsets: Snippet = (args, where) => {
+  const rows = count(args, 'rows', where, 8);
+  const samples = count(args, 'samples', where, 8);
+  return [
+    ...Array.from({ length: rows }, (_, r) => `let b${r} = min(r0 + ${r}u, rLast) * p.inF4;`),
+    ...Array.from({ length: samples }, (_, n) => `let xb${n} = min(n0 + ${n}u, nLast) * p.inF;`),
+  ];
+};
+
+/** forward/dense.wgsl's loop body: load `rows` weight vec4s and up to `samples` input vec4s, then every FMA. */
+const denseFma: Snippet = (args, where) => {
+  const rows = count(args, 'rows', where, 8);
+  const samples = count(args, 'samples', where, 8);
+  const out = Array.from({ length: rows }, (_, r) => `let w${r} = w[b${r} + c];`);
+  for (let n = 0; n < samples; n++) {
+    out.push(n === 0 ? 'let x0 = xAt(xb0, k);' : `var x${n} = vec4<f32>(0.0); if (NB > ${n}u) { x${n} = xAt(xb${n}, k); }`);
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let n = 0; n < samples; n++) out.push(ifNB(n, `acc[${r}][${n}] = fma(w${r}, x${n}, acc[${r}][${n}]);`));
+  }
+  return out;
+};
+
+/** forward/dense.wgsl: each thread's partial sums into workgroup memory, red[(row * samples + sample) * WG + thread]. */
+const denseReduce: Snippet = (args, where) => {
+  const rows = count(args, 'rows', where, 8);
+  const samples = count(args, 'samples', where, 8);
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let n = 0; n < samples; n++) out.push(ifNB(n, `red[${r * samples + n}u * WG + t] = dot(acc[${r}][${n}], vec4<f32>(1.0));`));
+  }
+  return out;
+};
+
+/**
+ * The epilogue of a denominator GEMM, `epilogue(o, d)`: s from the denominator d of output o by
+ * MODE and GATE (see relevance/conv_stab.wgsl), for every kernel that finishes a denominator.
+ * Needs `p.eps`, `p.gamma`, `p.sliceLen`, `p.outSlice`, `rel`, `z`, `s` and `stab()`.
+ */
+const stabEpilogue: Snippet = () => [
+  '// s from the denominator d of output o: the rule\'s epilogue, by MODE and GATE.',
+  'fn epilogue(o: u32, d: f32) {',
+  '  let r = rel[o];',
+  '  if (MODE == 1u) {',
+  '    s[o] = r / stab(d);',
+  '    // n = z - p <= 0 by definition (a sum of non-positive terms); rounding can leave z - p at 0',
+  '    // or slightly above when n is below float32\'s resolution of z, and stab() would then add',
+  '    // +eps where the true n takes -eps, flipping the sign of s_n. So n is clamped and always',
+  '    // stabilised downwards (n = 0 exactly means every term x_i w-_ij is 0: s_n multiplies nothing).',
+  '    s[p.sliceLen + o] = r / (min(z[o] - d, 0.0) - p.eps);',
+  '  } else if (MODE == 2u) {',
+  '    let zo = z[o];',
+  '    s[o] = select(0.0, r / stab(zo + p.gamma * d), zo > 0.0);',
+  '    s[p.sliceLen + o] = select(0.0, r / stab(zo + p.gamma * min(zo - d, 0.0)), zo < 0.0);',
+  '  } else {',
+  '    var gate = 1.0;',
+  '    if (GATE == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }',
+  '    if (GATE == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }',
+  '    s[p.outSlice * p.sliceLen + o] = gate * r / stab(d);',
+  '  }',
+  '}',
+];
+
+/**
+ * The epilogue of a conv2d-style tile: `fn(q<j>, column, args..., acc[j][t])` for each of up to
+ * `channels` columns of the thread (nRow + t, while below `columns`) and each of up to `quads`
+ * quads, accumulators indexed by constants only.
+ */
+const quadEpilogue: Snippet = (args, where) => {
+  const fn = arg(args, 'fn', where, /^\w+$/, 'a function name');
+  const n = arg(args, 'columns', where, /^[\w.]+$/, 'a name');
+  const extra = args.args ? `, ${arg(args, 'args', where, /^[\w.]+(, [\w.]+)*$/, 'a list of names')}` : '';
+  const quads = count(args, 'quads', where, 4);
+  const channels = count(args, 'channels', where, 32);
+  const out: string[] = [];
+  for (let t = 0; t < channels; t++) {
+    const col = t === 0 ? 'nRow' : `nRow + ${t}u`;
+    out.push(t === 0 ? `if (${col} < ${n}) {` : `if (TN > ${t}u && ${col} < ${n}) {`);
+    out.push(`  ${fn}(q0, ${col}${extra}, acc[0][${t}]);`);
+    for (let j = 1; j < quads; j++) out.push(`  if (PQ > ${j}u) { ${fn}(q${j}, ${col}${extra}, acc[${j}][${t}]); }`);
+    out.push('}');
+  }
+  return out;
+};
+
+/**
+ * The epilogue of a redistribution GEMM, `epilogue(o, c, a)`: R[o] (+)= OUT(x[o]) * a, c the
+ * input channel (conv) or feature (dense) of o, whose zbox bounds are bounds[c] and
+ * bounds[channels + c]. Needs OUT, RELU_IN, ACCUMULATE, `x`, `bounds` and `r`.
+ */
+const transposeEpilogue: Snippet = (args, where) => {
+  const channels = arg(args, 'channels', where, /^[\w.]+$/, 'a name');
+  return [
+    '// R at input o (channel or feature c) from the redistributed sum a: times the input factor.',
+    'fn epilogue(o: u32, c: u32, a: f32) {',
+    '  var f = 1.0;',
+    '  switch OUT {',
+    '    case 3u: { f = 1.0; }',
+    '    case 4u: { f = bounds[c]; }',
+    `    case 5u: { f = bounds[${channels} + c]; }`,
+    '    default: {',
+    '      f = x[o];',
+    '      if (RELU_IN) { f = max(f, 0.0); }',
+    '      if (OUT == 1u) { f = max(f, 0.0); }',
+    '      if (OUT == 2u) { f = min(f, 0.0); }',
+    '    }',
+    '  }',
+    '  var v = f * a;',
+    '  if (ACCUMULATE) { v += r[o]; }',
+    '  r[o] = v;',
+    '}',
+  ];
+};
+
+/**
+ * The end of a conv2d-style tile whose epilogue is long (a rule's): the accumulators, indexed by
+ * constants (so they stay in registers through the main loop), copied into `res` (index
+ * quad * 32 + channel), which the epilogue then walks in a loop. One copy of the epilogue instead
+ * of one per accumulator: on a CPU driver that is most of the shader's compile time.
+ */
+const accSpill: Snippet = (args, where) => {
+  const quads = count(args, 'quads', where, 4);
+  const channels = count(args, 'channels', where, 32);
+  const out: string[] = [];
+  for (let j = 0; j < quads; j++) {
+    for (let t = 0; t < channels; t += 4) {
+      const body = [0, 1, 2, 3].map((c) => `res[${j * 32 + t + c}] = acc[${j}][${t + c}];`).join(' ');
+      const conds = [...(j > 0 ? [`PQ > ${j}u`] : []), ...(t > 0 ? [`TN > ${t}u`] : [])];
+      out.push(conds.length ? `if (${conds.join(' && ')}) { ${body} }` : body);
+    }
+  }
+  return out;
+};
+
+/**
+ * relevance/dense_stab.wgsl's loop body: forward/dense.wgsl's (dense-fma) with the rule's
+ * modifiers: weights through `wMod(wm, .)` times `coef`, inputs through `xIn(base, k, im)`.
+ */
+const denseStabFma: Snippet = (args, where) => {
+  const rows = count(args, 'rows', where, 8);
+  const samples = count(args, 'samples', where, 8);
+  const out = Array.from({ length: rows }, (_, r) => `let w${r} = coef * wMod(wm, w[b${r} + c]);`);
+  for (let n = 0; n < samples; n++) {
+    out.push(n === 0 ? 'let x0 = xIn(xb0, k, im);' : `var x${n} = vec4<f32>(0.0); if (NB > ${n}u) { x${n} = xIn(xb${n}, k, im); }`);
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let n = 0; n < samples; n++) out.push(ifNB(n, `acc[${r}][${n}] = fma(w${r}, x${n}, acc[${r}][${n}]);`));
+  }
+  return out;
+};
+
+/**
+ * relevance/dense_transpose.wgsl's loop body: one weight vec4 (the thread's 4 input features of
+ * row o) times s of each of up to `samples` samples (offsets sb<n>), into acc<n>.
+ */
+const denseTransposeFma: Snippet = (args, where) => {
+  const samples = count(args, 'samples', where, 8);
+  const out = ['let wv = coef * wMod(wm, w[o * p.inF4 + cc]);'];
+  for (let n = 0; n < samples; n++) out.push(ifNB(n, `acc${n} = fma(wv, vec4<f32>(s[sb${n} + o]), acc${n});`));
+  return out;
+};
+
+export const SNIPPETS: Readonly<Record<string, Snippet>> = {
+  'fold-grid': foldGrid,
+  'gemm-fma': gemmFma,
+  'conv2d-store': conv2dStore,
+  'dense-offsets': denseOffsets,
+  'dense-fma': denseFma,
+  'dense-reduce': denseReduce,
+  'stab-epilogue': stabEpilogue,
+  'transpose-epilogue': transposeEpilogue,
+  'acc-spill': accSpill,
+  'dense-stab-fma': denseStabFma,
+  'dense-transpose-fma': denseTransposeFma,
+};
