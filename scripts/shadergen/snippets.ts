@@ -119,28 +119,29 @@ const denseReduce: Snippet = (args, where) => {
 
 /**
  * The epilogue of a denominator GEMM, `epilogue(o, d)`: s from the denominator d of output o by
- * MODE and GATE (see relevance/conv_stab.wgsl), for every kernel that finishes a denominator.
- * Needs `p.eps`, `p.gamma`, `p.sliceLen`, `p.outSlice`, `rel`, `z`, `s` and `stab()`.
+ * p.mode and p.gate (see relevance/conv_stab.wgsl), for every kernel that finishes a denominator.
+ * Needs `p.mode`, `p.gate`, `p.eps`, `p.gamma`, `p.sliceLen`, `p.outSlice`, `rel`, `z`, `s` and
+ * `stab()`.
  */
 const stabEpilogue: Snippet = () => [
-  '// s from the denominator d of output o: the rule\'s epilogue, by MODE and GATE.',
+  '// s from the denominator d of output o: the rule\'s epilogue, by p.mode and p.gate.',
   'fn epilogue(o: u32, d: f32) {',
   '  let r = rel[o];',
-  '  if (MODE == 1u) {',
+  '  if (p.mode == 1u) {',
   '    s[o] = r / stab(d);',
   '    // n = z - p <= 0 by definition (a sum of non-positive terms); rounding can leave z - p at 0',
   '    // or slightly above when n is below float32\'s resolution of z, and stab() would then add',
   '    // +eps where the true n takes -eps, flipping the sign of s_n. So n is clamped and always',
   '    // stabilised downwards (n = 0 exactly means every term x_i w-_ij is 0: s_n multiplies nothing).',
   '    s[p.sliceLen + o] = r / (min(z[o] - d, 0.0) - p.eps);',
-  '  } else if (MODE == 2u) {',
+  '  } else if (p.mode == 2u) {',
   '    let zo = z[o];',
   '    s[o] = select(0.0, r / stab(zo + p.gamma * d), zo > 0.0);',
   '    s[p.sliceLen + o] = select(0.0, r / stab(zo + p.gamma * min(zo - d, 0.0)), zo < 0.0);',
   '  } else {',
   '    var gate = 1.0;',
-  '    if (GATE == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }',
-  '    if (GATE == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }',
+  '    if (p.gate == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }',
+  '    if (p.gate == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }',
   '    s[p.outSlice * p.sliceLen + o] = gate * r / stab(d);',
   '  }',
   '}',
@@ -171,7 +172,7 @@ const quadEpilogue: Snippet = (args, where) => {
 /**
  * The epilogue of a redistribution GEMM, `epilogue(o, c, a)`: R[o] (+)= OUT(x[o]) * a, c the
  * input channel (conv) or feature (dense) of o, whose zbox bounds are bounds[c] and
- * bounds[channels + c]. Needs OUT, RELU_IN, ACCUMULATE, `x`, `bounds` and `r`.
+ * bounds[channels + c]. Needs `p.out`, `p.reluIn`, `p.accumulate`, `x`, `bounds` and `r`.
  */
 const transposeEpilogue: Snippet = (args, where) => {
   const channels = arg(args, 'channels', where, /^[\w.]+$/, 'a name');
@@ -179,19 +180,19 @@ const transposeEpilogue: Snippet = (args, where) => {
     '// R at input o (channel or feature c) from the redistributed sum a: times the input factor.',
     'fn epilogue(o: u32, c: u32, a: f32) {',
     '  var f = 1.0;',
-    '  switch OUT {',
+    '  switch p.out {',
     '    case 3u: { f = 1.0; }',
     '    case 4u: { f = bounds[c]; }',
     `    case 5u: { f = bounds[${channels} + c]; }`,
     '    default: {',
     '      f = x[o];',
-    '      if (RELU_IN) { f = max(f, 0.0); }',
-    '      if (OUT == 1u) { f = max(f, 0.0); }',
-    '      if (OUT == 2u) { f = min(f, 0.0); }',
+    '      if (p.reluIn != 0u) { f = max(f, 0.0); }',
+    '      if (p.out == 1u) { f = max(f, 0.0); }',
+    '      if (p.out == 2u) { f = min(f, 0.0); }',
     '    }',
     '  }',
     '  var v = f * a;',
-    '  if (ACCUMULATE) { v += r[o]; }',
+    '  if (p.accumulate != 0u) { v += r[o]; }',
     '  r[o] = v;',
     '}',
   ];

@@ -12,14 +12,18 @@
 // The GEMM is forward/conv2d.wgsl's, tile for tile: a workgroup of TX x TY threads owns
 // (4*PQ*TX) x (TN*TY) outputs, each thread PQ quads of 4 pixels x TN channels in registers; the
 // host picks the same tile as for the forward pass of the layer (src/forward/conv.ts convTile),
-// so the two run at the same rate. The kernel size is a constant (the tap decomposition of the
-// inner loop divides by constants); shapes come in the uniform.
+// so the two run at the same rate. The kernel size and the tile are the only constants (the tap
+// decomposition of the inner loop divides by constants). Shapes and the rule (modifier codes,
+// segments, epilogue) come in the uniform: every rule of every analyzer shares the pipeline of a
+// layer shape, since on a CPU driver each distinct set of constants is an LLVM compile of seconds.
+// The rule's branches are uniform across the workgroup and sit in the tile loads and the
+// epilogue, not in the FMA loop.
 //
 // Modifier codes. IN: 0 x, 1 x+, 2 x-, 3 ones (1 inside the image, 0 in padding), 4 low[c],
 // 5 high[c] (zbox bounds, 0 in padding). W: 0 w, 1 w+, 2 w-, 3 ones, 4 w^2, 5 w + gamma w+,
 // 6 w + gamma w-.
-// Epilogues (MODE): 0 s = R * gate / stab(d) into slice `outSlice`, gate from the stored z
-// (GATE 0 none, 1 [z > 0], 2 [z < 0]); 1 alpha-beta from z: d is p, n = min(z - p, 0), writes
+// Epilogues (mode): 0 s = R * gate / stab(d) into slice `outSlice`, gate from the stored z
+// (gate 0 none, 1 [z > 0], 2 [z < 0]); 1 alpha-beta from z: d is p, n = min(z - p, 0), writes
 // s_p = R / stab(p) to slice 0 and s_n = R / (n - eps) to slice 1 (for inputs >= 0, the one extra
 // convolution of alpha-beta); 2 gamma from z: d is p = x W+ + b+, writes R [z>0] / stab(z + g p)
 // and R [z<0] / stab(z + g n).
@@ -34,11 +38,14 @@ struct Params {
   outC: u32, outH: u32, outW: u32, groups: u32,
   strideH: u32, strideW: u32, padT: u32, padL: u32,
   dilH: u32, dilW: u32, cinPerGroup: u32, coutPerGroup: u32,
-  // K and Kpad of one segment; the reduction runs over SEGS * Kpad.
+  // K and Kpad of one segment; the reduction runs over segs * Kpad.
   K: u32, Kpad: u32, Npad: u32, M: u32,
   eps: f32, gamma: f32, sliceLen: u32, outSlice: u32,
-  coef0: f32, coef1: f32, coef2: f32, splits: u32,
-  kChunk: u32, splitStride: u32,
+  splits: u32, kChunk: u32, splitStride: u32,
+  // The rule (see the header): read x through a ReLU, segments, epilogue; per segment its input
+  // and weight modifier codes and its coefficient.
+  reluIn: u32, segs: u32, mode: u32, gate: u32,
+  inCode: vec4<u32>, wCode: vec4<u32>, coef: vec4<f32>,
 }
 
 override KH: u32 = 3u;
@@ -50,16 +57,6 @@ override TY: u32 = 8u;
 override PQ: u32 = 1u;
 override TN: u32 = 8u;
 override BK: u32 = 16u;
-override RELU_IN: bool = false;
-override SEGS: u32 = 1u;
-override IN0: u32 = 0u;
-override IN1: u32 = 0u;
-override IN2: u32 = 0u;
-override W0: u32 = 0u;
-override W1: u32 = 0u;
-override W2: u32 = 0u;
-override MODE: u32 = 0u;
-override GATE: u32 = 0u;
 override SPLIT: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -113,7 +110,7 @@ fn gatherA(k: u32, q: Quad, code: u32, g: u32) -> vec4<f32> {
     default: {
       let idx = select(vec4<i32>(0), q.row + (i32(ci * p.inH * p.inW) + dy * i32(p.inW) + dx), ok);
       var v = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
-      if (RELU_IN) { v = max(v, vec4<f32>(0.0)); }
+      if (p.reluIn != 0u) { v = max(v, vec4<f32>(0.0)); }
       if (code == 1u) { v = max(v, vec4<f32>(0.0)); }
       if (code == 2u) { v = min(v, vec4<f32>(0.0)); }
       return v;
@@ -133,33 +130,29 @@ fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   }
 }
 
-fn segIn(seg: u32) -> u32 { return select(select(IN0, IN1, seg == 1u), IN2, seg == 2u); }
-fn segW(seg: u32) -> u32 { return select(select(W0, W1, seg == 1u), W2, seg == 2u); }
-fn segCoef(seg: u32) -> f32 { return select(select(p.coef0, p.coef1, seg == 1u), p.coef2, seg == 2u); }
-
 fn stab(d: f32) -> f32 {
   return d + p.eps * select(-1.0, 1.0, d >= 0.0);
 }
 
 // <generated: stab-epilogue>
-// s from the denominator d of output o: the rule's epilogue, by MODE and GATE.
+// s from the denominator d of output o: the rule's epilogue, by p.mode and p.gate.
 fn epilogue(o: u32, d: f32) {
   let r = rel[o];
-  if (MODE == 1u) {
+  if (p.mode == 1u) {
     s[o] = r / stab(d);
     // n = z - p <= 0 by definition (a sum of non-positive terms); rounding can leave z - p at 0
     // or slightly above when n is below float32's resolution of z, and stab() would then add
     // +eps where the true n takes -eps, flipping the sign of s_n. So n is clamped and always
     // stabilised downwards (n = 0 exactly means every term x_i w-_ij is 0: s_n multiplies nothing).
     s[p.sliceLen + o] = r / (min(z[o] - d, 0.0) - p.eps);
-  } else if (MODE == 2u) {
+  } else if (p.mode == 2u) {
     let zo = z[o];
     s[o] = select(0.0, r / stab(zo + p.gamma * d), zo > 0.0);
     s[p.sliceLen + o] = select(0.0, r / stab(zo + p.gamma * min(zo - d, 0.0)), zo < 0.0);
   } else {
     var gate = 1.0;
-    if (GATE == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }
-    if (GATE == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }
+    if (p.gate == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }
+    if (p.gate == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }
     s[p.outSlice * p.sliceLen + o] = gate * r / stab(d);
   }
 }
@@ -196,7 +189,7 @@ fn main(
   let g = wid.z / p.splits;
   let slice = wid.z - g * p.splits;
   let kBegin = slice * p.kChunk;
-  let kEnd = min(SEGS * p.Kpad, kBegin + p.kChunk);
+  let kEnd = min(p.segs * p.Kpad, kBegin + p.kChunk);
   // <generated: fold-grid columns=p.coutPerGroup bn="TY * TN" bm="4u * AQ">
   // The grid may fold m-tiles into x (tileGrid in src/gpu/grid.ts); this undoes it. Spare
   // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
@@ -224,7 +217,7 @@ fn main(
     // A BK step never straddles two segments (Kpad is a whole number of steps).
     let seg = k0 / p.Kpad;
     let kSeg = k0 - seg * p.Kpad;
-    let inCode = segIn(seg);
+    let inCode = p.inCode[seg];
     for (var kk = ty; kk < BK; kk += TY) {
       let aRow = kk * AQ + tx;
       tile[aRow] = gatherA(kSeg + kk, q0, inCode, g);
@@ -232,8 +225,8 @@ fn main(
       if (PQ > 2u) { tile[aRow + 2u * TX] = gatherA(kSeg + kk, q2, inCode, g); }
       if (PQ > 3u) { tile[aRow + 3u * TX] = gatherA(kSeg + kk, q3, inCode, g); }
     }
-    let wCode = segW(seg);
-    let coef = segCoef(seg);
+    let wCode = p.wCode[seg];
+    let coef = p.coef[seg];
     for (var i = tid; i < BK * BN4; i += TX * TY) {
       let kk = i / BN4;
       let c = i - kk * BN4;

@@ -5,10 +5,9 @@
 struct Params {
   total: u32, splits: u32, plane: u32, channels: u32,
   eps: f32, gamma: f32, sliceLen: u32, outSlice: u32,
+  mode: u32, gate: u32,
 }
 
-override MODE: u32 = 0u;
-override GATE: u32 = 0u;
 override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -23,24 +22,24 @@ fn stab(d: f32) -> f32 {
 }
 
 // <generated: stab-epilogue>
-// s from the denominator d of output o: the rule's epilogue, by MODE and GATE.
+// s from the denominator d of output o: the rule's epilogue, by p.mode and p.gate.
 fn epilogue(o: u32, d: f32) {
   let r = rel[o];
-  if (MODE == 1u) {
+  if (p.mode == 1u) {
     s[o] = r / stab(d);
     // n = z - p <= 0 by definition (a sum of non-positive terms); rounding can leave z - p at 0
     // or slightly above when n is below float32's resolution of z, and stab() would then add
     // +eps where the true n takes -eps, flipping the sign of s_n. So n is clamped and always
     // stabilised downwards (n = 0 exactly means every term x_i w-_ij is 0: s_n multiplies nothing).
     s[p.sliceLen + o] = r / (min(z[o] - d, 0.0) - p.eps);
-  } else if (MODE == 2u) {
+  } else if (p.mode == 2u) {
     let zo = z[o];
     s[o] = select(0.0, r / stab(zo + p.gamma * d), zo > 0.0);
     s[p.sliceLen + o] = select(0.0, r / stab(zo + p.gamma * min(zo - d, 0.0)), zo < 0.0);
   } else {
     var gate = 1.0;
-    if (GATE == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }
-    if (GATE == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }
+    if (p.gate == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }
+    if (p.gate == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }
     s[p.outSlice * p.sliceLen + o] = gate * r / stab(d);
   }
 }

@@ -12,16 +12,17 @@
 // so the GEMM is forward/conv2d.wgsl's, tile for tile (TX x TY threads, PQ quads x TN channels
 // each; the host picks the tile as for a forward layer of this shape): m runs over the phase's
 // pixels, n over the input channels of the group, k over (output channel, tap). A stride-1 layer
-// is one phase with every tap. The tap counts are constants (the decomposition of k divides by
-// constants); everything else comes in the uniform.
+// is one phase with every tap. The tap counts and the tile are the only constants (the
+// decomposition of k divides by constants); shapes and the rule come in the uniform, so every
+// rule shares the pipeline of a phase shape (see conv_stab.wgsl).
 //
 // The weight is re-laid out once per model (src/lrp/ops/conv-layouts.ts) to one section per
 // phase, [g][co * NTY * NTX + a' * NTX + b'][Cpad], k-major and zero-padded like the forward's:
 // a tile row is aligned vec4 loads. `wOffset` (in vec4s) is where this phase's section starts.
 // Several terms of one rule that share the input factor (alpha-beta's alpha W+ s_p and -beta W- s_n
-// for inputs >= 0) are segments of one reduction (SEGS * Kpad deep), each reading its slice of s
-// and the weight through its modifier (codes as in conv_stab.wgsl; OUT uses the IN codes).
-// ACCUMULATE adds into R (fan-out, or the second factor of a rule on signed inputs).
+// for inputs >= 0) are segments of one reduction (segs * Kpad deep), each reading its slice of s
+// and the weight through its modifier (codes as in conv_stab.wgsl; `out` uses the IN codes).
+// `accumulate` adds into R (fan-out, or the second factor of a rule on signed inputs).
 //
 // Split K (SPLIT): as in conv_stab.wgsl, slices of the reduction write raw partial sums to `r`
 // (then a scratch buffer) and conv_transpose_sum.wgsl adds them and applies the epilogue.
@@ -34,8 +35,11 @@ struct Params {
   Npad: u32, M: u32, wOffset: u32, sliceLen: u32,
   py: u32, px: u32, strideH: u32, strideW: u32,
   inH: u32, inW: u32, gamma: f32, splits: u32,
-  coef0: f32, coef1: f32, coef2: f32, kChunk: u32,
-  splitStride: u32,
+  kChunk: u32, splitStride: u32,
+  // The rule: the input factor OUT(x) read through a ReLU or not, add into R or not; segments,
+  // each with its slice of s, weight modifier code and coefficient.
+  reluIn: u32, out: u32, accumulate: u32, segs: u32,
+  slice: vec4<u32>, wCode: vec4<u32>, coef: vec4<f32>,
 }
 
 override NTY: u32 = 3u;
@@ -45,16 +49,6 @@ override TY: u32 = 8u;
 override PQ: u32 = 1u;
 override TN: u32 = 8u;
 override BK: u32 = 16u;
-override RELU_IN: bool = false;
-override SEGS: u32 = 1u;
-override SLICE0: u32 = 0u;
-override SLICE1: u32 = 0u;
-override SLICE2: u32 = 0u;
-override W0: u32 = 0u;
-override W1: u32 = 0u;
-override W2: u32 = 0u;
-override OUT: u32 = 0u;
-override ACCUMULATE: bool = false;
 override SPLIT: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -118,27 +112,23 @@ fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   }
 }
 
-fn segSlice(seg: u32) -> u32 { return select(select(SLICE0, SLICE1, seg == 1u), SLICE2, seg == 2u); }
-fn segW(seg: u32) -> u32 { return select(select(W0, W1, seg == 1u), W2, seg == 2u); }
-fn segCoef(seg: u32) -> f32 { return select(select(p.coef0, p.coef1, seg == 1u), p.coef2, seg == 2u); }
-
 // <generated: transpose-epilogue channels=p.inC>
 // R at input o (channel or feature c) from the redistributed sum a: times the input factor.
 fn epilogue(o: u32, c: u32, a: f32) {
   var f = 1.0;
-  switch OUT {
+  switch p.out {
     case 3u: { f = 1.0; }
     case 4u: { f = bounds[c]; }
     case 5u: { f = bounds[p.inC + c]; }
     default: {
       f = x[o];
-      if (RELU_IN) { f = max(f, 0.0); }
-      if (OUT == 1u) { f = max(f, 0.0); }
-      if (OUT == 2u) { f = min(f, 0.0); }
+      if (p.reluIn != 0u) { f = max(f, 0.0); }
+      if (p.out == 1u) { f = max(f, 0.0); }
+      if (p.out == 2u) { f = min(f, 0.0); }
     }
   }
   var v = f * a;
-  if (ACCUMULATE) { v += r[o]; }
+  if (p.accumulate != 0u) { v += r[o]; }
   r[o] = v;
 }
 // </generated>
@@ -174,7 +164,7 @@ fn main(
   let g = wid.z / p.splits;
   let slice = wid.z - g * p.splits;
   let kBegin = slice * p.kChunk;
-  let kEnd = min(SEGS * p.Kpad, kBegin + p.kChunk);
+  let kEnd = min(p.segs * p.Kpad, kBegin + p.kChunk);
   // <generated: fold-grid columns=p.cinPerGroup bn="TY * TN" bm="4u * AQ">
   // The grid may fold m-tiles into x (tileGrid in src/gpu/grid.ts); this undoes it. Spare
   // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
@@ -202,7 +192,7 @@ fn main(
     // A BK step never straddles two segments (Kpad is a whole number of steps).
     let seg = k0 / p.Kpad;
     let kSeg = k0 - seg * p.Kpad;
-    let sOff = i32(segSlice(seg) * p.sliceLen);
+    let sOff = i32(p.slice[seg] * p.sliceLen);
     for (var kk = ty; kk < BK; kk += TY) {
       let aRow = kk * AQ + tx;
       tile[aRow] = gatherA(kSeg + kk, q0, sOff);
@@ -210,8 +200,8 @@ fn main(
       if (PQ > 2u) { tile[aRow + 2u * TX] = gatherA(kSeg + kk, q2, sOff); }
       if (PQ > 3u) { tile[aRow + 3u * TX] = gatherA(kSeg + kk, q3, sOff); }
     }
-    let wCode = segW(seg);
-    let coef = segCoef(seg);
+    let wCode = p.wCode[seg];
+    let coef = p.coef[seg];
     for (var i = tid; i < BK * BN4; i += TX * TY) {
       let kk = i / BN4;
       let c = i - kk * BN4;

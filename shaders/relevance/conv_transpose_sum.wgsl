@@ -2,11 +2,8 @@
 // stride-1 layers: one phase covers every input): adds the slices' partial sums in a fixed order
 // and applies the input factor as conv_transpose.wgsl would have. part is splits x (N x C x plane).
 
-struct Params { total: u32, splits: u32, plane: u32, inC: u32 }
+struct Params { total: u32, splits: u32, plane: u32, inC: u32, reluIn: u32, out: u32, accumulate: u32 }
 
-override OUT: u32 = 0u;
-override RELU_IN: bool = false;
-override ACCUMULATE: bool = false;
 override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -19,19 +16,19 @@ override WG: u32 = 256u;
 // R at input o (channel or feature c) from the redistributed sum a: times the input factor.
 fn epilogue(o: u32, c: u32, a: f32) {
   var f = 1.0;
-  switch OUT {
+  switch p.out {
     case 3u: { f = 1.0; }
     case 4u: { f = bounds[c]; }
     case 5u: { f = bounds[p.inC + c]; }
     default: {
       f = x[o];
-      if (RELU_IN) { f = max(f, 0.0); }
-      if (OUT == 1u) { f = max(f, 0.0); }
-      if (OUT == 2u) { f = min(f, 0.0); }
+      if (p.reluIn != 0u) { f = max(f, 0.0); }
+      if (p.out == 1u) { f = max(f, 0.0); }
+      if (p.out == 2u) { f = min(f, 0.0); }
     }
   }
   var v = f * a;
-  if (ACCUMULATE) { v += r[o]; }
+  if (p.accumulate != 0u) { v += r[o]; }
   r[o] = v;
 }
 // </generated>

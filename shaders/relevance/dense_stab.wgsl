@@ -9,22 +9,14 @@
 struct Params {
   batch: u32, inF: u32, rows: u32, rowOffset: u32,
   outF: u32, sliceLen: u32, outSlice: u32, inF4: u32,
-  eps: f32, gamma: f32, coef0: f32, coef1: f32,
-  coef2: f32,
+  eps: f32, gamma: f32,
+  // The rule, as in conv_stab.wgsl.
+  reluIn: u32, segs: u32, mode: u32, gate: u32,
+  inCode: vec4<u32>, wCode: vec4<u32>, coef: vec4<f32>,
 }
 
 // Samples per workgroup, 1 to 8 (the host compiles 1 for batch 1, 8 otherwise).
 override NB: u32 = 1u;
-override RELU_IN: bool = false;
-override SEGS: u32 = 1u;
-override IN0: u32 = 0u;
-override IN1: u32 = 0u;
-override IN2: u32 = 0u;
-override W0: u32 = 0u;
-override W1: u32 = 0u;
-override W2: u32 = 0u;
-override MODE: u32 = 0u;
-override GATE: u32 = 0u;
 const WG: u32 = 64u;
 const ROWS: u32 = 4u;
 
@@ -53,7 +45,7 @@ fn xIn(base: u32, k: u32, code: u32) -> vec4<f32> {
     default: {
       let idx = select(vec4<u32>(0u), vec4<u32>(base) + kq, ok);
       var v = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
-      if (RELU_IN) { v = max(v, vec4<f32>(0.0)); }
+      if (p.reluIn != 0u) { v = max(v, vec4<f32>(0.0)); }
       if (code == 1u) { v = max(v, vec4<f32>(0.0)); }
       if (code == 2u) { v = min(v, vec4<f32>(0.0)); }
       return v;
@@ -73,33 +65,29 @@ fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   }
 }
 
-fn segIn(seg: u32) -> u32 { return select(select(IN0, IN1, seg == 1u), IN2, seg == 2u); }
-fn segW(seg: u32) -> u32 { return select(select(W0, W1, seg == 1u), W2, seg == 2u); }
-fn segCoef(seg: u32) -> f32 { return select(select(p.coef0, p.coef1, seg == 1u), p.coef2, seg == 2u); }
-
 fn stab(d: f32) -> f32 {
   return d + p.eps * select(-1.0, 1.0, d >= 0.0);
 }
 
 // <generated: stab-epilogue>
-// s from the denominator d of output o: the rule's epilogue, by MODE and GATE.
+// s from the denominator d of output o: the rule's epilogue, by p.mode and p.gate.
 fn epilogue(o: u32, d: f32) {
   let r = rel[o];
-  if (MODE == 1u) {
+  if (p.mode == 1u) {
     s[o] = r / stab(d);
     // n = z - p <= 0 by definition (a sum of non-positive terms); rounding can leave z - p at 0
     // or slightly above when n is below float32's resolution of z, and stab() would then add
     // +eps where the true n takes -eps, flipping the sign of s_n. So n is clamped and always
     // stabilised downwards (n = 0 exactly means every term x_i w-_ij is 0: s_n multiplies nothing).
     s[p.sliceLen + o] = r / (min(z[o] - d, 0.0) - p.eps);
-  } else if (MODE == 2u) {
+  } else if (p.mode == 2u) {
     let zo = z[o];
     s[o] = select(0.0, r / stab(zo + p.gamma * d), zo > 0.0);
     s[p.sliceLen + o] = select(0.0, r / stab(zo + p.gamma * min(zo - d, 0.0)), zo < 0.0);
   } else {
     var gate = 1.0;
-    if (GATE == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }
-    if (GATE == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }
+    if (p.gate == 1u) { gate = select(0.0, 1.0, z[o] > 0.0); }
+    if (p.gate == 2u) { gate = select(0.0, 1.0, z[o] < 0.0); }
     s[p.outSlice * p.sliceLen + o] = gate * r / stab(d);
   }
 }
@@ -129,10 +117,10 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
   // </generated>
 
   var acc: array<array<vec4<f32>, 8>, ROWS>;
-  for (var seg = 0u; seg < SEGS; seg++) {
-    let im = segIn(seg);
-    let wm = segW(seg);
-    let coef = segCoef(seg);
+  for (var seg = 0u; seg < p.segs; seg++) {
+    let im = p.inCode[seg];
+    let wm = p.wCode[seg];
+    let coef = p.coef[seg];
     for (var c = t; c < p.inF4; c += WG) {
       let k = 4u * c;
       // <generated: dense-stab-fma rows=4 samples=8>

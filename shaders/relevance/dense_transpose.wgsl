@@ -9,21 +9,13 @@
 struct Params {
   batch: u32, inF: u32, rows: u32, rowOffset: u32,
   outF: u32, sliceLen: u32, inF4: u32, gamma: f32,
-  coef0: f32, coef1: f32, coef2: f32,
+  // The rule, as in conv_transpose.wgsl.
+  reluIn: u32, out: u32, accumulate: u32, segs: u32,
+  slice: vec4<u32>, wCode: vec4<u32>, coef: vec4<f32>,
 }
 
 // Samples per workgroup, 1 to 8 (the host compiles 1 for batch 1, 8 otherwise).
 override NB: u32 = 1u;
-override RELU_IN: bool = false;
-override SEGS: u32 = 1u;
-override SLICE0: u32 = 0u;
-override SLICE1: u32 = 0u;
-override SLICE2: u32 = 0u;
-override W0: u32 = 0u;
-override W1: u32 = 0u;
-override W2: u32 = 0u;
-override OUT: u32 = 0u;
-override ACCUMULATE: bool = false;
 const WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -45,27 +37,23 @@ fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   }
 }
 
-fn segSlice(seg: u32) -> u32 { return select(select(SLICE0, SLICE1, seg == 1u), SLICE2, seg == 2u); }
-fn segW(seg: u32) -> u32 { return select(select(W0, W1, seg == 1u), W2, seg == 2u); }
-fn segCoef(seg: u32) -> f32 { return select(select(p.coef0, p.coef1, seg == 1u), p.coef2, seg == 2u); }
-
 // <generated: transpose-epilogue channels=p.inF>
 // R at input o (channel or feature c) from the redistributed sum a: times the input factor.
 fn epilogue(o: u32, c: u32, a: f32) {
   var f = 1.0;
-  switch OUT {
+  switch p.out {
     case 3u: { f = 1.0; }
     case 4u: { f = bounds[c]; }
     case 5u: { f = bounds[p.inF + c]; }
     default: {
       f = x[o];
-      if (RELU_IN) { f = max(f, 0.0); }
-      if (OUT == 1u) { f = max(f, 0.0); }
-      if (OUT == 2u) { f = min(f, 0.0); }
+      if (p.reluIn != 0u) { f = max(f, 0.0); }
+      if (p.out == 1u) { f = max(f, 0.0); }
+      if (p.out == 2u) { f = min(f, 0.0); }
     }
   }
   var v = f * a;
-  if (ACCUMULATE) { v += r[o]; }
+  if (p.accumulate != 0u) { v += r[o]; }
   r[o] = v;
 }
 // </generated>
@@ -94,11 +82,11 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
   var acc5 = vec4<f32>(0.0);
   var acc6 = vec4<f32>(0.0);
   var acc7 = vec4<f32>(0.0);
-  for (var seg = 0u; seg < SEGS; seg++) {
-    let wm = segW(seg);
-    let coef = segCoef(seg);
+  for (var seg = 0u; seg < p.segs; seg++) {
+    let wm = p.wCode[seg];
+    let coef = p.coef[seg];
     // Each sample's s row in this chunk; samples past the batch read the last one (not written).
-    let sOff = segSlice(seg) * p.sliceLen + p.rowOffset;
+    let sOff = p.slice[seg] * p.sliceLen + p.rowOffset;
     let sb0 = sOff + min(n0 + 0u, nLast) * p.outF;
     let sb1 = sOff + min(n0 + 1u, nLast) * p.outF;
     let sb2 = sOff + min(n0 + 2u, nLast) * p.outF;

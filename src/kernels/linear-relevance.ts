@@ -7,6 +7,20 @@ import { defineKernel } from '../gpu/kernel.ts';
 /** The GEMM tile both conv kernels take from convTile (src/forward/conv.ts), as conv2d does. */
 const tile = { TX: 'u32', TY: 'u32', PQ: 'u32', TN: 'u32', BK: 'u32' } as const;
 
+/**
+ * A rule's denominator in the uniform (not in constants, so every rule shares a shape's pipeline):
+ * read x through a ReLU, segments, epilogue mode and gate, per segment the input and weight
+ * modifier codes and coefficient (src/lrp/rules.ts; up to 3 segments, the 4th lane unused).
+ */
+const stabRule = {
+  reluIn: 'u32', segs: 'u32', mode: 'u32', gate: 'u32', inCode: 'vec4<u32>', wCode: 'vec4<u32>', coef: 'vec4<f32>',
+} as const;
+
+/** A rule's redistribution pass in the uniform: the input factor, whether it adds, its segments. */
+const transposeRule = {
+  reluIn: 'u32', out: 'u32', accumulate: 'u32', segs: 'u32', slice: 'vec4<u32>', wCode: 'vec4<u32>', coef: 'vec4<f32>',
+} as const;
+
 export const convStab = defineKernel({
   shader: 'relevance/conv_stab.wgsl',
   uniforms: {
@@ -16,14 +30,11 @@ export const convStab = defineKernel({
     dilH: 'u32', dilW: 'u32', cinPerGroup: 'u32', coutPerGroup: 'u32',
     K: 'u32', Kpad: 'u32', Npad: 'u32', M: 'u32',
     eps: 'f32', gamma: 'f32', sliceLen: 'u32', outSlice: 'u32',
-    coef0: 'f32', coef1: 'f32', coef2: 'f32', splits: 'u32',
-    kChunk: 'u32', splitStride: 'u32',
+    splits: 'u32', kChunk: 'u32', splitStride: 'u32',
+    ...stabRule,
   },
   bindings: { p: 'uniform', x: 'read', w: 'read', bias: 'read', rel: 'read', z: 'read', bounds: 'read', s: 'read_write' },
-  overrides: {
-    KH: 'u32', KW: 'u32', ...tile, RELU_IN: 'bool', SEGS: 'u32', IN0: 'u32', IN1: 'u32', IN2: 'u32',
-    W0: 'u32', W1: 'u32', W2: 'u32', MODE: 'u32', GATE: 'u32', SPLIT: 'bool',
-  },
+  overrides: { KH: 'u32', KW: 'u32', ...tile, SPLIT: 'bool' },
 });
 
 export const convStabSum = defineKernel({
@@ -31,9 +42,10 @@ export const convStabSum = defineKernel({
   uniforms: {
     total: 'u32', splits: 'u32', plane: 'u32', channels: 'u32',
     eps: 'f32', gamma: 'f32', sliceLen: 'u32', outSlice: 'u32',
+    mode: 'u32', gate: 'u32',
   },
   bindings: { p: 'uniform', part: 'read', bias: 'read', rel: 'read', z: 'read', s: 'read_write' },
-  overrides: { MODE: 'u32', GATE: 'u32', WG: 'u32' },
+  overrides: { WG: 'u32' },
 });
 
 export const convTranspose = defineKernel({
@@ -46,21 +58,18 @@ export const convTranspose = defineKernel({
     Npad: 'u32', M: 'u32', wOffset: 'u32', sliceLen: 'u32',
     py: 'u32', px: 'u32', strideH: 'u32', strideW: 'u32',
     inH: 'u32', inW: 'u32', gamma: 'f32', splits: 'u32',
-    coef0: 'f32', coef1: 'f32', coef2: 'f32', kChunk: 'u32',
-    splitStride: 'u32',
+    kChunk: 'u32', splitStride: 'u32',
+    ...transposeRule,
   },
   bindings: { p: 'uniform', s: 'read', w: 'read', x: 'read', bounds: 'read', r: 'read_write' },
-  overrides: {
-    NTY: 'u32', NTX: 'u32', ...tile, RELU_IN: 'bool', SEGS: 'u32', SLICE0: 'u32', SLICE1: 'u32', SLICE2: 'u32',
-    W0: 'u32', W1: 'u32', W2: 'u32', OUT: 'u32', ACCUMULATE: 'bool', SPLIT: 'bool',
-  },
+  overrides: { NTY: 'u32', NTX: 'u32', ...tile, SPLIT: 'bool' },
 });
 
 export const convTransposeSum = defineKernel({
   shader: 'relevance/conv_transpose_sum.wgsl',
-  uniforms: { total: 'u32', splits: 'u32', plane: 'u32', inC: 'u32' },
+  uniforms: { total: 'u32', splits: 'u32', plane: 'u32', inC: 'u32', reluIn: 'u32', out: 'u32', accumulate: 'u32' },
   bindings: { p: 'uniform', part: 'read', x: 'read', bounds: 'read', r: 'read_write' },
-  overrides: { OUT: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+  overrides: { WG: 'u32' },
 });
 
 export const denseStab = defineKernel({
@@ -68,13 +77,11 @@ export const denseStab = defineKernel({
   uniforms: {
     batch: 'u32', inF: 'u32', rows: 'u32', rowOffset: 'u32',
     outF: 'u32', sliceLen: 'u32', outSlice: 'u32', inF4: 'u32',
-    eps: 'f32', gamma: 'f32', coef0: 'f32', coef1: 'f32',
-    coef2: 'f32',
+    eps: 'f32', gamma: 'f32',
+    ...stabRule,
   },
   bindings: { p: 'uniform', x: 'read', w: 'read', bias: 'read', rel: 'read', z: 'read', bounds: 'read', s: 'read_write' },
-  overrides: {
-    NB: 'u32', RELU_IN: 'bool', SEGS: 'u32', IN0: 'u32', IN1: 'u32', IN2: 'u32', W0: 'u32', W1: 'u32', W2: 'u32', MODE: 'u32', GATE: 'u32',
-  },
+  overrides: { NB: 'u32' },
 });
 
 export const denseTranspose = defineKernel({
@@ -82,12 +89,10 @@ export const denseTranspose = defineKernel({
   uniforms: {
     batch: 'u32', inF: 'u32', rows: 'u32', rowOffset: 'u32',
     outF: 'u32', sliceLen: 'u32', inF4: 'u32', gamma: 'f32',
-    coef0: 'f32', coef1: 'f32', coef2: 'f32',
+    ...transposeRule,
   },
   bindings: { p: 'uniform', s: 'read', w: 'read', x: 'read', bounds: 'read', r: 'read_write' },
-  overrides: {
-    NB: 'u32', RELU_IN: 'bool', SEGS: 'u32', SLICE0: 'u32', SLICE1: 'u32', SLICE2: 'u32', W0: 'u32', W1: 'u32', W2: 'u32', OUT: 'u32', ACCUMULATE: 'bool',
-  },
+  overrides: { NB: 'u32' },
 });
 
 export const stabDivide = defineKernel({

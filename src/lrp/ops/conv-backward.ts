@@ -22,7 +22,7 @@ import { convStab, convStabSum, convTranspose, convTransposeSum, stabDivide } fr
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
 import { axisPhases, convPhases, transposedKey, transposedLayout, type ConvPhase } from './conv-phases.ts';
-import { boundsData, coefs, common, readsX, sBuffer, segConstants } from './linear-plan.ts';
+import { boundsData, common, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
 
 export interface ConvBackwardOptions {
   /** Tiles instead of convTile's choice (bench/conv-tiles.ts sweeps them). */
@@ -85,10 +85,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       segs * sShape.Kpad, sTile.BK, 4 * batch * outC * outPlane, ctx.maxBinding, fill,
     );
     const stabs = await Promise.all(stabDefs.map(async (d, i) => {
-      const constants = {
-        KH: kernel[0], KW: kernel[1], ...sTile, RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate,
-        ...segConstants('IN', d.segs),
-      };
+      const constants = { KH: kernel[0], KW: kernel[1], ...sTile };
       // Batch 1 has the fewest output tiles: if it does not split, no batch does.
       const maySplit = stabSplit(1, d.segs.length).splits > 1;
       return {
@@ -97,7 +94,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
         pipeline: await convStab.pipeline(ctx, { ...constants, SPLIT: false }),
         split: maySplit ? {
           pipeline: await convStab.pipeline(ctx, { ...constants, SPLIT: true }),
-          sum: await convStabSum.pipeline(ctx, { MODE: d.mode, GATE: d.gate, WG: SUM_WG }),
+          sum: await convStabSum.pipeline(ctx, { WG: SUM_WG }),
         } : null,
         uniforms: held(convStab.uniformsByBatch(ctx, `${layer.name} stab ${i}`, (batch) => {
           const { splits, kChunk } = stabSplit(batch, d.segs.length);
@@ -106,12 +103,12 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
             strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1], dilH: dilation[0], dilW: dilation[1],
             cinPerGroup: cinPG, coutPerGroup: coutPG, K: sShape.K, Kpad: sShape.Kpad, Npad: sShape.Npad, M: batch * outPlane,
             eps: plan.eps, gamma: plan.gamma, sliceLen: batch * outC * outPlane, outSlice: d.slice,
-            ...coefs(d.segs), splits, kChunk, splitStride: batch * outC * outPlane,
+            splits, kChunk, splitStride: batch * outC * outPlane, ...stabRule(d, input.relu),
           };
         })),
         sumUniforms: held(convStabSum.uniformsByBatch(ctx, `${layer.name} stab ${i} split sum`, (batch) => ({
           total: batch * outC * outPlane, splits: stabSplit(batch, d.segs.length).splits, plane: outPlane, channels: outC,
-          eps: plan.eps, gamma: plan.gamma, sliceLen: batch * outC * outPlane, outSlice: d.slice,
+          eps: plan.eps, gamma: plan.gamma, sliceLen: batch * outC * outPlane, outSlice: d.slice, mode: d.mode, gate: d.gate,
         }))),
       };
     }));
@@ -145,20 +142,18 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       const segs = r.segs.length;
       // The phases write disjoint pixels: each overwrites or accumulates as the whole pass does.
       const acc = i > 0 || c.accumulate[0];
-      const base = {
-        ...tTile, RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: acc, ...segConstants('SLICE', r.segs),
-      };
+      const rule = transposeRule(r, input.relu, acc);
       return {
         r,
         phases: await Promise.all(phases.map(async (ph, k) => {
-          const constants = { ...base, NTY: Math.max(1, ph.cy.taps), NTX: Math.max(1, ph.cx.taps) };
+          const constants = { ...tTile, NTY: Math.max(1, ph.cy.taps), NTX: Math.max(1, ph.cx.taps) };
           const maySplit = transposeSplit(1, segs, ph).splits > 1;
           return {
             ph,
             pipeline: await convTranspose.pipeline(ctx, { ...constants, SPLIT: false }),
             split: maySplit ? {
-              pipeline: await convTranspose.pipeline(ctx, { ...constants, ACCUMULATE: false, SPLIT: true }),
-              sum: await convTransposeSum.pipeline(ctx, { OUT: r.out, RELU_IN: readsX(r, input.relu), ACCUMULATE: acc, WG: SUM_WG }),
+              pipeline: await convTranspose.pipeline(ctx, { ...constants, SPLIT: true }),
+              sum: await convTransposeSum.pipeline(ctx, { WG: SUM_WG }),
             } : null,
             uniforms: held(convTranspose.uniformsByBatch(ctx, `${layer.name} transpose ${i} phase ${k}`, (batch) => {
               const { splits, kChunk } = transposeSplit(batch, segs, ph);
@@ -168,11 +163,12 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
                 cinPerGroup: cinPG, coutPerGroup: coutPG, K: ph.K, Kpad: ph.Kpad,
                 Npad: tNpad, M: batch * ph.pixels, wOffset: ph.wOffset, sliceLen: batch * outC * outPlane,
                 py: ph.y.start, px: ph.x.start, strideH: stride[0], strideW: stride[1],
-                inH, inW, gamma: plan.gamma, splits, ...coefs(r.segs), kChunk, splitStride: batch * inC * inPlane,
+                inH, inW, gamma: plan.gamma, splits, kChunk, splitStride: batch * inC * inPlane, ...rule,
               };
             })),
             sumUniforms: held(convTransposeSum.uniformsByBatch(ctx, `${layer.name} transpose ${i} split sum`, (batch) => ({
               total: batch * inC * inPlane, splits: transposeSplit(batch, segs, ph).splits, plane: inPlane, inC,
+              reluIn: rule.reluIn, out: rule.out, accumulate: rule.accumulate,
             }))),
           };
         })),

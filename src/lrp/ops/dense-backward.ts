@@ -11,7 +11,7 @@ import { grid1d } from '../../gpu/grid.ts';
 import { denseStab, denseTranspose, stabDivide } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type StabPass } from '../rules.ts';
-import { boundsData, coefs, common, readsX, sBuffer, segConstants } from './linear-plan.ts';
+import { boundsData, common, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
 
 const ROWS = 4;
 /** Samples per workgroup of the batched pipelines (batch 1 gets its own, with one). */
@@ -42,32 +42,22 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
     return {
       d,
       biases: chunks.map((ch) => ctx.upload(bias.subarray(ch.r0, ch.r0 + ch.rows), `${layer.name} bias (${d.bias})`)),
-      pipelines: await Promise.all([1, NB].map((nb) => denseStab.pipeline(ctx, {
-        NB: nb, RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs),
-      }))),
+      pipelines: await Promise.all([1, NB].map((nb) => denseStab.pipeline(ctx, { NB: nb }))),
       uniforms: chunks.map((ch, k) => denseStab.uniformsByBatch(ctx, `${layer.name} stab ${i}.${k}`, (batch) => ({
         batch, inF, rows: ch.rows, rowOffset: ch.r0, outF, sliceLen: batch * outF, outSlice: d.slice, inF4,
-        eps: plan.eps, gamma: plan.gamma, ...coefs(d.segs),
+        eps: plan.eps, gamma: plan.gamma, ...stabRule(d, input.relu),
       }))),
     };
   }));
 
   // Only the first chunk of the first pass may overwrite; every later dispatch adds.
-  const reds = await Promise.all(plan.redistributions.map(async (r, i) => {
-    const variants = [i === 0 && !c.accumulate[0], i > 0 || c.accumulate[0] || chunks.length > 1];
-    // [NB = 1, NB = 8] x [overwrite, accumulate], the variants this op never runs left out.
-    const pipelines = await Promise.all([1, NB].map((nb) => Promise.all([false, true].map((acc) => (variants[acc ? 1 : 0]
-      ? denseTranspose.pipeline(ctx, {
-        NB: nb, RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: acc, ...segConstants('SLICE', r.segs),
-      })
-      : null)))));
-    return {
-      r,
-      pipelines,
-      uniforms: chunks.map((ch, k) => denseTranspose.uniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => ({
-        batch, inF, rows: ch.rows, rowOffset: ch.r0, outF, sliceLen: batch * outF, inF4, gamma: plan.gamma, ...coefs(r.segs),
-      }))),
-    };
+  const pipelines = await Promise.all([1, NB].map((nb) => denseTranspose.pipeline(ctx, { NB: nb })));
+  const reds = plan.redistributions.map((r, i) => ({
+    r,
+    uniforms: chunks.map((ch, k) => denseTranspose.uniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => ({
+      batch, inF, rows: ch.rows, rowOffset: ch.r0, outF, sliceLen: batch * outF, inF4, gamma: plan.gamma,
+      ...transposeRule(r, input.relu, i > 0 || k > 0 || c.accumulate[0]),
+    }))),
   }));
 
   return {
@@ -96,16 +86,14 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
       if (io.accumulate[0] !== c.accumulate[0]) {
         throw new Error(`internal: layer '${layer.name}' was built to ${c.accumulate[0] ? 'add into' : 'overwrite'} its input's relevance`);
       }
-      let first = !io.accumulate[0];
       for (const rd of reds) {
         chunks.forEach((ch, k) => {
           out.push({
-            kernel: 'dense_transpose', layer: layer.name, pipeline: rd.pipelines[batch === 1 ? 0 : 1][first ? 0 : 1]!,
+            kernel: 'dense_transpose', layer: layer.name, pipeline: pipelines[batch === 1 ? 0 : 1],
             bindings: denseTranspose.bind({ p: rd.uniforms[k].get(batch), s, w: ch.weight.buffer, x, bounds, r: io.relIn[0] }),
             workgroups: [Math.ceil(inF4 / WG), Math.ceil(batch / nbOf(batch)), 1],
             flops: 2 * batch * inF * ch.rows * rd.r.segs.length,
           });
-          first = false;
         });
       }
       return out;

@@ -9,27 +9,35 @@ import type { BackwardIO, BackwardOpContext } from '../backward-op.ts';
 import type { LinearRule } from '../rule-spec.ts';
 import { In, planLinearRule, type LinearPlan, type RedistributePass, type StabPass } from '../rules.ts';
 
-export function segConstants(prefix: 'IN' | 'SLICE', segs: readonly { w: number; in?: number; slice?: number }[]) {
-  const c: Record<string, number> = { SEGS: segs.length };
-  segs.forEach((s, i) => {
-    c[`W${i}`] = s.w;
-    c[`${prefix}${i}`] = prefix === 'IN' ? s.in! : s.slice!;
-  });
-  return c;
+/** A denominator pass's rule fields of the uniform (see stabRule in src/kernels/linear-relevance.ts). */
+export function stabRule(pass: StabPass, relu: boolean) {
+  return {
+    reluIn: readsX(pass, relu) ? 1 : 0, segs: pass.segs.length, mode: pass.mode, gate: pass.gate,
+    inCode: lanes(pass.segs.map((s) => s.in)), wCode: lanes(pass.segs.map((s) => s.w)), coef: lanes(pass.segs.map((s) => s.coef)),
+  };
+}
+
+/** A redistribution pass's rule fields of the uniform; `accumulate`: it adds into R. */
+export function transposeRule(pass: RedistributePass, relu: boolean, accumulate: boolean) {
+  return {
+    reluIn: readsX(pass, relu) ? 1 : 0, out: pass.out, accumulate: accumulate ? 1 : 0, segs: pass.segs.length,
+    slice: lanes(pass.segs.map((s) => s.slice)), wCode: lanes(pass.segs.map((s) => s.w)), coef: lanes(pass.segs.map((s) => s.coef)),
+  };
+}
+
+/** Per-segment values as a vec4 (at most 3 segments; the rest 0). */
+function lanes(v: readonly number[]): number[] {
+  if (v.length > 3) throw new Error(`internal: ${v.length} segments, the kernels take at most 3`);
+  return [0, 1, 2, 3].map((i) => v[i] ?? 0);
 }
 
 /**
- * The RELU_IN constant of a pass: the input's ReLU view where the pass reads x through it, false
- * where it only reads ones or zbox bounds (flat, wsquare, the gradient's transposed pass), so such
- * passes share one pipeline whatever their input (on lavapipe every pipeline costs a compile).
+ * Whether a pass reads x through the input's ReLU view: false where it only reads ones or zbox
+ * bounds (flat, wsquare, the gradient's transposed pass).
  */
-export function readsX(pass: StabPass | RedistributePass, relu: boolean): boolean {
+function readsX(pass: StabPass | RedistributePass, relu: boolean): boolean {
   const usesX = (m: In): boolean => m === In.X || m === In.Pos || m === In.Neg;
   return relu && ('kind' in pass ? pass.segs.some((sg) => usesX(sg.in)) : usesX(pass.out));
-}
-
-export function coefs(segs: readonly { coef: number }[]): { coef0: number; coef1: number; coef2: number } {
-  return { coef0: segs[0]?.coef ?? 0, coef1: segs[1]?.coef ?? 0, coef2: segs[2]?.coef ?? 0 };
 }
 
 /** zbox bounds per input channel (conv) or feature (dense), low then high; a dummy otherwise. */
