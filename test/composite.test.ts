@@ -100,12 +100,14 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
       ? {
         conv: ['gradient'], dense: ['gradient'], relu: r.method === 'guided-backprop' ? ['guided'] : ['gradient'],
         maxpool: ['winner'], avgpool: ['gradient'], globalavgpool: ['gradient'], lrn: ['gradient'],
-        flatten: ['pass'], identity: ['pass'], concat: ['pass'],
+        flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
+        add: ['gradient'], batchnorm: ['gradient'], clip: ['gradient'], leakyrelu: ['gradient'], bias: [], softmax: [],
       }
       : {
         conv: linearRules, dense: linearRules, relu: ['pass'], maxpool: ['winner', 'proportional'],
         avgpool: ['norm', 'flat'], globalavgpool: ['norm', 'flat'], lrn: ['pass'],
-        flatten: ['pass'], identity: ['pass'], concat: ['pass'],
+        flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
+        add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: [],
       };
     expect(allowed[l.kind], `${l.name} (${l.kind})`).toContain(rule);
   }
@@ -476,7 +478,7 @@ describe('parseComposite', () => {
     ['unknown rule', comp({ layers: 'conv', rule: 'lrp0' }),
       /^composite\.json: rules\[0\] \{"layers":"conv","rule":"lrp0"\}: unknown rule 'lrp0' \(rules: conv\/dense: z, epsilon, /],
     ['unknown selector', comp({ layers: 'linear', rule: 'z' }, { layers: 'convs', rule: 'z' }),
-      'composite.json: rules[1] {"layers":"convs","rule":"z"}: unknown selector \'convs\' (selectors: conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn)'],
+      'composite.json: rules[1] {"layers":"convs","rule":"z"}: unknown selector \'convs\' (selectors: conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add)'],
     ['alpha-beta 3/1', comp({ layers: 'conv', rule: 'alpha-beta', alpha: 3, beta: 1 }),
       'composite.json: rules[0] {"layers":"conv","rule":"alpha-beta","alpha":3,"beta":1}: alpha - beta must be 1, got alpha 3 - beta 1 = 2'],
     ['alpha-beta negative beta', comp({ layers: 'conv', rule: 'alpha-beta', alpha: 0.5, beta: -0.5 }),

@@ -169,13 +169,25 @@ describe('bias and BatchNormalization folding', () => {
     expect(relL2(cpu(g, x, 2), gemmRef(x, 2, K, F, w, false, 1, 1, Float32Array.from(bias)))).toBeLessThanOrEqual(TOL);
   });
 
-  it('an Add of two activations is not a bias and fails naming the node', () => {
+  it('an Add of two activations is a skip connection (an add layer), not a bias', () => {
     const [K, F] = [3, 3];
+    const w = rand(K * F);
+    const g = imp({
+      ...flatIO(K, 'y', F), initializers: [{ name: 'W', dims: [K, F], data: w }],
+      nodes: [node('MatMul', ['x', 'W'], ['mm']), node('Add', ['mm', 'x'], ['y'], {}, 'residual')],
+    });
+    expect(g.layers.map((l) => l.kind)).toEqual(['dense', 'add']);
+    const x = input(2, [K], 3);
+    const expected = gemmRef(x, 2, K, F, w, false, 1, 1, null).map((v, i) => v + x[i]);
+    expect(relL2(cpu(g, x, 2), expected)).toBeLessThanOrEqual(TOL);
+  });
+
+  it('an Add of activations of different shapes fails naming the node (no broadcasting)', () => {
     const e = errorOf(() => imp({
-      ...flatIO(K, 'y', F), initializers: [{ name: 'W', dims: [K, F], data: rand(K * F) }],
+      ...flatIO(3, 'y', 2), initializers: [{ name: 'W', dims: [3, 2], data: rand(6) }],
       nodes: [node('MatMul', ['x', 'W'], ['mm']), node('Add', ['mm', 'x'], ['y'], {}, 'residual')],
     }));
-    expect(e.message).toMatch(/unit-test\.onnx: node 'residual' \(Add\): Add is supported only as a bias/);
+    expect(e.message).toMatch(/unit-test\.onnx: node 'residual' \(Add\):.*different shapes \[2\] and \[3\]/);
   });
 
   const convIO = (c: number, h: number, w: number, out: string, outC: number, oh: number, ow: number) => ({
@@ -210,7 +222,7 @@ describe('bias and BatchNormalization folding', () => {
       initializers: [{ name: 'W', dims: [4, 2, 1, 1], data: rand(8) }, { name: 'ab', dims: [4], data: rand(4) }],
       nodes: [node('Conv', ['x', 'W'], ['c'], {}, 'conv'), node('Add', ['c', 'ab'], ['y'], {}, 'add')],
     }));
-    expect(e.message).toMatch(/unit-test\.onnx: node 'conv' \(Conv\):.*Add 'add'.*shape \[4\] is not a per-channel bias for 4 channels/);
+    expect(e.message).toMatch(/unit-test\.onnx: node 'add' \(Add\): the constant 'ab' of shape \[4\] is not a per-channel bias for 4 channels/);
   });
 
   /** BatchNormalization per the ONNX definition, in float64, on an NCHW or NF tensor. */
@@ -294,26 +306,38 @@ describe('bias and BatchNormalization folding', () => {
     expect(relL2(cpu(g, x, 3), expected)).toBeLessThanOrEqual(TOL);
   });
 
-  it('a BatchNormalization that cannot fold (after a Relu, or after a conv with two consumers) fails clearly', () => {
+  it('a BatchNormalization that cannot fold (after a Relu, or after a conv with two consumers) stays a layer', () => {
     const C = 2;
     const p = bnParams(C);
+    const w = rand(C * C);
     const base = {
       ...convIO(C, 3, 3, 'y', C, 3, 3),
-      initializers: [{ name: 'W', dims: [C, C, 1, 1], data: rand(C * C) }, ...bnInits(p, C)],
+      initializers: [{ name: 'W', dims: [C, C, 1, 1], data: w }, ...bnInits(p, C)],
     };
-    const afterRelu = errorOf(() => imp({
+    const x = input(2, [C, 3, 3], 9);
+    const afterRelu = imp({
       ...base,
       nodes: [node('Relu', ['x'], ['r']), node('BatchNormalization', ['r', 'gamma', 'beta', 'mean', 'var'], ['y'], {}, 'bn')],
-    }));
-    expect(afterRelu.message).toMatch(/unit-test\.onnx: node 'bn' \(BatchNormalization\): BatchNormalization can only be folded/);
-    const shared = errorOf(() => imp({
+    });
+    expect(afterRelu.layers.map((l) => l.kind)).toEqual(['relu', 'batchnorm']);
+    expect(relL2(cpu(afterRelu, x, 2), bnRef(x.map((v) => Math.max(v, 0)), C, 9, p, 1e-5))).toBeLessThanOrEqual(TOL);
+    const shared = imp({
       ...base,
+      outputs: [{ name: 'y', dims: ['N', 2 * C, 3, 3] }],
       nodes: [
         node('Conv', ['x', 'W'], ['c']), node('BatchNormalization', ['c', 'gamma', 'beta', 'mean', 'var'], ['b'], {}, 'bn'),
         node('Concat', ['b', 'c'], ['y'], { axis: { i: 1 } }),
       ],
-    }));
-    expect(shared.message).toMatch(/node 'bn' \(BatchNormalization\): BatchNormalization can only be folded/);
+    });
+    expect(shared.layers.map((l) => l.kind)).toEqual(['conv', 'batchnorm', 'concat']);
+    const c = convRef(x, 2, [C, 3, 3], w, C, [1, 1]);
+    const b = bnRef(c, C, 9, p, 1e-5);
+    const expected = new Float64Array(2 * 2 * C * 9);
+    for (let n = 0; n < 2; n++) {
+      expected.set(b.subarray(n * C * 9, (n + 1) * C * 9), n * 2 * C * 9);
+      expected.set(c.subarray(n * C * 9, (n + 1) * C * 9), n * 2 * C * 9 + C * 9);
+    }
+    expect(relL2(cpu(shared, x, 2), expected)).toBeLessThanOrEqual(TOL);
   });
 });
 
@@ -448,7 +472,7 @@ describe('outputs and Softmax', () => {
   it('a Softmax inside the network fails', () => {
     const spec = softmaxModel();
     const e = errorOf(() => imp({ ...spec, nodes: [...spec.nodes.slice(0, 2), node('Softmax', ['logits'], ['p'], {}, 'sm'), node('Relu', ['p'], ['prob'])] }));
-    expect(e.message).toMatch(/node 'sm' \(Softmax\): a Softmax inside the network is not supported/);
+    expect(e.message).toMatch(/^unit-test\.onnx: layer 'sm': a Softmax inside the network is not supported/);
   });
 
   it('a declared output no node produces fails naming the source', () => {

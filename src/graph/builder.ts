@@ -1,5 +1,5 @@
 import type {
-  ConvLayer, DenseLayer, Graph, Layer, Pads4, Pair, Shape, ValueInfo,
+  BatchNormLayer, ConvLayer, DenseLayer, Graph, Layer, Pads4, Pair, Shape, ValueInfo,
 } from './ir.ts';
 import { numel } from './ir.ts';
 import { windowOutputHW } from './shape.ts';
@@ -25,6 +25,10 @@ export class GraphBuilder {
     }
     this.input = { name: inputName, shape: [...inputShape] };
     this.values.set(inputName, this.input);
+  }
+
+  get inputName(): string {
+    return this.input.name;
   }
 
   has(value: string): boolean {
@@ -75,7 +79,11 @@ function expectRank(layer: LayerSpec, shape: Shape, rank: number): void {
 
 export function inferShape(layer: LayerSpec, inputs: readonly Shape[]): number[] {
   const x = inputs[0];
-  if (layer.kind !== 'concat' && inputs.length !== 1) fail(layer, `expects 1 input, got ${inputs.length}`);
+  if (layer.kind === 'add') {
+    if (inputs.length !== 2) fail(layer, `expects 2 inputs, got ${inputs.length}`);
+  } else if (layer.kind !== 'concat' && inputs.length !== 1) {
+    fail(layer, `expects 1 input, got ${inputs.length}`);
+  }
   switch (layer.kind) {
     case 'conv':
       return convShape(layer, x);
@@ -97,7 +105,24 @@ export function inferShape(layer: LayerSpec, inputs: readonly Shape[]): number[]
       return [numel(x)];
     case 'relu':
     case 'identity':
+    case 'clip':
+    case 'leakyrelu':
+    case 'softmax':
       return [...x];
+    case 'add':
+      if (inputs[1].length !== x.length || inputs[1].some((d, i) => d !== x[i])) {
+        fail(layer, `adds values of different shapes [${x.join(', ')}] and [${inputs[1].join(', ')}] (only equal shapes, no broadcasting)`);
+      }
+      return [...x];
+    case 'batchnorm':
+      return batchNormShape(layer, x);
+    case 'bias':
+      if (layer.bias.length !== x[0]) fail(layer, `has ${layer.bias.length} values for ${x[0]} channels`);
+      return [...x];
+    case 'pad':
+      expectRank(layer, x, 3);
+      if (layer.pads.some((p) => !Number.isInteger(p) || p < 0)) fail(layer, `pads [${layer.pads.join(', ')}] must be whole numbers >= 0`);
+      return [x[0], x[1] + layer.pads[0] + layer.pads[2], x[2] + layer.pads[1] + layer.pads[3]];
     case 'concat': {
       if (inputs.length < 1) fail(layer, 'has no inputs');
       for (const s of inputs) {
@@ -122,6 +147,19 @@ function convShape(layer: ConvLayer, x: Shape): number[] {
   if (layer.bias.length !== co) fail(layer, `bias has ${layer.bias.length} values, expected ${co}`);
   const [h, w] = windowOutputHW(x, kernel, layer.stride, layer.pads, layer.dilation, false);
   return [co, h, w];
+}
+
+function batchNormShape(layer: BatchNormLayer, x: Shape): number[] {
+  if (x.length !== 1 && x.length !== 3) fail(layer, `expects a C×H×W map or a flat input, got [${x.join(', ')}]`);
+  const c = layer.channels;
+  if (x[0] !== c) fail(layer, `expects ${c} channels, got ${x[0]}`);
+  for (const [what, a] of [['scale', layer.scale], ['bias', layer.bias], ['mean', layer.mean], ['variance', layer.variance]] as const) {
+    if (a.length !== c) fail(layer, `${what} has ${a.length} values, expected ${c}`);
+  }
+  if (!(layer.epsilon >= 0) || layer.variance.some((v) => !(v + layer.epsilon > 0))) {
+    fail(layer, 'variance + epsilon must be positive in every channel');
+  }
+  return [...x];
 }
 
 function denseShape(layer: DenseLayer, x: Shape): number[] {

@@ -7,7 +7,10 @@ export interface SummaryRow {
   /** Per-sample shape of the first input (a concat's other inputs differ only in channels). */
   readonly inputShape: Shape;
   readonly outputShape: Shape;
-  /** Weight plus bias length (a bias-less model's zero bias is counted too). */
+  /**
+   * Trainable parameters, as PyTorch counts them: weight plus bias (a bias the model does not
+   * declare is not counted), and a BatchNorm's scale and shift (its running statistics are not).
+   */
   readonly params: number;
   /** Multiply-accumulates per sample; only linear layers count. */
   readonly macs: number;
@@ -20,7 +23,17 @@ export interface GraphSummary {
 }
 
 function layerParams(layer: Layer): number {
-  return layer.kind === 'conv' || layer.kind === 'dense' ? layer.weight.length + layer.bias.length : 0;
+  switch (layer.kind) {
+    case 'conv':
+    case 'dense':
+      return layer.weight.length + (layer.hasBias === false ? 0 : layer.bias.length);
+    case 'batchnorm':
+      return 2 * layer.channels;
+    case 'bias':
+      return layer.bias.length;
+    default:
+      return 0;
+  }
 }
 
 function layerMacs(layer: Layer, outputShape: Shape): number {

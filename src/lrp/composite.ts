@@ -15,8 +15,13 @@
  *
  * Decisions where the spec is silent:
  * - Every layer gets an entry in `ResolvedComposite.rules`; layers with nothing to choose
- *   (flatten, identity/dropout, concat) get `pass`, in the gradient methods too (their derivative
- *   is the identity, shape-mapped), so a consumer can look up any layer without a fallback.
+ *   (flatten, identity/dropout, concat, pad) get `pass`, in the gradient methods too (their
+ *   derivative is the identity, shape-mapped; a pad's is the crop), so a consumer can look up any
+ *   layer without a fallback.
+ * - Residual networks (lrp-rules.md, "Residual networks and BatchNorm"): every `add` gets `norm`
+ *   with the composite's stabilizer unless an entry selects it (`add` is its selector, `norm` its
+ *   only rule); standalone BatchNorm, Clip and LeakyRelu get `pass`, and the gradient methods give
+ *   all four their true derivative (`gradient`); guided backprop changes only ReLU.
  * - An `epsilon` entry in JSON must give `epsilon` (a missing parameter is an error, as the spec
  *   says); only presets take theirs from `--epsilon`.
  * - `layers` may also be a non-empty array of selectors (their union). A top-level `"name"`
@@ -48,7 +53,7 @@ import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
 export const METHODS: readonly Method[] = ['gradient', 'gradient-x-input', 'guided-backprop'];
 
 /** Selectors that pick layers by kind; they may match nothing. */
-export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn'] as const;
+export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn', 'add'] as const;
 export type KindSelector = (typeof KIND_SELECTORS)[number];
 
 export type Selector =
@@ -133,6 +138,7 @@ const RULES_FOR: Record<KindSelector | 'index', readonly EntryRuleName[]> = {
   avgpool: ['norm', 'flat'],
   relu: ['pass'],
   lrn: ['pass'],
+  add: ['norm'],
 };
 
 const RULES_FOR_LAYER: Record<LayerKind, readonly EntryRuleName[]> = {
@@ -146,6 +152,14 @@ const RULES_FOR_LAYER: Record<LayerKind, readonly EntryRuleName[]> = {
   flatten: ['pass'],
   identity: ['pass'],
   concat: ['pass'],
+  add: RULES_FOR.add,
+  batchnorm: ['pass'],
+  clip: ['pass'],
+  leakyrelu: ['pass'],
+  pad: ['pass'],
+  // Import-only kinds: the canonizer removes them before any composite is bound.
+  bias: [],
+  softmax: [],
 };
 
 const ALL_RULES: ReadonlySet<string> = new Set<string>([...LINEAR_RULES, 'winner', 'proportional', 'norm', 'pass']);
@@ -167,9 +181,9 @@ const PARAMS: Record<EntryRuleName, readonly string[]> = {
 };
 
 const TOP_KEYS = ['name', 'stabilizer', 'rules', 'method'];
-const SELECTOR_HELP = 'conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn';
+const SELECTOR_HELP = 'conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add';
 const RULE_HELP =
-  `conv/dense: ${LINEAR_RULES.join(', ')}; maxpool: winner, proportional; avgpool: norm, flat; relu, lrn: pass`;
+  `conv/dense: ${LINEAR_RULES.join(', ')}; maxpool: winner, proportional; avgpool: norm, flat; relu, lrn: pass; add: norm`;
 const ALPHA_BETA_TOLERANCE = 1e-9;
 const MAX_TEXT = 240;
 
@@ -535,6 +549,10 @@ function methodRule(method: Method, l: Layer): LayerRule {
     case 'lrn':
     case 'avgpool':
     case 'globalavgpool':
+    case 'add':
+    case 'batchnorm':
+    case 'clip':
+    case 'leakyrelu':
       return { rule: 'gradient' };
     case 'relu':
       return method === 'guided-backprop' ? { rule: 'guided' } : { rule: 'gradient' };
@@ -543,8 +561,16 @@ function methodRule(method: Method, l: Layer): LayerRule {
     case 'flatten':
     case 'identity':
     case 'concat':
+    case 'pad':
       return { rule: 'pass' };
+    case 'bias':
+    case 'softmax':
+      return notCanonized(l);
   }
+}
+
+function notCanonized(l: Layer): never {
+  throw new Error(`internal: layer ${l.name} (${l.kind}) should have been removed by the canonizer before binding a composite`);
 }
 
 function defaultRule(l: Layer, stabilizer: number): LayerRule {
@@ -556,13 +582,21 @@ function defaultRule(l: Layer, stabilizer: number): LayerRule {
       return { rule: 'winner' };
     case 'avgpool':
     case 'globalavgpool':
+    case 'add':
       return { rule: 'norm', stabilizer };
     case 'relu':
     case 'lrn':
     case 'flatten':
     case 'identity':
     case 'concat':
+    case 'batchnorm':
+    case 'clip':
+    case 'leakyrelu':
+    case 'pad':
       return { rule: 'pass' };
+    case 'bias':
+    case 'softmax':
+      return notCanonized(l);
   }
 }
 
