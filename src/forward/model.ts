@@ -3,12 +3,13 @@ import { GpuError } from '../gpu/errors.ts';
 import type { KernelTiming } from '../gpu/profiler.ts';
 import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
-import { numel, valueInfo } from '../graph/ir.ts';
+import { IMPORT_ONLY_KINDS, numel, valueInfo } from '../graph/ir.ts';
 import { createConcat } from './concat.ts';
 import { createConv } from './conv.ts';
 import { createDense } from './dense.ts';
 import { createLrn } from './lrn.ts';
 import type { ForwardOp } from './op.ts';
+import { createAdd, createPad, createPointwise } from './pointwise.ts';
 import { createAvgPool, createMaxPool } from './pool.ts';
 import type { InputInfo, TensorRef } from './tensor.ts';
 
@@ -24,7 +25,12 @@ function createOp(ctx: GpuContext, layer: Layer, inputs: InputInfo[], outShape: 
     case 'globalavgpool': return createAvgPool(ctx, layer, inputs, outShape);
     case 'lrn': return createLrn(ctx, layer, inputs, outShape);
     case 'concat': return createConcat(ctx, layer, inputs, outShape);
-    default: throw new Error(`layer '${layer.name}': ${layer.kind} has no forward kernel`);
+    case 'add': return createAdd(ctx, layer, inputs, outShape);
+    case 'batchnorm':
+    case 'clip':
+    case 'leakyrelu': return createPointwise(ctx, layer, inputs, outShape);
+    case 'pad': return createPad(ctx, layer, inputs, outShape);
+    default: throw new Error(`layer '${layer.name}': ${layer.kind} has no forward kernel${IMPORT_ONLY_KINDS.has(layer.kind) ? ' (the canonizer removes it: run canonize() on an imported graph)' : ''}`);
   }
 }
 

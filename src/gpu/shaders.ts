@@ -6,6 +6,7 @@ export type ShaderLoader = (path: string) => Promise<string> | string;
 
 /** Every shader the core may ask for, relative to `shaders/`; bundlers and tests use the list. */
 export const SHADER_FILES = [
+  'forward/add.wgsl',
   'forward/avgpool.wgsl',
   'forward/concat.wgsl',
   'forward/conv2d.wgsl',
@@ -13,6 +14,8 @@ export const SHADER_FILES = [
   'forward/dense.wgsl',
   'forward/lrn.wgsl',
   'forward/maxpool.wgsl',
+  'forward/pad.wgsl',
+  'forward/pointwise.wgsl',
   'metrics/channel_sum.wgsl',
   'metrics/masked_sums.wgsl',
   'relevance/avgpool_backward.wgsl',
@@ -23,6 +26,7 @@ export const SHADER_FILES = [
   'relevance/elementwise_backward.wgsl',
   'relevance/lrn_backward.wgsl',
   'relevance/maxpool_backward.wgsl',
+  'relevance/pointwise_backward.wgsl',
   'relevance/stab_divide.wgsl',
 ] as const;
 

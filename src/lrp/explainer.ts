@@ -45,14 +45,33 @@ export interface Explanation {
   readonly timings: import('../gpu/profiler.ts').KernelTiming[] | null;
 }
 
-/** Values known to be >= 0 without looking at them: ReLU views and what pooling or copying keeps. */
+/**
+ * Values known to be >= 0 without looking at them: ReLU views, a Clip whose lower bound is >= 0
+ * (ReLU6), and what keeps the sign of non-negative inputs (pooling, copying, concatenation, the
+ * sum of two, zero padding, LeakyRelu, a Clip whose upper bound is >= 0). A BatchNorm may shift
+ * any value below zero, so its output is never known to be >= 0.
+ */
 export function nonnegativeValues(graph: Graph): Set<string> {
   const nonneg = new Set<string>();
   for (const l of graph.layers) {
     const all = l.inputs.every((i) => nonneg.has(i));
-    const keeps = l.kind === 'maxpool' || l.kind === 'avgpool' || l.kind === 'globalavgpool' || l.kind === 'lrn'
-      || l.kind === 'identity' || l.kind === 'flatten' || l.kind === 'concat';
-    if (l.kind === 'relu' || (keeps && all)) nonneg.add(l.output);
+    switch (l.kind) {
+      case 'relu':
+        nonneg.add(l.output);
+        break;
+      case 'clip':
+        if (l.min >= 0 || (all && l.max >= 0)) nonneg.add(l.output);
+        break;
+      case 'maxpool': case 'avgpool': case 'globalavgpool': case 'lrn': case 'identity': case 'flatten':
+      case 'concat': case 'add': case 'pad':
+        if (all) nonneg.add(l.output);
+        break;
+      case 'leakyrelu':
+        if (all && l.alpha >= 0) nonneg.add(l.output);
+        break;
+      default:
+        break;
+    }
   }
   return nonneg;
 }
@@ -192,9 +211,14 @@ export class Explainer {
           }
           continue;
         }
-        const accumulate = layer.inputs.map((i) => rel.has(i));
-        const relIn = layer.inputs.map((i) => rel.get(i) ?? alloc(sizeOf(i), `relevance at ${i}`));
-        layer.inputs.forEach((i, k) => rel.set(i, relIn[k]));
+        // An input repeated (add(x, x), concat(x, x)) shares one buffer: the later ones add into it.
+        const accumulate = layer.inputs.map((i, k) => rel.has(i) || layer.inputs.indexOf(i) < k);
+        const relIn: GPUBuffer[] = [];
+        layer.inputs.forEach((i, k) => {
+          const first = layer.inputs.indexOf(i);
+          relIn.push(first < k ? relIn[first] : rel.get(i) ?? alloc(sizeOf(i), `relevance at ${i}`));
+          rel.set(i, relIn[k]);
+        });
         const io: BackwardIO = {
           inputs: layer.inputs.map((i) => acts.get(i)),
           output: acts.get(layer.output),

@@ -4,6 +4,7 @@ import type { LayerRule } from '../rule-spec.ts';
 import { createConcatBackward, createReluBackward } from './elementwise.ts';
 import { createConvBackward, createDenseBackward } from './linear.ts';
 import { createLrnBackward } from './lrn.ts';
+import { createAddBackward, createPadBackward, createPointwiseGradient } from './pointwise.ts';
 import { createAvgPoolBackward, createMaxPoolBackward } from './pool.ts';
 
 /**
@@ -17,6 +18,9 @@ export function isPassThrough(layer: Layer, rule: LayerRule | null): boolean {
       return true;
     case 'relu':
     case 'lrn':
+    case 'batchnorm':
+    case 'clip':
+    case 'leakyrelu':
       return !rule || rule.rule === 'pass';
     default:
       return false;
@@ -33,6 +37,11 @@ export function createBackwardOp(c: BackwardOpContext): Promise<BackwardOp> {
     case 'lrn': return createLrnBackward(c);
     case 'relu': return createReluBackward(c);
     case 'concat': return createConcatBackward(c);
+    case 'add': return createAddBackward(c);
+    case 'batchnorm':
+    case 'clip':
+    case 'leakyrelu': return createPointwiseGradient(c);
+    case 'pad': return createPadBackward(c);
     default: throw new Error(`layer '${c.layer.name}' (${c.layer.kind}) has no relevance kernel`);
   }
 }
