@@ -16,6 +16,7 @@ import { stripSoftmax } from './strip-softmax.ts';
 import type { CanonizerPass, PassReport } from './types.ts';
 
 export type { CanonizerPass, PassReport } from './types.ts';
+export { NOTHING } from './types.ts';
 export { foldBatchNorm, foldBias, mergePads, stripSoftmax };
 
 export const PASSES: readonly CanonizerPass[] = [foldBias, foldBatchNorm, mergePads, stripSoftmax];
@@ -41,9 +42,9 @@ export function canonize(graph: Graph, passes: readonly CanonizerPass[] = PASSES
 export function requireExecutable(graph: Graph): void {
   for (const l of graph.layers) {
     if (l.kind === 'bias') {
-      throw new Error(`${graph.name}: layer '${l.name}': an Add of a constant is supported only as a bias after a Conv, Gemm, MatMul or BatchNormalization that nothing else reads`);
+      throw new Error(`layer '${l.name}': an Add of a constant is supported only as a bias after a Conv, Gemm, MatMul or BatchNormalization that nothing else reads`);
     }
-    if (l.kind === 'softmax') throw new Error(`${graph.name}: layer '${l.name}': a Softmax is supported only at the end of the network`);
+    if (l.kind === 'softmax') throw new Error(`layer '${l.name}': a Softmax is supported only at the end of the network`);
   }
 }
 
