@@ -1,7 +1,7 @@
 // The sum of two activations of one shape (a skip connection): y = a + b, each input read through
 // its ReLU view where it is one (RELU_A, RELU_B).
 
-struct Params { total: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { total: u32 }
 
 override RELU_A: bool = false;
 override RELU_B: bool = false;

@@ -1,7 +1,7 @@
 // Zero padding of the spatial axes: one invocation per output element, x is N x C x inH x inW,
 // y is N x C x outH x outW with the input at rows [top, top + inH) and columns [left, left + inW).
 
-struct Params { total: u32, inH: u32, inW: u32, outH: u32, outW: u32, top: u32, left: u32, _p0: u32 }
+struct Params { total: u32, inH: u32, inW: u32, outH: u32, outW: u32, top: u32, left: u32 }
 
 override RELU_IN: bool = false;
 override WG: u32 = 64u;

@@ -5,7 +5,7 @@
 //   MODE 2 (LeakyRelu): y = x for x > 0, alpha * x otherwise.
 // x is read through a ReLU with RELU_IN (a ReLU view). Modes 1 and 2 bind any buffer as coef.
 
-struct Params { total: u32, channels: u32, plane: u32, _p0: u32, lo: f32, hi: f32, alpha: f32, _p1: u32 }
+struct Params { total: u32, channels: u32, plane: u32, lo: f32, hi: f32, alpha: f32 }
 
 override MODE: u32 = 0u;
 override RELU_IN: bool = false;

@@ -10,10 +10,8 @@
 // stab(d) = d + eps * sign(d), sign(0) = +1.
 
 struct Params {
-  total: u32, channels: u32, plane: u32, inH: u32,
-  inW: u32, outH: u32, outW: u32, top: u32,
-  left: u32, eps: f32, lo: f32, hi: f32,
-  alpha: f32, _p0: u32, _p1: u32, _p2: u32,
+  total: u32, channels: u32, plane: u32, inH: u32, inW: u32, outH: u32, outW: u32, top: u32, left: u32,
+  eps: f32, lo: f32, hi: f32, alpha: f32,
 }
 
 override MODE: u32 = 0u;

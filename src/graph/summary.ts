@@ -1,5 +1,6 @@
 import type { Graph, Layer, Shape } from './ir.ts';
-import { numel, valueInfo } from './ir.ts';
+import { valueInfo } from './ir.ts';
+import { graphKind } from './kinds.ts';
 
 export interface SummaryRow {
   readonly name: string;
@@ -7,10 +8,7 @@ export interface SummaryRow {
   /** Per-sample shape of the first input (a concat's other inputs differ only in channels). */
   readonly inputShape: Shape;
   readonly outputShape: Shape;
-  /**
-   * Trainable parameters, as PyTorch counts them: weight plus bias (a bias the model does not
-   * declare is not counted), and a BatchNorm's scale and shift (its running statistics are not).
-   */
+  /** Trainable parameters as PyTorch counts them (src/graph/kinds.ts: declared biases, BatchNorm's scale and shift). */
   readonly params: number;
   /** Multiply-accumulates per sample; only linear layers count. */
   readonly macs: number;
@@ -22,29 +20,6 @@ export interface GraphSummary {
   readonly totalMacs: number;
 }
 
-function layerParams(layer: Layer): number {
-  switch (layer.kind) {
-    case 'conv':
-    case 'dense':
-      return layer.weight.length + (layer.hasBias === false ? 0 : layer.bias.length);
-    case 'batchnorm':
-      return 2 * layer.channels;
-    case 'bias':
-      return layer.bias.length;
-    default:
-      return 0;
-  }
-}
-
-function layerMacs(layer: Layer, outputShape: Shape): number {
-  if (layer.kind === 'conv') {
-    const [kh, kw] = layer.kernel;
-    return numel(outputShape) * (layer.inChannels / layer.groups) * kh * kw;
-  }
-  if (layer.kind === 'dense') return layer.inFeatures * layer.outFeatures;
-  return 0;
-}
-
 export function summarizeGraph(graph: Graph): GraphSummary {
   const rows = graph.layers.map((layer): SummaryRow => {
     const outputShape = valueInfo(graph, layer.output).shape;
@@ -53,8 +28,8 @@ export function summarizeGraph(graph: Graph): GraphSummary {
       kind: layer.kind,
       inputShape: valueInfo(graph, layer.inputs[0]).shape,
       outputShape,
-      params: layerParams(layer),
-      macs: layerMacs(layer, outputShape),
+      params: graphKind(layer).params(layer),
+      macs: graphKind(layer).macs(layer, outputShape),
     };
   });
   return {

@@ -15,13 +15,12 @@
  *
  * Decisions where the spec is silent:
  * - Every layer gets an entry in `ResolvedComposite.rules`; layers with nothing to choose
- *   (flatten, identity/dropout, concat, pad) get `pass`, in the gradient methods too (their
- *   derivative is the identity, shape-mapped; a pad's is the crop), so a consumer can look up any
- *   layer without a fallback.
+ *   (flatten, identity/dropout, concat) get `pass`, in the gradient methods too (their derivative
+ *   is the identity, shape-mapped), so a consumer can look up any layer without a fallback.
  * - Residual networks (lrp-rules.md, "Residual networks and BatchNorm"): every `add` gets `norm`
  *   with the composite's stabilizer unless an entry selects it (`add` is its selector, `norm` its
  *   only rule); standalone BatchNorm, Clip and LeakyRelu get `pass`, and the gradient methods give
- *   all four their true derivative (`gradient`); guided backprop changes only ReLU.
+ *   them their true derivative; a Pad's relevance is cropped under every rule (src/lrp/kind-rules.ts).
  * - An `epsilon` entry in JSON must give `epsilon` (a missing parameter is an error, as the spec
  *   says); only presets take theirs from `--epsilon`.
  * - `layers` may also be a non-empty array of selectors (their union). A top-level `"name"`
@@ -39,9 +38,10 @@
  *   `epsilon` and no `stabilizer` (its epsilon is its stabilizer). A method composite takes no
  *   other key.
  */
-import type { Graph, Layer, LayerKind } from '../graph/ir.ts';
+import type { Graph, Layer } from '../graph/ir.ts';
 import { isLinear } from '../graph/ir.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
+import { ENTRY_RULES, KIND_RULES, KIND_SELECTORS, type EntryRuleName, type KindSelector } from './kind-rules.ts';
 import type { LayerRule, LinearRule, Method } from './rule-spec.ts';
 import { DEFAULT_STABILIZER, LINEAR_RULES } from './rule-spec.ts';
 import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
@@ -52,9 +52,7 @@ import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
 
 export const METHODS: readonly Method[] = ['gradient', 'gradient-x-input', 'guided-backprop'];
 
-/** Selectors that pick layers by kind; they may match nothing. */
-export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn', 'add'] as const;
-export type KindSelector = (typeof KIND_SELECTORS)[number];
+export { KIND_SELECTORS, type KindSelector, type EntryRuleName } from './kind-rules.ts';
 
 export type Selector =
   | { readonly type: 'kind'; readonly kind: KindSelector }
@@ -79,8 +77,6 @@ export type EntryRule =
     readonly stabilizer?: number;
   }
   | { readonly rule: 'winner' | 'pass' };
-
-export type EntryRuleName = EntryRule['rule'];
 
 export interface CompositeEntry {
   /** Position in `rules`, for messages. */
@@ -128,41 +124,16 @@ export interface ResolvedComposite {
 // Vocabulary
 // ---------------------------------------------------------------------------------------------
 
-/** The rules each selector kind may take. `name:` may take any of them; the layer decides. */
-const RULES_FOR: Record<KindSelector | 'index', readonly EntryRuleName[]> = {
-  conv: LINEAR_RULES,
-  dense: LINEAR_RULES,
-  linear: LINEAR_RULES,
-  index: LINEAR_RULES,
-  maxpool: ['winner', 'proportional'],
-  avgpool: ['norm', 'flat'],
-  relu: ['pass'],
-  lrn: ['pass'],
-  add: ['norm'],
-};
+/**
+ * The rules a selector may take: those of the kinds it picks (src/lrp/kind-rules.ts); `linear`
+ * and `#k` pick conv and dense layers. `name:` may take any rule; the layer decides.
+ */
+function rulesFor(sel: KindSelector | 'index'): readonly EntryRuleName[] {
+  if (sel === 'linear' || sel === 'index') return LINEAR_RULES;
+  return [...new Set(Object.values(KIND_RULES).filter((k) => k.selector === sel).flatMap((k) => k.rules))];
+}
 
-const RULES_FOR_LAYER: Record<LayerKind, readonly EntryRuleName[]> = {
-  conv: LINEAR_RULES,
-  dense: LINEAR_RULES,
-  maxpool: RULES_FOR.maxpool,
-  avgpool: RULES_FOR.avgpool,
-  globalavgpool: RULES_FOR.avgpool,
-  relu: ['pass'],
-  lrn: ['pass'],
-  flatten: ['pass'],
-  identity: ['pass'],
-  concat: ['pass'],
-  add: RULES_FOR.add,
-  batchnorm: ['pass'],
-  clip: ['pass'],
-  leakyrelu: ['pass'],
-  pad: ['pass'],
-  // Import-only kinds: the canonizer removes them before any composite is bound.
-  bias: [],
-  softmax: [],
-};
-
-const ALL_RULES: ReadonlySet<string> = new Set<string>([...LINEAR_RULES, 'winner', 'proportional', 'norm', 'pass']);
+const ALL_RULES: ReadonlySet<string> = new Set<string>(ENTRY_RULES);
 
 /** Parameter keys each rule takes (besides `layers` and `rule`). */
 const PARAMS: Record<EntryRuleName, readonly string[]> = {
@@ -296,7 +267,7 @@ function parseEntry(raw: unknown, index: number, source: string): CompositeEntry
     const sel = selectors[s];
     if (sel.type === 'name') continue; // checked against the layer's kind when resolving
     const key = sel.type === 'kind' ? sel.kind : 'index';
-    const allowed = RULES_FOR[key];
+    const allowed = rulesFor(key);
     if (!allowed.includes(ruleName)) {
       const what = sel.type === 'kind' ? `${sel.kind} layers` : `selector ${selectorTexts[s]} (linear layers)`;
       fail(`rule '${rule}' does not apply to ${what}, which take: ${allowed.join(', ')}`);
@@ -406,14 +377,7 @@ export function selectorText(sel: Selector): string {
 // ---------------------------------------------------------------------------------------------
 
 function kindMatches(kind: KindSelector, layer: Layer): boolean {
-  switch (kind) {
-    case 'linear':
-      return isLinear(layer);
-    case 'avgpool':
-      return layer.kind === 'avgpool' || layer.kind === 'globalavgpool';
-    default:
-      return layer.kind === kind;
-  }
+  return kind === 'linear' ? isLinear(layer) : KIND_RULES[layer.kind].selector === kind;
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -445,7 +409,7 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       throw new Error(`${spec.source}: --flat-layers applies to LRP composites, not to the ${spec.method} method`);
     }
     if (opts.epsilon !== undefined) notes.push(`--epsilon ${opts.epsilon} has no effect on the ${spec.method} method`);
-    for (const l of graph.layers) rules.set(l.name, methodRule(spec.method, l));
+    for (const l of graph.layers) rules.set(l.name, KIND_RULES[l.kind].methodRule(spec.method));
     return { name: spec.name, method: spec.method, rules, notes };
   }
 
@@ -496,7 +460,7 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     }
     for (const l of graph.layers) {
       if (!selected.has(l)) continue;
-      const allowed = RULES_FOR_LAYER[l.kind];
+      const allowed = KIND_RULES[l.kind].rules;
       if (!allowed.includes(entry.rule.rule)) {
         fail(`rule '${entry.rule.rule}' does not apply to layer ${l.name} (${l.kind}), which takes: ${allowed.join(', ')}`);
       }
@@ -521,7 +485,7 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       continue;
     }
     if (isLinear(l)) unselected.push(l.name);
-    rules.set(l.name, defaultRule(l, spec.stabilizer));
+    rules.set(l.name, KIND_RULES[l.kind].defaultRule(spec.stabilizer));
   }
   if (unselected.length > 0) {
     notes.push(
@@ -540,64 +504,6 @@ function nameHint(graph: Graph, name: string): string {
   const close = graph.layers.filter((l) => l.name.toLowerCase().includes(lower) || lower.includes(l.name.toLowerCase()));
   const shown = (close.length > 0 ? close : graph.layers.filter(isLinear)).slice(0, 8).map((l) => l.name);
   return shown.length === 0 ? '' : ` (${close.length > 0 ? 'similar' : 'linear layers'}: ${shown.join(', ')}${shown.length === 8 ? ', ...' : ''})`;
-}
-
-function methodRule(method: Method, l: Layer): LayerRule {
-  switch (l.kind) {
-    case 'conv':
-    case 'dense':
-    case 'lrn':
-    case 'avgpool':
-    case 'globalavgpool':
-    case 'add':
-    case 'batchnorm':
-    case 'clip':
-    case 'leakyrelu':
-      return { rule: 'gradient' };
-    case 'relu':
-      return method === 'guided-backprop' ? { rule: 'guided' } : { rule: 'gradient' };
-    case 'maxpool':
-      return { rule: 'winner' }; // the gradient routes to the winner
-    case 'flatten':
-    case 'identity':
-    case 'concat':
-    case 'pad':
-      return { rule: 'pass' };
-    case 'bias':
-    case 'softmax':
-      return notCanonized(l);
-  }
-}
-
-function notCanonized(l: Layer): never {
-  throw new Error(`internal: layer ${l.name} (${l.kind}) should have been removed by the canonizer before binding a composite`);
-}
-
-function defaultRule(l: Layer, stabilizer: number): LayerRule {
-  switch (l.kind) {
-    case 'conv':
-    case 'dense':
-      return { rule: 'z', stabilizer };
-    case 'maxpool':
-      return { rule: 'winner' };
-    case 'avgpool':
-    case 'globalavgpool':
-    case 'add':
-      return { rule: 'norm', stabilizer };
-    case 'relu':
-    case 'lrn':
-    case 'flatten':
-    case 'identity':
-    case 'concat':
-    case 'batchnorm':
-    case 'clip':
-    case 'leakyrelu':
-    case 'pad':
-      return { rule: 'pass' };
-    case 'bias':
-    case 'softmax':
-      return notCanonized(l);
-  }
 }
 
 interface BindContext {

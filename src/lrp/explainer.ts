@@ -7,6 +7,7 @@ import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
+import { graphKind } from '../graph/kinds.ts';
 import type { Activations, ForwardModel } from '../forward/model.ts';
 import type { TensorRef } from '../forward/tensor.ts';
 import type { BackwardIO, BackwardOp } from './backward-op.ts';
@@ -46,32 +47,15 @@ export interface Explanation {
 }
 
 /**
- * Values known to be >= 0 without looking at them: ReLU views, a Clip whose lower bound is >= 0
- * (ReLU6), and what keeps the sign of non-negative inputs (pooling, copying, concatenation, the
- * sum of two, zero padding, LeakyRelu, a Clip whose upper bound is >= 0). A BatchNorm may shift
- * any value below zero, so its output is never known to be >= 0.
+ * Values known to be >= 0 without looking at them, by each kind's `nonneg` (src/graph/kinds.ts):
+ * ReLU views and ReLU6, and what keeps the sign of non-negative inputs (pooling, copying,
+ * concatenation, the sum of two, zero padding). A BatchNorm may shift any value below zero.
  */
 export function nonnegativeValues(graph: Graph): Set<string> {
   const nonneg = new Set<string>();
   for (const l of graph.layers) {
-    const all = l.inputs.every((i) => nonneg.has(i));
-    switch (l.kind) {
-      case 'relu':
-        nonneg.add(l.output);
-        break;
-      case 'clip':
-        if (l.min >= 0 || (all && l.max >= 0)) nonneg.add(l.output);
-        break;
-      case 'maxpool': case 'avgpool': case 'globalavgpool': case 'lrn': case 'identity': case 'flatten':
-      case 'concat': case 'add': case 'pad':
-        if (all) nonneg.add(l.output);
-        break;
-      case 'leakyrelu':
-        if (all && l.alpha >= 0) nonneg.add(l.output);
-        break;
-      default:
-        break;
-    }
+    const keeps = graphKind(l).nonneg(l);
+    if (keeps === 'always' || (keeps === 'if-inputs' && l.inputs.every((i) => nonneg.has(i)))) nonneg.add(l.output);
   }
   return nonneg;
 }

@@ -5,33 +5,24 @@
  * and the crop that undoes a zero Pad under any rule.
  */
 import type { Dispatch } from '../../gpu/context.ts';
+import { grid1d } from '../../gpu/grid.ts';
 import type { AddLayer, BatchNormLayer, ClipLayer, LeakyReluLayer, PadLayer } from '../../graph/ir.ts';
 import { numel } from '../../graph/ir.ts';
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { batchNormAffine, F32_MAX } from '../../forward/pointwise.ts';
-import { grid1d } from '../../forward/tensor.ts';
-import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
-import { checkReluView, ElementwiseMode, pipelinePair } from './elementwise.ts';
+import { batchNormAffine, clipBounds } from '../../forward/pointwise.ts';
+import { elementwiseBackward, pointwiseBackward as kernel } from '../../kernels/relevance.ts';
+import { checkReluView, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
+import { ElementwiseMode } from './elementwise.ts';
 
 const WG = 64;
-const SHADER = 'relevance/pointwise_backward.wgsl';
 
 /** Modes of pointwise_backward.wgsl. */
 export const PointwiseBackwardMode = { AddNorm: 0, ChannelScale: 1, ClipGradient: 2, LeakyGradient: 3, Crop: 4 } as const;
 
-interface Fields {
-  total: number; channels?: number; plane?: number; inH?: number; inW?: number; outH?: number; outW?: number;
-  top?: number; left?: number; eps?: number; lo?: number; hi?: number; alpha?: number;
-}
-
-function params(f: Fields): Uint32Array {
-  return Uint32Array.of(
-    f.total, f.channels ?? 0, f.plane ?? 0, f.inH ?? 0,
-    f.inW ?? 0, f.outH ?? 0, f.outW ?? 0, f.top ?? 0,
-    f.left ?? 0, f32bits(f.eps ?? 0), f32bits(f.lo ?? 0), f32bits(f.hi ?? 0),
-    f32bits(f.alpha ?? 0), 0, 0, 0,
-  );
-}
+type Fields = Parameters<typeof kernel.pack>[0];
+/** Every field of the kernel's uniforms, 0 where a mode does not read it. */
+const fields = (f: Partial<Fields> & { total: number }): Fields => ({
+  channels: 0, plane: 0, inH: 0, inW: 0, outH: 0, outW: 0, top: 0, left: 0, eps: 0, lo: 0, hi: 0, alpha: 0, ...f,
+});
 
 /** `add`: `norm` gives each input x_k R / stab(z); `gradient` gives each the upper gradient itself. */
 export async function createAddBackward(c: BackwardOpContext): Promise<BackwardOp> {
@@ -41,8 +32,10 @@ export async function createAddBackward(c: BackwardOpContext): Promise<BackwardO
   const rule = c.rule ?? { rule: 'gradient' };
   const count = numel(c.outShape);
   if (rule.rule === 'gradient') {
-    const pipes = await pipelinePair(ctx, 'relevance/elementwise_backward.wgsl', { MODE: ElementwiseMode.Copy, WG });
-    const uniforms = new UniformsByBatch(ctx, `${layer.name} gradient`, (batch) => Uint32Array.of(batch * count, 0, 0, 0, 0, 0, 0, 0));
+    const pipes = await elementwiseBackward.pipelinePair(ctx, { MODE: ElementwiseMode.Copy, WG });
+    const uniforms = elementwiseBackward.uniformsByBatch(ctx, `${layer.name} gradient`, (batch) => ({
+      total: batch * count, channels: 0, plane: 0, outChannels: 0, offset: 0,
+    }));
     return {
       layer,
       passes: `${layer.inputs.length} element-wise copies (each input gets the upper gradient)`,
@@ -50,7 +43,7 @@ export async function createAddBackward(c: BackwardOpContext): Promise<BackwardO
         const total = batch * count;
         return io.relIn.map((relIn, k): Dispatch => ({
           kernel: io.accumulate[k] ? 'relevance-add' : 'relevance-copy', layer: layer.name, pipeline: pipes.pick(io.accumulate[k]),
-          bindings: [uniforms.get(batch), io.relOut, io.relOut, relIn],
+          bindings: elementwiseBackward.bind({ p: uniforms.get(batch), relOut: io.relOut, x: io.relOut, relIn }),
           workgroups: grid1d(total, WG), flops: io.accumulate[k] ? total : 0, bytes: 4 * total * (io.accumulate[k] ? 3 : 2),
         }));
       },
@@ -59,8 +52,8 @@ export async function createAddBackward(c: BackwardOpContext): Promise<BackwardO
   }
   if (rule.rule !== 'norm') throw new Error(`${layer.name}: rule '${rule.rule}' does not apply to an add (norm)`);
   if (c.output.relu) throw new Error(`${layer.name}: an add's output cannot be a ReLU view`);
-  const pipes = await Promise.all(c.inputs.map((input) => pipelinePair(ctx, SHADER, { MODE: PointwiseBackwardMode.AddNorm, RELU_IN: input.relu, WG })));
-  const uniforms = new UniformsByBatch(ctx, `${layer.name} norm`, (batch) => params({ total: batch * count, eps: rule.stabilizer }));
+  const pipes = await Promise.all(c.inputs.map((input) => kernel.pipelinePair(ctx, { MODE: PointwiseBackwardMode.AddNorm, RELU_IN: input.relu, WG })));
+  const uniforms = kernel.uniformsByBatch(ctx, `${layer.name} norm`, (batch) => fields({ total: batch * count, eps: rule.stabilizer }));
   return {
     layer,
     passes: `${layer.inputs.length} element-wise passes x_k * R / stab(a + b) (zennit's Sum + Norm)`,
@@ -69,7 +62,7 @@ export async function createAddBackward(c: BackwardOpContext): Promise<BackwardO
       const total = batch * count;
       return io.relIn.map((relIn, k): Dispatch => ({
         kernel: 'add-norm', layer: layer.name, pipeline: pipes[k].pick(io.accumulate[k]),
-        bindings: [uniforms.get(batch), io.relOut, io.inputs[k].buffer, io.output.buffer, io.relOut, relIn],
+        bindings: kernel.bind({ p: uniforms.get(batch), relOut: io.relOut, x: io.inputs[k].buffer, z: io.output.buffer, coef: io.relOut, relIn }),
         workgroups: grid1d(total, WG), flops: 3 * total, bytes: 4 * total * (io.accumulate[k] ? 5 : 4),
       }));
     },
@@ -90,12 +83,11 @@ export async function createPointwiseGradient(c: BackwardOpContext): Promise<Bac
   const mode = layer.kind === 'batchnorm' ? PointwiseBackwardMode.ChannelScale
     : layer.kind === 'clip' ? PointwiseBackwardMode.ClipGradient : PointwiseBackwardMode.LeakyGradient;
   // The BatchNorm derivative reads no input: one pipeline whatever the input's view.
-  const pipes = await pipelinePair(ctx, SHADER, { MODE: mode, RELU_IN: layer.kind !== 'batchnorm' && c.inputs[0].relu, WG });
+  const pipes = await kernel.pipelinePair(ctx, { MODE: mode, RELU_IN: layer.kind !== 'batchnorm' && c.inputs[0].relu, WG });
   const coef = ctx.upload(layer.kind === 'batchnorm' ? batchNormAffine(layer).scale : new Float32Array(4), `${layer.name} derivative`);
-  const uniforms = new UniformsByBatch(ctx, `${layer.name} gradient`, (batch) => params({
+  const uniforms = kernel.uniformsByBatch(ctx, `${layer.name} gradient`, (batch) => fields({
     total: batch * count, channels, plane: count / channels,
-    lo: layer.kind === 'clip' ? Math.max(layer.min, -F32_MAX) : 0,
-    hi: layer.kind === 'clip' ? Math.min(layer.max, F32_MAX) : 0,
+    ...(layer.kind === 'clip' ? clipBounds(layer) : {}),
     alpha: layer.kind === 'leakyrelu' ? layer.alpha : 0,
   }));
   const what = layer.kind === 'batchnorm' ? 'g / sqrt(v + e) per channel' : layer.kind === 'clip' ? '[lo < x < hi]' : '(x > 0 ? 1 : alpha)';
@@ -108,7 +100,9 @@ export async function createPointwiseGradient(c: BackwardOpContext): Promise<Bac
       const acc = io.accumulate[0] ?? false;
       return [{
         kernel: `${layer.kind}-gradient`, layer: layer.name, pipeline: pipes.pick(acc),
-        bindings: [uniforms.get(batch), io.relOut, layer.kind === 'batchnorm' ? io.relOut : io.inputs[0].buffer, io.relOut, coef, io.relIn[0]],
+        bindings: kernel.bind({
+          p: uniforms.get(batch), relOut: io.relOut, x: layer.kind === 'batchnorm' ? io.relOut : io.inputs[0].buffer, z: io.relOut, coef, relIn: io.relIn[0],
+        }),
         workgroups: grid1d(total, WG), flops: total, bytes: 4 * total * (acc ? 4 : 3),
       }];
     },
@@ -126,9 +120,9 @@ export async function createPadBackward(c: BackwardOpContext): Promise<BackwardO
   if (layer.kind !== 'pad') throw new Error(`${c.layer.name}: createPadBackward needs a pad layer, got ${c.layer.kind}`);
   const [ch, inH, inW] = c.inputs[0].shape;
   const [, outH, outW] = c.outShape;
-  const pipes = await pipelinePair(ctx, SHADER, { MODE: PointwiseBackwardMode.Crop, WG });
-  const dummy = ctx.upload(new Float32Array(4), `${layer.name} (unused)`);
-  const uniforms = new UniformsByBatch(ctx, `${layer.name} crop`, (batch) => params({
+  const pipes = await kernel.pipelinePair(ctx, { MODE: PointwiseBackwardMode.Crop, WG });
+  const unused = ctx.upload(new Float32Array(4), `${layer.name} (unused coefficients)`);
+  const uniforms = kernel.uniformsByBatch(ctx, `${layer.name} crop`, (batch) => fields({
     total: batch * ch * inH * inW, inH, inW, outH, outW, top: layer.pads[0], left: layer.pads[1],
   }));
   return {
@@ -139,13 +133,13 @@ export async function createPadBackward(c: BackwardOpContext): Promise<BackwardO
       const acc = io.accumulate[0] ?? false;
       return [{
         kernel: 'pad-crop', layer: layer.name, pipeline: pipes.pick(acc),
-        bindings: [uniforms.get(batch), io.relOut, io.relOut, io.relOut, dummy, io.relIn[0]],
+        bindings: kernel.bind({ p: uniforms.get(batch), relOut: io.relOut, x: io.relOut, z: io.relOut, coef: unused, relIn: io.relIn[0] }),
         workgroups: grid1d(total, WG), bytes: 4 * total * (acc ? 3 : 2),
       }];
     },
     destroy: () => {
       uniforms.destroy();
-      dummy.destroy();
+      unused.destroy();
     },
   };
 }
