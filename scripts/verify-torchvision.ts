@@ -7,8 +7,9 @@
  * Needs /usr/bin/python3 with torch, torchvision and numpy (Debian: python3-torch,
  * python3-torchvision). Exports through test/helpers/export_torchvision.py (random BatchNorm
  * statistics too), then per model prints the canonizer's report, the logits' relative L2 error
- * against PyTorch's, and per preset the wall time of one relevance pass (batch 2, predicted
- * classes, logit init) with the input relevance sums against the target logits.
+ * against PyTorch's, and per preset the wall time of its first relevance pass (batch 2, predicted
+ * classes, logit init; pipeline compiles included, so not a benchmark: bench/relevance.ts is) with
+ * the input relevance sums against the target logits.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -72,7 +73,6 @@ try {
         const composite = resolveComposite(parseComposite(preset, preset), graph, { preprocess: torchvisionImagenet(Number(args.size)) });
         const ex = await Explainer.create(fm, composite);
         try {
-          await ex.explainActivations(acts, { targets: 'predicted', init: 'logit' });
           const t0 = performance.now();
           const r = await ex.explainActivations(acts, { targets: 'predicted', init: 'logit' });
           const ms = performance.now() - t0;
