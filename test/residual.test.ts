@@ -16,7 +16,7 @@ import { numel } from '../src/graph/ir.ts';
 import { builtinModelUncanonized, Rng } from '../src/graph/zoo.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer, nonnegativeValues } from '../src/lrp/explainer.ts';
-import { relL2, useGpu } from './helpers/gpu.ts';
+import { explainWith, relL2, useGpu } from './helpers/gpu.ts';
 import { randomArray, referenceForward } from './reference/forward.ts';
 import { referenceExplain } from './reference/relevance.ts';
 
@@ -180,20 +180,15 @@ describe('built-ins end to end at batch 1: forward and cmp-alpha2-flat', () => {
         const logits = referenceForward(g, x, 1).get(g.output)!;
         const err = relL2(await acts.read(), logits);
         expect(err, `${label}: logits`).toBeLessThanOrEqual(1e-5);
-        const explainer = await Explainer.create(fm, resolveComposite(parseComposite('cmp-alpha2-flat', 'test'), g));
-        try {
-          const ex = await explainer.explainActivations(acts, { targets: 'predicted', init: 'onehot' });
-          expect(ex.relevance.every(Number.isFinite), `${label}: finite`).toBe(true);
-          expect(ex.relevance.some((v) => v !== 0), `${label}: some relevance`).toBe(true);
-          // With zero biases: the dense layer's epsilon 0.1 keeps z / (z + 0.1 sign z) of the seed
-          // 1; flat (#0), alpha-beta, the skip sums' and the pooling's norm pass on all of it.
-          const z = ex.targetLogits[0];
-          const want = z / (z + 0.1 * Math.sign(z));
-          lines.push(`${label}: logits ${err.toExponential(2)}, input relevance sum ${ex.relevanceSums[0].toFixed(6)} (${want.toFixed(6)} passed on by the dense layer)`);
-          if (label === 'zero shifts') expect(ex.relevanceSums[0] / want).toBeCloseTo(1, 3);
-        } finally {
-          explainer.destroy();
-        }
+        const ex = await explainWith(fm, 'cmp-alpha2-flat', acts, { targets: 'predicted', init: 'onehot' });
+        expect(ex.relevance.every(Number.isFinite), `${label}: finite`).toBe(true);
+        expect(ex.relevance.some((v) => v !== 0), `${label}: some relevance`).toBe(true);
+        // With zero biases: the dense layer's epsilon 0.1 keeps z / (z + 0.1 sign z) of the seed
+        // 1; flat (#0), alpha-beta, the skip sums' and the pooling's norm pass on all of it.
+        const z = ex.targetLogits[0];
+        const want = z / (z + 0.1 * Math.sign(z));
+        lines.push(`${label}: logits ${err.toExponential(2)}, input relevance sum ${ex.relevanceSums[0].toFixed(6)} (${want.toFixed(6)} passed on by the dense layer)`);
+        if (label === 'zero shifts') expect(ex.relevanceSums[0] / want).toBeCloseTo(1, 3);
       } finally {
         acts.release();
         fm.destroy();

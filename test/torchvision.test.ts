@@ -15,9 +15,7 @@ import { ForwardModel } from '../src/forward/model.ts';
 import { canonize } from '../src/graph/canonize/index.ts';
 import { convertOnnx } from '../src/graph/onnx/import.ts';
 import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
-import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
-import { Explainer } from '../src/lrp/explainer.ts';
-import { relL2, useGpu } from './helpers/gpu.ts';
+import { explainWith, relL2, useGpu } from './helpers/gpu.ts';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./helpers/export_torchvision.py', import.meta.url));
@@ -74,14 +72,9 @@ describe.skipIf(!available)('torchvision exports against PyTorch', () => {
         const err = relL2(await acts.read(), npy(join(dir, `${m.name}.logits.npy`)).data);
         console.log(`${m.name}: logits relative L2 vs PyTorch ${err.toExponential(2)}; canonizer: ${reports.filter((r) => r.changed || r.summary.startsWith('kept')).map((r) => `${r.pass}: ${r.summary}`).join('; ') || 'nothing to do'}`);
         expect(err).toBeLessThanOrEqual(1e-5);
-        const explainer = await Explainer.create(fm, resolveComposite(parseComposite('cmp-alpha2-flat', 'test'), graph));
-        try {
-          const ex = await explainer.explainActivations(acts, { targets: 'predicted', init: 'logit' });
-          expect(ex.relevance.every(Number.isFinite)).toBe(true);
-          expect(ex.relevance.some((v) => v !== 0)).toBe(true);
-        } finally {
-          explainer.destroy();
-        }
+        const ex = await explainWith(fm, 'cmp-alpha2-flat', acts, { targets: 'predicted', init: 'logit' });
+        expect(ex.relevance.every(Number.isFinite)).toBe(true);
+        expect(ex.relevance.some((v) => v !== 0)).toBe(true);
       } finally {
         acts.release();
         fm.destroy();

@@ -6,8 +6,8 @@
  * concatenation, before a convolution (pre-activation), at the input, or after a convolution whose
  * output a skip connection also reads (folding would change what the skip carries).
  */
-import type { BatchNormLayer, ConvLayer, DenseLayer, Graph, Layer } from '../ir.ts';
-import { readers, rebuild, soleReader } from './edit.ts';
+import type { BatchNormLayer, ConvLayer, DenseLayer } from '../ir.ts';
+import { foldIntoProducers } from './edit.ts';
 import { NOTHING, type CanonizerPass } from './types.ts';
 
 /** The linear layer with the BatchNorm after it merged in; its output becomes the BatchNorm's. */
@@ -29,44 +29,21 @@ export const foldBatchNorm: CanonizerPass = {
   name: 'fold-batchnorm',
   description: 'a BatchNorm after a Conv or Gemm that nothing else reads merges into it; any other stays standalone',
   run(graph) {
-    const byValue = readers(graph);
-    const producer = new Map<string, Layer>(graph.layers.map((l) => [l.output, l]));
-    const replaced = new Map<Layer, Layer>();
-    const dropped = new Set<Layer>();
-    const into = new Map<string, number>();
-    const kept = new Map<string, number>();
-    const keep = (why: string) => kept.set(why, (kept.get(why) ?? 0) + 1);
-    for (const l of graph.layers) {
-      if (l.kind !== 'batchnorm') continue;
-      const p = producer.get(l.inputs[0]);
-      if (!p) {
-        keep('at the input');
-      } else if (p.kind !== 'conv' && p.kind !== 'dense') {
-        keep(`after ${p.kind}`);
-      } else if (soleReader(graph, byValue, l.inputs[0]) !== l) {
-        keep(`after ${p.kind} whose output is also read elsewhere`);
-      } else {
-        replaced.set(p, mergeBatchNorm((replaced.get(p) as typeof p | undefined) ?? p, l));
-        // A BatchNorm right after this one finds the merged layer as its producer.
-        producer.set(l.output, p);
-        dropped.add(l);
-        into.set(p.kind, (into.get(p.kind) ?? 0) + 1);
-      }
-    }
-    const total = dropped.size + [...kept.values()].reduce((a, b) => a + b, 0);
-    if (total === 0) return { graph, report: { pass: this.name, summary: NOTHING, changed: false } };
+    const r = foldIntoProducers(graph, 'batchnorm', (p, l, sole) => {
+      if (!p) return 'at the input';
+      if (p.kind !== 'conv' && p.kind !== 'dense') return `after ${p.kind}`;
+      if (!sole) return `after ${p.kind} whose output is also read elsewhere`;
+      return mergeBatchNorm(p, l);
+    });
+    const keptN = [...r.kept.values()].reduce((a, b) => a + b, 0);
+    if (r.count + keptN === 0) return { graph, report: { pass: this.name, summary: NOTHING, changed: false } };
     const parts: string[] = [];
-    if (dropped.size) {
-      parts.push(into.size === 1
-        ? `folded ${dropped.size} BatchNorm into ${[...into.keys()][0]} layers`
-        : `folded ${dropped.size} BatchNorm (${[...into].map(([k, n]) => `${n} into ${k} layers`).join(', ')})`);
+    if (r.count) {
+      parts.push(r.folded.size === 1
+        ? `folded ${r.count} BatchNorm into ${[...r.folded.keys()][0]} layers`
+        : `folded ${r.count} BatchNorm (${[...r.folded].map(([k, n]) => `${n} into ${k} layers`).join(', ')})`);
     }
-    const keptN = total - dropped.size;
-    if (keptN) parts.push(`kept ${keptN} BatchNorm standalone (${[...kept].map(([why, n]) => `${n} ${why}`).join(', ')})`);
-    const layers = graph.layers.filter((l) => !dropped.has(l)).map((l) => replaced.get(l) ?? l);
-    return {
-      graph: dropped.size ? rebuild(graph, layers) : graph,
-      report: { pass: this.name, summary: parts.join('; '), changed: dropped.size > 0 },
-    };
+    if (keptN) parts.push(`kept ${keptN} BatchNorm standalone (${[...r.kept].map(([why, n]) => `${n} ${why}`).join(', ')})`);
+    return { graph: r.graph, report: { pass: this.name, summary: parts.join('; '), changed: r.count > 0 } };
   },
 };
