@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { FORWARD_KINDS } from '../src/forward/kinds.ts';
 import { GRAPH_KINDS } from '../src/graph/kinds.ts';
 import { IMPORT_ONLY_KINDS, type LayerKind } from '../src/graph/ir.ts';
+import { GraphBuilder } from '../src/graph/builder.ts';
+import { nonnegativeValues } from '../src/lrp/explainer.ts';
 import { KIND_RULES, KIND_SELECTORS } from '../src/lrp/kind-rules.ts';
 import { BACKWARD_KINDS } from '../src/lrp/ops/index.ts';
 import { METHODS } from '../src/lrp/composite.ts';
@@ -41,6 +43,25 @@ describe('layer kind tables', () => {
       expect(fwd.view).toBe(false);
       if (!fwd.view) await expect(fwd.create(null as never, { kind, name: 'l' } as never, [], [])).rejects.toThrow(/canonizer removes it/);
     }
+  });
+
+  it("non-negativity after the residual kinds: ReLU6 always, a sum of two non-negatives, never a BatchNorm's output", () => {
+    const b = new GraphBuilder('nonneg', 'x', [2, 3, 3]);
+    const c = 2;
+    const bn = { channels: c, scale: new Float32Array(c).fill(1), bias: new Float32Array(c), mean: new Float32Array(c), variance: new Float32Array(c).fill(1), epsilon: 1e-5 };
+    const add = (name: string, inputs: string[], l: Record<string, unknown>) => b.add({ name, inputs, output: name, ...l } as never);
+    add('r', ['x'], { kind: 'relu' });
+    add('relu6', ['x'], { kind: 'clip', min: 0, max: 6 });
+    add('clipSigned', ['x'], { kind: 'clip', min: -1, max: 1 });
+    add('clipOfNonneg', ['r'], { kind: 'clip', min: -1, max: 1 });
+    add('clipNegative', ['r'], { kind: 'clip', min: -3, max: -1 });
+    add('sumNonneg', ['r', 'relu6'], { kind: 'add' });
+    add('sumSigned', ['r', 'x'], { kind: 'add' });
+    add('bn', ['r'], { kind: 'batchnorm', ...bn });
+    add('leaky', ['r'], { kind: 'leakyrelu', alpha: 0.1 });
+    add('leakyNeg', ['r'], { kind: 'leakyrelu', alpha: -0.1 });
+    add('pad', ['relu6'], { kind: 'pad', pads: [1, 1, 1, 1] });
+    expect([...nonnegativeValues(b.build('pad'))].sort()).toEqual(['clipOfNonneg', 'leaky', 'pad', 'r', 'relu6', 'sumNonneg']);
   });
 
   it('every kind selector but linear picks some kind', () => {
