@@ -159,6 +159,41 @@ describe('a small residual graph against the float64 reference', () => {
   });
 });
 
+describe('an input read twice by one sum (add(r, r)): one relevance buffer, both shares in it', () => {
+  it('lrp-z and gradient match the float64 reference', async () => {
+    const rng = new Rng(3);
+    const w = new Float32Array(4 * 2 * 9);
+    rng.fillNormal(w, 0.4);
+    const fcW = new Float32Array(3 * 4);
+    rng.fillNormal(fcW, 0.5);
+    const b = new GraphBuilder('twice', 'x', [2, 5, 5]);
+    b.add({
+      kind: 'conv', name: 'c', inputs: ['x'], output: 'c', inChannels: 2, outChannels: 4, kernel: [3, 3], stride: [1, 1],
+      pads: [1, 1, 1, 1], dilation: [1, 1], groups: 1, weight: w, bias: new Float32Array(4),
+    });
+    b.add({ kind: 'relu', name: 'r', inputs: ['c'], output: 'r' });
+    b.add({ kind: 'add', name: 'twice', inputs: ['r', 'r'], output: 'twice' });
+    b.add({ kind: 'globalavgpool', name: 'gap', inputs: ['twice'], output: 'gap' });
+    b.add({ kind: 'flatten', name: 'f', inputs: ['gap'], output: 'f' });
+    b.add({ kind: 'dense', name: 'fc', inputs: ['f'], output: 'logits', inFeatures: 4, outFeatures: 3, weight: fcW, bias: new Float32Array(3) });
+    const g = b.build('logits');
+    const x = randomArray(numel(g.input.shape), 4);
+    const fm = await ForwardModel.create(gpu.ctx, g);
+    const acts = await fm.forward(Float32Array.from(x), 1);
+    try {
+      for (const spec of ['lrp-z', 'gradient']) {
+        const ex = await explainWith(fm, spec, acts, { targets: [1], init: 'logit' });
+        const composite = resolveComposite(parseComposite(spec, spec), g);
+        expect(relL2(ex.relevance, referenceExplain(g, composite.rules, composite.method, x, 1, [1], 'logit')), spec).toBeLessThanOrEqual(1e-5);
+        if (spec === 'lrp-z') expect(ex.relevanceSums[0] / ex.targetLogits[0]).toBeCloseTo(1, 4);
+      }
+    } finally {
+      acts.release();
+      fm.destroy();
+    }
+  });
+});
+
 /** A built-in with its BatchNorm shifts zeroed (mean and beta 0): after folding, every bias is zero. */
 function withoutShifts(g: Graph): Graph {
   const b = new GraphBuilder(`${g.name} (BatchNorm shifts zeroed)`, g.input.name, g.input.shape);
