@@ -7,6 +7,12 @@
  * VGG-16 produces neither zeros nor overflow at its logits. Biases are zero: that is what He et al.
  * prescribe, and it makes LRP's conservation exact on these models (a bias absorbs relevance), which
  * whole-model tests rely on. Bias handling is covered by the single-layer cases instead.
+ *
+ * The residual networks (resnet18, resnet50, mobilenetv2) follow torchvision's layouts and module
+ * names, with convolutions without bias each followed by a BatchNorm layer with random statistics
+ * (BatchNormOpts), kept as layers so that the canonizer folds them as it folds an imported model's:
+ * their folded convolutions do have biases. `builtinModelUncanonized` gives the graph as built, with
+ * torchvision's trainable parameter counts; `builtinModel` the canonized one every executor runs.
  */
 import { GraphBuilder } from './builder.ts';
 import { canonize } from './canonize/index.ts';
