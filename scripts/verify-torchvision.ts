@@ -2,7 +2,8 @@
  * By-hand check (not part of the suite; minutes on lavapipe): torchvision exports with random
  * weights load, reproduce PyTorch's logits, and explain under every preset.
  *
- *   npx tsx scripts/verify-torchvision.ts [--models resnet50,mobilenet_v2,densenet121] [--size 224] [--opset 13] [--out DIR]
+ *   npx tsx scripts/verify-torchvision.ts [--models resnet50,mobilenet_v2,densenet121] [--size 224] [--opset 13]
+ *                                         [--presets all|none|NAME,...] [--out DIR]
  *
  * Needs /usr/bin/python3 with torch, torchvision and numpy (Debian: python3-torch,
  * python3-torchvision). Exports through test/helpers/export_torchvision.py (random BatchNorm
@@ -31,8 +32,10 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '224' },
     opset: { type: 'string', default: '13' },
     out: { type: 'string', default: 'test-output/torchvision' },
+    presets: { type: 'string', default: 'all' },
   },
 });
+const presets = args.presets === 'all' ? PRESET_NAMES : args.presets === 'none' ? [] : args.presets!.split(',');
 const out = args.out!;
 mkdirSync(out, { recursive: true });
 const script = new URL('../test/helpers/export_torchvision.py', import.meta.url).pathname;
@@ -68,8 +71,10 @@ try {
     const fm = await ForwardModel.create(gpu.ctx, graph);
     const acts = await fm.forward(x.data, batch);
     try {
-      console.log(`logits vs PyTorch: relative L2 ${relL2(await acts.read(), npy(join(out, `${name}.logits.npy`)).data).toExponential(2)}`);
-      for (const preset of PRESET_NAMES) {
+      const f64 = npy(join(out, `${name}.logits.npy`)).data;
+      console.log(`logits vs PyTorch's float64: relative L2 ${relL2(await acts.read(), f64).toExponential(2)} `
+        + `(PyTorch's float32: ${relL2(npy(join(out, `${name}.logits32.npy`)).data, f64).toExponential(2)})`);
+      for (const preset of presets) {
         const composite = resolveComposite(parseComposite(preset, preset), graph, { preprocess: torchvisionImagenet(Number(args.size)) });
         const ex = await Explainer.create(fm, composite);
         try {

@@ -1,6 +1,6 @@
 // torchvision models exported on the fly, as a user exports them (torch.onnx.export, dynamic
-// batch, random weights and BatchNorm statistics), loaded and run on the GPU against PyTorch's
-// own logits: ResNet-50 (opset 13: BatchNorm fused by the exporter, 16 skip sums), MobileNetV2
+// batch, random weights, BatchNorm statistics measured on random inputs), loaded and run on the GPU
+// against PyTorch's own logits: ResNet-50 (opset 13: BatchNorm fused by the exporter, 16 skip sums), MobileNetV2
 // (opset 15: ReLU6 as Clip with constant bounds, depthwise convolutions) and DenseNet-121 (opset 17:
 // 62 BatchNorm after concatenations that stay standalone, zero Pads before the transitions' pooling).
 // At 64x64 pixels to keep the suite lean: every layer still runs. Needs Debian's python3-torch and
@@ -69,9 +69,16 @@ describe.skipIf(!available)('torchvision exports against PyTorch', () => {
       const fm = await ForwardModel.create(gpu.ctx, graph);
       const acts = await fm.forward(x.data, x.shape[0]);
       try {
-        const err = relL2(await acts.read(), npy(join(dir, `${m.name}.logits.npy`)).data);
-        console.log(`${m.name}: logits relative L2 vs PyTorch ${err.toExponential(2)}; canonizer: ${reports.filter((r) => r.changed || r.summary.startsWith('kept')).map((r) => `${r.pass}: ${r.summary}`).join('; ') || 'nothing to do'}`);
-        expect(err).toBeLessThanOrEqual(1e-5);
+        // Against PyTorch's float64 logits, within a few times what float32 costs PyTorch itself on
+        // this model (BatchNorm-normalised activations make small logits of large sums: ResNet-50's
+        // own float32 logits are 4e-5 from its float64 ones at 64x64).
+        const f64 = npy(join(dir, `${m.name}.logits.npy`)).data;
+        const torchErr = relL2(npy(join(dir, `${m.name}.logits32.npy`)).data, f64);
+        const err = relL2(await acts.read(), f64);
+        const tolerance = Math.max(1e-5, 5 * torchErr);
+        console.log(`${m.name}: logits relative L2 vs PyTorch's float64 ${err.toExponential(2)} (PyTorch float32 ${torchErr.toExponential(2)}, tolerance ${tolerance.toExponential(2)}); `
+          + `canonizer: ${reports.filter((r) => r.changed || r.summary.startsWith('kept')).map((r) => `${r.pass}: ${r.summary}`).join('; ') || 'nothing to do'}`);
+        expect(err).toBeLessThanOrEqual(tolerance);
         const ex = await explainWith(fm, 'cmp-alpha2-flat', acts, { targets: 'predicted', init: 'logit' });
         expect(ex.relevance.every(Number.isFinite)).toBe(true);
         expect(ex.relevance.some((v) => v !== 0)).toBe(true);

@@ -144,7 +144,7 @@ export interface BiasLayer extends LayerBase {
   readonly bias: Float32Array;
 }
 
-/** Softmax over the features, as imported. Only in imported graphs: the canonizer strips a trailing one. */
+/** A Softmax, as imported (any axis). Only in imported graphs: the canonizer strips a trailing one. */
 export interface SoftmaxLayer extends LayerBase { readonly kind: 'softmax' }
 
 export type Layer =
