@@ -460,6 +460,57 @@ describe('gradient methods', () => {
 // Parsing and errors
 // ---------------------------------------------------------------------------------------------
 
+describe('residual layers', () => {
+  /** conv → bn (standalone: the conv also feeds the sum) → relu6 → add(relu6, c) → leaky → pad → gap → fc. */
+  function residualModel(): Graph {
+    const b = new GraphBuilder('residual', 'x', [2, 4, 4]);
+    b.add({
+      kind: 'conv', name: 'c', inputs: ['x'], output: 'c', inChannels: 2, outChannels: 2, kernel: [1, 1], stride: [1, 1],
+      pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1, weight: new Float32Array(4), bias: new Float32Array(2),
+    });
+    const ones = new Float32Array(2).fill(1);
+    b.add({ kind: 'batchnorm', name: 'bn', inputs: ['c'], output: 'bn', channels: 2, scale: ones, bias: new Float32Array(2), mean: new Float32Array(2), variance: ones, epsilon: 1e-5 });
+    b.add({ kind: 'clip', name: 'relu6', inputs: ['bn'], output: 'relu6', min: 0, max: 6 });
+    b.add({ kind: 'add', name: 'sum', inputs: ['relu6', 'c'], output: 'sum' });
+    b.add({ kind: 'leakyrelu', name: 'leaky', inputs: ['sum'], output: 'leaky', alpha: 0.1 });
+    b.add({ kind: 'pad', name: 'pad', inputs: ['leaky'], output: 'pad', pads: [1, 1, 1, 1] });
+    b.add({ kind: 'globalavgpool', name: 'gap', inputs: ['pad'], output: 'gap' });
+    b.add({ kind: 'flatten', name: 'fl', inputs: ['gap'], output: 'fl' });
+    b.add({ kind: 'dense', name: 'fc', inputs: ['fl'], output: 'fc', inFeatures: 2, outFeatures: 3, weight: new Float32Array(6), bias: new Float32Array(3) });
+    return b.build('fc');
+  }
+  const g = residualModel();
+
+  it("every LRP preset gives the sum norm with the composite's stabilizer, the rest pass", () => {
+    for (const preset of ['lrp-z', 'cmp-alpha2-flat', 'epsilon-gamma-box', 'lrp-cam']) {
+      const r = resolve(preset, g, { preprocess: { size: [4, 4], channels: 'GRAY', scale: 1, mean: [0, 0], std: [1, 1], resize: 'rescale' } as never });
+      expectWellFormed(r, g);
+      expect(rulesOf(r, g)).toMatchObject({
+        sum: { rule: 'norm', stabilizer: 1e-6 }, bn: { rule: 'pass' }, relu6: { rule: 'pass' }, leaky: { rule: 'pass' }, pad: { rule: 'pass' },
+      });
+    }
+    expect(resolve(comp({ layers: 'linear', rule: 'z' }), g, {}).rules.get('sum')).toEqual({ rule: 'norm', stabilizer: 1e-6 });
+    expect(resolve(JSON.stringify({ stabilizer: 1e-3, rules: [{ layers: 'linear', rule: 'z' }] }), g).rules.get('sum')).toEqual({ rule: 'norm', stabilizer: 1e-3 });
+  });
+
+  it("'add' selects the sums, with norm and its own stabilizer; any other rule is refused", () => {
+    expect(resolve(comp({ layers: 'add', rule: 'norm', stabilizer: 0.5 }), g).rules.get('sum')).toEqual({ rule: 'norm', stabilizer: 0.5 });
+    expect(resolve(comp({ layers: 'name:sum', rule: 'norm' }), g).rules.get('sum')).toEqual({ rule: 'norm', stabilizer: 1e-6 });
+    expect(() => resolve(comp({ layers: 'add', rule: 'z' }), g)).toThrow("rules[0] {\"layers\":\"add\",\"rule\":\"z\"}: rule 'z' does not apply to add layers, which take: norm");
+    expect(() => resolve(comp({ layers: 'name:bn', rule: 'flat' }), g)).toThrow("rule 'flat' does not apply to layer bn (batchnorm), which takes: pass");
+  });
+
+  it('the gradient methods: true derivatives, guided backprop changes only ReLU, a pad crops (pass)', () => {
+    for (const method of ['gradient', 'guided-backprop']) {
+      const r = resolve(JSON.stringify({ method }), g);
+      expectWellFormed(r, g);
+      expect(rulesOf(r, g)).toMatchObject({
+        sum: { rule: 'gradient' }, bn: { rule: 'gradient' }, relu6: { rule: 'gradient' }, leaky: { rule: 'gradient' }, pad: { rule: 'pass' },
+      });
+    }
+  });
+});
+
 describe('parseComposite', () => {
   const g = tinyModel();
 
