@@ -104,6 +104,10 @@ export const explainCommand: CommandModule<object, Args> = {
         relevance.set(ex.relevance, n0 * per);
         for (let i = 0; i < n; i++) {
           console.log(`${inputs.names[n0 + i].padEnd(32)} ${String(ex.targets[i]).padStart(6)} ${ex.targetLogits[i].toFixed(4).padStart(11)} ${ex.relevanceSums[i].toPrecision(6).padStart(12)}`);
+          if (!Number.isFinite(ex.relevanceSums[i])) {
+            console.warn(`warning: ${inputs.names[n0 + i]}: the relevance is not finite: it overflowed float32 where a rule divides by `
+              + 'near-zero denominators (z on deep networks, norm on average pooling of signed values); try epsilon, or flat for avgpool');
+          }
         }
       }
       if (args['relevance-out']) {
