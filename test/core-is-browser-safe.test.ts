@@ -27,6 +27,8 @@ const coreFiles = (dir: string): string[] => tsFiles(dir, NODE_DIR);
 
 export function importsOf(code: string): string[] {
   const specs: string[] = [];
+  // Block comments (TSDoc examples such as `import { Lrp } from 'webgpu-lrp'`) import nothing.
+  code = code.replace(/\/\*[\s\S]*?\*\//g, '');
   const re = /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
   for (const m of code.matchAll(re)) specs.push(m[1] ?? m[2] ?? m[3]);
   return specs;
@@ -43,6 +45,7 @@ describe('core stays browser-safe', () => {
   it('the import scanner sees what it must reject', () => {
     const bad = "import { readFile } from 'node:fs';\nimport x from \"fs\";\nconst m = await import('webgpu');\nexport { y } from '../node/gpu.ts';";
     expect(importsOf(bad)).toEqual(['node:fs', 'fs', 'webgpu', '../node/gpu.ts']);
+    expect(importsOf(`/**\n * import { x } from 'webgpu';\n */\n${bad}`)).toEqual(['node:fs', 'fs', 'webgpu', '../node/gpu.ts']);
   });
 
   for (const file of files) {

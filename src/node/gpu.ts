@@ -1,19 +1,20 @@
 /**
  * Dawn start-up in Node: the `webgpu` package's navigator.gpu, the adapter's real limits, and a
- * shader loader over this repository's `shaders/` folder.
+ * shader loader over the package's `shaders/` folder.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { deviceDescriptor, GpuContext, type Tuning } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 
 // The core uses WebGPU's global constants (GPUBufferUsage, GPUMapMode), as in a browser.
 Object.assign(globalThis, globals);
 
-export const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
+export const SHADER_DIR = join(PACKAGE_ROOT, 'shaders');
 
-export const nodeShaderLoader: ShaderLoader = (path) => readFile(new URL(path, new URL('../../shaders/', import.meta.url)), 'utf8');
+export const nodeShaderLoader: ShaderLoader = (path) => readFile(join(SHADER_DIR, path), 'utf8');
 
 export interface NodeGpu {
   readonly ctx: GpuContext;
@@ -31,6 +32,8 @@ export interface NodeGpuOptions {
   powerPreference?: GPUPowerPreference;
   /** Kernel configuration family; default: read off the adapter. */
   tuning?: Tuning;
+  /** Where WGSL comes from; default: the package's `shaders/` folder. */
+  shaders?: ShaderLoader;
 }
 
 export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu> {
@@ -46,7 +49,7 @@ export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu>
   const info = adapter.info;
   const adapterName = [info.description || info.device || 'unknown adapter', info.vendor, info.architecture]
     .filter(Boolean).join(' / ');
-  const ctx = new GpuContext(device, { shaders: nodeShaderLoader, tuning: opts.tuning });
+  const ctx = new GpuContext(device, { shaders: opts.shaders ?? nodeShaderLoader, tuning: opts.tuning });
   return {
     ctx, device, adapterName,
     // Dawn's instance must outlive its devices: if the GC collects it, event processing touches
