@@ -20,11 +20,11 @@ import type { Tensor } from '../api/input.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { parseLabels } from '../io/labels.ts';
 import { npyToFloat32 } from '../io/npy.ts';
-import { parsePreprocessSpecText, type PreprocessSpec } from '../preprocess/spec.ts';
+import type { PreprocessSpec } from '../preprocess/spec.ts';
 import type { RgbaImage } from '../preprocess/image.ts';
 import { createNodeGpu, nodeShaderLoader, type NodeGpu } from './gpu.ts';
 import { decodeImage, readImage as readImageFile } from './image-decode.ts';
-import { loadModel as loadModelFile } from './model-file.ts';
+import { loadModel as loadModelFile, readPreprocessFile } from './model-file.ts';
 import { readNpy as readNpyFile, writeNpy as writeNpyFile } from './npy-file.ts';
 import { encodePng, writePng as writePngFile } from './png.ts';
 
@@ -81,8 +81,7 @@ export class Lrp extends CoreLrp {
 
   /** @internal A JSON object or text as in the core; any other string is a file path. */
   protected override async readPreprocess(value: PreprocessSource): Promise<PreprocessSpec> {
-    if (!isPath(value)) return super.readPreprocess(value);
-    return parsePreprocessSpecText(await readText(value, 'preprocessing spec'), value);
+    return isPath(value) ? readPreprocessFile(value) : super.readPreprocess(value);
   }
 
   /** @internal A list or a labels file's text as in the core; a one-line string is a file path. */

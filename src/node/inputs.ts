@@ -1,5 +1,6 @@
 /** Turns command-line inputs (one `.npy` batch, or image files) into one float32 NCHW batch. */
 import { extname, basename } from 'node:path';
+import { checkPreprocessFits } from '../api/input.ts';
 import type { Graph } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import { npyToFloat32 } from '../io/npy.ts';
@@ -33,11 +34,7 @@ export async function loadInputs(paths: readonly string[], graph: Graph, preproc
   if (!preprocess) {
     throw new Error(`images need a preprocessing spec: ${preprocessHint}`);
   }
-  const [c, h, w] = graph.input.shape;
-  const channels = preprocess.channels === 'GRAY' ? 1 : 3;
-  if (graph.input.shape.length !== 3 || c !== channels || h !== preprocess.size[0] || w !== preprocess.size[1]) {
-    throw new Error(`preprocessing gives ${channels}×${preprocess.size.join('×')} but the model takes ${graph.input.shape.join('×')}`);
-  }
+  checkPreprocessFits(graph, preprocess, graph.name);
   const data = new Float32Array(paths.length * per);
   for (let i = 0; i < paths.length; i++) {
     data.set(preprocessImage(await readImage(paths[i]), preprocess), i * per);
