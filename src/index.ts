@@ -15,7 +15,7 @@
  * Everything exported here is the public API (docs/api.md); modules under src/ are internal.
  */
 export { Lrp, NoWebGpuError, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from './api/lrp.ts';
-export { Model, type Prediction, type RankedClass } from './api/model.ts';
+export { Model, type LayerInfo, type Prediction, type RankedClass } from './api/model.ts';
 export {
   Explainer, Explanation, type ExplainOptions, type GpuExplanation, type GpuTensor, type LayerPlan, type Target,
 } from './api/explainer.ts';
@@ -33,7 +33,6 @@ export {
   type Localization, type PairRecord, type PairSums, type PreparedSample, type PrepareFailure, type PrepareResult,
   type ReportRow, type Sample, type Skip,
 } from './api/evaluator.ts';
-export type { PreprocessSpec } from './preprocess/spec.ts';
-export type { Graph, Layer, LayerKind, Shape, ValueInfo } from './graph/ir.ts';
+export type { ChannelOrder, PreprocessSpec, ResizeMode } from './preprocess/spec.ts';
 export { GpuError } from './gpu/errors.ts';
 export type { ShaderLoader } from './gpu/shaders.ts';

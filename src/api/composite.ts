@@ -7,6 +7,7 @@ import type { Graph } from '../graph/ir.ts';
 import { formatComposite, parseComposite, resolveComposite, type CompositeSpec, type ResolvedComposite } from '../lrp/composite.ts';
 import { PRESET_NAMES, presetDescription, type PresetName } from '../lrp/presets.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
+import type { Model } from './model.ts';
 
 /** The name of a preset composite, e.g. `'cmp-alpha2-flat'` (the paper's LRP_CMP:α2+b). */
 export type { PresetName };
@@ -72,6 +73,7 @@ export interface CompositeOptions {
 
 /** A preset with what it does. */
 export interface PresetInfo {
+  /** What `model.explainer()` takes, e.g. `'cmp-alpha2-flat'`. */
   readonly name: PresetName;
   /** e.g. `LRP_CMP:α2+b: dense: epsilon (--epsilon, default 0.1); conv: alpha-beta 2, 1; #0: flat`. */
   readonly description: string;
@@ -127,7 +129,7 @@ export class Composite {
    * The rule every layer of `model` gets, as a table (one row per layer: linear index, name, kind,
    * rule with parameters), followed by the notes resolving it produced (defaults taken, ...).
    */
-  describe(model: { readonly graph: Graph; readonly preprocess: PreprocessSpec | null }, options: CompositeOptions = {}): string {
+  describe(model: Model, options: CompositeOptions = {}): string {
     const resolved = this.resolve(model.graph, model.preprocess, options);
     return [formatComposite(resolved, model.graph), ...resolved.notes.map((n) => `note: ${n}`)].join('\n');
   }

@@ -73,6 +73,7 @@ export class Explanation {
 export interface GpuTensor {
   /** Holds the values in its first `4 × numel(shape)` bytes (the buffer may be larger); usage STORAGE | COPY_SRC | COPY_DST. */
   readonly buffer: GPUBuffer;
+  /** The tensor's shape, e.g. [N, 3, 224, 224]. */
   readonly shape: readonly number[];
 }
 
@@ -81,8 +82,11 @@ export interface GpuTensor {
  * the same device. Call `release()` when done: until then the buffers stay taken.
  */
 export interface GpuExplanation {
+  /** N×classes, on the CPU. */
   readonly logits: Tensor;
+  /** The class explained for every sample. */
   readonly targets: readonly number[];
+  /** The logit of each sample's target. */
   readonly targetLogits: readonly number[];
   /** N×(model input shape) float32, NCHW. */
   readonly relevance: GpuTensor;
@@ -92,7 +96,9 @@ export interface GpuExplanation {
 
 /** What the explainer runs on every layer. */
 export interface LayerPlan {
+  /** The layer's name. */
   readonly layer: string;
+  /** Its kind: conv, dense, relu, maxpool, ... */
   readonly kind: string;
   /** The rule with its parameters, e.g. `alpha-beta(alpha=2, beta=1, stabilizer=0.000001)`; `-` where relevance passes through. */
   readonly rule: string;

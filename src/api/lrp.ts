@@ -74,6 +74,7 @@ export interface LoadModelOptions {
 
 /** No WebGPU in this environment, or no adapter: the message says what to do. */
 export class NoWebGpuError extends Error {
+  /** `'NoWebGpuError'`, to tell it apart from other errors. */
   override name = 'NoWebGpuError';
 }
 
@@ -136,16 +137,17 @@ export function browserGpu(): GPU {
  * ```
  */
 export class Lrp {
+  /** @internal */
+  readonly context: GpuContext;
+  /** The adapter the device came from, e.g. "nvidia / ampere / ..." or "llvmpipe ... (on the CPU)". */
+  readonly adapter: string;
   private readonly models = new Set<Model>();
   private destroyed = false;
 
-  protected constructor(
-    /** @internal */
-    readonly context: GpuContext,
-    /** The adapter the device came from, e.g. "nvidia / ampere / ..." or "llvmpipe ... (on the CPU)". */
-    readonly adapter: string,
-    private readonly release: () => void,
-  ) {}
+  protected constructor(context: GpuContext, adapter: string, private readonly release: () => void) {
+    this.context = context;
+    this.adapter = adapter;
+  }
 
   /**
    * Starts the library on a device: `options.device`, or one requested from `navigator.gpu`.

@@ -20,9 +20,26 @@ export interface RankedClass {
   readonly index: number;
   /** Its name from the model's labels; null without labels. */
   readonly label: string | null;
+  /** Its logit. */
   readonly logit: number;
   /** Softmax of the logits. */
   readonly probability: number;
+}
+
+/** One layer of a model, as `lrp inspect` lists it. */
+export interface LayerInfo {
+  /** The ONNX node name (what a composite's `name:NODE` selector names). */
+  readonly name: string;
+  /** conv, dense, relu, maxpool, avgpool, globalavgpool, lrn, flatten, identity, concat, ... */
+  readonly kind: string;
+  /** Per-sample shape of its (first) input. */
+  readonly inputShape: readonly number[];
+  /** Per-sample shape of its output. */
+  readonly outputShape: readonly number[];
+  /** Weights and biases. */
+  readonly params: number;
+  /** Multiply-accumulates per sample (linear layers only). */
+  readonly macs: number;
 }
 
 /** The prediction for one sample. */
@@ -33,7 +50,7 @@ export interface Prediction {
   readonly top: readonly RankedClass[];
 }
 
-/** What a model was made from (src/api/lrp.ts reads it). */
+/** @internal What a model was made from (src/api/lrp.ts reads it). */
 export interface ModelParts {
   readonly graph: Graph;
   readonly name: string;
@@ -71,7 +88,7 @@ export class Model {
     return this.parts.name;
   }
 
-  /** The layer graph the GPU runs (after import and canonization). */
+  /** @internal The layer graph the GPU runs (after import and canonization). */
   get graph(): Graph {
     return this.parts.graph;
   }
@@ -101,7 +118,17 @@ export class Model {
     return this.forward.maxBatch;
   }
 
-  /** Layers, shapes, parameters and multiply-adds, as `lrp inspect` prints them. */
+  /** The layers in forward order, with their shapes, parameters and multiply-adds. */
+  get layers(): readonly LayerInfo[] {
+    return summarizeGraph(this.graph).rows;
+  }
+
+  /** The names of the model's outputs (`LoadModelOptions.output` picks the one explained). */
+  get outputs(): readonly string[] {
+    return this.graph.outputs;
+  }
+
+  /** Layers, shapes, parameters and multiply-adds as a table, as `lrp inspect` prints them. */
   summary(): string {
     return formatSummary(summarizeGraph(this.graph));
   }

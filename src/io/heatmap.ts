@@ -30,9 +30,11 @@ export function diverging(v: number): [number, number, number] {
   return [r0 + f * (r1 - r0), g0 + f * (g1 - g0), b0 + f * (b1 - b0)].map((c) => Math.round(255 * c)) as [number, number, number];
 }
 
+/** How a heatmap is drawn. */
 export interface HeatmapOptions {
   /** Draw over this image (same size as the map) with the heatmap's opacity. */
   overlay?: RgbaImage;
+  /** The heatmap's opacity over `overlay`, 0 to 1 (default 0.6). */
   opacity?: number;
 }
 

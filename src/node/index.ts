@@ -29,9 +29,6 @@ import { readNpy as readNpyFile, writeNpy as writeNpyFile } from './npy-file.ts'
 import { encodePng, writePng as writePngFile } from './png.ts';
 
 export * from '../index.ts';
-export { openDataset, DATASET_KINDS, type Dataset, type DatasetKind, type OpenDatasetOptions } from './datasets/index.ts';
-export { prepareSample } from './prepare/prepare-sample.ts';
-export { readLabels } from './labels.ts';
 
 /** Options of the Node {@link Lrp.create}: the core's, and Dawn's. */
 export interface NodeLrpOptions extends LrpOptions {
@@ -133,3 +130,6 @@ export async function writeNpy(path: string, tensor: Tensor): Promise<void> {
   await writeNpyFile(path, tensor.shape, tensor.data);
 }
 
+export { readLabels } from './labels.ts';
+export { openDataset, DATASET_KINDS, type Dataset, type DatasetKind, type OpenDatasetOptions } from './datasets/index.ts';
+export { prepareSample } from './prepare/prepare-sample.ts';

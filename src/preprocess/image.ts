@@ -4,8 +4,11 @@
 import { sourceRect, type Box } from './geometry.ts';
 import { channelCount, type PreprocessSpec } from './spec.ts';
 
+/** An image as RGBA bytes (a browser's `ImageData` is one). */
 export interface RgbaImage {
+  /** Pixels per row. */
   width: number;
+  /** Rows. */
   height: number;
   /** RGBA, 4 bytes per pixel, row-major. */
   data: Uint8Array | Uint8ClampedArray;
