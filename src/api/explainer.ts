@@ -62,7 +62,7 @@ export class Explanation {
   /**
    * Sample `sample`'s relevance as a heatmap image at the model's input size (summed over
    * channels; red positive, blue negative). Encode it with `writePng` (Node) or draw it with
-   * `new ImageData(image.data, image.width)` (browser).
+   * `new ImageData(new Uint8ClampedArray(image.data), image.width)` (browser).
    */
   heatmap(sample = 0, options: HeatmapOptions = {}): RgbaImage {
     return relevanceHeatmap(this.relevance, sample, options);
