@@ -84,6 +84,9 @@ export function installTarball(dir: string, tarball: string, repoRoot: string): 
   const t0 = performance.now();
   const r = spawnSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn'], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
   const log = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  if (r.status !== 0) throw new Error(`npm ci in ${dir} failed (${r.status ?? r.signal}):\n${log}`);
+  if (r.status !== 0) {
+    throw new Error(`npm ci in ${dir} failed (${r.status ?? r.signal}); it takes the dependencies from the npm cache that \`npm ci\` `
+      + `in this repository fills, and from the registry what is not there:\n${log}`);
+  }
   return { log, ms: performance.now() - t0 };
 }
