@@ -45,6 +45,23 @@ function run(cmd: string, args: readonly string[], cwd: string, timeout = 240_00
 
 const npyFloats = (path: string) => npyToFloat32(parseNpy(new Uint8Array(readFileSync(path)), path));
 
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory() ? sourceFiles(p) : /\.(ts|mjs)$/.test(e.name) ? [p] : [];
+  });
+}
+
+describe('files the code reads beside itself', () => {
+  it('are found from the package root (src/node/package-root.ts), which is the same from src/ and from dist/src/', () => {
+    // `new URL('../../x', import.meta.url)` names another file from dist/src/node/ than from src/node/.
+    const offending = ['src', 'cli'].flatMap((d) => sourceFiles(join(ROOT, d)))
+      .filter((f) => /new URL\(\s*['"]\.\.\//.test(readFileSync(f, 'utf8')))
+      .map((f) => f.slice(ROOT.length));
+    expect(offending).toEqual([]);
+  });
+});
+
 describe('npm pack, installed into an empty project', () => {
   let tmp = '';
   let dir = '';

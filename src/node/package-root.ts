@@ -10,12 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const NAME = 'webgpu-lrp';
 
-function findRoot(from: string): string {
+function findRoot(from: string): { dir: string; version: string } {
   for (let dir = from; ; dir = dirname(dir)) {
     const pkg = join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === NAME) return dir;
+        const json = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown; version?: unknown };
+        if (json.name === NAME) return { dir, version: String(json.version ?? '0.0.0') };
       } catch {
         // Not ours (or unreadable): keep walking up.
       }
@@ -24,8 +25,13 @@ function findRoot(from: string): string {
   }
 }
 
+const found = findRoot(dirname(fileURLToPath(import.meta.url)));
+
 /** Absolute path of the package root, with a trailing separator. */
-export const PACKAGE_ROOT = join(findRoot(dirname(fileURLToPath(import.meta.url))), '/');
+export const PACKAGE_ROOT = join(found.dir, '/');
+
+/** The package's version, from its package.json. */
+export const PACKAGE_VERSION = found.version;
 
 /** Whether this code runs from the TypeScript sources (a checkout) rather than the build. */
 export const FROM_SOURCE = import.meta.url.endsWith('.ts');
