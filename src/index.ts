@@ -15,7 +15,7 @@
  * Everything exported here is the public API (docs/api.md); modules under src/ are internal.
  */
 export { Lrp, NoWebGpuError, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from './api/lrp.ts';
-export { Model, type LayerInfo, type Prediction, type RankedClass } from './api/model.ts';
+export { inspectModel, Model, topClasses, type LayerInfo, type ModelInfo, type Prediction, type RankedClass } from './api/model.ts';
 export {
   Explainer, Explanation, type ExplainOptions, type GpuExplanation, type GpuTensor, type LayerPlan, type Target,
 } from './api/explainer.ts';
@@ -23,8 +23,8 @@ export {
   Composite, type CompositeJson, type CompositeOptions, type CompositeRuleJson, type CompositeSource, type LayerSelector,
   type PresetInfo, type PresetName,
 } from './api/composite.ts';
-export { channelSum, diverging, heatmap, relevanceHeatmap, type HeatmapOptions } from './api/heatmap.ts';
-export type { ModelInput, RgbaImage, Tensor } from './api/input.ts';
+export * from './api/heatmap.ts';
+export { croppedImage, type ModelInput, type RgbaImage, type Tensor } from './api/input.ts';
 export { readImage, type ImageSource } from './api/image.ts';
 export { npyToTensor, tensorToNpy } from './api/npy.ts';
 export {
@@ -33,6 +33,8 @@ export {
   type Localization, type PairRecord, type PairSums, type PreparedSample, type PrepareFailure, type PrepareResult,
   type ReportRow, type Sample, type Skip,
 } from './api/evaluator.ts';
-export type { ChannelOrder, PreprocessSpec, ResizeMode } from './preprocess/spec.ts';
+export { parsePreprocessSpec, parsePreprocessSpecText, type ChannelOrder, type PreprocessSpec, type ResizeMode } from './preprocess/spec.ts';
+export { parseLabels } from './io/labels.ts';
+export type { PipelineProgress } from './gpu/pipeline-cache.ts';
 export { GpuError } from './gpu/errors.ts';
 export type { ShaderLoader } from './gpu/shaders.ts';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lrp as CoreLrp } from '../src/index.ts';
 import {
-  boxMask, Composite, Explainer, Lrp, localization, NoWebGpuError, prepareImage, type Model, type RgbaImage, type Sample,
+  boxMask, Composite, croppedImage, Explainer, inspectModel, Lrp, localization, NoWebGpuError, prepareImage, topClasses, type Model, type RgbaImage, type Sample,
 } from '../src/node/index.ts';
 import { Explainer as Engine } from '../src/lrp/explainer.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
@@ -41,6 +41,12 @@ describe('the public API on the demo model', () => {
     expect(p.top).toHaveLength(2);
     expect(p.top[0].label).toBe(model.labels![p.top[0].index]);
     expect(p.top[0].probability).toBeGreaterThan(p.top[1].probability);
+    // The same facts from the bytes alone, without a GPU.
+    const info = inspectModel(readFileSync(DEMO), { name: 'demo' });
+    expect([info.name, info.classes, info.inputShape, info.output]).toEqual(['demo', 6, [3, 64, 64], model.output]);
+    expect(info.layers).toEqual(model.layers);
+    expect(info.summary()).toBe(model.summary());
+    expect(() => inspectModel(new Uint8Array([1, 2, 3]), { name: 'junk.onnx' })).toThrow(/^junk\.onnx: /);
   });
 
   it('explains as the relevance Explainer does, bit for bit, whatever the batch split', async () => {
@@ -66,6 +72,37 @@ describe('the public API on the demo model', () => {
     const picture = whole.heatmap(2);
     expect([picture.width, picture.height, picture.data.length]).toEqual([64, 64, 64 * 64 * 4]);
     expect(() => whole.heatmap(3)).toThrow(/sample 3 is not in the batch of 3/);
+  });
+
+  it('explains with several explainers on one forward pass, as each alone', async () => {
+    const other = await model.explainer('cmp-alpha2-flat', { flatLayers: 2 });
+    try {
+      const [a, b] = await model.explainEach(images, [explainer, other], { target: 2, batchSize: 2 });
+      const a1 = await explainer.explain(images, { target: 2 });
+      const b1 = await other.explain(images, { target: 2 });
+      expect(Array.from(a.relevance.data)).toEqual(Array.from(a1.relevance.data));
+      expect(Array.from(b.relevance.data)).toEqual(Array.from(b1.relevance.data));
+      expect(Array.from(a.relevance.data)).not.toEqual(Array.from(b.relevance.data));
+    } finally {
+      other.destroy();
+    }
+  });
+
+  it('draws heatmaps of image inputs over the image and at its size; the model\'s preprocessing and labels may change', async () => {
+    const wide = { width: 96, height: 64, data: new Uint8Array(96 * 64 * 4).fill(200) };
+    const ex = await explainer.explain([images[0], wide]);
+    expect([ex.heatmap(1).width, ex.heatmap(1).height]).toEqual([64, 64]);
+    const big = ex.heatmap(1, { size: 'original', overlay: true });
+    expect([big.width, big.height]).toEqual([96, 64]);
+    expect(croppedImage(wide, model.preprocess!).width).toBe(64);
+    expect(topClasses([0, 3, 1], 2, ['a', 'b', 'c']).map((c) => c.label)).toEqual(['b', 'c']);
+    const spec = model.preprocess;
+    expect(() => { model.preprocess = { ...spec!, size: [32, 32] }; }).toThrow(/gives 3×32×32 but model '.*' takes 3×64×64/);
+    model.preprocess = null;
+    await expect(model.predict(images[0])).rejects.toThrow(/no preprocessing spec/);
+    model.preprocess = spec;
+    model.labels = null;
+    expect((await model.predict(images[0]))[0].top[0].label).toBeNull();
   });
 
   it('leaves the relevance on the GPU when asked, the same values', async () => {

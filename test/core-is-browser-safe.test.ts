@@ -88,3 +88,24 @@ describe('src/ does not import from cli/', () => {
 function cliImports(file: string, code: string): string[] {
   return importsOf(code).filter((spec) => spec.startsWith('.') && (resolve(dirname(file), spec) + '/').startsWith(CLI_DIR));
 }
+
+describe('web/ uses the public API only', () => {
+  const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+  const PUBLIC = resolve(SRC, 'index.ts');
+  const files = tsFiles(WEB);
+
+  it('finds the page', () => {
+    expect(files.some((f) => f.endsWith('main.ts'))).toBe(true);
+  });
+
+  for (const file of files) {
+    it(`web/${relative(WEB, file)}`, () => {
+      const offending = importsOf(readFileSync(file, 'utf8')).filter((spec) => {
+        if (!spec.startsWith('.')) return true;
+        const target = resolve(dirname(file), spec);
+        return target !== PUBLIC && !target.startsWith(WEB);
+      });
+      expect(offending, `web/${relative(WEB, file)} imports besides src/index.ts (what 'webgpu-lrp' exports)`).toEqual([]);
+    });
+  }
+});

@@ -9,7 +9,7 @@ import type { ForwardModel } from '../forward/model.ts';
 import type { RgbaImage } from '../preprocess/image.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import * as lrp from '../lrp/explainer.ts';
-import { relevanceHeatmap, type HeatmapOptions } from './heatmap.ts';
+import { relevanceHeatmap, type PictureOptions } from './heatmap.ts';
 import { toBatch, type ModelInput, type Tensor } from './input.ts';
 
 /** A class to explain: its index in the model's output, or `'predicted'` (each sample's highest logit). */
@@ -47,11 +47,17 @@ export class Explanation {
      * is close to the target's logit (LRP's conservation); a quick check that nothing leaked.
      */
     readonly relevanceSums: readonly number[],
+    /** The images explained (null for a tensor input), for heatmaps over them or at their size. */
+    private readonly images: readonly RgbaImage[] | null,
+    private readonly spec: PreprocessSpec | null,
   ) {}
 
   /** @internal */
-  static of(logits: Tensor, targets: readonly number[], targetLogits: readonly number[], relevance: Tensor, relevanceSums: readonly number[]): Explanation {
-    return new Explanation(logits, targets, targetLogits, relevance, relevanceSums);
+  static of(
+    logits: Tensor, targets: readonly number[], targetLogits: readonly number[], relevance: Tensor, relevanceSums: readonly number[],
+    images: readonly RgbaImage[] | null, spec: PreprocessSpec | null,
+  ): Explanation {
+    return new Explanation(logits, targets, targetLogits, relevance, relevanceSums, images, spec);
   }
 
   /** Samples in the batch. */
@@ -60,12 +66,15 @@ export class Explanation {
   }
 
   /**
-   * Sample `sample`'s relevance as a heatmap image at the model's input size (summed over
-   * channels; red positive, blue negative). Encode it with `writePng` (Node) or draw it with
+   * Sample `sample`'s relevance as a heatmap image, drawn as `lrp explain --heatmap` draws it
+   * (summed over channels, clipped at the 99.5th percentile, zennit's `bwr`: red positive, blue
+   * negative); `options` choose the colour map, mode, clipping, and, for an image input, an
+   * overlay on the image (`overlay: true`) or the image's own size (`size: 'original'`). Encode
+   * it with `writePng` (Node) or draw it with
    * `new ImageData(new Uint8ClampedArray(image.data), image.width)` (browser).
    */
-  heatmap(sample = 0, options: HeatmapOptions = {}): RgbaImage {
-    return relevanceHeatmap(this.relevance, sample, options);
+  heatmap(sample = 0, options: PictureOptions = {}): RgbaImage {
+    return relevanceHeatmap(this.relevance, sample, { image: this.images?.[sample] ?? null, spec: this.spec, ...options });
   }
 }
 
@@ -161,33 +170,13 @@ export class Explainer {
    * forward pass, then the relevance pass from each sample's target back to the input.
    */
   async explain(input: ModelInput, options: ExplainOptions = {}): Promise<Explanation> {
+    return (await explainEach(this.model, [this], input, options))[0];
+  }
+
+  /** @internal The relevance engine, for explainEach. */
+  get relevancePass(): lrp.Explainer {
     this.check();
-    const { forward } = this.model;
-    const { data, count } = toBatch(input, this.model);
-    const targets = targetList(options.target, count);
-    const batch = batchSize(options.batchSize, forward.maxBatch);
-    const per = numel(forward.graph.input.shape);
-    const classes = numel(valueInfo(forward.graph, forward.graph.output).shape);
-    const logits = new Float32Array(count * classes);
-    const relevance = new Float32Array(count * per);
-    const explained: number[] = [];
-    const targetLogits: number[] = [];
-    const sums: number[] = [];
-    for (let n0 = 0; n0 < count; n0 += batch) {
-      const n = Math.min(batch, count - n0);
-      const ex = await this.engine.explain(data.subarray(n0 * per, (n0 + n) * per), n, {
-        targets: targets.length === 1 ? targets : targets.slice(n0, n0 + n), init: options.init ?? 'logit',
-      });
-      logits.set(ex.logits, n0 * classes);
-      relevance.set(ex.relevance, n0 * per);
-      explained.push(...ex.targets);
-      targetLogits.push(...ex.targetLogits);
-      sums.push(...ex.relevanceSums);
-    }
-    return Explanation.of(
-      { data: logits, shape: [count, classes] }, explained, targetLogits,
-      { data: relevance, shape: [count, ...forward.graph.input.shape] }, sums,
-    );
+    return this.engine;
   }
 
   /**
@@ -234,6 +223,50 @@ export class Explainer {
   private check(): void {
     if (this.destroyed) throw new Error(`explainer ${this.composite} of model '${this.model.name}' was destroyed; make a new one with model.explainer()`);
   }
+}
+
+/**
+ * Explains `input` with each of `explainers` (all of `model`), one forward pass per GPU batch
+ * shared by all: what `Explainer.explain` and `Model.explainEach` run.
+ */
+export async function explainEach(model: ExplainedModel, explainers: readonly Explainer[], input: ModelInput, options: ExplainOptions): Promise<Explanation[]> {
+  const engines = explainers.map((e) => e.relevancePass);
+  for (const e of engines) {
+    if (e.forward !== model.forward) throw new Error(`explainer ${e.composite.name} belongs to another model than '${model.name}'`);
+  }
+  const { forward } = model;
+  const { data, count, images } = toBatch(input, model);
+  const targets = targetList(options.target, count);
+  const batch = batchSize(options.batchSize, forward.maxBatch);
+  const per = numel(forward.graph.input.shape);
+  const classes = numel(valueInfo(forward.graph, forward.graph.output).shape);
+  const out = engines.map(() => ({
+    logits: new Float32Array(count * classes), relevance: new Float32Array(count * per),
+    targets: [] as number[], targetLogits: [] as number[], sums: [] as number[],
+  }));
+  for (let n0 = 0; n0 < count; n0 += batch) {
+    const n = Math.min(batch, count - n0);
+    const acts = await forward.forward(data.subarray(n0 * per, (n0 + n) * per), n);
+    try {
+      for (const [k, engine] of engines.entries()) {
+        const ex = await engine.explainActivations(acts, {
+          targets: targets.length === 1 ? targets : targets.slice(n0, n0 + n), init: options.init ?? 'logit',
+        });
+        const o = out[k];
+        o.logits.set(ex.logits, n0 * classes);
+        o.relevance.set(ex.relevance, n0 * per);
+        o.targets.push(...ex.targets);
+        o.targetLogits.push(...ex.targetLogits);
+        o.sums.push(...ex.relevanceSums);
+      }
+    } finally {
+      acts.release();
+    }
+  }
+  return out.map((o) => Explanation.of(
+    { data: o.logits, shape: [count, classes] }, o.targets, o.targetLogits,
+    { data: o.relevance, shape: [count, ...forward.graph.input.shape] }, o.sums, images, model.preprocess,
+  ));
 }
 
 function targetList(target: ExplainOptions['target'], count: number): lrp.Target[] {

@@ -40,7 +40,7 @@ export async function readImage(source: ImageSource): Promise<RgbaImage> {
   }
   try {
     const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const g = canvas.getContext('2d');
+    const g = canvas.getContext('2d', { willReadFrequently: true });
     if (!g) throw new Error(`${what}: no 2D canvas to read the pixels with`);
     g.drawImage(bitmap, 0, 0);
     return g.getImageData(0, 0, bitmap.width, bitmap.height);

@@ -29,6 +29,7 @@ export interface Tensor {
 export type ModelInput = Tensor | Float32Array | RgbaImage | readonly RgbaImage[];
 
 export type { RgbaImage };
+export { croppedImage } from '../preprocess/image.ts';
 
 /** The model as input conversion needs it. */
 interface InputModel {
@@ -43,8 +44,15 @@ function isImage(x: unknown): x is RgbaImage {
     && (i.data instanceof Uint8Array || i.data instanceof Uint8ClampedArray);
 }
 
-/** `input` as the model's float32 batch and the number of samples in it. */
-export function toBatch(input: ModelInput, model: InputModel): { data: Float32Array; count: number } {
+/** The model's float32 batch, its number of samples, and the images it was made from (null for tensors). */
+export interface Batch {
+  readonly data: Float32Array;
+  readonly count: number;
+  readonly images: readonly RgbaImage[] | null;
+}
+
+/** `input` as the model's float32 batch. */
+export function toBatch(input: ModelInput, model: InputModel): Batch {
   const want = model.graph.input.shape;
   const per = numel(want);
   const takes = `model '${model.name}' takes N×${want.join('×')} float32`;
@@ -52,7 +60,7 @@ export function toBatch(input: ModelInput, model: InputModel): { data: Float32Ar
     if (input.length === 0 || input.length % per !== 0) {
       throw new Error(`an input of ${input.length} values is not a whole number of samples: ${takes} (${per} values per sample)`);
     }
-    return { data: input, count: input.length / per };
+    return { data: input, count: input.length / per, images: null };
   }
   if (isImage(input)) return imagesToBatch([input], model);
   if (Array.isArray(input)) {
@@ -72,10 +80,10 @@ export function toBatch(input: ModelInput, model: InputModel): { data: Float32Ar
   if (t.data.length !== numel(shape)) {
     throw new Error(`input tensor has ${t.data.length} values, but its shape [${t.shape.join(', ')}] needs ${numel(shape)}`);
   }
-  return { data: t.data, count: shape[0] };
+  return { data: t.data, count: shape[0], images: null };
 }
 
-function imagesToBatch(images: readonly RgbaImage[], model: InputModel): { data: Float32Array; count: number } {
+function imagesToBatch(images: readonly RgbaImage[], model: InputModel): Batch {
   const spec = model.preprocess;
   if (!spec) {
     throw new Error(`model '${model.name}' has no preprocessing spec, so images cannot become its input: pass `
@@ -86,7 +94,7 @@ function imagesToBatch(images: readonly RgbaImage[], model: InputModel): { data:
   const per = numel(model.graph.input.shape);
   const data = new Float32Array(images.length * per);
   images.forEach((img, i) => data.set(preprocessImage(img, spec), i * per));
-  return { data, count: images.length };
+  return { data, count: images.length, images };
 }
 
 /** Throws unless `spec` makes inputs of the model's input shape. */

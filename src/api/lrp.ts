@@ -11,7 +11,7 @@
  * - A model URL is fetched; when no preprocessing is given, `URL.json` beside it is tried (as Node
  *   reads `MODEL.onnx.json` beside a file), and its absence (a 404) only means none.
  */
-import { deviceDescriptor, GpuContext } from '../gpu/context.ts';
+import { deviceDescriptor, GpuContext, type PipelineProgress } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
 import { ForwardModel } from '../forward/model.ts';
 import type { Graph } from '../graph/ir.ts';
@@ -36,6 +36,11 @@ export interface LrpOptions {
   readonly powerPreference?: GPUPowerPreference;
   /** Where WGSL comes from, by path below `shaders/`. Default: the sources embedded in the package. */
   readonly shaders?: ShaderLoader;
+  /**
+   * Told as GPU pipelines are compiled and first run, for a progress display: a first run
+   * compiles every kernel, which takes a while on some drivers and in some browsers.
+   */
+  readonly onPipelineProgress?: (progress: PipelineProgress) => void;
 }
 
 /**
@@ -157,11 +162,11 @@ export class Lrp {
     const shaders = options.shaders ?? embeddedShaders;
     if (options.device !== undefined) {
       if (!isDevice(options.device)) throw new Error('options.device is not a GPUDevice');
-      const ctx = new GpuContext(options.device, { shaders });
+      const ctx = new GpuContext(options.device, { shaders, onPipelineProgress: options.onPipelineProgress });
       return new Lrp(ctx, adapterName((options.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo), () => ctx.destroy());
     }
     const { device, adapter } = await requestDevice(browserGpu(), options.powerPreference);
-    const ctx = new GpuContext(device, { shaders });
+    const ctx = new GpuContext(device, { shaders, onPipelineProgress: options.onPipelineProgress });
     return new Lrp(ctx, adapter, () => {
       ctx.destroy();
       device.destroy();
@@ -182,7 +187,7 @@ export class Lrp {
     const parts = await this.readModel(source, options);
     if (parts.preprocess) checkPreprocessFits(parts.graph, parts.preprocess, parts.name);
     const forward = await ForwardModel.create(this.context, parts.graph);
-    const model = Model.of(parts, forward, () => this.models.delete(model));
+    const model = Model.of({ ...parts }, forward, () => this.models.delete(model));
     this.models.add(model);
     return model;
   }

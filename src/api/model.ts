@@ -6,13 +6,14 @@ import { ForwardModel } from '../forward/model.ts';
 import { predict, topK } from '../forward/predict.ts';
 import { numel, valueInfo, type Graph } from '../graph/ir.ts';
 import { formatSummary, summarizeGraph } from '../graph/summary.ts';
+import { importOnnx } from '../graph/onnx/import.ts';
 import { formatComposite } from '../lrp/composite.ts';
 import { Explainer as Engine } from '../lrp/explainer.ts';
-import type { PreprocessSpec } from '../preprocess/spec.ts';
+import { parsePreprocessSpec, type PreprocessSpec } from '../preprocess/spec.ts';
 import { Composite, type CompositeOptions, type CompositeSource } from './composite.ts';
 import { Evaluator, type EvaluatorOptions } from './evaluator.ts';
-import { Explainer } from './explainer.ts';
-import { toBatch, type ModelInput, type Tensor } from './input.ts';
+import { explainEach, Explainer, type ExplainOptions, type Explanation } from './explainer.ts';
+import { checkPreprocessFits, toBatch, type ModelInput, type Tensor } from './input.ts';
 
 /** One class of a prediction. */
 export interface RankedClass {
@@ -42,6 +43,42 @@ export interface LayerInfo {
   readonly macs: number;
 }
 
+/** What a model is: its layers and shapes. A `Model` is one; `inspectModel` gives one without a GPU. */
+export interface ModelInfo {
+  /** The name messages use (a file name, `model.onnx`, or a built-in's name). */
+  readonly name: string;
+  /** One sample's input shape, e.g. [3, 224, 224]. */
+  readonly inputShape: readonly number[];
+  /** Number of output classes. */
+  readonly classes: number;
+  /** The names of the model's outputs. */
+  readonly outputs: readonly string[];
+  /** The output it predicts and explains. */
+  readonly output: string;
+  /** The layers in forward order, with their shapes, parameters and multiply-adds. */
+  readonly layers: readonly LayerInfo[];
+  /** Layers, shapes, parameters and multiply-adds as a table, as `lrp inspect` prints them. */
+  summary(): string;
+}
+
+/**
+ * What an ONNX model is, without a GPU: imports it (every check `loadModel` makes on the file,
+ * e.g. an unsupported operator, fails here the same way) and describes its layers. For showing a
+ * model before it is loaded, or checking a file.
+ */
+export function inspectModel(bytes: Uint8Array | ArrayBuffer, options: { readonly name?: string; readonly output?: string } = {}): ModelInfo {
+  const name = options.name ?? 'model.onnx';
+  const graph = importOnnx(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), { source: name, output: options.output });
+  return graphInfo(graph, name);
+}
+
+function graphInfo(graph: Graph, name: string): ModelInfo {
+  return {
+    name, inputShape: graph.input.shape, classes: numel(valueInfo(graph, graph.output).shape), outputs: graph.outputs, output: graph.output,
+    layers: summarizeGraph(graph).rows, summary: () => formatSummary(summarizeGraph(graph)),
+  };
+}
+
 /** The prediction for one sample. */
 export interface Prediction {
   /** The model's output for the sample. */
@@ -54,8 +91,16 @@ export interface Prediction {
 export interface ModelParts {
   readonly graph: Graph;
   readonly name: string;
-  readonly preprocess: PreprocessSpec | null;
-  readonly labels: readonly string[] | null;
+  preprocess: PreprocessSpec | null;
+  labels: readonly string[] | null;
+}
+
+/**
+ * The `k` highest classes of one row of logits, best first, with softmax probabilities and, given
+ * `labels`, their names.
+ */
+export function topClasses(logits: ArrayLike<number>, k = 5, labels: readonly string[] | null = null): RankedClass[] {
+  return topK(logits, k).map((r) => ({ ...r, label: labels?.[r.index] ?? null }));
 }
 
 /** Things a model made and destroys with it. */
@@ -67,7 +112,7 @@ interface Owned {
  * A model loaded with `lrp.loadModel()`. Make explainers with `explainer()`; free the GPU memory
  * with `destroy()` (which also destroys its explainers and evaluators).
  */
-export class Model {
+export class Model implements ModelInfo {
   private readonly owned = new Set<Owned>();
   private destroyed = false;
 
@@ -93,14 +138,34 @@ export class Model {
     return this.parts.graph;
   }
 
-  /** How images become its input; null when none was given (then only tensors are accepted). */
+  /**
+   * How images become its input; null when none was given (then only tensors are accepted). May
+   * be set later (checked against the model's input); explainers made after use the new one.
+   */
   get preprocess(): PreprocessSpec | null {
     return this.parts.preprocess;
   }
 
-  /** Class names, when given to `loadModel`. */
+  /** Sets the preprocessing (validated, and checked against the model's input shape). */
+  set preprocess(spec: PreprocessSpec | null) {
+    if (spec !== null) {
+      spec = parsePreprocessSpec(spec, `the preprocessing of '${this.name}'`);
+      checkPreprocessFits(this.graph, spec, this.name);
+    }
+    this.parts.preprocess = spec;
+  }
+
+  /** Class names, when given to `loadModel` or set later; null without. */
   get labels(): readonly string[] | null {
     return this.parts.labels;
+  }
+
+  /** Sets the class names (a list, or null for none). */
+  set labels(labels: readonly string[] | null) {
+    if (labels !== null && !(Array.isArray(labels) && labels.every((l) => typeof l === 'string'))) {
+      throw new Error('labels must be a list of class names, or null');
+    }
+    this.parts.labels = labels === null ? null : [...labels];
   }
 
   /** One sample's input shape, e.g. [3, 224, 224]. */
@@ -128,6 +193,11 @@ export class Model {
     return this.graph.outputs;
   }
 
+  /** The output it predicts and explains (the first, unless `LoadModelOptions.output` chose another). */
+  get output(): string {
+    return this.graph.output;
+  }
+
   /** Layers, shapes, parameters and multiply-adds as a table, as `lrp inspect` prints them. */
   summary(): string {
     return formatSummary(summarizeGraph(this.graph));
@@ -149,7 +219,7 @@ export class Model {
       const row = logits.slice(n * classes, (n + 1) * classes);
       return {
         logits: row,
-        top: topK(row, options.top ?? 5).map((r) => ({ ...r, label: this.labels?.[r.index] ?? null })),
+        top: topClasses(row, options.top ?? 5, this.labels),
       };
     });
   }
@@ -167,6 +237,16 @@ export class Model {
     const explainer = Explainer.of(this, engine, resolved.notes, formatComposite(resolved, this.graph), () => this.owned.delete(explainer));
     this.owned.add(explainer);
     return explainer;
+  }
+
+  /**
+   * Explains `input` with each of `explainers` (made by this model), one forward pass shared by
+   * all: e.g. several composites side by side. Returns one explanation per explainer, in order.
+   */
+  async explainEach(input: ModelInput, explainers: readonly Explainer[], options: ExplainOptions = {}): Promise<Explanation[]> {
+    this.check();
+    if (explainers.length === 0) throw new Error('explainEach needs at least one explainer (from model.explainer())');
+    return explainEach(this, explainers, input, options);
   }
 
   /**

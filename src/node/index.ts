@@ -56,10 +56,14 @@ export class Lrp extends CoreLrp {
   static override async create(options: NodeLrpOptions = {}): Promise<Lrp> {
     const shaders = options.shaders ?? nodeShaderLoader;
     if (options.device !== undefined) {
-      const ctx = new GpuContext(options.device, { shaders });
+      const ctx = new GpuContext(options.device, { shaders, onPipelineProgress: options.onPipelineProgress });
       return new Lrp(ctx, adapterName((options.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo), () => ctx.destroy());
     }
-    const gpu = await createNodeGpu({ dawnOptions: options.dawnOptions ? [...options.dawnOptions] : undefined, powerPreference: options.powerPreference, shaders });
+    // A library prints nothing unasked: compile progress goes to onPipelineProgress only.
+    const gpu = await createNodeGpu({
+      dawnOptions: options.dawnOptions ? [...options.dawnOptions] : undefined, powerPreference: options.powerPreference, shaders,
+      compileProgress: false, onPipelineProgress: options.onPipelineProgress,
+    });
     const lrp = new Lrp(gpu.ctx, gpu.adapterName, () => gpu.close());
     lrp.gpu = gpu;
     return lrp;

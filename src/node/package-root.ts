@@ -30,6 +30,9 @@ const found = findRoot(dirname(fileURLToPath(import.meta.url)));
 /** Absolute path of the package root, with a trailing separator. */
 export const PACKAGE_ROOT = join(found.dir, '/');
 
+/** The package's name. */
+export const PACKAGE_NAME = NAME;
+
 /** The package's version, from its package.json. */
 export const PACKAGE_VERSION = found.version;
 
