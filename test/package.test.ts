@@ -90,7 +90,8 @@ describe('npm pack, installed into an empty project', () => {
 
   it('ships the build, its declarations, the shaders and the demo model, and no tests', () => {
     for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/node/index.js', 'dist/src/node/index.d.ts', 'dist/cli/main.js',
-      'dist/src/kernels/wgsl.generated.js', 'bin/lrp.js', 'shaders/forward/conv2d.wgsl', 'models/demo/demo.onnx', 'README.md']) {
+      'dist/src/kernels/wgsl.generated.js', 'bin/lrp.js', 'shaders/forward/conv2d.wgsl', 'models/demo/demo.onnx', 'models/demo/demo.png',
+      'README.md', 'docs/api.md']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => f.startsWith('test/') || f.startsWith('cli/') || f.startsWith('dist/test/'))).toEqual([]);
