@@ -23,8 +23,10 @@ export interface PrepareFailure {
   readonly skips: readonly Skip[];
 }
 
+/** A sample ready for the GPU, or why it is not. */
 export type PrepareResult = PreparedSample | PrepareFailure;
 
+/** Whether preparation succeeded (the sample has an input and pairs). */
 export function isPrepared(r: PrepareResult): r is PreparedSample {
   return 'input' in r;
 }
@@ -135,7 +137,8 @@ export function samplePairs(
 export function prepareDecoded(sample: Sample, img: RgbaImage, spec: PreprocessSpec): PrepareResult {
   const known = sample.width > 0 && sample.height > 0;
   if (known && (img.width !== sample.width || img.height !== sample.height)) {
-    return failSample(sample, `${sample.imagePath}: decoded size ${img.width}x${img.height} differs from the annotation's ${sample.width}x${sample.height} (${sample.annotationPath})`);
+    const turned = img.orientation ? ` (after its EXIF orientation ${img.orientation})` : '';
+    return failSample(sample, `${sample.imagePath}: decoded size ${img.width}x${img.height}${turned} differs from the annotation's ${sample.width}x${sample.height} (${sample.annotationPath})`);
   }
   const { pairs, skips } = samplePairs(sample, img.width, img.height, spec);
   if (pairs.length === 0) {

@@ -52,9 +52,20 @@ function expectRank(layer: { name: string; kind: string }, shape: Shape, rank: n
   }
 }
 
+/** A NaN or infinite parameter (a corrupt weight file) is refused at load time, naming where it is. */
+function checkFinite(layer: { name: string; kind: string }, what: string, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) layerFail(layer, `${what} value ${i} of ${values.length} is ${values[i]}: the parameters are corrupt`);
+  }
+}
+
 function convShape(layer: ConvLayer, x: Shape): number[] {
   expectRank(layer, x, 3);
   const { inChannels: ci, outChannels: co, kernel, groups } = layer;
+  if (!(Number.isSafeInteger(groups) && groups >= 1)) layerFail(layer, `groups must be a whole number >= 1, got ${groups}`);
+  if (!(Number.isSafeInteger(co) && co >= 1)) layerFail(layer, `has ${co} output channels`);
+  checkFinite(layer, 'weight', layer.weight);
+  checkFinite(layer, 'bias', layer.bias);
   if (x[0] !== ci) layerFail(layer, `expects ${ci} input channels, got ${x[0]}`);
   if (ci % groups !== 0 || co % groups !== 0) layerFail(layer, `channels ${ci}→${co} do not divide into ${groups} groups`);
   if (layer.weight.length !== co * (ci / groups) * kernel[0] * kernel[1]) {
@@ -80,6 +91,9 @@ function batchNormShape(layer: BatchNormLayer, x: Shape): number[] {
 
 function denseShape(layer: DenseLayer, x: Shape): number[] {
   if (x.length !== 1) layerFail(layer, `expects a flat input, got [${x.join(', ')}] (is a Flatten missing?)`);
+  if (!(Number.isSafeInteger(layer.outFeatures) && layer.outFeatures >= 1)) layerFail(layer, `has ${layer.outFeatures} output features`);
+  checkFinite(layer, 'weight', layer.weight);
+  checkFinite(layer, 'bias', layer.bias);
   if (x[0] !== layer.inFeatures) layerFail(layer, `expects ${layer.inFeatures} input features, got ${x[0]}`);
   if (layer.weight.length !== layer.inFeatures * layer.outFeatures) {
     layerFail(layer, `weight has ${layer.weight.length} values, expected ${layer.outFeatures}×${layer.inFeatures}`);

@@ -26,6 +26,10 @@ export interface LoadedModel {
   /** Where the preprocessing came from, for messages. */
   readonly preprocessSource: string | null;
   readonly source: string;
+  /** Whether `source` named a built-in architecture rather than a file. */
+  readonly builtin: boolean;
+  /** The external-data files the model read, as its tensors name them (relative to the model's folder). */
+  readonly externalData: readonly string[];
 }
 
 export interface LoadModelOptions {
@@ -38,7 +42,9 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
   let foldedConstants: ReadonlyMap<string, number> = new Map();
   let preprocess: PreprocessSpec | null = null;
   let preprocessSource: string | null = null;
-  if (isBuiltinSpec(spec) && !existsSync(spec)) {
+  const builtin = isBuiltinSpec(spec) && !existsSync(spec);
+  const externalData = new Set<string>();
+  if (builtin) {
     original = builtinModelUncanonized(spec);
     if (opts.output && opts.output !== original.output) {
       throw new Error(`${spec}: no output named '${opts.output}' (outputs: ${original.outputs.join(', ')})`);
@@ -50,17 +56,17 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
       throw new Error(`${spec}: no such model file (or built-in model: ${BUILTIN_MODELS.map((m) => `${m}:random`).join(', ')})`);
     }
     const bytes = new Uint8Array(readFileSync(spec));
-    const converted = convertOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec) });
+    const converted = convertOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec, externalData) });
     original = converted.graph;
     foldedConstants = converted.stats.foldedConstants;
     const beside = `${spec}.json`;
     if (!opts.preprocess && existsSync(beside)) {
-      preprocess = parsePreprocessSpecText(readFileSync(beside, 'utf8'), beside);
+      preprocess = readPreprocessFile(beside);
       preprocessSource = beside;
     }
   }
   if (opts.preprocess) {
-    preprocess = parsePreprocessSpecText(readFileSync(opts.preprocess, 'utf8'), opts.preprocess);
+    preprocess = readPreprocessFile(opts.preprocess);
     preprocessSource = opts.preprocess;
   }
   let canonized: Canonized;
@@ -70,12 +76,24 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
     throw new Error(`${spec}: ${(e as Error).message}`);
   }
   return {
-    graph: canonized.graph, original, canonization: canonized.reports, foldedConstants, preprocess, preprocessSource, source: spec,
+    graph: canonized.graph, original, canonization: canonized.reports, foldedConstants,
+    preprocess, preprocessSource, source: spec, builtin, externalData: [...externalData],
   };
 }
 
+/** A preprocessing spec file; errors name it. */
+export function readPreprocessFile(path: string): PreprocessSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read the preprocessing spec: ${(e as Error).message}`);
+  }
+  return parsePreprocessSpecText(text, path);
+}
+
 /** Reads ONNX external data relative to the model file, refusing paths that leave its folder. */
-function externalDataReader(modelPath: string) {
+function externalDataReader(modelPath: string, used: Set<string>) {
   const dir = dirname(resolve(modelPath));
   return (location: string, offset: number, length: number | null): Uint8Array => {
     const path = resolve(dir, normalize(location));
@@ -84,6 +102,7 @@ function externalDataReader(modelPath: string) {
       throw new Error(`${modelPath}: external data location '${location}' lies outside the model's folder`);
     }
     if (!existsSync(path)) throw new Error(`${modelPath}: external data file '${location}' is missing`);
+    used.add(rel.split(/[\\/]/).join('/'));
     const size = statSync(path).size;
     const n = length ?? size - offset;
     if (offset < 0 || n < 0 || offset + n > size) {

@@ -1,9 +1,10 @@
 /** Writes the synthetic boxes dataset (src/synth/) as a VOC-format folder: `lrp synth` and `lrp demo`. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesize } from '../synth/generate.ts';
 import { SYNTH_CLASSES } from '../synth/shapes.ts';
 import { classesText, vocXml } from '../synth/voc.ts';
+import { writeFileNamed } from './file-errors.ts';
 import { encodePng } from './png.ts';
 
 export interface SynthSummary {
@@ -29,15 +30,15 @@ export function writeSynthDataset(out: string, opts: { images: number; size: num
   for (let i = 1; i <= opts.images; i++) {
     const s = synthesize(opts.seed, i, { size: opts.size });
     const file = `${s.name}.png`;
-    writeFileSync(join(imgDir, file), encodePng(s.image));
-    writeFileSync(join(annDir, `${s.name}.xml`), vocXml(s, file));
+    writeFileNamed(join(imgDir, file), encodePng(s.image));
+    writeFileNamed(join(annDir, `${s.name}.xml`), vocXml(s, file));
     names.push(s.name);
     const present = new Set(s.objects.map((o) => o.classIndex));
     for (const c of present) perClass[c]++;
     if (present.size > 1) multiLabel++;
     objects += s.objects.length;
   }
-  writeFileSync(join(setDir, `${opts.split}.txt`), names.length ? `${names.join('\n')}\n` : '');
-  writeFileSync(join(out, 'classes.txt'), classesText());
+  writeFileNamed(join(setDir, `${opts.split}.txt`), names.length ? `${names.join('\n')}\n` : '');
+  writeFileNamed(join(out, 'classes.txt'), classesText());
   return { images: opts.images, objects, perClass, multiLabel };
 }

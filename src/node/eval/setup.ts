@@ -9,7 +9,7 @@ import type { Shard } from '../../eval/report.ts';
 import type { Sample, Skip } from '../../eval/types.ts';
 import type { Graph } from '../../graph/ir.ts';
 import { numel, valueInfo } from '../../graph/ir.ts';
-import { METHODS, parseComposite, resolveComposite, type ResolvedComposite } from '../../lrp/composite.ts';
+import { METHODS, parseComposite, resolveComposite, type ResolvedComposite, type ResolveOptions } from '../../lrp/composite.ts';
 import { channelCount, type PreprocessSpec } from '../../preprocess/spec.ts';
 import { openDataset, type Dataset } from '../datasets/index.ts';
 import { loadModel, type LoadedModel } from '../model-file.ts';
@@ -40,8 +40,11 @@ export interface AnalyzerSpec {
 /**
  * Parses and resolves every composite against the model; throws naming the composite at fault.
  * Names: a preset's name; a JSON composite's "name"; for a file without one, the file's base name.
+ * `resolve` carries --epsilon, --flat-layers and --classifier-layers to every composite.
  */
-export function loadAnalyzers(args: readonly string[], graph: Graph, preprocess: PreprocessSpec | null): AnalyzerSpec[] {
+export function loadAnalyzers(
+  args: readonly string[], graph: Graph, preprocess: PreprocessSpec | null, resolve: Omit<ResolveOptions, 'preprocess'> = {},
+): AnalyzerSpec[] {
   const out: AnalyzerSpec[] = [];
   for (const arg of splitCompositeArgs(args)) {
     let value: unknown = arg;
@@ -56,7 +59,7 @@ export function loadAnalyzers(args: readonly string[], graph: Graph, preprocess:
       file = arg;
     }
     const spec = parseComposite(value, source);
-    const composite = resolveComposite(spec, graph, { preprocess });
+    const composite = resolveComposite(spec, graph, { ...resolve, preprocess });
     let name = spec.name;
     const unnamed = name === 'custom' || (METHODS as readonly string[]).includes(name);
     if (file && unnamed && !/"name"\s*:/.test(String(value))) name = basename(file, extname(file));
@@ -70,8 +73,8 @@ export function loadAnalyzers(args: readonly string[], graph: Graph, preprocess:
 }
 
 /** The model with a preprocessing spec that fits its C × H × W input, or a clear error. */
-export function loadEvalModel(model: string, preprocessPath?: string): LoadedModel & { preprocess: PreprocessSpec } {
-  const m = loadModel(model, { preprocess: preprocessPath });
+export function loadEvalModel(model: string, preprocessPath?: string, output?: string): LoadedModel & { preprocess: PreprocessSpec } {
+  const m = loadModel(model, { preprocess: preprocessPath, output });
   if (!m.preprocess) {
     throw new Error(`${model}: no preprocessing spec: give --preprocess FILE or put ${model}.json beside the model (shared/docs/evaluation-protocol.md, "Preprocessing")`);
   }
