@@ -82,6 +82,7 @@ function batchNormShape(layer: BatchNormLayer, x: Shape): number[] {
   if (x[0] !== c) layerFail(layer, `expects ${c} channels, got ${x[0]}`);
   for (const [what, a] of [['scale', layer.scale], ['bias', layer.bias], ['mean', layer.mean], ['variance', layer.variance]] as const) {
     if (a.length !== c) layerFail(layer, `${what} has ${a.length} values, expected ${c}`);
+    checkFinite(layer, what, a);
   }
   if (!(layer.epsilon >= 0) || layer.variance.some((v) => !(v + layer.epsilon > 0))) {
     layerFail(layer, 'variance + epsilon must be positive in every channel');
@@ -215,6 +216,7 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
     arity: 'one',
     inferShape: (layer, [x]) => {
       if (layer.bias.length !== x[0]) layerFail(layer, `has ${layer.bias.length} values for ${x[0]} channels`);
+      checkFinite(layer, 'bias', layer.bias);
       return [...x];
     },
     params: (l) => l.bias.length, macs: none, nonneg: never,
