@@ -1,0 +1,519 @@
+// PatternAttribution's statistics of one linear layer for one batch, as a tiled implicit GEMM
+// (shared/docs/lrp-rules.md, "PatternAttribution"; the host side is src/patterns/statistics.ts):
+//
+//   S[c', k] = sum_r B[r, c'] * X[r, k]
+//   r  = (sample, oy, ox)  a row: an output position of a sample   (M = batch * outH * outW)
+//   k  = (ci, ky, kx)      an input of the receptive field          (K = inC / groups * KH * KW)
+//   c' = (half, c)         half 0: B = m = [z > 0]; half 1: B = m * y, y = z - bias
+//
+// so half 0 is sum m x and half 1 is sum m x y, for the nCh channels c of this chunk in every
+// group. It is a convolution's weight gradient with (m, m y) in place of the output gradient: X is
+// the implicit im2col of the input (gathered on the fly, zero in the padding), B is read from the
+// layer's stored output z, nothing else is materialised. A dense layer runs as a 1x1 convolution
+// of a 1x1 map whose channels are its input features.
+//
+// The tiling is forward/conv2d.wgsl's with m and k exchanged: a workgroup of TX x TY threads owns
+// a BM x BN = (4*PQ*TX) x (TN*TY) tile of S along (k, c'); thread (tx, ty) keeps PQ quads of 4
+// consecutive k (quads tx, tx + TX, ...) times TN columns in registers, and each step reduces BR
+// rows through workgroup memory. The thread's k quads are decomposed into (channel, tap) once,
+// before the loop; each row is decomposed into (sample, oy, ox) once per step.
+//
+// The result is added into the running sums across batches, compensated (Neumaier's variant of
+// Kahan summation: a float32 sum and a float32 running compensation per element, ~44 significant
+// bits together), so a statistics set of any size loses no precision while only the end result
+// comes back. `state` holds the sums in [0, stateLen) and their compensations in
+// [stateLen, 2 stateLen), element (half, g, c, k) at ((half * groups + g) * nCh + c) * K + k.
+// With a split reduction (splits > 1: too few output tiles to fill the device), wid.z also runs
+// over row slices of rChunk rows, each writing its partial sums to slice s of `part`, and
+// patterns/stats_fold.wgsl adds the slices in order.
+
+struct Params {
+  inC: u32, inH: u32, inW: u32, outC: u32,
+  outH: u32, outW: u32, strideH: u32, strideW: u32,
+  padT: u32, padL: u32, dilH: u32, dilW: u32,
+  cinPerGroup: u32, coutPerGroup: u32, K: u32, plane: u32,
+  // Rows of the batch (batch * plane).
+  M: u32,
+  // This chunk's channels: chBase .. chBase + nCh within every group (a dense layer's sums larger
+  // than one binding are chunked by output rows).
+  chBase: u32,
+  nCh: u32,
+  groups: u32,
+  splits: u32,
+  rChunk: u32,
+  // Elements of one half of `state` (2 * groups * nCh * K): where the compensations start, and the
+  // distance between the slices of `part`.
+  stateLen: u32,
+  // Apply max(x, 0) while gathering: a ReLU before this layer is a view, not a pass over memory.
+  reluIn: u32,
+}
+
+override KH: u32 = 3u;
+override KW: u32 = 3u;
+// Threads along k (a multiple of 8: on a CPU adapter the SIMD lanes run along x).
+override TX: u32 = 8u;
+// Threads along c'.
+override TY: u32 = 8u;
+// k quads per thread: 1, 2, 3 or 4.
+override PQ: u32 = 1u;
+// Columns per thread: a multiple of 4, at most 32.
+override TN: u32 = 16u;
+// Rows per step. The host keeps BR * (PQ * TX + TY * TN / 4) <= 1024.
+override BR: u32 = 16u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> z: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+@group(0) @binding(5) var<storage, read_write> part: array<f32>;
+
+// The X tile Xs[rr][k quad] at [0, BR * PQ * TX), then the B tile Bs[rr][c' / 4]: vec4 along k / c'.
+// A constant size (16 KiB, the WebGPU default limit), as in forward/conv2d.wgsl.
+var<workgroup> tile: array<vec4<f32>, 1024>;
+
+// Four consecutive k, decomposed once: each one's input offset from the row's tap (0, 0) of the
+// group's channel 0, its tap offset (dy, dx), and whether it lies within K.
+struct KQuad {
+  off: vec4<i32>,
+  dy: vec4<i32>,
+  dx: vec4<i32>,
+  ok: vec4<bool>,
+}
+
+fn kquadAt(k: u32) -> KQuad {
+  let kq = vec4<u32>(k) + vec4<u32>(0u, 1u, 2u, 3u);
+  let ci = kq / (KH * KW);
+  let t = kq - ci * (KH * KW);
+  let ky = t / KW;
+  let kx = t - ky * KW;
+  let dy = vec4<i32>(ky * p.dilH);
+  let dx = vec4<i32>(kx * p.dilW);
+  return KQuad(vec4<i32>(ci * p.inH * p.inW) + dy * i32(p.inW) + dx, dy, dx, kq < vec4<u32>(p.K));
+}
+
+// One row, decomposed: the input offset of its tap (0, 0) in the group's channel 0 (padding
+// included), its input position there, and whether it lies within this slice's rows.
+struct Row {
+  base: i32,
+  iy0: i32,
+  ix0: i32,
+  ok: bool,
+}
+
+fn rowAt(r: u32, rEnd: u32, g: u32) -> Row {
+  let ox = r % p.outW;
+  let oyn = r / p.outW;
+  let oy = oyn % p.outH;
+  let sample = oyn / p.outH;
+  let iy0 = i32(oy * p.strideH) - i32(p.padT);
+  let ix0 = i32(ox * p.strideW) - i32(p.padL);
+  let base = i32((sample * p.inC + g * p.cinPerGroup) * p.inH * p.inW) + iy0 * i32(p.inW) + ix0;
+  return Row(base, iy0, ix0, r < rEnd);
+}
+
+// X[row, quad's k]: zero in the padding, past K and past the slice's rows.
+fn gatherX(row: Row, q: KQuad) -> vec4<f32> {
+  // Unsigned compares: a negative coordinate wraps past the bound.
+  let ok = q.ok & vec4<bool>(row.ok) & (vec4<u32>(row.iy0 + q.dy) < vec4<u32>(p.inH))
+    & (vec4<u32>(row.ix0 + q.dx) < vec4<u32>(p.inW));
+  let idx = select(vec4<i32>(0), vec4<i32>(row.base) + q.off, ok);
+  var v = select(vec4<f32>(0.0), vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), ok);
+  if (p.reluIn != 0u) { v = max(v, vec4<f32>(0.0)); }
+  return v;
+}
+
+// B[r, c'] for one column: m or m * y from the stored output (zero past the columns or rows).
+fn bAt(zBase: u32, p0: u32, col: u32, g: u32, ok: bool) -> f32 {
+  let half = select(0u, 1u, col >= p.nCh);
+  let c = col - half * p.nCh;
+  if (!ok || c >= p.nCh) { return 0.0; }
+  let co = g * p.coutPerGroup + p.chBase + c;
+  let zv = z[zBase + co * p.plane + p0];
+  if (!(zv > 0.0)) { return 0.0; }
+  return select(1.0, zv - bias[co], half == 1u);
+}
+
+// Adds v into the running sum of element e, compensated (Neumaier): the compensation collects the
+// rounding error of each addition, exactly (Fast2Sum with the larger magnitude first).
+fn accumulate(e: u32, v: f32) {
+  let s = state[e];
+  let t = s + v;
+  let err = select((v - t) + s, (s - t) + v, abs(s) >= abs(v));
+  state[e] = t;
+  state[p.stateLen + e] += err;
+}
+
+// Stores the quad's 4 values of column col: into slice s of `part`, or into the running sums.
+fn storeQuad(q: KQuad, k: u32, col: u32, g: u32, s: u32, v: vec4<f32>) {
+  let half = select(0u, 1u, col >= p.nCh);
+  let c = col - half * p.nCh;
+  let e = ((half * p.groups + g) * p.nCh + c) * p.K + k;
+  if (p.splits > 1u) {
+    let o = s * p.stateLen + e;
+    if (q.ok.x) { part[o] = v.x; }
+    if (q.ok.y) { part[o + 1u] = v.y; }
+    if (q.ok.z) { part[o + 2u] = v.z; }
+    if (q.ok.w) { part[o + 3u] = v.w; }
+  } else {
+    if (q.ok.x) { accumulate(e, v.x); }
+    if (q.ok.y) { accumulate(e + 1u, v.y); }
+    if (q.ok.z) { accumulate(e + 2u, v.z); }
+    if (q.ok.w) { accumulate(e + 3u, v.w); }
+  }
+}
+
+@compute @workgroup_size(TX, TY, 1)
+fn main(
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(local_invocation_index) tid: u32,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+  let AQ = PQ * TX;            // k quads in the X tile
+  let BN4 = TY * TN / 4u;      // vec4 columns of the B tile
+  let bOff = BR * AQ;          // where the B tile starts in `tile`
+  let N2 = 2u * p.nCh;         // columns c'
+  let g = wid.z / p.splits;
+  let s = wid.z - g * p.splits;
+  let rBegin = s * p.rChunk;
+  let rEnd = min(p.M, rBegin + p.rChunk);
+  // The grid may fold k-tiles into x (tileGrid in src/forward/tensor.ts); this undoes it. Spare
+  // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
+  let nTiles = (N2 + TY * TN - 1u) / (TY * TN);
+  let fold = nwg.x / nTiles;
+  let k0 = (wid.y * fold + wid.x / nTiles) * 4u * AQ;
+  let n0 = (wid.x % nTiles) * TY * TN;
+  if (k0 >= p.K) { return; }
+  let tx = lid.x;
+  let ty = lid.y;
+
+  let q0 = kquadAt(k0 + 4u * tx);
+  let q1 = kquadAt(k0 + 4u * (tx + TX));
+  let q2 = kquadAt(k0 + 4u * (tx + 2u * TX));
+  let q3 = kquadAt(k0 + 4u * (tx + 3u * TX));
+
+  var acc: array<array<vec4<f32>, 32>, 4>;
+
+  for (var r0 = rBegin; r0 < rEnd; r0 += BR) {
+    // The X tile: rows rr = ty, ty + TY, ...; this thread's k quads in each.
+    for (var rr = ty; rr < BR; rr += TY) {
+      let row = rowAt(r0 + rr, rEnd, g);
+      let xRow = rr * AQ + tx;
+      tile[xRow] = gatherX(row, q0);
+      if (PQ > 1u) { tile[xRow + TX] = gatherX(row, q1); }
+      if (PQ > 2u) { tile[xRow + 2u * TX] = gatherX(row, q2); }
+      if (PQ > 3u) { tile[xRow + 3u * TX] = gatherX(row, q3); }
+    }
+    // The B tile: BR rows of BN4 vec4s of (m, m y).
+    for (var i = tid; i < BR * BN4; i += TX * TY) {
+      let rr = i / BN4;
+      let c4 = i - rr * BN4;
+      let r = r0 + rr;
+      let ok = r < rEnd;
+      let sample = r / p.plane;
+      let p0 = r - sample * p.plane;
+      let zBase = sample * p.outC * p.plane;
+      let col = n0 + 4u * c4;
+      tile[bOff + i] = vec4<f32>(bAt(zBase, p0, col, g, ok), bAt(zBase, p0, col + 1u, g, ok),
+        bAt(zBase, p0, col + 2u, g, ok), bAt(zBase, p0, col + 3u, g, ok));
+    }
+    workgroupBarrier();
+
+    for (var kk = 0u; kk < BR; kk++) {
+      let aRow = kk * AQ + tx;
+      let a0 = tile[aRow];
+      var a1 = vec4<f32>(0.0);
+      var a2 = vec4<f32>(0.0);
+      var a3 = vec4<f32>(0.0);
+      if (PQ > 1u) { a1 = tile[aRow + TX]; }
+      if (PQ > 2u) { a2 = tile[aRow + 2u * TX]; }
+      if (PQ > 3u) { a3 = tile[aRow + 3u * TX]; }
+      let bRow = bOff + kk * BN4 + ty * (TN / 4u);
+      {
+        let b = tile[bRow];
+        acc[0][0] = fma(a0, vec4<f32>(b.x), acc[0][0]); acc[0][1] = fma(a0, vec4<f32>(b.y), acc[0][1]); acc[0][2] = fma(a0, vec4<f32>(b.z), acc[0][2]); acc[0][3] = fma(a0, vec4<f32>(b.w), acc[0][3]);
+        if (PQ > 1u) { acc[1][0] = fma(a1, vec4<f32>(b.x), acc[1][0]); acc[1][1] = fma(a1, vec4<f32>(b.y), acc[1][1]); acc[1][2] = fma(a1, vec4<f32>(b.z), acc[1][2]); acc[1][3] = fma(a1, vec4<f32>(b.w), acc[1][3]); }
+        if (PQ > 2u) { acc[2][0] = fma(a2, vec4<f32>(b.x), acc[2][0]); acc[2][1] = fma(a2, vec4<f32>(b.y), acc[2][1]); acc[2][2] = fma(a2, vec4<f32>(b.z), acc[2][2]); acc[2][3] = fma(a2, vec4<f32>(b.w), acc[2][3]); }
+        if (PQ > 3u) { acc[3][0] = fma(a3, vec4<f32>(b.x), acc[3][0]); acc[3][1] = fma(a3, vec4<f32>(b.y), acc[3][1]); acc[3][2] = fma(a3, vec4<f32>(b.z), acc[3][2]); acc[3][3] = fma(a3, vec4<f32>(b.w), acc[3][3]); }
+      }
+      if (TN > 4u) {
+        let b = tile[bRow + 1u];
+        acc[0][4] = fma(a0, vec4<f32>(b.x), acc[0][4]); acc[0][5] = fma(a0, vec4<f32>(b.y), acc[0][5]); acc[0][6] = fma(a0, vec4<f32>(b.z), acc[0][6]); acc[0][7] = fma(a0, vec4<f32>(b.w), acc[0][7]);
+        if (PQ > 1u) { acc[1][4] = fma(a1, vec4<f32>(b.x), acc[1][4]); acc[1][5] = fma(a1, vec4<f32>(b.y), acc[1][5]); acc[1][6] = fma(a1, vec4<f32>(b.z), acc[1][6]); acc[1][7] = fma(a1, vec4<f32>(b.w), acc[1][7]); }
+        if (PQ > 2u) { acc[2][4] = fma(a2, vec4<f32>(b.x), acc[2][4]); acc[2][5] = fma(a2, vec4<f32>(b.y), acc[2][5]); acc[2][6] = fma(a2, vec4<f32>(b.z), acc[2][6]); acc[2][7] = fma(a2, vec4<f32>(b.w), acc[2][7]); }
+        if (PQ > 3u) { acc[3][4] = fma(a3, vec4<f32>(b.x), acc[3][4]); acc[3][5] = fma(a3, vec4<f32>(b.y), acc[3][5]); acc[3][6] = fma(a3, vec4<f32>(b.z), acc[3][6]); acc[3][7] = fma(a3, vec4<f32>(b.w), acc[3][7]); }
+      }
+      if (TN > 8u) {
+        let b = tile[bRow + 2u];
+        acc[0][8] = fma(a0, vec4<f32>(b.x), acc[0][8]); acc[0][9] = fma(a0, vec4<f32>(b.y), acc[0][9]); acc[0][10] = fma(a0, vec4<f32>(b.z), acc[0][10]); acc[0][11] = fma(a0, vec4<f32>(b.w), acc[0][11]);
+        if (PQ > 1u) { acc[1][8] = fma(a1, vec4<f32>(b.x), acc[1][8]); acc[1][9] = fma(a1, vec4<f32>(b.y), acc[1][9]); acc[1][10] = fma(a1, vec4<f32>(b.z), acc[1][10]); acc[1][11] = fma(a1, vec4<f32>(b.w), acc[1][11]); }
+        if (PQ > 2u) { acc[2][8] = fma(a2, vec4<f32>(b.x), acc[2][8]); acc[2][9] = fma(a2, vec4<f32>(b.y), acc[2][9]); acc[2][10] = fma(a2, vec4<f32>(b.z), acc[2][10]); acc[2][11] = fma(a2, vec4<f32>(b.w), acc[2][11]); }
+        if (PQ > 3u) { acc[3][8] = fma(a3, vec4<f32>(b.x), acc[3][8]); acc[3][9] = fma(a3, vec4<f32>(b.y), acc[3][9]); acc[3][10] = fma(a3, vec4<f32>(b.z), acc[3][10]); acc[3][11] = fma(a3, vec4<f32>(b.w), acc[3][11]); }
+      }
+      if (TN > 12u) {
+        let b = tile[bRow + 3u];
+        acc[0][12] = fma(a0, vec4<f32>(b.x), acc[0][12]); acc[0][13] = fma(a0, vec4<f32>(b.y), acc[0][13]); acc[0][14] = fma(a0, vec4<f32>(b.z), acc[0][14]); acc[0][15] = fma(a0, vec4<f32>(b.w), acc[0][15]);
+        if (PQ > 1u) { acc[1][12] = fma(a1, vec4<f32>(b.x), acc[1][12]); acc[1][13] = fma(a1, vec4<f32>(b.y), acc[1][13]); acc[1][14] = fma(a1, vec4<f32>(b.z), acc[1][14]); acc[1][15] = fma(a1, vec4<f32>(b.w), acc[1][15]); }
+        if (PQ > 2u) { acc[2][12] = fma(a2, vec4<f32>(b.x), acc[2][12]); acc[2][13] = fma(a2, vec4<f32>(b.y), acc[2][13]); acc[2][14] = fma(a2, vec4<f32>(b.z), acc[2][14]); acc[2][15] = fma(a2, vec4<f32>(b.w), acc[2][15]); }
+        if (PQ > 3u) { acc[3][12] = fma(a3, vec4<f32>(b.x), acc[3][12]); acc[3][13] = fma(a3, vec4<f32>(b.y), acc[3][13]); acc[3][14] = fma(a3, vec4<f32>(b.z), acc[3][14]); acc[3][15] = fma(a3, vec4<f32>(b.w), acc[3][15]); }
+      }
+      if (TN > 16u) {
+        let b = tile[bRow + 4u];
+        acc[0][16] = fma(a0, vec4<f32>(b.x), acc[0][16]); acc[0][17] = fma(a0, vec4<f32>(b.y), acc[0][17]); acc[0][18] = fma(a0, vec4<f32>(b.z), acc[0][18]); acc[0][19] = fma(a0, vec4<f32>(b.w), acc[0][19]);
+        if (PQ > 1u) { acc[1][16] = fma(a1, vec4<f32>(b.x), acc[1][16]); acc[1][17] = fma(a1, vec4<f32>(b.y), acc[1][17]); acc[1][18] = fma(a1, vec4<f32>(b.z), acc[1][18]); acc[1][19] = fma(a1, vec4<f32>(b.w), acc[1][19]); }
+        if (PQ > 2u) { acc[2][16] = fma(a2, vec4<f32>(b.x), acc[2][16]); acc[2][17] = fma(a2, vec4<f32>(b.y), acc[2][17]); acc[2][18] = fma(a2, vec4<f32>(b.z), acc[2][18]); acc[2][19] = fma(a2, vec4<f32>(b.w), acc[2][19]); }
+        if (PQ > 3u) { acc[3][16] = fma(a3, vec4<f32>(b.x), acc[3][16]); acc[3][17] = fma(a3, vec4<f32>(b.y), acc[3][17]); acc[3][18] = fma(a3, vec4<f32>(b.z), acc[3][18]); acc[3][19] = fma(a3, vec4<f32>(b.w), acc[3][19]); }
+      }
+      if (TN > 20u) {
+        let b = tile[bRow + 5u];
+        acc[0][20] = fma(a0, vec4<f32>(b.x), acc[0][20]); acc[0][21] = fma(a0, vec4<f32>(b.y), acc[0][21]); acc[0][22] = fma(a0, vec4<f32>(b.z), acc[0][22]); acc[0][23] = fma(a0, vec4<f32>(b.w), acc[0][23]);
+        if (PQ > 1u) { acc[1][20] = fma(a1, vec4<f32>(b.x), acc[1][20]); acc[1][21] = fma(a1, vec4<f32>(b.y), acc[1][21]); acc[1][22] = fma(a1, vec4<f32>(b.z), acc[1][22]); acc[1][23] = fma(a1, vec4<f32>(b.w), acc[1][23]); }
+        if (PQ > 2u) { acc[2][20] = fma(a2, vec4<f32>(b.x), acc[2][20]); acc[2][21] = fma(a2, vec4<f32>(b.y), acc[2][21]); acc[2][22] = fma(a2, vec4<f32>(b.z), acc[2][22]); acc[2][23] = fma(a2, vec4<f32>(b.w), acc[2][23]); }
+        if (PQ > 3u) { acc[3][20] = fma(a3, vec4<f32>(b.x), acc[3][20]); acc[3][21] = fma(a3, vec4<f32>(b.y), acc[3][21]); acc[3][22] = fma(a3, vec4<f32>(b.z), acc[3][22]); acc[3][23] = fma(a3, vec4<f32>(b.w), acc[3][23]); }
+      }
+      if (TN > 24u) {
+        let b = tile[bRow + 6u];
+        acc[0][24] = fma(a0, vec4<f32>(b.x), acc[0][24]); acc[0][25] = fma(a0, vec4<f32>(b.y), acc[0][25]); acc[0][26] = fma(a0, vec4<f32>(b.z), acc[0][26]); acc[0][27] = fma(a0, vec4<f32>(b.w), acc[0][27]);
+        if (PQ > 1u) { acc[1][24] = fma(a1, vec4<f32>(b.x), acc[1][24]); acc[1][25] = fma(a1, vec4<f32>(b.y), acc[1][25]); acc[1][26] = fma(a1, vec4<f32>(b.z), acc[1][26]); acc[1][27] = fma(a1, vec4<f32>(b.w), acc[1][27]); }
+        if (PQ > 2u) { acc[2][24] = fma(a2, vec4<f32>(b.x), acc[2][24]); acc[2][25] = fma(a2, vec4<f32>(b.y), acc[2][25]); acc[2][26] = fma(a2, vec4<f32>(b.z), acc[2][26]); acc[2][27] = fma(a2, vec4<f32>(b.w), acc[2][27]); }
+        if (PQ > 3u) { acc[3][24] = fma(a3, vec4<f32>(b.x), acc[3][24]); acc[3][25] = fma(a3, vec4<f32>(b.y), acc[3][25]); acc[3][26] = fma(a3, vec4<f32>(b.z), acc[3][26]); acc[3][27] = fma(a3, vec4<f32>(b.w), acc[3][27]); }
+      }
+      if (TN > 28u) {
+        let b = tile[bRow + 7u];
+        acc[0][28] = fma(a0, vec4<f32>(b.x), acc[0][28]); acc[0][29] = fma(a0, vec4<f32>(b.y), acc[0][29]); acc[0][30] = fma(a0, vec4<f32>(b.z), acc[0][30]); acc[0][31] = fma(a0, vec4<f32>(b.w), acc[0][31]);
+        if (PQ > 1u) { acc[1][28] = fma(a1, vec4<f32>(b.x), acc[1][28]); acc[1][29] = fma(a1, vec4<f32>(b.y), acc[1][29]); acc[1][30] = fma(a1, vec4<f32>(b.z), acc[1][30]); acc[1][31] = fma(a1, vec4<f32>(b.w), acc[1][31]); }
+        if (PQ > 2u) { acc[2][28] = fma(a2, vec4<f32>(b.x), acc[2][28]); acc[2][29] = fma(a2, vec4<f32>(b.y), acc[2][29]); acc[2][30] = fma(a2, vec4<f32>(b.z), acc[2][30]); acc[2][31] = fma(a2, vec4<f32>(b.w), acc[2][31]); }
+        if (PQ > 3u) { acc[3][28] = fma(a3, vec4<f32>(b.x), acc[3][28]); acc[3][29] = fma(a3, vec4<f32>(b.y), acc[3][29]); acc[3][30] = fma(a3, vec4<f32>(b.z), acc[3][30]); acc[3][31] = fma(a3, vec4<f32>(b.w), acc[3][31]); }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  let nRow = n0 + ty * TN;
+  let kq0 = k0 + 4u * tx;
+  if (nRow < N2) {
+    let col = nRow;
+    storeQuad(q0, kq0, col, g, s, acc[0][0]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][0]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][0]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][0]); }
+  }
+  if (TN > 1u && nRow + 1u < N2) {
+    let col = nRow + 1u;
+    storeQuad(q0, kq0, col, g, s, acc[0][1]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][1]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][1]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][1]); }
+  }
+  if (TN > 2u && nRow + 2u < N2) {
+    let col = nRow + 2u;
+    storeQuad(q0, kq0, col, g, s, acc[0][2]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][2]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][2]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][2]); }
+  }
+  if (TN > 3u && nRow + 3u < N2) {
+    let col = nRow + 3u;
+    storeQuad(q0, kq0, col, g, s, acc[0][3]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][3]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][3]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][3]); }
+  }
+  if (TN > 4u && nRow + 4u < N2) {
+    let col = nRow + 4u;
+    storeQuad(q0, kq0, col, g, s, acc[0][4]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][4]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][4]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][4]); }
+  }
+  if (TN > 5u && nRow + 5u < N2) {
+    let col = nRow + 5u;
+    storeQuad(q0, kq0, col, g, s, acc[0][5]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][5]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][5]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][5]); }
+  }
+  if (TN > 6u && nRow + 6u < N2) {
+    let col = nRow + 6u;
+    storeQuad(q0, kq0, col, g, s, acc[0][6]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][6]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][6]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][6]); }
+  }
+  if (TN > 7u && nRow + 7u < N2) {
+    let col = nRow + 7u;
+    storeQuad(q0, kq0, col, g, s, acc[0][7]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][7]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][7]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][7]); }
+  }
+  if (TN > 8u && nRow + 8u < N2) {
+    let col = nRow + 8u;
+    storeQuad(q0, kq0, col, g, s, acc[0][8]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][8]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][8]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][8]); }
+  }
+  if (TN > 9u && nRow + 9u < N2) {
+    let col = nRow + 9u;
+    storeQuad(q0, kq0, col, g, s, acc[0][9]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][9]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][9]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][9]); }
+  }
+  if (TN > 10u && nRow + 10u < N2) {
+    let col = nRow + 10u;
+    storeQuad(q0, kq0, col, g, s, acc[0][10]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][10]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][10]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][10]); }
+  }
+  if (TN > 11u && nRow + 11u < N2) {
+    let col = nRow + 11u;
+    storeQuad(q0, kq0, col, g, s, acc[0][11]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][11]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][11]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][11]); }
+  }
+  if (TN > 12u && nRow + 12u < N2) {
+    let col = nRow + 12u;
+    storeQuad(q0, kq0, col, g, s, acc[0][12]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][12]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][12]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][12]); }
+  }
+  if (TN > 13u && nRow + 13u < N2) {
+    let col = nRow + 13u;
+    storeQuad(q0, kq0, col, g, s, acc[0][13]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][13]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][13]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][13]); }
+  }
+  if (TN > 14u && nRow + 14u < N2) {
+    let col = nRow + 14u;
+    storeQuad(q0, kq0, col, g, s, acc[0][14]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][14]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][14]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][14]); }
+  }
+  if (TN > 15u && nRow + 15u < N2) {
+    let col = nRow + 15u;
+    storeQuad(q0, kq0, col, g, s, acc[0][15]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][15]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][15]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][15]); }
+  }
+  if (TN > 16u && nRow + 16u < N2) {
+    let col = nRow + 16u;
+    storeQuad(q0, kq0, col, g, s, acc[0][16]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][16]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][16]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][16]); }
+  }
+  if (TN > 17u && nRow + 17u < N2) {
+    let col = nRow + 17u;
+    storeQuad(q0, kq0, col, g, s, acc[0][17]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][17]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][17]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][17]); }
+  }
+  if (TN > 18u && nRow + 18u < N2) {
+    let col = nRow + 18u;
+    storeQuad(q0, kq0, col, g, s, acc[0][18]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][18]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][18]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][18]); }
+  }
+  if (TN > 19u && nRow + 19u < N2) {
+    let col = nRow + 19u;
+    storeQuad(q0, kq0, col, g, s, acc[0][19]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][19]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][19]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][19]); }
+  }
+  if (TN > 20u && nRow + 20u < N2) {
+    let col = nRow + 20u;
+    storeQuad(q0, kq0, col, g, s, acc[0][20]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][20]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][20]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][20]); }
+  }
+  if (TN > 21u && nRow + 21u < N2) {
+    let col = nRow + 21u;
+    storeQuad(q0, kq0, col, g, s, acc[0][21]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][21]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][21]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][21]); }
+  }
+  if (TN > 22u && nRow + 22u < N2) {
+    let col = nRow + 22u;
+    storeQuad(q0, kq0, col, g, s, acc[0][22]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][22]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][22]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][22]); }
+  }
+  if (TN > 23u && nRow + 23u < N2) {
+    let col = nRow + 23u;
+    storeQuad(q0, kq0, col, g, s, acc[0][23]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][23]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][23]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][23]); }
+  }
+  if (TN > 24u && nRow + 24u < N2) {
+    let col = nRow + 24u;
+    storeQuad(q0, kq0, col, g, s, acc[0][24]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][24]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][24]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][24]); }
+  }
+  if (TN > 25u && nRow + 25u < N2) {
+    let col = nRow + 25u;
+    storeQuad(q0, kq0, col, g, s, acc[0][25]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][25]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][25]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][25]); }
+  }
+  if (TN > 26u && nRow + 26u < N2) {
+    let col = nRow + 26u;
+    storeQuad(q0, kq0, col, g, s, acc[0][26]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][26]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][26]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][26]); }
+  }
+  if (TN > 27u && nRow + 27u < N2) {
+    let col = nRow + 27u;
+    storeQuad(q0, kq0, col, g, s, acc[0][27]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][27]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][27]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][27]); }
+  }
+  if (TN > 28u && nRow + 28u < N2) {
+    let col = nRow + 28u;
+    storeQuad(q0, kq0, col, g, s, acc[0][28]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][28]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][28]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][28]); }
+  }
+  if (TN > 29u && nRow + 29u < N2) {
+    let col = nRow + 29u;
+    storeQuad(q0, kq0, col, g, s, acc[0][29]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][29]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][29]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][29]); }
+  }
+  if (TN > 30u && nRow + 30u < N2) {
+    let col = nRow + 30u;
+    storeQuad(q0, kq0, col, g, s, acc[0][30]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][30]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][30]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][30]); }
+  }
+  if (TN > 31u && nRow + 31u < N2) {
+    let col = nRow + 31u;
+    storeQuad(q0, kq0, col, g, s, acc[0][31]);
+    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][31]); }
+    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][31]); }
+    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][31]); }
+  }
+}
