@@ -9,6 +9,7 @@ import { synthCommand } from './commands/synth.ts';
 import { evalCommand } from './commands/eval.ts';
 import { mergeCommand } from './commands/merge.ts';
 import { occlusionCommand } from './commands/occlusion.ts';
+import { patternsCommand } from './commands/patterns.ts';
 
 const argv = hideBin(process.argv);
 
@@ -24,6 +25,7 @@ try {
     .command(evalCommand)
     .command(mergeCommand)
     .command(occlusionCommand)
+    .command(patternsCommand)
     .command(demoCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()

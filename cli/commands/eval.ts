@@ -17,6 +17,7 @@ interface Args {
   resume: boolean;
   'skip-difficult': boolean;
   preprocess?: string;
+  patterns?: string;
   init: Init;
   workers?: number;
 }
@@ -38,6 +39,7 @@ export const evalCommand: CommandModule<object, Args> = {
     .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted run in --out' })
     .option('skip-difficult', { type: 'boolean', default: false, describe: 'leave out boxes marked difficult' })
     .option('preprocess', { type: 'string', describe: 'preprocessing spec JSON (default: MODEL.onnx.json beside the model)' })
+    .option('patterns', { type: 'string', describe: 'learned patterns for pattern-attribution (a folder lrp patterns wrote)' })
     .option('init', { choices: ['logit', 'onehot'] as const, default: 'logit' as Init, describe: 'relevance at the true class: its logit (the paper) or 1' })
     .option('workers', { type: 'number', describe: 'decode/preprocess worker threads (default: cores - 1, at most 4)' }),
   handler: async (args) => {
@@ -45,7 +47,7 @@ export const evalCommand: CommandModule<object, Args> = {
       model: args.model, dataset: args.dataset, split: args.split, labels: args.labels, composites: args.composite,
       batch: args.batch, limit: args.limit, out: args.out, saveRelevance: args['save-relevance'],
       shard: args.shard !== undefined ? parseShard(args.shard) : null, resume: args.resume,
-      skipDifficult: args['skip-difficult'], preprocess: args.preprocess, init: args.init, workers: args.workers,
+      skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
     });
     const r = result.report!;
     console.log(`${'analyzer'.padEnd(24)} ${'mu_w'.padStart(8)} ${'mu<=0.25'.padStart(9)} ${'mu<=0.5'.padStart(8)} ${'mu'.padStart(8)} ${'pairs'.padStart(7)} ${'degen.'.padStart(6)}`);

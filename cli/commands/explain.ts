@@ -10,6 +10,7 @@ import { createNodeGpu } from '../../src/node/gpu.ts';
 import { readImage } from '../../src/node/image-decode.ts';
 import { loadInputs } from '../../src/node/inputs.ts';
 import { loadModel } from '../../src/node/model-file.ts';
+import { patternsFor } from '../../src/node/eval/setup.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
 import { writePng } from '../../src/node/png.ts';
 import { sourceRect } from '../../src/preprocess/geometry.ts';
@@ -28,6 +29,7 @@ interface Args {
   epsilon?: number;
   output?: string;
   preprocess?: string;
+  patterns?: string;
   batch?: number;
   verbose: boolean;
 }
@@ -69,16 +71,20 @@ export const explainCommand: CommandModule<object, Args> = {
     .option('epsilon', { type: 'number', describe: 'epsilon of the presets that use one (default 0.1)' })
     .option('output', { type: 'string', describe: 'the graph output to explain, for models with several' })
     .option('preprocess', { type: 'string', describe: 'preprocessing spec JSON (default: MODEL.onnx.json beside the model)' })
+    .option('patterns', { type: 'string', describe: 'learned patterns for --composite pattern-attribution (a folder lrp patterns wrote)' })
     .option('batch', { type: 'number', describe: 'samples per GPU batch' })
     .option('verbose', { type: 'boolean', default: false, describe: 'print the rule and the passes of every layer' }),
   handler: async (args) => {
     const model = loadModel(args.model, { output: args.output, preprocess: args.preprocess });
     const { graph } = model;
     const { value, source } = readCompositeArg(args.composite);
-    const composite = resolveComposite(parseComposite(value, source), graph, {
-      flatLayers: args['flat-layers'], epsilon: args.epsilon, preprocess: model.preprocess,
+    const spec = parseComposite(value, source);
+    const notes: string[] = [];
+    const patterns = patternsFor([spec], graph, { patterns: args.patterns, notes });
+    const composite = resolveComposite(spec, graph, {
+      flatLayers: args['flat-layers'], epsilon: args.epsilon, preprocess: model.preprocess, patterns,
     });
-    for (const note of composite.notes) console.log(`note: ${note}`);
+    for (const note of [...notes, ...composite.notes]) console.log(`note: ${note}`);
     const targets = parseTargets(args.target);
     const inputs = await loadInputs(args.input, graph, model.preprocess,
       `give --preprocess FILE or put ${args.model}.json beside the model`);

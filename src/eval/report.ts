@@ -28,6 +28,8 @@ export interface EvalSettings {
   readonly preprocess: PreprocessSpec;
   readonly skipDifficult: boolean;
   readonly limit: number | null;
+  /** `--patterns DIR` of a pattern-attribution analyzer (absent without one). */
+  readonly patterns?: string;
 }
 
 export interface Shard {

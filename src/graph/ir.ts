@@ -49,6 +49,12 @@ export interface DenseLayer extends LayerBase {
   /** Row-major [outFeatures, inFeatures]: y = W x + b. */
   readonly weight: Float32Array;
   readonly bias: Float32Array;
+  /**
+   * How the source file stores the weight: [out, in] (Gemm with transB = 1; the default, and
+   * built-in models) or [in, out] (MatMul, Gemm with transB = 0). Files written in "the shape of
+   * the node's weight" (learned patterns) follow it.
+   */
+  readonly sourceLayout?: 'out-in' | 'in-out';
 }
 
 export interface ReluLayer extends LayerBase { readonly kind: 'relu' }

@@ -34,11 +34,22 @@ const DESCR_ALIASES: Record<string, NpyDtype> = {
 // Typed arrays use the host's byte order; every platform WebGPU runs on is little-endian.
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** What a `.npy` header says: enough to read the payload, whole or in slices. */
+export interface NpyHeader {
+  shape: number[];
+  dtype: NpyDtype;
+  fortranOrder: boolean;
+  /** Bytes before the payload. */
+  dataStart: number;
+  /** Bytes per element. */
+  itemSize: number;
+}
+
 /**
- * Parses a whole `.npy` file. The returned data may share memory with `bytes` when the payload is
- * suitably aligned; it is copied when it is not (typed arrays cannot view misaligned offsets).
+ * Parses the preamble and header of a `.npy` file from its first bytes (which must include the
+ * whole header: `dataStart` of them).
  */
-export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
+export function parseNpyHeader(bytes: Uint8Array, source = 'npy'): NpyHeader {
   const fail = (what: string): never => { throw new Error(`${source}: ${what}`); };
   if (!HOST_LITTLE_ENDIAN) fail('reading .npy needs a little-endian host');
   if (bytes.length < 10) fail(`truncated: ${bytes.length} bytes is shorter than the .npy preamble`);
@@ -76,7 +87,17 @@ export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
   if (!Array.isArray(shapeVal) || !shapeVal.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
     return fail(`header has an invalid shape ${JSON.stringify(shapeVal)}`);
   }
-  const shape = shapeVal as number[];
+  return { shape: shapeVal as number[], dtype, fortranOrder: dict.fortran_order === true, dataStart, itemSize: ITEM[dtype].size };
+}
+
+/**
+ * Parses a whole `.npy` file. The returned data may share memory with `bytes` when the payload is
+ * suitably aligned; it is copied when it is not (typed arrays cannot view misaligned offsets).
+ * A Fortran-order payload comes back in C order.
+ */
+export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
+  const fail = (what: string): never => { throw new Error(`${source}: ${what}`); };
+  const { shape, dtype, fortranOrder, dataStart } = parseNpyHeader(bytes, source);
   const count = shape.reduce((a, b) => a * b, 1);
   const { size, view } = ITEM[dtype];
   const byteLen = count * size;
@@ -88,7 +109,7 @@ export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
   const data = off % size === 0
     ? view(bytes.buffer as ArrayBuffer, off, count)
     : view(bytes.slice(dataStart, dataStart + byteLen).buffer, 0, count);
-  return { shape, dtype, data: dict.fortran_order === true ? fortranToC(data, shape) : data };
+  return { shape, dtype, data: fortranOrder ? fortranToC(data, shape) : data };
 }
 
 /**

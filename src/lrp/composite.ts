@@ -36,6 +36,7 @@
  */
 import type { Graph, Layer, LayerKind } from '../graph/ir.ts';
 import { isLinear } from '../graph/ir.ts';
+import type { PatternSet } from '../patterns/pattern-set.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import type { LayerRule, LinearRule, Method } from './rule-spec.ts';
 import { DEFAULT_STABILIZER, LINEAR_RULES } from './rule-spec.ts';
@@ -45,7 +46,7 @@ import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
 // Types
 // ---------------------------------------------------------------------------------------------
 
-export const METHODS: readonly Method[] = ['gradient', 'gradient-x-input', 'guided-backprop'];
+export const METHODS: readonly Method[] = ['gradient', 'gradient-x-input', 'guided-backprop', 'pattern-attribution'];
 
 /** Selectors that pick layers by kind; they may match nothing. */
 export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn'] as const;
@@ -108,6 +109,8 @@ export interface ResolveOptions {
   epsilon?: number;
   /** The model's preprocessing, for presets whose zbox bounds come from it. */
   preprocess?: PreprocessSpec | null;
+  /** Learned patterns (`--patterns DIR`), which the pattern-attribution method needs. */
+  patterns?: PatternSet | null;
 }
 
 export interface ResolvedComposite {
@@ -276,6 +279,7 @@ function parseEntry(raw: unknown, index: number, source: string): CompositeEntry
   if (typeof rule !== 'string') return fail(`"rule" must be a string, got ${json(rule)}`);
   if (rule === 'guided') return fail('rule "guided" is only available through {"method": "guided-backprop"}');
   if (rule === 'gradient') return fail('rule "gradient" is only available through {"method": "gradient"} (or gradient-x-input)');
+  if (rule === 'pattern') return fail('rule "pattern" is only available through {"method": "pattern-attribution"}');
   if (!ALL_RULES.has(rule)) return fail(`unknown rule '${rule}' (rules: ${RULE_HELP})`);
   const ruleName = rule as EntryRuleName;
   for (let s = 0; s < selectors.length; s++) {
@@ -431,7 +435,8 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       throw new Error(`${spec.source}: --flat-layers applies to LRP composites, not to the ${spec.method} method`);
     }
     if (opts.epsilon !== undefined) notes.push(`--epsilon ${opts.epsilon} has no effect on the ${spec.method} method`);
-    for (const l of graph.layers) rules.set(l.name, methodRule(spec.method, l));
+    const patterns = spec.method === 'pattern-attribution' ? methodPatterns(spec, graph, opts.patterns ?? null) : null;
+    for (const l of graph.layers) rules.set(l.name, methodRule(spec.method, l, patterns));
     return { name: spec.name, method: spec.method, rules, notes };
   }
 
@@ -528,10 +533,25 @@ function nameHint(graph: Graph, name: string): string {
   return shown.length === 0 ? '' : ` (${close.length > 0 ? 'similar' : 'linear layers'}: ${shown.join(', ')}${shown.length === 8 ? ', ...' : ''})`;
 }
 
-function methodRule(method: Method, l: Layer): LayerRule {
+/** The patterns pattern-attribution needs, checked to be this model's. */
+function methodPatterns(spec: CompositeSpec, graph: Graph, patterns: PatternSet | null): PatternSet {
+  if (!patterns) {
+    throw new Error(`${spec.source}: pattern-attribution needs the model's learned patterns: give --patterns DIR ` +
+      '(learn them once with lrp patterns --model MODEL --dataset ... --out DIR)');
+  }
+  if (patterns.graph !== graph) throw new Error(`${spec.source}: the patterns from ${patterns.source} were checked against another model than ${graph.name}`);
+  return patterns;
+}
+
+function methodRule(method: Method, l: Layer, patterns: PatternSet | null): LayerRule {
   switch (l.kind) {
     case 'conv':
-    case 'dense':
+    case 'dense': {
+      if (method !== 'pattern-attribution') return { rule: 'gradient' };
+      const pattern = patterns!.byLayer.get(l.name);
+      if (!pattern) throw new Error(`${patterns!.source}: no pattern for node '${l.name}'`);
+      return { rule: 'pattern', pattern, source: patterns!.source };
+    }
     case 'lrn':
     case 'avgpool':
     case 'globalavgpool':
@@ -696,6 +716,8 @@ export function formatRule(rule: LayerRule): string {
       return `gamma gamma=${formatNumber(rule.gamma)}${stab}`;
     case 'zbox':
       return `zbox low=${formatBounds(rule.low)} high=${formatBounds(rule.high)}${stab}`;
+    case 'pattern':
+      return `pattern (A * W, A from ${rule.source})`;
     default:
       return `${rule.rule}${stab}`;
   }

@@ -58,6 +58,8 @@ export interface EvalOptions {
   readonly resume?: boolean;
   readonly skipDifficult?: boolean;
   readonly preprocess?: string;
+  /** Learned patterns for a pattern-attribution analyzer (`--patterns DIR`). */
+  readonly patterns?: string;
   readonly init?: Init;
   /** Preparation worker threads (default: prepareSamples' default) and samples prepared ahead. */
   readonly workers?: number;
@@ -111,12 +113,16 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
 
   // Everything that can be wrong with the model or the composites fails here, before any work.
   const model = loadEvalModel(opts.model, opts.preprocess);
-  const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess);
+  const notes: string[] = [];
+  const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, { patterns: opts.patterns, notes });
+  for (const note of notes) log(`note: ${note}`);
   for (const a of analyzers) for (const note of a.composite.notes) log(`note: ${a.name}: ${note}`);
+  const usesPatterns = analyzers.some((a) => a.composite.method === 'pattern-attribution');
   const settings: EvalSettings = {
     model: opts.model, dataset: opts.dataset, split: opts.split ?? null, labels: opts.labels ?? null,
     analyzers: analyzers.map((a) => a.name), composites: analyzers.map((a) => a.arg), init,
     preprocess: model.preprocess, skipDifficult: opts.skipDifficult ?? false, limit: opts.limit ?? null,
+    ...(usesPatterns ? { patterns: opts.patterns } : {}),
   };
   const shard = opts.shard ?? null;
   const out = opts.out;
