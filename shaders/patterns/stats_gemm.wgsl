@@ -46,10 +46,12 @@ struct Params {
   stateLen: u32,
   // Apply max(x, 0) while gathering: a ReLU before this layer is a view, not a pass over memory.
   reluIn: u32,
+  // The kernel's size: uniforms, not constants as in forward/conv2d.wgsl, because k is decomposed
+  // once per thread outside the loop, so every layer of a tile shape shares one pipeline.
+  kh: u32,
+  kw: u32,
 }
 
-override KH: u32 = 3u;
-override KW: u32 = 3u;
 // Threads along k (a multiple of 8: on a CPU adapter the SIMD lanes run along x).
 override TX: u32 = 8u;
 // Threads along c'.
@@ -83,33 +85,54 @@ struct KQuad {
 
 fn kquadAt(k: u32) -> KQuad {
   let kq = vec4<u32>(k) + vec4<u32>(0u, 1u, 2u, 3u);
-  let ci = kq / (KH * KW);
-  let t = kq - ci * (KH * KW);
-  let ky = t / KW;
-  let kx = t - ky * KW;
+  let taps = p.kh * p.kw;
+  let ci = kq / vec4<u32>(taps);
+  let t = kq - ci * taps;
+  let ky = t / vec4<u32>(p.kw);
+  let kx = t - ky * p.kw;
   let dy = vec4<i32>(ky * p.dilH);
   let dx = vec4<i32>(kx * p.dilW);
   return KQuad(vec4<i32>(ci * p.inH * p.inW) + dy * i32(p.inW) + dx, dy, dx, kq < vec4<u32>(p.K));
 }
 
-// One row, decomposed: the input offset of its tap (0, 0) in the group's channel 0 (padding
-// included), its input position there, and whether it lies within this slice's rows.
+// One row: the input offset of its tap (0, 0) in the group's channel 0 (padding included), its
+// input position there, its offset in z (channel 0), and whether it lies within the slice's rows.
 struct Row {
   base: i32,
   iy0: i32,
   ix0: i32,
+  zOff: u32,
   ok: bool,
 }
 
-fn rowAt(r: u32, rEnd: u32, g: u32) -> Row {
-  let ox = r % p.outW;
+// A row's output position (ox, oy, sample), kept incrementally: rows advance in steps of TY and
+// BR, so the loop divides by no uniform (on lavapipe each such division is a per-lane loop).
+fn positionOf(r: u32) -> vec3<u32> {
   let oyn = r / p.outW;
-  let oy = oyn % p.outH;
-  let sample = oyn / p.outH;
-  let iy0 = i32(oy * p.strideH) - i32(p.padT);
-  let ix0 = i32(ox * p.strideW) - i32(p.padL);
-  let base = i32((sample * p.inC + g * p.cinPerGroup) * p.inH * p.inW) + iy0 * i32(p.inW) + ix0;
-  return Row(base, iy0, ix0, r < rEnd);
+  return vec3<u32>(r % p.outW, oyn % p.outH, oyn / p.outH);
+}
+
+fn advance(pos: vec3<u32>, n: u32) -> vec3<u32> {
+  var ox = pos.x + n;
+  var oy = pos.y;
+  var sample = pos.z;
+  loop {
+    if (ox < p.outW) { break; }
+    ox -= p.outW;
+    oy += 1u;
+    if (oy == p.outH) {
+      oy = 0u;
+      sample += 1u;
+    }
+  }
+  return vec3<u32>(ox, oy, sample);
+}
+
+fn rowOf(pos: vec3<u32>, ok: bool, g: u32) -> Row {
+  let iy0 = i32(pos.y * p.strideH) - i32(p.padT);
+  let ix0 = i32(pos.x * p.strideW) - i32(p.padL);
+  let base = i32((pos.z * p.inC + g * p.cinPerGroup) * p.inH * p.inW) + iy0 * i32(p.inW) + ix0;
+  return Row(base, iy0, ix0, pos.z * p.outC * p.plane + pos.y * p.outW + pos.x, ok);
 }
 
 // X[row, quad's k]: zero in the padding, past K and past the slice's rows.
@@ -123,15 +146,31 @@ fn gatherX(row: Row, q: KQuad) -> vec4<f32> {
   return v;
 }
 
-// B[r, c'] for one column: m or m * y from the stored output (zero past the columns or rows).
-fn bAt(zBase: u32, p0: u32, col: u32, g: u32, ok: bool) -> f32 {
-  let half = select(0u, 1u, col >= p.nCh);
-  let c = col - half * p.nCh;
-  if (!ok || c >= p.nCh) { return 0.0; }
-  let co = g * p.coutPerGroup + p.chBase + c;
-  let zv = z[zBase + co * p.plane + p0];
-  if (!(zv > 0.0)) { return 0.0; }
-  return select(1.0, zv - bias[co], half == 1u);
+// Four consecutive columns c', decomposed once: each one's offset in z (co * plane), its bias,
+// whether it is a column of m y (else m), and whether it exists.
+struct ColQuad {
+  off: vec4<u32>,
+  b: vec4<f32>,
+  isY: vec4<bool>,
+  ok: vec4<bool>,
+}
+
+fn colquadAt(col0: u32, g: u32) -> ColQuad {
+  let col = vec4<u32>(col0) + vec4<u32>(0u, 1u, 2u, 3u);
+  let isY = col >= vec4<u32>(p.nCh);
+  let c = col - select(vec4<u32>(0u), vec4<u32>(p.nCh), isY);
+  let ok = c < vec4<u32>(p.nCh);
+  let co = select(vec4<u32>(0u), vec4<u32>(g * p.coutPerGroup + p.chBase) + c, ok);
+  return ColQuad(co * p.plane, vec4<f32>(bias[co.x], bias[co.y], bias[co.z], bias[co.w]), isY, ok);
+}
+
+// B[row, 4 columns]: m = [z > 0] or m (z - bias), zero past the columns or the rows.
+fn bQuad(row: Row, q: ColQuad) -> vec4<f32> {
+  let ok = q.ok & vec4<bool>(row.ok);
+  let idx = select(vec4<u32>(0u), vec4<u32>(row.zOff) + q.off, ok);
+  let zv = vec4<f32>(z[idx.x], z[idx.y], z[idx.z], z[idx.w]);
+  let m = ok & (zv > vec4<f32>(0.0));
+  return select(vec4<f32>(0.0), select(vec4<f32>(1.0), zv - q.b, q.isY), m);
 }
 
 // Adds v into the running sum of element e, compensated (Neumaier): the compensation collects the
@@ -144,22 +183,24 @@ fn accumulate(e: u32, v: f32) {
   state[p.stateLen + e] += err;
 }
 
-// Stores the quad's 4 values of column col: into slice s of `part`, or into the running sums.
-fn storeQuad(q: KQuad, k: u32, col: u32, g: u32, s: u32, v: vec4<f32>) {
+// Stores 4 values of column col, at k .. k + 3 (those below K): into slice s of `part`, or into
+// the running sums.
+fn store4(k: u32, col: u32, g: u32, s: u32, v: vec4<f32>) {
   let half = select(0u, 1u, col >= p.nCh);
   let c = col - half * p.nCh;
   let e = ((half * p.groups + g) * p.nCh + c) * p.K + k;
+  let ok = vec4<u32>(k) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.K);
   if (p.splits > 1u) {
     let o = s * p.stateLen + e;
-    if (q.ok.x) { part[o] = v.x; }
-    if (q.ok.y) { part[o + 1u] = v.y; }
-    if (q.ok.z) { part[o + 2u] = v.z; }
-    if (q.ok.w) { part[o + 3u] = v.w; }
+    if (ok.x) { part[o] = v.x; }
+    if (ok.y) { part[o + 1u] = v.y; }
+    if (ok.z) { part[o + 2u] = v.z; }
+    if (ok.w) { part[o + 3u] = v.w; }
   } else {
-    if (q.ok.x) { accumulate(e, v.x); }
-    if (q.ok.y) { accumulate(e + 1u, v.y); }
-    if (q.ok.z) { accumulate(e + 2u, v.z); }
-    if (q.ok.w) { accumulate(e + 3u, v.w); }
+    if (ok.x) { accumulate(e, v.x); }
+    if (ok.y) { accumulate(e + 1u, v.y); }
+    if (ok.z) { accumulate(e + 2u, v.z); }
+    if (ok.w) { accumulate(e + 3u, v.w); }
   }
 }
 
@@ -192,32 +233,35 @@ fn main(
   let q1 = kquadAt(k0 + 4u * (tx + TX));
   let q2 = kquadAt(k0 + 4u * (tx + 2u * TX));
   let q3 = kquadAt(k0 + 4u * (tx + 3u * TX));
+  // This thread's B columns in each of its rows: quads tx, tx + TX, ... of the BN4 (the host
+  // keeps BN4 <= 4 TX).
+  let c0 = colquadAt(n0 + 4u * tx, g);
+  let c1 = colquadAt(n0 + 4u * (tx + TX), g);
+  let c2 = colquadAt(n0 + 4u * (tx + 2u * TX), g);
+  let c3 = colquadAt(n0 + 4u * (tx + 3u * TX), g);
 
   var acc: array<array<vec4<f32>, 32>, 4>;
 
+  // The position of row r0 + ty, this thread's first row of each step.
+  var pos = positionOf(rBegin + ty);
   for (var r0 = rBegin; r0 < rEnd; r0 += BR) {
-    // The X tile: rows rr = ty, ty + TY, ...; this thread's k quads in each.
+    // Rows rr = ty, ty + TY, ...: this thread's k quads of X and column quads of B in each.
+    var rp = pos;
     for (var rr = ty; rr < BR; rr += TY) {
-      let row = rowAt(r0 + rr, rEnd, g);
+      let row = rowOf(rp, r0 + rr < rEnd, g);
       let xRow = rr * AQ + tx;
       tile[xRow] = gatherX(row, q0);
       if (PQ > 1u) { tile[xRow + TX] = gatherX(row, q1); }
       if (PQ > 2u) { tile[xRow + 2u * TX] = gatherX(row, q2); }
       if (PQ > 3u) { tile[xRow + 3u * TX] = gatherX(row, q3); }
+      let bRow = bOff + rr * BN4 + tx;
+      if (tx < BN4) { tile[bRow] = bQuad(row, c0); }
+      if (tx + TX < BN4) { tile[bRow + TX] = bQuad(row, c1); }
+      if (tx + 2u * TX < BN4) { tile[bRow + 2u * TX] = bQuad(row, c2); }
+      if (tx + 3u * TX < BN4) { tile[bRow + 3u * TX] = bQuad(row, c3); }
+      rp = advance(rp, TY);
     }
-    // The B tile: BR rows of BN4 vec4s of (m, m y).
-    for (var i = tid; i < BR * BN4; i += TX * TY) {
-      let rr = i / BN4;
-      let c4 = i - rr * BN4;
-      let r = r0 + rr;
-      let ok = r < rEnd;
-      let sample = r / p.plane;
-      let p0 = r - sample * p.plane;
-      let zBase = sample * p.outC * p.plane;
-      let col = n0 + 4u * c4;
-      tile[bOff + i] = vec4<f32>(bAt(zBase, p0, col, g, ok), bAt(zBase, p0, col + 1u, g, ok),
-        bAt(zBase, p0, col + 2u, g, ok), bAt(zBase, p0, col + 3u, g, ok));
-    }
+    pos = advance(pos, BR);
     workgroupBarrier();
 
     for (var kk = 0u; kk < BR; kk++) {
@@ -290,230 +334,155 @@ fn main(
     workgroupBarrier();
   }
 
-  let nRow = n0 + ty * TN;
-  let kq0 = k0 + 4u * tx;
-  if (nRow < N2) {
-    let col = nRow;
-    storeQuad(q0, kq0, col, g, s, acc[0][0]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][0]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][0]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][0]); }
-  }
-  if (TN > 1u && nRow + 1u < N2) {
-    let col = nRow + 1u;
-    storeQuad(q0, kq0, col, g, s, acc[0][1]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][1]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][1]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][1]); }
-  }
-  if (TN > 2u && nRow + 2u < N2) {
-    let col = nRow + 2u;
-    storeQuad(q0, kq0, col, g, s, acc[0][2]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][2]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][2]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][2]); }
-  }
-  if (TN > 3u && nRow + 3u < N2) {
-    let col = nRow + 3u;
-    storeQuad(q0, kq0, col, g, s, acc[0][3]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][3]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][3]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][3]); }
-  }
-  if (TN > 4u && nRow + 4u < N2) {
-    let col = nRow + 4u;
-    storeQuad(q0, kq0, col, g, s, acc[0][4]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][4]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][4]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][4]); }
-  }
-  if (TN > 5u && nRow + 5u < N2) {
-    let col = nRow + 5u;
-    storeQuad(q0, kq0, col, g, s, acc[0][5]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][5]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][5]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][5]); }
-  }
-  if (TN > 6u && nRow + 6u < N2) {
-    let col = nRow + 6u;
-    storeQuad(q0, kq0, col, g, s, acc[0][6]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][6]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][6]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][6]); }
-  }
-  if (TN > 7u && nRow + 7u < N2) {
-    let col = nRow + 7u;
-    storeQuad(q0, kq0, col, g, s, acc[0][7]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][7]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][7]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][7]); }
-  }
-  if (TN > 8u && nRow + 8u < N2) {
-    let col = nRow + 8u;
-    storeQuad(q0, kq0, col, g, s, acc[0][8]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][8]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][8]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][8]); }
-  }
-  if (TN > 9u && nRow + 9u < N2) {
-    let col = nRow + 9u;
-    storeQuad(q0, kq0, col, g, s, acc[0][9]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][9]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][9]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][9]); }
-  }
-  if (TN > 10u && nRow + 10u < N2) {
-    let col = nRow + 10u;
-    storeQuad(q0, kq0, col, g, s, acc[0][10]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][10]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][10]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][10]); }
-  }
-  if (TN > 11u && nRow + 11u < N2) {
-    let col = nRow + 11u;
-    storeQuad(q0, kq0, col, g, s, acc[0][11]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][11]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][11]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][11]); }
-  }
-  if (TN > 12u && nRow + 12u < N2) {
-    let col = nRow + 12u;
-    storeQuad(q0, kq0, col, g, s, acc[0][12]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][12]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][12]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][12]); }
-  }
-  if (TN > 13u && nRow + 13u < N2) {
-    let col = nRow + 13u;
-    storeQuad(q0, kq0, col, g, s, acc[0][13]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][13]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][13]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][13]); }
-  }
-  if (TN > 14u && nRow + 14u < N2) {
-    let col = nRow + 14u;
-    storeQuad(q0, kq0, col, g, s, acc[0][14]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][14]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][14]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][14]); }
-  }
-  if (TN > 15u && nRow + 15u < N2) {
-    let col = nRow + 15u;
-    storeQuad(q0, kq0, col, g, s, acc[0][15]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][15]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][15]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][15]); }
-  }
-  if (TN > 16u && nRow + 16u < N2) {
-    let col = nRow + 16u;
-    storeQuad(q0, kq0, col, g, s, acc[0][16]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][16]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][16]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][16]); }
-  }
-  if (TN > 17u && nRow + 17u < N2) {
-    let col = nRow + 17u;
-    storeQuad(q0, kq0, col, g, s, acc[0][17]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][17]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][17]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][17]); }
-  }
-  if (TN > 18u && nRow + 18u < N2) {
-    let col = nRow + 18u;
-    storeQuad(q0, kq0, col, g, s, acc[0][18]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][18]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][18]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][18]); }
-  }
-  if (TN > 19u && nRow + 19u < N2) {
-    let col = nRow + 19u;
-    storeQuad(q0, kq0, col, g, s, acc[0][19]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][19]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][19]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][19]); }
-  }
-  if (TN > 20u && nRow + 20u < N2) {
-    let col = nRow + 20u;
-    storeQuad(q0, kq0, col, g, s, acc[0][20]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][20]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][20]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][20]); }
-  }
-  if (TN > 21u && nRow + 21u < N2) {
-    let col = nRow + 21u;
-    storeQuad(q0, kq0, col, g, s, acc[0][21]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][21]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][21]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][21]); }
-  }
-  if (TN > 22u && nRow + 22u < N2) {
-    let col = nRow + 22u;
-    storeQuad(q0, kq0, col, g, s, acc[0][22]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][22]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][22]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][22]); }
-  }
-  if (TN > 23u && nRow + 23u < N2) {
-    let col = nRow + 23u;
-    storeQuad(q0, kq0, col, g, s, acc[0][23]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][23]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][23]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][23]); }
-  }
-  if (TN > 24u && nRow + 24u < N2) {
-    let col = nRow + 24u;
-    storeQuad(q0, kq0, col, g, s, acc[0][24]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][24]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][24]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][24]); }
-  }
-  if (TN > 25u && nRow + 25u < N2) {
-    let col = nRow + 25u;
-    storeQuad(q0, kq0, col, g, s, acc[0][25]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][25]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][25]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][25]); }
-  }
-  if (TN > 26u && nRow + 26u < N2) {
-    let col = nRow + 26u;
-    storeQuad(q0, kq0, col, g, s, acc[0][26]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][26]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][26]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][26]); }
-  }
-  if (TN > 27u && nRow + 27u < N2) {
-    let col = nRow + 27u;
-    storeQuad(q0, kq0, col, g, s, acc[0][27]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][27]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][27]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][27]); }
-  }
-  if (TN > 28u && nRow + 28u < N2) {
-    let col = nRow + 28u;
-    storeQuad(q0, kq0, col, g, s, acc[0][28]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][28]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][28]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][28]); }
-  }
-  if (TN > 29u && nRow + 29u < N2) {
-    let col = nRow + 29u;
-    storeQuad(q0, kq0, col, g, s, acc[0][29]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][29]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][29]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][29]); }
-  }
-  if (TN > 30u && nRow + 30u < N2) {
-    let col = nRow + 30u;
-    storeQuad(q0, kq0, col, g, s, acc[0][30]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][30]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][30]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][30]); }
-  }
-  if (TN > 31u && nRow + 31u < N2) {
-    let col = nRow + 31u;
-    storeQuad(q0, kq0, col, g, s, acc[0][31]);
-    if (PQ > 1u) { storeQuad(q1, kq0 + 4u * TX, col, g, s, acc[1][31]); }
-    if (PQ > 2u) { storeQuad(q2, kq0 + 8u * TX, col, g, s, acc[2][31]); }
-    if (PQ > 3u) { storeQuad(q3, kq0 + 12u * TX, col, g, s, acc[3][31]); }
+  // The epilogue goes through workgroup memory, one quad row j at a time: each thread parks its
+  // TN vec4s of quad j at tile[(ty * TN + t) * TX + tx] (TX * TY * TN <= 1024), then all threads
+  // walk the BN x 4 TX values with consecutive threads on consecutive k, so the read-modify-write
+  // of the running sums is coalesced, and the store code exists once instead of PQ x TN times
+  // (unrolled, it took LLVM minutes to compile on lavapipe).
+  let BNt = TY * TN;
+  for (var j = 0u; j < PQ; j++) {
+    if (j == 0u) {
+      tile[(ty * TN) * TX + tx] = acc[0][0];
+      tile[(ty * TN + 1u) * TX + tx] = acc[0][1];
+      tile[(ty * TN + 2u) * TX + tx] = acc[0][2];
+      tile[(ty * TN + 3u) * TX + tx] = acc[0][3];
+      if (TN > 4u) { tile[(ty * TN + 4u) * TX + tx] = acc[0][4]; }
+      if (TN > 5u) { tile[(ty * TN + 5u) * TX + tx] = acc[0][5]; }
+      if (TN > 6u) { tile[(ty * TN + 6u) * TX + tx] = acc[0][6]; }
+      if (TN > 7u) { tile[(ty * TN + 7u) * TX + tx] = acc[0][7]; }
+      if (TN > 8u) { tile[(ty * TN + 8u) * TX + tx] = acc[0][8]; }
+      if (TN > 9u) { tile[(ty * TN + 9u) * TX + tx] = acc[0][9]; }
+      if (TN > 10u) { tile[(ty * TN + 10u) * TX + tx] = acc[0][10]; }
+      if (TN > 11u) { tile[(ty * TN + 11u) * TX + tx] = acc[0][11]; }
+      if (TN > 12u) { tile[(ty * TN + 12u) * TX + tx] = acc[0][12]; }
+      if (TN > 13u) { tile[(ty * TN + 13u) * TX + tx] = acc[0][13]; }
+      if (TN > 14u) { tile[(ty * TN + 14u) * TX + tx] = acc[0][14]; }
+      if (TN > 15u) { tile[(ty * TN + 15u) * TX + tx] = acc[0][15]; }
+      if (TN > 16u) { tile[(ty * TN + 16u) * TX + tx] = acc[0][16]; }
+      if (TN > 17u) { tile[(ty * TN + 17u) * TX + tx] = acc[0][17]; }
+      if (TN > 18u) { tile[(ty * TN + 18u) * TX + tx] = acc[0][18]; }
+      if (TN > 19u) { tile[(ty * TN + 19u) * TX + tx] = acc[0][19]; }
+      if (TN > 20u) { tile[(ty * TN + 20u) * TX + tx] = acc[0][20]; }
+      if (TN > 21u) { tile[(ty * TN + 21u) * TX + tx] = acc[0][21]; }
+      if (TN > 22u) { tile[(ty * TN + 22u) * TX + tx] = acc[0][22]; }
+      if (TN > 23u) { tile[(ty * TN + 23u) * TX + tx] = acc[0][23]; }
+      if (TN > 24u) { tile[(ty * TN + 24u) * TX + tx] = acc[0][24]; }
+      if (TN > 25u) { tile[(ty * TN + 25u) * TX + tx] = acc[0][25]; }
+      if (TN > 26u) { tile[(ty * TN + 26u) * TX + tx] = acc[0][26]; }
+      if (TN > 27u) { tile[(ty * TN + 27u) * TX + tx] = acc[0][27]; }
+      if (TN > 28u) { tile[(ty * TN + 28u) * TX + tx] = acc[0][28]; }
+      if (TN > 29u) { tile[(ty * TN + 29u) * TX + tx] = acc[0][29]; }
+      if (TN > 30u) { tile[(ty * TN + 30u) * TX + tx] = acc[0][30]; }
+      if (TN > 31u) { tile[(ty * TN + 31u) * TX + tx] = acc[0][31]; }
+    }
+    if (j == 1u) {
+      tile[(ty * TN) * TX + tx] = acc[1][0];
+      tile[(ty * TN + 1u) * TX + tx] = acc[1][1];
+      tile[(ty * TN + 2u) * TX + tx] = acc[1][2];
+      tile[(ty * TN + 3u) * TX + tx] = acc[1][3];
+      if (TN > 4u) { tile[(ty * TN + 4u) * TX + tx] = acc[1][4]; }
+      if (TN > 5u) { tile[(ty * TN + 5u) * TX + tx] = acc[1][5]; }
+      if (TN > 6u) { tile[(ty * TN + 6u) * TX + tx] = acc[1][6]; }
+      if (TN > 7u) { tile[(ty * TN + 7u) * TX + tx] = acc[1][7]; }
+      if (TN > 8u) { tile[(ty * TN + 8u) * TX + tx] = acc[1][8]; }
+      if (TN > 9u) { tile[(ty * TN + 9u) * TX + tx] = acc[1][9]; }
+      if (TN > 10u) { tile[(ty * TN + 10u) * TX + tx] = acc[1][10]; }
+      if (TN > 11u) { tile[(ty * TN + 11u) * TX + tx] = acc[1][11]; }
+      if (TN > 12u) { tile[(ty * TN + 12u) * TX + tx] = acc[1][12]; }
+      if (TN > 13u) { tile[(ty * TN + 13u) * TX + tx] = acc[1][13]; }
+      if (TN > 14u) { tile[(ty * TN + 14u) * TX + tx] = acc[1][14]; }
+      if (TN > 15u) { tile[(ty * TN + 15u) * TX + tx] = acc[1][15]; }
+      if (TN > 16u) { tile[(ty * TN + 16u) * TX + tx] = acc[1][16]; }
+      if (TN > 17u) { tile[(ty * TN + 17u) * TX + tx] = acc[1][17]; }
+      if (TN > 18u) { tile[(ty * TN + 18u) * TX + tx] = acc[1][18]; }
+      if (TN > 19u) { tile[(ty * TN + 19u) * TX + tx] = acc[1][19]; }
+      if (TN > 20u) { tile[(ty * TN + 20u) * TX + tx] = acc[1][20]; }
+      if (TN > 21u) { tile[(ty * TN + 21u) * TX + tx] = acc[1][21]; }
+      if (TN > 22u) { tile[(ty * TN + 22u) * TX + tx] = acc[1][22]; }
+      if (TN > 23u) { tile[(ty * TN + 23u) * TX + tx] = acc[1][23]; }
+      if (TN > 24u) { tile[(ty * TN + 24u) * TX + tx] = acc[1][24]; }
+      if (TN > 25u) { tile[(ty * TN + 25u) * TX + tx] = acc[1][25]; }
+      if (TN > 26u) { tile[(ty * TN + 26u) * TX + tx] = acc[1][26]; }
+      if (TN > 27u) { tile[(ty * TN + 27u) * TX + tx] = acc[1][27]; }
+      if (TN > 28u) { tile[(ty * TN + 28u) * TX + tx] = acc[1][28]; }
+      if (TN > 29u) { tile[(ty * TN + 29u) * TX + tx] = acc[1][29]; }
+      if (TN > 30u) { tile[(ty * TN + 30u) * TX + tx] = acc[1][30]; }
+      if (TN > 31u) { tile[(ty * TN + 31u) * TX + tx] = acc[1][31]; }
+    }
+    if (j == 2u) {
+      tile[(ty * TN) * TX + tx] = acc[2][0];
+      tile[(ty * TN + 1u) * TX + tx] = acc[2][1];
+      tile[(ty * TN + 2u) * TX + tx] = acc[2][2];
+      tile[(ty * TN + 3u) * TX + tx] = acc[2][3];
+      if (TN > 4u) { tile[(ty * TN + 4u) * TX + tx] = acc[2][4]; }
+      if (TN > 5u) { tile[(ty * TN + 5u) * TX + tx] = acc[2][5]; }
+      if (TN > 6u) { tile[(ty * TN + 6u) * TX + tx] = acc[2][6]; }
+      if (TN > 7u) { tile[(ty * TN + 7u) * TX + tx] = acc[2][7]; }
+      if (TN > 8u) { tile[(ty * TN + 8u) * TX + tx] = acc[2][8]; }
+      if (TN > 9u) { tile[(ty * TN + 9u) * TX + tx] = acc[2][9]; }
+      if (TN > 10u) { tile[(ty * TN + 10u) * TX + tx] = acc[2][10]; }
+      if (TN > 11u) { tile[(ty * TN + 11u) * TX + tx] = acc[2][11]; }
+      if (TN > 12u) { tile[(ty * TN + 12u) * TX + tx] = acc[2][12]; }
+      if (TN > 13u) { tile[(ty * TN + 13u) * TX + tx] = acc[2][13]; }
+      if (TN > 14u) { tile[(ty * TN + 14u) * TX + tx] = acc[2][14]; }
+      if (TN > 15u) { tile[(ty * TN + 15u) * TX + tx] = acc[2][15]; }
+      if (TN > 16u) { tile[(ty * TN + 16u) * TX + tx] = acc[2][16]; }
+      if (TN > 17u) { tile[(ty * TN + 17u) * TX + tx] = acc[2][17]; }
+      if (TN > 18u) { tile[(ty * TN + 18u) * TX + tx] = acc[2][18]; }
+      if (TN > 19u) { tile[(ty * TN + 19u) * TX + tx] = acc[2][19]; }
+      if (TN > 20u) { tile[(ty * TN + 20u) * TX + tx] = acc[2][20]; }
+      if (TN > 21u) { tile[(ty * TN + 21u) * TX + tx] = acc[2][21]; }
+      if (TN > 22u) { tile[(ty * TN + 22u) * TX + tx] = acc[2][22]; }
+      if (TN > 23u) { tile[(ty * TN + 23u) * TX + tx] = acc[2][23]; }
+      if (TN > 24u) { tile[(ty * TN + 24u) * TX + tx] = acc[2][24]; }
+      if (TN > 25u) { tile[(ty * TN + 25u) * TX + tx] = acc[2][25]; }
+      if (TN > 26u) { tile[(ty * TN + 26u) * TX + tx] = acc[2][26]; }
+      if (TN > 27u) { tile[(ty * TN + 27u) * TX + tx] = acc[2][27]; }
+      if (TN > 28u) { tile[(ty * TN + 28u) * TX + tx] = acc[2][28]; }
+      if (TN > 29u) { tile[(ty * TN + 29u) * TX + tx] = acc[2][29]; }
+      if (TN > 30u) { tile[(ty * TN + 30u) * TX + tx] = acc[2][30]; }
+      if (TN > 31u) { tile[(ty * TN + 31u) * TX + tx] = acc[2][31]; }
+    }
+    if (j == 3u) {
+      tile[(ty * TN) * TX + tx] = acc[3][0];
+      tile[(ty * TN + 1u) * TX + tx] = acc[3][1];
+      tile[(ty * TN + 2u) * TX + tx] = acc[3][2];
+      tile[(ty * TN + 3u) * TX + tx] = acc[3][3];
+      if (TN > 4u) { tile[(ty * TN + 4u) * TX + tx] = acc[3][4]; }
+      if (TN > 5u) { tile[(ty * TN + 5u) * TX + tx] = acc[3][5]; }
+      if (TN > 6u) { tile[(ty * TN + 6u) * TX + tx] = acc[3][6]; }
+      if (TN > 7u) { tile[(ty * TN + 7u) * TX + tx] = acc[3][7]; }
+      if (TN > 8u) { tile[(ty * TN + 8u) * TX + tx] = acc[3][8]; }
+      if (TN > 9u) { tile[(ty * TN + 9u) * TX + tx] = acc[3][9]; }
+      if (TN > 10u) { tile[(ty * TN + 10u) * TX + tx] = acc[3][10]; }
+      if (TN > 11u) { tile[(ty * TN + 11u) * TX + tx] = acc[3][11]; }
+      if (TN > 12u) { tile[(ty * TN + 12u) * TX + tx] = acc[3][12]; }
+      if (TN > 13u) { tile[(ty * TN + 13u) * TX + tx] = acc[3][13]; }
+      if (TN > 14u) { tile[(ty * TN + 14u) * TX + tx] = acc[3][14]; }
+      if (TN > 15u) { tile[(ty * TN + 15u) * TX + tx] = acc[3][15]; }
+      if (TN > 16u) { tile[(ty * TN + 16u) * TX + tx] = acc[3][16]; }
+      if (TN > 17u) { tile[(ty * TN + 17u) * TX + tx] = acc[3][17]; }
+      if (TN > 18u) { tile[(ty * TN + 18u) * TX + tx] = acc[3][18]; }
+      if (TN > 19u) { tile[(ty * TN + 19u) * TX + tx] = acc[3][19]; }
+      if (TN > 20u) { tile[(ty * TN + 20u) * TX + tx] = acc[3][20]; }
+      if (TN > 21u) { tile[(ty * TN + 21u) * TX + tx] = acc[3][21]; }
+      if (TN > 22u) { tile[(ty * TN + 22u) * TX + tx] = acc[3][22]; }
+      if (TN > 23u) { tile[(ty * TN + 23u) * TX + tx] = acc[3][23]; }
+      if (TN > 24u) { tile[(ty * TN + 24u) * TX + tx] = acc[3][24]; }
+      if (TN > 25u) { tile[(ty * TN + 25u) * TX + tx] = acc[3][25]; }
+      if (TN > 26u) { tile[(ty * TN + 26u) * TX + tx] = acc[3][26]; }
+      if (TN > 27u) { tile[(ty * TN + 27u) * TX + tx] = acc[3][27]; }
+      if (TN > 28u) { tile[(ty * TN + 28u) * TX + tx] = acc[3][28]; }
+      if (TN > 29u) { tile[(ty * TN + 29u) * TX + tx] = acc[3][29]; }
+      if (TN > 30u) { tile[(ty * TN + 30u) * TX + tx] = acc[3][30]; }
+      if (TN > 31u) { tile[(ty * TN + 31u) * TX + tx] = acc[3][31]; }
+    }
+    workgroupBarrier();
+    for (var i = tid; i < TX * BNt; i += TX * TY) {
+      let col = n0 + i / TX;
+      let k = k0 + 4u * (i % TX + j * TX);
+      if (col < N2 && k < p.K) { store4(k, col, g, s, tile[i]); }
+    }
+    workgroupBarrier();
   }
 }

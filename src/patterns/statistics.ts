@@ -54,18 +54,27 @@ const TILE_VEC4 = 1024;
 
 /**
  * The tile for a layer: the forward convolution's register blocks (src/forward/conv.ts, convTile:
- * 8 x 4 quads x 16 columns on a CPU adapter, 16 x 1 quad x 4 columns on a GPU), with the k quads
- * trimmed where K is small (a first layer's K = 27 fills one quad row of 32) and the threads along
- * the columns doubled up to the 2C columns; then the deepest row step that fits.
+ * 8 threads x 4 quads x 16 columns on a CPU adapter, 16 x 1 quad x 4 columns on a GPU), one quad
+ * row where K fits in it (a first layer's K = 27), and the threads along the columns doubled up to
+ * the 2C columns; then the deepest row step that fits. Few shapes on purpose: each is a pipeline,
+ * and lavapipe compiles one for seconds (VGG-16 needs 2, the demo model 5).
  */
 export function statsTile(K: number, columns: number, cpu: boolean): StatsTile {
-  const [TX, widePQ, wideTN, maxTY] = cpu ? [8, 4, 16, 8] : [16, 1, 4, 16];
-  const TN = Math.min(wideTN, Math.ceil(columns / 4) * 4);
-  const PQ = Math.min(widePQ, Math.max(1, Math.ceil(K / (4 * TX))));
+  const [TX, widePQ, TN, maxTY] = cpu ? [8, 4, 16, 8] : [16, 1, 4, 16];
+  const PQ = K <= 4 * TX ? 1 : widePQ;
   let TY = 1;
   while (TY < maxTY && TY * TN < columns) TY *= 2;
   const BR = Math.min(16, Math.floor(TILE_VEC4 / (PQ * TX + (TY * TN) / 4)));
   return { TX, TY, PQ, TN, BR };
+}
+
+/**
+ * Whether the kernel takes a tile: its X and B tiles, and the epilogue's parked quad row, fit the
+ * workgroup array, and each thread loads at most 4 column quads of a B row.
+ */
+export function statsTileFits(t: StatsTile): boolean {
+  return t.BR * (t.PQ * t.TX + (t.TY * t.TN) / 4) <= TILE_VEC4 && t.TX * t.TY * t.TN <= TILE_VEC4 && t.TY * t.TN <= 16 * t.TX
+    && t.TX % 8 === 0 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 32 && t.PQ >= 1 && t.PQ <= 4 && t.BR >= 1 && t.TX * t.TY <= 256;
 }
 
 /**
@@ -201,11 +210,11 @@ export class PatternStatistics {
           if (maxCh < 1) throw new Error(`layer '${layer.name}': the statistics of one output (${perChannel} bytes) exceed the ${ctx.maxBinding}-byte binding limit`);
           const chunkCh = Math.min(coutPG, maxCh, opts.chunkChannels ?? Infinity);
           const tile = opts.tile ? opts.tile(g.fanIn, 2 * chunkCh) : statsTile(g.fanIn, 2 * chunkCh, cpu);
-          if (tile.BR * (tile.PQ * tile.TX + (tile.TY * tile.TN) / 4) > TILE_VEC4 || tile.TX % 8 !== 0 || tile.TN % 4 !== 0 || tile.TN > 32 || tile.PQ > 4) {
+          if (!statsTileFits(tile)) {
             throw new Error(`stats tile ${JSON.stringify(tile)} does not fit the kernel`);
           }
           const [kh, kw] = layer.kind === 'conv' ? layer.kernel : [1, 1];
-          const pipeline = await ctx.pipelines.get('patterns/stats_gemm.wgsl', { KH: kh, KW: kw, ...tile });
+          const pipeline = await ctx.pipelines.get('patterns/stats_gemm.wgsl', { ...tile });
           // A dense layer is a 1x1 convolution of a 1x1 map whose channels are its input features.
           const conv = layer.kind === 'conv' ? layer : null;
           const [inC, inH, inW] = conv ? inShape : [g.fanIn, 1, 1];
@@ -229,6 +238,7 @@ export class PatternStatistics {
                   inC / g.groups, coutPG, g.fanIn, g.plane,
                   batch * g.plane, chBase, nCh, g.groups,
                   splits, rChunk, stateLen, input.relu ? 1 : 0,
+                  kh, kw,
                 );
               }),
               foldUniforms: new UniformsByBatch(ctx, `${layer.name} stats fold${tag}`, (batch) => Uint32Array.of(stateLen, split(batch).splits, 0, 0)),
