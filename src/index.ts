@@ -16,3 +16,6 @@ export { predict, topK } from './forward/predict.ts';
 export { parseNpy, encodeNpy, npyToFloat32 } from './io/npy.ts';
 export { parsePreprocessSpec, type PreprocessSpec } from './preprocess/spec.ts';
 export { preprocessImage, type RgbaImage } from './preprocess/image.ts';
+export { PatternStatistics, type StatsCost } from './patterns/statistics.ts';
+export { patternFromSums, type LayerSums } from './patterns/sums.ts';
+export { bindPatterns, weightsDigest, sourceWeightShape, type PatternSet, type PatternEntry } from './patterns/pattern-set.ts';

@@ -420,7 +420,8 @@ const EXAMPLE_COMPOSITE = {
 
 function fillPresets(): void {
   const custom = new Option('custom JSON (below)', CUSTOM);
-  const options = PRESET_NAMES.map((name) => {
+  // PatternAttribution needs a folder of learned patterns, which this page cannot load (yet).
+  const options = PRESET_NAMES.filter((name) => name !== 'pattern-attribution').map((name) => {
     const o = new Option(name, name);
     o.title = presetDescription(name);
     return o;

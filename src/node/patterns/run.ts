@@ -162,7 +162,6 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
         add('read', t);
         if (next.done) break;
         const b = next.value;
-        log(`batch of ${b.count} at ${b.position}`);
         if (b.count > 0) {
           t = now();
           const acts = await fwd.forward(b.input, b.count);
