@@ -34,3 +34,6 @@ fi
 
 # --- Browser (issue 6): Debian's chromium for test/browser.test.ts; a no-op once installed. ---
 bash scripts/setup-browser.sh
+
+# --- Slurm (issue 14): slurm-wlm and munge for test/slurm.test.ts; a no-op once installed. ---
+bash scripts/setup-slurm.sh

@@ -165,7 +165,9 @@ describe('presets', () => {
     it.skipIf(!available)(`every preset resolves on ${model}`, () => {
       const g = graph();
       // Zero patterns: enough for pattern-attribution to resolve (its maps are tested elsewhere).
-      const patterns: PatternSet = { graph: g, source: 'zeros', byLayer: new Map(g.layers.filter(isLinear).map((l) => [l.name, new Float32Array(l.weight.length)])) };
+      const patterns: PatternSet = {
+        graph: g, source: 'zeros', digest: '0', byLayer: new Map(g.layers.filter(isLinear).map((l) => [l.name, new Float32Array(l.weight.length)])),
+      };
       for (const name of PRESET_NAMES) {
         const r = resolveComposite(parseComposite(name, '--composite'), g, { preprocess, patterns });
         expect(r.name).toBe(name);

@@ -1,6 +1,7 @@
 /**
  * The core (everything in src/ outside src/node/) must run in a browser: it may import only
  * other core modules and browser-safe packages, never a Node built-in, Dawn, or src/node/.
+ * And nothing in src/ (src/node/ included) imports from cli/: the CLI is a thin layer over src/.
  */
 import { builtinModules } from 'node:module';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -10,16 +11,19 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const NODE_DIR = join(SRC, 'node');
+const CLI_DIR = fileURLToPath(new URL('../cli/', import.meta.url));
 const BROWSER_SAFE_PACKAGES = new Set(['gl-matrix', 'fast-xml-parser']);
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
-function coreFiles(dir: string): string[] {
+function tsFiles(dir: string, skip?: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) return p === NODE_DIR ? [] : coreFiles(p);
+    if (statSync(p).isDirectory()) return p === skip ? [] : tsFiles(p, skip);
     return p.endsWith('.ts') ? [p] : [];
   });
 }
+
+const coreFiles = (dir: string): string[] => tsFiles(dir, NODE_DIR);
 
 export function importsOf(code: string): string[] {
   const specs: string[] = [];
@@ -59,16 +63,25 @@ describe('core stays browser-safe', () => {
   }
 });
 
-// Bundlers and pages that cannot list a folder take the shader set from SHADER_FILES: it must
-// name every file of shaders/ (it had fallen behind, missing the relevance and metric kernels).
-describe('SHADER_FILES', () => {
-  it('names exactly the WGSL files under shaders/', async () => {
-    const { SHADER_FILES } = await import('../src/gpu/shaders.ts');
-    const root = fileURLToPath(new URL('../shaders/', import.meta.url));
-    const walk = (dir: string): string[] => readdirSync(dir).flatMap((n) => {
-      const p = join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : p.endsWith('.wgsl') ? [relative(root, p)] : [];
-    });
-    expect([...SHADER_FILES].sort()).toEqual(walk(root).sort());
+describe('src/ does not import from cli/', () => {
+  const files = tsFiles(SRC);
+
+  it('sees src/node/ too', () => {
+    expect(files.some((f) => f.endsWith(join('node', 'gpu.ts')))).toBe(true);
   });
+
+  it('the check catches an import of cli/', () => {
+    expect(cliImports(join(SRC, 'node', 'demo', 'run.ts'), "import { x } from '../../../cli/commands/synth.ts';")).toEqual(['../../../cli/commands/synth.ts']);
+    expect(cliImports(join(SRC, 'node', 'demo', 'run.ts'), "import { x } from '../synth-dataset.ts';")).toEqual([]);
+  });
+
+  for (const file of files) {
+    it(relative(SRC, file), () => {
+      expect(cliImports(file, readFileSync(file, 'utf8')), `${relative(SRC, file)} imports from cli/`).toEqual([]);
+    });
+  }
 });
+
+function cliImports(file: string, code: string): string[] {
+  return importsOf(code).filter((spec) => spec.startsWith('.') && (resolve(dirname(file), spec) + '/').startsWith(CLI_DIR));
+}

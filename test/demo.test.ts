@@ -18,6 +18,10 @@ describe('lrp demo', () => {
       const baseline = report.rows.find((row: { analyzer: string }) => row.analyzer === 'Baseline');
       expect(baseline.mu_w).toBe(1);
       expect(JSON.parse(readFileSync(join(out, 'patterns', 'patterns.json'), 'utf8')).samples).toBe(24);
+      // The run's identity names the learned patterns by their digest, not by their values.
+      const run = readFileSync(join(out, 'eval', 'run.json'), 'utf8');
+      expect(run).toMatch(/"rule": ?"pattern",\s*"patterns": ?"[0-9a-f]{16}"/);
+      expect(run.length).toBeLessThan(100_000);
       for (const f of ['eval/report.md', 'eval/curve.svg', 'eval/curve.csv', 'occlusion/occlusion.svg', 'occlusion/occlusion.csv', 'gallery/index.html']) {
         expect(existsSync(join(out, f)), f).toBe(true);
       }

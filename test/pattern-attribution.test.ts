@@ -23,7 +23,7 @@ import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { readPatterns } from '../src/node/patterns/files.ts';
 import { runPatterns } from '../src/node/patterns/run.ts';
-import { bindPatterns, sourceWeightShape, weightsDigest, type PatternSet } from '../src/patterns/pattern-set.ts';
+import { bindPatterns, patternsDigest, sourceWeightShape, weightsDigest, type PatternSet } from '../src/patterns/pattern-set.ts';
 import { PatternStatistics } from '../src/patterns/statistics.ts';
 import { patternFromSums } from '../src/patterns/sums.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
@@ -200,7 +200,7 @@ describe('pattern-attribution maps and errors', () => {
     }
     stats.destroy();
     // Learned patterns and random ones (any A is a valid backward weight).
-    const learnedSet: PatternSet = { graph, source: 'learned', byLayer: learned };
+    const learnedSet: PatternSet = { graph, source: 'learned', byLayer: learned, digest: patternsDigest(learned) };
     const randomSet = bindPatterns(graph, entries(graph, 3), { source: 'random', digest: weightsDigest(graph) });
     for (const set of [learnedSet, randomSet]) {
       const composite = resolveComposite(parseComposite('pattern-attribution', '--composite'), graph, { patterns: set });

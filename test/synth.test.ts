@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeSynthDataset } from '../cli/commands/synth.ts';
+import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import { imageSeed, Rng } from '../src/synth/rng.ts';
 import { DISTRACTOR_KINDS, insideLocal, rasterize, SYNTH_CLASSES } from '../src/synth/shapes.ts';
 import { MIN_VISIBLE, synthesize, type SynthSample, type VocBox } from '../src/synth/generate.ts';

@@ -16,6 +16,7 @@ import { numel, valueInfo } from '../src/graph/ir.ts';
 import { importOnnx } from '../src/graph/onnx/import.ts';
 import { formatSummary, summarizeGraph } from '../src/graph/summary.ts';
 import { channelSum, heatmap } from '../src/io/heatmap.ts';
+import { parseLabels } from '../src/io/labels.ts';
 import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer, type Init, type Target } from '../src/lrp/explainer.ts';
@@ -192,29 +193,6 @@ async function ensureForward(model: LoadedModel): Promise<ForwardModel> {
 // ---------------------------------------------------------------------------------------------
 
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|avif)$/i;
-
-/** Class names: synset_words.txt lines, any one-name-per-line text, or a JSON list / index map. */
-function parseLabels(text: string, source: string): string[] {
-  if (/^\s*[[{]/.test(text)) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${source}: not valid JSON (${messageOf(e)})`);
-    }
-    if (Array.isArray(json)) return json.map(String);
-    if (json && typeof json === 'object') {
-      const out: string[] = [];
-      for (const [k, v] of Object.entries(json as Record<string, unknown>)) out[Number(k)] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
-      return out;
-    }
-    throw new Error(`${source}: expected a list of class names or an index → name object`);
-  }
-  return text.split(/\r?\n/).filter((l) => l.trim()).map((l) => {
-    const m = /^n\d{8}\s+(.*)$/.exec(l.trim());
-    return m ? m[1] : l.trim();
-  });
-}
 
 /** What the model takes per sample, as C×H×W, or null for inputs that are not images. */
 function imageShape(graph: Graph): [number, number, number] | null {

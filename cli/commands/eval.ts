@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import type { Init } from '../../src/lrp/explainer.ts';
 import { runEval } from '../../src/node/eval/run.ts';
-import { parseShard } from '../../src/node/eval/setup.ts';
+import { resolveShard } from '../../src/node/eval/shard.ts';
 
 interface Args {
   model: string;
@@ -35,7 +35,7 @@ export const evalCommand: CommandModule<object, Args> = {
     .option('limit', { type: 'number', describe: 'only the first N images (sorted by id)' })
     .option('out', { type: 'string', default: 'eval-out', describe: 'output folder: pairs.jsonl, skips.jsonl, report.{json,md}, curve.{csv,svg}' })
     .option('save-relevance', { type: 'boolean', default: false, describe: 'also write each pair\'s channel-summed H×W relevance: DIR/relevance/ANALYZER/IMAGE_CLASS.npy' })
-    .option('shard', { type: 'string', describe: 'i/n: take the images at positions i, i+n, ... of the sorted list (merge with lrp merge)' })
+    .option('shard', { type: 'string', describe: 'i/n: take the images at positions i, i+n, ... of the sorted list (merge with lrp merge); auto: i/n from a Slurm job array, auto/N from a Kubernetes Indexed Job of N completions' })
     .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted run in --out' })
     .option('skip-difficult', { type: 'boolean', default: false, describe: 'leave out boxes marked difficult' })
     .option('preprocess', { type: 'string', describe: 'preprocessing spec JSON (default: MODEL.onnx.json beside the model)' })
@@ -43,10 +43,16 @@ export const evalCommand: CommandModule<object, Args> = {
     .option('init', { choices: ['logit', 'onehot'] as const, default: 'logit' as Init, describe: 'relevance at the true class: its logit (the paper) or 1' })
     .option('workers', { type: 'number', describe: 'decode/preprocess worker threads (default: cores - 1, at most 4)' }),
   handler: async (args) => {
+    let shard = null;
+    if (args.shard !== undefined) {
+      const choice = resolveShard(args.shard);
+      if (/^\s*auto/.test(args.shard)) console.error(choice.source);
+      shard = choice.shard;
+    }
     const result = await runEval({
       model: args.model, dataset: args.dataset, split: args.split, labels: args.labels, composites: args.composite,
       batch: args.batch, limit: args.limit, out: args.out, saveRelevance: args['save-relevance'],
-      shard: args.shard !== undefined ? parseShard(args.shard) : null, resume: args.resume,
+      shard, resume: args.resume,
       skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
     });
     const r = result.report!;

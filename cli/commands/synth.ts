@@ -1,10 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { encodePng } from '../../src/node/png.ts';
-import { DEFAULT_SYNTH_SIZE, synthesize } from '../../src/synth/generate.ts';
+import { writeSynthDataset } from '../../src/node/synth-dataset.ts';
+import { DEFAULT_SYNTH_SIZE } from '../../src/synth/generate.ts';
 import { SYNTH_CLASSES } from '../../src/synth/shapes.ts';
-import { classesText, vocXml } from '../../src/synth/voc.ts';
 
 /** The seed `lrp synth` uses by default: the demo model's held-out set. */
 export const DEFAULT_SYNTH_SEED = 1;
@@ -15,42 +12,6 @@ interface Args {
   size: number;
   seed: number;
   split: string;
-}
-
-export interface SynthSummary {
-  images: number;
-  objects: number;
-  perClass: number[];
-  multiLabel: number;
-}
-
-/**
- * Writes images 1..`images` of dataset `seed` as a VOC-format folder: `JPEGImages/*.png`,
- * `Annotations/*.xml`, `ImageSets/Main/SPLIT.txt` and `classes.txt`.
- */
-export function writeSynthDataset(out: string, opts: { images: number; size: number; seed: number; split: string }): SynthSummary {
-  const imgDir = join(out, 'JPEGImages');
-  const annDir = join(out, 'Annotations');
-  const setDir = join(out, 'ImageSets', 'Main');
-  for (const d of [imgDir, annDir, setDir]) mkdirSync(d, { recursive: true });
-  const names: string[] = [];
-  const perClass = new Array<number>(SYNTH_CLASSES.length).fill(0);
-  let objects = 0;
-  let multiLabel = 0;
-  for (let i = 1; i <= opts.images; i++) {
-    const s = synthesize(opts.seed, i, { size: opts.size });
-    const file = `${s.name}.png`;
-    writeFileSync(join(imgDir, file), encodePng(s.image));
-    writeFileSync(join(annDir, `${s.name}.xml`), vocXml(s, file));
-    names.push(s.name);
-    const present = new Set(s.objects.map((o) => o.classIndex));
-    for (const c of present) perClass[c]++;
-    if (present.size > 1) multiLabel++;
-    objects += s.objects.length;
-  }
-  writeFileSync(join(setDir, `${opts.split}.txt`), names.length ? `${names.join('\n')}\n` : '');
-  writeFileSync(join(out, 'classes.txt'), classesText());
-  return { images: opts.images, objects, perClass, multiLabel };
 }
 
 export const synthCommand: CommandModule<object, Args> = {

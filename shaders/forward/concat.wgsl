@@ -1,7 +1,7 @@
 // Copies one input of a channel concatenation into its slice of the output:
 // x is N x C x plane, y is N x outC x plane, the slice starts at channel `offset`.
 
-struct Params { total: u32, channels: u32, plane: u32, outChannels: u32, offset: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { total: u32, channels: u32, plane: u32, outChannels: u32, offset: u32 }
 
 override RELU_IN: bool = false;
 override WG: u32 = 64u;

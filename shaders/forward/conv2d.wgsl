@@ -147,19 +147,21 @@ fn main(
   let s = wid.z - g * p.splits;
   let kBegin = s * p.kChunk;
   let kEnd = min(p.Kpad, kBegin + p.kChunk);
-  // The grid may fold m-tiles into x (tileGrid in src/forward/tensor.ts); this undoes it. Spare
+  // <generated: fold-grid columns=p.coutPerGroup bn="TY * TN" bm="4u * AQ">
+  // The grid may fold m-tiles into x (tileGrid in src/gpu/grid.ts); this undoes it. Spare
   // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
   let nTiles = (p.coutPerGroup + TY * TN - 1u) / (TY * TN);
   let fold = nwg.x / nTiles;
   let m0 = (wid.y * fold + wid.x / nTiles) * 4u * AQ;
   let n0 = (wid.x % nTiles) * TY * TN;
   if (m0 >= p.M) { return; }
+  // </generated>
   let tx = lid.x;
   let ty = lid.y;
 
   // (Separate variables for the quads, and only constant indices into `acc` below: that is what
-  // lets a compiler keep them in registers. The FMA and store blocks are unrolled by hand for
-  // that reason; blocks past PQ and TN fold away when the pipeline is created.)
+  // lets a compiler keep them in registers. The FMA and store blocks are unrolled for that reason,
+  // written by `npm run shaders`; blocks past PQ and TN fold away when the pipeline is created.)
   let q0 = quadAt(m0 + 4u * tx, g, s);
   let q1 = quadAt(m0 + 4u * (tx + TX), g, s);
   let q2 = quadAt(m0 + 4u * (tx + 2u * TX), g, s);
@@ -199,6 +201,7 @@ fn main(
       if (PQ > 2u) { a2 = tile[aRow + 2u * TX]; }
       if (PQ > 3u) { a3 = tile[aRow + 3u * TX]; }
       let bRow = bOff + kk * BN4 + ty * (TN / 4u);
+      // <generated: gemm-fma quads=4 channels=32>
       {
         let b = tile[bRow];
         acc[0][0] = fma(a0, vec4<f32>(b.x), acc[0][0]); acc[0][1] = fma(a0, vec4<f32>(b.y), acc[0][1]); acc[0][2] = fma(a0, vec4<f32>(b.z), acc[0][2]); acc[0][3] = fma(a0, vec4<f32>(b.w), acc[0][3]);
@@ -255,11 +258,13 @@ fn main(
         if (PQ > 2u) { acc[2][28] = fma(a2, vec4<f32>(b.x), acc[2][28]); acc[2][29] = fma(a2, vec4<f32>(b.y), acc[2][29]); acc[2][30] = fma(a2, vec4<f32>(b.z), acc[2][30]); acc[2][31] = fma(a2, vec4<f32>(b.w), acc[2][31]); }
         if (PQ > 3u) { acc[3][28] = fma(a3, vec4<f32>(b.x), acc[3][28]); acc[3][29] = fma(a3, vec4<f32>(b.y), acc[3][29]); acc[3][30] = fma(a3, vec4<f32>(b.z), acc[3][30]); acc[3][31] = fma(a3, vec4<f32>(b.w), acc[3][31]); }
       }
+      // </generated>
     }
     workgroupBarrier();
   }
 
   let nRow = n0 + ty * TN;
+  // <generated: conv2d-store quads=4 channels=32>
   if (nRow < p.coutPerGroup) {
     let co = g * p.coutPerGroup + nRow;
     let b = biasOf(co);
@@ -516,4 +521,5 @@ fn main(
     if (PQ > 2u) { storeQuad(q2, co, acc[2][31] + b); }
     if (PQ > 3u) { storeQuad(q3, co, acc[3][31] + b); }
   }
+  // </generated>
 }

@@ -7,11 +7,12 @@
 // through workgroup memory. Each weight vec4 read serves NB samples, each input vec4 ROWS rows.
 // The weight may be one chunk of a larger matrix (VGG-16's fc6 is 411 MB, over a 128 MiB
 // binding): `rowOffset` places this chunk's rows in the full output. Its rows are padded to whole
-// vec4s on the host (`inF4` vec4s each, zeros past inF).
+// vec4s on the host (`inF4` vec4s each, zeros past inF). The blocks over rows and samples are
+// unrolled (constant indices keep the accumulators in registers), written by `npm run shaders`.
 
 struct Params {
   batch: u32, inF: u32, rows: u32, rowOffset: u32,
-  outF: u32, inF4: u32, reluIn: u32, _pad: u32,
+  outF: u32, inF4: u32, reluIn: u32,
 }
 
 // Samples per workgroup, 1 to 8: the host compiles NB = 1 for batch 1 (no idle accumulators, no
@@ -47,6 +48,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
   let rLast = min(p.rows, r0 + ROWS) - 1u;
   // Row and sample offsets; rows past the chunk and samples past the batch read the last one
   // (their sums are not written).
+  // <generated: dense-offsets rows=4 samples=8>
   let b0 = min(r0 + 0u, rLast) * p.inF4;
   let b1 = min(r0 + 1u, rLast) * p.inF4;
   let b2 = min(r0 + 2u, rLast) * p.inF4;
@@ -59,10 +61,12 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
   let xb5 = min(n0 + 5u, nLast) * p.inF;
   let xb6 = min(n0 + 6u, nLast) * p.inF;
   let xb7 = min(n0 + 7u, nLast) * p.inF;
+  // </generated>
 
   var acc: array<array<vec4<f32>, 8>, ROWS>;
   for (var c = t; c < p.inF4; c += WG) {
     let k = 4u * c;
+    // <generated: dense-fma rows=4 samples=8>
     let w0 = w[b0 + c];
     let w1 = w[b1 + c];
     let w2 = w[b2 + c];
@@ -107,8 +111,10 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     if (NB > 5u) { acc[3][5] = fma(w3, x5, acc[3][5]); }
     if (NB > 6u) { acc[3][6] = fma(w3, x6, acc[3][6]); }
     if (NB > 7u) { acc[3][7] = fma(w3, x7, acc[3][7]); }
+    // </generated>
   }
 
+  // <generated: dense-reduce rows=4 samples=8>
   red[0u * WG + t] = dot(acc[0][0], vec4<f32>(1.0));
   if (NB > 1u) { red[1u * WG + t] = dot(acc[0][1], vec4<f32>(1.0)); }
   if (NB > 2u) { red[2u * WG + t] = dot(acc[0][2], vec4<f32>(1.0)); }
@@ -141,6 +147,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
   if (NB > 5u) { red[29u * WG + t] = dot(acc[3][5], vec4<f32>(1.0)); }
   if (NB > 6u) { red[30u * WG + t] = dot(acc[3][6], vec4<f32>(1.0)); }
   if (NB > 7u) { red[31u * WG + t] = dot(acc[3][7], vec4<f32>(1.0)); }
+  // </generated>
   workgroupBarrier();
   // Thread o < ROWS * 8 sums output (row, sample) = (o / 8, o % 8) over the WG partials.
   if (t < ROWS * 8u) {

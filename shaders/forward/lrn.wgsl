@@ -4,7 +4,7 @@
 
 struct Params {
   total: u32, channels: u32, plane: u32, size: u32,
-  alpha: f32, beta: f32, bias: f32, _pad0: u32,
+  alpha: f32, beta: f32, bias: f32,
 }
 
 override RELU_IN: bool = false;

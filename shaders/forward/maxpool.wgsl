@@ -5,7 +5,7 @@ struct Params {
   total: u32, channels: u32, inH: u32, inW: u32,
   outH: u32, outW: u32, kH: u32, kW: u32,
   strideH: u32, strideW: u32, padT: u32, padL: u32,
-  dilH: u32, dilW: u32, _pad0: u32, _pad1: u32,
+  dilH: u32, dilW: u32,
 }
 
 override RELU_IN: bool = false;

@@ -1,7 +1,7 @@
 // The relevance map the evaluation measures: N x C x H x W summed over channels into N x H x W
 // (for --save-relevance, so only a third of the relevance comes back to the CPU).
 
-struct Params { total: u32, channels: u32, plane: u32, _pad: u32 }
+struct Params { total: u32, channels: u32, plane: u32 }
 
 override WG: u32 = 64u;
 

@@ -5,7 +5,7 @@
 // adds their partial sums, thread 0 adds the batch's total into the running sums. `state` holds
 // the sums [sum y (C), count (C)] in [0, 2C) and their compensations in [2C, 4C).
 
-struct Params { batch: u32, channels: u32, plane: u32, _pad: u32 }
+struct Params { batch: u32, channels: u32, plane: u32 }
 
 const WG: u32 = 64u;
 

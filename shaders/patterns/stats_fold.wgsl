@@ -3,7 +3,7 @@
 // scheduling), each compensated as in stats_gemm.wgsl: `state` holds the sums in [0, total) and
 // their compensations in [total, 2 total); `part` is splits x total.
 
-struct Params { total: u32, splits: u32, _pad0: u32, _pad1: u32 }
+struct Params { total: u32, splits: u32 }
 
 override WG: u32 = 256u;
 

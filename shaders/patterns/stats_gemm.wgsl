@@ -219,13 +219,17 @@ fn main(
   let s = wid.z - g * p.splits;
   let rBegin = s * p.rChunk;
   let rEnd = min(p.M, rBegin + p.rChunk);
-  // The grid may fold k-tiles into x (tileGrid in src/forward/tensor.ts); this undoes it. Spare
+  // The output's rows (m) are the k of the reduction's patches.
+  // <generated: fold-grid columns=N2 bn="TY * TN" bm="4u * AQ" rows=p.K>
+  // The grid may fold m-tiles into x (tileGrid in src/gpu/grid.ts); this undoes it. Spare
   // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
   let nTiles = (N2 + TY * TN - 1u) / (TY * TN);
   let fold = nwg.x / nTiles;
-  let k0 = (wid.y * fold + wid.x / nTiles) * 4u * AQ;
+  let m0 = (wid.y * fold + wid.x / nTiles) * 4u * AQ;
   let n0 = (wid.x % nTiles) * TY * TN;
-  if (k0 >= p.K) { return; }
+  if (m0 >= p.K) { return; }
+  // </generated>
+  let k0 = m0;
   let tx = lid.x;
   let ty = lid.y;
 
@@ -274,6 +278,7 @@ fn main(
       if (PQ > 2u) { a2 = tile[aRow + 2u * TX]; }
       if (PQ > 3u) { a3 = tile[aRow + 3u * TX]; }
       let bRow = bOff + kk * BN4 + ty * (TN / 4u);
+      // <generated: gemm-fma quads=4 channels=32>
       {
         let b = tile[bRow];
         acc[0][0] = fma(a0, vec4<f32>(b.x), acc[0][0]); acc[0][1] = fma(a0, vec4<f32>(b.y), acc[0][1]); acc[0][2] = fma(a0, vec4<f32>(b.z), acc[0][2]); acc[0][3] = fma(a0, vec4<f32>(b.w), acc[0][3]);
@@ -330,6 +335,7 @@ fn main(
         if (PQ > 2u) { acc[2][28] = fma(a2, vec4<f32>(b.x), acc[2][28]); acc[2][29] = fma(a2, vec4<f32>(b.y), acc[2][29]); acc[2][30] = fma(a2, vec4<f32>(b.z), acc[2][30]); acc[2][31] = fma(a2, vec4<f32>(b.w), acc[2][31]); }
         if (PQ > 3u) { acc[3][28] = fma(a3, vec4<f32>(b.x), acc[3][28]); acc[3][29] = fma(a3, vec4<f32>(b.y), acc[3][29]); acc[3][30] = fma(a3, vec4<f32>(b.z), acc[3][30]); acc[3][31] = fma(a3, vec4<f32>(b.w), acc[3][31]); }
       }
+      // </generated>
     }
     workgroupBarrier();
   }
@@ -341,6 +347,7 @@ fn main(
   // (unrolled, it took LLVM minutes to compile on lavapipe).
   let BNt = TY * TN;
   for (var j = 0u; j < PQ; j++) {
+    // <generated: gemm-park quads=4 channels=32>
     if (j == 0u) {
       tile[(ty * TN) * TX + tx] = acc[0][0];
       tile[(ty * TN + 1u) * TX + tx] = acc[0][1];
@@ -477,6 +484,7 @@ fn main(
       if (TN > 30u) { tile[(ty * TN + 30u) * TX + tx] = acc[3][30]; }
       if (TN > 31u) { tile[(ty * TN + 31u) * TX + tx] = acc[3][31]; }
     }
+    // </generated>
     workgroupBarrier();
     for (var i = tid; i < TX * BNt; i += TX * TY) {
       let col = n0 + i / TX;

@@ -25,7 +25,7 @@ struct Params {
   dilH: u32, dilW: u32, cinPerGroup: u32, coutPerGroup: u32,
   K: u32, Kpad: u32, Npad: u32, M: u32,
   eps: f32, gamma: f32, sliceLen: u32, outSlice: u32,
-  coef0: f32, coef1: f32, coef2: f32, _pad0: u32,
+  coef0: f32, coef1: f32, coef2: f32,
 }
 
 override KH: u32 = 3u;
@@ -102,13 +102,15 @@ fn main(
   let BN = TN * WG_N;
   let threads = WG_M * WG_N;
   let g = wid.z;
-  // The grid may fold m-tiles into x (tileGrid in src/forward/tensor.ts); this undoes it. Spare
+  // <generated: fold-grid columns=p.coutPerGroup bn=BN bm=BM>
+  // The grid may fold m-tiles into x (tileGrid in src/gpu/grid.ts); this undoes it. Spare
   // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
   let nTiles = (p.coutPerGroup + BN - 1u) / BN;
   let fold = nwg.x / nTiles;
   let m0 = (wid.y * fold + wid.x / nTiles) * BM;
   let n0 = (wid.x % nTiles) * BN;
   if (m0 >= p.M) { return; }
+  // </generated>
   let KK = KH * KW;
   let plane = p.inH * p.inW;
 

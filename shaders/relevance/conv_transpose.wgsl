@@ -23,12 +23,12 @@ struct Params {
   // Of this phase: K = coutPerGroup * nty * ntx, Kpad rounded up to BK, M = batch * Hp * Wp.
   K: u32, Kpad: u32, Npad: u32, M: u32,
   // wRows: rows per group of the weight buffer (coutPerGroup * KH * KW rounded up to BK).
-  gamma: f32, sliceLen: u32, wRows: u32, _pad1: u32,
-  coef0: f32, coef1: f32, coef2: f32, _pad2: u32,
+  gamma: f32, sliceLen: u32, wRows: u32,
+  coef0: f32, coef1: f32, coef2: f32,
   // The phase: its first input row and column, its rows and columns, and its taps.
   py: u32, px: u32, Hp: u32, Wp: u32,
   ky0: u32, kx0: u32, nty: u32, ntx: u32,
-  stepY: u32, stepX: u32, _pad3: u32, _pad4: u32,
+  stepY: u32, stepX: u32,
 }
 
 override KH: u32 = 3u;
@@ -99,13 +99,15 @@ fn main(
   let BN = TN * WG_N;
   let threads = WG_M * WG_N;
   let g = wid.z;
-  // The grid may fold m-tiles into x (tileGrid in src/forward/tensor.ts); this undoes it. Spare
+  // <generated: fold-grid columns=p.cinPerGroup bn=BN bm=BM>
+  // The grid may fold m-tiles into x (tileGrid in src/gpu/grid.ts); this undoes it. Spare
   // workgroups of the last row leave before any barrier (all of it is uniform per workgroup).
   let nTiles = (p.cinPerGroup + BN - 1u) / BN;
   let fold = nwg.x / nTiles;
   let m0 = (wid.y * fold + wid.x / nTiles) * BM;
   let n0 = (wid.x % nTiles) * BN;
   if (m0 >= p.M) { return; }
+  // </generated>
   let KK = KH * KW;
   let outPlane = p.outH * p.outW;
   let taps = p.nty * p.ntx;

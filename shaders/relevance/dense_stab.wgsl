@@ -7,9 +7,9 @@
 
 struct Params {
   batch: u32, inF: u32, rows: u32, rowOffset: u32,
-  outF: u32, sliceLen: u32, outSlice: u32, _pad0: u32,
-  eps: f32, gamma: f32, _pad1: u32, _pad2: u32,
-  coef0: f32, coef1: f32, coef2: f32, _pad3: u32,
+  outF: u32, sliceLen: u32, outSlice: u32,
+  eps: f32, gamma: f32,
+  coef0: f32, coef1: f32, coef2: f32,
 }
 
 override RELU_IN: bool = false;

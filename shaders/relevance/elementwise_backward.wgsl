@@ -9,7 +9,7 @@
 // x is read through a ReLU with RELU_IN (a ReLU view); [max(x, 0) > 0] = [x > 0], so the masks do
 // not depend on it. Modes that do not read x are bound with relOut in its place.
 
-struct Params { total: u32, channels: u32, plane: u32, outChannels: u32, offset: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { total: u32, channels: u32, plane: u32, outChannels: u32, offset: u32 }
 
 override MODE: u32 = 0u;
 override RELU_IN: bool = false;

@@ -12,7 +12,7 @@ struct Params {
   total: u32, channels: u32, inH: u32, inW: u32,
   outH: u32, outW: u32, kH: u32, kW: u32,
   strideH: u32, strideW: u32, padT: u32, padL: u32,
-  dilH: u32, dilW: u32, eps: f32, _pad0: u32,
+  dilH: u32, dilW: u32, eps: f32,
 }
 
 override MODE: u32 = 0u;

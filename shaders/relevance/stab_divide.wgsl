@@ -1,7 +1,7 @@
 // s = R * gate / stab(z) element-wise: the whole forward half of the z and epsilon rules, whose
 // denominator is the layer's own stored output, so they need no extra convolution at all.
 
-struct Params { total: u32, _pad0: u32, eps: f32, _pad1: u32 }
+struct Params { total: u32, eps: f32 }
 
 override WG: u32 = 64u;
 

@@ -14,6 +14,9 @@
  * chunks of at most `relevanceBatch`, so the expanded activations never exceed the batch the
  * forward model was sized for.
  *
+ * Non-finite relevance (a model whose weights overflow float32) stops the run with an error naming
+ * the image and the layer where it starts (lrp/finite.ts), rather than passing for a degenerate pair.
+ *
  * After each relevance pass, masked_sums.wgsl reduces the input relevance against the pairs' masks
  * on the GPU; only R_in, R_tot and S_in per pair come back (and the channel-summed maps when they
  * are to be saved).
@@ -23,6 +26,7 @@ import { numel, valueInfo } from '../graph/ir.ts';
 import { Activations, type ForwardModel } from '../forward/model.ts';
 import type { TensorRef } from '../forward/tensor.ts';
 import { Explainer, type Init, type LayerRules } from '../lrp/explainer.ts';
+import { nonFiniteRelevanceError } from '../lrp/finite.ts';
 import { pairRecord } from './aggregate.ts';
 import { MaskedSums } from './masked-sums.ts';
 import type { PairRecord, PreparedSample, Skip } from './types.ts';
@@ -171,6 +175,12 @@ export class Evaluator {
                 t = now();
                 const sums = await this.sums.compute(rel.buffer, chunk.map((w, k) => ({ sample: k, mask: w.mask })));
                 addTime(times, 'metrics', now() - t);
+                const bad = sums.findIndex((x) => !Number.isFinite(x.R_in) || !Number.isFinite(x.R_tot));
+                if (bad >= 0) {
+                  const w = chunk[bad];
+                  throw await nonFiniteRelevanceError(a.explainer, expanded, { targets: chunk.map((c) => c.classIndex), init: opts.init },
+                    `image ${w.image}, class ${w.className}`);
+                }
                 let chMaps: Float32Array | null = null;
                 if (maps) {
                   t = now();

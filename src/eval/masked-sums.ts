@@ -5,11 +5,10 @@
  * channel-summed maps themselves (shaders/metrics/channel_sum.wgsl), for --save-relevance.
  */
 import type { GpuContext } from '../gpu/context.ts';
-import { UniformsByBatch } from '../forward/op.ts';
-import { grid1d } from '../forward/tensor.ts';
+import { grid1d } from '../gpu/grid.ts';
+import type { UniformsByBatch } from '../gpu/uniforms.ts';
+import { channelSum, maskedSums } from '../kernels/metrics.ts';
 
-const SUMS_SHADER = 'metrics/masked_sums.wgsl';
-const CHANNEL_SUM_SHADER = 'metrics/channel_sum.wgsl';
 const CHANNEL_SUM_WG = 64;
 
 /** One pair of a reduction: which relevance sample (index in the batch) and which H × W 0/1 mask. */
@@ -67,12 +66,12 @@ export class MaskedSums {
     const [c, h, w] = shape;
     const plane = h * w;
     const [sums, chSum] = await ctx.guard('building the metric kernels', () => Promise.all([
-      ctx.pipelines.get(SUMS_SHADER),
-      ctx.pipelines.get(CHANNEL_SUM_SHADER, { WG: CHANNEL_SUM_WG }),
+      maskedSums.pipeline(ctx),
+      channelSum.pipeline(ctx, { WG: CHANNEL_SUM_WG }),
     ]));
     return new MaskedSums(ctx, c, h, w, sums, chSum,
-      new UniformsByBatch(ctx, 'masked sums', (pairs) => Uint32Array.of(c, plane, pairs, maskWords(plane))),
-      new UniformsByBatch(ctx, 'channel sum', (n) => Uint32Array.of(n * plane, c, plane, 0)),
+      maskedSums.uniformsByBatch(ctx, 'masked sums', (pairs) => ({ channels: c, plane, pairs, words: maskWords(plane) })),
+      channelSum.uniformsByBatch(ctx, 'channel sum', (n) => ({ total: n * plane, channels: c, plane })),
     );
   }
 
@@ -102,7 +101,7 @@ export class MaskedSums {
       ctx.writeBuffer(tableBuf, 0, table);
       await ctx.run(`masked sums of ${pairs.length} pairs`, [{
         kernel: 'masked-sums', layer: 'metrics', pipeline: this.sumsPipeline,
-        bindings: [this.sumsUniforms.get(pairs.length), relevance, maskBuf, tableBuf, outBuf],
+        bindings: maskedSums.bind({ p: this.sumsUniforms.get(pairs.length), rel: relevance, masks: maskBuf, table: tableBuf, out: outBuf }),
         workgroups: grid1d(pairs.length, 1),
         bytes: 4 * pairs.length * (per + maskWords(plane)),
       }]);
@@ -125,7 +124,7 @@ export class MaskedSums {
     try {
       await ctx.run(`channel sums of ${count} relevance maps`, [{
         kernel: 'channel-sum', layer: 'metrics', pipeline: this.channelSumPipeline,
-        bindings: [this.channelSumUniforms.get(count), relevance, outBuf],
+        bindings: channelSum.bind({ p: this.channelSumUniforms.get(count), rel: relevance, out: outBuf }),
         workgroups: grid1d(count * plane, CHANNEL_SUM_WG),
       }]);
       return await ctx.readF32(outBuf, 0, count * plane, 'reading the channel-summed relevance');

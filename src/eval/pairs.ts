@@ -135,7 +135,8 @@ export function samplePairs(
 export function prepareDecoded(sample: Sample, img: RgbaImage, spec: PreprocessSpec): PrepareResult {
   const known = sample.width > 0 && sample.height > 0;
   if (known && (img.width !== sample.width || img.height !== sample.height)) {
-    return failSample(sample, `${sample.imagePath}: decoded size ${img.width}x${img.height} differs from the annotation's ${sample.width}x${sample.height} (${sample.annotationPath})`);
+    const turned = img.orientation ? ` (after its EXIF orientation ${img.orientation})` : '';
+    return failSample(sample, `${sample.imagePath}: decoded size ${img.width}x${img.height}${turned} differs from the annotation's ${sample.width}x${sample.height} (${sample.annotationPath})`);
   }
   const { pairs, skips } = samplePairs(sample, img.width, img.height, spec);
   // A sample that asks for no class is an image alone (pattern statistics need no boxes).

@@ -1,8 +1,8 @@
 import type { ConcatLayer } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import type { ForwardOpFactory } from './op.ts';
-import { UniformsByBatch } from './op.ts';
-import { grid1d } from './tensor.ts';
+import { grid1d } from '../gpu/grid.ts';
+import { concat } from '../kernels/forward.ts';
 
 const WG = 64;
 
@@ -15,15 +15,17 @@ export const createConcat: ForwardOpFactory<ConcatLayer> = async (ctx, layer, in
     const c = input.shape[0];
     return {
       c,
-      pipeline: await ctx.pipelines.get('forward/concat.wgsl', { RELU_IN: input.relu, WG }),
-      uniforms: new UniformsByBatch(ctx, `${layer.name}#${i}`, (batch) => Uint32Array.of(batch * c * plane, c, plane, outC, offsets[i], 0, 0, 0)),
+      pipeline: await concat.pipeline(ctx, { RELU_IN: input.relu, WG }),
+      uniforms: concat.uniformsByBatch(ctx, `${layer.name}#${i}`, (batch) => ({
+        total: batch * c * plane, channels: c, plane, outChannels: outC, offset: offsets[i],
+      })),
     };
   }));
   return {
     layer,
     dispatches(batch, xs, out) {
       return parts.map((p, i) => ({
-        kernel: 'concat', layer: layer.name, pipeline: p.pipeline, bindings: [p.uniforms.get(batch), xs[i].buffer, out],
+        kernel: 'concat', layer: layer.name, pipeline: p.pipeline, bindings: concat.bind({ p: p.uniforms.get(batch), x: xs[i].buffer, y: out }),
         workgroups: grid1d(batch * p.c * plane, WG), bytes: 8 * batch * p.c * plane,
       }));
     },

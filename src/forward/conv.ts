@@ -2,8 +2,9 @@ import { GpuError } from '../gpu/errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ConvLayer, Shape } from '../graph/ir.ts';
 import type { ForwardOp, ForwardOpFactory } from './op.ts';
-import { UniformsByBatch } from './op.ts';
-import { grid1d, tileGrid, type InputInfo } from './tensor.ts';
+import { grid1d, tileGrid } from '../gpu/grid.ts';
+import { conv2d, conv2dSplitkSum } from '../kernels/forward.ts';
+import type { InputInfo } from './tensor.ts';
 
 const SUM_WG = 256;
 
@@ -142,9 +143,7 @@ export async function createConvWith(
   }
   const weight = ctx.upload(data, `${layer.name}.weight`);
   const bias = ctx.upload(layer.bias, `${layer.name}.bias`);
-  const pipeline = await ctx.pipelines.get('forward/conv2d.wgsl', {
-    KH: kernel[0], KW: kernel[1], ...tile,
-  });
+  const pipeline = await conv2d.pipeline(ctx, { KH: kernel[0], KW: kernel[1], ...tile });
   const BM = 4 * tile.PQ * tile.TX;
   const BN = tile.TN * tile.TY;
   const fill = opts.fillWorkgroups ?? (ctx.tuning === 'cpu' ? 0 : FILL_WORKGROUPS);
@@ -153,25 +152,25 @@ export async function createConvWith(
   const splitOf = (batch: number) => convSplit(
     Math.ceil(coutPG / BN) * Math.ceil((batch * plane) / BM) * groups, Kpad, tile.BK, 4 * batch * outChannels * plane, ctx.maxBinding, fill,
   );
-  const uniforms = new UniformsByBatch(ctx, layer.name, (batch) => {
+  const uniforms = conv2d.uniformsByBatch(ctx, layer.name, (batch) => {
     const { splits, kChunk } = splitOf(batch);
-    return Uint32Array.of(
-      batch, inChannels, inH, inW,
-      outChannels, outH, outW, groups,
-      stride[0], stride[1], pads[0], pads[1],
-      dilation[0], dilation[1], inChannels / groups, coutPG,
-      K, Kpad, Npad, batch * plane,
-      input.relu ? 1 : 0,
+    return {
+      batch, inC: inChannels, inH, inW,
+      outC: outChannels, outH, outW, groups,
+      strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1],
+      dilH: dilation[0], dilW: dilation[1], cinPerGroup: inChannels / groups, coutPerGroup: coutPG,
+      K, Kpad, Npad, M: batch * plane,
+      reluIn: input.relu ? 1 : 0,
       // Whole vec4s per output plane: aligned vec4 stores (the pool hands out buffers in multiples
       // of 64 bytes, so the kernel's vec4 view of the output covers every float).
-      plane % 4 === 0 ? 1 : 0,
-      splits, kChunk, batch * outChannels * plane,
-      0, 0, 0,
-    );
+      vecOut: plane % 4 === 0 ? 1 : 0,
+      splits, kChunk, splitStride: batch * outChannels * plane,
+    };
   });
-  const sumPipeline = fill > 0 ? await ctx.pipelines.get('forward/conv2d_splitk_sum.wgsl', { WG: SUM_WG }) : null;
-  const sumUniforms = new UniformsByBatch(ctx, `${layer.name} split sum`, (batch) =>
-    Uint32Array.of(batch * outChannels * plane, splitOf(batch).splits, plane, outChannels));
+  const sumPipeline = fill > 0 ? await conv2dSplitkSum.pipeline(ctx, { WG: SUM_WG }) : null;
+  const sumUniforms = conv2dSplitkSum.uniformsByBatch(ctx, `${layer.name} split sum`, (batch) => ({
+    total: batch * outChannels * plane, splits: splitOf(batch).splits, plane, channels: outChannels,
+  }));
   return {
     layer,
     dispatches(batch, [x], out, scratch) {
@@ -184,7 +183,7 @@ export async function createConvWith(
       if (splits === 1) {
         return [{
           kernel: 'conv2d', layer: layer.name, pipeline,
-          bindings: [uniforms.get(batch), x.buffer, weight, bias, out],
+          bindings: conv2d.bind({ p: uniforms.get(batch), x: x.buffer, w: weight, bias, y: out }),
           workgroups: tileGrid(Math.ceil(coutPG / BN), Math.ceil(M / BM), groups, maxDim),
           flops, bytes: inBytes + 4 * total,
         }];
@@ -192,12 +191,12 @@ export async function createConvWith(
       const part = scratch(4 * splits * total, `${layer.name} partial sums`);
       return [{
         kernel: 'conv2d', layer: layer.name, pipeline,
-        bindings: [uniforms.get(batch), x.buffer, weight, bias, part],
+        bindings: conv2d.bind({ p: uniforms.get(batch), x: x.buffer, w: weight, bias, y: part }),
         workgroups: tileGrid(Math.ceil(coutPG / BN), Math.ceil(M / BM), groups * splits, maxDim),
         flops, bytes: inBytes + 4 * splits * total,
       }, {
         kernel: 'conv2d_splitk_sum', layer: layer.name, pipeline: sumPipeline!,
-        bindings: [sumUniforms.get(batch), part, bias, out],
+        bindings: conv2dSplitkSum.bind({ p: sumUniforms.get(batch), part, bias, y: out }),
         workgroups: grid1d(total, SUM_WG),
         flops: (splits - 1) * total, bytes: 4 * (splits + 1) * total,
       }];

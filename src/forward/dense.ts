@@ -2,7 +2,8 @@ import type { DenseLayer } from '../graph/ir.ts';
 import { GpuError } from '../gpu/errors.ts';
 import type { Dispatch } from '../gpu/context.ts';
 import type { ForwardOpFactory } from './op.ts';
-import { UniformsByBatch } from './op.ts';
+import type { UniformsByBatch } from '../gpu/uniforms.ts';
+import { dense } from '../kernels/forward.ts';
 
 const ROWS = 4;
 /** Samples per workgroup of the batched pipeline (the other takes one). */
@@ -41,7 +42,7 @@ export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inpu
   const inF4 = Math.ceil(inF / 4);
   // One sample per workgroup for batch 1 (each weight read once, no idle accumulators), eight
   // for larger batches (each weight read once per eight samples).
-  const [single, batched] = await Promise.all([1, NB].map((nb) => ctx.pipelines.get('forward/dense.wgsl', { NB: nb })));
+  const [single, batched] = await Promise.all([1, NB].map((nb) => dense.pipeline(ctx, { NB: nb })));
   const chunks: { weight: GPUBuffer; bias: GPUBuffer; rows: number; uniforms: UniformsByBatch }[] = [];
   for (let r0 = 0; r0 < outF; r0 += chunkRows) {
     const rows = Math.min(chunkRows, outF - r0);
@@ -50,9 +51,9 @@ export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inpu
       rows,
       weight: ctx.upload(paddedRows(layer.weight, inF, r0, rows), `${layer.name}.weight${tag}`),
       bias: ctx.upload(layer.bias.subarray(r0, r0 + rows), `${layer.name}.bias${tag}`),
-      uniforms: new UniformsByBatch(ctx, `${layer.name}${tag}`, (batch) => Uint32Array.of(
-        batch, inF, rows, r0, outF, inF4, input.relu ? 1 : 0, 0,
-      )),
+      uniforms: dense.uniformsByBatch(ctx, `${layer.name}${tag}`, (batch) => ({
+        batch, inF, rows, rowOffset: r0, outF, inF4, reluIn: input.relu ? 1 : 0,
+      })),
     });
   }
   return {
@@ -61,7 +62,7 @@ export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inpu
       const nb = batch === 1 ? 1 : NB;
       return chunks.map((c): Dispatch => ({
         kernel: 'dense', layer: layer.name, pipeline: nb === 1 ? single : batched,
-        bindings: [c.uniforms.get(batch), x.buffer, c.weight, c.bias, out],
+        bindings: dense.bind({ p: c.uniforms.get(batch), x: x.buffer, w: c.weight, bias: c.bias, y: out }),
         workgroups: [Math.ceil(c.rows / ROWS), Math.ceil(batch / nb), 1],
         flops: 2 * batch * inF * c.rows,
         bytes: 4 * (c.rows * inF + batch * (inF + c.rows)),

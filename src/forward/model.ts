@@ -4,29 +4,9 @@ import type { KernelTiming } from '../gpu/profiler.ts';
 import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
-import { createConcat } from './concat.ts';
-import { createConv } from './conv.ts';
-import { createDense } from './dense.ts';
-import { createLrn } from './lrn.ts';
+import { forwardKind } from './kinds.ts';
 import type { ForwardOp } from './op.ts';
-import { createAvgPool, createMaxPool } from './pool.ts';
 import type { InputInfo, TensorRef } from './tensor.ts';
-
-/** Layers that are views of their input: no kernel, no memory. */
-const VIEWS = new Set<Layer['kind']>(['relu', 'identity', 'flatten']);
-
-function createOp(ctx: GpuContext, layer: Layer, inputs: InputInfo[], outShape: readonly number[]): Promise<ForwardOp> {
-  switch (layer.kind) {
-    case 'conv': return createConv(ctx, layer, inputs, outShape);
-    case 'dense': return createDense(ctx, layer, inputs, outShape);
-    case 'maxpool': return createMaxPool(ctx, layer, inputs, outShape);
-    case 'avgpool':
-    case 'globalavgpool': return createAvgPool(ctx, layer, inputs, outShape);
-    case 'lrn': return createLrn(ctx, layer, inputs, outShape);
-    case 'concat': return createConcat(ctx, layer, inputs, outShape);
-    default: throw new Error(`layer '${layer.name}': ${layer.kind} has no forward kernel`);
-  }
-}
 
 /**
  * A model on the GPU: weights uploaded and re-laid out once, pipelines compiled once. `forward`
@@ -50,8 +30,9 @@ export class ForwardModel {
     for (const layer of graph.layers) {
       const shape = valueInfo(graph, layer.output).shape;
       const input = info.get(layer.inputs[0])!;
-      if (VIEWS.has(layer.kind)) {
-        info.set(layer.output, { shape, relu: input.relu || layer.kind === 'relu' });
+      const { view } = forwardKind(layer);
+      if (view) {
+        info.set(layer.output, { shape, relu: input.relu || view === 'relu' });
       } else {
         info.set(layer.output, { shape, relu: false });
         largest = Math.max(largest, numel(shape));
@@ -62,9 +43,10 @@ export class ForwardModel {
     try {
       await ctx.guard(where, async () => {
         for (const layer of graph.layers) {
-          if (VIEWS.has(layer.kind)) continue;
+          const kind = forwardKind(layer);
+          if (kind.view) continue;
           const inputs = layer.inputs.map((i) => info.get(i)!);
-          ops.set(layer, await createOp(ctx, layer, inputs, info.get(layer.output)!.shape));
+          ops.set(layer, await kind.create(ctx, layer, inputs, info.get(layer.output)!.shape));
         }
       });
     } catch (e) {

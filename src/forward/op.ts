@@ -20,33 +20,3 @@ export type Scratch = (bytes: number, label: string) => GPUBuffer;
 export type ForwardOpFactory<L extends Layer = Layer> = (
   ctx: GpuContext, layer: L, inputs: readonly InputInfo[], outShape: Shape,
 ) => Promise<ForwardOp>;
-
-/** The bit pattern of an f32, for f32 fields of a uniform struct written as u32 words. */
-export function f32bits(v: number): number {
-  const b = new Float32Array([v]);
-  return new Uint32Array(b.buffer)[0];
-}
-
-/**
- * Uniform buffers keyed by batch size: shapes depend on the batch only, so each op writes its
- * parameters once per batch size, not once per call.
- */
-export class UniformsByBatch {
-  private readonly byBatch = new Map<number, GPUBuffer>();
-
-  constructor(private readonly ctx: GpuContext, private readonly label: string, private readonly make: (batch: number) => ArrayLike<number>) {}
-
-  get(batch: number): GPUBuffer {
-    let u = this.byBatch.get(batch);
-    if (!u) {
-      u = this.ctx.uniform(this.make(batch), `${this.label} params (batch ${batch})`);
-      this.byBatch.set(batch, u);
-    }
-    return u;
-  }
-
-  destroy(): void {
-    for (const u of this.byBatch.values()) u.destroy();
-    this.byBatch.clear();
-  }
-}

@@ -1,7 +1,7 @@
 import type { AvgPoolLayer, GlobalAvgPoolLayer, MaxPoolLayer } from '../graph/ir.ts';
 import type { ForwardOpFactory } from './op.ts';
-import { UniformsByBatch } from './op.ts';
-import { grid1d } from './tensor.ts';
+import { grid1d } from '../gpu/grid.ts';
+import { avgpool, maxpool } from '../kernels/forward.ts';
 
 const WG = 64;
 
@@ -9,17 +9,17 @@ export const createMaxPool: ForwardOpFactory<MaxPoolLayer> = async (ctx, layer, 
   const [c, inH, inW] = input.shape;
   const [, outH, outW] = outShape;
   const { kernel, stride, pads, dilation } = layer;
-  const pipeline = await ctx.pipelines.get('forward/maxpool.wgsl', { RELU_IN: input.relu, WG });
-  const uniforms = new UniformsByBatch(ctx, layer.name, (batch) => Uint32Array.of(
-    batch * c * outH * outW, c, inH, inW, outH, outW, kernel[0], kernel[1],
-    stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], 0, 0,
-  ));
+  const pipeline = await maxpool.pipeline(ctx, { RELU_IN: input.relu, WG });
+  const uniforms = maxpool.uniformsByBatch(ctx, layer.name, (batch) => ({
+    total: batch * c * outH * outW, channels: c, inH, inW, outH, outW, kH: kernel[0], kW: kernel[1],
+    strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1], dilH: dilation[0], dilW: dilation[1],
+  }));
   return {
     layer,
     dispatches(batch, [x], out) {
       const total = batch * c * outH * outW;
       return [{
-        kernel: 'maxpool', layer: layer.name, pipeline, bindings: [uniforms.get(batch), x.buffer, out],
+        kernel: 'maxpool', layer: layer.name, pipeline, bindings: maxpool.bind({ p: uniforms.get(batch), x: x.buffer, y: out }),
         workgroups: grid1d(total, WG), flops: total * kernel[0] * kernel[1], bytes: 4 * (batch * c * inH * inW + total),
       }];
     },
@@ -34,17 +34,18 @@ export const createAvgPool: ForwardOpFactory<AvgPoolLayer | GlobalAvgPoolLayer> 
   const g = layer.kind === 'globalavgpool'
     ? { kernel: [inH, inW], stride: [1, 1], pads: [0, 0, 0, 0], countIncludePad: false }
     : layer;
-  const pipeline = await ctx.pipelines.get('forward/avgpool.wgsl', { RELU_IN: input.relu, WG });
-  const uniforms = new UniformsByBatch(ctx, layer.name, (batch) => Uint32Array.of(
-    batch * c * outH * outW, c, inH, inW, outH, outW, g.kernel[0], g.kernel[1],
-    g.stride[0], g.stride[1], g.pads[0], g.pads[1], g.pads[2], g.pads[3], g.countIncludePad ? 1 : 0, 0,
-  ));
+  const pipeline = await avgpool.pipeline(ctx, { RELU_IN: input.relu, WG });
+  const uniforms = avgpool.uniformsByBatch(ctx, layer.name, (batch) => ({
+    total: batch * c * outH * outW, channels: c, inH, inW, outH, outW, kH: g.kernel[0], kW: g.kernel[1],
+    strideH: g.stride[0], strideW: g.stride[1], padT: g.pads[0], padL: g.pads[1], padB: g.pads[2], padR: g.pads[3],
+    countIncludePad: g.countIncludePad ? 1 : 0,
+  }));
   return {
     layer,
     dispatches(batch, [x], out) {
       const total = batch * c * outH * outW;
       return [{
-        kernel: layer.kind, layer: layer.name, pipeline, bindings: [uniforms.get(batch), x.buffer, out],
+        kernel: layer.kind, layer: layer.name, pipeline, bindings: avgpool.bind({ p: uniforms.get(batch), x: x.buffer, y: out }),
         workgroups: grid1d(total, WG), flops: total * g.kernel[0] * g.kernel[1], bytes: 4 * (batch * c * inH * inW + total),
       }];
     },

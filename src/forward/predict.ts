@@ -1,4 +1,5 @@
 import { numel } from '../graph/ir.ts';
+import { firstNonFinite, nonFiniteForwardError } from './finite.ts';
 import type { ForwardModel } from './model.ts';
 
 export interface PredictOptions {
@@ -9,7 +10,7 @@ export interface PredictOptions {
   onBatch?: (done: number, total: number) => void;
 }
 
-/** Runs `count` samples through the model in batches and returns the output rows, N × F. */
+/** Runs `count` samples through the model in batches and returns the output rows, N × F; non-finite outputs are an error naming the layer they start at. */
 export async function predict(model: ForwardModel, input: Float32Array, count: number, opts: PredictOptions = {}): Promise<Float32Array> {
   const per = numel(model.graph.input.shape);
   if (input.length !== count * per) {
@@ -23,7 +24,9 @@ export async function predict(model: ForwardModel, input: Float32Array, count: n
     const n = Math.min(batch, count - n0);
     const acts = await model.forward(input.subarray(n0 * per, (n0 + n) * per), n);
     try {
-      out.set(await acts.read(outName), n0 * outPer);
+      const rows = await acts.read(outName);
+      if (firstNonFinite(rows) >= 0) throw await nonFiniteForwardError(acts, n0);
+      out.set(rows, n0 * outPer);
     } finally {
       acts.release();
     }

@@ -1,8 +1,7 @@
 import type {
-  ConvLayer, DenseLayer, Graph, Layer, Pads4, Pair, Shape, ValueInfo,
+  Graph, Layer, Pads4, Pair, Shape, ValueInfo,
 } from './ir.ts';
-import { numel } from './ir.ts';
-import { windowOutputHW } from './shape.ts';
+import { graphKind, layerFail } from './kinds.ts';
 
 /** Distributes `Omit` over a union, so each layer kind keeps its own fields. */
 type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
@@ -63,75 +62,11 @@ export class GraphBuilder {
   }
 }
 
-function fail(layer: LayerSpec, msg: string): never {
-  throw new Error(`layer '${layer.name}' (${layer.kind}): ${msg}`);
-}
-
-function expectRank(layer: LayerSpec, shape: Shape, rank: number): void {
-  if (shape.length !== rank) {
-    fail(layer, `expects a ${rank === 3 ? 'C×H×W feature map' : `rank-${rank} input`}, got [${shape.join(', ')}]`);
-  }
-}
-
+/** The per-sample output shape of `layer` on inputs of these shapes (src/graph/kinds.ts). */
 export function inferShape(layer: LayerSpec, inputs: readonly Shape[]): number[] {
-  const x = inputs[0];
-  if (layer.kind !== 'concat' && inputs.length !== 1) fail(layer, `expects 1 input, got ${inputs.length}`);
-  switch (layer.kind) {
-    case 'conv':
-      return convShape(layer, x);
-    case 'dense':
-      return denseShape(layer, x);
-    case 'maxpool':
-      expectRank(layer, x, 3);
-      return [x[0], ...windowOutputHW(x, layer.kernel, layer.stride, layer.pads, layer.dilation, layer.ceilMode)];
-    case 'avgpool':
-      expectRank(layer, x, 3);
-      return [x[0], ...windowOutputHW(x, layer.kernel, layer.stride, layer.pads, [1, 1], layer.ceilMode)];
-    case 'globalavgpool':
-      expectRank(layer, x, 3);
-      return [x[0], 1, 1];
-    case 'lrn':
-      expectRank(layer, x, 3);
-      return [...x];
-    case 'flatten':
-      return [numel(x)];
-    case 'relu':
-    case 'identity':
-      return [...x];
-    case 'concat': {
-      if (inputs.length < 1) fail(layer, 'has no inputs');
-      for (const s of inputs) {
-        expectRank(layer, s, 3);
-        if (s[1] !== x[1] || s[2] !== x[2]) {
-          fail(layer, `inputs differ in spatial size: ${inputs.map((s2) => `[${s2.join(', ')}]`).join(' vs ')}`);
-        }
-      }
-      return [inputs.reduce((c, s) => c + s[0], 0), x[1], x[2]];
-    }
-  }
-}
-
-function convShape(layer: ConvLayer, x: Shape): number[] {
-  expectRank(layer, x, 3);
-  const { inChannels: ci, outChannels: co, kernel, groups } = layer;
-  if (x[0] !== ci) fail(layer, `expects ${ci} input channels, got ${x[0]}`);
-  if (ci % groups !== 0 || co % groups !== 0) fail(layer, `channels ${ci}→${co} do not divide into ${groups} groups`);
-  if (layer.weight.length !== co * (ci / groups) * kernel[0] * kernel[1]) {
-    fail(layer, `weight has ${layer.weight.length} values, expected ${co}×${ci / groups}×${kernel[0]}×${kernel[1]}`);
-  }
-  if (layer.bias.length !== co) fail(layer, `bias has ${layer.bias.length} values, expected ${co}`);
-  const [h, w] = windowOutputHW(x, kernel, layer.stride, layer.pads, layer.dilation, false);
-  return [co, h, w];
-}
-
-function denseShape(layer: DenseLayer, x: Shape): number[] {
-  if (x.length !== 1) fail(layer, `expects a flat input, got [${x.join(', ')}] (is a Flatten missing?)`);
-  if (x[0] !== layer.inFeatures) fail(layer, `expects ${layer.inFeatures} input features, got ${x[0]}`);
-  if (layer.weight.length !== layer.inFeatures * layer.outFeatures) {
-    fail(layer, `weight has ${layer.weight.length} values, expected ${layer.outFeatures}×${layer.inFeatures}`);
-  }
-  if (layer.bias.length !== layer.outFeatures) fail(layer, `bias has ${layer.bias.length} values, expected ${layer.outFeatures}`);
-  return [layer.outFeatures];
+  const kind = graphKind(layer);
+  if (kind.arity === 'one' && inputs.length !== 1) layerFail(layer, `expects 1 input, got ${inputs.length}`);
+  return kind.inferShape(layer, inputs);
 }
 
 export type { Pads4, Pair };

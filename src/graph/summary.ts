@@ -1,5 +1,6 @@
 import type { Graph, Layer, Shape } from './ir.ts';
-import { numel, valueInfo } from './ir.ts';
+import { valueInfo } from './ir.ts';
+import { graphKind } from './kinds.ts';
 
 export interface SummaryRow {
   readonly name: string;
@@ -19,19 +20,6 @@ export interface GraphSummary {
   readonly totalMacs: number;
 }
 
-function layerParams(layer: Layer): number {
-  return layer.kind === 'conv' || layer.kind === 'dense' ? layer.weight.length + layer.bias.length : 0;
-}
-
-function layerMacs(layer: Layer, outputShape: Shape): number {
-  if (layer.kind === 'conv') {
-    const [kh, kw] = layer.kernel;
-    return numel(outputShape) * (layer.inChannels / layer.groups) * kh * kw;
-  }
-  if (layer.kind === 'dense') return layer.inFeatures * layer.outFeatures;
-  return 0;
-}
-
 export function summarizeGraph(graph: Graph): GraphSummary {
   const rows = graph.layers.map((layer): SummaryRow => {
     const outputShape = valueInfo(graph, layer.output).shape;
@@ -40,8 +28,8 @@ export function summarizeGraph(graph: Graph): GraphSummary {
       kind: layer.kind,
       inputShape: valueInfo(graph, layer.inputs[0]).shape,
       outputShape,
-      params: layerParams(layer),
-      macs: layerMacs(layer, outputShape),
+      params: graphKind(layer).params(layer),
+      macs: graphKind(layer).macs(layer, outputShape),
     };
   });
   return {

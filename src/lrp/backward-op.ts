@@ -40,3 +40,12 @@ export interface BackwardOpContext {
   readonly output: InputInfo;
   readonly outShape: Shape;
 }
+
+/** Throws when the executor binds a value read differently from what the op was built for. */
+export function checkReluView(layer: Layer, built: readonly InputInfo[], io: BackwardIO): void {
+  io.inputs.forEach((t, i) => {
+    if (built[i] && t.relu !== built[i].relu) {
+      throw new Error(`${layer.name}: backward op built for input ${i} ${built[i].relu ? 'as' : 'not as'} a ReLU view, bound ${t.relu ? 'as' : 'not as'} one`);
+    }
+  });
+}

@@ -34,10 +34,11 @@
  *   `epsilon` and no `stabilizer` (its epsilon is its stabilizer). A method composite takes no
  *   other key.
  */
-import type { Graph, Layer, LayerKind } from '../graph/ir.ts';
+import type { Graph, Layer } from '../graph/ir.ts';
 import { isLinear } from '../graph/ir.ts';
 import type { PatternSet } from '../patterns/pattern-set.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
+import { ENTRY_RULES, KIND_RULES, KIND_SELECTORS, type EntryRuleName, type KindSelector } from './kind-rules.ts';
 import type { LayerRule, LinearRule, Method } from './rule-spec.ts';
 import { DEFAULT_STABILIZER, LINEAR_RULES } from './rule-spec.ts';
 import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
@@ -48,9 +49,7 @@ import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
 
 export const METHODS: readonly Method[] = ['gradient', 'gradient-x-input', 'guided-backprop', 'pattern-attribution'];
 
-/** Selectors that pick layers by kind; they may match nothing. */
-export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn'] as const;
-export type KindSelector = (typeof KIND_SELECTORS)[number];
+export { KIND_SELECTORS, type KindSelector, type EntryRuleName } from './kind-rules.ts';
 
 export type Selector =
   | { readonly type: 'kind'; readonly kind: KindSelector }
@@ -75,8 +74,6 @@ export type EntryRule =
     readonly stabilizer?: number;
   }
   | { readonly rule: 'winner' | 'pass' };
-
-export type EntryRuleName = EntryRule['rule'];
 
 export interface CompositeEntry {
   /** Position in `rules`, for messages. */
@@ -126,32 +123,16 @@ export interface ResolvedComposite {
 // Vocabulary
 // ---------------------------------------------------------------------------------------------
 
-/** The rules each selector kind may take. `name:` may take any of them; the layer decides. */
-const RULES_FOR: Record<KindSelector | 'index', readonly EntryRuleName[]> = {
-  conv: LINEAR_RULES,
-  dense: LINEAR_RULES,
-  linear: LINEAR_RULES,
-  index: LINEAR_RULES,
-  maxpool: ['winner', 'proportional'],
-  avgpool: ['norm', 'flat'],
-  relu: ['pass'],
-  lrn: ['pass'],
-};
+/**
+ * The rules a selector may take: those of the kinds it picks (src/lrp/kind-rules.ts); `linear`
+ * and `#k` pick conv and dense layers. `name:` may take any rule; the layer decides.
+ */
+function rulesFor(sel: KindSelector | 'index'): readonly EntryRuleName[] {
+  if (sel === 'linear' || sel === 'index') return LINEAR_RULES;
+  return [...new Set(Object.values(KIND_RULES).filter((k) => k.selector === sel).flatMap((k) => k.rules))];
+}
 
-const RULES_FOR_LAYER: Record<LayerKind, readonly EntryRuleName[]> = {
-  conv: LINEAR_RULES,
-  dense: LINEAR_RULES,
-  maxpool: RULES_FOR.maxpool,
-  avgpool: RULES_FOR.avgpool,
-  globalavgpool: RULES_FOR.avgpool,
-  relu: ['pass'],
-  lrn: ['pass'],
-  flatten: ['pass'],
-  identity: ['pass'],
-  concat: ['pass'],
-};
-
-const ALL_RULES: ReadonlySet<string> = new Set<string>([...LINEAR_RULES, 'winner', 'proportional', 'norm', 'pass']);
+const ALL_RULES: ReadonlySet<string> = new Set<string>(ENTRY_RULES);
 
 /** Parameter keys each rule takes (besides `layers` and `rule`). */
 const PARAMS: Record<EntryRuleName, readonly string[]> = {
@@ -286,7 +267,7 @@ function parseEntry(raw: unknown, index: number, source: string): CompositeEntry
     const sel = selectors[s];
     if (sel.type === 'name') continue; // checked against the layer's kind when resolving
     const key = sel.type === 'kind' ? sel.kind : 'index';
-    const allowed = RULES_FOR[key];
+    const allowed = rulesFor(key);
     if (!allowed.includes(ruleName)) {
       const what = sel.type === 'kind' ? `${sel.kind} layers` : `selector ${selectorTexts[s]} (linear layers)`;
       fail(`rule '${rule}' does not apply to ${what}, which take: ${allowed.join(', ')}`);
@@ -396,14 +377,7 @@ export function selectorText(sel: Selector): string {
 // ---------------------------------------------------------------------------------------------
 
 function kindMatches(kind: KindSelector, layer: Layer): boolean {
-  switch (kind) {
-    case 'linear':
-      return isLinear(layer);
-    case 'avgpool':
-      return layer.kind === 'avgpool' || layer.kind === 'globalavgpool';
-    default:
-      return layer.kind === kind;
-  }
+  return kind === 'linear' ? isLinear(layer) : KIND_RULES[layer.kind].selector === kind;
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -436,7 +410,10 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     }
     if (opts.epsilon !== undefined) notes.push(`--epsilon ${opts.epsilon} has no effect on the ${spec.method} method`);
     const patterns = spec.method === 'pattern-attribution' ? methodPatterns(spec, graph, opts.patterns ?? null) : null;
-    for (const l of graph.layers) rules.set(l.name, methodRule(spec.method, l, patterns));
+    for (const l of graph.layers) {
+      // PatternAttribution's linear layers carry their pattern, data no kind table holds.
+      rules.set(l.name, patterns && isLinear(l) ? patternRule(l, patterns) : KIND_RULES[l.kind].methodRule(spec.method));
+    }
     return { name: spec.name, method: spec.method, rules, notes };
   }
 
@@ -487,7 +464,7 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     }
     for (const l of graph.layers) {
       if (!selected.has(l)) continue;
-      const allowed = RULES_FOR_LAYER[l.kind];
+      const allowed = KIND_RULES[l.kind].rules;
       if (!allowed.includes(entry.rule.rule)) {
         fail(`rule '${entry.rule.rule}' does not apply to layer ${l.name} (${l.kind}), which takes: ${allowed.join(', ')}`);
       }
@@ -512,7 +489,7 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       continue;
     }
     if (isLinear(l)) unselected.push(l.name);
-    rules.set(l.name, defaultRule(l, spec.stabilizer));
+    rules.set(l.name, KIND_RULES[l.kind].defaultRule(spec.stabilizer));
   }
   if (unselected.length > 0) {
     notes.push(
@@ -543,47 +520,11 @@ function methodPatterns(spec: CompositeSpec, graph: Graph, patterns: PatternSet 
   return patterns;
 }
 
-function methodRule(method: Method, l: Layer, patterns: PatternSet | null): LayerRule {
-  switch (l.kind) {
-    case 'conv':
-    case 'dense': {
-      if (method !== 'pattern-attribution') return { rule: 'gradient' };
-      const pattern = patterns!.byLayer.get(l.name);
-      if (!pattern) throw new Error(`${patterns!.source}: no pattern for node '${l.name}'`);
-      return { rule: 'pattern', pattern, source: patterns!.source };
-    }
-    case 'lrn':
-    case 'avgpool':
-    case 'globalavgpool':
-      return { rule: 'gradient' };
-    case 'relu':
-      return method === 'guided-backprop' ? { rule: 'guided' } : { rule: 'gradient' };
-    case 'maxpool':
-      return { rule: 'winner' }; // the gradient routes to the winner
-    case 'flatten':
-    case 'identity':
-    case 'concat':
-      return { rule: 'pass' };
-  }
-}
-
-function defaultRule(l: Layer, stabilizer: number): LayerRule {
-  switch (l.kind) {
-    case 'conv':
-    case 'dense':
-      return { rule: 'z', stabilizer };
-    case 'maxpool':
-      return { rule: 'winner' };
-    case 'avgpool':
-    case 'globalavgpool':
-      return { rule: 'norm', stabilizer };
-    case 'relu':
-    case 'lrn':
-    case 'flatten':
-    case 'identity':
-    case 'concat':
-      return { rule: 'pass' };
-  }
+/** A linear layer's PatternAttribution step: the gradient through A * W. */
+function patternRule(l: Layer, patterns: PatternSet): LayerRule {
+  const pattern = patterns.byLayer.get(l.name);
+  if (!pattern) throw new Error(`${patterns.source}: no pattern for node '${l.name}'`);
+  return { rule: 'pattern', pattern, source: patterns.source, digest: patterns.digest };
 }
 
 interface BindContext {

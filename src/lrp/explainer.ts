@@ -7,11 +7,14 @@ import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
+import { graphKind } from '../graph/kinds.ts';
+import { firstNonFinite, nonFiniteForwardError } from '../forward/finite.ts';
 import type { Activations, ForwardModel } from '../forward/model.ts';
 import type { TensorRef } from '../forward/tensor.ts';
 import type { BackwardIO, BackwardOp } from './backward-op.ts';
 import { createAdd, createTimesInput, type AddKernel, type TimesInputKernel } from './ops/elementwise.ts';
 import { createBackwardOp, isPassThrough } from './ops/index.ts';
+import { nonFiniteRelevanceError } from './finite.ts';
 import type { LayerRule, Method } from './rule-spec.ts';
 
 export type Init = 'logit' | 'onehot';
@@ -49,10 +52,8 @@ export interface Explanation {
 export function nonnegativeValues(graph: Graph): Set<string> {
   const nonneg = new Set<string>();
   for (const l of graph.layers) {
-    const all = l.inputs.every((i) => nonneg.has(i));
-    const keeps = l.kind === 'maxpool' || l.kind === 'avgpool' || l.kind === 'globalavgpool' || l.kind === 'lrn'
-      || l.kind === 'identity' || l.kind === 'flatten' || l.kind === 'concat';
-    if (l.kind === 'relu' || (keeps && all)) nonneg.add(l.output);
+    const keeps = graphKind(l).nonneg(l);
+    if (keeps === 'always' || (keeps === 'if-inputs' && l.inputs.every((i) => nonneg.has(i)))) nonneg.add(l.output);
   }
   return nonneg;
 }
@@ -66,6 +67,8 @@ export interface GpuRelevance {
   readonly targets: number[];
   readonly targetLogits: number[];
   readonly timings: import('../gpu/profiler.ts').KernelTiming[] | null;
+  /** The relevance at every value it reached (valid until release), for diagnostics (lrp/finite.ts). */
+  readonly perValue: ReadonlyMap<string, GPUBuffer>;
   release(): void;
 }
 
@@ -138,6 +141,7 @@ export class Explainer {
     const r = await this.relevanceOnGpu(acts, opts);
     try {
       const relevance = await this.ctx.readF32(r.buffer, 0, r.count, 'reading the input relevance');
+      if (firstNonFinite(relevance) >= 0) throw await nonFiniteRelevanceError(this, acts, opts);
       const per = numel(this.graph.input.shape);
       const relevanceSums = r.targets.map((_, n) => {
         let s = 0;
@@ -158,6 +162,7 @@ export class Explainer {
     const { ctx, graph } = this;
     const batch = acts.batch;
     const logits = await acts.read(graph.output);
+    if (firstNonFinite(logits) >= 0) throw await nonFiniteForwardError(acts);
     const classes = numel(valueInfo(graph, graph.output).shape);
     const targets = resolveTargets(opts.targets, logits, batch, classes);
     const init = opts.init ?? 'logit';
@@ -216,7 +221,7 @@ export class Explainer {
       }
       const timings = await ctx.run(`relevance pass of '${graph.name}' with ${this.composite.name} (batch ${batch})`, dispatches, { profile: opts.profile });
       return {
-        buffer: relInput, count: sizeOf(graph.input.name) / 4, logits, targets, targetLogits, timings,
+        buffer: relInput, count: sizeOf(graph.input.name) / 4, logits, targets, targetLogits, timings, perValue: rel,
         release: () => lease.release(),
       };
     } catch (e) {

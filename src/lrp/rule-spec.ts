@@ -24,9 +24,10 @@ export type LinearRule =
   /**
    * PatternAttribution's backward step: the gradient with the weight W replaced by A * W
    * (element-wise), A the layer's learned pattern in the IR's weight layout; `source` says where
-   * it came from.
+   * it came from, `digest` identifies the whole pattern set by content (run identities compare it,
+   * never the arrays).
    */
-  | { readonly rule: 'pattern'; readonly pattern: Float32Array; readonly source: string };
+  | { readonly rule: 'pattern'; readonly pattern: Float32Array; readonly source: string; readonly digest: string };
 
 export type MaxPoolRule = { readonly rule: 'winner' } | { readonly rule: 'proportional'; readonly stabilizer: number };
 export type AvgPoolRule =

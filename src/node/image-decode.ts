@@ -3,12 +3,14 @@
  * decoder Pillow, torchvision and Caffe pipelines use, so our pixels are theirs (a pure-JS
  * decoder rounds colour conversion and chroma upsampling differently, enough to reorder near-tied
  * classes), and several times faster, which a 50,000-image evaluation feels. PNG is lossless, so
- * pngjs gives the same pixels as any decoder. Like Pillow, EXIF orientation is ignored.
+ * pngjs gives the same pixels as any decoder. EXIF orientation (JPEG APP1, PNG eXIf) is applied
+ * after decoding (preprocess/orientation.ts), as PIL's exif_transpose and browsers do.
  */
 import { readFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import type { RgbaImage } from '../preprocess/image.ts';
+import { exifOrientation, orientImage } from '../preprocess/orientation.ts';
 
 type Format = 'jpeg' | 'png';
 
@@ -50,7 +52,7 @@ export async function decodeImage(bytes: Uint8Array, source: string): Promise<Rg
   if (!(img.width > 0 && img.height > 0) || img.data.length !== img.width * img.height * 4) {
     throw new Error(`${source}: ${format.toUpperCase()} decoded to an invalid ${img.width}x${img.height} image`);
   }
-  return img;
+  return orientImage(img, exifOrientation(bytes));
 }
 
 export async function readImage(path: string): Promise<RgbaImage> {

@@ -17,6 +17,10 @@ export interface LoadedModel {
   /** Where the preprocessing came from, for messages. */
   readonly preprocessSource: string | null;
   readonly source: string;
+  /** Whether `source` named a built-in architecture rather than a file. */
+  readonly builtin: boolean;
+  /** The external-data files the model read, as its tensors name them (relative to the model's folder). */
+  readonly externalData: readonly string[];
 }
 
 export interface LoadModelOptions {
@@ -28,7 +32,9 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
   let graph: Graph;
   let preprocess: PreprocessSpec | null = null;
   let preprocessSource: string | null = null;
-  if (isBuiltinSpec(spec) && !existsSync(spec)) {
+  const builtin = isBuiltinSpec(spec) && !existsSync(spec);
+  const externalData = new Set<string>();
+  if (builtin) {
     graph = builtinModel(spec);
     if (opts.output && opts.output !== graph.output) {
       throw new Error(`${spec}: no output named '${opts.output}' (outputs: ${graph.outputs.join(', ')})`);
@@ -38,7 +44,7 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
   } else {
     if (!existsSync(spec)) throw new Error(`${spec}: no such model file (or built-in model: vgg16:random, vgg11:random, alexnet:random, caffenet:random)`);
     const bytes = new Uint8Array(readFileSync(spec));
-    graph = importOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec) });
+    graph = importOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec, externalData) });
     const beside = `${spec}.json`;
     if (!opts.preprocess && existsSync(beside)) {
       preprocess = parsePreprocessSpecText(readFileSync(beside, 'utf8'), beside);
@@ -49,11 +55,11 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
     preprocess = parsePreprocessSpecText(readFileSync(opts.preprocess, 'utf8'), opts.preprocess);
     preprocessSource = opts.preprocess;
   }
-  return { graph, preprocess, preprocessSource, source: spec };
+  return { graph, preprocess, preprocessSource, source: spec, builtin, externalData: [...externalData] };
 }
 
 /** Reads ONNX external data relative to the model file, refusing paths that leave its folder. */
-function externalDataReader(modelPath: string) {
+function externalDataReader(modelPath: string, used: Set<string>) {
   const dir = dirname(resolve(modelPath));
   return (location: string, offset: number, length: number | null): Uint8Array => {
     const path = resolve(dir, normalize(location));
@@ -62,6 +68,7 @@ function externalDataReader(modelPath: string) {
       throw new Error(`${modelPath}: external data location '${location}' lies outside the model's folder`);
     }
     if (!existsSync(path)) throw new Error(`${modelPath}: external data file '${location}' is missing`);
+    used.add(rel.split(/[\\/]/).join('/'));
     const size = statSync(path).size;
     const n = length ?? size - offset;
     if (offset < 0 || n < 0 || offset + n > size) {

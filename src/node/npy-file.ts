@@ -1,5 +1,6 @@
 /** `.npy` files on disk, on top of the byte-level codec in ../io/npy.ts. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileNamedAsync } from './file-errors.ts';
 import { encodeNpy, parseNpy, type NpyArray } from '../io/npy.ts';
 
 export async function readNpy(path: string): Promise<NpyArray> {
@@ -13,10 +14,5 @@ export async function readNpy(path: string): Promise<NpyArray> {
 }
 
 export async function writeNpy(path: string, shape: readonly number[], data: Float32Array | Float64Array): Promise<void> {
-  const bytes = encodeNpy(shape, data);
-  try {
-    await writeFile(path, bytes);
-  } catch (e) {
-    throw new Error(`${path}: cannot write .npy: ${(e as Error).message}`);
-  }
+  await writeFileNamedAsync(path, encodeNpy(shape, data));
 }

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { writeFileNamedAsync } from './file-errors.ts';
 import { PNG } from 'pngjs';
 import type { RgbaImage } from '../preprocess/image.ts';
 
@@ -9,5 +9,5 @@ export function encodePng(img: RgbaImage): Buffer {
 }
 
 export async function writePng(path: string, img: RgbaImage): Promise<void> {
-  await writeFile(path, encodePng(img));
+  await writeFileNamedAsync(path, encodePng(img));
 }

@@ -23,6 +23,8 @@ export interface PatternSet {
   /** Where they came from (a folder), for messages. */
   readonly source: string;
   readonly byLayer: ReadonlyMap<string, Float32Array>;
+  /** The patterns' content, hashed (patternsDigest): what a run's identity records. */
+  readonly digest: string;
 }
 
 /** One pattern as read from a file: the node it is for, its shape and its values in that shape. */
@@ -95,7 +97,17 @@ export function bindPatterns(
   if (missing.length) {
     throw new Error(`${where}: no pattern for node${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')} of ${graph.name} (every Conv, Gemm and MatMul needs one)`);
   }
-  return { graph, source: where, byLayer };
+  return { graph, source: where, byLayer, digest: patternsDigest(byLayer) };
+}
+
+/** A 64-bit digest of patterns by layer name: names, lengths and every value. */
+export function patternsDigest(byLayer: ReadonlyMap<string, Float32Array>): string {
+  const d = new Digest();
+  for (const [name, a] of [...byLayer].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+    d.text(`${name} ${a.length}`);
+    d.words32(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  }
+  return d.hex();
 }
 
 // ---------------------------------------------------------------------------------------------

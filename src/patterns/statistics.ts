@@ -36,8 +36,9 @@ import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { LinearLayer } from '../graph/ir.ts';
 import { isLinear, valueInfo } from '../graph/ir.ts';
 import type { Activations, ForwardModel } from '../forward/model.ts';
-import { UniformsByBatch } from '../forward/op.ts';
-import { grid1d, tileGrid } from '../forward/tensor.ts';
+import { grid1d, tileGrid } from '../gpu/grid.ts';
+import type { UniformsByBatch } from '../gpu/uniforms.ts';
+import { statsChannels, statsFold, statsGemm } from '../kernels/patterns.ts';
 import { linearGeometry, type LayerSums, type LinearGeometry } from './sums.ts';
 
 /** One thread-block shape of stats_gemm.wgsl: TX x TY threads of PQ k-quads x TN columns, BR rows per step. */
@@ -214,7 +215,7 @@ export class PatternStatistics {
             throw new Error(`stats tile ${JSON.stringify(tile)} does not fit the kernel`);
           }
           const [kh, kw] = layer.kind === 'conv' ? layer.kernel : [1, 1];
-          const pipeline = await ctx.pipelines.get('patterns/stats_gemm.wgsl', { ...tile });
+          const pipeline = await statsGemm.pipeline(ctx, { ...tile });
           // A dense layer is a 1x1 convolution of a 1x1 map whose channels are its input features.
           const conv = layer.kind === 'conv' ? layer : null;
           const [inC, inH, inW] = conv ? inShape : [g.fanIn, 1, 1];
@@ -229,34 +230,31 @@ export class PatternStatistics {
             chunks.push({
               chBase, nCh, split,
               state: accumulator(stateLen, `${layer.name} pattern sums${tag}`),
-              uniforms: new UniformsByBatch(ctx, `${layer.name} stats${tag}`, (batch) => {
+              uniforms: statsGemm.uniformsByBatch(ctx, `${layer.name} stats${tag}`, (batch) => {
                 const { splits, rChunk } = split(batch);
-                return Uint32Array.of(
-                  inC, inH, inW, g.outputs,
-                  outH, outW, conv?.stride[0] ?? 1, conv?.stride[1] ?? 1,
-                  conv?.pads[0] ?? 0, conv?.pads[1] ?? 0, conv?.dilation[0] ?? 1, conv?.dilation[1] ?? 1,
-                  inC / g.groups, coutPG, g.fanIn, g.plane,
-                  batch * g.plane, chBase, nCh, g.groups,
-                  splits, rChunk, stateLen, input.relu ? 1 : 0,
+                return {
+                  inC, inH, inW, outC: g.outputs,
+                  outH, outW, strideH: conv?.stride[0] ?? 1, strideW: conv?.stride[1] ?? 1,
+                  padT: conv?.pads[0] ?? 0, padL: conv?.pads[1] ?? 0, dilH: conv?.dilation[0] ?? 1, dilW: conv?.dilation[1] ?? 1,
+                  cinPerGroup: inC / g.groups, coutPerGroup: coutPG, K: g.fanIn, plane: g.plane,
+                  M: batch * g.plane, chBase, nCh, groups: g.groups,
+                  splits, rChunk, stateLen, reluIn: input.relu ? 1 : 0,
                   kh, kw,
-                );
+                };
               }),
-              foldUniforms: new UniformsByBatch(ctx, `${layer.name} stats fold${tag}`, (batch) => Uint32Array.of(stateLen, split(batch).splits, 0, 0)),
+              foldUniforms: statsFold.uniformsByBatch(ctx, `${layer.name} stats fold${tag}`, (batch) => ({ total: stateLen, splits: split(batch).splits })),
             });
           }
           made.push({
             layer, geometry: g, tile, pipeline, chunks,
             bias: ctx.upload(layer.bias, `${layer.name}.bias (pattern statistics)`),
             channels: accumulator(2 * g.outputs, `${layer.name} pattern sums of y and m`),
-            channelUniforms: new UniformsByBatch(ctx, `${layer.name} channel stats`, (batch) => Uint32Array.of(batch, g.outputs, g.plane, 0)),
+            channelUniforms: statsChannels.uniformsByBatch(ctx, `${layer.name} channel stats`, (batch) => ({ batch, channels: g.outputs, plane: g.plane })),
             inElements: inC * inH * inW,
           });
         }
       });
-      const [fold, channels] = await Promise.all([
-        ctx.pipelines.get('patterns/stats_fold.wgsl', { WG: FOLD_WG }),
-        ctx.pipelines.get('patterns/stats_channels.wgsl'),
-      ]);
+      const [fold, channels] = await Promise.all([statsFold.pipeline(ctx, { WG: FOLD_WG }), statsChannels.pipeline(ctx)]);
       return new PatternStatistics(forward, made, fold, channels);
     } catch (e) {
       for (const l of made) destroyLayer(l);
@@ -284,14 +282,14 @@ export class PatternStatistics {
         const part = splits > 1 ? scratch(4 * splits * ch.state.length, `${layer.name} pattern partial sums`) : ch.state.buffer;
         out.push({
           kernel: 'stats_gemm', layer: layer.name, pipeline: l.pipeline,
-          bindings: [params, x.buffer, z.buffer, l.bias, ch.state.buffer, splits > 1 ? part : this.dummy(scratch)],
+          bindings: statsGemm.bind({ p: params, x: x.buffer, z: z.buffer, bias: l.bias, state: ch.state.buffer, part: splits > 1 ? part : this.dummy(scratch) }),
           workgroups: tileGrid(Math.ceil((2 * ch.nCh) / BN), Math.ceil(g.fanIn / BM), g.groups * splits, maxDim),
           flops, bytes: inBytes + (splits > 1 ? 4 * splits * ch.state.length : 16 * ch.state.length),
         });
         if (splits > 1) {
           out.push({
             kernel: 'stats_fold', layer: layer.name, pipeline: this.foldPipeline,
-            bindings: [ch.foldUniforms.get(batch), part, ch.state.buffer],
+            bindings: statsFold.bind({ p: ch.foldUniforms.get(batch), part, state: ch.state.buffer }),
             workgroups: grid1d(ch.state.length, FOLD_WG, maxDim),
             flops: splits * ch.state.length, bytes: 4 * (splits + 4) * ch.state.length,
           });
@@ -299,7 +297,7 @@ export class PatternStatistics {
       }
       out.push({
         kernel: 'stats_channels', layer: layer.name, pipeline: this.channelPipeline,
-        bindings: [l.channelUniforms.get(batch), z.buffer, l.bias, l.channels.buffer],
+        bindings: statsChannels.bind({ p: l.channelUniforms.get(batch), z: z.buffer, bias: l.bias, state: l.channels.buffer }),
         workgroups: grid1d(g.outputs, 1, maxDim),
         flops: 3 * M * g.outputs, bytes: 4 * M * g.outputs,
       });

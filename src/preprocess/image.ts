@@ -9,6 +9,8 @@ export interface RgbaImage {
   height: number;
   /** RGBA, 4 bytes per pixel, row-major. */
   data: Uint8Array | Uint8ClampedArray;
+  /** The EXIF orientation (2..8) already applied to `data`, for messages; absent when none. */
+  orientation?: number;
 }
 
 /** The model input tensor `[C, S_h, S_w]` (no batch axis) for one image. */

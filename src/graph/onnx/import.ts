@@ -253,7 +253,10 @@ class Converter {
     if (w.dims.length !== 4) throw new Error(`only 2-D convolutions are supported (weight shape [${w.dims.join(', ')}])`);
     const b = this.optionalConstant(node, 2, 'the bias');
     const [outC, inPerGroup, kh, kw] = w.dims;
+    if (w.dims.some((d) => !(d > 0))) throw new Error(`the weight has an empty shape [${w.dims.join(', ')}]`);
     const groups = intAttr(node, 'group', 1);
+    if (!(Number.isSafeInteger(groups) && groups >= 1)) throw new Error(`group must be a whole number >= 1, got ${groups}`);
+    if (outC % groups !== 0) throw new Error(`the weight's ${outC} output channels do not divide into group = ${groups}`);
     const kernelAttr = node.attributes.get('kernel_shape')?.ints;
     if (kernelAttr && (kernelAttr[0] !== kh || kernelAttr[1] !== kw)) {
       throw new Error(`kernel_shape [${kernelAttr.join(', ')}] disagrees with the weight [${w.dims.join(', ')}]`);
@@ -276,6 +279,7 @@ class Converter {
     if (shape.length !== 1) throw new Error(`expects a flat N×F input, got N×${shape.join('×')} (is a Flatten missing?)`);
     const B = this.constant(node, 1, 'the weight');
     if (B.dims.length !== 2) throw new Error(`expects a 2-D weight, got [${B.dims.join(', ')}]`);
+    if (B.dims.some((d) => !(d > 0))) throw new Error(`the weight has an empty shape [${B.dims.join(', ')}]: a layer with no inputs or no outputs`);
     let weight: Float32Array;
     let outF: number;
     let bias: Float32Array;

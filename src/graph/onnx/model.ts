@@ -139,6 +139,7 @@ function decodeNode(n: Field, opts: DecodeOptions): OnnxNode {
 
 function decodeAttribute(a: Field, opts: DecodeOptions): OnnxAttribute {
   const attr: OnnxAttribute = { name: '' };
+  let type = 0;
   for (const f of fields(a.bytes, a.offset)) {
     switch (f.number) {
       case 1: attr.name = str(f); break;
@@ -148,10 +149,19 @@ function decodeAttribute(a: Field, opts: DecodeOptions): OnnxAttribute {
       case 5: attr.t = decodeTensor(f, opts); break;
       case 7: (attr.floats ??= []).push(...floats(f)); break;
       case 8: (attr.ints ??= []).push(...varints(f, true)); break;
+      case 20: type = f.varint; break;
     }
   }
+  // proto3 leaves a zero scalar off the wire: an attribute typed INT or FLOAT with no value is 0,
+  // not absent (`group = 0` must reach the checks rather than read as the default 1).
+  if (type === ATTR_FLOAT && attr.f === undefined) attr.f = 0;
+  if (type === ATTR_INT && attr.i === undefined) attr.i = 0;
+  if (type === ATTR_STRING && attr.s === undefined) attr.s = '';
   return attr;
 }
+
+/** AttributeProto.AttributeType values. */
+const ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_STRING = 3;
 
 function floats(f: Field): number[] {
   expectWireType(f, WireType.Fixed32, WireType.LengthDelimited);

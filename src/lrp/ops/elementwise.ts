@@ -5,46 +5,19 @@
  * sums their relevance) and `timesInput` (gradient-x-input at the input layer).
  */
 import type { Dispatch, GpuContext } from '../../gpu/context.ts';
-import type { Constants } from '../../gpu/pipeline-cache.ts';
-import type { Layer } from '../../graph/ir.ts';
+import { grid1d } from '../../gpu/grid.ts';
+import { elementwiseBackward as kernel } from '../../kernels/relevance.ts';
 import { numel } from '../../graph/ir.ts';
-import { UniformsByBatch } from '../../forward/op.ts';
 import type { InputInfo, TensorRef } from '../../forward/tensor.ts';
-import { grid1d } from '../../forward/tensor.ts';
-import type { BackwardIO, BackwardOp, BackwardOpContext } from '../backward-op.ts';
+import { checkReluView, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
 
 const WG = 64;
-const SHADER = 'relevance/elementwise_backward.wgsl';
 
 /** Modes of elementwise_backward.wgsl. */
 export const ElementwiseMode = { Copy: 0, ReluGradient: 1, Guided: 2, ConcatSplit: 3, TimesInput: 4 } as const;
 
-/**
- * Both variants of a relevance kernel, overwriting and accumulating (ACCUMULATE): whether relIn
- * already holds another consumer's relevance is known per batch, the pipelines must exist before.
- */
-export interface PipelinePair {
-  readonly overwrite: GPUComputePipeline;
-  readonly accumulate: GPUComputePipeline;
-  pick(accumulate: boolean): GPUComputePipeline;
-}
-
-export async function pipelinePair(ctx: GpuContext, shader: string, constants: Constants): Promise<PipelinePair> {
-  const [overwrite, accumulate] = await Promise.all([
-    ctx.pipelines.get(shader, { ...constants, ACCUMULATE: false }),
-    ctx.pipelines.get(shader, { ...constants, ACCUMULATE: true }),
-  ]);
-  return { overwrite, accumulate, pick: (acc) => (acc ? accumulate : overwrite) };
-}
-
-/** Throws when the executor binds a value read differently from what the op was built for. */
-export function checkReluView(layer: Layer, built: readonly InputInfo[], io: BackwardIO): void {
-  io.inputs.forEach((t, i) => {
-    if (built[i] && t.relu !== built[i].relu) {
-      throw new Error(`${layer.name}: backward op built for input ${i} ${built[i].relu ? 'as' : 'not as'} a ReLU view, bound ${t.relu ? 'as' : 'not as'} one`);
-    }
-  });
-}
+/** Uniforms of the modes that read only `total` (all but ConcatSplit). */
+const flat = (total: number) => ({ total, channels: 0, plane: 0, outChannels: 0, offset: 0 });
 
 /** A backward op that passes relevance through unchanged; the executor may alias relIn to relOut instead. */
 export interface PassThroughOp extends BackwardOp {
@@ -64,8 +37,8 @@ export function isPassThrough(op: BackwardOp): op is PassThroughOp {
 export async function createPassBackward(c: BackwardOpContext): Promise<PassThroughOp> {
   const { ctx, layer } = c;
   const count = numel(c.outShape);
-  const pipes = await pipelinePair(ctx, SHADER, { MODE: ElementwiseMode.Copy, WG });
-  const uniforms = new UniformsByBatch(ctx, `${layer.name} pass`, (batch) => Uint32Array.of(batch * count, 0, 0, 0, 0, 0, 0, 0));
+  const pipes = await kernel.pipelinePair(ctx, { MODE: ElementwiseMode.Copy, WG });
+  const uniforms = kernel.uniformsByBatch(ctx, `${layer.name} pass`, (batch) => flat(batch * count));
   return {
     layer,
     passThrough: true,
@@ -77,7 +50,7 @@ export async function createPassBackward(c: BackwardOpContext): Promise<PassThro
       const total = batch * count;
       return [{
         kernel: acc ? 'relevance-add' : 'relevance-copy', layer: layer.name, pipeline: pipes.pick(acc),
-        bindings: [uniforms.get(batch), io.relOut, io.relOut, io.relIn[0]],
+        bindings: kernel.bind({ p: uniforms.get(batch), relOut: io.relOut, x: io.relOut, relIn: io.relIn[0] }),
         workgroups: grid1d(total, WG), flops: acc ? total : 0, bytes: 4 * total * (acc ? 3 : 2),
       }];
     },
@@ -94,8 +67,8 @@ export async function createReluBackward(c: BackwardOpContext): Promise<Backward
   if (rule.rule !== 'gradient' && rule.rule !== 'guided') throw new Error(`${layer.name}: rule '${rule.rule}' does not apply to a ReLU`);
   const mode = rule.rule === 'gradient' ? ElementwiseMode.ReluGradient : ElementwiseMode.Guided;
   const count = numel(c.outShape);
-  const pipes = await pipelinePair(ctx, SHADER, { MODE: mode, RELU_IN: c.inputs[0].relu, WG });
-  const uniforms = new UniformsByBatch(ctx, `${layer.name} ${rule.rule}`, (batch) => Uint32Array.of(batch * count, 0, 0, 0, 0, 0, 0, 0));
+  const pipes = await kernel.pipelinePair(ctx, { MODE: mode, RELU_IN: c.inputs[0].relu, WG });
+  const uniforms = kernel.uniformsByBatch(ctx, `${layer.name} ${rule.rule}`, (batch) => flat(batch * count));
   return {
     layer,
     passes: `1 element-wise mask over the input (${rule.rule === 'gradient' ? '[x > 0]' : '[x > 0][g > 0]'})`,
@@ -105,7 +78,7 @@ export async function createReluBackward(c: BackwardOpContext): Promise<Backward
       const total = batch * count;
       return [{
         kernel: rule.rule === 'gradient' ? 'relu-gradient' : 'relu-guided', layer: layer.name, pipeline: pipes.pick(acc),
-        bindings: [uniforms.get(batch), io.relOut, io.inputs[0].buffer, io.relIn[0]],
+        bindings: kernel.bind({ p: uniforms.get(batch), relOut: io.relOut, x: io.inputs[0].buffer, relIn: io.relIn[0] }),
         workgroups: grid1d(total, WG), flops: total, bytes: 4 * total * (acc ? 4 : 3),
       }];
     },
@@ -119,7 +92,7 @@ export async function createConcatBackward(c: BackwardOpContext): Promise<Backwa
   if (layer.kind !== 'concat') throw new Error(`${layer.name}: createConcatBackward needs a concat layer, got ${layer.kind}`);
   const outC = c.outShape[0];
   const plane = numel(c.outShape) / outC;
-  const pipes = await pipelinePair(ctx, SHADER, { MODE: ElementwiseMode.ConcatSplit, WG });
+  const pipes = await kernel.pipelinePair(ctx, { MODE: ElementwiseMode.ConcatSplit, WG });
   let offset = 0;
   const parts = c.inputs.map((input, i) => {
     const ch = input.shape[0];
@@ -127,7 +100,9 @@ export async function createConcatBackward(c: BackwardOpContext): Promise<Backwa
     offset += ch;
     return {
       ch,
-      uniforms: new UniformsByBatch(ctx, `${layer.name} split #${i}`, (batch) => Uint32Array.of(batch * ch * plane, ch, plane, outC, off, 0, 0, 0)),
+      uniforms: kernel.uniformsByBatch(ctx, `${layer.name} split #${i}`, (batch) => ({
+        total: batch * ch * plane, channels: ch, plane, outChannels: outC, offset: off,
+      })),
     };
   });
   if (offset !== outC) throw new Error(`${layer.name}: inputs hold ${offset} channels, the output ${outC}`);
@@ -140,7 +115,7 @@ export async function createConcatBackward(c: BackwardOpContext): Promise<Backwa
         const total = batch * part.ch * plane;
         return {
           kernel: 'concat-split', layer: layer.name, pipeline: pipes.pick(acc),
-          bindings: [part.uniforms.get(batch), io.relOut, io.relOut, io.relIn[i]],
+          bindings: kernel.bind({ p: part.uniforms.get(batch), relOut: io.relOut, x: io.relOut, relIn: io.relIn[i] }),
           workgroups: grid1d(total, WG), flops: acc ? total : 0, bytes: 4 * total * (acc ? 3 : 2),
         };
       });
@@ -156,16 +131,16 @@ export interface AddKernel {
 }
 
 export async function createAdd(ctx: GpuContext): Promise<AddKernel> {
-  const pipes = await pipelinePair(ctx, SHADER, { MODE: ElementwiseMode.Copy, WG });
+  const pipes = await kernel.pipelinePair(ctx, { MODE: ElementwiseMode.Copy, WG });
   // Keyed by element count rather than batch: one uniform per distinct size.
-  const uniforms = new UniformsByBatch(ctx, 'relevance add', (count) => Uint32Array.of(count, 0, 0, 0, 0, 0, 0, 0));
+  const uniforms = kernel.uniformsByBatch(ctx, 'relevance add', flat);
   return {
     dispatch(count, src, dst, opts = {}) {
       if (src === dst) throw new Error('relevance add: source and destination are the same buffer');
       const acc = opts.accumulate ?? true;
       return {
         kernel: acc ? 'relevance-add' : 'relevance-copy', layer: opts.layer ?? '(relevance)', pipeline: pipes.pick(acc),
-        bindings: [uniforms.get(count), src, src, dst],
+        bindings: kernel.bind({ p: uniforms.get(count), relOut: src, x: src, relIn: dst }),
         workgroups: grid1d(count, WG), flops: acc ? count : 0, bytes: 4 * count * (acc ? 3 : 2),
       };
     },
@@ -182,8 +157,8 @@ export interface TimesInputKernel {
 
 export async function createTimesInput(ctx: GpuContext, input: InputInfo): Promise<TimesInputKernel> {
   const count = numel(input.shape);
-  const pipes = await pipelinePair(ctx, SHADER, { MODE: ElementwiseMode.TimesInput, RELU_IN: input.relu, WG });
-  const uniforms = new UniformsByBatch(ctx, 'gradient x input', (batch) => Uint32Array.of(batch * count, 0, 0, 0, 0, 0, 0, 0));
+  const pipes = await kernel.pipelinePair(ctx, { MODE: ElementwiseMode.TimesInput, RELU_IN: input.relu, WG });
+  const uniforms = kernel.uniformsByBatch(ctx, 'gradient x input', (batch) => flat(batch * count));
   return {
     dispatch(batch, x, grad, out, opts = {}) {
       if (x.relu !== input.relu) throw new Error(`times-input: built for ${input.relu ? 'a' : 'no'} ReLU view, bound ${x.relu ? 'one' : 'none'}`);
@@ -192,7 +167,7 @@ export async function createTimesInput(ctx: GpuContext, input: InputInfo): Promi
       const total = batch * count;
       return {
         kernel: 'times-input', layer: opts.layer ?? '(input)', pipeline: pipes.pick(acc),
-        bindings: [uniforms.get(batch), grad, x.buffer, out],
+        bindings: kernel.bind({ p: uniforms.get(batch), relOut: grad, x: x.buffer, relIn: out }),
         workgroups: grid1d(total, WG), flops: total * (acc ? 2 : 1), bytes: 4 * total * (acc ? 4 : 3),
       };
     },

@@ -1,4 +1,9 @@
-import type { Layer } from '../../graph/ir.ts';
+/**
+ * The relevance step of each layer kind (what a composite may choose is in src/lrp/kind-rules.ts):
+ * the backward op its rule runs, or none where relevance passes through unchanged (the executor
+ * then shares the buffer, or adds where the value fans out).
+ */
+import type { Layer, LayerKind } from '../../graph/ir.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import type { LayerRule } from '../rule-spec.ts';
 import { createConcatBackward, createReluBackward } from './elementwise.ts';
@@ -6,33 +11,38 @@ import { createConvBackward, createDenseBackward } from './linear.ts';
 import { createLrnBackward } from './lrn.ts';
 import { createAvgPoolBackward, createMaxPoolBackward } from './pool.ts';
 
-/**
- * Layers whose relevance is their output's, unchanged: the executor shares the buffer (or adds,
- * where the value fans out) instead of running a kernel.
- */
+export interface BackwardKind {
+  /** Whether relevance passes through a layer of this kind unchanged under `rule` (no op is built). */
+  passThrough(rule: LayerRule | null): boolean;
+  /** The op for the other rules; null where the kind always passes relevance through. */
+  readonly create: ((c: BackwardOpContext) => Promise<BackwardOp>) | null;
+}
+
+const always: BackwardKind['passThrough'] = () => true;
+const never: BackwardKind['passThrough'] = () => false;
+/** ReLU and LRN pass relevance through under LRP's `pass` (the default), not under the gradient. */
+const unlessRule: BackwardKind['passThrough'] = (rule) => !rule || rule.rule === 'pass';
+
+export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
+  conv: { passThrough: never, create: createConvBackward },
+  dense: { passThrough: never, create: createDenseBackward },
+  maxpool: { passThrough: never, create: createMaxPoolBackward },
+  avgpool: { passThrough: never, create: createAvgPoolBackward },
+  globalavgpool: { passThrough: never, create: createAvgPoolBackward },
+  lrn: { passThrough: unlessRule, create: createLrnBackward },
+  relu: { passThrough: unlessRule, create: createReluBackward },
+  concat: { passThrough: never, create: createConcatBackward },
+  flatten: { passThrough: always, create: null },
+  identity: { passThrough: always, create: null },
+};
+
+/** Layers whose relevance is their output's, unchanged: the executor builds no op for them. */
 export function isPassThrough(layer: Layer, rule: LayerRule | null): boolean {
-  switch (layer.kind) {
-    case 'identity':
-    case 'flatten':
-      return true;
-    case 'relu':
-    case 'lrn':
-      return !rule || rule.rule === 'pass';
-    default:
-      return false;
-  }
+  return BACKWARD_KINDS[layer.kind].passThrough(rule);
 }
 
 export function createBackwardOp(c: BackwardOpContext): Promise<BackwardOp> {
-  switch (c.layer.kind) {
-    case 'conv': return createConvBackward(c);
-    case 'dense': return createDenseBackward(c);
-    case 'maxpool': return createMaxPoolBackward(c);
-    case 'avgpool':
-    case 'globalavgpool': return createAvgPoolBackward(c);
-    case 'lrn': return createLrnBackward(c);
-    case 'relu': return createReluBackward(c);
-    case 'concat': return createConcatBackward(c);
-    default: throw new Error(`layer '${c.layer.name}' (${c.layer.kind}) has no relevance kernel`);
-  }
+  const { create } = BACKWARD_KINDS[c.layer.kind];
+  if (!create) throw new Error(`layer '${c.layer.name}' (${c.layer.kind}) has no relevance kernel`);
+  return create(c);
 }

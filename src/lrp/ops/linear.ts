@@ -6,8 +6,9 @@ import type { Dispatch } from '../../gpu/context.ts';
 import type { ConvLayer, DenseLayer } from '../../graph/ir.ts';
 import { numel } from '../../graph/ir.ts';
 import { denseChunkRows } from '../../forward/dense.ts';
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { grid1d, tileGrid } from '../../forward/tensor.ts';
+import { grid1d, tileGrid } from '../../gpu/grid.ts';
+import type { UniformsByBatch } from '../../gpu/uniforms.ts';
+import { convStab, convTranspose, denseStab, denseTranspose, stabDivide } from '../../kernels/linear-relevance.ts';
 import type { BackwardIO, BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import type { LinearRule } from '../rule-spec.ts';
 import { describePlan, In, modifyBias, planLinearRule, type LinearPlan, type RedistributePass, type StabPass } from '../rules.ts';
@@ -113,8 +114,8 @@ function readsX(pass: StabPass | RedistributePass, relu: boolean): boolean {
   return relu && ('kind' in pass ? pass.segs.some((sg) => usesX(sg.in)) : usesX(pass.out));
 }
 
-function coefs(segs: readonly { coef: number }[]): number[] {
-  return [0, 1, 2].map((i) => f32bits(segs[i]?.coef ?? 0));
+function coefs(segs: readonly { coef: number }[]): { coef0: number; coef1: number; coef2: number } {
+  return { coef0: segs[0]?.coef ?? 0, coef1: segs[1]?.coef ?? 0, coef2: segs[2]?.coef ?? 0 };
 }
 
 /** zbox bounds per input channel (conv) or feature (dense), low then high; a dummy otherwise. */
@@ -150,8 +151,8 @@ async function common(c: BackwardOpContext, outCount: number): Promise<Common & 
     rule: rule as LinearRule,
     plan,
     sliceLen: (batch) => batch * outCount,
-    dividePipeline: hasDivide ? await c.ctx.pipelines.get('relevance/stab_divide.wgsl', { WG: 64 }) : null,
-    divideUniforms: new UniformsByBatch(c.ctx, `${c.layer.name} divide`, (batch) => Uint32Array.of(batch * outCount, 0, f32bits(plan.eps), 0)),
+    dividePipeline: hasDivide ? await stabDivide.pipeline(c.ctx, { WG: 64 }) : null,
+    divideUniforms: stabDivide.uniformsByBatch(c.ctx, `${c.layer.name} divide`, (batch) => ({ total: batch * outCount, eps: plan.eps })),
   };
 }
 
@@ -184,21 +185,22 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
   const bounds = ctx.upload(boundsData(rule, 1, inC), `${layer.name} zbox bounds`);
   const stabTile = tile(coutPG);
   const tTile = tile(cinPG);
-  const geometry = (batch: number, K: number, Kpad: number, Npad: number, M: number) => [
+  const geometry = (batch: number, K: number, Kpad: number, Npad: number, M: number) => ({
     batch, inC, inH, inW, outC, outH, outW, groups,
-    stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], cinPG, coutPG, K, Kpad, Npad, M,
-  ];
+    strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1], dilH: dilation[0], dilW: dilation[1],
+    cinPerGroup: cinPG, coutPerGroup: coutPG, K, Kpad, Npad, M,
+  });
 
   const stabs = await Promise.all(plan.denominators.filter((d): d is StabPass => d.kind === 'stab').map(async (d, i) => ({
     d,
     bias: ctx.upload(modifyBias(layer.bias, d.bias, plan.gamma), `${layer.name} bias (${d.bias})`),
-    pipeline: await ctx.pipelines.get('relevance/conv_stab.wgsl', {
+    pipeline: await convStab.pipeline(ctx, {
       KH: kernel[0], KW: kernel[1], RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs), ...stabTile,
     }),
-    uniforms: new UniformsByBatch(ctx, `${layer.name} stab ${i}`, (batch) => Uint32Array.of(
+    uniforms: convStab.uniformsByBatch(ctx, `${layer.name} stab ${i}`, (batch) => ({
       ...geometry(batch, fw!.K, fw!.Kpad, fw!.Npad, batch * outH * outW),
-      f32bits(plan.eps), f32bits(plan.gamma), batch * outC * outH * outW, d.slice, ...coefs(d.segs), 0,
-    )),
+      eps: plan.eps, gamma: plan.gamma, sliceLen: batch * outC * outH * outW, outSlice: d.slice, ...coefs(d.segs),
+    })),
   })));
 
   // One transposed-GEMM dispatch per stride phase (see conv_transpose.wgsl), each over its taps only.
@@ -210,19 +212,19 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
   const phaseWork = phases.reduce((a, ph) => a + ph.pixels * ph.K, 0);
   const reds = await Promise.all(plan.redistributions.map(async (r: RedistributePass, i) => ({
     r,
-    pipeline: await ctx.pipelines.get('relevance/conv_transpose.wgsl', {
+    pipeline: await convTranspose.pipeline(ctx, {
       KH: kernel[0], KW: kernel[1], RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: false, ...segConstants('SLICE', r.segs), ...tTile,
     }),
-    pipelineAcc: await ctx.pipelines.get('relevance/conv_transpose.wgsl', {
+    pipelineAcc: await convTranspose.pipeline(ctx, {
       KH: kernel[0], KW: kernel[1], RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: true, ...segConstants('SLICE', r.segs), ...tTile,
     }),
-    uniforms: phases.map((ph, k) => new UniformsByBatch(ctx, `${layer.name} transpose ${i} phase ${k}`, (batch) => Uint32Array.of(
+    uniforms: phases.map((ph, k) => convTranspose.uniformsByBatch(ctx, `${layer.name} transpose ${i} phase ${k}`, (batch) => ({
       ...geometry(batch, ph.K, ph.Kpad, tw.Npad, batch * ph.pixels),
-      f32bits(plan.gamma), batch * outC * outH * outW, tw.Kpad, 0, ...coefs(r.segs), 0,
-      ph.py.start, ph.px.start, ph.py.count, ph.px.count,
-      ph.py.k0, ph.px.k0, ph.py.taps, ph.px.taps,
-      ph.py.step, ph.px.step, 0, 0,
-    ))),
+      gamma: plan.gamma, sliceLen: batch * outC * outH * outW, wRows: tw.Kpad, ...coefs(r.segs),
+      py: ph.py.start, px: ph.px.start, Hp: ph.py.count, Wp: ph.px.count,
+      ky0: ph.py.k0, kx0: ph.px.k0, nty: ph.py.taps, ntx: ph.px.taps,
+      stepY: ph.py.step, stepX: ph.px.step,
+    }))),
   })));
 
   const macs = (batch: number) => batch * outH * outW * outC * cinPG * kernel[0] * kernel[1];
@@ -238,14 +240,14 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
         if (d.kind === 'divide') {
           out.push({
             kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
-            bindings: [cm.divideUniforms.get(batch), io.relOut, io.output.buffer, s], workgroups: grid1d(cm.sliceLen(batch), 64),
+            bindings: stabDivide.bind({ p: cm.divideUniforms.get(batch), rel: io.relOut, z: io.output.buffer, s }), workgroups: grid1d(cm.sliceLen(batch), 64),
           });
         }
       }
       for (const st of stabs) {
         out.push({
           kernel: 'conv_stab', layer: layer.name, pipeline: st.pipeline,
-          bindings: [st.uniforms.get(batch), x, fwBuf!, st.bias, io.relOut, io.output.buffer, bounds, s],
+          bindings: convStab.bind({ p: st.uniforms.get(batch), x, w: fwBuf!, bias: st.bias, rel: io.relOut, z: io.output.buffer, bounds, s }),
           workgroups: tileGrid(Math.ceil(coutPG / (4 * stabTile.WG_N)), Math.ceil(M / (4 * stabTile.WG_M)), groups, maxDim),
           flops: 2 * macs(batch) * st.d.segs.length,
         });
@@ -255,7 +257,7 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
         const acc = i > 0 || io.accumulate[0];
         phases.forEach((ph, k) => out.push({
           kernel: 'conv_transpose', layer: layer.name, pipeline: acc ? rd.pipelineAcc : rd.pipeline,
-          bindings: [rd.uniforms[k].get(batch), s, twBuf, x, bounds, io.relIn[0]],
+          bindings: convTranspose.bind({ p: rd.uniforms[k].get(batch), s, w: twBuf, x, bounds, r: io.relIn[0] }),
           workgroups: tileGrid(Math.ceil(cinPG / (4 * tTile.WG_N)), Math.ceil((batch * ph.pixels) / (4 * tTile.WG_M)), groups, maxDim),
           flops: (2 * macs(batch) * rd.r.segs.length * ph.pixels * ph.K) / Math.max(phaseWork, 1),
         }));
@@ -308,28 +310,27 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
     return {
       d,
       biases: chunks.map((ch) => ctx.upload(bias.subarray(ch.r0, ch.r0 + ch.rows), `${layer.name} bias (${d.bias})`)),
-      pipeline: await ctx.pipelines.get('relevance/dense_stab.wgsl', {
+      pipeline: await denseStab.pipeline(ctx, {
         RELU_IN: readsX(d, input.relu), MODE: d.mode, GATE: d.gate, ...segConstants('IN', d.segs),
       }),
-      uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} stab ${i}.${k}`, (batch) => Uint32Array.of(
-        batch, inF, ch.rows, ch.r0, outF, batch * outF, d.slice, 0,
-        f32bits(plan.eps), f32bits(plan.gamma), 0, 0, ...coefs(d.segs), 0,
-      ))),
+      uniforms: chunks.map((ch, k) => denseStab.uniformsByBatch(ctx, `${layer.name} stab ${i}.${k}`, (batch) => ({
+        batch, inF, rows: ch.rows, rowOffset: ch.r0, outF, sliceLen: batch * outF, outSlice: d.slice,
+        eps: plan.eps, gamma: plan.gamma, ...coefs(d.segs),
+      }))),
     };
   }));
 
   const reds = await Promise.all(plan.redistributions.map(async (r, i) => ({
     r,
-    pipeline: await ctx.pipelines.get('relevance/dense_transpose.wgsl', {
+    pipeline: await denseTranspose.pipeline(ctx, {
       RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: false, ...segConstants('SLICE', r.segs),
     }),
-    pipelineAcc: await ctx.pipelines.get('relevance/dense_transpose.wgsl', {
+    pipelineAcc: await denseTranspose.pipeline(ctx, {
       RELU_IN: readsX(r, input.relu), OUT: r.out, ACCUMULATE: true, ...segConstants('SLICE', r.segs),
     }),
-    uniforms: chunks.map((ch, k) => new UniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => Uint32Array.of(
-      batch, inF, ch.rows, ch.r0, outF, batch * outF, 0, 0,
-      f32bits(plan.gamma), 0, 0, 0, ...coefs(r.segs), 0,
-    ))),
+    uniforms: chunks.map((ch, k) => denseTranspose.uniformsByBatch(ctx, `${layer.name} transpose ${i}.${k}`, (batch) => ({
+      batch, inF, rows: ch.rows, rowOffset: ch.r0, outF, sliceLen: batch * outF, gamma: plan.gamma, ...coefs(r.segs),
+    }))),
   })));
 
   return {
@@ -343,14 +344,14 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
         if (d.kind === 'divide') {
           out.push({
             kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
-            bindings: [cm.divideUniforms.get(batch), io.relOut, io.output.buffer, s], workgroups: grid1d(cm.sliceLen(batch), 64),
+            bindings: stabDivide.bind({ p: cm.divideUniforms.get(batch), rel: io.relOut, z: io.output.buffer, s }), workgroups: grid1d(cm.sliceLen(batch), 64),
           });
         }
       }
       for (const st of stabs) {
         chunks.forEach((ch, k) => out.push({
           kernel: 'dense_stab', layer: layer.name, pipeline: st.pipeline,
-          bindings: [st.uniforms[k].get(batch), x, ch.w, st.biases[k], io.relOut, io.output.buffer, bounds, s],
+          bindings: denseStab.bind({ p: st.uniforms[k].get(batch), x, w: ch.w, bias: st.biases[k], rel: io.relOut, z: io.output.buffer, bounds, s }),
           workgroups: [Math.ceil(ch.rows / ROWS), Math.ceil(batch / NB), 1],
           flops: 2 * batch * inF * ch.rows * st.d.segs.length,
         }));
@@ -360,7 +361,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
         chunks.forEach((ch, k) => {
           out.push({
             kernel: 'dense_transpose', layer: layer.name, pipeline: first ? rd.pipeline : rd.pipelineAcc,
-            bindings: [rd.uniforms[k].get(batch), s, ch.w, x, bounds, io.relIn[0]],
+            bindings: denseTranspose.bind({ p: rd.uniforms[k].get(batch), s, w: ch.w, x, bounds, r: io.relIn[0] }),
             workgroups: [Math.ceil(inF / (WG * COLS)), Math.ceil(batch / NB), 1],
             flops: 2 * batch * inF * ch.rows * rd.r.segs.length,
           });

@@ -4,10 +4,10 @@
  */
 import { numel } from '../../graph/ir.ts';
 import type { LrnLayer } from '../../graph/ir.ts';
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { grid1d } from '../../forward/tensor.ts';
-import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
-import { checkReluView, createPassBackward, pipelinePair } from './elementwise.ts';
+import { grid1d } from '../../gpu/grid.ts';
+import { lrnBackward } from '../../kernels/relevance.ts';
+import { checkReluView, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
+import { createPassBackward } from './elementwise.ts';
 
 const WG = 64;
 
@@ -20,10 +20,10 @@ export async function createLrnBackward(c: BackwardOpContext): Promise<BackwardO
   if (rule.rule !== 'gradient') throw new Error(`${layer.name}: rule '${rule.rule}' does not apply to LRN (pass, gradient)`);
   const [C] = c.inputs[0].shape;
   const plane = numel(c.inputs[0].shape) / C;
-  const pipes = await pipelinePair(ctx, 'relevance/lrn_backward.wgsl', { RELU_IN: c.inputs[0].relu, WG });
-  const uniforms = new UniformsByBatch(ctx, `${layer.name} backward`, (batch) => Uint32Array.of(
-    batch * C * plane, C, plane, layer.size, f32bits(layer.alpha), f32bits(layer.beta), f32bits(layer.bias), 0,
-  ));
+  const pipes = await lrnBackward.pipelinePair(ctx, { RELU_IN: c.inputs[0].relu, WG });
+  const uniforms = lrnBackward.uniformsByBatch(ctx, `${layer.name} backward`, (batch) => ({
+    total: batch * C * plane, channels: C, plane, size: layer.size, alpha: layer.alpha, beta: layer.beta, bias: layer.bias,
+  }));
   return {
     layer,
     passes: '1 gather over the input (recomputes the window sums of the outputs it feeds)',
@@ -32,7 +32,7 @@ export async function createLrnBackward(c: BackwardOpContext): Promise<BackwardO
       const total = batch * C * plane;
       return [{
         kernel: 'lrn-gradient', layer: layer.name, pipeline: pipes.pick(io.accumulate[0] ?? false),
-        bindings: [uniforms.get(batch), io.inputs[0].buffer, io.relOut, io.relIn[0]],
+        bindings: lrnBackward.bind({ p: uniforms.get(batch), x: io.inputs[0].buffer, relOut: io.relOut, relIn: io.relIn[0] }),
         workgroups: grid1d(total, WG), flops: total * (layer.size + 1) * (2 * layer.size + 6), bytes: 4 * 3 * total,
       }];
     },

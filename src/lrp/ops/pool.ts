@@ -4,11 +4,10 @@
  * contain it (WGSL has no atomic float add, so no scatter from the outputs).
  */
 import type { AvgPoolLayer, GlobalAvgPoolLayer, MaxPoolLayer } from '../../graph/ir.ts';
-import { f32bits, UniformsByBatch } from '../../forward/op.ts';
-import { grid1d } from '../../forward/tensor.ts';
-import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
+import { grid1d } from '../../gpu/grid.ts';
+import { avgpoolBackward, maxpoolBackward } from '../../kernels/relevance.ts';
+import { checkReluView, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
 import { DEFAULT_STABILIZER } from '../rule-spec.ts';
-import { checkReluView, pipelinePair } from './elementwise.ts';
 
 const WG = 64;
 
@@ -27,11 +26,11 @@ export async function createMaxPoolBackward(c: BackwardOpContext): Promise<Backw
   const [C, inH, inW] = c.inputs[0].shape;
   const [, outH, outW] = c.outShape;
   const { kernel, stride, pads, dilation } = layer;
-  const pipes = await pipelinePair(ctx, 'relevance/maxpool_backward.wgsl', { MODE: proportional ? 1 : 0, RELU_IN: c.inputs[0].relu, WG });
-  const uniforms = new UniformsByBatch(ctx, `${layer.name} backward`, (batch) => Uint32Array.of(
-    batch * C * inH * inW, C, inH, inW, outH, outW, kernel[0], kernel[1],
-    stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], f32bits(eps), 0,
-  ));
+  const pipes = await maxpoolBackward.pipelinePair(ctx, { MODE: proportional ? 1 : 0, RELU_IN: c.inputs[0].relu, WG });
+  const uniforms = maxpoolBackward.uniformsByBatch(ctx, `${layer.name} backward`, (batch) => ({
+    total: batch * C * inH * inW, channels: C, inH, inW, outH, outW, kH: kernel[0], kW: kernel[1],
+    strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1], dilH: dilation[0], dilW: dilation[1], eps,
+  }));
   // Windows containing one input: about (k / stride)^2 per axis pair.
   const windowsPerInput = Math.ceil(kernel[0] / stride[0]) * Math.ceil(kernel[1] / stride[1]);
   return {
@@ -45,7 +44,7 @@ export async function createMaxPoolBackward(c: BackwardOpContext): Promise<Backw
       const taps = kernel[0] * kernel[1];
       return [{
         kernel: proportional ? 'maxpool-proportional' : 'maxpool-winner', layer: layer.name, pipeline: pipes.pick(io.accumulate[0] ?? false),
-        bindings: [uniforms.get(batch), io.inputs[0].buffer, io.output.buffer, io.relOut, io.relIn[0]],
+        bindings: maxpoolBackward.bind({ p: uniforms.get(batch), x: io.inputs[0].buffer, z: io.output.buffer, relOut: io.relOut, relIn: io.relIn[0] }),
         workgroups: grid1d(total, WG),
         flops: total * windowsPerInput * (proportional ? 3 : taps),
         bytes: 4 * (2 * total + 2 * batch * C * outH * outW),
@@ -78,11 +77,12 @@ export async function createAvgPoolBackward(c: BackwardOpContext): Promise<Backw
   const g = layer.kind === 'globalavgpool'
     ? { kernel: [inH, inW], stride: [1, 1], pads: [0, 0, 0, 0], countIncludePad: false }
     : layer;
-  const pipes = await pipelinePair(ctx, 'relevance/avgpool_backward.wgsl', { MODE: mode, RELU_IN: c.inputs[0].relu, WG });
-  const uniforms = new UniformsByBatch(ctx, `${layer.name} backward`, (batch) => Uint32Array.of(
-    batch * C * inH * inW, C, inH, inW, outH, outW, g.kernel[0], g.kernel[1],
-    g.stride[0], g.stride[1], g.pads[0], g.pads[1], g.pads[2], g.pads[3], g.countIncludePad ? 1 : 0, f32bits(eps),
-  ));
+  const pipes = await avgpoolBackward.pipelinePair(ctx, { MODE: mode, RELU_IN: c.inputs[0].relu, WG });
+  const uniforms = avgpoolBackward.uniformsByBatch(ctx, `${layer.name} backward`, (batch) => ({
+    total: batch * C * inH * inW, channels: C, inH, inW, outH, outW, kH: g.kernel[0], kW: g.kernel[1],
+    strideH: g.stride[0], strideW: g.stride[1], padT: g.pads[0], padL: g.pads[1], padB: g.pads[2], padR: g.pads[3],
+    countIncludePad: g.countIncludePad ? 1 : 0, eps,
+  }));
   const windowsPerInput = Math.ceil(g.kernel[0] / g.stride[0]) * Math.ceil(g.kernel[1] / g.stride[1]);
   return {
     layer,
@@ -95,7 +95,7 @@ export async function createAvgPoolBackward(c: BackwardOpContext): Promise<Backw
       const z = mode === 0 ? io.output.buffer : io.relOut;
       return [{
         kernel: `${layer.kind}-${rule.rule}`, layer: layer.name, pipeline: pipes.pick(io.accumulate[0] ?? false),
-        bindings: [uniforms.get(batch), x, z, io.relOut, io.relIn[0]],
+        bindings: avgpoolBackward.bind({ p: uniforms.get(batch), x, z, relOut: io.relOut, relIn: io.relIn[0] }),
         workgroups: grid1d(total, WG),
         flops: total * windowsPerInput * 3,
         bytes: 4 * ((mode === 0 ? 2 : 1) * total + (mode === 0 ? 2 : 1) * batch * C * outH * outW),

@@ -2,7 +2,8 @@
  * The demo's gallery, like the paper's Fig. 1: for a dozen images, the image with its boxes and
  * every analyzer's heatmap side by side, as PNGs and one HTML page.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileNamed } from '../file-errors.ts';
 import { join } from 'node:path';
 import { ForwardModel } from '../../forward/model.ts';
 import type { Graph } from '../../graph/ir.ts';
@@ -95,12 +96,12 @@ export async function writeGallery(o: GalleryOptions): Promise<string> {
       box: transformBox(b, img.width, img.height, o.preprocess), colour: BOX_COLOURS[cl.classIndex % BOX_COLOURS.length],
     }))).filter((b): b is { box: NonNullable<typeof b.box>; colour: [number, number, number] } => b.box !== null);
     const file = `${s.id}.png`;
-    writeFileSync(join(o.out, file), encodePng(enlarge(drawBoxes(resized, boxes), zoom)));
+    writeFileNamed(join(o.out, file), encodePng(enlarge(drawBoxes(resized, boxes), zoom)));
     const cells = [`<td><img src="${file}" alt="${s.id}"><br>${s.id}<br><b>${o.classNames[targets[n]] ?? targets[n]}</b>${s.classes.length > 1 ? ` (+${s.classes.slice(1).map((cl) => cl.className).join(', ')})` : ''}</td>`];
     for (const a of o.analyzers) {
       const map = channelSum(maps.get(a.name)!.subarray(n * per, (n + 1) * per), c, h, w);
       const hm = `${s.id}_${a.name.replace(/[^\w.-]+/g, '_')}.png`;
-      writeFileSync(join(o.out, hm), encodePng(enlarge(heatmap(map, h, w), zoom)));
+      writeFileNamed(join(o.out, hm), encodePng(enlarge(heatmap(map, h, w), zoom)));
       cells.push(`<td><img src="${hm}" alt="${a.name}"></td>`);
     }
     rows.push(`<tr>${cells.join('')}</tr>`);
@@ -116,6 +117,6 @@ export async function writeGallery(o: GalleryOptions): Promise<string> {
 </body></html>
 `;
   const path = join(o.out, 'index.html');
-  writeFileSync(path, html);
+  writeFileNamed(path, html);
   return path;
 }

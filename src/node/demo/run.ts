@@ -10,7 +10,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSynthDataset } from '../../../cli/commands/synth.ts';
+import { writeSynthDataset } from '../synth-dataset.ts';
 import { openDataset } from '../datasets/index.ts';
 import { runEval } from '../eval/run.ts';
 import { runOcclusion } from '../eval/occlusion.ts';

@@ -6,14 +6,24 @@
  *   every line of the batch, then fsync. A kill lands before or after that write; should a crash
  *   (power loss, full disk) tear the last line, readers drop the line without its newline and
  *   `--resume` truncates the file back to the last whole line before appending.
- * - `run.json` (the settings, written first), `report.json`, `report.md`, `curve.csv`,
- *   `curve.svg`: whole-file writes through a temporary file and rename, so each is either the old
- *   or the new version.
+ * - `run.json` (the settings and the run's identity, identity.ts, written first), `report.json`,
+ *   `report.md`, `curve.csv`, `curve.svg`, `finished.json` (verify.ts, written last): whole-file
+ *   writes through a temporary file `NAME.tmp-PID` and rename, so each is either the old or the
+ *   new version. A failed write removes its temporary file; one left by a killed writer is removed
+ *   by the next writer of the folder once it holds the folder's lock (lock.ts).
+ *
+ * Every I/O error names the file (Node's own messages leave it out of write, fsync and rename
+ * errors: "ENOSPC: no space left on device, write"), and a full disk says that the records
+ * written so far are kept.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PairRecord, Skip } from '../../eval/types.ts';
 import { curveCsv, curveSvg, reportMarkdown, type EvalReport, type EvalSettings, type Shard } from '../../eval/report.ts';
+import { fileError } from '../file-errors.ts';
+import type { RunIdentity } from './identity.ts';
+
+export { fileError };
 
 export const PAIRS_FILE = 'pairs.jsonl';
 export const SKIPS_FILE = 'skips.jsonl';
@@ -22,12 +32,15 @@ export const REPORT_JSON = 'report.json';
 export const REPORT_MD = 'report.md';
 export const CURVE_CSV = 'curve.csv';
 export const CURVE_SVG = 'curve.svg';
-export const RUN_FORMAT = 'webgpu-lrp/eval-run@1';
+export const RUN_FORMAT = 'webgpu-lrp/eval-run@2';
 
 /** run.json: what a run is, written before its first record. */
 export interface RunFile {
   readonly format: string;
+  /** The options as given (paths as typed), for the report and for people. */
   readonly settings: EvalSettings;
+  /** What --resume and merge compare: contents, not path spellings. */
+  readonly identity: RunIdentity;
   readonly shard: Shard | null;
   /** Images selected by --limit and --shard. */
   readonly images: number;
@@ -38,21 +51,37 @@ export class JsonlAppender {
   private fd: number;
 
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'a');
+    try {
+      this.fd = openSync(path, 'a');
+    } catch (e) {
+      throw fileError(path, 'open for appending', e);
+    }
   }
 
-  /** One write of every line, then fsync; nothing when `items` is empty. */
+  /**
+   * One write of every line, then fsync; nothing when `items` is empty. A write cut short by a
+   * full disk leaves a torn last line, which --resume cuts off.
+   */
   append(items: readonly unknown[]): void {
     if (items.length === 0) return;
     const bytes = Buffer.from(items.map((o) => `${JSON.stringify(o)}\n`).join(''), 'utf8');
-    let off = 0;
-    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
-    fsyncSync(this.fd);
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+      fsyncSync(this.fd);
+    } catch (e) {
+      throw fileError(this.path, 'append', e);
+    }
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    try {
+      if (this.fd >= 0) closeSync(this.fd);
+    } catch (e) {
+      throw fileError(this.path, 'close', e);
+    } finally {
+      this.fd = -1;
+    }
   }
 }
 
@@ -62,10 +91,21 @@ export class JsonlAppender {
  */
 export function readJsonl<T>(path: string, opts: { repair?: boolean } = {}): { items: T[]; torn: boolean } {
   if (!existsSync(path)) return { items: [], torn: false };
-  const buf = readFileSync(path);
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw fileError(path, 'read', e);
+  }
   const end = buf.lastIndexOf(0x0a) + 1;
   const torn = end < buf.length;
-  if (torn && opts.repair) truncateSync(path, end);
+  if (torn && opts.repair) {
+    try {
+      truncateSync(path, end);
+    } catch (e) {
+      throw fileError(path, 'cut off its torn last line', e);
+    }
+  }
   const text = buf.subarray(0, end).toString('utf8');
   const items: T[] = [];
   text.split('\n').forEach((line, i) => {
@@ -95,31 +135,49 @@ export function readSkips(dir: string, opts: { repair?: boolean } = {}): { skips
   return { skips: items, torn };
 }
 
-/** Writes a whole file through a temporary file and rename. */
+/** Writes a whole file through a temporary file and rename; on failure the temporary file is removed. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w');
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // not created, or renamed already
+    }
+    throw fileError(path, 'write', e);
   }
-  renameSync(tmp, path);
 }
 
 export function readRunFile(dir: string): RunFile | null {
   const path = join(dir, RUN_FILE);
   if (!existsSync(path)) return null;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw fileError(path, 'read', e);
+  }
   let run: RunFile;
   try {
-    run = JSON.parse(readFileSync(path, 'utf8')) as RunFile;
+    run = JSON.parse(text) as RunFile;
   } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`${path}: not valid JSON (${(e as Error).message}); the run's description is damaged: rerun into a new --out`);
   }
-  if (run.format !== RUN_FORMAT) throw new Error(`${path}: not an evaluation run file (format ${JSON.stringify(run.format)}, expected ${RUN_FORMAT})`);
+  if (run.format === 'webgpu-lrp/eval-run@1') {
+    throw new Error(`${path}: written by an older version of lrp, which did not record what the run is (model and dataset fingerprints); finish it with that version, or rerun into a new --out`);
+  }
+  if (run.format !== RUN_FORMAT || !run.identity) throw new Error(`${path}: not an evaluation run file (format ${JSON.stringify(run.format)}, expected ${RUN_FORMAT})`);
   return run;
 }
 

@@ -18,6 +18,7 @@ import { prepareSamples } from '../prepare/index.ts';
 import { writeFileAtomic, writeJsonl } from './files.ts';
 import { Progress } from './progress.ts';
 import { loadEvalModel, openEvalDataset, selectItems } from './setup.ts';
+import { validateRunOptions } from './validate.ts';
 
 export interface OcclusionOptions {
   readonly model: string;
@@ -46,8 +47,8 @@ export interface OcclusionResult {
 export async function runOcclusion(opts: OcclusionOptions): Promise<OcclusionResult> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const t0 = performance.now() / 1000;
+  validateRunOptions(opts);
   const batch = opts.batch ?? 16;
-  if (!(Number.isSafeInteger(batch) && batch >= 1)) throw new Error(`--batch must be a whole number >= 1, got ${batch}`);
   const model = loadEvalModel(opts.model, opts.preprocess);
   const dataset = await openEvalDataset(opts, model.graph, log);
   const gpu = opts.gpu ?? await createNodeGpu();

@@ -11,9 +11,21 @@
  * (no kernel mixes the images of a batch) and written in canonical order (image id, class index,
  * analyzer order), so a resumed run ends with the same pairs.jsonl as an uninterrupted one.
  *
+ * What a run is (identity.ts) is written to run.json before its first record and compared by
+ * content on --resume: another model file, dataset listing, labels file, composite resolution or
+ * option is refused naming the field, while another spelling of the same path is not. A resume of
+ * a finished run (finished.json, verify.ts, matches its files) says so and does nothing. Every
+ * option is checked before anything is written (validate.ts), so a corrected command is never
+ * refused by a folder its mistaken version left.
+ *
+ * One writer per folder (lock.ts): run.lock is taken before the folder is read, released on every
+ * exit (SIGINT, SIGTERM and SIGHUP say what is on disk and exit 128 + the signal); a stale lock of
+ * a dead process is taken over with a note, as are temporary files a killed writer left. Records
+ * written twice (two writers before run.lock) are repaired when identical and refused when not.
+ *
  * Shards: `--shard i/n` takes the images at positions i, i+n, ... of the sorted image list
- * (setup.ts selectItems; `--limit` applies before the split), into its own folder; `lrp merge`
- * (merge.ts) combines them.
+ * (setup.ts selectItems; `--limit` applies before the split), into its own folder; `--shard auto`
+ * takes i/n from Slurm or Kubernetes (shard.ts); `lrp merge` (merge.ts) verifies and combines them.
  *
  * `--save-relevance`: one float32 `.npy` of shape [H, W] per record, the channel-summed input
  * relevance the metrics were computed from, at `DIR/relevance/ANALYZER/IMAGE_CLASSINDEX.npy`
@@ -22,24 +34,31 @@
  * before the batch's records, so a record always has its map, and a resumed run rewrites only
  * the maps of the records it adds.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { sortRecords } from '../../eval/aggregate.ts';
 import { addTime, Evaluator, type StageTimes } from '../../eval/evaluator.ts';
 import { isPrepared, type PrepareResult } from '../../eval/pairs.ts';
-import { buildReport, skipKey, type EvalReport, type EvalSettings, type Shard } from '../../eval/report.ts';
+import { buildReport, skipKey, type EvalReport, type EvalSettings, type Shard, type Timing } from '../../eval/report.ts';
 import type { PairRecord, PreparedSample, Sample, Skip } from '../../eval/types.ts';
 import { ForwardModel } from '../../forward/model.ts';
 import type { Init } from '../../lrp/explainer.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { writeNpy } from '../npy-file.ts';
 import { prepareSamples } from '../prepare/index.ts';
+import type { Dataset } from '../datasets/index.ts';
 import {
-  JsonlAppender, nonEmpty, PAIRS_FILE, readRecords, readRunFile, readSkips, REPORT_JSON, RUN_FILE, RUN_FORMAT, SKIPS_FILE,
+  fileError, JsonlAppender, nonEmpty, PAIRS_FILE, readRecords, readRunFile, readSkips, REPORT_JSON, RUN_FILE, RUN_FORMAT, SKIPS_FILE,
   writeFileAtomic, writeReportFiles, type RunFile,
 } from './files.ts';
+import {
+  compareIdentity, compositeIdentity, datasetIdentity, hashFile, mismatchText, modelIdentity, TOOL_NAME, TOOL_VERSION, type RunIdentity,
+} from './identity.ts';
+import { acquireLock, assertUnlocked, exitCleanlyOnSignals, removeOrphanTemps } from './lock.ts';
 import { Progress } from './progress.ts';
-import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems } from './setup.ts';
+import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems, type AnalyzerSpec } from './setup.ts';
+import { validateRunOptions } from './validate.ts';
+import { FINISHED_FILE, readFinished, repairDuplicates, writeFinished } from './verify.ts';
 
 export interface EvalOptions {
   readonly model: string;
@@ -96,22 +115,37 @@ export interface EvalResult {
 const recordKey = (image: string, classIndex: number, analyzer: string) => `${image}\u0000${classIndex}\u0000${analyzer}`;
 const pairKey = (image: string, classIndex: number | undefined) => `${image}\u0000${classIndex ?? ''}`;
 
-function sameSettings(a: unknown, b: unknown): string[] {
-  const x = a as Record<string, unknown>, y = b as Record<string, unknown>;
-  const keys = new Set([...Object.keys(x ?? {}), ...Object.keys(y ?? {})]);
-  return [...keys].filter((k) => JSON.stringify(x?.[k]) !== JSON.stringify(y?.[k]));
+/** The run's identity from what was loaded (identity.ts). */
+function runIdentity(
+  opts: EvalOptions, model: ReturnType<typeof loadEvalModel>, analyzers: readonly AnalyzerSpec[], dataset: Dataset,
+  settings: EvalSettings, shard: Shard | null,
+): RunIdentity {
+  return {
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    model: modelIdentity(opts.model, model.builtin, model.externalData),
+    dataset: datasetIdentity(dataset),
+    split: settings.split,
+    labels: opts.labels ? { path: resolve(opts.labels), hash: hashFile(opts.labels).hash } : null,
+    preprocess: model.preprocess,
+    composites: compositeIdentity(analyzers, model.graph.layers.map((l) => l.name)),
+    init: settings.init, skipDifficult: settings.skipDifficult, limit: settings.limit, shard,
+  };
 }
 
 export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const t0 = performance.now() / 1000;
   const startedAt = new Date().toISOString();
+  // Every option is checked before anything is read or written.
+  validateRunOptions(opts);
   const batch = opts.batch ?? 16;
-  if (!(Number.isSafeInteger(batch) && batch >= 1)) throw new Error(`--batch must be a whole number >= 1, got ${batch}`);
-  if (opts.limit !== undefined && !(Number.isSafeInteger(opts.limit) && opts.limit >= 0)) throw new Error(`--limit must be a whole number >= 0, got ${opts.limit}`);
   const init: Init = opts.init ?? 'logit';
+  const shard = opts.shard ?? null;
+  const out = opts.out;
+  // A folder another process writes is refused before any loading.
+  assertUnlocked(out, 'lrp eval');
 
-  // Everything that can be wrong with the model or the composites fails here, before any work.
+  // Everything that can be wrong with the model, the composites or the dataset fails here, before any work.
   const model = loadEvalModel(opts.model, opts.preprocess);
   const notes: string[] = [];
   const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, { patterns: opts.patterns, notes });
@@ -124,44 +158,85 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     preprocess: model.preprocess, skipDifficult: opts.skipDifficult ?? false, limit: opts.limit ?? null,
     ...(usesPatterns ? { patterns: opts.patterns } : {}),
   };
-  const shard = opts.shard ?? null;
-  const out = opts.out;
-
-  // The folder: fresh, or the same run to resume.
-  const previous = readRunFile(out);
-  if (!opts.resume && (previous || nonEmpty(join(out, PAIRS_FILE)) || nonEmpty(join(out, SKIPS_FILE)))) {
-    throw new Error(`${out} already holds an evaluation run: give --resume to finish it, or another --out`);
-  }
-  if (previous) {
-    const differ = sameSettings(previous.settings, settings);
-    if (JSON.stringify(previous.shard) !== JSON.stringify(shard)) differ.push('shard');
-    if (differ.length) {
-      throw new Error(`${out}: --resume with other settings than the run there (${differ.join(', ')} differ); resume with the same options or use another --out`);
-    }
-  }
-
   const dataset = await openEvalDataset(opts, model.graph, log);
+  const identity = runIdentity(opts, model, analyzers, dataset, settings, shard);
 
-  const gpu = opts.gpu ?? await createNodeGpu();
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    throw fileError(out, 'create the output folder', e);
+  }
+  const lock = acquireLock(out, opts.resume ? 'lrp eval --resume' : 'lrp eval', log);
+  const removeSignalHandlers = exitCleanlyOnSignals((signal) => {
+    log(`lrp eval: stopped by ${signal}; the records written so far are in ${join(out, PAIRS_FILE)}: run the same command with --resume to finish`);
+  });
+  let gpu: NodeGpu | null = null;
   let fm: ForwardModel | null = null;
   let evaluator: Evaluator | null = null;
   try {
-    fm = await ForwardModel.create(gpu.ctx, model.graph);
-    evaluator = await Evaluator.create(fm, analyzers.map((a) => ({ name: a.name, composite: a.composite })), { relevanceBatch: batch });
+    const orphans = removeOrphanTemps(out);
+    if (orphans.length) log(`note: ${out}: removed ${orphans.length} temporary file(s) a killed run left (${orphans.join(', ')})`);
+
+    // The folder: fresh, or the same run to resume.
+    const previous = readRunFile(out);
+    const hasRecords = nonEmpty(join(out, PAIRS_FILE)) || nonEmpty(join(out, SKIPS_FILE));
+    if (!opts.resume && hasRecords) {
+      throw new Error(`${out} already holds an evaluation run: give --resume to finish it, or another --out`);
+    }
+    if (!previous && hasRecords) throw new Error(`${out} has records but no ${RUN_FILE}: not a folder this tool wrote; use another --out`);
+    // A run.json without a record (a run that failed before its first batch) is a fresh start.
+    const resuming = previous !== null && hasRecords;
+    if (resuming) {
+      const differ = compareIdentity(previous.identity, identity);
+      if (differ.length) {
+        throw new Error(`${out}: --resume refused: this is another run than the one there: ${mismatchText(differ)}. `
+          + 'Resume with the same model, dataset and options, or use another --out');
+      }
+      if (previous.identity.dataset.root !== identity.dataset.root) {
+        log(`note: the dataset is at ${identity.dataset.root} now (${previous.identity.dataset.root} when the run started); its listing is the same`);
+      }
+      const fin = readFinished(out);
+      if (fin.state === 'finished') {
+        log(`${out}: the run has finished already (${fin.marker.records} records of ${fin.marker.pairs} pairs, ${fin.marker.skips} skipped, at ${fin.marker.finishedAt}); nothing to do`);
+        const report = existsSync(join(out, REPORT_JSON))
+          ? JSON.parse(readFileSync(join(out, REPORT_JSON), 'utf8')) as EvalReport
+          : writeReport(out, previous.settings, shard, previous.images, null);
+        return { report, out, batches: 0, images: 0, records: 0, seconds: performance.now() / 1000 - t0, stages: {} };
+      }
+      if (fin.state === 'changed') {
+        log(`note: ${fin.why}: checking the records again and computing what is missing`);
+        unlinkSync(join(out, FINISHED_FILE));
+      }
+    } else if (previous) {
+      log(`note: ${join(out, RUN_FILE)}: replacing the description of a run that wrote no record`);
+    }
+    // A fresh start: a marker of an earlier run must not vouch for the files this one writes.
+    if (!resuming && existsSync(join(out, FINISHED_FILE))) unlinkSync(join(out, FINISHED_FILE));
+    // The report keeps the spelling of the options the run started with.
+    const runSettings = resuming ? previous.settings : settings;
 
     const items = selectItems(dataset.samples, dataset.skips, { limit: opts.limit, shard });
-    mkdirSync(out, { recursive: true });
-    const { records: doneRecords, torn: tornRecords } = readRecords(out, { repair: true });
-    const { skips: doneSkipList, torn: tornSkips } = readSkips(out, { repair: true });
-    if (tornRecords || tornSkips) log(`note: ${out}: dropped a torn last line (the run was interrupted mid-write)`);
-    if (!previous && (doneRecords.length || doneSkipList.length)) {
-      throw new Error(`${out} has records but no ${RUN_FILE}: not a folder this tool wrote; use another --out`);
+    const read = readRecords(out, { repair: true });
+    const readS = readSkips(out, { repair: true });
+    if (read.torn || readS.torn) log(`note: ${out}: dropped a torn last line (the run was interrupted mid-write)`);
+    const { records: doneRecords, skips: doneSkipList } = repairDuplicates(out, read.records, readS.skips, log);
+    const ids = new Set(items.map((it) => it.id));
+    const stray = doneRecords.find((r) => !ids.has(r.image) || !settings.analyzers.includes(r.analyzer));
+    if (stray) {
+      throw new Error(`${join(out, PAIRS_FILE)}: holds a record of ${stray.image} for ${stray.analyzer}, which this run does not take: `
+        + `the file is not this run's alone; rerun into a new --out`);
     }
     const done = new Set(doneRecords.map((r) => recordKey(r.image, r.classIndex, r.analyzer)));
     const doneSkips = new Set(doneSkipList.map(skipKey));
     const skippedPairs = new Set(doneSkipList.map((s) => pairKey(s.id, s.classIndex)));
-    const runFile: RunFile = { format: RUN_FORMAT, settings, shard, images: items.length };
-    writeFileAtomic(join(out, RUN_FILE), `${JSON.stringify(runFile, null, 1)}\n`);
+    if (!resuming) {
+      const runFile: RunFile = { format: RUN_FORMAT, settings, identity, shard, images: items.length };
+      writeFileAtomic(join(out, RUN_FILE), `${JSON.stringify(runFile, null, 1)}\n`);
+    }
+
+    gpu = opts.gpu ?? await createNodeGpu();
+    fm = await ForwardModel.create(gpu.ctx, model.graph);
+    evaluator = await Evaluator.create(fm, analyzers.map((a) => ({ name: a.name, composite: a.composite })), { relevanceBatch: batch });
 
     const skipsOut = new JsonlAppender(join(out, SKIPS_FILE));
     const pairsOut = new JsonlAppender(join(out, PAIRS_FILE));
@@ -256,27 +331,33 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
       pairsOut.close();
     }
 
-    // The report, from what is on disk.
+    // The report, from what is on disk, then the finished marker.
     const tReport = performance.now() / 1000;
-    const records = readRecords(out).records;
-    const skips = readSkips(out).skips;
     const seconds = performance.now() / 1000 - t0;
-    const report = buildReport({
-      settings, shard, images: items.length, records, skips,
-      timing: {
-        seconds, imagesPerSecond: imagesDone > 0 ? imagesDone / seconds : null, batch,
-        startedAt, finishedAt: new Date().toISOString(), stages: roundStages(stages),
-      },
+    const report = writeReport(out, runSettings, shard, items.length, {
+      seconds, imagesPerSecond: imagesDone > 0 ? imagesDone / seconds : null, batch,
+      startedAt, finishedAt: new Date().toISOString(), stages: roundStages(stages),
     });
-    writeReportFiles(out, report);
     addTime(stages, 'report', performance.now() / 1000 - tReport);
     log(`wrote ${join(out, REPORT_JSON)}: ${report.pairs} pairs, ${report.records} records, ${report.degenerate.total} degenerate, ${report.skipped.count} skipped`);
     return { report, out, batches, images: imagesDone, records: recordsWritten, seconds, stages };
   } finally {
     evaluator?.destroy();
     fm?.destroy();
-    if (!opts.gpu) gpu.close();
+    if (gpu && !opts.gpu) gpu.close();
+    lock.release();
+    removeSignalHandlers();
   }
+}
+
+/** report.{json,md}, the curve and finished.json, from the records and skips on disk. */
+function writeReport(out: string, settings: EvalSettings, shard: Shard | null, images: number, timing: Timing | null): EvalReport {
+  const records = readRecords(out).records;
+  const skips = readSkips(out).skips;
+  const report = buildReport({ settings, shard, images, records, skips, timing });
+  writeReportFiles(out, report);
+  writeFinished(out, { images, pairs: report.pairs, records: report.records, skips: report.skipped.count });
+  return report;
 }
 
 function roundStages(s: StageTimes): Record<string, number> {

@@ -1,0 +1,164 @@
+/**
+ * What the graph knows of each layer kind, one entry per kind: how many inputs it takes, its
+ * output shape, its parameters and multiply-adds (for `inspect`), and whether it keeps its
+ * inputs' non-negativity. The other sides keep their own tables, keyed the same way, so that a
+ * new kind is a compile error until every side says what it does with it:
+ *
+ * - src/graph/kinds.ts (this file): shapes, counts, non-negativity;
+ * - src/forward/kinds.ts: a view of its input, or the forward op that computes it;
+ * - src/lrp/kind-rules.ts: the rules a composite may give it, its default and method rules, the
+ *   kind selector that picks it;
+ * - src/lrp/ops/index.ts: its backward op per rule, or relevance passed through unchanged.
+ */
+import type {
+  ConvLayer, DenseLayer, Layer, LayerKind, Shape,
+} from './ir.ts';
+import { numel } from './ir.ts';
+import { windowOutputHW } from './shape.ts';
+
+/** A layer of kind K. */
+export type LayerOf<K extends LayerKind> = Extract<Layer, { readonly kind: K }>;
+
+export interface GraphKind<L extends Layer> {
+  /** `one` input, or `many` (concatenations). */
+  readonly arity: 'one' | 'many';
+  /** The per-sample output shape from the inputs' shapes; throws naming the layer on a mismatch. */
+  inferShape(layer: L, inputs: readonly Shape[]): number[];
+  /** Weight plus bias values (a bias-less model's zero bias counts too). */
+  params(layer: L): number;
+  /** Multiply-adds per sample. */
+  macs(layer: L, outShape: Shape): number;
+  /**
+   * Whether the output is >= 0 without looking at it: `always` (ReLU), `if-inputs` (every input
+   * is; pooling, copies), `never` known. Alpha-beta and gamma take their shortcut on such inputs.
+   * A function of the layer, for kinds whose answer depends on their parameters.
+   */
+  nonneg(layer: L): Nonneg;
+}
+
+export type Nonneg = 'always' | 'if-inputs' | 'never';
+
+export function layerFail(layer: { name: string; kind: string }, msg: string): never {
+  throw new Error(`layer '${layer.name}' (${layer.kind}): ${msg}`);
+}
+
+function expectRank(layer: { name: string; kind: string }, shape: Shape, rank: number): void {
+  if (shape.length !== rank) {
+    layerFail(layer, `expects a ${rank === 3 ? 'C×H×W feature map' : `rank-${rank} input`}, got [${shape.join(', ')}]`);
+  }
+}
+
+/** A NaN or infinite parameter (a corrupt weight file) is refused at load time, naming where it is. */
+function checkFinite(layer: { name: string; kind: string }, what: string, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) layerFail(layer, `${what} value ${i} of ${values.length} is ${values[i]}: the parameters are corrupt`);
+  }
+}
+
+function convShape(layer: ConvLayer, x: Shape): number[] {
+  expectRank(layer, x, 3);
+  const { inChannels: ci, outChannels: co, kernel, groups } = layer;
+  if (!(Number.isSafeInteger(groups) && groups >= 1)) layerFail(layer, `groups must be a whole number >= 1, got ${groups}`);
+  if (!(Number.isSafeInteger(co) && co >= 1)) layerFail(layer, `has ${co} output channels`);
+  checkFinite(layer, 'weight', layer.weight);
+  checkFinite(layer, 'bias', layer.bias);
+  if (x[0] !== ci) layerFail(layer, `expects ${ci} input channels, got ${x[0]}`);
+  if (ci % groups !== 0 || co % groups !== 0) layerFail(layer, `channels ${ci}→${co} do not divide into ${groups} groups`);
+  if (layer.weight.length !== co * (ci / groups) * kernel[0] * kernel[1]) {
+    layerFail(layer, `weight has ${layer.weight.length} values, expected ${co}×${ci / groups}×${kernel[0]}×${kernel[1]}`);
+  }
+  if (layer.bias.length !== co) layerFail(layer, `bias has ${layer.bias.length} values, expected ${co}`);
+  const [h, w] = windowOutputHW(x, kernel, layer.stride, layer.pads, layer.dilation, false);
+  return [co, h, w];
+}
+
+function denseShape(layer: DenseLayer, x: Shape): number[] {
+  if (x.length !== 1) layerFail(layer, `expects a flat input, got [${x.join(', ')}] (is a Flatten missing?)`);
+  if (!(Number.isSafeInteger(layer.outFeatures) && layer.outFeatures >= 1)) layerFail(layer, `has ${layer.outFeatures} output features`);
+  checkFinite(layer, 'weight', layer.weight);
+  checkFinite(layer, 'bias', layer.bias);
+  if (x[0] !== layer.inFeatures) layerFail(layer, `expects ${layer.inFeatures} input features, got ${x[0]}`);
+  if (layer.weight.length !== layer.inFeatures * layer.outFeatures) {
+    layerFail(layer, `weight has ${layer.weight.length} values, expected ${layer.outFeatures}×${layer.inFeatures}`);
+  }
+  if (layer.bias.length !== layer.outFeatures) layerFail(layer, `bias has ${layer.bias.length} values, expected ${layer.outFeatures}`);
+  return [layer.outFeatures];
+}
+
+const none = (): number => 0;
+const always = (): Nonneg => 'always';
+const ifInputs = (): Nonneg => 'if-inputs';
+const never = (): Nonneg => 'never';
+const sameShape = (layer: { name: string; kind: string }, [x]: readonly Shape[]): number[] => [...x];
+
+export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } = {
+  conv: {
+    arity: 'one',
+    inferShape: (layer, [x]) => convShape(layer, x),
+    params: (l) => l.weight.length + l.bias.length,
+    macs: (l, out) => numel(out) * (l.inChannels / l.groups) * l.kernel[0] * l.kernel[1],
+    nonneg: never,
+  },
+  dense: {
+    arity: 'one',
+    inferShape: (layer, [x]) => denseShape(layer, x),
+    params: (l) => l.weight.length + l.bias.length,
+    macs: (l) => l.inFeatures * l.outFeatures,
+    nonneg: never,
+  },
+  relu: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
+  maxpool: {
+    arity: 'one',
+    inferShape: (layer, [x]) => {
+      expectRank(layer, x, 3);
+      return [x[0], ...windowOutputHW(x, layer.kernel, layer.stride, layer.pads, layer.dilation, layer.ceilMode)];
+    },
+    params: none, macs: none, nonneg: ifInputs,
+  },
+  avgpool: {
+    arity: 'one',
+    inferShape: (layer, [x]) => {
+      expectRank(layer, x, 3);
+      return [x[0], ...windowOutputHW(x, layer.kernel, layer.stride, layer.pads, [1, 1], layer.ceilMode)];
+    },
+    params: none, macs: none, nonneg: ifInputs,
+  },
+  globalavgpool: {
+    arity: 'one',
+    inferShape: (layer, [x]) => {
+      expectRank(layer, x, 3);
+      return [x[0], 1, 1];
+    },
+    params: none, macs: none, nonneg: ifInputs,
+  },
+  lrn: {
+    arity: 'one',
+    inferShape: (layer, [x]) => {
+      expectRank(layer, x, 3);
+      return [...x];
+    },
+    params: none, macs: none, nonneg: ifInputs,
+  },
+  flatten: { arity: 'one', inferShape: (_, [x]) => [numel(x)], params: none, macs: none, nonneg: ifInputs },
+  identity: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: ifInputs },
+  concat: {
+    arity: 'many',
+    inferShape: (layer, inputs) => {
+      const x = inputs[0];
+      if (inputs.length < 1) layerFail(layer, 'has no inputs');
+      for (const s of inputs) {
+        expectRank(layer, s, 3);
+        if (s[1] !== x[1] || s[2] !== x[2]) {
+          layerFail(layer, `inputs differ in spatial size: ${inputs.map((s2) => `[${s2.join(', ')}]`).join(' vs ')}`);
+        }
+      }
+      return [inputs.reduce((c, s) => c + s[0], 0), x[1], x[2]];
+    },
+    params: none, macs: none, nonneg: ifInputs,
+  },
+};
+
+/** The graph facts of a layer's kind. */
+export function graphKind(layer: { readonly kind: LayerKind }): GraphKind<Layer> {
+  return GRAPH_KINDS[layer.kind] as GraphKind<Layer>;
+}

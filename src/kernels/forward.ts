@@ -1,0 +1,61 @@
+/** Declarations of shaders/forward/ (see src/gpu/kernel.ts); ops in src/forward/ bind them. */
+import { defineKernel } from '../gpu/kernel.ts';
+import { CHANNEL_SLICE, CONV_GEOMETRY, LRN, POOL_WINDOW } from './fields.ts';
+
+export const conv2d = defineKernel({
+  shader: 'forward/conv2d.wgsl',
+  uniforms: {
+    ...CONV_GEOMETRY,
+    reluIn: 'u32', vecOut: 'u32', splits: 'u32', kChunk: 'u32', splitStride: 'u32',
+  },
+  bindings: { p: 'uniform', x: 'read', w: 'read', bias: 'read', y: 'read_write' },
+  overrides: { KH: 'u32', KW: 'u32', TX: 'u32', TY: 'u32', PQ: 'u32', TN: 'u32', BK: 'u32' },
+});
+
+export const conv2dSplitkSum = defineKernel({
+  shader: 'forward/conv2d_splitk_sum.wgsl',
+  uniforms: { total: 'u32', splits: 'u32', plane: 'u32', channels: 'u32' },
+  bindings: { p: 'uniform', part: 'read', bias: 'read', y: 'read_write' },
+  overrides: { WG: 'u32' },
+});
+
+export const dense = defineKernel({
+  shader: 'forward/dense.wgsl',
+  uniforms: { batch: 'u32', inF: 'u32', rows: 'u32', rowOffset: 'u32', outF: 'u32', inF4: 'u32', reluIn: 'u32' },
+  bindings: { p: 'uniform', x: 'read', w: 'read', bias: 'read', y: 'read_write' },
+  overrides: { NB: 'u32' },
+});
+
+export const maxpool = defineKernel({
+  shader: 'forward/maxpool.wgsl',
+  uniforms: {
+    ...POOL_WINDOW,
+    dilH: 'u32', dilW: 'u32',
+  },
+  bindings: { p: 'uniform', x: 'read', y: 'read_write' },
+  overrides: { RELU_IN: 'bool', WG: 'u32' },
+});
+
+export const avgpool = defineKernel({
+  shader: 'forward/avgpool.wgsl',
+  uniforms: {
+    ...POOL_WINDOW,
+    padB: 'u32', padR: 'u32', countIncludePad: 'u32',
+  },
+  bindings: { p: 'uniform', x: 'read', y: 'read_write' },
+  overrides: { RELU_IN: 'bool', WG: 'u32' },
+});
+
+export const lrn = defineKernel({
+  shader: 'forward/lrn.wgsl',
+  uniforms: LRN,
+  bindings: { p: 'uniform', x: 'read', y: 'read_write' },
+  overrides: { RELU_IN: 'bool', WG: 'u32' },
+});
+
+export const concat = defineKernel({
+  shader: 'forward/concat.wgsl',
+  uniforms: CHANNEL_SLICE,
+  bindings: { p: 'uniform', x: 'read', y: 'read_write' },
+  overrides: { RELU_IN: 'bool', WG: 'u32' },
+});

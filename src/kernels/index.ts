@@ -1,0 +1,19 @@
+/**
+ * Every kernel the core runs, one declaration per WGSL file under shaders/ (src/gpu/kernel.ts
+ * says what a declaration holds; test/kernel-declarations.test.ts checks each against its file).
+ */
+import { Kernel, type BindingList, type OverrideList, type UniformFields } from '../gpu/kernel.ts';
+import * as forward from './forward.ts';
+import * as linearRelevance from './linear-relevance.ts';
+import * as metrics from './metrics.ts';
+import * as patterns from './patterns.ts';
+import * as relevance from './relevance.ts';
+
+export type AnyKernel = Kernel<UniformFields, BindingList, OverrideList>;
+
+export const KERNELS: readonly AnyKernel[] = [forward, metrics, relevance, linearRelevance, patterns]
+  .flatMap((m) => Object.values(m) as unknown[])
+  .filter((k): k is AnyKernel => k instanceof Kernel);
+
+/** Every shader the core may ask for, relative to `shaders/`; bundlers and pages use the list. */
+export const SHADER_FILES: readonly string[] = KERNELS.map((k) => k.shader).sort();

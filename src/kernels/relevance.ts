@@ -1,0 +1,41 @@
+/**
+ * Declarations of the pooling, LRN and element-wise kernels of shaders/relevance/ (see
+ * src/gpu/kernel.ts); ops in src/lrp/ops/ bind them. The linear layers' kernels are in
+ * linear-relevance.ts.
+ */
+import { defineKernel } from '../gpu/kernel.ts';
+import { CHANNEL_SLICE, LRN, POOL_WINDOW } from './fields.ts';
+
+export const elementwiseBackward = defineKernel({
+  shader: 'relevance/elementwise_backward.wgsl',
+  uniforms: CHANNEL_SLICE,
+  bindings: { p: 'uniform', relOut: 'read', x: 'read', relIn: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});
+
+export const maxpoolBackward = defineKernel({
+  shader: 'relevance/maxpool_backward.wgsl',
+  uniforms: {
+    ...POOL_WINDOW,
+    dilH: 'u32', dilW: 'u32', eps: 'f32',
+  },
+  bindings: { p: 'uniform', x: 'read', z: 'read', relOut: 'read', relIn: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});
+
+export const avgpoolBackward = defineKernel({
+  shader: 'relevance/avgpool_backward.wgsl',
+  uniforms: {
+    ...POOL_WINDOW,
+    padB: 'u32', padR: 'u32', countIncludePad: 'u32', eps: 'f32',
+  },
+  bindings: { p: 'uniform', x: 'read', z: 'read', relOut: 'read', relIn: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});
+
+export const lrnBackward = defineKernel({
+  shader: 'relevance/lrn_backward.wgsl',
+  uniforms: LRN,
+  bindings: { p: 'uniform', x: 'read', relOut: 'read', relIn: 'read_write' },
+  overrides: { RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});

@@ -1,0 +1,51 @@
+/**
+ * What a composite may do with each layer kind (the graph's facts are in src/graph/kinds.ts, the
+ * backward ops in src/lrp/ops/index.ts): the rules an entry may give it, the rule it gets when no
+ * entry selects it, its rule under each gradient method, and the kind selector that picks it.
+ */
+import type { LayerKind } from '../graph/ir.ts';
+import type { LayerRule, Method } from './rule-spec.ts';
+import { LINEAR_RULES } from './rule-spec.ts';
+
+/** Selectors that pick layers by kind (shared/docs/composite-spec.md); they may match nothing. */
+export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn'] as const;
+export type KindSelector = (typeof KIND_SELECTORS)[number];
+
+/** Rule names an entry may give (composite-spec.md); `gradient` and `guided` only come with methods. */
+export const ENTRY_RULES = [...LINEAR_RULES, 'winner', 'proportional', 'norm', 'pass'] as const;
+export type EntryRuleName = (typeof ENTRY_RULES)[number];
+
+export interface KindRules {
+  /** The kind selector that picks this kind (besides `linear`, which picks conv and dense), if any. */
+  readonly selector: Exclude<KindSelector, 'linear'> | null;
+  /** The rules a composite entry may give a layer of this kind. */
+  readonly rules: readonly EntryRuleName[];
+  /** Its rule when no entry selects it. */
+  defaultRule(stabilizer: number): LayerRule;
+  /** Its rule under a gradient method (its true derivative, or guided backprop's ReLU). */
+  methodRule(method: Method): LayerRule;
+}
+
+const pass = (): LayerRule => ({ rule: 'pass' });
+const gradient = (): LayerRule => ({ rule: 'gradient' });
+const z = (stabilizer: number): LayerRule => ({ rule: 'z', stabilizer });
+const norm = (stabilizer: number): LayerRule => ({ rule: 'norm', stabilizer });
+const AVGPOOL_RULES: readonly EntryRuleName[] = ['norm', 'flat'];
+
+export const KIND_RULES: { readonly [K in LayerKind]: KindRules } = {
+  conv: { selector: 'conv', rules: LINEAR_RULES, defaultRule: z, methodRule: gradient },
+  dense: { selector: 'dense', rules: LINEAR_RULES, defaultRule: z, methodRule: gradient },
+  // The gradient of max pooling routes to the winner.
+  maxpool: { selector: 'maxpool', rules: ['winner', 'proportional'], defaultRule: () => ({ rule: 'winner' }), methodRule: () => ({ rule: 'winner' }) },
+  avgpool: { selector: 'avgpool', rules: AVGPOOL_RULES, defaultRule: norm, methodRule: gradient },
+  globalavgpool: { selector: 'avgpool', rules: AVGPOOL_RULES, defaultRule: norm, methodRule: gradient },
+  relu: {
+    selector: 'relu', rules: ['pass'], defaultRule: pass,
+    methodRule: (method) => (method === 'guided-backprop' ? { rule: 'guided' } : { rule: 'gradient' }),
+  },
+  lrn: { selector: 'lrn', rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  // Nothing to choose: their derivative is the identity, shape-mapped, in the methods too.
+  flatten: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  identity: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  concat: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+};

@@ -1,0 +1,33 @@
+/**
+ * File errors that name the file. Node's own messages leave the path out of write, fsync, close
+ * and rename errors ("ENOSPC: no space left on device, write"); every writer in src/node goes
+ * through these, so a full disk or a read-only folder names what could not be written.
+ */
+import { writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+
+/** An Error naming `path` and what was being done; a full disk says that what was written before is kept. */
+export function fileError(path: string, doing: string, e: unknown): Error {
+  const err = e as NodeJS.ErrnoException;
+  const msg = err?.message ?? String(e);
+  if (msg.startsWith(`${path}: `)) return err;
+  const full = err?.code === 'ENOSPC' || err?.code === 'EDQUOT';
+  const hint = full ? ' (the disk is full: what was written before is kept; free space, then run the command again, with --resume for lrp eval)' : '';
+  return new Error(`${path}: cannot ${doing}: ${msg}${hint}`);
+}
+
+export function writeFileNamed(path: string, data: string | Uint8Array): void {
+  try {
+    writeFileSync(path, data);
+  } catch (e) {
+    throw fileError(path, 'write', e);
+  }
+}
+
+export async function writeFileNamedAsync(path: string, data: string | Uint8Array): Promise<void> {
+  try {
+    await writeFile(path, data);
+  } catch (e) {
+    throw fileError(path, 'write', e);
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The generated regions of the WGSL files (scripts/shadergen.ts): the committed shaders are what
+ * `npm run shaders` writes, and the markers fail loudly when malformed.
+ */
+import { describe, expect, it } from 'vitest';
+import { generateShaders } from '../scripts/shadergen.ts';
+import { fillRegions } from '../scripts/shadergen/regions.ts';
+
+describe('npm run shaders', () => {
+  it('changes nothing in the committed shaders', () => {
+    const results = generateShaders();
+    expect(results.reduce((n, r) => n + r.regions, 0)).toBeGreaterThanOrEqual(8);
+    const stale = results.filter((r) => r.generated !== r.current).map((r) => r.file);
+    expect(stale, 'files whose generated regions differ: run `npm run shaders`').toEqual([]);
+  });
+
+  it('writes a region from its marker, indented like it, and keeps the rest', () => {
+    const src = 'fn f() {\n    // <generated: fold-grid columns=p.n bn=BN bm="4u * AQ">\n    stale\n    // </generated>\n  keep;\n}';
+    const { text, regions } = fillRegions(src, 't.wgsl');
+    expect(regions).toBe(1);
+    expect(text.split('\n').slice(4, 9)).toEqual([
+      '    let nTiles = (p.n + BN - 1u) / BN;',
+      '    let fold = nwg.x / nTiles;',
+      '    let m0 = (wid.y * fold + wid.x / nTiles) * 4u * AQ;',
+      '    let n0 = (wid.x % nTiles) * BN;',
+      '    if (m0 >= p.M) { return; }',
+    ]);
+    expect(text.endsWith('    // </generated>\n  keep;\n}')).toBe(true);
+  });
+
+  it('names the file and line of a bad marker', () => {
+    expect(() => fillRegions('a\n// <generated: nope>\n// </generated>', 't.wgsl')).toThrow(/^t\.wgsl:2: <generated: nope>: no such snippet/);
+    expect(() => fillRegions('// <generated: fold-grid columns=p.n bn=BN bm=BM>\nx', 't.wgsl')).toThrow(/t\.wgsl:1: .*no '\/\/ <\/generated>' closes it/);
+    expect(() => fillRegions('// </generated>', 't.wgsl')).toThrow(/t\.wgsl:1: .*without an opening marker/);
+    expect(() => fillRegions('// <generated: fold-grid bn=BN bm=BM>\n// </generated>', 't.wgsl')).toThrow(/needs columns=/);
+    expect(() => fillRegions('// <generated: fold-grid columns=p.n bn="a + b" bm=BM>\n// </generated>', 't.wgsl')).toThrow(/bn=a \+ b is not a product/);
+    expect(() => fillRegions('// <generated: gemm-fma quads=5 channels=32>\n// </generated>', 't.wgsl')).toThrow(/quads=5 is over 4/);
+  });
+});
