@@ -21,6 +21,7 @@ import { Rng } from '../src/graph/zoo.ts';
 import { encodeNpy, npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
+import { acquireLock } from '../src/node/eval/lock.ts';
 import { readPatterns } from '../src/node/patterns/files.ts';
 import { runPatterns } from '../src/node/patterns/run.ts';
 import { bindPatterns, patternsDigest, sourceWeightShape, weightsDigest, type PatternSet } from '../src/patterns/pattern-set.ts';
@@ -135,6 +136,13 @@ describe.skipIf(folders.length === 0)('the reference of ../shared/testvectors/pa
       const json = (d: string) => ({ ...JSON.parse(readFileSync(join(d, 'patterns.json'), 'utf8')), finished: null });
       expect(json(resumed)).toEqual(json(whole));
       await expect(runPatterns({ ...common, out: whole })).rejects.toThrow(/already holds learned patterns/);
+      // One writer per folder: a live holder of the lock stops a second run before it loads anything.
+      const lock = acquireLock(resumed, 'another lrp patterns', () => undefined);
+      try {
+        await expect(runPatterns({ ...common, out: resumed, resume: true })).rejects.toThrow(/is in use: .* holds .*run\.lock; lrp patterns stops/);
+      } finally {
+        lock.release();
+      }
     });
   }
 });

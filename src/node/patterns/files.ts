@@ -14,7 +14,7 @@
  *
  * Every file is written through a temporary file and a rename, so each is either whole or absent.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, LinearLayer } from '../../graph/ir.ts';
 import { isLinear } from '../../graph/ir.ts';
@@ -23,6 +23,7 @@ import { bindPatterns, toSourceLayout, sourceWeightShape, type PatternEntry, typ
 import type { StatsSnapshot } from '../../patterns/statistics.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import { writeFileAtomic } from '../eval/files.ts';
+import { fileError } from '../file-errors.ts';
 
 export const PATTERNS_JSON = 'patterns.json';
 export const CHECKPOINT_FILE = 'patterns.checkpoint';
@@ -164,23 +165,28 @@ export function writeCheckpoint(dir: string, header: Omit<CheckpointHeader, 'arr
   json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
   const path = join(dir, CHECKPOINT_FILE);
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
   try {
-    const put = (b: Uint8Array) => {
-      let off = 0;
-      while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    };
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(json.length);
-    put(Buffer.from(MAGIC, 'latin1'));
-    put(len);
-    put(json);
-    for (const a of snap.arrays) put(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w');
+    try {
+      const put = (b: Uint8Array) => {
+        let off = 0;
+        while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+      };
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(json.length);
+      put(Buffer.from(MAGIC, 'latin1'));
+      put(len);
+      put(json);
+      for (const a of snap.arrays) put(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw fileError(path, 'write the checkpoint', e);
   }
-  renameSync(tmp, path);
 }
 
 export function readCheckpoint(dir: string): { header: CheckpointHeader; snapshot: StatsSnapshot } | null {

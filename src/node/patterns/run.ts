@@ -32,6 +32,8 @@ import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import { openDataset } from '../datasets/index.ts';
 import { selectItems } from '../eval/setup.ts';
 import { Progress } from '../eval/progress.ts';
+import { acquireLock, assertUnlocked, exitCleanlyOnSignals, removeOrphanTemps } from '../eval/lock.ts';
+import { fileError } from '../file-errors.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { loadModel } from '../model-file.ts';
 import { NpyStream } from '../npy-stream.ts';
@@ -96,6 +98,8 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
   if (!(every >= 0)) throw new Error(`--checkpoint-seconds must be >= 0, got ${every}`);
   if ((o.input === undefined) === (o.dataset === undefined)) throw new Error('give the statistics set as either --input STATS.npy or --dataset voc:DIR|imagenet:DIR');
 
+  // A folder another process writes is refused before any loading.
+  assertUnlocked(o.out, 'lrp patterns');
   // Everything that can be wrong with the model, the set or the folder fails here, before any work.
   const model = loadModel(o.model, { preprocess: o.preprocess });
   const { graph } = model;
@@ -127,12 +131,23 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
       throw new Error(`${out}: --resume with other settings than the run there (${differ.join(', ')} differ); resume with the same options or use another --out`);
     }
   }
-  mkdirSync(out, { recursive: true });
-
-  const gpu = o.gpu ?? await createNodeGpu();
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    set.close();
+    throw fileError(out, 'create the output folder', e);
+  }
+  const lock = acquireLock(out, o.resume ? 'lrp patterns --resume' : 'lrp patterns', log);
+  const removeSignalHandlers = exitCleanlyOnSignals((signal) => {
+    log(`lrp patterns: stopped by ${signal}; ${existsSync(join(out, CHECKPOINT_FILE)) ? `the running sums of the last checkpoint are in ${join(out, CHECKPOINT_FILE)}: run the same command with --resume to finish` : 'no checkpoint was written yet'}`);
+  });
+  let gpu: NodeGpu | null = null;
   let fm: ForwardModel | null = null;
   let stats: PatternStatistics | null = null;
   try {
+    const orphans = removeOrphanTemps(out);
+    if (orphans.length) log(`note: ${out}: removed ${orphans.length} temporary file(s) a killed run left (${orphans.join(', ')})`);
+    gpu = o.gpu ?? await createNodeGpu();
     fm = await ForwardModel.create(gpu.ctx, graph);
     const fwd = fm;
     stats = await PatternStatistics.create(fm);
@@ -209,14 +224,20 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
       model: settings.model, weights: digest, statistics: settings.statistics, samples: stats.samples, skipped: skipped.length,
       batch, preprocess: settings.preprocess, rows,
     });
-    rmSync(join(out, CHECKPOINT_FILE), { force: true });
+    try {
+      rmSync(join(out, CHECKPOINT_FILE), { force: true });
+    } catch (e) {
+      throw fileError(join(out, CHECKPOINT_FILE), 'remove the finished run\'s checkpoint', e);
+    }
     add('write', t);
     log(`wrote ${patterns.size} patterns and ${PATTERNS_JSON} to ${out}: ${stats.samples} samples${skipped.length ? `, ${skipped.length} skipped` : ''}`);
     return { file, out, samples, batches, seconds: now() - t0, stages };
   } finally {
     stats?.destroy();
     fm?.destroy();
-    if (!o.gpu) gpu.close();
+    if (!o.gpu) gpu?.close();
+    lock.release();
+    removeSignalHandlers();
   }
 }
 
