@@ -22,7 +22,7 @@ import { encodeNpy, npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { acquireLock } from '../src/node/eval/lock.ts';
-import { readPatterns } from '../src/node/patterns/files.ts';
+import { readPatterns, writePatterns } from '../src/node/patterns/files.ts';
 import { runPatterns } from '../src/node/patterns/run.ts';
 import { bindPatterns, patternsDigest, sourceWeightShape, weightsDigest, type PatternSet } from '../src/patterns/pattern-set.ts';
 import { PatternStatistics } from '../src/patterns/statistics.ts';
@@ -262,5 +262,23 @@ describe('pattern-attribution maps and errors', () => {
     rmSync(join(dir, 'patterns.json'));
     copyFileSync(join(dir, 'd2.npy'), join(dir, 'fc9.npy'));
     expect(() => readPatterns(dir, graph)).toThrow(/fc9\.npy: a pattern for no Conv, Gemm or MatMul node of lrn-avg/);
+  });
+
+  it('writes patterns in the ONNX weight\'s layout ([in, out] for a MatMul) and reads them back', () => {
+    const dir = join(tmp, 'written');
+    mkdirSync(dir, { recursive: true });
+    const rng = new Rng(6);
+    const ir = new Map(linear.map((l) => [l.name, randomF32(rng, l.weight.length, 1)]));
+    writePatterns(dir, graph, ir, {
+      model: 'lrn-avg', weights: weightsDigest(graph), statistics: { input: 'x.npy', limit: null }, samples: 1, skipped: 0, batch: 1,
+      preprocess: null, rows: new Map(linear.map((l) => [l.name, 1])),
+    });
+    const d1 = npy(join(dir, 'd1.npy'));
+    const inF = numel(graph.values.get('f')!.shape);
+    expect(d1.shape).toEqual([inF, 9]);
+    // File element [i, o] is the IR's [o, i].
+    expect(d1.data[5 * 9 + 2]).toBe(ir.get('d1')![2 * inF + 5]);
+    const { set } = readPatterns(dir, graph);
+    for (const l of linear) expect(set.byLayer.get(l.name), l.name).toEqual(ir.get(l.name));
   });
 });
