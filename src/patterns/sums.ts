@@ -73,15 +73,6 @@ export function emptySums(layer: string, g: LinearGeometry): LayerSums {
   };
 }
 
-/** The sum of two sets of sums of the same layer (statistics over a set split in parts). */
-export function addSums(a: LayerSums, b: LayerSums): LayerSums {
-  if (a.layer !== b.layer || a.outputs !== b.outputs || a.fanIn !== b.fanIn) {
-    throw new Error(`cannot add the sums of ${a.layer} (${a.outputs}x${a.fanIn}) and ${b.layer} (${b.outputs}x${b.fanIn})`);
-  }
-  const add = (x: Float64Array, y: Float64Array) => x.map((v, i) => v + y[i]);
-  return { ...a, rows: a.rows + b.rows, sx: add(a.sx, b.sx), sxy: add(a.sxy, b.sxy), sy: add(a.sy, b.sy), count: add(a.count, b.count) };
-}
-
 /**
  * The pattern A of a layer from its sums, in float64, rounded to float32 at the end; `weight` is
  * the layer's C x K weight (the IR layout). Per output j:
@@ -106,9 +97,4 @@ export function patternFromSums(weight: Float32Array, s: LayerSums): Float32Arra
     for (let i = 0; i < K; i++) A[j * K + i] = cov[i] / d;
   }
   return A;
-}
-
-/** Rows a batch adds to a layer's statistics. */
-export function batchRows(g: LinearGeometry, batch: number): number {
-  return batch * g.plane;
 }
