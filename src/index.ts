@@ -20,3 +20,4 @@ export { preprocessImage, type RgbaImage } from './preprocess/image.ts';
 export { PatternStatistics, type StatsCost } from './patterns/statistics.ts';
 export { patternFromSums, type LayerSums } from './patterns/sums.ts';
 export { bindPatterns, weightsDigest, sourceWeightShape, type PatternSet, type PatternEntry } from './patterns/pattern-set.ts';
+export * from './heatmap/index.ts';

@@ -9,7 +9,8 @@
  * ../shared/testvectors/zennit/ runs through the page's own code path (window.lrpTest.explain,
  * the same function as the Explain button), and the relevance is checked against zennit within
  * the case's tolerance and against what Node (Dawn) computes for the same case. Errors must show
- * in the page's error box. A screenshot of the page with a heatmap goes to test-output/browser.png.
+ * in the page's error box. A screenshot of the page with a heatmap goes to test-output/browser.png;
+ * the first visit (the demo explained by itself) to web-first-visit.png, a gallery to gallery.png.
  *
  * Skips, with a warning, when Chromium or the shared vectors are absent; LRP_CHROMIUM names
  * another Chromium binary.
@@ -30,6 +31,10 @@ import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { BrowserBundle } from '../src/node/web/bundle.ts';
 import { isLoopbackHost, startWebServer, type WebServer } from '../src/node/web/server.ts';
+import { writeSynthDataset } from '../src/node/synth-dataset.ts';
+import { openDataset } from '../src/node/datasets/index.ts';
+import { loadAnalyzers, loadEvalModel } from '../src/node/eval/setup.ts';
+import { pickGallery, writeGallery } from '../src/node/gallery.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { modelProto, node } from './helpers/onnx-writer.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
@@ -62,6 +67,17 @@ const npy = (path: string) => {
   const a = parseNpy(new Uint8Array(readFileSync(path)), path);
   return { shape: a.shape, data: npyToFloat32(a) };
 };
+
+/** The heatmap canvas's size and how many distinct colours it holds. */
+function heatmapCanvasStats(p: Page): Promise<{ width: number; height: number; colours: number }> {
+  return p.evaluate(() => {
+    const c = document.getElementById('heatmap-canvas') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set<number>();
+    for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    return { width: c.width, height: c.height, colours: colours.size };
+  });
+}
 
 /** The bytes of a typed array's own range (not the whole buffer it views). */
 const base64Of = (a: Float32Array | Uint8Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
@@ -352,13 +368,7 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
     });
     expect(await page.locator('#error').isVisible()).toBe(false);
     // The heatmap canvas holds the model's input size and is not one flat colour.
-    const stats = await page.evaluate(() => {
-      const c = document.getElementById('heatmap-canvas') as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      const colours = new Set<number>();
-      for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-      return { width: c.width, height: c.height, colours: colours.size };
-    });
+    const stats = await heatmapCanvasStats(page);
     expect([stats.height, stats.width]).toEqual(input.shape.slice(2));
     expect(stats.colours).toBeGreaterThan(20);
     expect(await page.locator('#top-classes tbody tr').count()).toBeGreaterThanOrEqual(5);
@@ -457,6 +467,98 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('first visit: the demo image explained by itself, colour bar, downloads, composites side by side (test-output/web-first-visit.png)', async () => {
+    if (!existsSync(join(ROOT, 'models/demo/demo.onnx')) || !existsSync(join(ROOT, 'models/demo/demo.png'))) {
+      console.warn('browser test: models/demo/demo.onnx or demo.png is absent; skipping the first-visit test');
+      return;
+    }
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1100 }, acceptDownloads: true });
+    try {
+      const p = await context.newPage();
+      const log: string[] = [];
+      p.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+      await p.goto(server.url);
+      // Nothing clicked: the demo model and image load and the relevance pass runs.
+      await expect.poll(() => p.locator('#status').textContent(), { timeout: 400_000, interval: 1000 }).toMatch(/^done in/);
+      expect(await p.locator('#error').isVisible(), `${await p.locator('#error-text').textContent()}\n${log.join('\n')}`).toBe(false);
+      expect(await p.locator('#input-info').textContent()).toMatch(/^demo\.png: 64×64 image$/);
+      // The demo image is a cross; the model's top class is named from demo.labels.txt.
+      expect(await p.locator('#top-classes tbody tr.target').textContent()).toMatch(/cross/);
+      const stats = await heatmapCanvasStats(p);
+      expect([stats.width, stats.height]).toEqual([64, 64]);
+      expect(stats.colours).toBeGreaterThan(30);
+      expect(await p.locator('#colorbar svg linearGradient stop').count()).toBeGreaterThan(30);
+      expect(await p.locator('#scale-text').textContent()).toMatch(/bwr, signed: colours span ±the 99\.5th percentile of \|R\|/);
+      // Downloads: the PNG of the heatmap and the relevance as a 1×3×64×64 float32 .npy.
+      await expect.poll(() => p.locator('#download-png').isVisible()).toBe(true);
+      expect(await p.locator('#download-png').getAttribute('download')).toBe('demo.cmp-alpha2-flat.png');
+      expect(await p.locator('#download-npy').getAttribute('download')).toBe('demo.cmp-alpha2-flat.npy');
+      // Downloaded as a user would: click the link, read the file.
+      const [npyDownload] = await Promise.all([p.waitForEvent('download'), p.click('#download-npy')]);
+      expect(npyDownload.suggestedFilename()).toBe('demo.cmp-alpha2-flat.npy');
+      const parsed = parseNpy(new Uint8Array(readFileSync((await npyDownload.path())!)), 'download');
+      expect(parsed.shape).toEqual([1, 3, 64, 64]);
+      expect(npyToFloat32(parsed).some((v) => v !== 0)).toBe(true);
+      const [pngDownload] = await Promise.all([p.waitForEvent('download'), p.click('#download-png')]);
+      const png = readFileSync((await pngDownload.path())!);
+      expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+      // Another colour map redraws without recomputing.
+      await p.selectOption('#cmap', 'seismic');
+      expect(await p.locator('#scale-text').textContent()).toMatch(/^\(seismic/);
+      // Two composites side by side.
+      await p.evaluate(() => {
+        for (const b of document.querySelectorAll<HTMLInputElement>('#compare-presets input')) b.checked = b.value === 'cmp-alpha2-flat' || b.value === 'lrp-alpha2beta1';
+      });
+      await p.click('#compare-run');
+      await expect.poll(() => p.locator('#compare-grid figure').count(), { timeout: 400_000, interval: 1000 }).toBe(2);
+      const captions = (await p.locator('#compare-grid figcaption').allTextContents()).sort();
+      expect(captions[0]).toMatch(/^cmp-alpha2-flat: class 4, sum of R /);
+      expect(captions[1]).toMatch(/^lrp-alpha2beta1: class 4, sum of R /);
+      mkdirSync(OUT_DIR, { recursive: true });
+      await p.screenshot({ path: join(OUT_DIR, 'web-first-visit.png'), fullPage: true });
+      console.log(`browser test: first visit, screenshot ${join(OUT_DIR, 'web-first-visit.png')}`);
+    } finally {
+      await context.close();
+    }
+  }, 900_000);
+
+  it('shows a gallery written by lrp eval --gallery (test-output/gallery.png)', async () => {
+    const demoModel = join(ROOT, 'models/demo/demo.onnx');
+    if (!existsSync(demoModel)) {
+      console.warn('browser test: models/demo/demo.onnx is absent; skipping the gallery test');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'lrp-gallery-'));
+    try {
+      writeSynthDataset(join(dir, 'data'), { images: 6, size: 64, seed: 1, split: 'test' });
+      const model = loadEvalModel(demoModel);
+      const ds = await openDataset(`voc:${join(dir, 'data')}`, { labels: join(dir, 'data', 'classes.txt') });
+      const analyzers = loadAnalyzers(['cmp-alpha2-flat', 'lrp-z'], model.graph, model.preprocess);
+      const page = await writeGallery({
+        gpu: gpu.gpu, graph: model.graph, preprocess: model.preprocess, analyzers, samples: pickGallery(ds.samples, 3, 0),
+        classNames: ds.classNames, out: join(dir, 'gallery'), render: { cmap: 'bwr', mode: 'signed', clip: 99.5, overlay: false },
+      });
+      const context = await browser.newContext();
+      try {
+        const p = await context.newPage();
+        await p.goto(`file://${page}`);
+        // Three rows of the image and two heatmaps, every picture decoded, and the colour bar.
+        expect(await p.locator('table tr').count()).toBe(4);
+        const sizes = await p.evaluate(() => [...document.images].map((i) => i.naturalWidth));
+        expect(sizes).toHaveLength(9);
+        expect(sizes.every((w) => w === 192)).toBe(true); // 64 px enlarged 3 times
+        expect(await p.locator('svg linearGradient stop').count()).toBeGreaterThan(30);
+        expect(await p.locator('body').textContent()).toMatch(/±the 99\.5th percentile of \|R\|/);
+        mkdirSync(OUT_DIR, { recursive: true });
+        await p.screenshot({ path: join(OUT_DIR, 'gallery.png'), fullPage: true });
+      } finally {
+        await context.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   it('says so on the page when the browser has no WebGPU', async () => {
     const context = await browser.newContext();

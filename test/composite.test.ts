@@ -394,7 +394,7 @@ describe('selectors', () => {
   it('a kind selector may match nothing (a note), #k and name: may not (an error)', () => {
     const mlp = mlpModel();
     const r = resolve(comp({ layers: 'conv', rule: 'flat' }, { layers: 'linear', rule: 'z' }), mlp);
-    expect(r.notes).toEqual(['composite.json: rules[0] {"layers":"conv","rule":"flat"}: selects no layer (model mlp has none of that kind)']);
+    expect(r.notes).toEqual(['composite.json: rules[0] {"layers":"conv","rule":"flat"} selects no layer (mlp has no conv layer)']);
     expect(() => resolve(comp({ layers: '#2', rule: 'flat' }), mlp)).toThrow(
       'composite.json: rules[0] {"layers":"#2","rule":"flat"}: selector #2 matches no layer (the model has 2 linear layers)',
     );
@@ -424,6 +424,60 @@ describe('--flat-layers', () => {
     expect(() => resolve('gradient', g, { flatLayers: 1 })).toThrow(/--flat-layers applies to LRP composites, not to the gradient method/);
     expect(() => resolve('lrp-z', g, { flatLayers: 1.5 })).toThrow(/--flat-layers must be a whole number >= 0, got 1.5/);
     expect(() => resolve('lrp-z', g, { flatLayers: -1 })).toThrow(/--flat-layers must be a whole number >= 0/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// --classifier-layers
+// ---------------------------------------------------------------------------------------------
+
+/** An all-convolutional classifier, SqueezeNet-style: conv, conv (the classifier), global average pool. */
+function allConvModel(): Graph {
+  const b = new GraphBuilder('allconv', 'x', [3, 4, 4]);
+  const conv = (name: string, input: string, inC: number, outC: number, k: number): void => {
+    b.add({
+      kind: 'conv', name, inputs: [input], output: name, inChannels: inC, outChannels: outC, kernel: [k, k],
+      stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1,
+      weight: new Float32Array(outC * inC * k * k).fill(0.1), bias: new Float32Array(outC),
+    });
+  };
+  conv('features', 'x', 3, 4, 3);
+  b.add({ kind: 'relu', name: 'r', inputs: ['features'], output: 'r' });
+  conv('conv10', 'r', 4, 5, 1);
+  b.add({ kind: 'globalavgpool', name: 'gap', inputs: ['conv10'], output: 'gap' });
+  b.add({ kind: 'flatten', name: 'fl', inputs: ['gap'], output: 'fl' });
+  return b.build('fl');
+}
+
+describe('--classifier-layers', () => {
+  const g = allConvModel();
+
+  it('without it, an all-conv model says its dense rule selects nothing, with the numbers and the way out', () => {
+    const r = resolve('cmp-alpha2-flat', g);
+    expect(r.rules.get('conv10')).toEqual(AB(2, 1));
+    expect(r.notes).toEqual([
+      'cmp-alpha2-flat: dense: epsilon 0.1 selects no layer (allconv has no dense layer)',
+      "conv10, the last linear layer, takes alpha-beta alpha=2 beta=1 stabilizer=1e-6; for the paper's epsilon 0.1 at the top of an all-convolutional model give --classifier-layers 1 (then conv10 takes the dense rule)",
+    ]);
+    // The note prints the epsilon in force, never a stale default.
+    expect(resolve('cmp-alpha2-flat', g, { epsilon: 0.25 }).notes[0]).toBe('cmp-alpha2-flat: dense: epsilon 0.25 selects no layer (allconv has no dense layer)');
+    expect(resolve('epsilon-plus', g).notes[0]).toBe('epsilon-plus: dense: epsilon 1e-6 selects no layer (allconv has no dense layer)');
+  });
+
+  it('K=1 gives the last linear layer the dense rule, conv or not', () => {
+    const r = resolve('cmp-alpha2-flat', g, { classifierLayers: 1 });
+    expect(rulesOf(r, g)).toMatchObject({ features: FLAT, conv10: EPS(0.1) });
+    expect(r.notes).toEqual(['--classifier-layers 1: conv10 takes epsilon epsilon=0.1']);
+    const t = tinyModel();
+    // On a model with dense layers, K=3 also takes the last conv (c1b), and leaves the earlier ones alone.
+    const k3 = resolve('cmp-alpha1', t, { classifierLayers: 3 });
+    expectLinear(k3, t, (l, k) => (k >= 2 ? EPS(0.1) : AB(1, 0)));
+  });
+
+  it('is an error past the linear layers, on a method, or not a whole number', () => {
+    expect(() => resolve('cmp-alpha2', g, { classifierLayers: 3 })).toThrow(/--classifier-layers 3 asks for more layers than there are \(the model has 2 linear layers\)/);
+    expect(() => resolve('gradient', g, { classifierLayers: 1 })).toThrow(/--classifier-layers applies to LRP composites/);
+    expect(() => resolve('cmp-alpha2', g, { classifierLayers: -1 })).toThrow(/--classifier-layers must be a whole number >= 0/);
   });
 });
 

@@ -6,11 +6,12 @@
 // absent the happy path runs on the built-in caffenet:random instead (the same 227x227 Caffe
 // preprocessing, so the same shapes), with a warning; without the sample images it is skipped.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { relL2 } from './helpers/gpu.ts';
@@ -44,9 +45,9 @@ interface Result { code: number; stdout: string; stderr: string }
 const RUN_TIMEOUT = 570_000;
 
 /** Runs `node bin/lrp.js ...args` from the repository root; never rejects. */
-function lrp(args: string[], timeoutMs = RUN_TIMEOUT): Promise<Result> {
+function lrp(args: string[], timeoutMs = RUN_TIMEOUT, cwd = ROOT): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 },
+    execFile(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -125,6 +126,31 @@ describe.skipIf(!image)(`lrp explain ${haveSqueezenet ? 'squeezenet1.1.onnx' : '
     if (!a || !b) throw new Error('an explain run above failed');
     expect(relL2(a, b)).toBeGreaterThan(0.1);
   });
+});
+
+describe.skipIf(!image || !haveSqueezenet)('lrp explain with default options, several inputs', () => {
+  it('heatmaps/NAME.png in the working folder; same-named inputs kept apart; a bad input skipped, exit 1; no Dawn warnings', async () => {
+    const work = join(tmp, 'defaults');
+    for (const d of ['a', 'b']) mkdirSync(join(work, d), { recursive: true });
+    copyFileSync(imagePath, join(work, 'a', image!));
+    copyFileSync(imagePath, join(work, 'b', image!));
+    writeFileSync(join(work, 'broken.jpg'), 'not a JPEG');
+    const r = await lrp(['explain', '--model', MODEL, '--input', join(work, 'a', image!), join(work, 'b', image!), join(work, 'broken.jpg'),
+      '--size', 'original', '--cmap', 'seismic'], RUN_TIMEOUT, work);
+    expect(r.code, show(r)).toBe(1);
+    expect(r.stderr).toContain(`skipped ${join(work, 'broken.jpg')}`);
+    expect(r.stderr).toMatch(/1 of 3 inputs could not be read/);
+    expect(r.stderr).not.toMatch(/artificially reduced/);
+    const stem = image!.replace(/\.[^.]+$/, '');
+    const pngs = readdirSync(join(work, 'heatmaps')).sort();
+    expect(pngs).toEqual([`a_${stem}.png`, `b_${stem}.png`]);
+    // --size original: the picture has the photo's own size.
+    const meta = await sharp(imagePath).metadata();
+    const png = PNG.sync.read(readFileSync(join(work, 'heatmaps', pngs[0])));
+    expect([png.width, png.height]).toEqual([meta.width, meta.height]);
+    // Both copies are the same image: the same relevance, the same picture.
+    expect(readFileSync(join(work, 'heatmaps', pngs[1])).equals(readFileSync(join(work, 'heatmaps', pngs[0])))).toBe(true);
+  }, RUN_TIMEOUT + 30_000);
 });
 
 describe('lrp explain errors', () => {

@@ -301,18 +301,25 @@ describe('aggregates in float64', () => {
     const again = buildReport({ settings, shard: null, images: 5, records: [...records].reverse(), skips: [...skips].reverse(), timing: null });
     expect(JSON.stringify(again)).toBe(JSON.stringify(report));
     const md = reportMarkdown(report);
-    expect(md).toMatch(/\| B \| 2\.6800 \|/);
-    expect(md).toMatch(/\| Baseline \| 1\.0000 \|/);
+    expect(md).toMatch(/\| B \| 2\.6800 ± \d+\.\d{4} \[\d+\.\d{4}, \d+\.\d{4}\] \|/);
+    expect(md).toMatch(/\| Baseline \| 1\.0000 ± 0\.0000 \[1\.0000, 1\.0000\] \|/);
+    expect(md).toContain('`R_in` and `R_tot` sum positive relevance');
     expect(md).toMatch(/1 degenerate/);
     expect(md).toMatch(/2 skipped/);
     const csv = curveCsv(report.curve).trim().split('\n');
-    expect(csv.length).toBe(101);
-    expect(csv[0]).toBe('bin,lo,hi,pairs,A mean_mu,A n,B mean_mu,B n,Baseline mean_mu,Baseline n');
-    expect(csv[25]).toBe('24,0.24,0.25,1,0.5,1,0.1,1,0.25,1');
+    // Long format: a header, then 100 bins for each of A, B and the Baseline.
+    expect(csv.length).toBe(1 + 300);
+    expect(csv[0]).toBe('analyzer,bin_lo,bin_hi,pairs,mean_mu,ci_lo,ci_hi');
+    // One pair in bin 24: a mean, no interval (it needs two images).
+    expect(csv[1 + 24]).toBe('A,0.24,0.25,1,0.5,,');
+    expect(csv[1 + 100 + 24]).toBe('B,0.24,0.25,1,0.1,,');
+    expect(csv[1 + 200 + 24]).toBe('Baseline,0.24,0.25,1,0.25,,');
+    expect(csv[1 + 200 + 30]).toBe('Baseline,0.3,0.31,0,,,');
     const svg = curveSvg(report.curve);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
     expect(svg).toContain('>Baseline</text>');
     expect(svg).toContain('stroke-dasharray');
+    expect(svg).toContain('pairs per bin (max 1)');
   });
 });

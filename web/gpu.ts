@@ -3,7 +3,7 @@
  * deviceDescriptor Node uses), and a shader loader that fetches the repository's `shaders/`
  * files from the server by path — the same WGSL text Node reads from disk.
  */
-import { deviceDescriptor, GpuContext } from '../src/gpu/context.ts';
+import { deviceDescriptor, GpuContext, type PipelineProgress } from '../src/gpu/context.ts';
 import type { ShaderLoader } from '../src/gpu/shaders.ts';
 
 /** Fetches `shaders/<path>` relative to the page. */
@@ -34,7 +34,12 @@ export class NoWebGpuError extends Error {
   override name = 'NoWebGpuError';
 }
 
-export async function createBrowserGpu(opts: { shaders?: ShaderLoader; onLost?: (message: string) => void } = {}): Promise<BrowserGpu> {
+export async function createBrowserGpu(opts: {
+  shaders?: ShaderLoader;
+  onLost?: (message: string) => void;
+  /** Pipeline compilation progress, for the page's status line. */
+  onPipelineProgress?: (p: PipelineProgress) => void;
+} = {}): Promise<BrowserGpu> {
   if (!window.isSecureContext) {
     throw new NoWebGpuError(`WebGPU needs a secure context: open this page as http://127.0.0.1:PORT/ or http://localhost:PORT/, not ${location.origin}.`);
   }
@@ -55,7 +60,7 @@ export async function createBrowserGpu(opts: { shaders?: ShaderLoader; onLost?: 
   const isFallback = Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter);
   const adapterName = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ')
     + (isFallback ? ' (fallback adapter, on the CPU)' : '');
-  const ctx = new GpuContext(device, { shaders: opts.shaders ?? fetchShaderLoader() });
+  const ctx = new GpuContext(device, { shaders: opts.shaders ?? fetchShaderLoader(), onPipelineProgress: opts.onPipelineProgress });
   device.lost.then((lost) => {
     if (lost.reason !== 'destroyed') opts.onLost?.(lost.message || 'unknown reason');
   });

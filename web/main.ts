@@ -15,9 +15,9 @@ import type { Graph } from '../src/graph/ir.ts';
 import { numel, valueInfo } from '../src/graph/ir.ts';
 import { importOnnx } from '../src/graph/onnx/import.ts';
 import { formatSummary, summarizeGraph } from '../src/graph/summary.ts';
-import { channelSum, heatmap } from '../src/io/heatmap.ts';
+import { colorbarSvg, COLORMAP_NAMES, drawHeatmap, HEATMAP_DEFAULTS, heatmapScale, relevancePicture, relevancePlane, scaleDescription, type HeatmapMode, type PictureSize, type Plane } from '../src/heatmap/index.ts';
 import { parseLabels } from '../src/io/labels.ts';
-import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
+import { encodeNpy, npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer, type Init, type Target } from '../src/lrp/explainer.ts';
 import { PRESET_NAMES, presetDescription } from '../src/lrp/presets.ts';
@@ -60,6 +60,19 @@ const ui = {
   init: $<HTMLSelectElement>('init'),
   overlay: $<HTMLInputElement>('overlay'),
   clip: $<HTMLSelectElement>('clip'),
+  cmap: $<HTMLSelectElement>('cmap'),
+  mode: $<HTMLSelectElement>('mode'),
+  size: $<HTMLSelectElement>('size'),
+  outputRow: $<HTMLLabelElement>('output-row'),
+  output: $<HTMLSelectElement>('output'),
+  progress: $<HTMLProgressElement>('progress'),
+  colorbar: $<HTMLDivElement>('colorbar'),
+  scaleText: $<HTMLSpanElement>('scale-text'),
+  downloadPng: $<HTMLAnchorElement>('download-png'),
+  downloadNpy: $<HTMLAnchorElement>('download-npy'),
+  comparePresets: $<HTMLDivElement>('compare-presets'),
+  compareRun: $<HTMLButtonElement>('compare-run'),
+  compareGrid: $<HTMLDivElement>('compare-grid'),
   run: $<HTMLButtonElement>('run'),
   status: $<HTMLSpanElement>('status'),
   inputCanvas: $<HTMLCanvasElement>('input-canvas'),
@@ -113,7 +126,9 @@ window.addEventListener('unhandledrejection', (ev) => showError('Unexpected erro
 
 interface LoadedModel {
   readonly name: string;
-  readonly graph: Graph;
+  /** The ONNX bytes, kept to re-import with another output. */
+  readonly bytes: Uint8Array;
+  graph: Graph;
   preprocess: PreprocessSpec | null;
   preprocessSource: string | null;
   labels: string[] | null;
@@ -162,6 +177,15 @@ function ensureGpu(): Promise<BrowserGpu> {
   if (state.gpu) return Promise.resolve(state.gpu);
   if (!state.gpuPromise) {
     state.gpuPromise = createBrowserGpu({
+      onPipelineProgress: (p) => {
+        const busy = p.requested - p.ready > 0 || p.event === 'running';
+        ui.progress.hidden = !busy;
+        if (busy) {
+          ui.progress.max = Math.max(1, p.requested);
+          ui.progress.value = p.ran ?? 0;
+          setStatus(`compiling GPU kernels: ${p.ran ?? 0} of ${p.requested} pipelines (the first run in a browser takes a while)…`);
+        }
+      },
       onLost: (message) => {
         state.gpu = null;
         state.gpuPromise = null;
@@ -225,6 +249,13 @@ function describeModel(model: LoadedModel): string {
 function refreshModelInfo(): void {
   const m = state.model;
   ui.modelInfo.textContent = m ? describeModel(m) : 'no model loaded';
+  const outputs = m?.graph.outputs ?? [];
+  ui.outputRow.hidden = outputs.length < 2;
+  if (outputs.length >= 2 && [...ui.output.options].map((o) => o.value).join('\n') !== outputs.join('\n')) {
+    ui.output.replaceChildren(...outputs.map((o) => new Option(o, o)));
+  }
+  if (m) ui.output.value = m.graph.output;
+  ui.compareRun.disabled = !(m && state.input);
   ui.modelDetails.hidden = !m;
   ui.modelSummary.textContent = m ? formatSummary(summarizeGraph(m.graph)) : '';
   ui.run.disabled = !(m && state.input);
@@ -233,7 +264,7 @@ function refreshModelInfo(): void {
 function loadModelBytes(bytes: Uint8Array, name: string, key = `${name}:${bytes.byteLength}`): LoadedModel {
   const graph = importOnnx(bytes, { source: name });
   state.model?.forward?.destroy();
-  const model: LoadedModel = { name, graph, preprocess: null, preprocessSource: null, labels: null, forward: null, key };
+  const model: LoadedModel = { name, bytes, graph, preprocess: null, preprocessSource: null, labels: null, forward: null, key };
   if (state.pendingPreprocess) {
     model.preprocess = state.pendingPreprocess.spec;
     model.preprocessSource = state.pendingPreprocess.source;
@@ -290,6 +321,9 @@ function setInput(input: InputData): void {
     : `${input.name}: ${input.shape.join('×')} float32`;
   ui.sampleRow.hidden = true;
   ui.sample.value = '0';
+  // The original image's geometry exists only for images.
+  ui.size.disabled = input.kind !== 'image';
+  if (input.kind !== 'image') ui.size.value = 'input';
   refreshModelInfo();
   drawInputPreview();
 }
@@ -447,6 +481,42 @@ function targetsFromControls(): Target[] {
 }
 
 fillPresets();
+ui.cmap.replaceChildren(...COLORMAP_NAMES.map((n) => new Option(n, n)));
+ui.cmap.value = HEATMAP_DEFAULTS.cmap;
+ui.mode.value = HEATMAP_DEFAULTS.mode;
+ui.clip.value = String(HEATMAP_DEFAULTS.clip);
+for (const el of [ui.cmap, ui.mode, ui.size]) el.addEventListener('change', () => render());
+
+/** The presets the comparison offers, the paper's analyzers first; these four start ticked. */
+const COMPARE_DEFAULT = ['cmp-alpha2-flat', 'cmp-alpha1-flat', 'lrp-alpha2beta1', 'lrp-z'];
+ui.comparePresets.replaceChildren(...PRESET_NAMES.map((name) => {
+  const label = document.createElement('label');
+  const box = document.createElement('input');
+  box.type = 'checkbox';
+  box.value = name;
+  box.checked = COMPARE_DEFAULT.includes(name);
+  label.title = presetDescription(name);
+  label.append(box, name);
+  return label;
+}));
+ui.compareRun.addEventListener('click', () => {
+  exclusive(compareComposites).catch((e) => {
+    setStatus('');
+    showError(errorTitle(e), e);
+  });
+});
+
+ui.output.addEventListener('change', () => {
+  const m = state.model;
+  if (!m || ui.output.value === m.graph.output) return;
+  exclusive(async () => {
+    m.graph = importOnnx(m.bytes, { source: m.name, output: ui.output.value });
+    m.forward?.destroy();
+    m.forward = null;
+    state.last = null;
+    refreshModelInfo();
+  }).then(() => autoRun(), (e) => showError('Could not switch the output', e));
+});
 ui.preset.addEventListener('change', () => {
   refreshPresetHelp();
   autoRun();
@@ -512,7 +582,9 @@ async function explainCurrent(): Promise<RunResult> {
   }
   const init = ui.init.value as Init;
   const t0 = performance.now();
+  setStatus('loading the model onto the GPU…');
   const fm = await ensureForward(model);
+  setStatus(`running ${composite.name} on ${batch} sample${batch > 1 ? 's' : ''}…`);
   const explainer = await Explainer.create(fm, composite);
   const { graph } = model;
   const per = numel(graph.input.shape);
@@ -565,6 +637,7 @@ async function runAndShow(): Promise<RunResult> {
     showError(errorTitle(e), e);
     throw e;
   } finally {
+    ui.progress.hidden = true;
     ui.run.disabled = !(state.model && state.input);
   }
 }
@@ -591,6 +664,59 @@ function autoRun(): void {
 
 function runFromButton(): void {
   exclusive(runAndShow).catch(() => undefined);
+}
+
+/**
+ * The shown sample explained by every ticked preset, one forward pass shared, drawn side by side
+ * with the current rendering (each map on its own scale).
+ */
+async function compareComposites(): Promise<void> {
+  const model = state.model;
+  const input = state.input;
+  if (!model || !input) throw new Error('load a model and an input first');
+  const names = [...ui.comparePresets.querySelectorAll<HTMLInputElement>('input:checked')].map((b) => b.value);
+  if (!names.length) throw new Error('tick at least one preset to compare');
+  const { data, batch } = inputTensor(model, input);
+  const n = Math.min(currentSample(), batch - 1);
+  const { graph } = model;
+  const per = numel(graph.input.shape);
+  const shape = graph.input.shape.length === 3 ? graph.input.shape : [1, 1, per];
+  const targets = targetsFromControls();
+  const target = targets.length === 1 ? targets[0] : targets[n];
+  const num = (el: HTMLInputElement) => (el.value.trim() === '' ? undefined : Number(el.value));
+  ui.compareRun.disabled = true;
+  ui.compareGrid.replaceChildren();
+  try {
+    const fm = await ensureForward(model);
+    const acts = await fm.forward(data.slice(n * per, (n + 1) * per), 1);
+    try {
+      for (const [k, name] of names.entries()) {
+        setStatus(`comparing ${k + 1} of ${names.length}: ${name}…`);
+        const composite = resolveComposite(parseComposite(name, 'preset'), graph, {
+          flatLayers: num(ui.flatLayers), epsilon: num(ui.epsilon), preprocess: effectivePreprocess(model).spec,
+        });
+        const explainer = await Explainer.create(fm, composite);
+        try {
+          const r = await explainer.explainActivations(acts, { targets: [target], init: ui.init.value as Init });
+          const pic = picture(relevancePlane(r.relevance, shape, 0), n);
+          const fig = document.createElement('figure');
+          const canvas = document.createElement('canvas');
+          draw(canvas, pic.image);
+          const cap = document.createElement('figcaption');
+          cap.textContent = `${name}: class ${r.targets[0]}, sum of R ${r.relevanceSums[0].toPrecision(4)}`;
+          fig.append(canvas, cap);
+          ui.compareGrid.append(fig);
+        } finally {
+          explainer.destroy();
+        }
+      }
+    } finally {
+      acts.release();
+    }
+    setStatus(`compared ${names.length} composites`);
+  } finally {
+    ui.compareRun.disabled = !(state.model && state.input);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -666,16 +792,54 @@ function currentSample(): number {
   return Number.isInteger(n) && n >= 0 && n < batch ? n : 0;
 }
 
+/** The rendering controls as options of relevancePicture. */
+function renderOptions(): { cmap: string; mode: HeatmapMode; clip: number; size: PictureSize; overlay: boolean } {
+  return {
+    cmap: ui.cmap.value, mode: ui.mode.value as HeatmapMode, clip: Number(ui.clip.value),
+    size: ui.size.value as PictureSize, overlay: ui.overlay.checked,
+  };
+}
+
 /**
- * Clamps the map to ±(the p-th percentile of |value|), so heatmap(), which scales by the largest
- * |value|, spreads the colours over all but the strongest few pixels. p = 100 changes nothing.
+ * Sample `n`'s heatmap as the controls ask: the image and its preprocessing are there for image
+ * inputs (overlay, original size); a tensor input falls back to a plain map at the input size.
  */
-function clipToPercentile(map: Float32Array, p: number): Float32Array {
-  if (!(p > 0 && p < 100) || map.length === 0) return map;
-  const abs = Float32Array.from(map, Math.abs).sort();
-  const t = abs[Math.min(abs.length - 1, Math.floor((p / 100) * abs.length))];
-  if (!(t > 0)) return map;
-  return map.map((v) => Math.max(-t, Math.min(t, v)));
+function picture(plane: Plane, n: number) {
+  const opts = renderOptions();
+  const model = state.model;
+  const input = state.input;
+  if (input?.kind === 'image' && model) {
+    const spec = effectivePreprocess(model).spec;
+    if (spec) return relevancePicture(plane, { ...opts, image: input.rgba, spec });
+  }
+  // A tensor: the map at the input size, over the de-normalised input when asked.
+  const px = opts.overlay ? inputPixels(n) : null;
+  const under = px && px.width === plane.width && px.height === plane.height ? px : null;
+  const scale = heatmapScale(plane, { cmap: opts.cmap, mode: opts.mode, clip: opts.clip });
+  return { image: drawHeatmap(plane, scale, { overlay: under }), scale };
+}
+
+let downloadUrls: string[] = [];
+/** Points the download links at the shown heatmap (PNG) and the sample's relevance (.npy, 1×C×H×W float32). */
+function refreshDownloads(r: RunResult, n: number): void {
+  for (const u of downloadUrls) URL.revokeObjectURL(u);
+  downloadUrls = [];
+  const per = r.shape.reduce((a, b) => a * b, 1);
+  const stem = `${(state.input?.name ?? 'input').replace(/\.[^.]*$/, '')}${r.batch > 1 ? `_${n}` : ''}.${r.composite}`;
+  const npy = encodeNpy([1, ...r.shape], r.relevance.slice(n * per, (n + 1) * per));
+  const npyUrl = URL.createObjectURL(new Blob([npy as BlobPart], { type: 'application/octet-stream' }));
+  downloadUrls.push(npyUrl);
+  ui.downloadNpy.href = npyUrl;
+  ui.downloadNpy.download = `${stem}.npy`;
+  ui.downloadNpy.hidden = false;
+  ui.heatmapCanvas.toBlob((blob) => {
+    if (!blob) return;
+    const url = URL.createObjectURL(blob);
+    downloadUrls.push(url);
+    ui.downloadPng.href = url;
+    ui.downloadPng.download = `${stem}.png`;
+    ui.downloadPng.hidden = false;
+  }, 'image/png');
 }
 
 function render(): void {
@@ -684,11 +848,12 @@ function render(): void {
   const px = inputPixels(n);
   if (px) draw(ui.inputCanvas, px);
   if (!r) return;
-  const [c, h, w] = r.shape.length === 3 ? r.shape : [1, 1, numel(r.shape)];
-  const per = c * h * w;
-  const map = clipToPercentile(channelSum(r.relevance.subarray(n * per, (n + 1) * per), c, h, w), Number(ui.clip.value));
-  const overlay = ui.overlay.checked && px && px.width === w && px.height === h ? px : undefined;
-  draw(ui.heatmapCanvas, heatmap(map, h, w, { overlay }));
+  const shape = r.shape.length === 3 ? r.shape : [1, 1, numel(r.shape)];
+  const pic = picture(relevancePlane(r.relevance, shape, n), n);
+  draw(ui.heatmapCanvas, pic.image);
+  ui.colorbar.innerHTML = colorbarSvg(pic.scale, { width: 280 });
+  ui.scaleText.textContent = `(${pic.scale.cmap.name}, ${pic.scale.mode}: colours span ${scaleDescription(pic.scale)})`;
+  refreshDownloads(r, n);
 
   const labels = state.model?.labels ?? null;
   const label = (i: number) => (labels?.[i] !== undefined ? `${labels[i]} (${i})` : `class ${i}`);

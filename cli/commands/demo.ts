@@ -1,5 +1,6 @@
-import type { CommandModule } from 'yargs';
+import type { HeatmapMode } from '../../src/heatmap/index.ts';
 import { DEMO_PATTERN_IMAGES, runDemo } from '../../src/node/demo/run.ts';
+import { batchOption, defineCommand, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast } from '../options.ts';
 
 interface Args {
   out: string;
@@ -7,20 +8,39 @@ interface Args {
   gallery: number;
   batch: number;
   'pattern-images': number;
+  seed: number;
+  cmap: string;
+  clip: number;
+  mode: HeatmapMode;
+  overlay: boolean;
+  verbose: boolean;
 }
 
-export const demoCommand: CommandModule<object, Args> = {
+export const demoCommand = defineCommand<Args>({
   command: 'demo',
   describe: 'Run the paper\'s evaluation on a synthetic boxes set with the bundled demo model',
-  builder: (y) => y
-    .option('out', { type: 'string', default: 'demo-output', describe: 'the folder to write (data, eval, occlusion, gallery)' })
-    .option('images', { type: 'number', default: 160, describe: 'held-out images to synthesise and evaluate' })
-    .option('gallery', { type: 'number', default: 12, describe: 'images in the heatmap gallery' })
-    .option('batch', { type: 'number', default: 32, describe: 'images per GPU batch' })
-    .option('pattern-images', { type: 'number', default: DEMO_PATTERN_IMAGES, describe: 'images (another seed) to learn PatternAttribution\'s patterns from' }),
+  options: [
+    { name: 'out', opt: { type: 'string', default: 'demo-output', describe: 'the folder to write (data, eval, occlusion, gallery)' } },
+    { name: 'images', opt: { type: 'number', default: 160, describe: 'held-out images to synthesise and evaluate' }, check: wholeAtLeast(1)('images') },
+    { name: 'gallery', opt: { type: 'number', default: 12, describe: 'images in the heatmap gallery' }, check: wholeAtLeast(0)('gallery') },
+    { name: 'seed', opt: { type: 'number', default: 0, describe: 'seeds the gallery\'s choice of images' }, check: wholeAtLeast(0)('seed') },
+    batchOption('images per GPU batch', 32),
+    {
+      name: 'pattern-images',
+      opt: { type: 'number', default: DEMO_PATTERN_IMAGES, describe: 'images of another seed to learn PatternAttribution\'s patterns from' },
+      check: wholeAtLeast(1)('pattern-images'),
+    },
+    ...RENDER_OPTIONS,
+    VERBOSE_OPTION,
+  ],
+  examples: [
+    ['demo', 'Table 1, Fig. 2 and 3 and a gallery in demo-output/ (about 3 minutes without a GPU)'],
+    ['demo --images 400 --gallery 24 --cmap seismic --overlay', 'a larger run, its gallery drawn over the images'],
+  ],
   handler: async (args) => {
     const r = await runDemo({
-      out: args.out, images: args.images, gallery: args.gallery, batch: args.batch, patternImages: args['pattern-images'],
+      out: args.out, images: args.images, gallery: args.gallery, batch: args.batch, patternImages: args['pattern-images'], seed: args.seed,
+      render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
       log: (l) => console.error(l), progress: true,
     });
     console.log('');
@@ -34,4 +54,4 @@ export const demoCommand: CommandModule<object, Args> = {
     console.log(`  occlusion  ${r.out}/occlusion/occlusion.svg`);
     console.log(`  gallery    ${r.gallery}`);
   },
-};
+});

@@ -1,47 +1,78 @@
-import type { CommandModule } from 'yargs';
+import { basename, join } from 'node:path';
+import type { HeatmapMode } from '../../src/heatmap/index.ts';
 import type { Init } from '../../src/lrp/explainer.ts';
+import { pickGallery, writeGallery } from '../../src/node/gallery.ts';
+import { createNodeGpu } from '../../src/node/gpu.ts';
+import { readLabels } from '../../src/node/labels.ts';
 import { runEval } from '../../src/node/eval/run.ts';
+import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems } from '../../src/node/eval/setup.ts';
+import { profileTable } from '../common.ts';
+import {
+  batchOption, COMPOSITE_OPTIONS, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, PROFILE_OPTION, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast,
+} from '../options.ts';
 import { resolveShard } from '../../src/node/eval/shard.ts';
 
 interface Args {
   model: string;
+  output?: string;
+  preprocess?: string;
+  labels?: string;
   dataset: string;
   split?: string;
-  labels?: string;
-  composite: string[];
-  batch: number;
   limit?: number;
+  'skip-difficult': boolean;
+  workers?: number;
+  composite: string[];
+  epsilon?: number;
+  'flat-layers'?: number;
+  'classifier-layers'?: number;
+  patterns?: string;
+  batch: number;
   out: string;
   'save-relevance': boolean;
   shard?: string;
   resume: boolean;
-  'skip-difficult': boolean;
-  preprocess?: string;
-  patterns?: string;
   init: Init;
-  workers?: number;
+  gallery: number;
+  seed: number;
+  bootstrap: number;
+  cmap: string;
+  clip: number;
+  mode: HeatmapMode;
+  overlay: boolean;
+  verbose: boolean;
+  profile: boolean;
 }
 
-export const evalCommand: CommandModule<object, Args> = {
+export const evalCommand = defineCommand<Args>({
   command: 'eval',
-  describe: 'Measure how much relevance falls in the object boxes of a dataset (mu, mu_w; Table 1 and Fig. 3 of the paper)',
-  builder: (y) => y
-    .option('model', { type: 'string', demandOption: true, describe: 'an .onnx file (preprocessing in MODEL.onnx.json or --preprocess) or a built-in' })
-    .option('dataset', { type: 'string', demandOption: true, describe: 'voc:DIR (VOCdevkit/VOC2007) or imagenet:DIR' })
-    .option('split', { type: 'string', describe: 'VOC ImageSets/Main split, e.g. test, trainval, "trainval+test" (default test)' })
-    .option('labels', { type: 'string', describe: 'class list: VOC class names (default the 20), ImageNet synsets (required)' })
-    .option('composite', { type: 'string', array: true, default: ['cmp-alpha2-flat'], describe: 'comma-separated presets or composite .json files, or inline JSON; repeatable' })
-    .option('batch', { type: 'number', default: 16, describe: 'images per forward pass (and most pairs per relevance pass)' })
-    .option('limit', { type: 'number', describe: 'only the first N images (sorted by id)' })
-    .option('out', { type: 'string', default: 'eval-out', describe: 'output folder: pairs.jsonl, skips.jsonl, report.{json,md}, curve.{csv,svg}' })
-    .option('save-relevance', { type: 'boolean', default: false, describe: 'also write each pair\'s channel-summed H×W relevance: DIR/relevance/ANALYZER/IMAGE_CLASS.npy' })
-    .option('shard', { type: 'string', describe: 'i/n: take the images at positions i, i+n, ... of the sorted list (merge with lrp merge); auto: i/n from a Slurm job array, auto/N from a Kubernetes Indexed Job of N completions' })
-    .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted run in --out' })
-    .option('skip-difficult', { type: 'boolean', default: false, describe: 'leave out boxes marked difficult' })
-    .option('preprocess', { type: 'string', describe: 'preprocessing spec JSON (default: MODEL.onnx.json beside the model)' })
-    .option('patterns', { type: 'string', describe: 'learned patterns for pattern-attribution (a folder lrp patterns wrote)' })
-    .option('init', { choices: ['logit', 'onehot'] as const, default: 'logit' as Init, describe: 'relevance at the true class: its logit (the paper) or 1' })
-    .option('workers', { type: 'number', describe: 'decode/preprocess worker threads (default: cores - 1, at most 4)' }),
+  describe: 'Measure how much relevance falls in the object boxes of a dataset (mu, mu_w with 95% intervals; Table 1 and Fig. 3 of the paper)',
+  options: [
+    ...MODEL_OPTIONS,
+    ...DATASET_OPTIONS,
+    ...COMPOSITE_OPTIONS,
+    batchOption('images per forward pass (and most pairs per relevance pass)', 16),
+    { name: 'out', opt: { type: 'string', default: 'eval-out', describe: 'output folder: pairs.jsonl, skips.jsonl, report.{json,md}, curve.{csv,svg}, gallery/' } },
+    { name: 'save-relevance', opt: { type: 'boolean', default: false, describe: 'also write each pair\'s channel-summed H×W relevance: DIR/relevance/ANALYZER/IMAGE_CLASS.npy' } },
+    {
+      name: 'shard',
+      opt: { type: 'string', describe: 'i/n: take the images at positions i, i+n, ... of the sorted list (merge with lrp merge); auto: i/n from a Slurm job array, auto/N from a Kubernetes Indexed Job of N completions' },
+    },
+    { name: 'resume', opt: { type: 'boolean', default: false, describe: 'finish an interrupted run in --out' } },
+    { name: 'init', opt: { choices: ['logit', 'onehot'] as const, default: 'logit' as Init, describe: 'relevance at the true class: its logit (the paper) or 1' } },
+    { name: 'gallery', opt: { type: 'number', default: 0, describe: 'also draw a heatmap gallery of N images (every analyzer, boxes shown): DIR/gallery/index.html' }, check: wholeAtLeast(0)('gallery') },
+    { name: 'seed', opt: { type: 'number', default: 0, describe: 'seeds the bootstrap of the intervals and the gallery\'s choice of images' }, check: wholeAtLeast(0)('seed') },
+    { name: 'bootstrap', opt: { type: 'number', default: 2000, describe: 'bootstrap resamples per 95% interval' }, check: wholeAtLeast(100)('bootstrap') },
+    ...RENDER_OPTIONS,
+    VERBOSE_OPTION,
+    PROFILE_OPTION,
+  ],
+  examples: [
+    ['eval --model caffenet-voc.onnx --dataset voc:VOCdevkit/VOC2007 --composite cmp-alpha2-flat,lrp-z,guided-backprop --out runs/voc',
+      'Table 1 with 95% intervals and Fig. 3 for three analyzers on the VOC 2007 test split'],
+    ['eval --model squeezenet1.1.onnx --dataset imagenet:val --labels synset_words.txt --classifier-layers 1 --limit 500 --gallery 12',
+      '500 ImageNet images, epsilon on SqueezeNet\'s conv10, and a gallery of 12 of them'],
+  ],
   handler: async (args) => {
     let shard = null;
     if (args.shard !== undefined) {
@@ -49,18 +80,57 @@ export const evalCommand: CommandModule<object, Args> = {
       if (/^\s*auto/.test(args.shard)) console.error(choice.source);
       shard = choice.shard;
     }
-    const result = await runEval({
-      model: args.model, dataset: args.dataset, split: args.split, labels: args.labels, composites: args.composite,
-      batch: args.batch, limit: args.limit, out: args.out, saveRelevance: args['save-relevance'],
-      shard, resume: args.resume,
-      skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
-    });
-    const r = result.report!;
-    console.log(`${'analyzer'.padEnd(24)} ${'mu_w'.padStart(8)} ${'mu<=0.25'.padStart(9)} ${'mu<=0.5'.padStart(8)} ${'mu'.padStart(8)} ${'pairs'.padStart(7)} ${'degen.'.padStart(6)}`);
-    const f = (v: number | null, w: number) => (v === null ? '–' : v.toFixed(4)).padStart(w);
-    for (const row of r.rows) {
-      console.log(`${row.analyzer.padEnd(24)} ${f(row.mu_w, 8)} ${f(row['mu<=0.25'], 9)} ${f(row['mu<=0.5'], 8)} ${f(row.mu, 8)} ${String(row.pairs).padStart(7)} ${String(row.degenerate).padStart(6)}`);
+    const gpu = await createNodeGpu();
+    try {
+      const compile0 = gpu.compile?.seconds() ?? 0;
+      const result = await runEval({
+        model: args.model, dataset: args.dataset, split: args.split, labels: args.labels, composites: args.composite,
+        batch: args.batch, limit: args.limit, out: args.out, saveRelevance: args['save-relevance'],
+        shard, resume: args.resume,
+        skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
+        output: args.output, epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
+        bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu,
+      });
+      const r = result.report!;
+      console.log(`${'analyzer'.padEnd(24)} ${'mu_w'.padStart(8)} ${'95% CI'.padStart(19)} ${'mu<=0.25'.padStart(9)} ${'mu<=0.5'.padStart(8)} ${'mu'.padStart(8)} ${'95% CI'.padStart(17)} ${'pairs'.padStart(7)} ${'degen.'.padStart(6)}`);
+      const f = (v: number | null, w: number) => (v === null ? '–' : v.toFixed(4)).padStart(w);
+      const ci = (c: readonly [number, number] | null | undefined, w: number) => (c ? `[${c[0].toFixed(3)}, ${c[1].toFixed(3)}]` : '–').padStart(w);
+      for (const row of r.rows) {
+        console.log(`${row.analyzer.padEnd(24)} ${f(row.mu_w, 8)} ${ci(row.intervals?.mu_w.ci95, 19)} ${f(row['mu<=0.25'], 9)} ${f(row['mu<=0.5'], 8)} ${f(row.mu, 8)} `
+          + `${ci(row.intervals?.mu.ci95, 17)} ${String(row.pairs).padStart(7)} ${String(row.degenerate).padStart(6)}`);
+      }
+      console.log(`${r.images} images, ${r.pairs} pairs, ${r.skipped.count} skipped; report in ${result.out}/report.md`);
+      const stages: Record<string, number> = { ...result.stages };
+      if (args.gallery > 0) {
+        const t = performance.now();
+        const model = loadEvalModel(args.model, args.preprocess, args.output);
+        const analyzers = loadAnalyzers(args.composite, model.graph, model.preprocess, {
+          epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
+        });
+        const ds = await openEvalDataset(args, model.graph, () => {});
+        const items = selectItems(ds.samples, ds.skips, { limit: args.limit, shard });
+        const samples = pickGallery(items.flatMap((it) => (it.sample && it.sample.classes.length ? [it.sample] : [])), args.gallery, args.seed);
+        // Readable class names where the labels file has them (synset_words.txt: "n01440764 tench, ...").
+        const names = args.labels ? readLabels(args.labels) : [];
+        const classNames = names.length === ds.classNames.length ? names : ds.classNames;
+        const page = await writeGallery({
+          gpu, graph: model.graph, preprocess: model.preprocess, analyzers, samples, classNames,
+          out: join(args.out, 'gallery'), render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
+          title: `Heatmaps: ${basename(args.model)} on ${args.dataset.replace(/^(\w+:).*[\\/]([^\\/]+)[\\/]?$/, '$1$2')}`,
+          subtitle: `${samples.length} images chosen with seed ${args.seed} from the ${items.length} of the run.`,
+        });
+        stages.gallery = (performance.now() - t) / 1000;
+        console.log(`gallery of ${samples.length} images: ${page}`);
+      }
+      if (args.profile) {
+        const total = result.seconds + (stages.gallery ?? 0);
+        console.error(`\n${profileTable(stages, total)}`);
+        // Drivers that compile at a pipeline's first dispatch (lavapipe) do it inside the first batch.
+        const firstUse = (gpu.compile?.seconds() ?? 0) - compile0 - (stages.compile ?? 0);
+        if (firstUse >= 0.5) console.error(`(of which ${firstUse.toFixed(1)} s compiling GPU kernels at their first dispatch, inside forward, relevance and metrics)`);
+      }
+    } finally {
+      gpu.close();
     }
-    console.log(`${r.images} images, ${r.pairs} pairs, ${r.skipped.count} skipped; report in ${result.out}/report.md`);
   },
-};
+});

@@ -1,146 +1,190 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
-import type { CommandModule } from 'yargs';
+import { mkdirSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
 import { ForwardModel } from '../../src/forward/model.ts';
-import { numel } from '../../src/graph/ir.ts';
-import { channelSum, heatmap } from '../../src/io/heatmap.ts';
-import { formatComposite, parseComposite, resolveComposite } from '../../src/lrp/composite.ts';
-import { Explainer, type Init, type Target } from '../../src/lrp/explainer.ts';
+import { numel, valueInfo } from '../../src/graph/ir.ts';
+import { relevancePicture, relevancePlane, type HeatmapMode, type PictureSize } from '../../src/heatmap/index.ts';
+import { formatComposite } from '../../src/lrp/composite.ts';
+import { Explainer, type Init } from '../../src/lrp/explainer.ts';
+import { loadAnalyzers } from '../../src/node/eval/setup.ts';
 import { createNodeGpu } from '../../src/node/gpu.ts';
 import { readImage } from '../../src/node/image-decode.ts';
 import { loadInputs } from '../../src/node/inputs.ts';
 import { loadModel } from '../../src/node/model-file.ts';
-import { patternsFor } from '../../src/node/eval/setup.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
 import { writePng } from '../../src/node/png.ts';
-import { sourceRect } from '../../src/preprocess/geometry.ts';
-import { resampleRect } from '../../src/preprocess/image.ts';
+import { className, labelsFor, profileTable, Stages } from '../common.ts';
+import {
+  batchOption, COMPOSITE_OPTIONS, defineCommand, MODEL_OPTIONS, parseTargets, PROFILE_OPTION, RENDER_OPTIONS, SIZE_OPTION,
+  TARGET_OPTION, UsageError, VERBOSE_OPTION,
+} from '../options.ts';
 
 interface Args {
   model: string;
+  output?: string;
+  preprocess?: string;
+  labels?: string;
   input: string[];
-  composite: string;
+  composite: string[];
+  epsilon?: number;
+  'flat-layers'?: number;
+  'classifier-layers'?: number;
+  patterns?: string;
   target: string;
   init: Init;
   'relevance-out'?: string;
-  heatmap?: string;
+  heatmap: string | false;
+  cmap: string;
+  clip: number;
+  mode: HeatmapMode;
   overlay: boolean;
-  'flat-layers'?: number;
-  epsilon?: number;
-  output?: string;
-  preprocess?: string;
-  patterns?: string;
+  size: PictureSize;
   batch?: number;
   verbose: boolean;
+  profile: boolean;
 }
 
-/** A composite argument: a preset name, a JSON file, or inline JSON. */
-export function readCompositeArg(arg: string): { value: unknown; source: string } {
-  const t = arg.trim();
-  if (t.startsWith('{')) return { value: t, source: '--composite (inline JSON)' };
-  if (extname(t) === '.json' || existsSync(t)) {
-    if (!existsSync(t)) throw new Error(`${t}: no such composite file`);
-    return { value: readFileSync(t, 'utf8'), source: t };
-  }
-  return { value: t, source: '--composite' };
+/** With several composites, each output file gets the composite's name before its extension. */
+function perComposite(path: string, name: string, several: boolean): string {
+  if (!several) return path;
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}.${name.replace(/[^\w.-]+/g, '_')}${ext}`;
 }
 
-export function parseTargets(arg: string): Target[] {
-  return arg.split(',').map((s) => {
-    const t = s.trim();
-    if (t === 'predicted') return 'predicted';
-    const n = Number(t);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--target: '${t}' is neither a class index nor 'predicted'`);
-    return n;
-  });
-}
-
-export const explainCommand: CommandModule<object, Args> = {
+export const explainCommand = defineCommand<Args>({
   command: 'explain',
-  describe: 'Compute LRP relevance for a .npy batch or images, as .npy and heatmaps',
-  builder: (y) => y
-    .option('model', { type: 'string', demandOption: true, describe: 'an .onnx file or a built-in (vgg16:random, ...)' })
-    .option('input', { type: 'string', array: true, demandOption: true, describe: 'one float32 NCHW .npy, or image files' })
-    .option('composite', { type: 'string', default: 'cmp-alpha2-flat', describe: 'a preset name, a composite .json file, or inline JSON' })
-    .option('target', { type: 'string', default: 'predicted', describe: 'class per sample (3,17) or one for all, or "predicted"' })
-    .option('init', { choices: ['logit', 'onehot'] as const, default: 'logit' as Init, describe: 'relevance at the target: its logit (the paper) or 1' })
-    .option('relevance-out', { type: 'string', describe: 'write the N×C×H×W input relevance (float32) to this .npy' })
-    .option('heatmap', { type: 'string', describe: 'write one PNG heatmap per sample: a folder, or a .png for one sample' })
-    .option('overlay', { type: 'boolean', default: false, describe: 'draw heatmaps over the (resized) input image' })
-    .option('flat-layers', { type: 'number', describe: 'turn the first N linear layers to the flat rule' })
-    .option('epsilon', { type: 'number', describe: 'epsilon of the presets that use one (default 0.1)' })
-    .option('output', { type: 'string', describe: 'the graph output to explain, for models with several' })
-    .option('preprocess', { type: 'string', describe: 'preprocessing spec JSON (default: MODEL.onnx.json beside the model)' })
-    .option('patterns', { type: 'string', describe: 'learned patterns for --composite pattern-attribution (a folder lrp patterns wrote)' })
-    .option('batch', { type: 'number', describe: 'samples per GPU batch' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'print the rule and the passes of every layer' }),
+  describe: 'Compute LRP relevance for images or a .npy batch: heatmaps (PNG) and raw relevance (.npy)',
+  options: [
+    ...MODEL_OPTIONS,
+    { name: 'input', opt: { type: 'string', array: true, demandOption: true, describe: 'image files (JPEG, PNG), or one float32 NCHW .npy batch' } },
+    ...COMPOSITE_OPTIONS,
+    TARGET_OPTION,
+    { name: 'init', opt: { choices: ['logit', 'onehot'] as const, default: 'logit' as Init, describe: 'relevance at the target: its logit (the paper) or 1' } },
+    { name: 'relevance-out', opt: { type: 'string', describe: 'write the N×C×H×W input relevance (float32) to this .npy' } },
+    {
+      name: 'heatmap',
+      opt: { type: 'string', default: 'heatmaps', describe: 'where the PNG heatmaps go: a folder (one per input, NAME.png), or a .png for one input; --no-heatmap for none' },
+    },
+    ...RENDER_OPTIONS,
+    SIZE_OPTION,
+    batchOption('samples per GPU batch (default: 16, or fewer when the model is large)'),
+    VERBOSE_OPTION,
+    PROFILE_OPTION,
+  ],
+  examples: [
+    ['explain --model squeezenet1.1.onnx --input cat.jpg --labels synset_words.txt --target tabby',
+      'relevance for the class "tabby" as heatmaps/cat.png (bwr, clipped at the 99.5th percentile)'],
+    ['explain --model vgg16.onnx --input a.jpg b.jpg --composite cmp-alpha2-flat,lrp-z --size original --overlay --cmap seismic',
+      'two composites, heatmaps over the photos at their own size: heatmaps/a.cmp-alpha2-flat.png, ...'],
+  ],
+  check: (a) => (a.heatmap !== false && String(a.heatmap).trim() === '' ? '--heatmap: give a folder or a .png (or --no-heatmap)' : null),
   handler: async (args) => {
-    const model = loadModel(args.model, { output: args.output, preprocess: args.preprocess });
+    const stages = new Stages();
+    const model = await stages.time('load', () => loadModel(args.model, { output: args.output, preprocess: args.preprocess }));
     const { graph } = model;
-    const { value, source } = readCompositeArg(args.composite);
-    const spec = parseComposite(value, source);
+    const classes = numel(valueInfo(graph, graph.output).shape);
+    const labels = labelsFor(args.labels, classes);
     const notes: string[] = [];
-    const patterns = patternsFor([spec], graph, { patterns: args.patterns, notes });
-    const composite = resolveComposite(spec, graph, {
-      flatLayers: args['flat-layers'], epsilon: args.epsilon, preprocess: model.preprocess, patterns,
+    const analyzers = loadAnalyzers(args.composite, graph, model.preprocess, {
+      epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'], patterns: args.patterns, notes,
     });
-    for (const note of [...notes, ...composite.notes]) console.log(`note: ${note}`);
-    const targets = parseTargets(args.target);
-    const inputs = await loadInputs(args.input, graph, model.preprocess,
-      `give --preprocess FILE or put ${args.model}.json beside the model`);
-    if (targets.length !== 1 && targets.length !== inputs.count) {
-      throw new Error(`--target gives ${targets.length} classes for ${inputs.count} samples (give one per sample, or one for all)`);
+    for (const note of notes) console.error(`note: ${note}`);
+    const several = analyzers.length > 1;
+    for (const a of analyzers) for (const note of a.composite.notes) console.error(`note: ${several && !note.startsWith(`${a.name}:`) ? `${a.name}: ` : ''}${note}`);
+    const targets = parseTargets(args.target, labels, classes);
+    const inputs = await stages.time('prepare', () => loadInputs(args.input, graph, model.preprocess,
+      `give --preprocess FILE or put ${args.model}.json beside the model`));
+    for (const f of inputs.failures) console.error(`skipped ${f.message}`);
+    if (targets.length !== 1 && targets.length !== args.input.length && targets.length !== inputs.count) {
+      throw new UsageError(`--target gives ${targets.length} classes for ${inputs.count} samples (give one per sample, or one for all)`);
     }
+    // Targets given per input follow their inputs when some could not be read.
+    const sampleTargets = targets.length === 1 ? targets
+      : targets.length === inputs.count ? targets
+        : args.input.flatMap((p, i) => (inputs.failures.some((f) => f.path === p) ? [] : [targets[i]]));
+    const imageInputs = inputs.paths.every((p) => p !== null);
+    if ((args.size === 'original' || args.overlay) && !imageInputs) {
+      throw new UsageError(`${args.size === 'original' ? '--size original' : '--overlay'} needs image inputs, not a .npy batch`);
+    }
+    const heatmap = args.heatmap === false ? null : String(args.heatmap);
+    const single = heatmap !== null && extname(heatmap).toLowerCase() === '.png';
+    if (single && inputs.count !== 1) throw new UsageError(`--heatmap ${heatmap} names one file, but there are ${inputs.count} samples: give a folder`);
+
     const gpu = await createNodeGpu();
     try {
-      const fm = await ForwardModel.create(gpu.ctx, graph);
-      const explainer = await Explainer.create(fm, composite);
+      stages.compileClock = gpu.compile ? () => gpu.compile!.seconds() : null;
+      const { fm, explainers } = await stages.time('upload', async () => {
+        const f = await ForwardModel.create(gpu.ctx, graph);
+        const ex: Explainer[] = [];
+        for (const a of analyzers) ex.push(await Explainer.create(f, a.composite));
+        return { fm: f, explainers: ex };
+      });
       if (args.verbose) {
-        console.log(formatComposite(composite, graph));
-        for (const d of explainer.describe()) console.log(`  ${d.layer.padEnd(20)} ${d.rule.padEnd(36)} ${d.passes}`);
+        analyzers.forEach((a, k) => {
+          console.log(formatComposite(a.composite, graph));
+          for (const d of explainers[k].describe()) console.log(`  ${d.layer.padEnd(20)} ${d.rule.padEnd(36)} ${d.passes}`);
+        });
       }
       const per = numel(graph.input.shape);
-      const relevance = new Float32Array(inputs.count * per);
+      const relevance = analyzers.map(() => new Float32Array(inputs.count * per));
       const batch = Math.max(1, Math.min(args.batch ?? 16, fm.maxBatch));
-      console.log(`${'sample'.padEnd(32)} ${'target'.padStart(6)} ${'logit'.padStart(11)} ${'sum of R'.padStart(12)}`);
+      const col = Math.max(24, ...inputs.names.map((n) => n.length));
+      const aw = several ? Math.max(9, ...analyzers.map((a) => a.name.length)) : 0;
+      console.log(`${'sample'.padEnd(col)} ${several ? `${'composite'.padEnd(aw)} ` : ''}${'target'.padStart(6)} ${'logit'.padStart(11)} ${'sum of R'.padStart(12)}${labels ? '  class' : ''}`);
       for (let n0 = 0; n0 < inputs.count; n0 += batch) {
         const n = Math.min(batch, inputs.count - n0);
-        const t = targets.length === 1 ? targets : targets.slice(n0, n0 + n);
-        const ex = await explainer.explain(inputs.data.subarray(n0 * per, (n0 + n) * per), n, { targets: t, init: args.init });
-        relevance.set(ex.relevance, n0 * per);
-        for (let i = 0; i < n; i++) {
-          console.log(`${inputs.names[n0 + i].padEnd(32)} ${String(ex.targets[i]).padStart(6)} ${ex.targetLogits[i].toFixed(4).padStart(11)} ${ex.relevanceSums[i].toPrecision(6).padStart(12)}`);
+        const t = sampleTargets.length === 1 ? sampleTargets : sampleTargets.slice(n0, n0 + n);
+        const acts = await stages.time('forward', () => fm.forward(inputs.data.subarray(n0 * per, (n0 + n) * per), n));
+        try {
+          for (let k = 0; k < analyzers.length; k++) {
+            const ex = await stages.time('relevance', () => explainers[k].explainActivations(acts, { targets: t, init: args.init }));
+            relevance[k].set(ex.relevance, n0 * per);
+            gpu.compile?.clearLine();
+            for (let i = 0; i < n; i++) {
+              console.log(`${inputs.names[n0 + i].padEnd(col)} ${several ? `${analyzers[k].name.padEnd(aw)} ` : ''}${String(ex.targets[i]).padStart(6)} `
+                + `${ex.targetLogits[i].toFixed(4).padStart(11)} ${ex.relevanceSums[i].toPrecision(6).padStart(12)}`
+                + `${labels ? `  ${className(ex.targets[i], labels).replace(/^\d+ /, '')}` : ''}`);
+            }
+          }
+        } finally {
+          acts.release();
         }
       }
-      if (args['relevance-out']) {
-        await writeNpy(args['relevance-out'], [inputs.count, ...graph.input.shape], relevance);
-        console.log(`wrote ${args['relevance-out']} (${inputs.count}×${graph.input.shape.join('×')} float32)`);
-      }
-      if (args.heatmap) await writeHeatmaps(args, inputs.names, relevance, graph.input.shape, model.preprocess);
-      explainer.destroy();
+      explainers.forEach((e) => e.destroy());
       fm.destroy();
+
+      await stages.time('write', async () => {
+        if (args['relevance-out']) {
+          for (let k = 0; k < analyzers.length; k++) {
+            const path = perComposite(args['relevance-out'], analyzers[k].name, several);
+            mkdirSync(dirname(path), { recursive: true });
+            await writeNpy(path, [inputs.count, ...graph.input.shape], relevance[k]);
+            console.log(`wrote ${path} (${inputs.count}×${graph.input.shape.join('×')} float32)`);
+          }
+        }
+        if (heatmap === null) return;
+        if (graph.input.shape.length !== 3) throw new Error(`heatmaps need a C×H×W input; the model takes ${graph.input.shape.join('×')} (use --relevance-out, or --no-heatmap)`);
+        mkdirSync(single ? dirname(heatmap) : heatmap, { recursive: true });
+        for (let i = 0; i < inputs.count; i++) {
+          const path = inputs.paths[i];
+          const image = path && (args.overlay || args.size === 'original') ? await readImage(path) : null;
+          for (let k = 0; k < analyzers.length; k++) {
+            const plane = relevancePlane(relevance[k], graph.input.shape, i);
+            const pic = relevancePicture(plane, {
+              cmap: args.cmap, mode: args.mode, clip: args.clip, size: args.size, overlay: args.overlay, image, spec: model.preprocess,
+            });
+            const file = perComposite(single ? heatmap : join(heatmap, `${inputs.stems[i]}.png`), analyzers[k].name, several);
+            await writePng(file, pic.image);
+            console.log(`wrote ${file}`);
+          }
+        }
+      });
     } finally {
       gpu.close();
     }
-  },
-};
-
-async function writeHeatmaps(args: Args, names: string[], relevance: Float32Array, shape: readonly number[],
-  preprocess: import('../../src/preprocess/spec.ts').PreprocessSpec | null): Promise<void> {
-  const [c, h, w] = shape;
-  if (shape.length !== 3) throw new Error(`--heatmap needs a C×H×W input, the model takes ${shape.join('×')}`);
-  const single = names.length === 1 && extname(args.heatmap!).toLowerCase() === '.png';
-  if (!single) mkdirSync(args.heatmap!, { recursive: true });
-  const per = c * h * w;
-  for (let n = 0; n < names.length; n++) {
-    let overlay;
-    if (args.overlay && preprocess && extname(args.input[0]).toLowerCase() !== '.npy') {
-      const img = await readImage(args.input[n]);
-      overlay = resampleRect(img, sourceRect(img.width, img.height, preprocess), w, h);
+    if (args.profile) console.error(`\n${profileTable(stages.times, stages.total)}`);
+    if (inputs.failures.length) {
+      console.error(`${inputs.failures.length} of ${args.input.length} inputs could not be read (listed above); the rest are done`);
+      process.exitCode = 1;
     }
-    const map = channelSum(relevance.subarray(n * per, (n + 1) * per), c, h, w);
-    const path = single ? args.heatmap! : join(args.heatmap!, `${basename(names[n], extname(names[n])).replace(/[^\w.-]+/g, '_')}.png`);
-    await writePng(path, heatmap(map, h, w, { overlay }));
-    console.log(`wrote ${path}`);
-  }
-}
+  },
+});

@@ -1,23 +1,39 @@
-import type { CommandModule } from 'yargs';
 import { formatSummary, summarizeGraph } from '../../src/graph/summary.ts';
+import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { loadModel } from '../../src/node/model-file.ts';
+import { labelsFor } from '../common.ts';
+import { defineCommand, MODEL_OPTIONS, VERBOSE_OPTION } from '../options.ts';
 
 interface Args {
-  model: string;
+  path?: string;
+  model?: string;
   output?: string;
+  preprocess?: string;
+  labels?: string;
+  verbose: boolean;
 }
 
-export const inspectCommand: CommandModule<object, Args> = {
-  command: 'inspect <model>',
+export const inspectCommand = defineCommand<Args>({
+  command: 'inspect [path]',
   describe: 'List a model\'s layers, shapes, parameters and multiply-adds',
-  builder: (y) => y
-    .positional('model', { type: 'string', demandOption: true, describe: 'an .onnx file or a built-in: vgg16:random, vgg11:random, alexnet:random, caffenet:random' })
-    .option('output', { type: 'string', describe: 'the graph output to use, for models with several' }),
+  positionals: [['path', { type: 'string', describe: 'the model (or give --model)' }]],
+  // --model as everywhere else, here also as the positional: one of the two.
+  options: MODEL_OPTIONS.map((s) => (s.name === 'model' ? { ...s, opt: { ...s.opt, demandOption: false } } : s)).concat(VERBOSE_OPTION),
+  examples: [
+    ['inspect squeezenet1.1.onnx', 'layers, shapes, parameters and multiply-adds'],
+    ['inspect --model vgg16.onnx --labels synset_words.txt --output logits', 'the same with --model, checking the labels against the output'],
+  ],
+  check: (a) => (a.path === undefined && a.model === undefined ? 'name the model: lrp inspect MODEL, or --model MODEL'
+    : a.path !== undefined && a.model !== undefined && a.path !== a.model ? `two models given (${a.path} and --model ${a.model}): give one` : null),
   handler: (args) => {
-    const { graph, preprocessSource } = loadModel(args.model, { output: args.output });
-    console.log(`model ${args.model}: input '${graph.input.name}' N×${graph.input.shape.join('×')}, output '${graph.output}'`
-      + (graph.outputs.length > 1 ? ` (outputs: ${graph.outputs.join(', ')})` : ''));
+    const spec = (args.model ?? args.path)!;
+    const { graph, preprocessSource } = loadModel(spec, { output: args.output, preprocess: args.preprocess });
+    const classes = numel(valueInfo(graph, graph.output).shape);
+    const labels = labelsFor(args.labels, classes);
+    console.log(`model ${spec}: input '${graph.input.name}' N×${graph.input.shape.join('×')}, output '${graph.output}' (${classes} values)`
+      + (graph.outputs.length > 1 ? ` (outputs: ${graph.outputs.join(', ')}; choose with --output)` : ''));
     console.log(`preprocessing: ${preprocessSource ?? 'none found (give --preprocess FILE, or put MODEL.onnx.json beside the model)'}`);
+    if (labels) console.log(`labels: ${args.labels}, ${labels.length} classes (${labels.slice(0, 3).join('; ')}; ...)`);
     console.log(formatSummary(summarizeGraph(graph)));
   },
-};
+});

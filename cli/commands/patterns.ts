@@ -1,44 +1,56 @@
-import type { CommandModule } from 'yargs';
 import { runPatterns } from '../../src/node/patterns/run.ts';
+import { batchOption, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, wholeAtLeast, type OptionSpec } from '../options.ts';
 
 interface Args {
   model: string;
+  output?: string;
+  preprocess?: string;
+  labels?: string;
   input?: string;
   dataset?: string;
   split?: string;
-  labels?: string;
   limit?: number;
+  workers?: number;
   out: string;
   batch: number;
   resume: boolean;
-  preprocess?: string;
-  workers?: number;
   'checkpoint-seconds': number;
 }
 
-export const patternsCommand: CommandModule<object, Args> = {
+/** The dataset options of eval, but optional (the set may be an .npy instead) and without box filters. */
+const STATISTICS_SET: readonly OptionSpec[] = DATASET_OPTIONS
+  .filter((s) => s.name !== 'skip-difficult')
+  .map((s) => (s.name === 'dataset'
+    ? { ...s, opt: { ...s.opt, demandOption: false, describe: 'or the statistics set as images: voc:DIR or imagenet:DIR, read and preprocessed as lrp eval does' } }
+    : s));
+
+export const patternsCommand = defineCommand<Args>({
   command: 'patterns',
-  describe: 'Learn PatternAttribution\'s patterns of a model from a statistics set (one NODE.npy per Conv/Gemm/MatMul and patterns.json)',
-  builder: (y) => y
-    .option('model', { type: 'string', demandOption: true, describe: 'an .onnx file or a built-in (vgg16:random, ...)' })
-    .option('input', { type: 'string', describe: 'the statistics set as an .npy of preprocessed inputs, N×C×H×W float32 (streamed)' })
-    .option('dataset', { type: 'string', describe: 'or images: voc:DIR or imagenet:DIR, preprocessed as lrp eval does' })
-    .option('split', { type: 'string', describe: 'VOC ImageSets/Main split (default test), e.g. trainval' })
-    .option('labels', { type: 'string', describe: 'class list the dataset reader needs (ImageNet synsets)' })
-    .option('limit', { type: 'number', describe: 'only the first N samples (images sorted by id)' })
-    .option('out', { type: 'string', demandOption: true, describe: 'the patterns folder to write' })
-    .option('batch', { type: 'number', default: 16, describe: 'samples per forward pass' })
-    .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted run in --out from its checkpoint' })
-    .option('checkpoint-seconds', { type: 'number', default: 60, describe: 'seconds between checkpoints of the running sums (0: after every batch)' })
-    .option('preprocess', { type: 'string', describe: 'preprocessing spec JSON (default: MODEL.onnx.json beside the model)' })
-    .option('workers', { type: 'number', describe: 'decode/preprocess worker threads (default: cores - 1, at most 4)' })
-    .check((a) => {
-      if ((a.input === undefined) === (a.dataset === undefined)) throw new Error('give the statistics set as either --input STATS.npy or --dataset voc:DIR|imagenet:DIR');
-      return true;
-    }),
+  describe: 'Learn PatternAttribution\'s patterns from a statistics set: one NODE.npy per Conv/Gemm/MatMul and patterns.json',
+  options: [
+    ...MODEL_OPTIONS,
+    { name: 'input', opt: { type: 'string', describe: 'the statistics set as an .npy of preprocessed inputs, N×C×H×W float32 or float64 (streamed)' } },
+    ...STATISTICS_SET,
+    { name: 'out', opt: { type: 'string', demandOption: true, describe: 'the patterns folder to write (NODE.npy files, patterns.json)' } },
+    batchOption('samples per forward pass', 16),
+    { name: 'resume', opt: { type: 'boolean', default: false, describe: 'finish an interrupted run in --out from its checkpoint' } },
+    {
+      name: 'checkpoint-seconds',
+      opt: { type: 'number', default: 60, describe: 'seconds between checkpoints of the running sums (0: after every batch)' },
+      check: wholeAtLeast(0)('checkpoint-seconds'),
+    },
+  ],
+  examples: [
+    ['patterns --model vgg16.onnx --dataset imagenet:train-sample --labels synset_words.txt --out vgg16-patterns',
+      'learn VGG-16\'s patterns from images, then: explain --composite pattern-attribution --patterns vgg16-patterns'],
+    ['patterns --model model.onnx --input stats.npy --batch 32 --out patterns --resume', 'from preprocessed inputs, finishing a run that was killed'],
+  ],
+  check: (a) => ((a.input === undefined) === (a.dataset === undefined)
+    ? 'give the statistics set as either --input STATS.npy or --dataset voc:DIR|imagenet:DIR'
+    : null),
   handler: async (args) => {
     const r = await runPatterns({
-      model: args.model, input: args.input, dataset: args.dataset, split: args.split, labels: args.labels, limit: args.limit,
+      model: args.model, output: args.output, input: args.input, dataset: args.dataset, split: args.split, labels: args.labels, limit: args.limit,
       out: args.out, batch: args.batch, resume: args.resume, preprocess: args.preprocess, workers: args.workers,
       checkpointSeconds: args['checkpoint-seconds'],
     });
@@ -47,4 +59,4 @@ export const patternsCommand: CommandModule<object, Args> = {
     for (const l of f.layers) console.log(`${l.node.padEnd(36)} ${`[${l.shape.join(', ')}]`.padEnd(18)} ${String(l.rows).padStart(12)}`);
     console.log(`${f.samples} samples${f.skipped ? ` (${f.skipped} skipped)` : ''} in ${r.seconds.toFixed(1)} s; patterns in ${r.out}`);
   },
-};
+});

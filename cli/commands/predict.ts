@@ -1,12 +1,12 @@
-import type { CommandModule } from 'yargs';
 import { ForwardModel } from '../../src/forward/model.ts';
 import { predict, topK } from '../../src/forward/predict.ts';
-import { numel } from '../../src/graph/ir.ts';
+import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { createNodeGpu } from '../../src/node/gpu.ts';
 import { loadInputs } from '../../src/node/inputs.ts';
-import { readLabels } from '../../src/node/labels.ts';
 import { loadModel } from '../../src/node/model-file.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
+import { labelsFor } from '../common.ts';
+import { batchOption, defineCommand, MODEL_OPTIONS, TOP_OPTION, VERBOSE_OPTION } from '../options.ts';
 
 interface Args {
   model: string;
@@ -17,30 +17,36 @@ interface Args {
   preprocess?: string;
   labels?: string;
   batch?: number;
+  verbose: boolean;
 }
 
-export const predictCommand: CommandModule<object, Args> = {
+export const predictCommand = defineCommand<Args>({
   command: 'predict',
-  describe: 'Classify a .npy batch or images and print the top classes',
-  builder: (y) => y
-    .option('model', { type: 'string', demandOption: true, describe: 'an .onnx file or a built-in (vgg16:random, ...)' })
-    .option('input', { type: 'string', array: true, demandOption: true, describe: 'one float32 NCHW .npy, or image files (JPEG, PNG)' })
-    .option('output', { type: 'string', describe: 'the graph output to read, for models with several' })
-    .option('top', { type: 'number', default: 5, describe: 'how many classes to print per sample' })
-    .option('logits-out', { type: 'string', describe: 'write the N×classes logits to this .npy' })
-    .option('preprocess', { type: 'string', describe: 'preprocessing spec JSON (default: MODEL.onnx.json beside the model)' })
-    .option('labels', { type: 'string', describe: 'class names: synset_words.txt, imagenet_class_index.json or one per line' })
-    .option('batch', { type: 'number', describe: 'samples per GPU batch (default: as many as fit, at most 32)' }),
+  describe: 'Classify images or a .npy batch and print the top classes',
+  options: [
+    ...MODEL_OPTIONS,
+    { name: 'input', opt: { type: 'string', array: true, demandOption: true, describe: 'image files (JPEG, PNG), or one float32 NCHW .npy batch' } },
+    TOP_OPTION,
+    { name: 'logits-out', opt: { type: 'string', describe: 'write the N×classes logits to this .npy' } },
+    batchOption('samples per GPU batch (default: as many as fit, at most 32)'),
+    VERBOSE_OPTION,
+  ],
+  examples: [
+    ['predict --model squeezenet1.1.onnx --input cat.jpg dog.jpg --labels synset_words.txt', 'the top 5 classes of each image, with names'],
+    ['predict --model vgg16.onnx --input batch.npy --top 1 --logits-out logits.npy', 'the arg-max of each sample, and every logit as .npy'],
+  ],
   handler: async (args) => {
     const model = loadModel(args.model, { output: args.output, preprocess: args.preprocess });
-    const labels = args.labels ? readLabels(args.labels) : null;
+    const classes = numel(valueInfo(model.graph, model.graph.output).shape);
+    const labels = labelsFor(args.labels, classes);
     const inputs = await loadInputs(args.input, model.graph, model.preprocess,
       `give --preprocess FILE or put ${args.model}.json beside the model`);
+    for (const f of inputs.failures) console.error(`skipped ${f.message}`);
     const gpu = await createNodeGpu();
     try {
       const fm = await ForwardModel.create(gpu.ctx, model.graph);
       const logits = await predict(fm, inputs.data, inputs.count, { batch: args.batch });
-      const classes = numel(model.graph.values.get(model.graph.output)!.shape);
+      gpu.compile?.clearLine();
       for (let n = 0; n < inputs.count; n++) {
         const row = logits.subarray(n * classes, (n + 1) * classes);
         console.log(inputs.names[n]);
@@ -57,5 +63,9 @@ export const predictCommand: CommandModule<object, Args> = {
     } finally {
       gpu.close();
     }
+    if (inputs.failures.length) {
+      console.error(`${inputs.failures.length} of ${args.input.length} inputs could not be read (listed above); the rest are done`);
+      process.exitCode = 1;
+    }
   },
-};
+});

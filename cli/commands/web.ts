@@ -1,5 +1,5 @@
-import type { CommandModule } from 'yargs';
 import { DEFAULT_HOST, DEFAULT_PORT, startWebServer } from '../../src/node/web/server.ts';
+import { defineCommand, wholeAtLeast } from '../options.ts';
 
 interface Args {
   port: number;
@@ -7,13 +7,21 @@ interface Args {
   verbose: boolean;
 }
 
-export const webCommand: CommandModule<object, Args> = {
+export const webCommand = defineCommand<Args>({
   command: 'web',
   describe: 'Serve, on localhost only, a page that runs the relevance pass in the browser on its WebGPU',
-  builder: (y) => y
-    .option('port', { type: 'number', default: DEFAULT_PORT, describe: 'port to listen on (0: any free one)' })
-    .option('host', { type: 'string', default: DEFAULT_HOST, describe: 'loopback address to bind: 127.0.0.1, ::1 or localhost (nothing else)' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'log every request' }),
+  options: [
+    {
+      name: 'port', opt: { type: 'number', default: DEFAULT_PORT, describe: 'port to listen on (0: any free one)' },
+      check: (v: number) => wholeAtLeast(0)('port')(v) ?? (v <= 65535 ? null : `--port must be at most 65535, got ${v}`),
+    },
+    { name: 'host', opt: { type: 'string', default: DEFAULT_HOST, describe: 'loopback address to bind: 127.0.0.1, ::1 or localhost (nothing else)' } },
+    { name: 'verbose', opt: { type: 'boolean', default: false, describe: 'log every request' } },
+  ],
+  examples: [
+    ['web', 'the page at http://127.0.0.1:8080/, opening with the demo model and an example already explained'],
+    ['web --port 0 --verbose', 'any free port, every request logged'],
+  ],
   handler: async (args) => {
     const server = await startWebServer({
       port: args.port, host: args.host, log: args.verbose ? (line) => console.log(line) : undefined,
@@ -32,4 +40,4 @@ export const webCommand: CommandModule<object, Args> = {
       process.on('SIGTERM', stop);
     });
   },
-};
+});

@@ -21,6 +21,7 @@
  */
 import type { PairRecord } from './types.ts';
 import type { PairSums } from './masked-sums.ts';
+import { clusterInterval, DEFAULT_BOOTSTRAP, type BootstrapSettings, type MeanInterval } from './stats.ts';
 
 export const BINS = 100;
 export const BASELINE = 'Baseline';
@@ -191,4 +192,87 @@ export function aggregate(records: readonly PairRecord[], analyzers: readonly st
   };
   const degenerate = rows.reduce((s, r) => s + r.degenerate, 0);
   return { rows, curve, pairs: binPairs.reduce((s, n) => s + n, 0), images: seenImages.size, degenerate };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uncertainty (stats.ts): standard errors and bootstrap intervals over images
+// ---------------------------------------------------------------------------------------------
+
+export const METRICS = ['mu_w', 'mu<=0.25', 'mu<=0.5', 'mu'] as const;
+export type Metric = (typeof METRICS)[number];
+
+export interface Uncertainty {
+  /** Per analyzer (Baseline included), per metric. */
+  readonly rows: ReadonlyMap<string, Readonly<Record<Metric, MeanInterval>>>;
+  /** Per analyzer, per curve bin: the 95 % interval of the bin's mean mu (null where fewer than two images). */
+  readonly bands: ReadonlyMap<string, { readonly lo: (number | null)[]; readonly hi: (number | null)[] }>;
+}
+
+/** Per-image sums of one statistic, built from records in image order. */
+class ClusterList {
+  readonly sums: number[] = [];
+  readonly counts: number[] = [];
+  private last = -1;
+
+  add(image: number, v: number): void {
+    if (image !== this.last) {
+      this.sums.push(0);
+      this.counts.push(0);
+      this.last = image;
+    }
+    this.sums[this.sums.length - 1] += v;
+    this.counts[this.counts.length - 1]++;
+  }
+}
+
+/**
+ * The standard errors and 95 % bootstrap intervals of every mean of the report (stats.ts), over
+ * the same pairs as `aggregate`: per analyzer and metric, and per analyzer and curve bin. Each
+ * statistic's draws are seeded by `settings.seed` and the key `ANALYZER/METRIC` (`ANALYZER/bin K`).
+ */
+export function uncertainty(records: readonly PairRecord[], analyzers: readonly string[], settings: BootstrapSettings = DEFAULT_BOOTSTRAP, bins = BINS): Uncertainty {
+  const sorted = sortRecords(records, analyzers);
+  const names = [...analyzers, BASELINE];
+  const acc = new Map(names.map((a) => [a, { metrics: METRICS.map(() => new ClusterList()), bins: new Map<number, ClusterList>() }]));
+  const seenPairs = new Set<string>();
+  let image = -1;
+  let lastId: string | null = null;
+  const take = (name: string, r: { S_in: number; S_tot: number }, mu: number | null, muW: number | null) => {
+    if (mu === null || muW === null) return;
+    const a = acc.get(name)!;
+    a.metrics[0].add(image, muW);
+    if (fractionAtMost(r.S_in, r.S_tot, 1, 4)) a.metrics[1].add(image, mu);
+    if (fractionAtMost(r.S_in, r.S_tot, 1, 2)) a.metrics[2].add(image, mu);
+    a.metrics[3].add(image, mu);
+    const k = sizeBin(r.S_in, r.S_tot, bins);
+    let list = a.bins.get(k);
+    if (!list) a.bins.set(k, (list = new ClusterList()));
+    list.add(image, mu);
+  };
+  for (const r of sorted) {
+    if (r.image !== lastId) {
+      image++;
+      lastId = r.image;
+    }
+    take(r.analyzer, r, r.mu, r.mu_w);
+    const pk = pairKey(r);
+    if (!seenPairs.has(pk)) {
+      seenPairs.add(pk);
+      take(BASELINE, r, r.S_in / r.S_tot, 1);
+    }
+  }
+  const rows = new Map<string, Record<Metric, MeanInterval>>();
+  const bands = new Map<string, { lo: (number | null)[]; hi: (number | null)[] }>();
+  for (const name of names) {
+    const a = acc.get(name)!;
+    rows.set(name, Object.fromEntries(METRICS.map((m, i) => [m, clusterInterval(a.metrics[i], `${name}/${m}`, settings)])) as Record<Metric, MeanInterval>);
+    const lo: (number | null)[] = new Array(bins).fill(null);
+    const hi: (number | null)[] = new Array(bins).fill(null);
+    for (const [k, list] of a.bins) {
+      const ci = clusterInterval(list, `${name}/bin ${k}`, settings).ci95;
+      if (ci) [lo[k], hi[k]] = ci;
+    }
+    bands.set(name, { lo, hi });
+  }
+  return { rows, bands };
 }

@@ -10,6 +10,15 @@ export interface Series {
   readonly points: readonly (readonly [number, number | null])[];
   /** Dashed line (e.g. the Baseline). */
   readonly dashed?: boolean;
+  /** A shaded band (x, low, high) around the line, e.g. a confidence interval; null where unknown. */
+  readonly band?: readonly (readonly [number, number | null, number | null])[];
+}
+
+/** Counts per x interval, drawn as grey bars along the bottom of the plot (a quarter of its height). */
+export interface Histogram {
+  readonly label: string;
+  /** (x low, x high, count). */
+  readonly bins: readonly (readonly [number, number, number])[];
 }
 
 export interface PlotOptions {
@@ -21,6 +30,7 @@ export interface PlotOptions {
   /** Default: the data's range, widened to nice ticks (always including 0 for yZero). */
   readonly yRange?: readonly [number, number];
   readonly yZero?: boolean;
+  readonly histogram?: Histogram;
   readonly width?: number;
   readonly height?: number;
 }
@@ -97,10 +107,47 @@ export function linePlotSvg(opts: PlotOptions): string {
     parts.push(`<text x="${x}" y="${m.top + ph + 18}" text-anchor="middle">${tickLabel(t)}</text>`);
   }
   if (y0 < 0 && y1 > 0) parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${fmt(Y(0))}" y2="${fmt(Y(0))}" stroke="#999"/>`);
+  // The histogram behind everything, on its own scale (the tallest bar a quarter of the plot).
+  if (opts.histogram) {
+    const maxCount = Math.max(0, ...opts.histogram.bins.map((b) => b[2]));
+    if (maxCount > 0) {
+      const hh = ph / 4;
+      parts.push(`<g fill="#c8c8c8" stroke="none"><title>${escapeXml(`${opts.histogram.label} (the tallest: ${maxCount})`)}</title>`);
+      for (const [lo, hi, n] of opts.histogram.bins) {
+        if (n <= 0) continue;
+        const h = (n / maxCount) * hh;
+        parts.push(`<rect x="${fmt(X(lo))}" y="${fmt(m.top + ph - h)}" width="${fmt(Math.max(0.5, X(hi) - X(lo) - 0.3))}" height="${fmt(h)}"/>`);
+      }
+      parts.push('</g>');
+      parts.push(`<text x="${m.left + pw - 4}" y="${fmt(m.top + ph - hh - 4)}" text-anchor="end" fill="#777" font-size="10">${escapeXml(`${opts.histogram.label} (max ${maxCount})`)}</text>`);
+    }
+  }
   // Axes and labels.
   parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${fmt(m.left + pw / 2)}" y="${H - 14}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
   parts.push(`<text transform="translate(18 ${fmt(m.top + ph / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`);
+  // Bands first, under every line: polygons over runs of bins where the band is known.
+  opts.series.forEach((s, i) => {
+    if (!s.band) return;
+    const colour = PALETTE[i % PALETTE.length];
+    const runs: (readonly [number, number, number])[][] = [];
+    let run: (readonly [number, number, number])[] = [];
+    for (const [x, lo, hi] of s.band) {
+      if (lo === null || hi === null || !Number.isFinite(lo) || !Number.isFinite(hi)) {
+        if (run.length) runs.push(run);
+        run = [];
+      } else {
+        run.push([x, lo, hi]);
+      }
+    }
+    if (run.length) runs.push(run);
+    for (const r of runs) {
+      const pts = r.length === 1
+        ? [[r[0][0] - 0.004, r[0][2]], [r[0][0] + 0.004, r[0][2]], [r[0][0] + 0.004, r[0][1]], [r[0][0] - 0.004, r[0][1]]]
+        : [...r.map(([x, , hi]) => [x, hi]), ...[...r].reverse().map(([x, lo]) => [x, lo])];
+      parts.push(`<polygon fill="${colour}" fill-opacity="0.15" stroke="none" points="${pts.map(([x, y]) => `${fmt(X(x))},${fmt(Y(y))}`).join(' ')}"><title>${escapeXml(`${s.name}: 95 % interval`)}</title></polygon>`);
+    }
+  });
   // Series: polylines over runs of defined points, dots for single points.
   opts.series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length];

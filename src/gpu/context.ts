@@ -1,6 +1,7 @@
 import { BufferPool } from './buffer-pool.ts';
 import { GpuError } from './errors.ts';
-import { PipelineCache } from './pipeline-cache.ts';
+import { PipelineCache, type PipelineProgress } from './pipeline-cache.ts';
+export type { PipelineProgress } from './pipeline-cache.ts';
 import type { ShaderLoader } from './shaders.ts';
 import { Profiler, type KernelTiming } from './profiler.ts';
 
@@ -64,6 +65,8 @@ export interface GpuContextOptions {
    * weight split by rows) can be exercised on any adapter.
    */
   bindingLimit?: number;
+  /** Progress of pipeline compilation (see PipelineCacheOptions). */
+  onPipelineProgress?: (p: PipelineProgress) => void;
 }
 
 /** Whether the device is a CPU implementation of WebGPU (see Tuning). */
@@ -87,11 +90,18 @@ export class GpuContext {
   readonly hasF16: boolean;
   readonly tuning: Tuning;
   private readonly bindingLimit: number;
+  private readonly onProgress: ((p: PipelineProgress) => void) | null;
+  /** Pipelines that have completed a dispatch (first runs are submitted on their own, see run). */
+  private readonly ranOnce = new WeakSet<GPUComputePipeline>();
+  private ranCount = 0;
   private lostReason: string | null = null;
   private current = 'idle';
 
   constructor(readonly device: GPUDevice, opts: GpuContextOptions) {
-    this.pipelines = new PipelineCache(device, opts.shaders);
+    this.onProgress = opts.onPipelineProgress ?? null;
+    this.pipelines = new PipelineCache(device, opts.shaders, {
+      onProgress: opts.onPipelineProgress ? (p) => opts.onPipelineProgress!({ ...p, ran: this.ranCount }) : undefined,
+    });
     this.pool = new BufferPool(device);
     this.hasTimestamps = device.features.has('timestamp-query');
     this.hasF16 = device.features.has('shader-f16');
@@ -180,8 +190,19 @@ export class GpuContext {
     }
   }
 
-  /** Submits the dispatches and waits for them, with per-dispatch timings when asked. */
+  /**
+   * Submits the dispatches and waits for them, with per-dispatch timings when asked.
+   *
+   * With a progress callback, dispatches of pipelines that have never run are submitted in
+   * segments, each ending at such a dispatch, so that the time a driver spends compiling at first
+   * use (lavapipe) shows as progress per pipeline. The work and its order are the same; only the
+   * first pass of each pipeline in a process is split.
+   */
   async run(where: string, dispatches: readonly Dispatch[], opts: { profile?: boolean } = {}): Promise<KernelTiming[] | null> {
+    if (this.onProgress && !opts.profile && dispatches.some((d) => !this.ranOnce.has(d.pipeline))) {
+      await this.runFirstUse(where, dispatches);
+      return null;
+    }
     const profiler = opts.profile && this.hasTimestamps ? new Profiler(this, dispatches.length) : undefined;
     await this.guard(where, () => {
       const encoder = this.device.createCommandEncoder({ label: where });
@@ -191,6 +212,33 @@ export class GpuContext {
     });
     await this.guard(where, () => this.device.queue.onSubmittedWorkDone());
     return profiler ? profiler.read() : null;
+  }
+
+  private async runFirstUse(where: string, dispatches: readonly Dispatch[]): Promise<void> {
+    const report = this.onProgress!;
+    const counts = () => ({ requested: this.pipelines.size, ready: this.pipelines.readyCount, ran: this.ranCount });
+    let start = 0;
+    for (let i = 0; i < dispatches.length; i++) {
+      const fresh = !this.ranOnce.has(dispatches[i].pipeline);
+      if (!fresh && i < dispatches.length - 1) continue;
+      const segment = dispatches.slice(start, i + 1);
+      start = i + 1;
+      const t0 = performance.now();
+      if (fresh) report({ event: 'running', key: `${dispatches[i].kernel} for layer '${dispatches[i].layer}'`, ...counts() });
+      await this.guard(where, () => {
+        const encoder = this.device.createCommandEncoder({ label: where });
+        this.encode(encoder, segment);
+        this.device.queue.submit([encoder.finish()]);
+      });
+      await this.guard(where, () => this.device.queue.onSubmittedWorkDone());
+      for (const d of segment) {
+        if (!this.ranOnce.has(d.pipeline)) {
+          this.ranOnce.add(d.pipeline);
+          this.ranCount++;
+        }
+      }
+      if (fresh) report({ event: 'ran', key: `${dispatches[i].kernel} for layer '${dispatches[i].layer}'`, ...counts(), seconds: (performance.now() - t0) / 1000 });
+    }
   }
 
   /** Copies `bytes` from a buffer back to the CPU. */

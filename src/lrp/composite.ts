@@ -108,6 +108,12 @@ export interface ResolveOptions {
   preprocess?: PreprocessSpec | null;
   /** Learned patterns (`--patterns DIR`), which the pattern-attribution method needs. */
   patterns?: PatternSet | null;
+  /**
+   * `--classifier-layers K`: the last K linear layers count as `dense` for kind selectors (and
+   * not as `conv`), so an all-convolutional model's classifier (SqueezeNet's conv10) takes the
+   * rule the composite gives dense layers, as the paper puts epsilon at the top. Default 0.
+   */
+  classifierLayers?: number;
 }
 
 export interface ResolvedComposite {
@@ -376,8 +382,26 @@ export function selectorText(sel: Selector): string {
 // Resolution
 // ---------------------------------------------------------------------------------------------
 
-function kindMatches(kind: KindSelector, layer: Layer): boolean {
+/** Whether a kind selector picks a layer; `classifier` layers count as dense, not conv. */
+function kindMatches(kind: KindSelector, layer: Layer, classifier: ReadonlySet<Layer>): boolean {
+  if (classifier.has(layer)) return kind === 'dense' || kind === 'linear';
   return kind === 'linear' ? isLinear(layer) : KIND_RULES[layer.kind].selector === kind;
+}
+
+/** An entry's rule with the numbers it resolves to (for notes: no option names, no defaults). */
+function entryRuleText(rule: EntryRule, opts: ResolveOptions): string {
+  switch (rule.rule) {
+    case 'epsilon':
+      return `epsilon ${formatNumber(typeof rule.epsilon === 'number' ? rule.epsilon : opts.epsilon ?? rule.epsilon.default)}`;
+    case 'alpha-beta':
+      return `alpha-beta alpha=${formatNumber(rule.alpha)} beta=${formatNumber(rule.beta)}`;
+    case 'gamma':
+      return `gamma ${formatNumber(rule.gamma)}`;
+    case 'zbox':
+      return rule.bounds === 'preprocess' ? 'zbox (bounds from the preprocessing)' : 'zbox';
+    default:
+      return rule.rule;
+  }
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -403,10 +427,21 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
   const linear = graph.layers.filter(isLinear);
   const n = linear.length;
   const haveLinear = `the model has ${plural(n, 'linear layer')}`;
+  const classifierLayers = opts.classifierLayers ?? 0;
+  if (!Number.isSafeInteger(classifierLayers) || classifierLayers < 0) {
+    throw new Error(`--classifier-layers must be a whole number >= 0, got ${opts.classifierLayers}`);
+  }
+  if (classifierLayers > n) {
+    throw new Error(`${spec.source}: --classifier-layers ${classifierLayers} asks for more layers than there are (${haveLinear})`);
+  }
+  const classifier = new Set<Layer>(classifierLayers > 0 ? linear.slice(n - classifierLayers) : []);
 
   if (spec.method !== null) {
     if (flatLayers > 0) {
       throw new Error(`${spec.source}: --flat-layers applies to LRP composites, not to the ${spec.method} method`);
+    }
+    if (classifierLayers > 0) {
+      throw new Error(`${spec.source}: --classifier-layers applies to LRP composites, not to the ${spec.method} method`);
     }
     if (opts.epsilon !== undefined) notes.push(`--epsilon ${opts.epsilon} has no effect on the ${spec.method} method`);
     const patterns = spec.method === 'pattern-attribution' ? methodPatterns(spec, graph, opts.patterns ?? null) : null;
@@ -427,6 +462,8 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     notes,
   };
 
+  /** The dense entry that matched nothing (an all-convolutional model), for the note below. */
+  let emptyDense: CompositeEntry | null = null;
   for (const entry of spec.rules) {
     const fail = (msg: string): never => entryFail(spec.source, entry.index, entry.text, msg);
     const selected = new Set<Layer>();
@@ -434,7 +471,7 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
     for (const sel of entry.selectors) {
       switch (sel.type) {
         case 'kind':
-          for (const l of graph.layers) if (kindMatches(sel.kind, l)) selected.add(l);
+          for (const l of graph.layers) if (kindMatches(sel.kind, l, classifier)) selected.add(l);
           break;
         case 'name': {
           onlyKinds = false;
@@ -460,7 +497,10 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       }
     }
     if (selected.size === 0 && onlyKinds) {
-      notes.push(`${spec.source}: rules[${entry.index}] ${entry.text}: selects no layer (model ${graph.name} has none of that kind)`);
+      const kinds = entry.selectors.map(selectorText).join(', ');
+      const what = spec.preset ? `${kinds}: ${entryRuleText(entry.rule, opts)}` : `rules[${entry.index}] ${entry.text}`;
+      notes.push(`${spec.preset ?? spec.source}: ${what} selects no layer (${graph.name} has no ${kinds} layer)`);
+      if (entry.selectors.some((x) => x.type === 'kind' && x.kind === 'dense') && entry.rule.rule !== 'z') emptyDense = entry;
     }
     for (const l of graph.layers) {
       if (!selected.has(l)) continue;
@@ -496,6 +536,14 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       `no rule selects ${unselected.length === 1 ? 'linear layer' : 'linear layers'} ${unselected.join(', ')}: ` +
       `${unselected.length === 1 ? 'it uses' : 'they use'} z (stabilizer ${formatNumber(spec.stabilizer)})`,
     );
+  }
+  if (classifierLayers > 0) {
+    notes.push(`--classifier-layers ${classifierLayers}: ${[...classifier].map((l) => `${l.name} takes ${formatRule(rules.get(l.name)!)}`).join(', ')}`);
+  }
+  if (emptyDense && n > 0) {
+    const top = linear[n - 1];
+    notes.push(`${top.name}, the last linear layer, takes ${formatRule(rules.get(top.name)!)}; for the paper's ${entryRuleText(emptyDense.rule, opts)} `
+      + `at the top of an all-convolutional model give --classifier-layers 1 (then ${top.name} takes the dense rule)`);
   }
   if (opts.epsilon !== undefined && !usedEpsilonOption) {
     notes.push(`--epsilon ${opts.epsilon} has no effect: composite ${spec.name} takes no epsilon from the option`);
@@ -658,10 +706,29 @@ export function formatRule(rule: LayerRule): string {
     case 'zbox':
       return `zbox low=${formatBounds(rule.low)} high=${formatBounds(rule.high)}${stab}`;
     case 'pattern':
-      return `pattern (A * W, A from ${rule.source})`;
+      return `pattern (A * W, A from ${rule.source}, digest ${rule.digest})`;
     default:
       return `${rule.rule}${stab}`;
   }
+}
+
+/** One layer's rule, as reports record it. */
+export interface LayerRuleRow {
+  readonly layer: string;
+  readonly kind: string;
+  /** `#k` for the k-th linear layer in forward order, null for others. */
+  readonly linear: string | null;
+  /** The rule with its parameters (formatRule). */
+  readonly rule: string;
+}
+
+/** The resolved composite, one row per layer in forward order. */
+export function compositeRows(resolved: ResolvedComposite, graph: Graph): LayerRuleRow[] {
+  let k = 0;
+  return graph.layers.map((l) => {
+    const rule = resolved.rules.get(l.name);
+    return { layer: l.name, kind: l.kind, linear: isLinear(l) ? `#${k++}` : null, rule: rule ? formatRule(rule) : '-' };
+  });
 }
 
 /**
@@ -669,12 +736,7 @@ export function formatRule(rule: LayerRule): string {
  * the layer name, its kind and its rule. Notes are not included; print `resolved.notes` beside it.
  */
 export function formatComposite(resolved: ResolvedComposite, graph: Graph): string {
-  const rows: string[][] = [['#', 'layer', 'kind', 'rule']];
-  let k = 0;
-  for (const l of graph.layers) {
-    const rule = resolved.rules.get(l.name);
-    rows.push([isLinear(l) ? `#${k++}` : '', l.name, l.kind, rule ? formatRule(rule) : '-']);
-  }
+  const rows: string[][] = [['#', 'layer', 'kind', 'rule'], ...compositeRows(resolved, graph).map((r) => [r.linear ?? '', r.layer, r.kind, r.rule])];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const head = `composite ${resolved.name}${resolved.method ? ` (method ${resolved.method})` : ''} on ${graph.name}`;
   return [head, ...rows.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')}`)].join('\n');

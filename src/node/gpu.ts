@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
 import { deviceDescriptor, GpuContext, type Tuning } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
+import { compileReporter, type CompileReporter } from './compile-progress.ts';
 
 // The core uses WebGPU's global constants (GPUBufferUsage, GPUMapMode), as in a browser.
 Object.assign(globalThis, globals);
@@ -21,6 +22,8 @@ export interface NodeGpu {
   /** e.g. "llvmpipe (LLVM 15.0.6, 256 bits) / mesa / cpu". */
   readonly adapterName: string;
   readonly instance: unknown;
+  /** Time spent compiling pipelines, when compile progress is on. */
+  readonly compile: CompileReporter | null;
   /** Releases the device so the process can exit. */
   close(): void;
 }
@@ -31,6 +34,11 @@ export interface NodeGpuOptions {
   powerPreference?: GPUPowerPreference;
   /** Kernel configuration family; default: read off the adapter. */
   tuning?: Tuning;
+  /**
+   * Say on stderr when pipelines are being compiled (a cold driver cache) with a count (default
+   * true); false for silence (tests).
+   */
+  compileProgress?: boolean;
 }
 
 export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu> {
@@ -46,9 +54,10 @@ export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu>
   const info = adapter.info;
   const adapterName = [info.description || info.device || 'unknown adapter', info.vendor, info.architecture]
     .filter(Boolean).join(' / ');
-  const ctx = new GpuContext(device, { shaders: nodeShaderLoader, tuning: opts.tuning });
+  const compile = opts.compileProgress === false ? null : compileReporter();
+  const ctx = new GpuContext(device, { shaders: nodeShaderLoader, tuning: opts.tuning, onPipelineProgress: compile?.onProgress });
   return {
-    ctx, device, adapterName,
+    ctx, device, adapterName, compile,
     // Dawn's instance must outlive its devices: if the GC collects it, event processing touches
     // a destroyed mutex and the process aborts. Holding it here ties its life to this object.
     instance: gpu,

@@ -1,5 +1,11 @@
-/** Turns command-line inputs (one `.npy` batch, or image files) into one float32 NCHW batch. */
-import { extname, basename } from 'node:path';
+/**
+ * Turns command-line inputs (one `.npy` batch, or image files) into one float32 NCHW batch.
+ *
+ * An image that cannot be read (missing, corrupt, not an image) does not end the run: it is
+ * reported in `failures` and left out, and the command exits with status 1 after doing the rest.
+ * A bad `.npy` batch, or every image failing, is an error.
+ */
+import { basename, dirname, extname, resolve, sep } from 'node:path';
 import type { Graph } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import { npyToFloat32 } from '../io/npy.ts';
@@ -11,8 +17,58 @@ import { readNpy } from './npy-file.ts';
 export interface InputBatch {
   readonly data: Float32Array;
   readonly count: number;
-  /** One name per sample, for printing. */
+  /** One name per sample for printing: the file name, with folders where two share it. */
   readonly names: string[];
+  /** One unique name per sample for output files (no extension; see uniqueNames). */
+  readonly stems: string[];
+  /** The image file of each sample; null for samples of a `.npy` batch. */
+  readonly paths: (string | null)[];
+  /** Images that could not be read, with why; left out of the batch. */
+  readonly failures: { readonly path: string; readonly message: string }[];
+}
+
+/**
+ * A name per path for output files: the file name without its extension, and where two paths
+ * share it, enough of their folders to tell them apart (`a/x/img.jpg`, `b/x/img.jpg` → `a_x_img`,
+ * `b_x_img`); a path given twice gets `-2`, `-3`, ... Characters other than letters, digits,
+ * `.`, `_` and `-` become `_`.
+ */
+export function uniqueNames(paths: readonly string[]): string[] {
+  const safe = (s: string) => s.replace(/[^\w.-]+/g, '_');
+  const parts = paths.map((p) => {
+    const full = resolve(p);
+    const dirs = dirname(full).split(sep).filter(Boolean);
+    return { stem: basename(full, extname(full)), dirs };
+  });
+  const depth = parts.map(() => 0);
+  const nameOf = (i: number) => safe([...parts[i].dirs.slice(parts[i].dirs.length - depth[i]), parts[i].stem].join('_'));
+  for (;;) {
+    const groups = new Map<string, number[]>();
+    parts.forEach((_, i) => {
+      const n = nameOf(i);
+      groups.set(n, [...(groups.get(n) ?? []), i]);
+    });
+    let grew = false;
+    for (const idx of groups.values()) {
+      // A file given twice is not a collision a folder could resolve (it is numbered below).
+      if (new Set(idx.map((i) => resolve(paths[i]))).size < 2) continue;
+      for (const i of idx) {
+        if (depth[i] < parts[i].dirs.length) {
+          depth[i]++;
+          grew = true;
+        }
+      }
+    }
+    if (!grew) break;
+  }
+  // What is still equal is the same file given twice: number the repeats.
+  const seen = new Map<string, number>();
+  return parts.map((_, i) => {
+    const n = nameOf(i);
+    const k = (seen.get(n) ?? 0) + 1;
+    seen.set(n, k);
+    return k === 1 ? n : `${n}-${k}`;
+  });
 }
 
 export async function loadInputs(paths: readonly string[], graph: Graph, preprocess: PreprocessSpec | null, preprocessHint: string): Promise<InputBatch> {
@@ -28,7 +84,13 @@ export async function loadInputs(paths: readonly string[], graph: Graph, preproc
       throw new Error(`${paths[0]}: shape [${arr.shape.join(', ')}] does not match the model input N×${want.join('×')}`);
     }
     const count = arr.shape[0];
-    return { data: npyToFloat32(arr), count, names: Array.from({ length: count }, (_, i) => `${basename(paths[0])}[${i}]`) };
+    const stem = uniqueNames(paths)[0];
+    return {
+      data: npyToFloat32(arr), count, failures: [],
+      names: Array.from({ length: count }, (_, i) => `${basename(paths[0])}[${i}]`),
+      stems: Array.from({ length: count }, (_, i) => (count === 1 ? stem : `${stem}_${i}`)),
+      paths: new Array<string | null>(count).fill(null),
+    };
   }
   if (!preprocess) {
     throw new Error(`images need a preprocessing spec: ${preprocessHint}`);
@@ -38,9 +100,25 @@ export async function loadInputs(paths: readonly string[], graph: Graph, preproc
   if (graph.input.shape.length !== 3 || c !== channels || h !== preprocess.size[0] || w !== preprocess.size[1]) {
     throw new Error(`preprocessing gives ${channels}×${preprocess.size.join('×')} but the model takes ${graph.input.shape.join('×')}`);
   }
-  const data = new Float32Array(paths.length * per);
+  const stems = uniqueNames(paths);
+  const bases = paths.map((p) => basename(p));
+  const names = paths.map((p, i) => (bases.filter((b) => b === bases[i]).length > 1 ? `${stems[i]}${extname(p)}` : bases[i]));
+  const chunks: Float32Array[] = [];
+  const kept: number[] = [];
+  const failures: { path: string; message: string }[] = [];
   for (let i = 0; i < paths.length; i++) {
-    data.set(preprocessImage(await readImage(paths[i]), preprocess), i * per);
+    try {
+      chunks.push(preprocessImage(await readImage(paths[i]), preprocess));
+      kept.push(i);
+    } catch (e) {
+      const message = (e as Error).message;
+      failures.push({ path: paths[i], message: message.includes(paths[i]) ? message : `${paths[i]}: ${message}` });
+    }
   }
-  return { data, count: paths.length, names: paths.map((p) => basename(p)) };
+  if (kept.length === 0) {
+    throw new Error(failures.length === 1 ? failures[0].message : `no input could be read:\n  ${failures.map((f) => f.message).join('\n  ')}`);
+  }
+  const data = new Float32Array(kept.length * per);
+  chunks.forEach((x, k) => data.set(x, k * per));
+  return { data, count: kept.length, names: kept.map((i) => names[i]), stems: kept.map((i) => stems[i]), paths: kept.map((i) => paths[i]), failures };
 }

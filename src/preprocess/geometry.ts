@@ -47,6 +47,40 @@ export function inputTransform(imageW: number, imageH: number, spec: GeometrySpe
 }
 
 /**
+ * The inverse of `inputTransform`: where a continuous model-input point (u, v) lies in the image
+ * (the same continuous pixel convention), for drawing maps and boxes back onto the original.
+ * Input (0, 0) is the source rectangle's top-left corner, input (S_w, S_h) its bottom-right.
+ */
+export function imagePoint(u: number, v: number, imageW: number, imageH: number, spec: GeometrySpec): [number, number] {
+  const { x0, y0, ex, ey } = layout(imageW, imageH, spec);
+  const [sh, sw] = spec.size;
+  return [x0 + (u * ex) / sw, y0 + (v * ey) / sh];
+}
+
+/**
+ * Which model-input pixel each image pixel's centre falls in: an `imageW × imageH` row-major
+ * array of input pixel indices (row * S_w + column), -1 where the centre lies outside the region
+ * the model saw (the margins a shorter-side crop cuts off). This is the inverse warp of the
+ * preprocessing geometry, nearest-neighbour, so a map drawn through it keeps every value as is.
+ */
+export function inputPixelOfImagePixels(imageW: number, imageH: number, spec: GeometrySpec): Int32Array {
+  const { x0, y0, ex, ey } = layout(imageW, imageH, spec);
+  const [sh, sw] = spec.size;
+  const col = new Int32Array(imageW);
+  for (let x = 0; x < imageW; x++) {
+    const u = ((x + 0.5 - x0) * sw) / ex;
+    col[x] = u >= 0 && u < sw ? Math.floor(u) : -1;
+  }
+  const out = new Int32Array(imageW * imageH);
+  for (let y = 0; y < imageH; y++) {
+    const v = ((y + 0.5 - y0) * sh) / ey;
+    const row = v >= 0 && v < sh ? Math.floor(v) : -1;
+    for (let x = 0; x < imageW; x++) out[y * imageW + x] = row < 0 || col[x] < 0 ? -1 : row * sw + col[x];
+  }
+  return out;
+}
+
+/**
  * A VOC box (1-based, inclusive) in model-input coordinates, clipped to the input; null when
  * nothing of positive area is left. A kept box may still contain no pixel centre (a sliver).
  *

@@ -45,6 +45,23 @@ export class Rng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
+  /**
+   * Fills `out` with uniform integers in [0, n), each `floor(next() * n)`: the same stream as that
+   * many `next()` calls, without a call per draw (the bootstrap's inner loop).
+   */
+  fillBelow(out: Uint32Array, n: number): Uint32Array {
+    let state = this.state;
+    for (let k = 0; k < out.length; k++) {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      out[k] = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+    }
+    this.state = state;
+    return out;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     return this.u32() / 4294967296;

@@ -21,7 +21,7 @@ export interface SharedGpu {
 export function useGpu(): SharedGpu {
   let gpu: NodeGpu | undefined;
   beforeAll(async () => {
-    gpu = await createNodeGpu();
+    gpu = await createNodeGpu({ compileProgress: false });
   });
   afterAll(() => {
     gpu?.close();

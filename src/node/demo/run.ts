@@ -17,8 +17,9 @@ import { runOcclusion } from '../eval/occlusion.ts';
 import { runPatterns } from '../patterns/run.ts';
 import { loadAnalyzers, loadEvalModel } from '../eval/setup.ts';
 import { createNodeGpu } from '../gpu.ts';
-import { writeGallery } from './gallery.ts';
+import { pickGallery, writeGallery, type GalleryRender } from '../gallery.ts';
 import { reportMarkdown } from '../../eval/report.ts';
+import { HEATMAP_DEFAULTS } from '../../heatmap/index.ts';
 
 export const DEMO_MODEL = fileURLToPath(new URL('../../../models/demo/demo.onnx', import.meta.url));
 
@@ -41,6 +42,10 @@ export interface DemoOptions {
   readonly batch: number;
   /** Images of the statistics set the patterns are learned from (default DEMO_PATTERN_IMAGES). */
   readonly patternImages?: number;
+  /** How the gallery draws heatmaps (default: bwr, signed, clip 99.5, no overlay). */
+  readonly render?: GalleryRender;
+  /** Seeds the gallery's choice of images (default 0). */
+  readonly seed?: number;
   readonly log: (line: string) => void;
   readonly progress: boolean;
 }
@@ -90,10 +95,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const analyzers = loadAnalyzers([...DEMO_ANALYZERS], model.graph, model.preprocess, { patterns });
     const gallery = await writeGallery({
       gpu, graph: model.graph, preprocess: model.preprocess, analyzers,
-      samples: ds.samples.slice(0, o.gallery), classNames: ds.classNames, out: join(out, 'gallery'),
+      samples: pickGallery(ds.samples, o.gallery, o.seed ?? 0), classNames: ds.classNames, out: join(out, 'gallery'),
+      render: o.render ?? { ...HEATMAP_DEFAULTS, overlay: false },
+      title: 'webgpu-lrp demo: heatmaps by analyzer', subtitle: `The demo model on ${o.gallery} held-out synthetic images.`,
     });
     const md = reportMarkdown(report);
-    const table = md.split('\n').filter((l) => l.startsWith('|')).join('\n');
+    // Table 1: the first run of table lines (the per-layer rule tables follow later).
+    const mdLines = md.split('\n');
+    const first = mdLines.findIndex((l) => l.startsWith('| analyzer'));
+    const end = mdLines.findIndex((l, i) => i > first && !l.startsWith('|'));
+    const table = mdLines.slice(first, end < 0 ? undefined : end).join('\n');
     return {
       out, table, report: join(out, 'eval', 'report.md'), gallery,
       occlusion: { object: occ.summary.meanDeltaObject, context: occ.summary.meanDeltaContext },

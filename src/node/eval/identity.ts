@@ -71,6 +71,8 @@ export interface RunIdentity {
   readonly labels: { readonly path: string; readonly hash: string } | null;
   readonly preprocess: PreprocessSpec;
   readonly composites: readonly CompositeIdentity[];
+  /** The graph output explained (`--output`); null (or absent in older run.json) for the model's first. */
+  readonly output?: string | null;
   readonly init: string;
   readonly skipDifficult: boolean;
   readonly limit: number | null;
@@ -210,6 +212,7 @@ export function compareIdentity(was: RunIdentity, now: RunIdentity, opts: { shar
       : `the rules of ${was.composites.filter((c, i) => !same(c, now.composites[i])).map((c) => c.name).join(', ')} resolve differently`;
     push('composites', detail);
   }
+  if ((was.output ?? null) !== (now.output ?? null)) push('output', `${was.output ?? "the model's first"} then, ${now.output ?? "the model's first"} now`);
   if (was.init !== now.init) push('init', `${was.init} then, ${now.init} now`);
   if (was.skipDifficult !== now.skipDifficult) push('skipDifficult', `${was.skipDifficult} then, ${now.skipDifficult} now`);
   if (was.limit !== now.limit) push('limit', `${was.limit ?? 'none'} then, ${now.limit ?? 'none'} now`);

@@ -130,8 +130,12 @@ export async function mergeRuns(dirs: readonly string[], out: string, opts: Merg
   const seconds = timings.reduce((s, t) => s + t.seconds, 0);
   const starts = timings.map((t) => t.startedAt).filter((x): x is string => x !== null).sort();
   const ends = timings.map((t) => t.finishedAt).filter((x): x is string => x !== null).sort();
+  // The tool and every adapter the shards ran on; the model hash and rules are the shards' (equal settings).
+  const envs = runs.map((r) => r.report.environment).filter((e): e is NonNullable<typeof e> => Boolean(e));
   const report = buildReport({
     settings, shard: null, images, records: sorted, skips: [...skips.values()],
+    provenance: runs[0].report.provenance ?? null,
+    environment: envs.length ? { tool: envs[0].tool, adapters: [...new Set(envs.flatMap((e) => e.adapters))].sort() } : null,
     timing: {
       seconds, imagesPerSecond: seconds > 0 ? images / seconds : null, batch: timings[0]?.batch ?? null,
       startedAt: starts[0] ?? null, finishedAt: ends[ends.length - 1] ?? null,

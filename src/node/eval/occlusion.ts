@@ -30,6 +30,8 @@ export interface OcclusionOptions {
   readonly limit?: number;
   readonly skipDifficult?: boolean;
   readonly preprocess?: string;
+  /** The graph output whose logit is measured (default: the model's first). */
+  readonly output?: string;
   readonly workers?: number;
   readonly progress?: boolean;
   readonly log?: (line: string) => void;
@@ -49,7 +51,7 @@ export async function runOcclusion(opts: OcclusionOptions): Promise<OcclusionRes
   const t0 = performance.now() / 1000;
   validateRunOptions(opts);
   const batch = opts.batch ?? 16;
-  const model = loadEvalModel(opts.model, opts.preprocess);
+  const model = loadEvalModel(opts.model, opts.preprocess, opts.output);
   const dataset = await openEvalDataset(opts, model.graph, log);
   const gpu = opts.gpu ?? await createNodeGpu();
   let fm: ForwardModel | null = null;
@@ -98,7 +100,7 @@ export async function runOcclusion(opts: OcclusionOptions): Promise<OcclusionRes
     writeFileAtomic(join(opts.out, 'occlusion.svg'), occlusionSvg(summary));
     const seconds = performance.now() / 1000 - t0;
     writeFileAtomic(join(opts.out, 'occlusion.json'), `${JSON.stringify({
-      settings: { model: opts.model, dataset: opts.dataset, split: opts.split ?? null, labels: opts.labels ?? null, preprocess: model.preprocess, skipDifficult: opts.skipDifficult ?? false, limit: opts.limit ?? null },
+      settings: { model: opts.model, output: opts.output ?? null, dataset: opts.dataset, split: opts.split ?? null, labels: opts.labels ?? null, preprocess: model.preprocess, skipDifficult: opts.skipDifficult ?? false, limit: opts.limit ?? null },
       images: items.length, skipped: sortedSkips.length, ...summary, timing: { seconds, batch },
     }, null, 1)}\n`);
     return { summary, records, skips: sortedSkips, seconds, stages };

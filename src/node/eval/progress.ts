@@ -3,6 +3,8 @@
  * terminal, plain lines (at most one every `interval` seconds, and the last) otherwise, so logs of
  * a 50,000-image run stay readable.
  */
+import { stderrIsTty } from '../terminal.ts';
+
 export interface ProgressOptions {
   readonly total: number;
   readonly label: string;
@@ -31,7 +33,7 @@ export class Progress {
 
   constructor(private readonly opts: ProgressOptions) {
     this.stream = opts.stream ?? process.stderr;
-    this.tty = opts.tty ?? Boolean(this.stream.isTTY);
+    this.tty = opts.tty ?? stderrIsTty(this.stream);
   }
 
   /** `done` images of `total` finished; `extra` is appended (pairs, skips). */

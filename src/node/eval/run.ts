@@ -39,10 +39,13 @@ import { join, resolve } from 'node:path';
 import { sortRecords } from '../../eval/aggregate.ts';
 import { addTime, Evaluator, type StageTimes } from '../../eval/evaluator.ts';
 import { isPrepared, type PrepareResult } from '../../eval/pairs.ts';
-import { buildReport, skipKey, type EvalReport, type EvalSettings, type Shard, type Timing } from '../../eval/report.ts';
+import { buildReport, skipKey, type EvalReport, type EvalSettings, type Environment, type Provenance, type Shard, type Timing } from '../../eval/report.ts';
 import type { PairRecord, PreparedSample, Sample, Skip } from '../../eval/types.ts';
 import { ForwardModel } from '../../forward/model.ts';
+import { compositeRows } from '../../lrp/composite.ts';
 import type { Init } from '../../lrp/explainer.ts';
+import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from '../../eval/stats.ts';
+import { toolVersion } from '../version.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { writeNpy } from '../npy-file.ts';
 import { prepareSamples } from '../prepare/index.ts';
@@ -80,6 +83,14 @@ export interface EvalOptions {
   /** Learned patterns for a pattern-attribution analyzer (`--patterns DIR`). */
   readonly patterns?: string;
   readonly init?: Init;
+  /** The graph output to explain (default: the model's first). */
+  readonly output?: string;
+  /** Composite options for every analyzer: --epsilon, --flat-layers, --classifier-layers. */
+  readonly epsilon?: number;
+  readonly flatLayers?: number;
+  readonly classifierLayers?: number;
+  /** The bootstrap of the report's intervals (default 2000 resamples, seed 0). */
+  readonly bootstrap?: BootstrapSettings;
   /** Preparation worker threads (default: prepareSamples' default) and samples prepared ahead. */
   readonly workers?: number;
   readonly prefetch?: number;
@@ -128,6 +139,7 @@ function runIdentity(
     labels: opts.labels ? { path: resolve(opts.labels), hash: hashFile(opts.labels).hash } : null,
     preprocess: model.preprocess,
     composites: compositeIdentity(analyzers, model.graph.layers.map((l) => l.name)),
+    output: opts.output ?? null,
     init: settings.init, skipDifficult: settings.skipDifficult, limit: settings.limit, shard,
   };
 }
@@ -146,20 +158,31 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   assertUnlocked(out, 'lrp eval');
 
   // Everything that can be wrong with the model, the composites or the dataset fails here, before any work.
-  const model = loadEvalModel(opts.model, opts.preprocess);
+  const model = loadEvalModel(opts.model, opts.preprocess, opts.output);
   const notes: string[] = [];
-  const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, { patterns: opts.patterns, notes });
+  const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, {
+    epsilon: opts.epsilon, flatLayers: opts.flatLayers, classifierLayers: opts.classifierLayers, patterns: opts.patterns, notes,
+  });
   for (const note of notes) log(`note: ${note}`);
-  for (const a of analyzers) for (const note of a.composite.notes) log(`note: ${a.name}: ${note}`);
+  for (const a of analyzers) for (const note of a.composite.notes) log(`note: ${note.startsWith(`${a.name}:`) ? '' : `${a.name}: `}${note}`);
   const usesPatterns = analyzers.some((a) => a.composite.method === 'pattern-attribution');
   const settings: EvalSettings = {
     model: opts.model, dataset: opts.dataset, split: opts.split ?? null, labels: opts.labels ?? null,
     analyzers: analyzers.map((a) => a.name), composites: analyzers.map((a) => a.arg), init,
     preprocess: model.preprocess, skipDifficult: opts.skipDifficult ?? false, limit: opts.limit ?? null,
+    output: opts.output ?? null, epsilon: opts.epsilon ?? null, flatLayers: opts.flatLayers ?? null,
+    classifierLayers: opts.classifierLayers ?? null, bootstrap: opts.bootstrap ?? DEFAULT_BOOTSTRAP,
     ...(usesPatterns ? { patterns: opts.patterns } : {}),
   };
   const dataset = await openEvalDataset(opts, model.graph, log);
   const identity = runIdentity(opts, model, analyzers, dataset, settings, shard);
+  const provenance: Provenance = {
+    model: {
+      path: opts.model, bytes: identity.model.bytes,
+      sha256: identity.model.hash.startsWith('sha256:') ? identity.model.hash.slice('sha256:'.length) : null,
+    },
+    analyzers: analyzers.map((a) => ({ name: a.name, composite: a.arg, rules: compositeRows(a.composite, model.graph) })),
+  };
 
   try {
     mkdirSync(out, { recursive: true });
@@ -200,7 +223,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
         log(`${out}: the run has finished already (${fin.marker.records} records of ${fin.marker.pairs} pairs, ${fin.marker.skips} skipped, at ${fin.marker.finishedAt}); nothing to do`);
         const report = existsSync(join(out, REPORT_JSON))
           ? JSON.parse(readFileSync(join(out, REPORT_JSON), 'utf8')) as EvalReport
-          : writeReport(out, previous.settings, shard, previous.images, null);
+          : writeReport(out, previous.settings, shard, previous.images, provenance, null, null);
         return { report, out, batches: 0, images: 0, records: 0, seconds: performance.now() / 1000 - t0, stages: {} };
       }
       if (fin.state === 'changed') {
@@ -235,12 +258,15 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     }
 
     gpu = opts.gpu ?? await createNodeGpu();
+    // Pipelines and weights: `compile` while pipelines were pending, the rest is setup.
+    const c0 = gpu.compile?.seconds() ?? 0;
     fm = await ForwardModel.create(gpu.ctx, model.graph);
     evaluator = await Evaluator.create(fm, analyzers.map((a) => ({ name: a.name, composite: a.composite })), { relevanceBatch: batch });
+    const compileSeconds = (gpu.compile?.seconds() ?? 0) - c0;
 
     const skipsOut = new JsonlAppender(join(out, SKIPS_FILE));
     const pairsOut = new JsonlAppender(join(out, PAIRS_FILE));
-    const stages: StageTimes = {};
+    const stages: StageTimes = compileSeconds > 0 ? { compile: compileSeconds } : {};
     let batches = 0;
     let imagesDone = 0;
     let recordsWritten = 0;
@@ -287,7 +313,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
         batches++;
       };
 
-      addTime(stages, 'setup', performance.now() / 1000 - t0);
+      addTime(stages, 'setup', performance.now() / 1000 - t0 - compileSeconds);
       const stream = prepareSamples(todo, model.preprocess, { workers: opts.workers, prefetch: opts.prefetch });
       let pending: PreparedSample[] = [];
       let pendingSkips: Skip[] = [];
@@ -334,7 +360,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     // The report, from what is on disk, then the finished marker.
     const tReport = performance.now() / 1000;
     const seconds = performance.now() / 1000 - t0;
-    const report = writeReport(out, runSettings, shard, items.length, {
+    const report = writeReport(out, runSettings, shard, items.length, provenance, environment(gpu), {
       seconds, imagesPerSecond: imagesDone > 0 ? imagesDone / seconds : null, batch,
       startedAt, finishedAt: new Date().toISOString(), stages: roundStages(stages),
     });
@@ -351,13 +377,21 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
 }
 
 /** report.{json,md}, the curve and finished.json, from the records and skips on disk. */
-function writeReport(out: string, settings: EvalSettings, shard: Shard | null, images: number, timing: Timing | null): EvalReport {
+function writeReport(
+  out: string, settings: EvalSettings, shard: Shard | null, images: number,
+  provenance: Provenance | null, env: Environment | null, timing: Timing | null,
+): EvalReport {
   const records = readRecords(out).records;
   const skips = readSkips(out).skips;
-  const report = buildReport({ settings, shard, images, records, skips, timing });
+  const report = buildReport({ settings, shard, images, records, skips, provenance, environment: env, timing });
   writeReportFiles(out, report);
   writeFinished(out, { images, pairs: report.pairs, records: report.records, skips: report.skipped.count });
   return report;
+}
+
+/** The tool and the adapter, for the report (they depend on the machine, like its timing). */
+function environment(gpu: NodeGpu): Environment {
+  return { tool: toolVersion(), adapters: [gpu.adapterName] };
 }
 
 function roundStages(s: StageTimes): Record<string, number> {

@@ -9,7 +9,7 @@ import type { Shard } from '../../eval/report.ts';
 import type { Sample, Skip } from '../../eval/types.ts';
 import type { Graph } from '../../graph/ir.ts';
 import { numel, valueInfo } from '../../graph/ir.ts';
-import { METHODS, parseComposite, resolveComposite, type CompositeSpec, type ResolvedComposite } from '../../lrp/composite.ts';
+import { METHODS, parseComposite, resolveComposite, type CompositeSpec, type ResolvedComposite, type ResolveOptions } from '../../lrp/composite.ts';
 import type { PatternSet } from '../../patterns/pattern-set.ts';
 import { readPatterns } from '../patterns/files.ts';
 import { channelCount, type PreprocessSpec } from '../../preprocess/spec.ts';
@@ -39,7 +39,8 @@ export interface AnalyzerSpec {
   readonly composite: ResolvedComposite;
 }
 
-export interface AnalyzerOptions {
+/** What loadAnalyzers carries to every composite: --epsilon, --flat-layers, --classifier-layers, --patterns. */
+export interface AnalyzerOptions extends Omit<ResolveOptions, 'preprocess' | 'patterns'> {
   /** `--patterns DIR`: learned patterns, read (and checked against the model) when a composite needs them. */
   readonly patterns?: string | null;
   /** Where notes that concern no single composite go. */
@@ -67,9 +68,10 @@ export function loadAnalyzers(args: readonly string[], graph: Graph, preprocess:
     return { arg, value, source, file, spec: parseComposite(value, source) };
   });
   const patterns = patternsFor(parsed.map((p) => p.spec), graph, opts);
+  const { patterns: _dir, notes: _notes, ...resolve } = opts;
   const out: AnalyzerSpec[] = [];
   for (const { arg, value, source, file, spec } of parsed) {
-    const composite = resolveComposite(spec, graph, { preprocess, patterns });
+    const composite = resolveComposite(spec, graph, { ...resolve, preprocess, patterns });
     let name = spec.name;
     const unnamed = name === 'custom' || (METHODS as readonly string[]).includes(name);
     if (file && unnamed && !/"name"\s*:/.test(String(value))) name = basename(file, extname(file));
@@ -99,8 +101,8 @@ export function patternsFor(specs: readonly CompositeSpec[], graph: Graph, opts:
 }
 
 /** The model with a preprocessing spec that fits its C × H × W input, or a clear error. */
-export function loadEvalModel(model: string, preprocessPath?: string): LoadedModel & { preprocess: PreprocessSpec } {
-  const m = loadModel(model, { preprocess: preprocessPath });
+export function loadEvalModel(model: string, preprocessPath?: string, output?: string): LoadedModel & { preprocess: PreprocessSpec } {
+  const m = loadModel(model, { preprocess: preprocessPath, output });
   if (!m.preprocess) {
     throw new Error(`${model}: no preprocessing spec: give --preprocess FILE or put ${model}.json beside the model (shared/docs/evaluation-protocol.md, "Preprocessing")`);
   }

@@ -46,6 +46,8 @@ import {
 
 export interface PatternsOptions {
   readonly model: string;
+  /** The graph output (`--output`; default the model's first): the graph the patterns are learned on. */
+  readonly output?: string;
   /** An .npy of N preprocessed inputs (N x the model's input shape), float32 or float64. */
   readonly input?: string;
   /** `voc:DIR` or `imagenet:DIR`: images preprocessed by the model's spec. */
@@ -101,7 +103,7 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
   // A folder another process writes is refused before any loading.
   assertUnlocked(o.out, 'lrp patterns');
   // Everything that can be wrong with the model, the set or the folder fails here, before any work.
-  const model = loadModel(o.model, { preprocess: o.preprocess });
+  const model = loadModel(o.model, { preprocess: o.preprocess, output: o.output });
   const { graph } = model;
   if (!graph.layers.some(isLinear)) throw new Error(`${o.model}: the model has no Conv, Gemm or MatMul to learn patterns for`);
   const digest = weightsDigest(graph);
