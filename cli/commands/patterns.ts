@@ -1,5 +1,5 @@
 import { runPatterns } from '../../src/node/patterns/run.ts';
-import { batchOption, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, wholeAtLeast, type OptionSpec } from '../options.ts';
+import { batchOption, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, VERBOSE_OPTION, wholeAtLeast, type OptionSpec } from '../options.ts';
 
 interface Args {
   model: string;
@@ -15,6 +15,7 @@ interface Args {
   batch: number;
   resume: boolean;
   'checkpoint-seconds': number;
+  verbose: boolean;
 }
 
 /** The dataset options of eval, but optional (the set may be an .npy instead) and without box filters. */
@@ -39,6 +40,7 @@ export const patternsCommand = defineCommand<Args>({
       opt: { type: 'number', default: 60, describe: 'seconds between checkpoints of the running sums (0: after every batch)' },
       check: wholeAtLeast(0)('checkpoint-seconds'),
     },
+    VERBOSE_OPTION,
   ],
   examples: [
     ['patterns --model vgg16.onnx --dataset imagenet:train-sample --labels synset_words.txt --out vgg16-patterns',
@@ -52,7 +54,7 @@ export const patternsCommand = defineCommand<Args>({
     const r = await runPatterns({
       model: args.model, output: args.output, input: args.input, dataset: args.dataset, split: args.split, labels: args.labels, limit: args.limit,
       out: args.out, batch: args.batch, resume: args.resume, preprocess: args.preprocess, workers: args.workers,
-      checkpointSeconds: args['checkpoint-seconds'],
+      checkpointSeconds: args['checkpoint-seconds'], verbose: args.verbose,
     });
     const f = r.file!;
     console.log(`${'node'.padEnd(36)} ${'pattern shape'.padEnd(18)} ${'rows'.padStart(12)}`);

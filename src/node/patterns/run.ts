@@ -63,6 +63,8 @@ export interface PatternsOptions {
   readonly workers?: number;
   /** Seconds between checkpoints (default 60; 0: after every batch). */
   readonly checkpointSeconds?: number;
+  /** Also log each layer's statistics cost per batch. */
+  readonly verbose?: boolean;
   readonly progress?: boolean;
   readonly log?: (line: string) => void;
   /** Reuse a device (tests, the demo); default: open one and close it at the end. */
@@ -164,6 +166,11 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
     const flops = costs.reduce((s, c) => s + c.flops, 0);
     const state = costs.reduce((s, c) => s + c.stateBytes, 0);
     log(`statistics of ${costs.length} layers: ${(flops / batch / 1e9).toFixed(2)} GFLOP per sample, running sums ${(state / 2 ** 20).toFixed(1)} MiB on the GPU`);
+    if (o.verbose) {
+      for (const c of costs) {
+        log(`  ${c.layer}: ${(c.flops / batch / 1e6).toFixed(1)} MFLOP and ${(c.bytes / batch / 2 ** 20).toFixed(2)} MiB per sample, sums ${(c.stateBytes / 2 ** 20).toFixed(1)} MiB in ${c.chunks} chunk${c.chunks > 1 ? 's' : ''}, rows in ${c.splits} slice${c.splits > 1 ? 's' : ''}`);
+      }
+    }
 
     const progress = o.progress === false ? null : new Progress({ total: set.total - position, label: 'patterns' });
     let lastCheckpoint = now();
