@@ -86,6 +86,26 @@ const gemmPark: Snippet = (args, where) => {
   return out;
 };
 
+/**
+ * `fn accumulate(e, v)`: adds v into the running sum `state[e]`, compensated (Neumaier's variant of
+ * Kahan summation), the compensation at `state[comp + e]` (patterns/stats_gemm.wgsl,
+ * patterns/stats_channels.wgsl).
+ */
+const neumaierAccumulate: Snippet = (args, where) => {
+  const comp = arg(args, 'comp', where, PRODUCT, 'a product of names');
+  return [
+    '// Adds v into the running sum of element e, compensated (Neumaier): the compensation collects the',
+    '// rounding error of each addition, exactly (Fast2Sum with the larger magnitude first).',
+    'fn accumulate(e: u32, v: f32) {',
+    '  let s = state[e];',
+    '  let t = s + v;',
+    '  let err = select((v - t) + s, (s - t) + v, abs(s) >= abs(v));',
+    '  state[e] = t;',
+    `  state[${comp} + e] += err;`,
+    '}',
+  ];
+};
+
 /** forward/conv2d.wgsl's epilogue: each of up to `channels` output channels, each of up to `quads` quads. */
 const conv2dStore: Snippet = (args, where) => {
   const quads = count(args, 'quads', where, 4);
@@ -144,6 +164,7 @@ export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'gemm-fma': gemmFma,
   'conv2d-store': conv2dStore,
   'gemm-park': gemmPark,
+  'neumaier-accumulate': neumaierAccumulate,
   'dense-offsets': denseOffsets,
   'dense-fma': denseFma,
   'dense-reduce': denseReduce,

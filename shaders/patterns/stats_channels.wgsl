@@ -16,6 +16,9 @@ const WG: u32 = 64u;
 
 var<workgroup> red: array<vec2<f32>, WG>;
 
+// <generated: neumaier-accumulate comp="2u * p.channels">
+// Adds v into the running sum of element e, compensated (Neumaier): the compensation collects the
+// rounding error of each addition, exactly (Fast2Sum with the larger magnitude first).
 fn accumulate(e: u32, v: f32) {
   let s = state[e];
   let t = s + v;
@@ -23,6 +26,7 @@ fn accumulate(e: u32, v: f32) {
   state[e] = t;
   state[2u * p.channels + e] += err;
 }
+// </generated>
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -173,6 +173,7 @@ fn bQuad(row: Row, q: ColQuad) -> vec4<f32> {
   return select(vec4<f32>(0.0), select(vec4<f32>(1.0), zv - q.b, q.isY), m);
 }
 
+// <generated: neumaier-accumulate comp=p.stateLen>
 // Adds v into the running sum of element e, compensated (Neumaier): the compensation collects the
 // rounding error of each addition, exactly (Fast2Sum with the larger magnitude first).
 fn accumulate(e: u32, v: f32) {
@@ -182,6 +183,7 @@ fn accumulate(e: u32, v: f32) {
   state[e] = t;
   state[p.stateLen + e] += err;
 }
+// </generated>
 
 // Stores 4 values of column col, at k .. k + 3 (those below K): into slice s of `part`, or into
 // the running sums.
