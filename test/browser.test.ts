@@ -35,6 +35,7 @@ import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import { openDataset } from '../src/node/datasets/index.ts';
 import { loadAnalyzers, loadEvalModel } from '../src/node/eval/setup.ts';
 import { pickGallery, writeGallery } from '../src/node/gallery.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './helpers/chromium.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { modelProto, node } from './helpers/onnx-writer.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
@@ -42,26 +43,6 @@ import { ZENNIT_INDEX, type ZennitCase, type ZennitCaseFile } from './helpers/ze
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT_DIR = join(ROOT, 'test-output');
-const CHROMIUM = process.env.LRP_CHROMIUM ?? '/usr/bin/chromium';
-
-/**
- * What gives headless Chromium a WebGPU adapter here: --enable-unsafe-webgpu is the one that
- * matters (without it requestAdapter() returns null on Linux); --use-webgpu-adapter=swiftshader
- * pins the CPU adapter so the test behaves the same with or without a GPU. --disable-gpu is left
- * out: it is not needed headless.
- */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 
 const npy = (path: string) => {
   const a = parseNpy(new Uint8Array(readFileSync(path)), path);

@@ -23,6 +23,7 @@ import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { acquireLock } from '../src/node/eval/lock.ts';
 import { readPatterns, writePatterns } from '../src/node/patterns/files.ts';
+import { loadPatterns, Lrp, savePatterns } from '../src/node/index.ts';
 import { runPatterns } from '../src/node/patterns/run.ts';
 import { bindPatterns, patternsDigest, sourceWeightShape, weightsDigest, type PatternSet } from '../src/patterns/pattern-set.ts';
 import { PatternStatistics } from '../src/patterns/statistics.ts';
@@ -111,6 +112,44 @@ describe.skipIf(folders.length === 0)('the reference of ../shared/testvectors/pa
       } finally {
         acts.release();
         fm.destroy();
+      }
+    });
+
+    it(`${f}: the library: model.learnPatterns over a stream, an explainer with the patterns, savePatterns and loadPatterns`, async () => {
+      const lrp = await Lrp.create({ device: shared.gpu.device });
+      try {
+        const model = await lrp.loadModel(dir + spec.model);
+        const train = npy(dir + spec.train);
+        const per = numel(model.inputShape);
+        const n = train.shape[0];
+        async function* parts() {
+          // Two uneven parts, as a stream of a large set would come.
+          yield { data: train.data.subarray(0, 37 * per), shape: [37, ...model.inputShape] };
+          yield { data: train.data.subarray(37 * per), shape: [n - 37, ...model.inputShape] };
+        }
+        const patterns = await model.learnPatterns(parts(), { batchSize: 20 });
+        expect(patterns.samples).toBe(n);
+        expect([...patterns.nodes].sort()).toEqual(Object.keys(spec.patterns).sort());
+        for (const [node, file] of Object.entries(spec.patterns)) {
+          const ref = npy(dir + file);
+          const got = patterns.pattern(node);
+          expect(got.shape).toEqual(ref.shape);
+          expect(relL2(got.data, ref.data), node).toBeLessThanOrEqual(spec.pattern_tolerance);
+        }
+        await expect(model.explainer('pattern-attribution')).rejects.toThrow(/needs the model's learned patterns: .*the patterns option/);
+        const explainer = await model.explainer('pattern-attribution', { patterns });
+        const input = npy(dir + spec.input);
+        for (const c of spec.cases) {
+          const ex = await explainer.explain({ data: input.data, shape: input.shape }, { target: c.target, init: c.init });
+          expect(relL2(ex.relevance.data, npy(dir + c.expected).data), `${c.name} (${c.init})`).toBeLessThanOrEqual(c.tolerance);
+        }
+        const out = join(tmp, `${f}-library`);
+        savePatterns(out, patterns, model);
+        const back = loadPatterns(out, model);
+        expect(back.digest).toBe(patterns.digest);
+        expect(JSON.parse(readFileSync(join(out, 'patterns.json'), 'utf8')).samples).toBe(n);
+      } finally {
+        lrp.destroy();
       }
     });
 

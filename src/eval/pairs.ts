@@ -23,8 +23,10 @@ export interface PrepareFailure {
   readonly skips: readonly Skip[];
 }
 
+/** A sample ready for the GPU, or why it is not. */
 export type PrepareResult = PreparedSample | PrepareFailure;
 
+/** Whether preparation succeeded (the sample has an input and pairs). */
 export function isPrepared(r: PrepareResult): r is PreparedSample {
   return 'input' in r;
 }

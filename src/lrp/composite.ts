@@ -562,7 +562,7 @@ function nameHint(graph: Graph, name: string): string {
 function methodPatterns(spec: CompositeSpec, graph: Graph, patterns: PatternSet | null): PatternSet {
   if (!patterns) {
     throw new Error(`${spec.source}: pattern-attribution needs the model's learned patterns: give --patterns DIR ` +
-      '(learn them once with lrp patterns --model MODEL --dataset ... --out DIR)');
+      '(learn them once with lrp patterns --model MODEL --dataset ... --out DIR; in the library, the patterns option from model.learnPatterns())');
   }
   if (patterns.graph !== graph) throw new Error(`${spec.source}: the patterns from ${patterns.source} were checked against another model than ${graph.name}`);
   return patterns;

@@ -70,6 +70,7 @@ const PRESETS = {
   },
 } as const satisfies Record<string, PresetDef>;
 
+/** The name of a preset composite, e.g. `'cmp-alpha2-flat'` (the paper's LRP_CMP:α2+b); see shared/docs/composite-spec.md. */
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES: readonly PresetName[] = Object.keys(PRESETS) as PresetName[];
 

@@ -47,15 +47,26 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
     graph = importOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec, externalData) });
     const beside = `${spec}.json`;
     if (!opts.preprocess && existsSync(beside)) {
-      preprocess = parsePreprocessSpecText(readFileSync(beside, 'utf8'), beside);
+      preprocess = readPreprocessFile(beside);
       preprocessSource = beside;
     }
   }
   if (opts.preprocess) {
-    preprocess = parsePreprocessSpecText(readFileSync(opts.preprocess, 'utf8'), opts.preprocess);
+    preprocess = readPreprocessFile(opts.preprocess);
     preprocessSource = opts.preprocess;
   }
   return { graph, preprocess, preprocessSource, source: spec, builtin, externalData: [...externalData] };
+}
+
+/** A preprocessing spec file; errors name it. */
+export function readPreprocessFile(path: string): PreprocessSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read the preprocessing spec: ${(e as Error).message}`);
+  }
+  return parsePreprocessSpecText(text, path);
 }
 
 /** Reads ONNX external data relative to the model file, refusing paths that leave its folder. */

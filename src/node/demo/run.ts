@@ -9,7 +9,6 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeSynthDataset } from '../synth-dataset.ts';
 import { openDataset } from '../datasets/index.ts';
 import { runEval } from '../eval/run.ts';
@@ -17,11 +16,12 @@ import { runOcclusion } from '../eval/occlusion.ts';
 import { runPatterns } from '../patterns/run.ts';
 import { loadAnalyzers, loadEvalModel } from '../eval/setup.ts';
 import { createNodeGpu } from '../gpu.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import { pickGallery, writeGallery, type GalleryRender } from '../gallery.ts';
 import { reportMarkdown } from '../../eval/report.ts';
 import { HEATMAP_DEFAULTS } from '../../heatmap/index.ts';
 
-export const DEMO_MODEL = fileURLToPath(new URL('../../../models/demo/demo.onnx', import.meta.url));
+export const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo', 'demo.onnx');
 
 /** The paper's analyzers, in its Table 1 order. */
 export const DEMO_ANALYZERS = [

@@ -17,22 +17,20 @@
  *   layer), init, split, skipDifficult, limit, shard, tool version.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import type { Shard } from '../../eval/report.ts';
 import type { Sample, Skip } from '../../eval/types.ts';
 import type { LayerRule, Method } from '../../lrp/rule-spec.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import type { Dataset } from '../datasets/index.ts';
+import { PACKAGE_VERSION } from '../package-root.ts';
 import type { AnalyzerSpec } from './setup.ts';
 
 export const TOOL_NAME = 'webgpu-lrp';
 
 /** package.json's version: records of two versions are not mixed in one run. */
-export const TOOL_VERSION: string = (() => {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return String(pkg.version ?? '0.0.0');
-})();
+export const TOOL_VERSION: string = PACKAGE_VERSION;
 
 export interface ModelIdentity {
   /** Absolute path when it was loaded (for people), or the built-in's name. */

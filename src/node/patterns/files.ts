@@ -29,10 +29,11 @@ export const PATTERNS_JSON = 'patterns.json';
 export const CHECKPOINT_FILE = 'patterns.checkpoint';
 export const PATTERNS_FORMAT = 'webgpu-lrp/patterns@1';
 
-/** Where the statistics came from. */
+/** Where the statistics came from: an .npy, a dataset, or the library (`model.learnPatterns()`). */
 export type StatisticsSource =
   | { readonly input: string }
-  | { readonly dataset: string; readonly split: string | null; readonly labels: string | null };
+  | { readonly dataset: string; readonly split: string | null; readonly labels: string | null }
+  | { readonly library: string };
 
 export interface PatternsFile {
   readonly format: string;
