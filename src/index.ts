@@ -15,7 +15,7 @@
  * Everything exported here is the public API (docs/api.md); modules under src/ are internal.
  */
 export { Lrp, NoWebGpuError, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from './api/lrp.ts';
-export { inspectModel, Model, topClasses, type LayerInfo, type ModelInfo, type Prediction, type RankedClass } from './api/model.ts';
+export { inspectModel, Model, topClasses, type LayerInfo, type LearnPatternsOptions, type ModelInfo, type Prediction, type RankedClass } from './api/model.ts';
 export {
   Explainer, Explanation, type ExplainOptions, type GpuExplanation, type GpuTensor, type LayerPlan, type Target,
 } from './api/explainer.ts';
@@ -24,6 +24,7 @@ export {
   type PresetInfo, type PresetName,
 } from './api/composite.ts';
 export * from './api/heatmap.ts';
+export { Patterns, type PatternsProvenance } from './api/patterns.ts';
 export { croppedImage, type ModelInput, type RgbaImage, type Tensor } from './api/input.ts';
 export { readImage, type ImageSource } from './api/image.ts';
 export { npyToTensor, tensorToNpy } from './api/npy.ts';

@@ -1,5 +1,6 @@
 // Composites: parsing, validation, presets and resolution against real models
 // (shared/docs/composite-spec.md). No GPU needed.
+import type { PatternSet } from '../src/patterns/pattern-set.ts';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Graph, Layer } from '../src/graph/ir.ts';
@@ -98,7 +99,8 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
     const rule = r.rules.get(l.name)!.rule;
     const allowed: Record<Layer['kind'], string[]> = r.method
       ? {
-        conv: ['gradient'], dense: ['gradient'], relu: r.method === 'guided-backprop' ? ['guided'] : ['gradient'],
+        conv: [r.method === 'pattern-attribution' ? 'pattern' : 'gradient'], dense: [r.method === 'pattern-attribution' ? 'pattern' : 'gradient'],
+        relu: r.method === 'guided-backprop' ? ['guided'] : ['gradient'],
         maxpool: ['winner'], avgpool: ['gradient'], globalavgpool: ['gradient'], lrn: ['gradient'],
         flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
         add: ['gradient'], batchnorm: ['gradient'], clip: ['gradient'], leakyrelu: ['gradient'], bias: [], softmax: [],
@@ -144,7 +146,8 @@ describe('presets', () => {
     const documented = [...table.matchAll(/^\| (`[^|]+`)/gm)].flatMap((m) => [...m[1].matchAll(/`([a-z0-9-]+)`/g)].map((x) => x[1]));
     expect(documented).toContain('cmp-alpha2-flat');
     expect(documented).toContain('guided-backprop');
-    const aliases = ['epsilon-plus', 'epsilon-plus-flat', 'epsilon-alpha2-beta1', 'epsilon-alpha2-beta1-flat'];
+    // zennit's names, and this project's PatternAttribution (the paper's Table 1 row the doc's table lacks).
+    const aliases = ['epsilon-plus', 'epsilon-plus-flat', 'epsilon-alpha2-beta1', 'epsilon-alpha2-beta1-flat', 'pattern-attribution'];
     expect([...PRESET_NAMES].sort()).toEqual([...new Set([...documented, ...aliases])].sort());
     for (const name of PRESET_NAMES) expect(presetDescription(name).length).toBeGreaterThan(10);
     expect(presetDescription('cmp-alpha2-flat')).toBe('LRP_CMP:α2+b: dense: epsilon (--epsilon, default 0.1); conv: alpha-beta 2, 1; #0: flat');
@@ -163,8 +166,12 @@ describe('presets', () => {
   for (const [model, graph, preprocess, available] of models) {
     it.skipIf(!available)(`every preset resolves on ${model}`, () => {
       const g = graph();
+      // Zero patterns: enough for pattern-attribution to resolve (its maps are tested elsewhere).
+      const patterns: PatternSet = {
+        graph: g, source: 'zeros', digest: '0', byLayer: new Map(g.layers.filter(isLinear).map((l) => [l.name, new Float32Array(l.weight.length)])),
+      };
       for (const name of PRESET_NAMES) {
-        const r = resolveComposite(parseComposite(name, '--composite'), g, { preprocess });
+        const r = resolveComposite(parseComposite(name, '--composite'), g, { preprocess, patterns });
         expect(r.name).toBe(name);
         expectWellFormed(r, g);
         // No preset leaves a linear layer to the default z.
@@ -505,7 +512,7 @@ describe('gradient methods', () => {
     );
     expect(() => parseComposite({ method: 'gradient', stabilizer: 1e-6 }, 'c.json')).toThrow(/takes no "stabilizer"/);
     expect(() => parseComposite({ method: 'smoothgrad' }, 'c.json')).toThrow(
-      'c.json: unknown method "smoothgrad" (methods: gradient, gradient-x-input, guided-backprop)',
+      'c.json: unknown method "smoothgrad" (methods: gradient, gradient-x-input, guided-backprop, pattern-attribution)',
     );
   });
 });

@@ -415,7 +415,8 @@ const presetDescription = (name: string): string => PRESETS.find((p) => p.name =
 
 function fillPresets(): void {
   const custom = new Option('custom JSON (below)', CUSTOM);
-  const options = PRESETS.map(({ name, description }) => {
+  // PatternAttribution needs a folder of learned patterns, which this page cannot load (yet).
+  const options = PRESETS.filter(({ name }) => name !== 'pattern-attribution').map(({ name, description }) => {
     const o = new Option(name, name);
     o.title = description;
     return o;

@@ -8,6 +8,7 @@ import { formatComposite, parseComposite, resolveComposite, type CompositeSpec, 
 import { PRESET_NAMES, presetDescription, type PresetName } from '../lrp/presets.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import type { Model } from './model.ts';
+import type { Patterns } from './patterns.ts';
 
 /** The name of a preset composite, e.g. `'cmp-alpha2-flat'` (the paper's LRP_CMP:α2+b). */
 export type { PresetName };
@@ -50,8 +51,12 @@ export type CompositeJson =
   }
   | {
     readonly name?: string;
-    /** A method that follows every layer's true derivative instead of LRP rules. */
-    readonly method: 'gradient' | 'gradient-x-input' | 'guided-backprop';
+    /**
+     * A method that follows every layer's true derivative instead of LRP rules;
+     * `pattern-attribution` replaces each linear layer's weight W by A * W, A its learned pattern
+     * (give `patterns` in the options).
+     */
+    readonly method: 'gradient' | 'gradient-x-input' | 'guided-backprop' | 'pattern-attribution';
   };
 
 /** What `model.explainer()` and `Composite.parse()` take: a preset name, JSON text, a JSON object, or a parsed composite. */
@@ -69,6 +74,11 @@ export interface CompositeOptions {
    * paper's knob from local features to a coarse localisation. Default 0 (none).
    */
   readonly flatLayers?: number;
+  /**
+   * The model's learned patterns, which `pattern-attribution` needs (`model.learnPatterns()`, or
+   * `loadPatterns()` in Node); other composites ignore them.
+   */
+  readonly patterns?: Patterns;
 }
 
 /** A preset with what it does. */
@@ -116,7 +126,7 @@ export class Composite {
   }
 
   /** The gradient method, for a method composite; null for LRP rules. */
-  get method(): 'gradient' | 'gradient-x-input' | 'guided-backprop' | null {
+  get method(): 'gradient' | 'gradient-x-input' | 'guided-backprop' | 'pattern-attribution' | null {
     return this.spec.method;
   }
 
@@ -136,6 +146,6 @@ export class Composite {
 
   /** @internal The rule of every layer of `graph`. */
   resolve(graph: Graph, preprocess: PreprocessSpec | null, options: CompositeOptions = {}): ResolvedComposite {
-    return resolveComposite(this.spec, graph, { epsilon: options.epsilon, flatLayers: options.flatLayers, preprocess });
+    return resolveComposite(this.spec, graph, { epsilon: options.epsilon, flatLayers: options.flatLayers, preprocess, patterns: options.patterns?.set });
   }
 }

@@ -14,6 +14,10 @@ import { Composite, type CompositeOptions, type CompositeSource } from './compos
 import { Evaluator, type EvaluatorOptions } from './evaluator.ts';
 import { explainEach, Explainer, type ExplainOptions, type Explanation } from './explainer.ts';
 import { checkPreprocessFits, toBatch, type ModelInput, type Tensor } from './input.ts';
+import { Patterns } from './patterns.ts';
+import { PatternStatistics } from '../patterns/statistics.ts';
+import { patternFromSums } from '../patterns/sums.ts';
+import { patternsDigest } from '../patterns/pattern-set.ts';
 
 /** One class of a prediction. */
 export interface RankedClass {
@@ -101,6 +105,22 @@ export interface ModelParts {
  */
 export function topClasses(logits: ArrayLike<number>, k = 5, labels: readonly string[] | null = null): RankedClass[] {
   return topK(logits, k).map((r) => ({ ...r, label: labels?.[r.index] ?? null }));
+}
+
+/** Options of {@link Model.learnPatterns}. */
+export interface LearnPatternsOptions {
+  /** Samples per forward pass (default 16, at most `model.maxBatch`). */
+  readonly batchSize?: number;
+}
+
+/** One input, or each input of an iterable or async iterable (a list of images is one input). */
+async function* inputsOf(input: ModelInput | Iterable<ModelInput> | AsyncIterable<ModelInput>): AsyncGenerator<ModelInput> {
+  const single = input instanceof Float32Array || Array.isArray(input) || (typeof input === 'object' && input !== null && 'data' in input);
+  if (single) {
+    yield input as ModelInput;
+    return;
+  }
+  yield* input as Iterable<ModelInput> | AsyncIterable<ModelInput>;
 }
 
 /** Things a model made and destroys with it. */
@@ -237,6 +257,48 @@ export class Model implements ModelInfo {
     const explainer = Explainer.of(this, engine, resolved.notes, formatComposite(resolved, this.graph), () => this.owned.delete(explainer));
     this.owned.add(explainer);
     return explainer;
+  }
+
+  /**
+   * Learns PatternAttribution's patterns of this model from a statistics set (e.g. a few thousand
+   * training images): `input` is one input (images, a tensor of N samples) or a stream of them
+   * (an iterable or async iterable of inputs, for sets larger than memory). Every batch runs one
+   * forward pass whose activations give every linear layer's statistics, summed on the GPU with
+   * compensation; the patterns are computed in float64 at the end.
+   */
+  async learnPatterns(input: ModelInput | Iterable<ModelInput> | AsyncIterable<ModelInput>, options: LearnPatternsOptions = {}): Promise<Patterns> {
+    this.check();
+    const batch = options.batchSize ?? Math.min(16, this.maxBatch);
+    if (!(Number.isSafeInteger(batch) && batch >= 1 && batch <= this.maxBatch)) {
+      throw new Error(`batchSize must be a whole number from 1 to ${this.maxBatch} (what model '${this.name}' fits), got ${batch}`);
+    }
+    const stats = await PatternStatistics.create(this.forward);
+    try {
+      const per = numel(this.inputShape);
+      for await (const one of inputsOf(input)) {
+        const { data, count } = toBatch(one, this);
+        for (let n0 = 0; n0 < count; n0 += batch) {
+          const n = Math.min(batch, count - n0);
+          const acts = await this.forward.forward(data.subarray(n0 * per, (n0 + n) * per), n);
+          try {
+            await stats.accumulate(acts);
+          } finally {
+            acts.release();
+          }
+        }
+      }
+      if (stats.samples === 0) throw new Error('learnPatterns: the statistics set is empty');
+      const byLayer = new Map<string, Float32Array>();
+      const rows = new Map<string, number>();
+      for (const layer of stats.linearLayers) {
+        const sums = await stats.readLayer(layer.name);
+        byLayer.set(layer.name, patternFromSums(layer.weight, sums));
+        rows.set(layer.name, sums.rows);
+      }
+      return Patterns.of({ graph: this.graph, source: `patterns learned for '${this.name}'`, byLayer, digest: patternsDigest(byLayer) }, { samples: stats.samples, rows });
+    } finally {
+      stats.destroy();
+    }
   }
 
   /**

@@ -53,6 +53,12 @@ export interface DenseLayer extends LayerBase {
   readonly bias: Float32Array;
   /** False when the model declares no bias (ONNX MatMul without an Add). */
   readonly hasBias?: boolean;
+  /**
+   * How the source file stores the weight: [out, in] (Gemm with transB = 1; the default, and
+   * built-in models) or [in, out] (MatMul, Gemm with transB = 0). Files written in "the shape of
+   * the node's weight" (learned patterns) follow it.
+   */
+  readonly sourceLayout?: 'out-in' | 'in-out';
 }
 
 export interface ReluLayer extends LayerBase { readonly kind: 'relu' }

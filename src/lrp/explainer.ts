@@ -265,6 +265,7 @@ function resolveTargets(targets: readonly Target[] | Target, logits: Float32Arra
 }
 
 export function ruleLabel(rule: LayerRule): string {
+  if (rule.rule === 'pattern') return `pattern(from ${rule.source})`;
   const params = Object.entries(rule).filter(([k]) => k !== 'rule').map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : v}`);
   return params.length ? `${rule.rule}(${params.join(', ')})` : rule.rule;
 }

@@ -13,9 +13,14 @@
  * lrp.destroy();
  * ```
  */
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Lrp as CoreLrp, adapterName, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from '../api/lrp.ts';
-import type { ModelParts } from '../api/model.ts';
+import type { Model, ModelParts } from '../api/model.ts';
+import { Patterns } from '../api/patterns.ts';
+import { weightsDigest } from '../patterns/pattern-set.ts';
+import { fileError } from './file-errors.ts';
+import { readPatterns, writePatterns } from './patterns/files.ts';
 import type { Tensor } from '../api/input.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { parseLabels } from '../io/labels.ts';
@@ -132,6 +137,34 @@ export async function readNpy(path: string): Promise<Tensor> {
 /** Writes a tensor (e.g. `explanation.relevance`) as a float32 `.npy` file, which `numpy.load` reads. */
 export async function writeNpy(path: string, tensor: Tensor): Promise<void> {
   await writeNpyFile(path, tensor.shape, tensor.data);
+}
+
+/**
+ * Reads the patterns `lrp patterns` wrote to `dir` (or any folder of `NODE.npy` patterns in the
+ * shape of each node's ONNX weight) and checks them against `model`: the weights digest of
+ * `patterns.json`, a pattern for every Conv, Gemm and MatMul, their shapes. Give them to
+ * `model.explainer('pattern-attribution', { patterns })`.
+ */
+export function loadPatterns(dir: string, model: Model): Patterns {
+  return Patterns.of(readPatterns(dir, model.graph).set, null);
+}
+
+/**
+ * Writes patterns as `lrp patterns` does: `NODE.npy` per node and `patterns.json`, so that
+ * `lrp explain --patterns DIR` and `loadPatterns` read them.
+ */
+export function savePatterns(dir: string, patterns: Patterns, model: Model): void {
+  if (patterns.set.graph !== model.graph) throw new Error(`savePatterns: these patterns are not '${model.name}''s`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fileError(dir, 'create the patterns folder', e);
+  }
+  const p = patterns.provenance;
+  writePatterns(dir, model.graph, patterns.set.byLayer, {
+    model: model.name, weights: weightsDigest(model.graph), statistics: { library: 'model.learnPatterns()', limit: null },
+    samples: p?.samples ?? 0, skipped: 0, batch: 0, preprocess: model.preprocess, rows: p?.rows ?? new Map(),
+  });
 }
 
 export { readLabels } from './labels.ts';

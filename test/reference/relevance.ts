@@ -176,6 +176,9 @@ export function linearRelevance(m: LinearMap, rule: LinearRule, x: Float64Array,
   switch (rule.rule) {
     case 'gradient':
       return bwd(m, R, W, N);
+    case 'pattern':
+      // PatternAttribution: the gradient through A * W (the pattern is in the weight's layout).
+      return bwd(m, R, W.map((w, i) => w * rule.pattern[i]), N);
     case 'z':
     case 'epsilon': {
       const s = divide(R, z, rule.rule === 'z' ? rule.stabilizer : rule.epsilon);
@@ -417,7 +420,7 @@ export function referenceLayerRelevance(
     case 'conv':
     case 'dense': {
       const r = rule as LinearRule;
-      if (!['gradient', 'z', 'epsilon', 'zplus', 'alpha-beta', 'gamma', 'flat', 'wsquare', 'zbox'].includes(r.rule)) bad(layer, rule);
+      if (!['gradient', 'pattern', 'z', 'epsilon', 'zplus', 'alpha-beta', 'gamma', 'flat', 'wsquare', 'zbox'].includes(r.rule)) bad(layer, rule);
       return linearRelevance(linearMap(layer, inputShape), r, x, z, relOut, batch);
     }
     case 'maxpool':

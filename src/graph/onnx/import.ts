@@ -391,9 +391,11 @@ class Converter {
     let outF: number;
     let bias: Float32Array;
     let hasBias = true;
+    let sourceLayout: 'out-in' | 'in-out' = 'in-out';
     if (node.opType === 'Gemm') {
       if (intAttr(node, 'transA', 0) !== 0) throw new Error('transA=1 is not supported (it would mix samples of the batch)');
       const transB = intAttr(node, 'transB', 0) === 1;
+      if (transB) sourceLayout = 'out-in';
       const alpha = floatAttr(node, 'alpha', 1);
       const beta = floatAttr(node, 'beta', 1);
       outF = transB ? B.dims[0] : B.dims[1];
@@ -411,7 +413,7 @@ class Converter {
     }
     const inF = weight.length / outF;
     this.builder.add({
-      kind: 'dense', name, inputs: [input], output: node.outputs[0], inFeatures: inF, outFeatures: outF, weight, bias,
+      kind: 'dense', name, inputs: [input], output: node.outputs[0], inFeatures: inF, outFeatures: outF, weight, bias, sourceLayout,
       ...(hasBias ? {} : { hasBias: false }),
     });
   }

@@ -39,8 +39,23 @@ function stabLayout(layer: ConvLayer): { data: Float32Array; K: number; Kpad: nu
   return { data, K, Kpad, Npad };
 }
 
+/**
+ * The weight the transposed (redistribution) GEMMs read: the layer's W, or for PatternAttribution
+ * A * W element-wise, A the learned pattern in the same C x K layout. This is the one place where
+ * a pattern meets the weights; its product is re-laid out and uploaded once per (model, composite)
+ * by the op below, like every relevance weight. (Issue 10 moves re-laid-out weights into the
+ * forward model, shared by every explainer; A * W then becomes one more layout there, keyed by
+ * the pattern set.)
+ */
+export function relevanceWeight(layer: ConvLayer | DenseLayer, rule: LinearRule): Float32Array {
+  if (rule.rule !== 'pattern') return layer.weight;
+  const a = rule.pattern;
+  if (a.length !== layer.weight.length) throw new Error(`layer '${layer.name}': its pattern has ${a.length} values, its weight ${layer.weight.length}`);
+  return Float32Array.from(layer.weight, (w, i) => w * a[i]);
+}
+
 /** Transposed layout for the redistribution: [g][Ktpad][Cpad], k = (co, ky, kx), columns = input channels. */
-function transposeLayout(layer: ConvLayer): { data: Float32Array; K: number; Kpad: number; Npad: number } {
+function transposeLayout(layer: ConvLayer, weight: Float32Array): { data: Float32Array; K: number; Kpad: number; Npad: number } {
   const { groups, outChannels, inChannels, kernel: [kh, kw] } = layer;
   const cinPG = inChannels / groups;
   const coutPG = outChannels / groups;
@@ -53,7 +68,7 @@ function transposeLayout(layer: ConvLayer): { data: Float32Array; K: number; Kpa
     for (let co = 0; co < coutPG; co++) {
       for (let ci = 0; ci < cinPG; ci++) {
         const src = ((g * coutPG + co) * cinPG + ci) * KK;
-        for (let r = 0; r < KK; r++) data[g * Kpad * Npad + (co * KK + r) * Npad + ci] = layer.weight[src + r];
+        for (let r = 0; r < KK; r++) data[g * Kpad * Npad + (co * KK + r) * Npad + ci] = weight[src + r];
       }
     }
   }
@@ -164,7 +179,7 @@ export async function createConvBackward(c: BackwardOpContext): Promise<Backward
   const { plan, rule } = cm;
 
   const fw = plan.denominators.some((d) => d.kind === 'stab') ? stabLayout(layer) : null;
-  const tw = transposeLayout(layer);
+  const tw = transposeLayout(layer, relevanceWeight(layer, rule));
   const fwBuf = fw ? ctx.upload(fw.data, `${layer.name}.weight (relevance, forward layout)`) : null;
   const twBuf = ctx.upload(tw.data, `${layer.name}.weight (relevance, transposed layout)`);
   const bounds = ctx.upload(boundsData(rule, 1, inC), `${layer.name} zbox bounds`);
@@ -284,9 +299,10 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
 
   const chunkRows = denseChunkRows(inF, outF, ctx.maxBinding);
   const chunks: { r0: number; rows: number; w: GPUBuffer }[] = [];
+  const weight = relevanceWeight(layer, rule);
   for (let r0 = 0; r0 < outF; r0 += chunkRows) {
     const rows = Math.min(chunkRows, outF - r0);
-    chunks.push({ r0, rows, w: ctx.upload(layer.weight.subarray(r0 * inF, (r0 + rows) * inF), `${layer.name}.weight[${r0}:${r0 + rows}] (relevance)`) });
+    chunks.push({ r0, rows, w: ctx.upload(weight.subarray(r0 * inF, (r0 + rows) * inF), `${layer.name}.weight[${r0}:${r0 + rows}] (relevance)`) });
   }
 
   const stabs = await Promise.all(plan.denominators.filter((d): d is StabPass => d.kind === 'stab').map(async (d, i) => {

@@ -55,9 +55,11 @@ export interface DatasetIdentity {
 export interface CompositeIdentity {
   readonly name: string;
   readonly method: Method | null;
-  /** Layer name → its rule, in the model's layer order. */
-  readonly rules: readonly (readonly [string, LayerRule])[];
+  /** Layer name → its rule, in the model's layer order (learned patterns by their digest). */
+  readonly rules: readonly (readonly [string, RuleIdentity])[];
 }
+
+export type RuleIdentity = Exclude<LayerRule, { rule: 'pattern' }> | { readonly rule: 'pattern'; readonly patterns: string };
 
 export interface RunIdentity {
   readonly tool: { readonly name: string; readonly version: string };
@@ -160,8 +162,13 @@ export function compositeIdentity(analyzers: readonly AnalyzerSpec[], layerOrder
   return analyzers.map((a) => ({
     name: a.name,
     method: a.composite.method,
-    rules: layerOrder.filter((l) => a.composite.rules.has(l)).map((l) => [l, a.composite.rules.get(l)!] as const),
+    rules: layerOrder.filter((l) => a.composite.rules.has(l)).map((l) => [l, ruleIdentity(a.composite.rules.get(l)!)] as const),
   }));
+}
+
+/** A rule as the identity records it: PatternAttribution's patterns by their digest, not their values. */
+function ruleIdentity(rule: LayerRule): RuleIdentity {
+  return rule.rule === 'pattern' ? { rule: 'pattern', patterns: rule.digest } : rule;
 }
 
 export interface IdentityMismatch {
