@@ -152,6 +152,7 @@ try {
     console.log(`GPU buffer pool peak: ${(gpu.ctx.pool.stats.peak / 2 ** 20).toFixed(0)} MiB (activations, relevance, scratch: beyond the weights)`);
     // On lavapipe GPU memory is process memory: the peak RSS is the whole run's footprint.
     console.log(`process peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (weights ${(weightBytes / 2 ** 20).toFixed(0)} MiB as stored in the model)`);
+    console.log(`pipelines: ${gpu.ctx.pipelines.size} (each one LLVM compile on lavapipe with a cold shader cache)`);
   } finally {
     gpu.close();
   }

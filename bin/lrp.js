@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx's loader: no build step to forget, the same sources the
-// tests and the browser bundle use.
+// The CLI runs from the TypeScript sources in a checkout (through tsx's loader: no build step to
+// forget, the same sources the tests and the browser bundle use), and from the build (dist/) in
+// the installed package, which ships no cli/ sources and needs no TypeScript loader.
 //
 // Dawn writes a few start-up warnings straight to file descriptor 2 from native code (on lavapipe:
 // "maxDynamic...PerPipelineLayout artificially reduced ..."), which no JavaScript can intercept in
@@ -10,6 +11,7 @@
 // status, or the signal the child died of, is this process's. The child ends itself if this one
 // is killed (SIGKILL cannot be forwarded), so a killed `lrp` never leaves work running.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const CHILD = 'LRP_CLI_CHILD';
@@ -19,9 +21,14 @@ if (process.env[CHILD] === '1') {
   setInterval(() => {
     if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
   }, 100).unref();
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../cli/main.ts');
+  const source = new URL('../cli/main.ts', import.meta.url);
+  if (existsSync(source)) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import(source.href);
+  } else {
+    await import('../dist/cli/main.js');
+  }
 } else {
   const verbose = process.env.LRP_VERBOSE === '1' || process.argv.slice(2).some((a) => a === '--verbose' || a === '--verbose=true');
   /** Dawn's start-up warnings that say nothing a user can act on. */

@@ -11,13 +11,14 @@ import { explainCommand } from './commands/explain.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { mergeCommand } from './commands/merge.ts';
 import { occlusionCommand } from './commands/occlusion.ts';
+import { patternsCommand } from './commands/patterns.ts';
 import { predictCommand } from './commands/predict.ts';
 import { synthCommand } from './commands/synth.ts';
 import { webCommand } from './commands/web.ts';
 import { rejectUnknownOptions, suggest, UsageError, type DefinedCommand } from './options.ts';
 
 export const COMMANDS: readonly DefinedCommand[] = [
-  inspectCommand, predictCommand, explainCommand, webCommand, synthCommand, evalCommand, mergeCommand, occlusionCommand, demoCommand,
+  inspectCommand, predictCommand, explainCommand, webCommand, synthCommand, evalCommand, mergeCommand, occlusionCommand, patternsCommand, demoCommand,
 ] as unknown as DefinedCommand[];
 
 export interface RunOptions {

@@ -55,6 +55,7 @@ export const COMPOSITE_OPTIONS: readonly OptionSpec[] = [
   spec('epsilon', { type: 'number', describe: 'epsilon of the presets that take one (default: 0.1; 1e-6 for zennit\'s composites)' },
     (name) => (v: number) => (Number.isFinite(v) && v >= 0 ? null : `--${name} must be a number >= 0, got ${show(v)}`)),
   spec('flat-layers', { type: 'number', describe: 'the first N linear layers take the flat rule' }, wholeAtLeast(0)),
+  spec('patterns', { type: 'string', describe: 'learned patterns for the pattern-attribution composite: a folder lrp patterns wrote' }),
   spec('classifier-layers', {
     type: 'number',
     describe: 'the last K linear layers take the rule of "dense" entries, convolutions included (K=1 puts epsilon on an all-convolutional model\'s classifier, e.g. SqueezeNet\'s conv10)',

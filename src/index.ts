@@ -1,20 +1,41 @@
+/// <reference types="@webgpu/types" />
 /**
- * webgpu-lrp's core: takes a GPUDevice, imports nothing from Node, runs in a browser unchanged.
- * Node start-up (Dawn, files, images) lives in src/node/.
+ * webgpu-lrp: Layer-wise Relevance Propagation on WebGPU, the browser-safe core (`import ... from
+ * 'webgpu-lrp'`). It takes a GPUDevice and imports nothing from Node; `webgpu-lrp/node` adds Dawn
+ * start-up, files, images and datasets, and re-exports all of this.
+ *
+ * ```ts
+ * const lrp = await Lrp.create();
+ * const model = await lrp.loadModel(new URL('model.onnx', location.href));
+ * const explainer = await model.explainer('cmp-alpha2-flat');
+ * const explanation = await explainer.explain(await readImage(file));
+ * const picture = explanation.heatmap(0);             // RGBA at the model's input size
+ * ```
+ *
+ * Everything exported here is the public API (docs/api.md); modules under src/ are internal.
  */
-export type { Graph, Layer, LayerKind, Shape, ValueInfo } from './graph/ir.ts';
-export { GraphBuilder } from './graph/builder.ts';
-export { importOnnx, SUPPORTED_OPS } from './graph/onnx/import.ts';
-export { builtinModel, BUILTIN_MODELS } from './graph/zoo.ts';
-export { summarizeGraph, formatSummary } from './graph/summary.ts';
-export { GpuContext, deviceDescriptor } from './gpu/context.ts';
-export type { Dispatch } from './gpu/context.ts';
+export { Lrp, NoWebGpuError, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from './api/lrp.ts';
+export { inspectModel, Model, topClasses, type LayerInfo, type LearnPatternsOptions, type ModelInfo, type Prediction, type RankedClass } from './api/model.ts';
+export {
+  Explainer, Explanation, type ExplainOptions, type GpuExplanation, type GpuTensor, type LayerPlan, type Target,
+} from './api/explainer.ts';
+export {
+  Composite, type CompositeJson, type CompositeOptions, type CompositeRuleJson, type CompositeSource, type LayerSelector,
+  type PresetInfo, type PresetName,
+} from './api/composite.ts';
+export * from './api/heatmap.ts';
+export { Patterns, type PatternsProvenance } from './api/patterns.ts';
+export { croppedImage, type ModelInput, type RgbaImage, type Tensor } from './api/input.ts';
+export { readImage, type ImageSource } from './api/image.ts';
+export { npyToTensor, tensorToNpy } from './api/npy.ts';
+export {
+  aggregate, boxMask, Evaluator, isPrepared, localization, prepareImage,
+  type Aggregates, type Box, type ClassBoxes, type Curve, type EvaluateOptions, type Evaluation, type EvaluatorOptions,
+  type Localization, type PairRecord, type PairSums, type PreparedSample, type PrepareFailure, type PrepareResult,
+  type ReportRow, type Sample, type Skip,
+} from './api/evaluator.ts';
+export { parsePreprocessSpec, parsePreprocessSpecText, type ChannelOrder, type PreprocessSpec, type ResizeMode } from './preprocess/spec.ts';
+export { parseLabels } from './io/labels.ts';
+export type { PipelineProgress } from './gpu/pipeline-cache.ts';
 export { GpuError } from './gpu/errors.ts';
 export type { ShaderLoader } from './gpu/shaders.ts';
-export { SHADER_FILES } from './kernels/index.ts';
-export { ForwardModel, Activations } from './forward/model.ts';
-export { predict, topK } from './forward/predict.ts';
-export { parseNpy, encodeNpy, npyToFloat32 } from './io/npy.ts';
-export { parsePreprocessSpec, type PreprocessSpec } from './preprocess/spec.ts';
-export { preprocessImage, type RgbaImage } from './preprocess/image.ts';
-export * from './heatmap/index.ts';

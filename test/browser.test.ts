@@ -35,6 +35,7 @@ import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import { openDataset } from '../src/node/datasets/index.ts';
 import { loadAnalyzers, loadEvalModel } from '../src/node/eval/setup.ts';
 import { pickGallery, writeGallery } from '../src/node/gallery.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './helpers/chromium.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { modelProto, node } from './helpers/onnx-writer.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
@@ -42,26 +43,6 @@ import { ZENNIT_INDEX, type ZennitCase, type ZennitCaseFile } from './helpers/ze
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT_DIR = join(ROOT, 'test-output');
-const CHROMIUM = process.env.LRP_CHROMIUM ?? '/usr/bin/chromium';
-
-/**
- * What gives headless Chromium a WebGPU adapter here: --enable-unsafe-webgpu is the one that
- * matters (without it requestAdapter() returns null on Linux); --use-webgpu-adapter=swiftshader
- * pins the CPU adapter so the test behaves the same with or without a GPU. --disable-gpu is left
- * out: it is not needed headless.
- */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 
 const npy = (path: string) => {
   const a = parseNpy(new Uint8Array(readFileSync(path)), path);
@@ -355,6 +336,43 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
       });
     }
   }
+
+  // A residual network in the page, against Node on the same canonized graph (zennit's own LRP
+  // numbers differ by its BatchNorm-merge factor, see test/helpers/zennit.ts). By default
+  // resnet-basic with gradient x input: the skip sums' kernels are the only new pipelines, the rest
+  // is shared with the cases above. LRP_BROWSER_RESIDUAL=mobilenet-v2-tiny/cmp-alpha2-flat/logit
+  // (MODEL/CASE/INIT) picks another: that one also folds BatchNorm, runs ReLU6 and depthwise
+  // convolutions, and costs about three minutes of SwiftShader compiles on two cores.
+  const [residual, residualCase, residualInit] = (process.env.LRP_BROWSER_RESIDUAL ?? 'resnet-basic/gradient-x-input/onehot').split('/');
+  it.skipIf(!haveShared('browser test: zennit-residual vectors', `testvectors/zennit-residual/${residual}/cases.json`))(
+    `${residual} (zennit-residual): ${residualCase} (${residualInit}) in the page matches Node`, async () => {
+      const dir = sharedPath(`testvectors/zennit-residual/${residual}/`);
+      const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as ZennitCaseFile;
+      const c = spec.cases.find((x) => x.name === residualCase && x.init === residualInit);
+      if (!c) throw new Error(`LRP_BROWSER_RESIDUAL: ${residual} has no case ${residualCase} (${residualInit})`);
+      const modelBytes = new Uint8Array(readFileSync(dir + spec.model));
+      const input = npy(dir + spec.input);
+      const r = await explainInPage({
+        model: base64Of(modelBytes), modelName: `${residual}/${spec.model}`,
+        input: { shape: input.shape, data: base64Of(input.data) },
+        composite: c.composite, targets: c.target, init: c.init,
+      });
+      const { graph, fm, acts } = await nodeRun(residual, modelBytes, input);
+      const explainer = await Explainer.create(fm, resolveComposite(parseComposite(c.composite, `${residual}: ${c.name}`), graph));
+      let nodeRel: Float32Array;
+      try {
+        nodeRel = (await explainer.explainActivations(acts, { targets: c.target, init: c.init })).relevance;
+      } finally {
+        explainer.destroy();
+      }
+      const vsNode = relL2(floatsOf(r.relevance), nodeRel);
+      const logitErr = relL2(r.logits, npy(dir + spec.logits).data);
+      console.log(`${residual}: ${c.name} (${c.init}): browser vs Node ${vsNode.toExponential(2)}; logits vs zennit ${logitErr.toExponential(1)}; ${r.ms.toFixed(0)} ms in the page`);
+      expect(await page.locator('#error').isVisible(), await page.locator('#error').textContent() ?? '').toBe(false);
+      expect(logitErr).toBeLessThanOrEqual(1e-4);
+      expect(vsNode).toBeLessThanOrEqual(1e-4);
+    },
+  );
 
   it('shows a heatmap (screenshot in test-output/browser.png)', async () => {
     const m = browserModels[0];

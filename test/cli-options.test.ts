@@ -44,13 +44,14 @@ const BASE: Record<string, string[]> = {
   occlusion: ['occlusion', '--model', 'm.onnx', '--dataset', 'voc:d'],
   merge: ['merge', 'a', 'b', '--out', 'c'],
   synth: ['synth', '--out', 'd'],
+  patterns: ['patterns', '--model', 'm.onnx', '--input', 's.npy', '--out', 'p'],
   demo: ['demo'],
   web: ['web'],
 };
-const MODEL_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion'];
+const MODEL_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion', 'patterns'];
 const COMPOSITE_COMMANDS = ['explain', 'eval'];
-const BATCH_COMMANDS = ['predict', 'explain', 'eval', 'occlusion', 'demo'];
-const GPU_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion', 'demo', 'web'];
+const BATCH_COMMANDS = ['predict', 'explain', 'eval', 'occlusion', 'patterns', 'demo'];
+const GPU_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion', 'patterns', 'demo', 'web'];
 
 describe('every command', () => {
   const names = COMMANDS.map((c) => c.def.command.split(' ')[0]);
@@ -93,6 +94,24 @@ describe('every command', () => {
       }
     });
   }
+
+  it('patterns: the statistics set is an .npy or a dataset, exactly one; --patterns on explain and eval', async () => {
+    const both = await parse(['patterns', '--model', 'm.onnx', '--input', 's.npy', '--dataset', 'voc:d', '--out', 'p']);
+    const neither = await parse(['patterns', '--model', 'm.onnx', '--out', 'p']);
+    for (const r of [both, neither]) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/give the statistics set as either --input STATS\.npy or --dataset voc:DIR\|imagenet:DIR/);
+    }
+    const ds = await parse(['patterns', '--model', 'm.onnx', '--dataset', 'voc:d', '--split', 'trainval', '--limit', '50', '--out', 'p', '--resume', '--checkpoint-seconds', '0']);
+    expect(ds.code, ds.stderr).toBe(0);
+    expect(ds.args).toMatchObject({ dataset: 'voc:d', split: 'trainval', limit: 50, resume: true, 'checkpoint-seconds': 0 });
+    expect((await parse([...BASE.patterns, '--checkpoint-seconds', '-1'])).stderr).toMatch(/--checkpoint-seconds must be a whole number >= 0/);
+    for (const cmd of COMPOSITE_COMMANDS) {
+      const r = await parse([...BASE[cmd], '--composite', 'pattern-attribution', '--patterns', 'dir']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.args).toMatchObject({ patterns: 'dir' });
+    }
+  });
 
   for (const cmd of BATCH_COMMANDS) {
     it(`${cmd}: --batch is a positive whole number`, async () => {

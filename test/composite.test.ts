@@ -1,5 +1,6 @@
 // Composites: parsing, validation, presets and resolution against real models
 // (shared/docs/composite-spec.md). No GPU needed.
+import type { PatternSet } from '../src/patterns/pattern-set.ts';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Graph, Layer } from '../src/graph/ir.ts';
@@ -98,14 +99,17 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
     const rule = r.rules.get(l.name)!.rule;
     const allowed: Record<Layer['kind'], string[]> = r.method
       ? {
-        conv: ['gradient'], dense: ['gradient'], relu: r.method === 'guided-backprop' ? ['guided'] : ['gradient'],
+        conv: [r.method === 'pattern-attribution' ? 'pattern' : 'gradient'], dense: [r.method === 'pattern-attribution' ? 'pattern' : 'gradient'],
+        relu: r.method === 'guided-backprop' ? ['guided'] : ['gradient'],
         maxpool: ['winner'], avgpool: ['gradient'], globalavgpool: ['gradient'], lrn: ['gradient'],
-        flatten: ['pass'], identity: ['pass'], concat: ['pass'],
+        flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
+        add: ['gradient'], batchnorm: ['gradient'], clip: ['gradient'], leakyrelu: ['gradient'], bias: [], softmax: [],
       }
       : {
         conv: linearRules, dense: linearRules, relu: ['pass'], maxpool: ['winner', 'proportional'],
         avgpool: ['norm', 'flat'], globalavgpool: ['norm', 'flat'], lrn: ['pass'],
-        flatten: ['pass'], identity: ['pass'], concat: ['pass'],
+        flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
+        add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: [],
       };
     expect(allowed[l.kind], `${l.name} (${l.kind})`).toContain(rule);
   }
@@ -142,7 +146,8 @@ describe('presets', () => {
     const documented = [...table.matchAll(/^\| (`[^|]+`)/gm)].flatMap((m) => [...m[1].matchAll(/`([a-z0-9-]+)`/g)].map((x) => x[1]));
     expect(documented).toContain('cmp-alpha2-flat');
     expect(documented).toContain('guided-backprop');
-    const aliases = ['epsilon-plus', 'epsilon-plus-flat', 'epsilon-alpha2-beta1', 'epsilon-alpha2-beta1-flat'];
+    // zennit's names, and this project's PatternAttribution (the paper's Table 1 row the doc's table lacks).
+    const aliases = ['epsilon-plus', 'epsilon-plus-flat', 'epsilon-alpha2-beta1', 'epsilon-alpha2-beta1-flat', 'pattern-attribution'];
     expect([...PRESET_NAMES].sort()).toEqual([...new Set([...documented, ...aliases])].sort());
     for (const name of PRESET_NAMES) expect(presetDescription(name).length).toBeGreaterThan(10);
     expect(presetDescription('cmp-alpha2-flat')).toBe('LRP_CMP:α2+b: dense: epsilon (--epsilon, default 0.1); conv: alpha-beta 2, 1; #0: flat');
@@ -161,8 +166,12 @@ describe('presets', () => {
   for (const [model, graph, preprocess, available] of models) {
     it.skipIf(!available)(`every preset resolves on ${model}`, () => {
       const g = graph();
+      // Zero patterns: enough for pattern-attribution to resolve (its maps are tested elsewhere).
+      const patterns: PatternSet = {
+        graph: g, source: 'zeros', digest: '0', byLayer: new Map(g.layers.filter(isLinear).map((l) => [l.name, new Float32Array(l.weight.length)])),
+      };
       for (const name of PRESET_NAMES) {
-        const r = resolveComposite(parseComposite(name, '--composite'), g, { preprocess });
+        const r = resolveComposite(parseComposite(name, '--composite'), g, { preprocess, patterns });
         expect(r.name).toBe(name);
         expectWellFormed(r, g);
         // No preset leaves a linear layer to the default z.
@@ -503,7 +512,7 @@ describe('gradient methods', () => {
     );
     expect(() => parseComposite({ method: 'gradient', stabilizer: 1e-6 }, 'c.json')).toThrow(/takes no "stabilizer"/);
     expect(() => parseComposite({ method: 'smoothgrad' }, 'c.json')).toThrow(
-      'c.json: unknown method "smoothgrad" (methods: gradient, gradient-x-input, guided-backprop)',
+      'c.json: unknown method "smoothgrad" (methods: gradient, gradient-x-input, guided-backprop, pattern-attribution)',
     );
   });
 });
@@ -511,6 +520,57 @@ describe('gradient methods', () => {
 // ---------------------------------------------------------------------------------------------
 // Parsing and errors
 // ---------------------------------------------------------------------------------------------
+
+describe('residual layers', () => {
+  /** conv → bn (standalone: the conv also feeds the sum) → relu6 → add(relu6, c) → leaky → pad → gap → fc. */
+  function residualModel(): Graph {
+    const b = new GraphBuilder('residual', 'x', [2, 4, 4]);
+    b.add({
+      kind: 'conv', name: 'c', inputs: ['x'], output: 'c', inChannels: 2, outChannels: 2, kernel: [1, 1], stride: [1, 1],
+      pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1, weight: new Float32Array(4), bias: new Float32Array(2),
+    });
+    const ones = new Float32Array(2).fill(1);
+    b.add({ kind: 'batchnorm', name: 'bn', inputs: ['c'], output: 'bn', channels: 2, scale: ones, bias: new Float32Array(2), mean: new Float32Array(2), variance: ones, epsilon: 1e-5 });
+    b.add({ kind: 'clip', name: 'relu6', inputs: ['bn'], output: 'relu6', min: 0, max: 6 });
+    b.add({ kind: 'add', name: 'sum', inputs: ['relu6', 'c'], output: 'sum' });
+    b.add({ kind: 'leakyrelu', name: 'leaky', inputs: ['sum'], output: 'leaky', alpha: 0.1 });
+    b.add({ kind: 'pad', name: 'pad', inputs: ['leaky'], output: 'pad', pads: [1, 1, 1, 1] });
+    b.add({ kind: 'globalavgpool', name: 'gap', inputs: ['pad'], output: 'gap' });
+    b.add({ kind: 'flatten', name: 'fl', inputs: ['gap'], output: 'fl' });
+    b.add({ kind: 'dense', name: 'fc', inputs: ['fl'], output: 'fc', inFeatures: 2, outFeatures: 3, weight: new Float32Array(6), bias: new Float32Array(3) });
+    return b.build('fc');
+  }
+  const g = residualModel();
+
+  it("every LRP preset gives the sum norm with the composite's stabilizer, the rest pass", () => {
+    for (const preset of ['lrp-z', 'cmp-alpha2-flat', 'epsilon-gamma-box', 'lrp-cam']) {
+      const r = resolve(preset, g, { preprocess: { size: [4, 4], channels: 'GRAY', scale: 1, mean: [0, 0], std: [1, 1], resize: 'rescale' } as never });
+      expectWellFormed(r, g);
+      expect(rulesOf(r, g)).toMatchObject({
+        sum: { rule: 'norm', stabilizer: 1e-6 }, bn: { rule: 'pass' }, relu6: { rule: 'pass' }, leaky: { rule: 'pass' }, pad: { rule: 'pass' },
+      });
+    }
+    expect(resolve(comp({ layers: 'linear', rule: 'z' }), g, {}).rules.get('sum')).toEqual({ rule: 'norm', stabilizer: 1e-6 });
+    expect(resolve(JSON.stringify({ stabilizer: 1e-3, rules: [{ layers: 'linear', rule: 'z' }] }), g).rules.get('sum')).toEqual({ rule: 'norm', stabilizer: 1e-3 });
+  });
+
+  it("'add' selects the sums, with norm and its own stabilizer; any other rule is refused", () => {
+    expect(resolve(comp({ layers: 'add', rule: 'norm', stabilizer: 0.5 }), g).rules.get('sum')).toEqual({ rule: 'norm', stabilizer: 0.5 });
+    expect(resolve(comp({ layers: 'name:sum', rule: 'norm' }), g).rules.get('sum')).toEqual({ rule: 'norm', stabilizer: 1e-6 });
+    expect(() => resolve(comp({ layers: 'add', rule: 'z' }), g)).toThrow("rules[0] {\"layers\":\"add\",\"rule\":\"z\"}: rule 'z' does not apply to add layers, which take: norm");
+    expect(() => resolve(comp({ layers: 'name:bn', rule: 'flat' }), g)).toThrow("rule 'flat' does not apply to layer bn (batchnorm), which takes: pass");
+  });
+
+  it('the gradient methods: true derivatives, guided backprop changes only ReLU, a pad crops (pass)', () => {
+    for (const method of ['gradient', 'guided-backprop']) {
+      const r = resolve(JSON.stringify({ method }), g);
+      expectWellFormed(r, g);
+      expect(rulesOf(r, g)).toMatchObject({
+        sum: { rule: 'gradient' }, bn: { rule: 'gradient' }, relu6: { rule: 'gradient' }, leaky: { rule: 'gradient' }, pad: { rule: 'pass' },
+      });
+    }
+  });
+});
 
 describe('parseComposite', () => {
   const g = tinyModel();
@@ -530,7 +590,7 @@ describe('parseComposite', () => {
     ['unknown rule', comp({ layers: 'conv', rule: 'lrp0' }),
       /^composite\.json: rules\[0\] \{"layers":"conv","rule":"lrp0"\}: unknown rule 'lrp0' \(rules: conv\/dense: z, epsilon, /],
     ['unknown selector', comp({ layers: 'linear', rule: 'z' }, { layers: 'convs', rule: 'z' }),
-      'composite.json: rules[1] {"layers":"convs","rule":"z"}: unknown selector \'convs\' (selectors: conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn)'],
+      'composite.json: rules[1] {"layers":"convs","rule":"z"}: unknown selector \'convs\' (selectors: conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add)'],
     ['alpha-beta 3/1', comp({ layers: 'conv', rule: 'alpha-beta', alpha: 3, beta: 1 }),
       'composite.json: rules[0] {"layers":"conv","rule":"alpha-beta","alpha":3,"beta":1}: alpha - beta must be 1, got alpha 3 - beta 1 = 2'],
     ['alpha-beta negative beta', comp({ layers: 'conv', rule: 'alpha-beta', alpha: 0.5, beta: -0.5 }),

@@ -27,6 +27,8 @@ const coreFiles = (dir: string): string[] => tsFiles(dir, NODE_DIR);
 
 export function importsOf(code: string): string[] {
   const specs: string[] = [];
+  // Block comments (TSDoc examples such as `import { Lrp } from 'webgpu-lrp'`) import nothing.
+  code = code.replace(/\/\*[\s\S]*?\*\//g, '');
   const re = /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
   for (const m of code.matchAll(re)) specs.push(m[1] ?? m[2] ?? m[3]);
   return specs;
@@ -43,6 +45,7 @@ describe('core stays browser-safe', () => {
   it('the import scanner sees what it must reject', () => {
     const bad = "import { readFile } from 'node:fs';\nimport x from \"fs\";\nconst m = await import('webgpu');\nexport { y } from '../node/gpu.ts';";
     expect(importsOf(bad)).toEqual(['node:fs', 'fs', 'webgpu', '../node/gpu.ts']);
+    expect(importsOf(`/**\n * import { x } from 'webgpu';\n */\n${bad}`)).toEqual(['node:fs', 'fs', 'webgpu', '../node/gpu.ts']);
   });
 
   for (const file of files) {
@@ -85,3 +88,24 @@ describe('src/ does not import from cli/', () => {
 function cliImports(file: string, code: string): string[] {
   return importsOf(code).filter((spec) => spec.startsWith('.') && (resolve(dirname(file), spec) + '/').startsWith(CLI_DIR));
 }
+
+describe('web/ uses the public API only', () => {
+  const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+  const PUBLIC = resolve(SRC, 'index.ts');
+  const files = tsFiles(WEB);
+
+  it('finds the page', () => {
+    expect(files.some((f) => f.endsWith('main.ts'))).toBe(true);
+  });
+
+  for (const file of files) {
+    it(`web/${relative(WEB, file)}`, () => {
+      const offending = importsOf(readFileSync(file, 'utf8')).filter((spec) => {
+        if (!spec.startsWith('.')) return true;
+        const target = resolve(dirname(file), spec);
+        return target !== PUBLIC && !target.startsWith(WEB);
+      });
+      expect(offending, `web/${relative(WEB, file)} imports besides src/index.ts (what 'webgpu-lrp' exports)`).toEqual([]);
+    });
+  }
+});

@@ -1,4 +1,4 @@
-/** `lrp demo` end to end, on a reduced size: data, report, plots and gallery are all written. */
+/** `lrp demo` end to end, on a reduced size: data, patterns, report, plots and gallery are all written. */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +10,18 @@ describe('lrp demo', () => {
     const out = mkdtempSync(join(tmpdir(), 'lrp-demo-'));
     try {
       const lines: string[] = [];
-      const r = await runDemo({ out, images: 12, gallery: 3, batch: 12, log: (l) => lines.push(l), progress: false });
+      const r = await runDemo({ out, images: 12, gallery: 3, batch: 12, patternImages: 24, log: (l) => lines.push(l), progress: false });
       for (const a of [...DEMO_ANALYZERS, 'Baseline']) expect(r.table).toContain(`| ${a} |`);
       const report = JSON.parse(readFileSync(join(out, 'eval', 'report.json'), 'utf8'));
       expect(report.rows).toHaveLength(DEMO_ANALYZERS.length + 1);
       expect(report.pairs).toBeGreaterThanOrEqual(12);
       const baseline = report.rows.find((row: { analyzer: string }) => row.analyzer === 'Baseline');
       expect(baseline.mu_w).toBe(1);
+      expect(JSON.parse(readFileSync(join(out, 'patterns', 'patterns.json'), 'utf8')).samples).toBe(24);
+      // The run's identity names the learned patterns by their digest, not by their values.
+      const run = readFileSync(join(out, 'eval', 'run.json'), 'utf8');
+      expect(run).toMatch(/"rule": ?"pattern",\s*"patterns": ?"[0-9a-f]{16}"/);
+      expect(run.length).toBeLessThan(100_000);
       for (const f of ['eval/report.md', 'eval/curve.svg', 'eval/curve.csv', 'occlusion/occlusion.svg', 'occlusion/occlusion.csv', 'gallery/index.html']) {
         expect(existsSync(join(out, f)), f).toBe(true);
       }

@@ -187,4 +187,12 @@ describe('lrp inspect', () => {
     expect(r.code, show(r)).toBe(0);
     expect(r.stdout).toMatch(/^total\s+138,357,544\s/m);
   });
+
+  it("resnet50:random: torchvision's 25,557,032 parameters before canonization, and what the canonizer did", async () => {
+    const r = await lrp(['inspect', 'resnet50:random']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain('parameters: 25,557,032 before canonization');
+    expect(r.stdout).toMatch(/^ {2}fold-batchnorm {2}folded 53 BatchNorm into conv layers$/m);
+    expect(r.stdout).toMatch(/^layer4\.2\.add\s+add\s/m);
+  });
 });

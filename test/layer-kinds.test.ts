@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { FORWARD_KINDS } from '../src/forward/kinds.ts';
 import { GRAPH_KINDS } from '../src/graph/kinds.ts';
-import type { LayerKind } from '../src/graph/ir.ts';
+import { IMPORT_ONLY_KINDS, type LayerKind } from '../src/graph/ir.ts';
+import { GraphBuilder } from '../src/graph/builder.ts';
+import { nonnegativeValues } from '../src/lrp/explainer.ts';
 import { KIND_RULES, KIND_SELECTORS } from '../src/lrp/kind-rules.ts';
 import { BACKWARD_KINDS } from '../src/lrp/ops/index.ts';
 import { METHODS } from '../src/lrp/composite.ts';
@@ -18,7 +20,7 @@ describe('layer kind tables', () => {
     for (const table of [FORWARD_KINDS, KIND_RULES, BACKWARD_KINDS]) expect(Object.keys(table).sort()).toEqual([...KINDS].sort());
   });
 
-  for (const kind of KINDS) {
+  for (const kind of KINDS.filter((k) => !IMPORT_ONLY_KINDS.has(k))) {
     it(kind, () => {
       const rules = KIND_RULES[kind];
       const backward = BACKWARD_KINDS[kind];
@@ -31,6 +33,36 @@ describe('layer kind tables', () => {
       if (FORWARD_KINDS[kind].view) expect(GRAPH_KINDS[kind].arity).toBe('one');
     });
   }
+
+  it('import-only kinds (bias, softmax) have no rule, no op, and say so when reached', async () => {
+    for (const kind of IMPORT_ONLY_KINDS) {
+      expect(KIND_RULES[kind].rules).toEqual([]);
+      expect(() => KIND_RULES[kind].defaultRule(1e-6)).toThrow(/removed by the canonizer/);
+      expect(BACKWARD_KINDS[kind].create).toBeNull();
+      const fwd = FORWARD_KINDS[kind];
+      expect(fwd.view).toBe(false);
+      if (!fwd.view) await expect(fwd.create(null as never, { kind, name: 'l' } as never, [], [], null as never)).rejects.toThrow(/canonizer removes it/);
+    }
+  });
+
+  it("non-negativity after the residual kinds: ReLU6 always, a sum of two non-negatives, never a BatchNorm's output", () => {
+    const b = new GraphBuilder('nonneg', 'x', [2, 3, 3]);
+    const c = 2;
+    const bn = { channels: c, scale: new Float32Array(c).fill(1), bias: new Float32Array(c), mean: new Float32Array(c), variance: new Float32Array(c).fill(1), epsilon: 1e-5 };
+    const add = (name: string, inputs: string[], l: Record<string, unknown>) => b.add({ name, inputs, output: name, ...l } as never);
+    add('r', ['x'], { kind: 'relu' });
+    add('relu6', ['x'], { kind: 'clip', min: 0, max: 6 });
+    add('clipSigned', ['x'], { kind: 'clip', min: -1, max: 1 });
+    add('clipOfNonneg', ['r'], { kind: 'clip', min: -1, max: 1 });
+    add('clipNegative', ['r'], { kind: 'clip', min: -3, max: -1 });
+    add('sumNonneg', ['r', 'relu6'], { kind: 'add' });
+    add('sumSigned', ['r', 'x'], { kind: 'add' });
+    add('bn', ['r'], { kind: 'batchnorm', ...bn });
+    add('leaky', ['r'], { kind: 'leakyrelu', alpha: 0.1 });
+    add('leakyNeg', ['r'], { kind: 'leakyrelu', alpha: -0.1 });
+    add('pad', ['relu6'], { kind: 'pad', pads: [1, 1, 1, 1] });
+    expect([...nonnegativeValues(b.build('pad'))].sort()).toEqual(['clipOfNonneg', 'leaky', 'pad', 'r', 'relu6', 'sumNonneg']);
+  });
 
   it('every kind selector but linear picks some kind', () => {
     for (const sel of KIND_SELECTORS.filter((s) => s !== 'linear')) {

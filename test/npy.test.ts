@@ -118,6 +118,20 @@ describe('encodeNpy / parseNpy', () => {
     }
   });
 
+  it('reads Fortran-order arrays into C order (numpy saves a transposed array that way)', () => {
+    // a = [[0, 1, 2], [3, 4, 5]] in C order is 0 3 1 4 2 5 in Fortran order.
+    const f = parseNpy(npyBytes('<f4', '(2, 3)', bytesOf(new Float32Array([0, 3, 1, 4, 2, 5])), { fortran: 'True' }));
+    expect(f.shape).toEqual([2, 3]);
+    expect(f.data).toEqual(new Float32Array([0, 1, 2, 3, 4, 5]));
+    // Rank 3, [2, 3, 2]: element (i, j, k) holds 100 i + 10 j + k.
+    const shape = [2, 3, 2];
+    const fortran = new Float64Array(12);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 2; k++) fortran[i + 2 * j + 6 * k] = 100 * i + 10 * j + k;
+    const g = parseNpy(npyBytes('<f8', '(2, 3, 2)', bytesOf(fortran), { fortran: 'True' }));
+    expect(g.shape).toEqual(shape);
+    expect(Array.from(g.data as Float64Array)).toEqual([0, 1, 10, 11, 20, 21, 100, 101, 110, 111, 120, 121]);
+  });
+
   it('copies data at an unaligned offset instead of failing', () => {
     const file = encodeNpy([3], new Float64Array([1.25, 2.5, -3]));
     const backing = new Uint8Array(file.length + 3);
@@ -141,7 +155,7 @@ describe('encodeNpy / parseNpy', () => {
       [npyBytes('>f4', '(1,)', new Uint8Array(4)), /x\.npy: unsupported dtype '>f4' \(big-endian\)/],
       [npyBytes('<f2', '(1,)', new Uint8Array(2)), /x\.npy: unsupported dtype '<f2'/],
       [npyBytes('<c8', '(1,)', new Uint8Array(8)), /unsupported dtype '<c8'/],
-      [npyBytes('<f4', '(2, 2)', new Uint8Array(16), { fortran: 'True' }), /x\.npy: fortran_order True is not supported/],
+      [npyBytes('<f4', '(2, 2)', new Uint8Array(16), { fortran: '1' }), /x\.npy: header has no valid fortran_order/],
       [npyBytes('<f4', '(2, -2)', new Uint8Array(0)), /x\.npy: header has an invalid shape/],
       [npyBytes('<f4', '(2, 2', new Uint8Array(16)), /x\.npy: malformed header/],
       [npyBytes('<f4', '(1,)', new Uint8Array(4), { major: 4 }), /x\.npy: unsupported \.npy version 4\.0/],

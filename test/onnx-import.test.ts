@@ -10,7 +10,7 @@ import { Rng } from '../src/graph/zoo.ts';
 import { randomArray, referenceForward, referenceLayer } from './reference/forward.ts';
 import { relL2 } from './helpers/gpu.ts';
 import {
-  FLOAT, INT64, modelProto, node, ProtoWriter, rawBytes, tensorProto, type ModelSpec, type NodeSpec, type TensorSpec,
+  FLOAT, INT64, modelProto, node, ProtoWriter, rawBytes, tensorProto, type AttrValue, type ModelSpec, type NodeSpec, type TensorSpec,
 } from './helpers/onnx-writer.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
 
@@ -169,13 +169,25 @@ describe('bias and BatchNormalization folding', () => {
     expect(relL2(cpu(g, x, 2), gemmRef(x, 2, K, F, w, false, 1, 1, Float32Array.from(bias)))).toBeLessThanOrEqual(TOL);
   });
 
-  it('an Add of two activations is not a bias and fails naming the node', () => {
+  it('an Add of two activations is a skip connection (an add layer), not a bias', () => {
     const [K, F] = [3, 3];
+    const w = rand(K * F);
+    const g = imp({
+      ...flatIO(K, 'y', F), initializers: [{ name: 'W', dims: [K, F], data: w }],
+      nodes: [node('MatMul', ['x', 'W'], ['mm']), node('Add', ['mm', 'x'], ['y'], {}, 'residual')],
+    });
+    expect(g.layers.map((l) => l.kind)).toEqual(['dense', 'add']);
+    const x = input(2, [K], 3);
+    const expected = gemmRef(x, 2, K, F, w, false, 1, 1, null).map((v, i) => v + x[i]);
+    expect(relL2(cpu(g, x, 2), expected)).toBeLessThanOrEqual(TOL);
+  });
+
+  it('an Add of activations of different shapes fails naming the node (no broadcasting)', () => {
     const e = errorOf(() => imp({
-      ...flatIO(K, 'y', F), initializers: [{ name: 'W', dims: [K, F], data: rand(K * F) }],
+      ...flatIO(3, 'y', 2), initializers: [{ name: 'W', dims: [3, 2], data: rand(6) }],
       nodes: [node('MatMul', ['x', 'W'], ['mm']), node('Add', ['mm', 'x'], ['y'], {}, 'residual')],
     }));
-    expect(e.message).toMatch(/unit-test\.onnx: node 'residual' \(Add\): Add is supported only as a bias/);
+    expect(e.message).toMatch(/unit-test\.onnx: node 'residual' \(Add\):.*different shapes \[2\] and \[3\]/);
   });
 
   const convIO = (c: number, h: number, w: number, out: string, outC: number, oh: number, ow: number) => ({
@@ -210,7 +222,7 @@ describe('bias and BatchNormalization folding', () => {
       initializers: [{ name: 'W', dims: [4, 2, 1, 1], data: rand(8) }, { name: 'ab', dims: [4], data: rand(4) }],
       nodes: [node('Conv', ['x', 'W'], ['c'], {}, 'conv'), node('Add', ['c', 'ab'], ['y'], {}, 'add')],
     }));
-    expect(e.message).toMatch(/unit-test\.onnx: node 'conv' \(Conv\):.*Add 'add'.*shape \[4\] is not a per-channel bias for 4 channels/);
+    expect(e.message).toMatch(/unit-test\.onnx: node 'add' \(Add\): the constant 'ab' of shape \[4\] is not a per-channel bias for 4 channels/);
   });
 
   /** BatchNormalization per the ONNX definition, in float64, on an NCHW or NF tensor. */
@@ -294,26 +306,161 @@ describe('bias and BatchNormalization folding', () => {
     expect(relL2(cpu(g, x, 3), expected)).toBeLessThanOrEqual(TOL);
   });
 
-  it('a BatchNormalization that cannot fold (after a Relu, or after a conv with two consumers) fails clearly', () => {
+  it('a BatchNormalization that cannot fold (after a Relu, or after a conv with two consumers) stays a layer', () => {
     const C = 2;
     const p = bnParams(C);
+    const w = rand(C * C);
     const base = {
       ...convIO(C, 3, 3, 'y', C, 3, 3),
-      initializers: [{ name: 'W', dims: [C, C, 1, 1], data: rand(C * C) }, ...bnInits(p, C)],
+      initializers: [{ name: 'W', dims: [C, C, 1, 1], data: w }, ...bnInits(p, C)],
     };
-    const afterRelu = errorOf(() => imp({
+    const x = input(2, [C, 3, 3], 9);
+    const afterRelu = imp({
       ...base,
       nodes: [node('Relu', ['x'], ['r']), node('BatchNormalization', ['r', 'gamma', 'beta', 'mean', 'var'], ['y'], {}, 'bn')],
-    }));
-    expect(afterRelu.message).toMatch(/unit-test\.onnx: node 'bn' \(BatchNormalization\): BatchNormalization can only be folded/);
-    const shared = errorOf(() => imp({
+    });
+    expect(afterRelu.layers.map((l) => l.kind)).toEqual(['relu', 'batchnorm']);
+    expect(relL2(cpu(afterRelu, x, 2), bnRef(x.map((v) => Math.max(v, 0)), C, 9, p, 1e-5))).toBeLessThanOrEqual(TOL);
+    const shared = imp({
       ...base,
+      outputs: [{ name: 'y', dims: ['N', 2 * C, 3, 3] }],
       nodes: [
         node('Conv', ['x', 'W'], ['c']), node('BatchNormalization', ['c', 'gamma', 'beta', 'mean', 'var'], ['b'], {}, 'bn'),
         node('Concat', ['b', 'c'], ['y'], { axis: { i: 1 } }),
       ],
-    }));
-    expect(shared.message).toMatch(/node 'bn' \(BatchNormalization\): BatchNormalization can only be folded/);
+    });
+    expect(shared.layers.map((l) => l.kind)).toEqual(['conv', 'batchnorm', 'concat']);
+    const c = convRef(x, 2, [C, 3, 3], w, C, [1, 1]);
+    const b = bnRef(c, C, 9, p, 1e-5);
+    const expected = new Float64Array(2 * 2 * C * 9);
+    for (let n = 0; n < 2; n++) {
+      expected.set(b.subarray(n * C * 9, (n + 1) * C * 9), n * 2 * C * 9);
+      expected.set(c.subarray(n * C * 9, (n + 1) * C * 9), n * 2 * C * 9 + C * 9);
+    }
+    expect(relL2(cpu(shared, x, 2), expected)).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('residual-network operators', () => {
+  const mapIO = (c: number, h: number, w: number, out: string, dims: (number | string)[] = ['N', c, h, w]) => ({
+    inputs: [{ name: 'x', dims: ['N', c, h, w] }], outputs: [{ name: out, dims }],
+  });
+  const layerOf = (g: Graph, kind: string) => g.layers.find((l) => l.kind === kind)!;
+
+  for (const opset of [7, 11, 13]) {
+    it(`Clip at opset ${opset}: bounds from ${opset < 11 ? 'attributes' : 'constant inputs'}, an absent one unbounded`, () => {
+      const clip = opset < 11
+        ? node('Clip', ['x'], ['y'], { min: { f: 0 }, max: { f: 6 } }, 'relu6')
+        : node('Clip', ['x', 'lo', 'hi'], ['y'], {}, 'relu6');
+      const onlyMax = opset < 11 ? node('Clip', ['y'], ['z'], { max: { f: 4 } }) : node('Clip', ['y', '', 'hi4'], ['z']);
+      const g = imp({
+        ...mapIO(2, 3, 3, 'z'), opset,
+        initializers: opset < 11 ? [] : [{ name: 'lo', dims: [], data: [0] }, { name: 'hi', dims: [], data: [6] }, { name: 'hi4', dims: [], data: [4] }],
+        nodes: [clip, onlyMax],
+      });
+      expect(g.layers.map((l) => [l.kind, (l as { min?: number }).min, (l as { max?: number }).max])).toEqual([['clip', 0, 6], ['clip', -Infinity, 4]]);
+      const x = input(2, [2, 3, 3], 31).map((v) => v * 8);
+      expect(relL2(cpu(g, x, 2), x.map((v) => Math.min(Math.max(v, 0), 4)))).toBe(0);
+    });
+  }
+
+  it('LeakyRelu (alpha default 0.01, or given), Sum of two activations', () => {
+    const g = imp({
+      ...mapIO(2, 2, 2, 's'),
+      nodes: [node('LeakyRelu', ['x'], ['a']), node('LeakyRelu', ['x'], ['b'], { alpha: { f: 0.3 } }), node('Sum', ['a', 'b'], ['s'])],
+    });
+    expect(g.layers.map((l) => l.kind)).toEqual(['leakyrelu', 'leakyrelu', 'add']);
+    const x = input(1, [2, 2, 2], 32);
+    const want = x.map((v) => (v > 0 ? 2 * v : 0.01 * v + Math.fround(0.3) * v));
+    expect(relL2(cpu(g, x, 1), want)).toBeLessThanOrEqual(1e-12);
+  });
+
+  const padNode = (opset: number, pads: number[], extra: { value?: number; mode?: string; axes?: number[] } = {}) => {
+    const attrs: Record<string, AttrValue> = extra.mode ? { mode: { s: extra.mode } } : {};
+    if (opset < 11) {
+      return { nodes: [node('Pad', ['x'], ['y'], { ...attrs, pads: { ints: pads }, ...(extra.value !== undefined ? { value: { f: extra.value } } : {}) }, 'pad')], inits: [] };
+    }
+    const inputs = ['x', 'pads', extra.value !== undefined || extra.axes ? 'v' : '', ...(extra.axes ? ['axes'] : [])];
+    const inits: TensorSpec[] = [{ name: 'pads', dims: [pads.length], dataType: INT64, data: pads }];
+    if (inputs[2]) inits.push({ name: 'v', dims: [], data: [extra.value ?? 0] });
+    if (extra.axes) inits.push({ name: 'axes', dims: [extra.axes.length], dataType: INT64, data: extra.axes });
+    return { nodes: [node('Pad', inputs.filter((i, k) => i !== '' || k < 2), ['y'], attrs, 'pad')], inits };
+  };
+
+  for (const [opset, pads, axes] of [[7, [0, 0, 1, 2, 0, 0, 3, 0]], [13, [0, 0, 1, 2, 0, 0, 3, 0]], [18, [1, 2, 3, 0], [2, -1]]] as const) {
+    it(`Pad at opset ${opset}${axes ? ' with axes' : ''}: zeros on H and W (top 1, left 2, bottom 3)`, () => {
+      const { nodes, inits } = padNode(opset, [...pads], axes ? { axes: [...axes] } : {});
+      const g = imp({ ...mapIO(2, 3, 4, 'y'), opset, initializers: inits, nodes });
+      expect(layerOf(g, 'pad')).toMatchObject({ pads: [1, 2, 3, 0] });
+      expect(g.values.get('y')!.shape).toEqual([2, 7, 6]);
+    });
+  }
+
+  it('Pad: refuses reflect mode, a non-zero value, and padding the channels, naming the node', () => {
+    expect(errorOf(() => imp({ ...mapIO(2, 3, 4, 'y'), ...((p) => ({ initializers: p.inits, nodes: p.nodes }))(padNode(13, [0, 0, 1, 1, 0, 0, 1, 1], { mode: 'reflect' })) })).message)
+      .toMatch(/node 'pad' \(Pad\): mode 'reflect' is not supported/);
+    expect(errorOf(() => imp({ ...mapIO(2, 3, 4, 'y'), ...((p) => ({ initializers: p.inits, nodes: p.nodes }))(padNode(13, [0, 0, 1, 1, 0, 0, 1, 1], { value: 1 })) })).message)
+      .toMatch(/padding with 1 is not supported \(only zeros\)/);
+    expect(errorOf(() => imp({ ...mapIO(2, 3, 4, 'y'), ...((p) => ({ initializers: p.inits, nodes: p.nodes }))(padNode(13, [0, 1, 0, 0, 0, 0, 0, 0])) })).message)
+      .toMatch(/touch the batch or channel axis/);
+  });
+
+  it('a zero Pad before a Conv is merged into its padding by the canonizer', () => {
+    const w = rand(3 * 2 * 9);
+    const { nodes, inits } = padNode(13, [0, 0, 1, 0, 0, 0, 0, 1]);
+    const g = imp({
+      ...mapIO(2, 5, 5, 'c'), initializers: [...inits, { name: 'W', dims: [3, 2, 3, 3], data: w }],
+      nodes: [...nodes, node('Conv', ['y', 'W'], ['c'], { pads: { ints: [1, 1, 1, 1] } })],
+    });
+    expect(g.layers.map((l) => l.kind)).toEqual(['conv']);
+    expect((g.layers[0] as ConvLayer).pads).toEqual([2, 1, 1, 2]);
+    const x = input(2, [2, 5, 5], 33);
+    expect(relL2(cpu(g, x, 2), convRef(x, 2, [2, 5, 5], w, 3, [3, 3], { pads: [2, 1, 1, 2] }))).toBeLessThanOrEqual(TOL);
+  });
+
+  it('BatchNormalization: training_mode=1 and a read training output are refused', () => {
+    const c = 2;
+    const inits: TensorSpec[] = ['s', 'b', 'm', 'v'].map((name) => ({ name, dims: [c], data: [1, 1] }));
+    expect(errorOf(() => imp({
+      ...mapIO(c, 2, 2, 'y'), opset: 15, initializers: inits,
+      nodes: [node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'], { training_mode: { i: 1 } }, 'bn')],
+    })).message).toMatch(/node 'bn' \(BatchNormalization\): training_mode=1 is not supported/);
+    expect(errorOf(() => imp({
+      ...mapIO(c, 2, 2, 'y'), initializers: inits,
+      nodes: [node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y', 'rm'], {}, 'bn'), node('Relu', ['rm'], ['r'])],
+    })).message).toMatch(/the training statistics output is not supported/);
+  });
+
+  it("shape arithmetic folds at import: Shape → Gather → Unsqueeze → Concat → Reshape keeps the batch (x.view(x.size(0), -1))", () => {
+    const g = imp({
+      ...mapIO(3, 2, 2, 'y', ['N', 12]),
+      initializers: [{ name: 'zero', dims: [], dataType: INT64, data: [0] }, { name: 'minus1', dims: [1], dataType: INT64, data: [-1] }],
+      nodes: [
+        node('Shape', ['x'], ['s']), node('Gather', ['s', 'zero'], ['n'], { axis: { i: 0 } }),
+        node('Unsqueeze', ['n'], ['n1'], { axes: { ints: [0] } }), node('Concat', ['n1', 'minus1'], ['shape'], { axis: { i: 0 } }),
+        node('Reshape', ['x', 'shape'], ['y'], {}, 'view'),
+      ],
+      opset: 11,
+    });
+    expect(g.layers.map((l) => [l.name, l.kind])).toEqual([['view', 'flatten']]);
+    expect(g.values.get('y')!.shape).toEqual([12]);
+  });
+
+  it('constant arithmetic folds: a weight scaled and sliced by Mul and Slice before its MatMul', () => {
+    const w = rand(4 * 6);
+    const g = imp({
+      ...flatIO(4, 'y', 3),
+      initializers: [
+        { name: 'W', dims: [4, 6], data: w }, { name: 'two', dims: [], data: [2] },
+        { name: 'st', dims: [1], dataType: INT64, data: [0] }, { name: 'en', dims: [1], dataType: INT64, data: [3] },
+        { name: 'ax', dims: [1], dataType: INT64, data: [1] },
+      ],
+      nodes: [node('Mul', ['W', 'two'], ['W2']), node('Slice', ['W2', 'st', 'en', 'ax'], ['W3']), node('MatMul', ['x', 'W3'], ['y'])],
+    });
+    expect(g.layers.map((l) => l.kind)).toEqual(['dense']);
+    const x = input(2, [4], 34);
+    const sliced = Float32Array.from({ length: 12 }, (_, i) => 2 * w[Math.floor(i / 3) * 6 + (i % 3)]);
+    expect(relL2(cpu(g, x, 2), gemmRef(x, 2, 4, 3, sliced, false, 1, 1, null))).toBeLessThanOrEqual(TOL);
   });
 });
 
@@ -448,7 +595,7 @@ describe('outputs and Softmax', () => {
   it('a Softmax inside the network fails', () => {
     const spec = softmaxModel();
     const e = errorOf(() => imp({ ...spec, nodes: [...spec.nodes.slice(0, 2), node('Softmax', ['logits'], ['p'], {}, 'sm'), node('Relu', ['p'], ['prob'])] }));
-    expect(e.message).toMatch(/node 'sm' \(Softmax\): a Softmax inside the network is not supported/);
+    expect(e.message).toMatch(/^unit-test\.onnx: layer 'sm': a Softmax inside the network is not supported/);
   });
 
   it('a declared output no node produces fails naming the source', () => {

@@ -3,8 +3,10 @@
  * `npm run shaders` writes, and the markers fail loudly when malformed.
  */
 import { describe, expect, it } from 'vitest';
-import { generateShaders } from '../scripts/shadergen.ts';
+import { generateEmbedding, generateShaders } from '../scripts/shadergen.ts';
 import { fillRegions } from '../scripts/shadergen/regions.ts';
+import { WGSL } from '../src/kernels/wgsl.generated.ts';
+import { SHADER_FILES } from '../src/kernels/index.ts';
 
 describe('npm run shaders', () => {
   it('changes nothing in the committed shaders', () => {
@@ -12,6 +14,14 @@ describe('npm run shaders', () => {
     expect(results.reduce((n, r) => n + r.regions, 0)).toBeGreaterThanOrEqual(8);
     const stale = results.filter((r) => r.generated !== r.current).map((r) => r.file);
     expect(stale, 'files whose generated regions differ: run `npm run shaders`').toEqual([]);
+  });
+
+  it('embeds every WGSL file as it is in src/kernels/wgsl.generated.ts (what bundlers get)', () => {
+    const results = generateShaders();
+    const embed = generateEmbedding(results);
+    expect(embed.current === embed.generated, `${embed.path} differs from shaders/: run \`npm run shaders\``).toBe(true);
+    expect(Object.keys(WGSL).sort()).toEqual(results.map((r) => r.file.split('\\').join('/')).sort());
+    for (const f of SHADER_FILES) expect(WGSL[f], f).toBeTypeOf('string');
   });
 
   it('writes a region from its marker, indented like it, and keeps the rest', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Graph, Layer, LinearLayer } from '../src/graph/ir.ts';
 import { isLinear, numel } from '../src/graph/ir.ts';
-import { BUILTIN_MODELS, Rng, builtinModel, isBuiltinSpec } from '../src/graph/zoo.ts';
+import { BUILTIN_MODELS, Rng, builtinModel, builtinModelUncanonized, isBuiltinSpec } from '../src/graph/zoo.ts';
+import { canonize } from '../src/graph/canonize/index.ts';
 import { formatCount, formatSummary, summarizeGraph } from '../src/graph/summary.ts';
 import { randomArray, referenceForward } from './reference/forward.ts';
 
@@ -103,6 +104,60 @@ describe('built-in models: architecture', () => {
   });
 });
 
+describe('built-in residual models', () => {
+  // torchvision's trainable parameter counts (sum of p.numel() over model.parameters(): BatchNorm's
+  // scale and shift, not its running statistics; no conv biases) and its multiply-adds at 224.
+  const cases = [
+    { spec: 'resnet18:random', params: 11_689_512, macs: 1_814_073_344, bn: 20, adds: 8 },
+    { spec: 'resnet50:random', params: 25_557_032, macs: 4_089_184_256, bn: 53, adds: 16 },
+    { spec: 'mobilenetv2:random', params: 3_504_872, macs: 300_774_272, bn: 52, adds: 10 },
+  ];
+  for (const c of cases) {
+    it(`${c.spec}: ${formatCount(c.params)} parameters before canonization, ${c.bn} BatchNorm folded, ${c.adds} skip sums`, () => {
+      const raw = builtinModelUncanonized(c.spec);
+      const s = summarizeGraph(raw);
+      expect(s.totalParams).toBe(c.params);
+      expect(s.totalMacs).toBe(c.macs);
+      expect(raw.layers.filter((l) => l.kind === 'batchnorm')).toHaveLength(c.bn);
+      const { graph, reports } = canonize(raw);
+      expect(reports.find((r) => r.pass === 'fold-batchnorm')!.summary).toBe(`folded ${c.bn} BatchNorm into conv layers`);
+      expect(graph.layers.filter((l) => l.kind === 'batchnorm')).toHaveLength(0);
+      expect(graph.layers.filter((l) => l.kind === 'add')).toHaveLength(c.adds);
+      expect(graph.values.get('logits')!.shape).toEqual([1000]);
+      expect(summarizeGraph(graph).totalMacs).toBe(c.macs);
+    });
+  }
+
+  it('torchvision names: resnet50 bottlenecks with a downsample, mobilenetv2 inverted residuals with ReLU6', () => {
+    const r = builtinModel('resnet50:random');
+    expect(layer(r, 'layer1.0.downsample.0')).toMatchObject({ kind: 'conv', kernel: [1, 1], outChannels: 256 });
+    expect(layer(r, 'layer2.0.conv2')).toMatchObject({ kind: 'conv', stride: [2, 2] });
+    expect(layer(r, 'layer4.2.add').inputs).toEqual(['layer4.2.bn3', 'layer4.1.relu_2']);
+    const m = builtinModel('mobilenetv2:random');
+    expect(layer(m, 'features.2.conv.1.0')).toMatchObject({ kind: 'conv', groups: 96, stride: [2, 2] });
+    expect(layer(m, 'features.2.conv.1.2')).toMatchObject({ kind: 'clip', min: 0, max: 6 });
+    expect(layer(m, 'features.3.add').inputs).toEqual(['features.2.conv.3', 'features.3.conv.3']);
+  });
+
+  it('activations keep an O(1) scale (at a 64-pixel input, on the float64 reference)', () => {
+    for (const spec of ['resnet50:random', 'mobilenetv2:random']) {
+      const g = builtinModel(spec, { inputSize: 64 });
+      const values = referenceForward(g, randomArray(numel(g.input.shape), 2), 1);
+      const rms = (a: Float64Array): number => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
+      for (const l of g.layers.filter((x) => x.kind === 'add' || x.output === 'logits')) {
+        const r = rms(values.get(l.output)!);
+        expect(r, `${spec} ${l.name}`).toBeGreaterThan(0.1);
+        expect(r, `${spec} ${l.name}`).toBeLessThan(100);
+      }
+    }
+  });
+
+  it('only the fully convolutional models take another input size', () => {
+    expect(builtinModel('resnet18:random', { inputSize: 32 }).input.shape).toEqual([3, 32, 32]);
+    expect(() => builtinModel('vgg16:random', { inputSize: 64 })).toThrow(/vgg16 has a fixed input size/);
+  });
+});
+
 describe('built-in models: weights', () => {
   it('are deterministic for a seed and differ between seeds', () => {
     const a = builtinModel('alexnet:random:7');
@@ -181,7 +236,7 @@ describe('Rng', () => {
 
 describe('builtinModel specs', () => {
   it('lists the available models for an unknown name', () => {
-    expect(() => builtinModel('resnet50:random')).toThrow(/vgg16:random.*vgg11.*alexnet.*caffenet/);
+    expect(() => builtinModel('resnet34:random')).toThrow(/vgg16:random.*vgg11.*alexnet.*caffenet.*resnet18.*resnet50.*mobilenetv2/);
   });
 
   it('rejects missing or non-random weights and bad seeds', () => {
@@ -193,7 +248,7 @@ describe('builtinModel specs', () => {
   });
 
   it('BUILTIN_MODELS and isBuiltinSpec', () => {
-    expect(BUILTIN_MODELS).toEqual(['vgg16', 'vgg11', 'alexnet', 'caffenet']);
+    expect(BUILTIN_MODELS).toEqual(['vgg16', 'vgg11', 'alexnet', 'caffenet', 'resnet18', 'resnet50', 'mobilenetv2']);
     expect(isBuiltinSpec('vgg16:random')).toBe(true);
     expect(isBuiltinSpec('caffenet:random:12')).toBe(true);
     expect(isBuiltinSpec('models/vgg16.onnx')).toBe(false);

@@ -1,7 +1,8 @@
 /**
  * The page of `lrp web`: load an ONNX model (the demo model when the server has one), an image or
  * an .npy batch, pick a composite, and run the forward and relevance passes on this browser's
- * WebGPU — the core of src/ unchanged, its WGSL fetched from the server's shaders/.
+ * WebGPU — through the library's public API (src/index.ts, what `import ... from 'webgpu-lrp'`
+ * gives) and nothing else, its WGSL the package's embedded copy of shaders/.
  *
  * Every failure (no WebGPU, an unsupported op, a bad composite, a GPU error) lands in the error
  * box at the top of the page, in words.
@@ -9,22 +10,15 @@
  * For tests and scripting the page exposes `window.lrpTest` (see `LrpTestApi`): `ready` and
  * `explain(request)`, which drives the same code path as the Explain button.
  */
-import { ForwardModel } from '../src/forward/model.ts';
-import { topK } from '../src/forward/predict.ts';
-import type { Graph } from '../src/graph/ir.ts';
-import { numel, valueInfo } from '../src/graph/ir.ts';
-import { importOnnx } from '../src/graph/onnx/import.ts';
-import { formatSummary, summarizeGraph } from '../src/graph/summary.ts';
-import { colorbarSvg, COLORMAP_NAMES, drawHeatmap, HEATMAP_DEFAULTS, heatmapScale, relevancePicture, relevancePlane, scaleDescription, type HeatmapMode, type PictureSize, type Plane } from '../src/heatmap/index.ts';
-import { parseLabels } from '../src/io/labels.ts';
-import { encodeNpy, npyToFloat32, parseNpy } from '../src/io/npy.ts';
-import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
-import { Explainer, type Init, type Target } from '../src/lrp/explainer.ts';
-import { PRESET_NAMES, presetDescription } from '../src/lrp/presets.ts';
-import { sourceRect } from '../src/preprocess/geometry.ts';
-import { preprocessImage, resampleRect, type RgbaImage } from '../src/preprocess/image.ts';
-import { parsePreprocessSpec, parsePreprocessSpecText, type PreprocessSpec } from '../src/preprocess/spec.ts';
-import { createBrowserGpu, type BrowserGpu } from './gpu.ts';
+import {
+  colorbarSvg, COLORMAP_NAMES, Composite, croppedImage, drawHeatmap, HEATMAP_DEFAULTS, heatmapScale, inspectModel, npyToTensor,
+  parseLabels, parsePreprocessSpec, parsePreprocessSpecText, readImage, relevancePicture, relevancePlane, scaleDescription, tensorToNpy,
+  topClasses, type CompositeJson, type CompositeOptions, type Explainer, type ExplainOptions, type HeatmapMode, type Lrp, type Model,
+  type ModelInfo, type ModelInput, type PictureSize, type Plane, type PreprocessSpec, type RgbaImage, type Target,
+} from '../src/index.ts';
+import { startLrp } from './gpu.ts';
+
+type Init = NonNullable<ExplainOptions['init']>;
 
 // ---------------------------------------------------------------------------------------------
 // Elements
@@ -126,14 +120,15 @@ window.addEventListener('unhandledrejection', (ev) => showError('Unexpected erro
 
 interface LoadedModel {
   readonly name: string;
-  /** The ONNX bytes, kept to re-import with another output. */
+  /** The ONNX bytes, kept to load again with another output or on a new device. */
   readonly bytes: Uint8Array;
-  graph: Graph;
+  /** What it is (read from the bytes, no GPU needed). */
+  facts: ModelInfo;
   preprocess: PreprocessSpec | null;
   preprocessSource: string | null;
   labels: string[] | null;
-  /** The model on the current device; rebuilt after a device loss. */
-  forward: ForwardModel | null;
+  /** The model on the current device; null until the first run, after a device loss or an output change. */
+  model: Model | null;
   /** Identifies the bytes, so `lrpTest` re-sending one model keeps it loaded. */
   readonly key: string;
 }
@@ -146,7 +141,6 @@ interface RunResult {
   readonly batch: number;
   /** Per-sample input shape, C×H×W. */
   readonly shape: readonly number[];
-  readonly input: Float32Array;
   readonly relevance: Float32Array;
   readonly logits: Float32Array;
   readonly classes: number;
@@ -159,24 +153,24 @@ interface RunResult {
 }
 
 const state: {
-  gpu: BrowserGpu | null;
-  gpuPromise: Promise<BrowserGpu> | null;
+  lrp: Lrp | null;
+  lrpPromise: Promise<Lrp> | null;
   model: LoadedModel | null;
   input: InputData | null;
   /** Preprocessing or labels dropped before any model: applied to the next one. */
   pendingPreprocess: { spec: PreprocessSpec; source: string } | null;
   pendingLabels: string[] | null;
   last: RunResult | null;
-} = { gpu: null, gpuPromise: null, model: null, input: null, pendingPreprocess: null, pendingLabels: null, last: null };
+} = { lrp: null, lrpPromise: null, model: null, input: null, pendingPreprocess: null, pendingLabels: null, last: null };
 
 // ---------------------------------------------------------------------------------------------
 // WebGPU
 // ---------------------------------------------------------------------------------------------
 
-function ensureGpu(): Promise<BrowserGpu> {
-  if (state.gpu) return Promise.resolve(state.gpu);
-  if (!state.gpuPromise) {
-    state.gpuPromise = createBrowserGpu({
+function ensureLrp(): Promise<Lrp> {
+  if (state.lrp) return Promise.resolve(state.lrp);
+  if (!state.lrpPromise) {
+    state.lrpPromise = startLrp({
       onPipelineProgress: (p) => {
         const busy = p.requested - p.ready > 0 || p.event === 'running';
         ui.progress.hidden = !busy;
@@ -187,29 +181,31 @@ function ensureGpu(): Promise<BrowserGpu> {
         }
       },
       onLost: (message) => {
-        state.gpu = null;
-        state.gpuPromise = null;
-        if (state.model) state.model.forward = null;
+        state.lrp = null;
+        state.lrpPromise = null;
+        if (state.model) state.model.model = null;
         showError('WebGPU device lost', `${message}\nThe next run opens a new device.`);
       },
-    }).then((gpu) => {
-      state.gpu = gpu;
-      ui.adapter.textContent = `WebGPU adapter: ${gpu.adapterName}`;
-      return gpu;
+    }).then((lrp) => {
+      state.lrp = lrp;
+      ui.adapter.textContent = `WebGPU adapter: ${lrp.adapter}`;
+      return lrp;
     }, (e: unknown) => {
-      state.gpuPromise = null;
+      state.lrpPromise = null;
       ui.adapter.textContent = 'no WebGPU adapter';
       throw e;
     });
   }
-  return state.gpuPromise;
+  return state.lrpPromise;
 }
 
-async function ensureForward(model: LoadedModel): Promise<ForwardModel> {
-  const gpu = await ensureGpu();
-  if (model.forward && model.forward.ctx === gpu.ctx) return model.forward;
-  model.forward = await ForwardModel.create(gpu.ctx, model.graph);
-  return model.forward;
+/** The model on the current device, with the page's preprocessing and labels. */
+async function ensureModel(m: LoadedModel): Promise<Model> {
+  const lrp = await ensureLrp();
+  if (!m.model) m.model = await lrp.loadModel(m.bytes, { name: m.name, output: m.facts.output });
+  m.model.preprocess = effectivePreprocess(m).spec;
+  m.model.labels = m.labels;
+  return m.model;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,15 +215,15 @@ async function ensureForward(model: LoadedModel): Promise<ForwardModel> {
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|avif)$/i;
 
 /** What the model takes per sample, as C×H×W, or null for inputs that are not images. */
-function imageShape(graph: Graph): [number, number, number] | null {
-  const s = graph.input.shape;
+function imageShape(facts: ModelInfo): [number, number, number] | null {
+  const s = facts.inputShape;
   return s.length === 3 ? [s[0], s[1], s[2]] : null;
 }
 
 /** The model's preprocessing, or a plain guess (pixels / 255) when it came without one. */
 function effectivePreprocess(model: LoadedModel): { spec: PreprocessSpec | null; guessed: boolean } {
   if (model.preprocess) return { spec: model.preprocess, guessed: false };
-  const chw = imageShape(model.graph);
+  const chw = imageShape(model.facts);
   if (!chw || (chw[0] !== 1 && chw[0] !== 3)) return { spec: null, guessed: false };
   const n = chw[0];
   return {
@@ -237,34 +233,34 @@ function effectivePreprocess(model: LoadedModel): { spec: PreprocessSpec | null;
 }
 
 function describeModel(model: LoadedModel): string {
-  const { graph } = model;
-  const classes = numel(valueInfo(graph, graph.output).shape);
+  const { facts } = model;
   const pre = model.preprocess
     ? `preprocessing from ${model.preprocessSource}`
-    : imageShape(graph) ? 'no preprocessing spec (images are taken as pixels / 255, no normalisation)' : 'no preprocessing spec';
-  return `${model.name}: ${graph.layers.length} layers, input ${graph.input.shape.join('×')}, ${classes} classes; ${pre}`
+    : imageShape(facts) ? 'no preprocessing spec (images are taken as pixels / 255, no normalisation)' : 'no preprocessing spec';
+  return `${model.name}: ${facts.layers.length} layers, input ${facts.inputShape.join('×')}, ${facts.classes} classes; ${pre}`
     + (model.labels ? `; ${model.labels.length} labels` : '');
 }
 
 function refreshModelInfo(): void {
   const m = state.model;
   ui.modelInfo.textContent = m ? describeModel(m) : 'no model loaded';
-  const outputs = m?.graph.outputs ?? [];
+  const outputs = m?.facts.outputs ?? [];
   ui.outputRow.hidden = outputs.length < 2;
   if (outputs.length >= 2 && [...ui.output.options].map((o) => o.value).join('\n') !== outputs.join('\n')) {
     ui.output.replaceChildren(...outputs.map((o) => new Option(o, o)));
   }
-  if (m) ui.output.value = m.graph.output;
+  if (m) ui.output.value = m.facts.output;
   ui.compareRun.disabled = !(m && state.input);
   ui.modelDetails.hidden = !m;
-  ui.modelSummary.textContent = m ? formatSummary(summarizeGraph(m.graph)) : '';
+  ui.modelSummary.textContent = m ? m.facts.summary() : '';
   ui.run.disabled = !(m && state.input);
 }
 
+/** Reads a model (a bad file fails here, naming the file and the problem); it goes onto the GPU at the first run. */
 function loadModelBytes(bytes: Uint8Array, name: string, key = `${name}:${bytes.byteLength}`): LoadedModel {
-  const graph = importOnnx(bytes, { source: name });
-  state.model?.forward?.destroy();
-  const model: LoadedModel = { name, bytes, graph, preprocess: null, preprocessSource: null, labels: null, forward: null, key };
+  const facts = inspectModel(bytes, { name });
+  state.model?.model?.destroy();
+  const model: LoadedModel = { name, bytes, facts, preprocess: null, preprocessSource: null, labels: null, model: null, key };
   if (state.pendingPreprocess) {
     model.preprocess = state.pendingPreprocess.spec;
     model.preprocessSource = state.pendingPreprocess.source;
@@ -297,22 +293,6 @@ function setLabels(labels: string[]): void {
   }
 }
 
-async function decodeImage(blob: Blob, name: string): Promise<RgbaImage> {
-  let bitmap: ImageBitmap;
-  try {
-    bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  } catch (e) {
-    throw new Error(`${name}: this browser cannot decode it as an image (${messageOf(e)})`);
-  }
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  const g = canvas.getContext('2d', { willReadFrequently: true });
-  if (!g) throw new Error('no 2D canvas context to read the image pixels');
-  g.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  const data = g.getImageData(0, 0, canvas.width, canvas.height).data;
-  return { width: canvas.width, height: canvas.height, data };
-}
-
 function setInput(input: InputData): void {
   state.input = input;
   state.last = null;
@@ -329,8 +309,8 @@ function setInput(input: InputData): void {
 }
 
 function tensorInput(bytes: Uint8Array, name: string): InputData {
-  const npy = parseNpy(bytes, name);
-  return { kind: 'tensor', name, shape: npy.shape, data: npyToFloat32(npy) };
+  const t = npyToTensor(bytes, name);
+  return { kind: 'tensor', name, shape: t.shape, data: t.data };
 }
 
 /** Routes files by kind: models first, then their preprocessing and labels, then the input. */
@@ -362,7 +342,7 @@ async function handleFiles(files: readonly File[]): Promise<void> {
     if (json && typeof json === 'object' && !Array.isArray(json) && 'size' in json) {
       setPreprocess(parsePreprocessSpec(json, f.name), f.name);
     } else if (json && typeof json === 'object' && !Array.isArray(json) && ('rules' in json || 'method' in json)) {
-      parseComposite(json, f.name); // fail now, with the file's name, if it is not a composite
+      Composite.parse(json as CompositeJson, { source: f.name }); // fail now, with the file's name, if it is not a composite
       ui.compositeJson.value = JSON.stringify(json, null, 2);
       ui.preset.value = CUSTOM;
       refreshPresetHelp();
@@ -374,7 +354,7 @@ async function handleFiles(files: readonly File[]): Promise<void> {
   const inputs = [...npys, ...images];
   if (inputs.length > 1) throw new Error(`drop one input at a time (got ${inputs.map((f) => f.name).join(', ')})`);
   if (npys.length) setInput(tensorInput(new Uint8Array(await npys[0].arrayBuffer()), npys[0].name));
-  if (images.length) setInput({ kind: 'image', name: images[0].name, rgba: await decodeImage(images[0], images[0].name) });
+  if (images.length) setInput({ kind: 'image', name: images[0].name, rgba: await readImage(images[0]) });
   setStatus('');
 }
 
@@ -430,11 +410,15 @@ const EXAMPLE_COMPOSITE = {
   ],
 };
 
+const PRESETS = Composite.presets;
+const presetDescription = (name: string): string => PRESETS.find((p) => p.name === name)?.description ?? '';
+
 function fillPresets(): void {
   const custom = new Option('custom JSON (below)', CUSTOM);
-  const options = PRESET_NAMES.map((name) => {
+  // PatternAttribution needs a folder of learned patterns, which this page cannot load (yet).
+  const options = PRESETS.filter(({ name }) => name !== 'pattern-attribution').map(({ name, description }) => {
     const o = new Option(name, name);
-    o.title = presetDescription(name);
+    o.title = description;
     return o;
   });
   ui.preset.replaceChildren(...options, custom);
@@ -449,12 +433,12 @@ function refreshPresetHelp(): void {
     : presetDescription(ui.preset.value);
 }
 
-/** The composite the controls describe, parsed (errors name the control). */
-function compositeFromControls(model: LoadedModel) {
+/** The composite the controls describe, parsed (errors name the control), and its run-time options. */
+function compositeFromControls(): { composite: Composite; options: CompositeOptions } {
   const custom = ui.preset.value === CUSTOM;
-  const spec = custom
-    ? parseComposite(ui.compositeJson.value, 'composite JSON')
-    : parseComposite(ui.preset.value, 'preset');
+  const composite = custom
+    ? Composite.parse(ui.compositeJson.value, { source: 'composite JSON' })
+    : Composite.parse(ui.preset.value, { source: 'preset' });
   const num = (el: HTMLInputElement, what: string): number | undefined => {
     const t = el.value.trim();
     if (t === '') return undefined;
@@ -462,11 +446,7 @@ function compositeFromControls(model: LoadedModel) {
     if (!Number.isFinite(v)) throw new Error(`${what} must be a number, got '${t}'`);
     return v;
   };
-  return resolveComposite(spec, model.graph, {
-    flatLayers: num(ui.flatLayers, 'flat layers'),
-    epsilon: num(ui.epsilon, 'epsilon'),
-    preprocess: effectivePreprocess(model).spec,
-  });
+  return { composite, options: { flatLayers: num(ui.flatLayers, 'flat layers'), epsilon: num(ui.epsilon, 'epsilon') } };
 }
 
 function targetsFromControls(): Target[] {
@@ -488,7 +468,7 @@ for (const el of [ui.cmap, ui.mode, ui.size]) el.addEventListener('change', () =
 
 /** The presets the comparison offers, the paper's analyzers first; these four start ticked. */
 const COMPARE_DEFAULT = ['cmp-alpha2-flat', 'cmp-alpha1-flat', 'lrp-alpha2beta1', 'lrp-z'];
-ui.comparePresets.replaceChildren(...PRESET_NAMES.map((name) => {
+ui.comparePresets.replaceChildren(...PRESETS.map(({ name }) => {
   const label = document.createElement('label');
   const box = document.createElement('input');
   box.type = 'checkbox';
@@ -507,11 +487,11 @@ ui.compareRun.addEventListener('click', () => {
 
 ui.output.addEventListener('change', () => {
   const m = state.model;
-  if (!m || ui.output.value === m.graph.output) return;
+  if (!m || ui.output.value === m.facts.output) return;
   exclusive(async () => {
-    m.graph = importOnnx(m.bytes, { source: m.name, output: ui.output.value });
-    m.forward?.destroy();
-    m.forward = null;
+    m.facts = inspectModel(m.bytes, { name: m.name, output: ui.output.value });
+    m.model?.destroy();
+    m.model = null;
     state.last = null;
     refreshModelInfo();
   }).then(() => autoRun(), (e) => showError('Could not switch the output', e));
@@ -547,70 +527,42 @@ function exclusive<T>(fn: () => Promise<T>): Promise<T> {
   return p;
 }
 
-/** The model input for the current input: the batch, N×C×H×W float32. */
-function inputTensor(model: LoadedModel, input: InputData): { data: Float32Array; batch: number } {
-  const shape = model.graph.input.shape;
-  const per = numel(shape);
-  if (input.kind === 'image') {
-    const { spec, guessed } = effectivePreprocess(model);
-    if (!spec) throw new Error(`${model.name} takes a ${shape.join('×')} input, not an image: give an .npy batch`);
-    const data = preprocessImage(input.rgba, spec);
-    if (data.length !== per) {
-      throw new Error(`the preprocessing makes a ${data.length}-value input, but ${model.name} takes ${shape.join('×')} (${per} values)`
-        + (guessed ? '' : `: check ${model.preprocessSource}`));
-    }
-    return { data, batch: 1 };
-  }
-  const s = input.shape;
-  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-  if (same(s, shape)) return { data: input.data, batch: 1 };
-  if (same(s.slice(1), shape) && s[0] >= 1) return { data: input.data, batch: s[0] };
-  throw new Error(`${input.name} has shape ${s.join('×')}, but ${model.name} takes N×${shape.join('×')}`);
+/** The current input as the library takes it: the image, or the tensor with its shape (N×C×H×W or C×H×W). */
+function modelInput(input: InputData): ModelInput {
+  return input.kind === 'image' ? input.rgba : { data: input.data, shape: input.shape };
 }
 
 async function explainCurrent(): Promise<RunResult> {
-  const model = state.model;
+  const m = state.model;
   const input = state.input;
-  if (!model) throw new Error('load a model first (pick or drop an .onnx file)');
+  if (!m) throw new Error('load a model first (pick or drop an .onnx file)');
   if (!input) throw new Error('load an input first (pick or drop an image or an .npy file)');
-  const composite = compositeFromControls(model);
-  const { data, batch } = inputTensor(model, input);
+  const { composite, options } = compositeFromControls();
   const targets = targetsFromControls();
-  if (targets.length !== 1 && targets.length !== batch) {
-    throw new Error(`target gives ${targets.length} classes for ${batch} samples (give one per sample, or one for all)`);
-  }
   const init = ui.init.value as Init;
   const t0 = performance.now();
   setStatus('loading the model onto the GPU…');
-  const fm = await ensureForward(model);
+  const model = await ensureModel(m);
+  if (input.kind === 'image' && !model.preprocess) {
+    throw new Error(`${m.name} takes a ${m.facts.inputShape.join('×')} input, not an image: give an .npy batch`);
+  }
+  const tensor = model.toTensor(modelInput(input));
+  const batch = tensor.shape[0];
+  if (targets.length !== 1 && targets.length !== batch) {
+    throw new Error(`target gives ${targets.length} classes for ${batch} samples (give one per sample, or one for all)`);
+  }
   setStatus(`running ${composite.name} on ${batch} sample${batch > 1 ? 's' : ''}…`);
-  const explainer = await Explainer.create(fm, composite);
-  const { graph } = model;
-  const per = numel(graph.input.shape);
-  const classes = numel(valueInfo(graph, graph.output).shape);
-  const relevance = new Float32Array(batch * per);
-  const logits = new Float32Array(batch * classes);
-  const out = { targets: [] as number[], targetLogits: [] as number[], relevanceSums: [] as number[] };
+  const explainer = await model.explainer(composite, options);
   try {
-    const step = Math.max(1, fm.maxBatch);
-    for (let n0 = 0; n0 < batch; n0 += step) {
-      const n = Math.min(step, batch - n0);
-      const ex = await explainer.explain(data.subarray(n0 * per, (n0 + n) * per), n, {
-        targets: targets.length === 1 ? targets : targets.slice(n0, n0 + n), init,
-      });
-      relevance.set(ex.relevance, n0 * per);
-      logits.set(ex.logits, n0 * classes);
-      out.targets.push(...ex.targets);
-      out.targetLogits.push(...ex.targetLogits);
-      out.relevanceSums.push(...ex.relevanceSums);
-    }
+    const ex = await explainer.explain(tensor, { target: targets, init });
+    return {
+      batch, shape: model.inputShape, relevance: ex.relevance.data, logits: ex.logits.data, classes: model.classes,
+      targets: [...ex.targets], targetLogits: [...ex.targetLogits], relevanceSums: [...ex.relevanceSums],
+      composite: explainer.composite, ms: performance.now() - t0, notes: [...explainer.notes],
+    };
   } finally {
     explainer.destroy();
   }
-  return {
-    batch, shape: graph.input.shape, input: data, relevance, logits, classes, ...out,
-    composite: composite.name, ms: performance.now() - t0, notes: composite.notes,
-  };
 }
 
 /** Explains with the current controls and shows the result; errors go to the error box and are rethrown. */
@@ -670,50 +622,43 @@ function runFromButton(): void {
  * with the current rendering (each map on its own scale).
  */
 async function compareComposites(): Promise<void> {
-  const model = state.model;
+  const m = state.model;
   const input = state.input;
-  if (!model || !input) throw new Error('load a model and an input first');
+  if (!m || !input) throw new Error('load a model and an input first');
   const names = [...ui.comparePresets.querySelectorAll<HTMLInputElement>('input:checked')].map((b) => b.value);
   if (!names.length) throw new Error('tick at least one preset to compare');
-  const { data, batch } = inputTensor(model, input);
-  const n = Math.min(currentSample(), batch - 1);
-  const { graph } = model;
-  const per = numel(graph.input.shape);
-  const shape = graph.input.shape.length === 3 ? graph.input.shape : [1, 1, per];
   const targets = targetsFromControls();
-  const target = targets.length === 1 ? targets[0] : targets[n];
-  const num = (el: HTMLInputElement) => (el.value.trim() === '' ? undefined : Number(el.value));
+  const { options } = compositeFromControls();
   ui.compareRun.disabled = true;
   ui.compareGrid.replaceChildren();
+  const explainers: Explainer[] = [];
   try {
-    const fm = await ensureForward(model);
-    const acts = await fm.forward(data.slice(n * per, (n + 1) * per), 1);
-    try {
-      for (const [k, name] of names.entries()) {
-        setStatus(`comparing ${k + 1} of ${names.length}: ${name}…`);
-        const composite = resolveComposite(parseComposite(name, 'preset'), graph, {
-          flatLayers: num(ui.flatLayers), epsilon: num(ui.epsilon), preprocess: effectivePreprocess(model).spec,
-        });
-        const explainer = await Explainer.create(fm, composite);
-        try {
-          const r = await explainer.explainActivations(acts, { targets: [target], init: ui.init.value as Init });
-          const pic = picture(relevancePlane(r.relevance, shape, 0), n);
-          const fig = document.createElement('figure');
-          const canvas = document.createElement('canvas');
-          draw(canvas, pic.image);
-          const cap = document.createElement('figcaption');
-          cap.textContent = `${name}: class ${r.targets[0]}, sum of R ${r.relevanceSums[0].toPrecision(4)}`;
-          fig.append(canvas, cap);
-          ui.compareGrid.append(fig);
-        } finally {
-          explainer.destroy();
-        }
-      }
-    } finally {
-      acts.release();
+    const model = await ensureModel(m);
+    const tensor = model.toTensor(modelInput(input));
+    const n = Math.min(currentSample(), tensor.shape[0] - 1);
+    const per = tensor.data.length / tensor.shape[0];
+    const sample = { data: tensor.data.slice(n * per, (n + 1) * per), shape: [1, ...tensor.shape.slice(1)] };
+    const shape = sample.shape.length === 4 ? sample.shape.slice(1) : [1, 1, per];
+    for (const [k, name] of names.entries()) {
+      setStatus(`preparing ${k + 1} of ${names.length}: ${name}…`);
+      explainers.push(await model.explainer(Composite.parse(name, { source: 'preset' }), options));
     }
+    setStatus(`comparing ${names.length} composites…`);
+    const target = targets.length === 1 ? targets[0] : targets[n];
+    const results = await model.explainEach(sample, explainers, { target, init: ui.init.value as Init });
+    results.forEach((r, k) => {
+      const pic = picture(relevancePlane(r.relevance.data, shape, 0), n);
+      const fig = document.createElement('figure');
+      const canvas = document.createElement('canvas');
+      draw(canvas, pic.image);
+      const cap = document.createElement('figcaption');
+      cap.textContent = `${names[k]}: class ${r.targets[0]}, sum of R ${r.relevanceSums[0].toPrecision(4)}`;
+      fig.append(canvas, cap);
+      ui.compareGrid.append(fig);
+    });
     setStatus(`compared ${names.length} composites`);
   } finally {
+    for (const e of explainers) e.destroy();
     ui.compareRun.disabled = !(state.model && state.input);
   }
 }
@@ -764,12 +709,10 @@ function inputPixels(n: number): RgbaImage | null {
   const model = state.model;
   const input = state.input;
   if (!input) return null;
-  const chw = model ? imageShape(model.graph) : null;
+  const chw = model ? imageShape(model.facts) : null;
   if (input.kind === 'image') {
     const spec = model ? effectivePreprocess(model).spec : null;
-    if (!spec) return input.rgba;
-    const [h, w] = spec.size;
-    return resampleRect(input.rgba, sourceRect(input.rgba.width, input.rgba.height, spec), w, h);
+    return spec ? croppedImage(input.rgba, spec) : input.rgba;
   }
   const s = chw ?? (input.shape.length === 4 ? [input.shape[1], input.shape[2], input.shape[3]] : input.shape.length === 3 ? input.shape : null);
   if (!s || s.length !== 3) return null;
@@ -825,7 +768,7 @@ function refreshDownloads(r: RunResult, n: number): void {
   downloadUrls = [];
   const per = r.shape.reduce((a, b) => a * b, 1);
   const stem = `${(state.input?.name ?? 'input').replace(/\.[^.]*$/, '')}${r.batch > 1 ? `_${n}` : ''}.${r.composite}`;
-  const npy = encodeNpy([1, ...r.shape], r.relevance.slice(n * per, (n + 1) * per));
+  const npy = tensorToNpy({ data: r.relevance.slice(n * per, (n + 1) * per), shape: [1, ...r.shape] });
   const npyUrl = URL.createObjectURL(new Blob([npy as BlobPart], { type: 'application/octet-stream' }));
   downloadUrls.push(npyUrl);
   ui.downloadNpy.href = npyUrl;
@@ -847,7 +790,7 @@ function render(): void {
   const px = inputPixels(n);
   if (px) draw(ui.inputCanvas, px);
   if (!r) return;
-  const shape = r.shape.length === 3 ? r.shape : [1, 1, numel(r.shape)];
+  const shape = r.shape.length === 3 ? r.shape : [1, 1, r.shape.reduce((a, b) => a * b, 1)];
   const pic = picture(relevancePlane(r.relevance, shape, n), n);
   draw(ui.heatmapCanvas, pic.image);
   ui.colorbar.innerHTML = colorbarSvg(pic.scale, { width: 280 });
@@ -857,10 +800,10 @@ function render(): void {
   const labels = state.model?.labels ?? null;
   const label = (i: number) => (labels?.[i] !== undefined ? `${labels[i]} (${i})` : `class ${i}`);
   const row = r.logits.subarray(n * r.classes, (n + 1) * r.classes);
-  const top = topK(row, Math.min(5, r.classes));
+  const top = topClasses(row, Math.min(5, r.classes));
   const target = r.targets[n];
   if (!top.some((t) => t.index === target)) {
-    top.push(...topK(row, r.classes).filter((t) => t.index === target));
+    top.push(...topClasses(row, r.classes).filter((t) => t.index === target));
   }
   const body = ui.topClasses.tBodies[0];
   body.replaceChildren(...top.map((t, k) => {
@@ -917,22 +860,25 @@ async function loadDemo(): Promise<void> {
   if (state.model) return; // the user (or a test) was quicker
   setStatus('loading the demo model…');
   const bytes = new Uint8Array(await (await fetchOk(manifest.model)).arrayBuffer());
-  if (manifest.preprocess) {
-    state.pendingPreprocess = { spec: parsePreprocessSpecText(await (await fetchOk(manifest.preprocess)).text(), manifest.preprocess), source: manifest.preprocess };
-  }
-  if (manifest.labels) state.pendingLabels = parseLabels(await (await fetchOk(manifest.labels)).text(), manifest.labels);
-  if (state.model) return;
-  loadModelBytes(bytes, manifest.model.split('/').pop() ?? 'demo.onnx', `demo:${bytes.byteLength}`);
+  const preprocess = manifest.preprocess
+    ? { spec: parsePreprocessSpecText(await (await fetchOk(manifest.preprocess)).text(), manifest.preprocess), source: manifest.preprocess }
+    : null;
+  const labels = manifest.labels ? parseLabels(await (await fetchOk(manifest.labels)).text(), manifest.labels) : null;
+  const modelPath = manifest.model;
+  if (state.model) return; // the user (or a test) was quicker
+  if (preprocess) state.pendingPreprocess = preprocess;
+  if (labels) state.pendingLabels = labels;
+  loadModelBytes(bytes, modelPath.split('/').pop() ?? 'demo.onnx', `demo:${bytes.byteLength}`);
   if (manifest.image && !state.input) {
     const blob = await (await fetchOk(manifest.image)).blob();
-    setInput({ kind: 'image', name: manifest.image.split('/').pop() ?? 'image', rgba: await decodeImage(blob, manifest.image) });
+    setInput({ kind: 'image', name: manifest.image.split('/').pop() ?? 'image', rgba: await readImage(new File([blob], manifest.image)) });
   }
   setStatus(state.input ? '' : 'demo model loaded: pick or drop an image');
   autoRun();
 }
 
-const ready: Promise<{ adapter: string | null; error: string | null }> = ensureGpu().then(
-  (gpu) => ({ adapter: gpu.adapterName, error: null }),
+const ready: Promise<{ adapter: string | null; error: string | null }> = ensureLrp().then(
+  (lrp) => ({ adapter: lrp.adapter, error: null }),
   (e: unknown) => {
     showError(e instanceof Error && e.name === 'NoWebGpuError' ? 'No WebGPU' : 'WebGPU did not start', e);
     return { adapter: null, error: messageOf(e) };
@@ -1012,7 +958,7 @@ const lrpTest: LrpTestApi = {
     });
     const raw = fromBase64(req.input.data);
     setInput({ kind: 'tensor', name: 'input.npy', shape: req.input.shape, data: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4) });
-    const isPreset = typeof req.composite === 'string' && (PRESET_NAMES as readonly string[]).includes(req.composite.trim());
+    const isPreset = typeof req.composite === 'string' && PRESETS.some((p) => p.name === (req.composite as string).trim());
     if (isPreset) {
       ui.preset.value = (req.composite as string).trim();
     } else {
@@ -1034,7 +980,7 @@ const lrpTest: LrpTestApi = {
       logits: Array.from(r.logits),
       targets: r.targets,
       relevanceSums: r.relevanceSums,
-      adapter: state.gpu?.adapterName ?? null,
+      adapter: state.lrp?.adapter ?? null,
       ms: r.ms,
     };
   },

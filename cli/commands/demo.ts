@@ -1,5 +1,5 @@
 import type { HeatmapMode } from '../../src/heatmap/index.ts';
-import { runDemo } from '../../src/node/demo/run.ts';
+import { DEMO_PATTERN_IMAGES, runDemo } from '../../src/node/demo/run.ts';
 import { batchOption, defineCommand, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast } from '../options.ts';
 
 interface Args {
@@ -7,6 +7,7 @@ interface Args {
   images: number;
   gallery: number;
   batch: number;
+  'pattern-images': number;
   seed: number;
   cmap: string;
   clip: number;
@@ -24,16 +25,21 @@ export const demoCommand = defineCommand<Args>({
     { name: 'gallery', opt: { type: 'number', default: 12, describe: 'images in the heatmap gallery' }, check: wholeAtLeast(0)('gallery') },
     { name: 'seed', opt: { type: 'number', default: 0, describe: 'seeds the gallery\'s choice of images' }, check: wholeAtLeast(0)('seed') },
     batchOption('images per GPU batch', 32),
+    {
+      name: 'pattern-images',
+      opt: { type: 'number', default: DEMO_PATTERN_IMAGES, describe: 'images of another seed to learn PatternAttribution\'s patterns from' },
+      check: wholeAtLeast(1)('pattern-images'),
+    },
     ...RENDER_OPTIONS,
     VERBOSE_OPTION,
   ],
   examples: [
-    ['demo', 'Table 1, Fig. 2 and 3 and a gallery in demo-output/ (2 to 3 minutes without a GPU)'],
+    ['demo', 'Table 1, Fig. 2 and 3 and a gallery in demo-output/ (about 3 minutes without a GPU)'],
     ['demo --images 400 --gallery 24 --cmap seismic --overlay', 'a larger run, its gallery drawn over the images'],
   ],
   handler: async (args) => {
     const r = await runDemo({
-      out: args.out, images: args.images, gallery: args.gallery, batch: args.batch, seed: args.seed,
+      out: args.out, images: args.images, gallery: args.gallery, batch: args.batch, patternImages: args['pattern-images'], seed: args.seed,
       render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
       log: (l) => console.error(l), progress: true,
     });
@@ -44,6 +50,7 @@ export const demoCommand = defineCommand<Args>({
     console.log(`occlusion (Fig. 2): mean relative logit change ${f(r.occlusion.object)} occluding the objects, ${f(r.occlusion.context)} occluding the context`);
     console.log(`done in ${r.seconds.toFixed(0)} s. Everything is in ${r.out}:`);
     console.log(`  report     ${r.report} (and report.json, curve.svg, curve.csv beside it)`);
+    console.log(`  patterns   ${r.out}/patterns (PatternAttribution's, learned by lrp patterns)`);
     console.log(`  occlusion  ${r.out}/occlusion/occlusion.svg`);
     console.log(`  gallery    ${r.gallery}`);
   },

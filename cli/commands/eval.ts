@@ -26,6 +26,7 @@ interface Args {
   epsilon?: number;
   'flat-layers'?: number;
   'classifier-layers'?: number;
+  patterns?: string;
   batch: number;
   out: string;
   'save-relevance': boolean;
@@ -86,7 +87,7 @@ export const evalCommand = defineCommand<Args>({
         model: args.model, dataset: args.dataset, split: args.split, labels: args.labels, composites: args.composite,
         batch: args.batch, limit: args.limit, out: args.out, saveRelevance: args['save-relevance'],
         shard, resume: args.resume,
-        skipDifficult: args['skip-difficult'], preprocess: args.preprocess, init: args.init, workers: args.workers,
+        skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
         output: args.output, epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
         bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu,
       });

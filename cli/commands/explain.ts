@@ -28,6 +28,7 @@ interface Args {
   epsilon?: number;
   'flat-layers'?: number;
   'classifier-layers'?: number;
+  patterns?: string;
   target: string;
   init: Init;
   'relevance-out'?: string;
@@ -82,9 +83,11 @@ export const explainCommand = defineCommand<Args>({
     const { graph } = model;
     const classes = numel(valueInfo(graph, graph.output).shape);
     const labels = labelsFor(args.labels, classes);
+    const notes: string[] = [];
     const analyzers = loadAnalyzers(args.composite, graph, model.preprocess, {
-      epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
+      epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'], patterns: args.patterns, notes,
     });
+    for (const note of notes) console.error(`note: ${note}`);
     const several = analyzers.length > 1;
     for (const a of analyzers) for (const note of a.composite.notes) console.error(`note: ${several && !note.startsWith(`${a.name}:`) ? `${a.name}: ` : ''}${note}`);
     const targets = parseTargets(args.target, labels, classes);

@@ -25,12 +25,14 @@ const paren = (e: string): string => (/^[\w.]+$/.test(e) ? e : `(${e})`);
 
 /**
  * Undoes tileGrid's fold (src/gpu/grid.ts): the m-tiles past the per-dimension limit ride along
- * x. `columns` is the GEMM width N, `bn` and `bm` the tile's width and height.
+ * x. `columns` is the GEMM width N, `bn` and `bm` the tile's width and height, `rows` its height
+ * M (default `p.M`).
  */
 const foldGrid: Snippet = (args, where) => {
   const n = arg(args, 'columns', where, /^[\w.]+$/, 'a name');
   const bn = arg(args, 'bn', where, PRODUCT, 'a product of names');
   const bm = arg(args, 'bm', where, PRODUCT, 'a product of names');
+  const rows = args.rows === undefined ? 'p.M' : arg(args, 'rows', where, /^[\w.]+$/, 'a name');
   return [
     '// The grid may fold m-tiles into x (tileGrid in src/gpu/grid.ts); this undoes it. Spare',
     '// workgroups of the last row leave before any barrier (all of it is uniform per workgroup).',
@@ -38,7 +40,7 @@ const foldGrid: Snippet = (args, where) => {
     'let fold = nwg.x / nTiles;',
     `let m0 = (wid.y * fold + wid.x / nTiles) * ${bm};`,
     `let n0 = (wid.x % nTiles) * ${bn};`,
-    'if (m0 >= p.M) { return; }',
+    `if (m0 >= ${rows}) { return; }`,
   ];
 };
 
@@ -62,6 +64,46 @@ const gemmFma: Snippet = (args, where) => {
     out.push('}');
   }
   return out;
+};
+
+/**
+ * Parks quad row `j` of a GEMM's register block in workgroup memory, for an epilogue that walks
+ * the tile cooperatively (patterns/stats_gemm.wgsl): tile[(ty * TN + t) * TX + tx] = acc[j][t]
+ * for up to `channels` columns t, in a loop over j < up to `quads`.
+ */
+const gemmPark: Snippet = (args, where) => {
+  const quads = count(args, 'quads', where, 4);
+  const channels = count(args, 'channels', where, 32);
+  const out: string[] = [];
+  for (let j = 0; j < quads; j++) {
+    out.push(`if (j == ${j}u) {`);
+    for (let t = 0; t < channels; t++) {
+      const line = `tile[(${t === 0 ? 'ty * TN' : `ty * TN + ${t}u`}) * TX + tx] = acc[${j}][${t}];`;
+      out.push(t < 4 ? `  ${line}` : `  if (TN > ${t}u) { ${line} }`);
+    }
+    out.push('}');
+  }
+  return out;
+};
+
+/**
+ * `fn accumulate(e, v)`: adds v into the running sum `state[e]`, compensated (Neumaier's variant of
+ * Kahan summation), the compensation at `state[comp + e]` (patterns/stats_gemm.wgsl,
+ * patterns/stats_channels.wgsl).
+ */
+const neumaierAccumulate: Snippet = (args, where) => {
+  const comp = arg(args, 'comp', where, PRODUCT, 'a product of names');
+  return [
+    '// Adds v into the running sum of element e, compensated (Neumaier): the compensation collects the',
+    '// rounding error of each addition, exactly (Fast2Sum with the larger magnitude first).',
+    'fn accumulate(e: u32, v: f32) {',
+    '  let s = state[e];',
+    '  let t = s + v;',
+    '  let err = select((v - t) + s, (s - t) + v, abs(s) >= abs(v));',
+    '  state[e] = t;',
+    `  state[${comp} + e] += err;`,
+    '}',
+  ];
 };
 
 /** forward/conv2d.wgsl's epilogue: each of up to `channels` output channels, each of up to `quads` quads. */
@@ -250,6 +292,8 @@ export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'fold-grid': foldGrid,
   'gemm-fma': gemmFma,
   'conv2d-store': conv2dStore,
+  'gemm-park': gemmPark,
+  'neumaier-accumulate': neumaierAccumulate,
   'dense-offsets': denseOffsets,
   'dense-fma': denseFma,
   'dense-reduce': denseReduce,

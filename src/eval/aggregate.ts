@@ -77,6 +77,7 @@ export class Sum {
   }
 }
 
+/** One analyzer's row of the paper's Table 1: its mean metrics over the pairs measured. */
 export interface ReportRow {
   readonly analyzer: string;
   /** Pairs measured (degenerate included). */
@@ -92,6 +93,7 @@ export interface ReportRow {
   readonly 'n<=0.5': number;
 }
 
+/** The paper's Fig. 3: mean mu per box-size bin (the box's share of the image), per analyzer. */
 export interface Curve {
   readonly bins: number;
   /** Bin k covers (lo[k], hi[k]]; bin 0 includes 0. */
@@ -103,6 +105,7 @@ export interface Curve {
   readonly series: { readonly analyzer: string; readonly mean: (number | null)[]; readonly count: number[] }[];
 }
 
+/** Everything a report shows, computed from the per-pair records. */
 export interface Aggregates {
   readonly rows: ReportRow[];
   readonly curve: Curve;

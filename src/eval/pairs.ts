@@ -23,8 +23,10 @@ export interface PrepareFailure {
   readonly skips: readonly Skip[];
 }
 
+/** A sample ready for the GPU, or why it is not. */
 export type PrepareResult = PreparedSample | PrepareFailure;
 
+/** Whether preparation succeeded (the sample has an input and pairs). */
 export function isPrepared(r: PrepareResult): r is PreparedSample {
   return 'input' in r;
 }
@@ -139,7 +141,8 @@ export function prepareDecoded(sample: Sample, img: RgbaImage, spec: PreprocessS
     return failSample(sample, `${sample.imagePath}: decoded size ${img.width}x${img.height}${turned} differs from the annotation's ${sample.width}x${sample.height} (${sample.annotationPath})`);
   }
   const { pairs, skips } = samplePairs(sample, img.width, img.height, spec);
-  if (pairs.length === 0) {
+  // A sample that asks for no class is an image alone (pattern statistics need no boxes).
+  if (pairs.length === 0 && sample.classes.length > 0) {
     return { sample, reason: `${sample.imagePath}: no pair left after preprocessing`, skips };
   }
   return { sample, input: preprocessImage(img, spec), pairs, skips };

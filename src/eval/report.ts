@@ -38,6 +38,8 @@ export interface EvalSettings {
   readonly classifierLayers?: number | null;
   /** The intervals' bootstrap (default 2000 resamples, seed 0). */
   readonly bootstrap?: BootstrapSettings;
+  /** `--patterns DIR` of a pattern-attribution analyzer (absent without one). */
+  readonly patterns?: string;
 }
 
 /** What a report must say for a reader to know exactly what was run. */

@@ -42,7 +42,8 @@ export interface DenseChunk {
  * vec4s, shared through the model's WeightStore: the forward kernel and the relevance kernels of
  * every explainer read the same copy.
  */
-export function acquireDenseChunks(ctx: GpuContext, weights: WeightStore, layer: DenseLayer): DenseChunk[] {
+/** `weight`/`key`: another [outF, inF] tensor in the same chunks (PatternAttribution's A * W), named by `key`. */
+export function acquireDenseChunks(ctx: GpuContext, weights: WeightStore, layer: DenseLayer, weight: Float32Array = layer.weight, key = ''): DenseChunk[] {
   const { inFeatures: inF, outFeatures: outF } = layer;
   let chunkRows: number;
   try {
@@ -54,7 +55,7 @@ export function acquireDenseChunks(ctx: GpuContext, weights: WeightStore, layer:
   const chunks: DenseChunk[] = [];
   for (let r0 = 0; r0 < outF; r0 += chunkRows) {
     const rows = Math.min(chunkRows, outF - r0);
-    chunks.push({ r0, rows, weight: weights.acquire(layer.name, `dense rows ${r0}:${r0 + rows} vec4`, () => paddedRows(layer.weight, inF, r0, rows)) });
+    chunks.push({ r0, rows, weight: weights.acquire(layer.name, `dense rows ${r0}:${r0 + rows} vec4${key}`, () => paddedRows(weight, inF, r0, rows)) });
   }
   return chunks;
 }

@@ -10,6 +10,7 @@ import { createConv } from './conv.ts';
 import { createDense } from './dense.ts';
 import { createLrn } from './lrn.ts';
 import type { ForwardOpFactory } from './op.ts';
+import { createAdd, createPad, createPointwise } from './pointwise.ts';
 import { createAvgPool, createMaxPool } from './pool.ts';
 
 export type ForwardKind<L extends LayerOf<LayerKind>> =
@@ -27,7 +28,19 @@ export const FORWARD_KINDS: { readonly [K in LayerKind]: ForwardKind<LayerOf<K>>
   flatten: { view: 'same' },
   identity: { view: 'same' },
   concat: { view: false, create: createConcat },
+  add: { view: false, create: createAdd },
+  batchnorm: { view: false, create: createPointwise },
+  clip: { view: false, create: createPointwise },
+  leakyrelu: { view: false, create: createPointwise },
+  pad: { view: false, create: createPad },
+  bias: { view: false, create: notCanonized },
+  softmax: { view: false, create: notCanonized },
 };
+
+/** The factory of the import-only kinds: they never reach the forward pass of a canonized graph. */
+async function notCanonized(_ctx: unknown, layer: { name: string; kind: string }): Promise<never> {
+  throw new Error(`layer '${layer.name}': ${layer.kind} has no forward kernel (the canonizer removes it: run canonize() on an imported graph)`);
+}
 
 export function forwardKind(layer: { readonly kind: LayerKind }): ForwardKind<LayerOf<LayerKind>> {
   return FORWARD_KINDS[layer.kind] as ForwardKind<LayerOf<LayerKind>>;

@@ -7,6 +7,10 @@ export type Constants = Record<string, number | boolean>;
  * pipelines are created; GpuContext adds `running` and `ran` around the first dispatch of each
  * pipeline, because some drivers compile only then (lavapipe's LLVM code generation).
  */
+/**
+ * One step of pipeline compilation, for progress displays: the first run on a machine compiles
+ * every GPU pipeline (seconds each on some drivers); later runs find them in the driver's cache.
+ */
 export interface PipelineProgress {
   readonly event: 'requested' | 'ready' | 'failed' | 'running' | 'ran';
   /** The pipeline's key (shader, entry point, constants), or the pass that runs new pipelines. */

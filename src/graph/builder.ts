@@ -26,6 +26,10 @@ export class GraphBuilder {
     this.values.set(inputName, this.input);
   }
 
+  get inputName(): string {
+    return this.input.name;
+  }
+
   has(value: string): boolean {
     return this.values.has(value);
   }
@@ -65,7 +69,8 @@ export class GraphBuilder {
 /** The per-sample output shape of `layer` on inputs of these shapes (src/graph/kinds.ts). */
 export function inferShape(layer: LayerSpec, inputs: readonly Shape[]): number[] {
   const kind = graphKind(layer);
-  if (kind.arity === 'one' && inputs.length !== 1) layerFail(layer, `expects 1 input, got ${inputs.length}`);
+  const want = kind.arity === 'one' ? 1 : kind.arity === 'two' ? 2 : null;
+  if (want !== null && inputs.length !== want) layerFail(layer, `expects ${want} input${want === 1 ? '' : 's'}, got ${inputs.length}`);
   return kind.inferShape(layer, inputs);
 }
 

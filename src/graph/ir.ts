@@ -40,6 +40,8 @@ export interface ConvLayer extends LayerBase {
   readonly weight: Float32Array;
   /** Length outC; zeros when the model has no bias. */
   readonly bias: Float32Array;
+  /** False when the model declares no bias (the zero bias is then not a parameter of the model). */
+  readonly hasBias?: boolean;
 }
 
 export interface DenseLayer extends LayerBase {
@@ -49,6 +51,14 @@ export interface DenseLayer extends LayerBase {
   /** Row-major [outFeatures, inFeatures]: y = W x + b. */
   readonly weight: Float32Array;
   readonly bias: Float32Array;
+  /** False when the model declares no bias (ONNX MatMul without an Add). */
+  readonly hasBias?: boolean;
+  /**
+   * How the source file stores the weight: [out, in] (Gemm with transB = 1; the default, and
+   * built-in models) or [in, out] (MatMul, Gemm with transB = 0). Files written in "the shape of
+   * the node's weight" (learned patterns) follow it.
+   */
+  readonly sourceLayout?: 'out-in' | 'in-out';
 }
 
 export interface ReluLayer extends LayerBase { readonly kind: 'relu' }
@@ -92,6 +102,57 @@ export interface IdentityLayer extends LayerBase { readonly kind: 'identity' }
 /** Concatenation along the channel axis (axis 1 in NCHW). */
 export interface ConcatLayer extends LayerBase { readonly kind: 'concat' }
 
+/** The sum of two activations of one shape: a skip connection (ONNX Add of two non-constants). */
+export interface AddLayer extends LayerBase { readonly kind: 'add' }
+
+/**
+ * Inference BatchNorm over the channel axis (axis 0 of the per-sample shape: C of C×H×W, or the
+ * features of a flat input): y = (x - mean) / sqrt(variance + epsilon) * scale + bias. The
+ * canonizer folds it into the convolution or dense layer before it where that keeps the function.
+ */
+export interface BatchNormLayer extends LayerBase {
+  readonly kind: 'batchnorm';
+  readonly channels: number;
+  /** gamma */
+  readonly scale: Float32Array;
+  /** beta */
+  readonly bias: Float32Array;
+  readonly mean: Float32Array;
+  readonly variance: Float32Array;
+  readonly epsilon: number;
+}
+
+/** y = min(max(x, min), max); ReLU6 is min 0, max 6. An absent bound is -Infinity or Infinity. */
+export interface ClipLayer extends LayerBase {
+  readonly kind: 'clip';
+  readonly min: number;
+  readonly max: number;
+}
+
+/** y = x for x > 0, alpha * x otherwise. */
+export interface LeakyReluLayer extends LayerBase {
+  readonly kind: 'leakyrelu';
+  readonly alpha: number;
+}
+
+/** Zero padding of the spatial axes, where the canonizer could not merge it into the next window. */
+export interface PadLayer extends LayerBase {
+  readonly kind: 'pad';
+  readonly pads: Pads4;
+}
+
+/**
+ * An Add of a per-channel constant, as imported (a MatMul's bias, an exporter's split-off bias).
+ * Only in imported graphs: the canonizer folds it into the linear layer before it.
+ */
+export interface BiasLayer extends LayerBase {
+  readonly kind: 'bias';
+  readonly bias: Float32Array;
+}
+
+/** A Softmax, as imported (any axis). Only in imported graphs: the canonizer strips a trailing one. */
+export interface SoftmaxLayer extends LayerBase { readonly kind: 'softmax' }
+
 export type Layer =
   | ConvLayer
   | DenseLayer
@@ -102,9 +163,18 @@ export type Layer =
   | LrnLayer
   | FlattenLayer
   | IdentityLayer
-  | ConcatLayer;
+  | ConcatLayer
+  | AddLayer
+  | BatchNormLayer
+  | ClipLayer
+  | LeakyReluLayer
+  | PadLayer
+  | BiasLayer
+  | SoftmaxLayer;
 
 export type LayerKind = Layer['kind'];
+/** Kinds that exist only between import and canonization; no executor runs them. */
+export const IMPORT_ONLY_KINDS: ReadonlySet<LayerKind> = new Set(['bias', 'softmax']);
 export type LinearLayer = ConvLayer | DenseLayer;
 
 export interface Graph {
@@ -114,7 +184,7 @@ export interface Graph {
   readonly values: ReadonlyMap<string, ValueInfo>;
   /** Topological order: every layer's inputs are produced before it. */
   readonly layers: readonly Layer[];
-  /** The value explained and predicted (logits; a trailing Softmax is stripped at import). */
+  /** The value explained and predicted (logits: the canonizer strips a trailing Softmax). */
   readonly output: string;
   /** Every graph output the model declared, for `--output NAME`. */
   readonly outputs: readonly string[];

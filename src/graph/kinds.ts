@@ -11,7 +11,7 @@
  * - src/lrp/ops/index.ts: its backward op per rule, or relevance passed through unchanged.
  */
 import type {
-  ConvLayer, DenseLayer, Layer, LayerKind, Shape,
+  BatchNormLayer, ConvLayer, DenseLayer, Layer, LayerKind, Shape,
 } from './ir.ts';
 import { numel } from './ir.ts';
 import { windowOutputHW } from './shape.ts';
@@ -20,11 +20,15 @@ import { windowOutputHW } from './shape.ts';
 export type LayerOf<K extends LayerKind> = Extract<Layer, { readonly kind: K }>;
 
 export interface GraphKind<L extends Layer> {
-  /** `one` input, or `many` (concatenations). */
-  readonly arity: 'one' | 'many';
+  /** `one` input, `two` (a skip sum), or `many` (concatenations). */
+  readonly arity: 'one' | 'two' | 'many';
   /** The per-sample output shape from the inputs' shapes; throws naming the layer on a mismatch. */
   inferShape(layer: L, inputs: readonly Shape[]): number[];
-  /** Weight plus bias values (a bias-less model's zero bias counts too). */
+  /**
+   * Trainable parameters, as PyTorch counts them: weight plus bias (a bias the model does not
+   * declare, `hasBias: false`, is not counted), a BatchNorm's scale and shift (not its running
+   * statistics).
+   */
   params(layer: L): number;
   /** Multiply-adds per sample. */
   macs(layer: L, outShape: Shape): number;
@@ -72,6 +76,20 @@ function convShape(layer: ConvLayer, x: Shape): number[] {
   return [co, h, w];
 }
 
+function batchNormShape(layer: BatchNormLayer, x: Shape): number[] {
+  if (x.length !== 1 && x.length !== 3) layerFail(layer, `expects a C×H×W map or a flat input, got [${x.join(', ')}]`);
+  const c = layer.channels;
+  if (x[0] !== c) layerFail(layer, `expects ${c} channels, got ${x[0]}`);
+  for (const [what, a] of [['scale', layer.scale], ['bias', layer.bias], ['mean', layer.mean], ['variance', layer.variance]] as const) {
+    if (a.length !== c) layerFail(layer, `${what} has ${a.length} values, expected ${c}`);
+    checkFinite(layer, what, a);
+  }
+  if (!(layer.epsilon >= 0) || layer.variance.some((v) => !(v + layer.epsilon > 0))) {
+    layerFail(layer, 'variance + epsilon must be positive in every channel');
+  }
+  return [...x];
+}
+
 function denseShape(layer: DenseLayer, x: Shape): number[] {
   if (x.length !== 1) layerFail(layer, `expects a flat input, got [${x.join(', ')}] (is a Flatten missing?)`);
   if (!(Number.isSafeInteger(layer.outFeatures) && layer.outFeatures >= 1)) layerFail(layer, `has ${layer.outFeatures} output features`);
@@ -95,14 +113,14 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
   conv: {
     arity: 'one',
     inferShape: (layer, [x]) => convShape(layer, x),
-    params: (l) => l.weight.length + l.bias.length,
+    params: (l) => l.weight.length + (l.hasBias === false ? 0 : l.bias.length),
     macs: (l, out) => numel(out) * (l.inChannels / l.groups) * l.kernel[0] * l.kernel[1],
     nonneg: never,
   },
   dense: {
     arity: 'one',
     inferShape: (layer, [x]) => denseShape(layer, x),
-    params: (l) => l.weight.length + l.bias.length,
+    params: (l) => l.weight.length + (l.hasBias === false ? 0 : l.bias.length),
     macs: (l) => l.inFeatures * l.outFeatures,
     nonneg: never,
   },
@@ -156,6 +174,54 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
     },
     params: none, macs: none, nonneg: ifInputs,
   },
+  add: {
+    arity: 'two',
+    inferShape: (layer, [a, b]) => {
+      if (b.length !== a.length || b.some((d, i) => d !== a[i])) {
+        layerFail(layer, `adds values of different shapes [${a.join(', ')}] and [${b.join(', ')}] (only equal shapes, no broadcasting)`);
+      }
+      return [...a];
+    },
+    // The sum of two non-negative values is non-negative; of anything else, unknown.
+    params: none, macs: none, nonneg: ifInputs,
+  },
+  batchnorm: {
+    arity: 'one',
+    inferShape: (layer, [x]) => batchNormShape(layer, x),
+    params: (l) => 2 * l.channels,
+    macs: none,
+    // Its shift may take any value below zero.
+    nonneg: never,
+  },
+  clip: {
+    arity: 'one', inferShape: sameShape, params: none, macs: none,
+    // ReLU6 (min 0) always; a Clip to [min < 0, max >= 0] keeps non-negative inputs so.
+    nonneg: (l) => (l.min >= 0 ? 'always' : l.max >= 0 ? 'if-inputs' : 'never'),
+  },
+  leakyrelu: {
+    arity: 'one', inferShape: sameShape, params: none, macs: none,
+    nonneg: (l) => (l.alpha >= 0 ? 'if-inputs' : 'never'),
+  },
+  pad: {
+    arity: 'one',
+    inferShape: (layer, [x]) => {
+      expectRank(layer, x, 3);
+      if (layer.pads.some((p) => !Number.isInteger(p) || p < 0)) layerFail(layer, `pads [${layer.pads.join(', ')}] must be whole numbers >= 0`);
+      return [x[0], x[1] + layer.pads[0] + layer.pads[2], x[2] + layer.pads[1] + layer.pads[3]];
+    },
+    params: none, macs: none, nonneg: ifInputs,
+  },
+  // Import-only kinds (IMPORT_ONLY_KINDS): the canonizer folds or strips them.
+  bias: {
+    arity: 'one',
+    inferShape: (layer, [x]) => {
+      if (layer.bias.length !== x[0]) layerFail(layer, `has ${layer.bias.length} values for ${x[0]} channels`);
+      checkFinite(layer, 'bias', layer.bias);
+      return [...x];
+    },
+    params: (l) => l.bias.length, macs: none, nonneg: never,
+  },
+  softmax: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
 };
 
 /** The graph facts of a layer's kind. */

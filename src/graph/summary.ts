@@ -8,7 +8,7 @@ export interface SummaryRow {
   /** Per-sample shape of the first input (a concat's other inputs differ only in channels). */
   readonly inputShape: Shape;
   readonly outputShape: Shape;
-  /** Weight plus bias length (a bias-less model's zero bias is counted too). */
+  /** Trainable parameters as PyTorch counts them (src/graph/kinds.ts: declared biases, BatchNorm's scale and shift). */
   readonly params: number;
   /** Multiply-accumulates per sample; only linear layers count. */
   readonly macs: number;

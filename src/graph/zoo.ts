@@ -7,8 +7,15 @@
  * VGG-16 produces neither zeros nor overflow at its logits. Biases are zero: that is what He et al.
  * prescribe, and it makes LRP's conservation exact on these models (a bias absorbs relevance), which
  * whole-model tests rely on. Bias handling is covered by the single-layer cases instead.
+ *
+ * The residual networks (resnet18, resnet50, mobilenetv2) follow torchvision's layouts and module
+ * names, with convolutions without bias each followed by a BatchNorm layer with random statistics
+ * (BatchNormOpts), kept as layers so that the canonizer folds them as it folds an imported model's:
+ * their folded convolutions do have biases. `builtinModelUncanonized` gives the graph as built, with
+ * torchvision's trainable parameter counts; `builtinModel` the canonized one every executor runs.
  */
 import { GraphBuilder } from './builder.ts';
+import { canonize } from './canonize/index.ts';
 import type { Graph, Pads4, Pair, Shape } from './ir.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -115,8 +122,9 @@ export class Rng {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A sequential-network helper over GraphBuilder: each layer reads the previous layer's output,
-// and its output value takes the layer's name (the last one is renamed 'logits').
+// Network builders over GraphBuilder. `Net` names every input explicitly (for branches and skip
+// connections); `Sequential` chains each layer to the previous one. A layer's output value takes
+// the layer's name unless given one (the last is renamed 'logits').
 // ---------------------------------------------------------------------------------------------
 
 export const INPUT_NAME = 'input';
@@ -126,89 +134,170 @@ interface ConvOpts {
   stride?: number;
   pad?: number;
   groups?: number;
+  /** torchvision's ResNet and MobileNetV2 convolutions have none (their BatchNorm shifts). */
+  bias?: boolean;
 }
 
-class Sequential {
+interface BatchNormOpts {
+  /** gamma ~ U(lo, hi) */
+  scale?: readonly [number, number];
+}
+
+class Net {
   private readonly b: GraphBuilder;
-  private current = INPUT_NAME;
 
   constructor(name: string, inputShape: Shape, private readonly rng: Rng) {
     this.b = new GraphBuilder(name, INPUT_NAME, inputShape);
   }
 
-  private get shape(): Shape {
-    return this.b.shapeOf(this.current);
+  shapeOf(value: string): Shape {
+    return this.b.shapeOf(value);
   }
 
-  private step(output: string): { inputs: string[]; output: string } {
-    const inputs = [this.current];
-    this.current = output;
-    return { inputs, output };
-  }
-
-  conv(name: string, outC: number, k: number, opts: ConvOpts = {}, output = name): this {
-    const { stride = 1, pad = 0, groups = 1 } = opts;
-    const inC = this.shape[0];
+  conv(name: string, input: string, outC: number, k: number, opts: ConvOpts = {}, output = name): string {
+    const { stride = 1, pad = 0, groups = 1, bias = true } = opts;
+    const inC = this.shapeOf(input)[0];
     const fanIn = (inC / groups) * k * k;
     const weight = new Float32Array(outC * fanIn);
     this.rng.fillNormal(weight, Math.sqrt(2 / fanIn));
     const pair = (v: number): Pair => [v, v];
     const pads: Pads4 = [pad, pad, pad, pad];
     this.b.add({
-      kind: 'conv', name, ...this.step(output),
+      kind: 'conv', name, inputs: [input], output,
       inChannels: inC, outChannels: outC, kernel: pair(k), stride: pair(stride), pads,
-      dilation: [1, 1], groups, weight, bias: new Float32Array(outC),
+      dilation: [1, 1], groups, weight, bias: new Float32Array(outC), ...(bias ? {} : { hasBias: false }),
     });
+    return output;
+  }
+
+  dense(name: string, input: string, outF: number, output = name): string {
+    const inF = this.shapeOf(input)[0];
+    const weight = new Float32Array(outF * inF);
+    this.rng.fillNormal(weight, Math.sqrt(2 / inF));
+    this.b.add({
+      kind: 'dense', name, inputs: [input], output,
+      inFeatures: inF, outFeatures: outF, weight, bias: new Float32Array(outF),
+    });
+    return output;
+  }
+
+  /**
+   * BatchNorm with random statistics: gamma ~ U(0.5, 1.5) (or `opts.scale`), beta and the running
+   * mean ~ N(0, 0.1^2), the running variance ~ U(0.5, 1.5); epsilon 1e-5 as in PyTorch.
+   */
+  batchnorm(name: string, input: string, opts: BatchNormOpts = {}): string {
+    const c = this.shapeOf(input)[0];
+    const [lo, hi] = opts.scale ?? [0.5, 1.5];
+    const uniform = (a: number, b: number) => Float32Array.from({ length: c }, () => a + (b - a) * this.rng.uniform());
+    const scale = uniform(lo, hi);
+    const bias = new Float32Array(c);
+    this.rng.fillNormal(bias, 0.1);
+    const mean = new Float32Array(c);
+    this.rng.fillNormal(mean, 0.1);
+    const variance = uniform(0.5, 1.5);
+    this.b.add({ kind: 'batchnorm', name, inputs: [input], output: name, channels: c, scale, bias, mean, variance, epsilon: 1e-5 });
+    return name;
+  }
+
+  relu(name: string, input: string): string {
+    this.b.add({ kind: 'relu', name, inputs: [input], output: name });
+    return name;
+  }
+
+  relu6(name: string, input: string): string {
+    this.b.add({ kind: 'clip', name, inputs: [input], output: name, min: 0, max: 6 });
+    return name;
+  }
+
+  add(name: string, a: string, b: string): string {
+    this.b.add({ kind: 'add', name, inputs: [a, b], output: name });
+    return name;
+  }
+
+  /** Dropout at inference, or a PyTorch module that is the identity at this input size. */
+  identity(name: string, input: string): string {
+    this.b.add({ kind: 'identity', name, inputs: [input], output: name });
+    return name;
+  }
+
+  flatten(name: string, input: string): string {
+    this.b.add({ kind: 'flatten', name, inputs: [input], output: name });
+    return name;
+  }
+
+  maxpool(name: string, input: string, k: number, stride: number, pad = 0): string {
+    this.b.add({
+      kind: 'maxpool', name, inputs: [input], output: name,
+      kernel: [k, k], stride: [stride, stride], pads: [pad, pad, pad, pad], dilation: [1, 1], ceilMode: false,
+    });
+    return name;
+  }
+
+  globalAvgPool(name: string, input: string): string {
+    this.b.add({ kind: 'globalavgpool', name, inputs: [input], output: name });
+    return name;
+  }
+
+  lrn(name: string, input: string, size: number, alpha: number, beta: number, bias: number): string {
+    this.b.add({ kind: 'lrn', name, inputs: [input], output: name, size, alpha, beta, bias });
+    return name;
+  }
+
+  build(output: string): Graph {
+    return this.b.build(output);
+  }
+}
+
+class Sequential {
+  private readonly net: Net;
+  private current = INPUT_NAME;
+
+  constructor(name: string, inputShape: Shape, rng: Rng) {
+    this.net = new Net(name, inputShape, rng);
+  }
+
+  conv(name: string, outC: number, k: number, opts: ConvOpts = {}, output = name): this {
+    this.current = this.net.conv(name, this.current, outC, k, opts, output);
     return this;
   }
 
   dense(name: string, outF: number, output = name): this {
-    const inF = this.shape[0];
-    const weight = new Float32Array(outF * inF);
-    this.rng.fillNormal(weight, Math.sqrt(2 / inF));
-    this.b.add({
-      kind: 'dense', name, ...this.step(output),
-      inFeatures: inF, outFeatures: outF, weight, bias: new Float32Array(outF),
-    });
+    this.current = this.net.dense(name, this.current, outF, output);
     return this;
   }
 
   relu(name: string): this {
-    this.b.add({ kind: 'relu', name, ...this.step(name) });
+    this.current = this.net.relu(name, this.current);
     return this;
   }
 
-  /** Dropout at inference, or a PyTorch module that is the identity at this input size. */
   identity(name: string): this {
-    this.b.add({ kind: 'identity', name, ...this.step(name) });
+    this.current = this.net.identity(name, this.current);
     return this;
   }
 
   flatten(name: string): this {
-    this.b.add({ kind: 'flatten', name, ...this.step(name) });
+    this.current = this.net.flatten(name, this.current);
     return this;
   }
 
   maxpool(name: string, k: number, stride: number): this {
-    this.b.add({
-      kind: 'maxpool', name, ...this.step(name),
-      kernel: [k, k], stride: [stride, stride], pads: [0, 0, 0, 0], dilation: [1, 1], ceilMode: false,
-    });
+    this.current = this.net.maxpool(name, this.current, k, stride);
     return this;
   }
 
   lrn(name: string, size: number, alpha: number, beta: number, bias: number): this {
-    this.b.add({ kind: 'lrn', name, ...this.step(name), size, alpha, beta, bias });
+    this.current = this.net.lrn(name, this.current, size, alpha, beta, bias);
     return this;
   }
 
   /** The current spatial size, to check that an adaptive pool is really the identity. */
   spatial(): Shape {
-    return this.shape.slice(1);
+    return this.net.shapeOf(this.current).slice(1);
   }
 
   build(): Graph {
-    return this.b.build(this.current);
+    return this.net.build(this.current);
   }
 }
 
@@ -289,12 +378,107 @@ function caffenet(name: string, rng: Rng): Graph {
   return net.build();
 }
 
+/**
+ * The last BatchNorm of a residual branch scales by U(0.2, 0.6) rather than U(0.5, 1.5): with every
+ * other factor near 1, each skip sum would otherwise double the activations' second moment, 2^16
+ * over ResNet-50's 16 blocks (torchvision's zero_init_residual option, softened).
+ */
+const RESIDUAL_BN: BatchNormOpts = { scale: [0.2, 0.6] };
+
+type Block = 'basic' | 'bottleneck';
+
+/**
+ * torchvision.models.resnet*: module names as torchvision's (layer1.0.conv1, layer1.0.downsample.0,
+ * ...); the ReLUs and the skip sum are named as torch.onnx.export names their nodes (relu, relu_1,
+ * relu_2, add). Convolutions without bias, each followed by its BatchNorm; fc with bias.
+ */
+function resnet(name: string, block: Block, depths: readonly number[], rng: Rng, size: number): Graph {
+  const net = new Net(name, [3, size, size], rng);
+  const expansion = block === 'basic' ? 1 : 4;
+  const nb = { bias: false };
+  let x = net.conv('conv1', INPUT_NAME, 64, 7, { stride: 2, pad: 3, ...nb });
+  x = net.relu('relu', net.batchnorm('bn1', x));
+  x = net.maxpool('maxpool', x, 3, 2, 1);
+  let inplanes = 64;
+  depths.forEach((n, stage) => {
+    const planes = 64 * 2 ** stage;
+    for (let i = 0; i < n; i++) {
+      const p = `layer${stage + 1}.${i}`;
+      const stride = i === 0 && stage > 0 ? 2 : 1;
+      let out: string;
+      if (block === 'basic') {
+        out = net.relu(`${p}.relu`, net.batchnorm(`${p}.bn1`, net.conv(`${p}.conv1`, x, planes, 3, { stride, pad: 1, ...nb })));
+        out = net.batchnorm(`${p}.bn2`, net.conv(`${p}.conv2`, out, planes, 3, { pad: 1, ...nb }), RESIDUAL_BN);
+      } else {
+        out = net.relu(`${p}.relu`, net.batchnorm(`${p}.bn1`, net.conv(`${p}.conv1`, x, planes, 1, nb)));
+        out = net.relu(`${p}.relu_1`, net.batchnorm(`${p}.bn2`, net.conv(`${p}.conv2`, out, planes, 3, { stride, pad: 1, ...nb })));
+        out = net.batchnorm(`${p}.bn3`, net.conv(`${p}.conv3`, out, planes * 4, 1, nb), RESIDUAL_BN);
+      }
+      let identity = x;
+      if (stride !== 1 || inplanes !== planes * expansion) {
+        identity = net.batchnorm(`${p}.downsample.1`, net.conv(`${p}.downsample.0`, x, planes * expansion, 1, { stride, ...nb }));
+      }
+      inplanes = planes * expansion;
+      x = net.relu(block === 'basic' ? `${p}.relu_1` : `${p}.relu_2`, net.add(`${p}.add`, out, identity));
+    }
+  });
+  x = net.flatten('flatten', net.globalAvgPool('avgpool', x));
+  return net.build(net.dense('fc', x, 1000, OUTPUT_NAME));
+}
+
+/** torchvision.models.mobilenet_v2 (width 1.0): expansion t, channels c, repeats n, first stride s. */
+const MOBILENET_V2: readonly (readonly [number, number, number, number])[] = [
+  [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
+];
+
+/**
+ * torchvision.models.mobilenet_v2: features.N module names as torchvision's; ReLU6 is a Clip
+ * (0, 6) as ONNX exports it; the projection has no activation (linear bottleneck), and a block adds
+ * its input where stride and channels allow.
+ */
+function mobilenetV2(name: string, rng: Rng, size: number): Graph {
+  const net = new Net(name, [3, size, size], rng);
+  const cbr = (p: string, input: string, outC: number, k: number, stride: number, groups: number): string =>
+    net.relu6(`${p}.2`, net.batchnorm(`${p}.1`, net.conv(`${p}.0`, input, outC, k, { stride, pad: (k - 1) / 2, groups, bias: false })));
+  let x = cbr('features.0', INPUT_NAME, 32, 3, 2, 1);
+  let inp = 32;
+  let f = 1;
+  for (const [t, c, n, s] of MOBILENET_V2) {
+    for (let i = 0; i < n; i++) {
+      const p = `features.${f++}.conv`;
+      const stride = i === 0 ? s : 1;
+      const hidden = inp * t;
+      let h = x;
+      let k = 0;
+      if (t !== 1) h = cbr(`${p}.${k++}`, h, hidden, 1, 1, 1);
+      h = cbr(`${p}.${k++}`, h, hidden, 3, stride, hidden);
+      h = net.batchnorm(`${p}.${k + 1}`, net.conv(`${p}.${k}`, h, c, 1, { bias: false }), RESIDUAL_BN);
+      x = stride === 1 && inp === c ? net.add(`features.${f - 1}.add`, x, h) : h;
+      inp = c;
+    }
+  }
+  x = cbr(`features.${f}`, x, 1280, 1, 1, 1);
+  x = net.flatten('flatten', net.globalAvgPool('avgpool', x));
+  return net.build(net.dense('classifier.1', net.identity('classifier.0', x), 1000, OUTPUT_NAME));
+}
+
+/** Input sizes other than the architecture's own, for tests: only the fully convolutional ones take them. */
+type Builder = (name: string, rng: Rng, size?: number) => Graph;
+
+const fixedSize = (f: (name: string, rng: Rng) => Graph): Builder => (name, rng, size) => {
+  if (size !== undefined) throw new Error(`${name.split(':')[0]} has a fixed input size`);
+  return f(name, rng);
+};
+
 const ARCHITECTURES = {
-  vgg16: (name: string, rng: Rng) => vgg(name, VGG16, rng),
-  vgg11: (name: string, rng: Rng) => vgg(name, VGG11, rng),
-  alexnet,
-  caffenet,
-} satisfies Record<string, (name: string, rng: Rng) => Graph>;
+  vgg16: fixedSize((name, rng) => vgg(name, VGG16, rng)),
+  vgg11: fixedSize((name, rng) => vgg(name, VGG11, rng)),
+  alexnet: fixedSize(alexnet),
+  caffenet: fixedSize(caffenet),
+  resnet18: (name, rng, size = 224) => resnet(name, 'basic', [2, 2, 2, 2], rng, size),
+  resnet50: (name, rng, size = 224) => resnet(name, 'bottleneck', [3, 4, 6, 3], rng, size),
+  mobilenetv2: (name, rng, size = 224) => mobilenetV2(name, rng, size),
+} satisfies Record<string, Builder>;
 
 export type BuiltinModelName = keyof typeof ARCHITECTURES;
 export const BUILTIN_MODELS: readonly BuiltinModelName[] = Object.keys(ARCHITECTURES) as BuiltinModelName[];
@@ -310,11 +494,17 @@ export function isBuiltinSpec(spec: string): boolean {
   return isBuiltinName(name) && weights === 'random';
 }
 
+export interface BuiltinOptions {
+  /** A square input of this size instead of 224 (resnet*, mobilenetv2 only): for quick tests. */
+  inputSize?: number;
+}
+
 /**
  * A built-in model from a spec `NAME:random` or `NAME:random:SEED` (SEED a uint32, default 0),
- * e.g. `vgg16:random:42`. Only random weights exist: pretrained ones come as ONNX files.
+ * e.g. `vgg16:random:42`, as built: the ResNets and MobileNetV2 keep their BatchNorm layers, which
+ * the canonizer folds (`builtinModel`). Only random weights exist: pretrained ones come as ONNX files.
  */
-export function builtinModel(spec: string): Graph {
+export function builtinModelUncanonized(spec: string, opts: BuiltinOptions = {}): Graph {
   const [name, weights, seedText, ...rest] = spec.split(':');
   const available = BUILTIN_MODELS.map((m) => `${m}:random[:SEED]`).join(', ');
   if (!isBuiltinName(name)) {
@@ -330,5 +520,10 @@ export function builtinModel(spec: string): Graph {
     }
     seed = Number(seedText);
   }
-  return ARCHITECTURES[name](`${name}:random:${seed}`, new Rng(seed));
+  return (ARCHITECTURES[name] as Builder)(`${name}:random:${seed}`, new Rng(seed), opts.inputSize);
+}
+
+/** A built-in model, canonized: the graph every executor runs. */
+export function builtinModel(spec: string, opts: BuiltinOptions = {}): Graph {
+  return canonize(builtinModelUncanonized(spec, opts)).graph;
 }

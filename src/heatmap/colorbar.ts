@@ -6,6 +6,7 @@
 import { escapeXml } from '../eval/plot.ts';
 import type { HeatmapScale } from './render.ts';
 
+/** How `colorbarSvg` draws. */
 export interface ColorbarOptions {
   /** Default 240 × 14 pixels for the bar itself; labels go below it. */
   readonly width?: number;
@@ -35,6 +36,7 @@ export function scaleDescription(scale: HeatmapScale): string {
   return scale.mode === 'signed' ? `±${end}` : `0 to ${end}${scale.mode === 'absolute' ? ' (|R|)' : ' (negative R not shown)'}`;
 }
 
+/** The colour bar of a heatmap's scale as an SVG document: the palette range in use, with ticks. */
 export function colorbarSvg(scale: HeatmapScale, opts: ColorbarOptions = {}): string {
   const w = opts.width ?? 240;
   const h = opts.height ?? 14;

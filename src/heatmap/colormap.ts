@@ -49,9 +49,12 @@ export const ZENNIT_CMAPS = {
   coleus: { source: '00d000,80:d0d0d0,d000d0', diverging: true },
 } as const satisfies Record<string, { source: string; diverging: boolean }>;
 
+/** The name of one of zennit's colour maps, e.g. `'bwr'`, `'coldnhot'`, `'gray'`. */
 export type ColormapName = keyof typeof ZENNIT_CMAPS;
+/** Every colour map name, in zennit's order. */
 export const COLORMAP_NAMES = Object.keys(ZENNIT_CMAPS) as ColormapName[];
 
+/** Whether `name` is one of zennit's colour maps. */
 export function isColormapName(name: string): name is ColormapName {
   return Object.hasOwn(ZENNIT_CMAPS, name);
 }

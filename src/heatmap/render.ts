@@ -33,9 +33,12 @@ export interface Plane {
   readonly data: Float32Array;
 }
 
+/** What is coloured: the signed relevance, its positive part, or its magnitude. */
 export type HeatmapMode = 'signed' | 'positive' | 'absolute';
+/** Every heatmap mode. */
 export const HEATMAP_MODES: readonly HeatmapMode[] = ['signed', 'positive', 'absolute'];
 
+/** How a plane becomes colours (every field has a default, see HEATMAP_DEFAULTS). */
 export interface HeatmapOptions {
   /** A zennit colour map name or cmsl source (default `bwr`), or a compiled map. */
   readonly cmap?: string | Colormap;
@@ -207,9 +210,12 @@ export function planeToImage(plane: Plane, imageW: number, imageH: number, spec:
   return { width: imageW, height: imageH, data };
 }
 
+/** A heatmap at the model input's size, or at the original image's. */
 export type PictureSize = 'input' | 'original';
+/** Every picture size. */
 export const PICTURE_SIZES: readonly PictureSize[] = ['input', 'original'];
 
+/** How `relevancePicture` draws: the heatmap options, and where the picture sits relative to the image. */
 export interface PictureOptions extends Omit<HeatmapOptions, 'overlay'> {
   /** The image the model input was made from (needed for `overlay` and for `size: 'original'`). */
   readonly image?: RgbaImage | null;

@@ -34,11 +34,22 @@ const DESCR_ALIASES: Record<string, NpyDtype> = {
 // Typed arrays use the host's byte order; every platform WebGPU runs on is little-endian.
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** What a `.npy` header says: enough to read the payload, whole or in slices. */
+export interface NpyHeader {
+  shape: number[];
+  dtype: NpyDtype;
+  fortranOrder: boolean;
+  /** Bytes before the payload. */
+  dataStart: number;
+  /** Bytes per element. */
+  itemSize: number;
+}
+
 /**
- * Parses a whole `.npy` file. The returned data may share memory with `bytes` when the payload is
- * suitably aligned; it is copied when it is not (typed arrays cannot view misaligned offsets).
+ * Parses the preamble and header of a `.npy` file from its first bytes (which must include the
+ * whole header: `dataStart` of them).
  */
-export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
+export function parseNpyHeader(bytes: Uint8Array, source = 'npy'): NpyHeader {
   const fail = (what: string): never => { throw new Error(`${source}: ${what}`); };
   if (!HOST_LITTLE_ENDIAN) fail('reading .npy needs a little-endian host');
   if (bytes.length < 10) fail(`truncated: ${bytes.length} bytes is shorter than the .npy preamble`);
@@ -71,16 +82,22 @@ export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
     const hint = descr.startsWith('>') ? ' (big-endian)' : '';
     return fail(`unsupported dtype '${descr}'${hint}; supported: ${Object.keys(ITEM).join(', ')}`);
   }
-  if (dict.fortran_order !== false) {
-    fail(dict.fortran_order === true
-      ? 'fortran_order True is not supported; save a C-contiguous array (np.ascontiguousarray)'
-      : 'header has no valid fortran_order');
-  }
+  if (dict.fortran_order !== false && dict.fortran_order !== true) fail('header has no valid fortran_order');
   const shapeVal = dict.shape;
   if (!Array.isArray(shapeVal) || !shapeVal.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
     return fail(`header has an invalid shape ${JSON.stringify(shapeVal)}`);
   }
-  const shape = shapeVal as number[];
+  return { shape: shapeVal as number[], dtype, fortranOrder: dict.fortran_order === true, dataStart, itemSize: ITEM[dtype].size };
+}
+
+/**
+ * Parses a whole `.npy` file. The returned data may share memory with `bytes` when the payload is
+ * suitably aligned; it is copied when it is not (typed arrays cannot view misaligned offsets).
+ * A Fortran-order payload comes back in C order.
+ */
+export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
+  const fail = (what: string): never => { throw new Error(`${source}: ${what}`); };
+  const { shape, dtype, fortranOrder, dataStart } = parseNpyHeader(bytes, source);
   const count = shape.reduce((a, b) => a * b, 1);
   const { size, view } = ITEM[dtype];
   const byteLen = count * size;
@@ -92,7 +109,37 @@ export function parseNpy(bytes: Uint8Array, source = 'npy'): NpyArray {
   const data = off % size === 0
     ? view(bytes.buffer as ArrayBuffer, off, count)
     : view(bytes.slice(dataStart, dataStart + byteLen).buffer, 0, count);
-  return { shape, dtype, data };
+  return { shape, dtype, data: fortranOrder ? fortranToC(data, shape) : data };
+}
+
+/**
+ * A Fortran-order payload (numpy saves a transposed array that way, e.g. `np.save(f, w.T)`)
+ * copied into C order, so every reader sees one layout.
+ */
+function fortranToC(data: NpyData, shape: readonly number[]): NpyData {
+  if (shape.filter((d) => d > 1).length <= 1) return data; // one non-trivial axis: the orders agree
+  const out = new (data.constructor as new (n: number) => NpyData)(data.length);
+  const rank = shape.length;
+  // Fortran strides: axis 0 is contiguous.
+  const fStride = new Array<number>(rank);
+  for (let k = 0, s = 1; k < rank; k++) {
+    fStride[k] = s;
+    s *= shape[k];
+  }
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let c = 0; c < data.length; c++) {
+    out[c] = data[src] as never;
+    // Next C-order index: the last axis moves fastest.
+    for (let k = rank - 1; k >= 0; k--) {
+      idx[k]++;
+      src += fStride[k];
+      if (idx[k] < shape[k]) break;
+      src -= idx[k] * fStride[k];
+      idx[k] = 0;
+    }
+  }
+  return out;
 }
 
 /** Converts any parsed array to float32 (int64 goes through Number). Returns `data` itself when already float32. */

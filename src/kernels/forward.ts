@@ -59,3 +59,24 @@ export const concat = defineKernel({
   bindings: { p: 'uniform', x: 'read', y: 'read_write' },
   overrides: { RELU_IN: 'bool', WG: 'u32' },
 });
+
+export const add = defineKernel({
+  shader: 'forward/add.wgsl',
+  uniforms: { total: 'u32' },
+  bindings: { p: 'uniform', a: 'read', b: 'read', y: 'read_write' },
+  overrides: { RELU_A: 'bool', RELU_B: 'bool', WG: 'u32' },
+});
+
+export const pointwise = defineKernel({
+  shader: 'forward/pointwise.wgsl',
+  uniforms: { total: 'u32', channels: 'u32', plane: 'u32', lo: 'f32', hi: 'f32', alpha: 'f32' },
+  bindings: { p: 'uniform', x: 'read', coef: 'read', y: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', WG: 'u32' },
+});
+
+export const pad = defineKernel({
+  shader: 'forward/pad.wgsl',
+  uniforms: { total: 'u32', inH: 'u32', inW: 'u32', outH: 'u32', outW: 'u32', top: 'u32', left: 'u32' },
+  bindings: { p: 'uniform', x: 'read', y: 'read_write' },
+  overrides: { RELU_IN: 'bool', WG: 'u32' },
+});

@@ -6,11 +6,12 @@ import { Kernel, type BindingList, type OverrideList, type UniformFields } from 
 import * as forward from './forward.ts';
 import * as linearRelevance from './linear-relevance.ts';
 import * as metrics from './metrics.ts';
+import * as patterns from './patterns.ts';
 import * as relevance from './relevance.ts';
 
 export type AnyKernel = Kernel<UniformFields, BindingList, OverrideList>;
 
-export const KERNELS: readonly AnyKernel[] = [forward, metrics, relevance, linearRelevance]
+export const KERNELS: readonly AnyKernel[] = [forward, metrics, relevance, linearRelevance, patterns]
   .flatMap((m) => Object.values(m) as unknown[])
   .filter((k): k is AnyKernel => k instanceof Kernel);
 

@@ -39,3 +39,13 @@ export const lrnBackward = defineKernel({
   bindings: { p: 'uniform', x: 'read', relOut: 'read', relIn: 'read_write' },
   overrides: { RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
 });
+
+export const pointwiseBackward = defineKernel({
+  shader: 'relevance/pointwise_backward.wgsl',
+  uniforms: {
+    total: 'u32', channels: 'u32', plane: 'u32', inH: 'u32', inW: 'u32', outH: 'u32', outW: 'u32', top: 'u32', left: 'u32',
+    eps: 'f32', lo: 'f32', hi: 'f32', alpha: 'f32',
+  },
+  bindings: { p: 'uniform', relOut: 'read', x: 'read', z: 'read', coef: 'read', relIn: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});

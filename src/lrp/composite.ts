@@ -17,6 +17,10 @@
  * - Every layer gets an entry in `ResolvedComposite.rules`; layers with nothing to choose
  *   (flatten, identity/dropout, concat) get `pass`, in the gradient methods too (their derivative
  *   is the identity, shape-mapped), so a consumer can look up any layer without a fallback.
+ * - Residual networks (lrp-rules.md, "Residual networks and BatchNorm"): every `add` gets `norm`
+ *   with the composite's stabilizer unless an entry selects it (`add` is its selector, `norm` its
+ *   only rule); standalone BatchNorm, Clip and LeakyRelu get `pass`, and the gradient methods give
+ *   them their true derivative; a Pad's relevance is cropped under every rule (src/lrp/kind-rules.ts).
  * - An `epsilon` entry in JSON must give `epsilon` (a missing parameter is an error, as the spec
  *   says); only presets take theirs from `--epsilon`.
  * - `layers` may also be a non-empty array of selectors (their union). A top-level `"name"`
@@ -36,6 +40,7 @@
  */
 import type { Graph, Layer } from '../graph/ir.ts';
 import { isLinear } from '../graph/ir.ts';
+import type { PatternSet } from '../patterns/pattern-set.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import { ENTRY_RULES, KIND_RULES, KIND_SELECTORS, type EntryRuleName, type KindSelector } from './kind-rules.ts';
 import type { LayerRule, LinearRule, Method } from './rule-spec.ts';
@@ -46,7 +51,7 @@ import { isPresetName, PRESET_NAMES, presetComposite } from './presets.ts';
 // Types
 // ---------------------------------------------------------------------------------------------
 
-export const METHODS: readonly Method[] = ['gradient', 'gradient-x-input', 'guided-backprop'];
+export const METHODS: readonly Method[] = ['gradient', 'gradient-x-input', 'guided-backprop', 'pattern-attribution'];
 
 export { KIND_SELECTORS, type KindSelector, type EntryRuleName } from './kind-rules.ts';
 
@@ -105,6 +110,8 @@ export interface ResolveOptions {
   epsilon?: number;
   /** The model's preprocessing, for presets whose zbox bounds come from it. */
   preprocess?: PreprocessSpec | null;
+  /** Learned patterns (`--patterns DIR`), which the pattern-attribution method needs. */
+  patterns?: PatternSet | null;
   /**
    * `--classifier-layers K`: the last K linear layers count as `dense` for kind selectors (and
    * not as `conv`), so an all-convolutional model's classifier (SqueezeNet's conv10) takes the
@@ -154,9 +161,9 @@ const PARAMS: Record<EntryRuleName, readonly string[]> = {
 };
 
 const TOP_KEYS = ['name', 'stabilizer', 'rules', 'method'];
-const SELECTOR_HELP = 'conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn';
+const SELECTOR_HELP = 'conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add';
 const RULE_HELP =
-  `conv/dense: ${LINEAR_RULES.join(', ')}; maxpool: winner, proportional; avgpool: norm, flat; relu, lrn: pass`;
+  `conv/dense: ${LINEAR_RULES.join(', ')}; maxpool: winner, proportional; avgpool: norm, flat; relu, lrn: pass; add: norm`;
 const ALPHA_BETA_TOLERANCE = 1e-9;
 const MAX_TEXT = 240;
 
@@ -263,6 +270,7 @@ function parseEntry(raw: unknown, index: number, source: string): CompositeEntry
   if (typeof rule !== 'string') return fail(`"rule" must be a string, got ${json(rule)}`);
   if (rule === 'guided') return fail('rule "guided" is only available through {"method": "guided-backprop"}');
   if (rule === 'gradient') return fail('rule "gradient" is only available through {"method": "gradient"} (or gradient-x-input)');
+  if (rule === 'pattern') return fail('rule "pattern" is only available through {"method": "pattern-attribution"}');
   if (!ALL_RULES.has(rule)) return fail(`unknown rule '${rule}' (rules: ${RULE_HELP})`);
   const ruleName = rule as EntryRuleName;
   for (let s = 0; s < selectors.length; s++) {
@@ -440,7 +448,11 @@ export function resolveComposite(spec: CompositeSpec, graph: Graph, opts: Resolv
       throw new Error(`${spec.source}: --classifier-layers applies to LRP composites, not to the ${spec.method} method`);
     }
     if (opts.epsilon !== undefined) notes.push(`--epsilon ${opts.epsilon} has no effect on the ${spec.method} method`);
-    for (const l of graph.layers) rules.set(l.name, KIND_RULES[l.kind].methodRule(spec.method));
+    const patterns = spec.method === 'pattern-attribution' ? methodPatterns(spec, graph, opts.patterns ?? null) : null;
+    for (const l of graph.layers) {
+      // PatternAttribution's linear layers carry their pattern, data no kind table holds.
+      rules.set(l.name, patterns && isLinear(l) ? patternRule(l, patterns) : KIND_RULES[l.kind].methodRule(spec.method));
+    }
     return { name: spec.name, method: spec.method, rules, notes };
   }
 
@@ -548,6 +560,23 @@ function nameHint(graph: Graph, name: string): string {
   const close = graph.layers.filter((l) => l.name.toLowerCase().includes(lower) || lower.includes(l.name.toLowerCase()));
   const shown = (close.length > 0 ? close : graph.layers.filter(isLinear)).slice(0, 8).map((l) => l.name);
   return shown.length === 0 ? '' : ` (${close.length > 0 ? 'similar' : 'linear layers'}: ${shown.join(', ')}${shown.length === 8 ? ', ...' : ''})`;
+}
+
+/** The patterns pattern-attribution needs, checked to be this model's. */
+function methodPatterns(spec: CompositeSpec, graph: Graph, patterns: PatternSet | null): PatternSet {
+  if (!patterns) {
+    throw new Error(`${spec.source}: pattern-attribution needs the model's learned patterns: give --patterns DIR ` +
+      '(learn them once with lrp patterns --model MODEL --dataset ... --out DIR; in the library, the patterns option from model.learnPatterns())');
+  }
+  if (patterns.graph !== graph) throw new Error(`${spec.source}: the patterns from ${patterns.source} were checked against another model than ${graph.name}`);
+  return patterns;
+}
+
+/** A linear layer's PatternAttribution step: the gradient through A * W. */
+function patternRule(l: Layer, patterns: PatternSet): LayerRule {
+  const pattern = patterns.byLayer.get(l.name);
+  if (!pattern) throw new Error(`${patterns.source}: no pattern for node '${l.name}'`);
+  return { rule: 'pattern', pattern, source: patterns.source, digest: patterns.digest };
 }
 
 interface BindContext {
@@ -680,6 +709,8 @@ export function formatRule(rule: LayerRule): string {
       return `gamma gamma=${formatNumber(rule.gamma)}${stab}`;
     case 'zbox':
       return `zbox low=${formatBounds(rule.low)} high=${formatBounds(rule.high)}${stab}`;
+    case 'pattern':
+      return `pattern (A * W, A from ${rule.source}, digest ${rule.digest})`;
     default:
       return `${rule.rule}${stab}`;
   }

@@ -48,7 +48,11 @@ export interface Explanation {
   readonly timings: import('../gpu/profiler.ts').KernelTiming[] | null;
 }
 
-/** Values known to be >= 0 without looking at them: ReLU views and what pooling or copying keeps. */
+/**
+ * Values known to be >= 0 without looking at them, by each kind's `nonneg` (src/graph/kinds.ts):
+ * ReLU views and ReLU6, and what keeps the sign of non-negative inputs (pooling, copying,
+ * concatenation, the sum of two, zero padding). A BatchNorm may shift any value below zero.
+ */
 export function nonnegativeValues(graph: Graph): Set<string> {
   const nonneg = new Set<string>();
   for (const l of graph.layers) {
@@ -220,9 +224,14 @@ export class Explainer {
           }
           continue;
         }
-        const accumulate = layer.inputs.map((i) => rel.has(i));
-        const relIn = layer.inputs.map((i) => rel.get(i) ?? alloc(sizeOf(i), `relevance at ${i}`));
-        layer.inputs.forEach((i, k) => rel.set(i, relIn[k]));
+        // An input repeated (add(x, x), concat(x, x)) shares one buffer: the later ones add into it.
+        const accumulate = layer.inputs.map((i, k) => rel.has(i) || layer.inputs.indexOf(i) < k);
+        const relIn: GPUBuffer[] = [];
+        layer.inputs.forEach((i, k) => {
+          const first = layer.inputs.indexOf(i);
+          relIn.push(first < k ? relIn[first] : rel.get(i) ?? alloc(sizeOf(i), `relevance at ${i}`));
+          rel.set(i, relIn[k]);
+        });
         const io: BackwardIO = {
           inputs: layer.inputs.map((i) => acts.get(i)),
           output: acts.get(layer.output),
@@ -279,6 +288,7 @@ function resolveTargets(targets: readonly Target[] | Target, logits: Float32Arra
 }
 
 export function ruleLabel(rule: LayerRule): string {
+  if (rule.rule === 'pattern') return `pattern(from ${rule.source})`;
   const params = Object.entries(rule).filter(([k]) => k !== 'rule').map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : v}`);
   return params.length ? `${rule.rule}(${params.join(', ')})` : rule.rule;
 }

@@ -8,7 +8,7 @@ import type { LayerRule, Method } from './rule-spec.ts';
 import { LINEAR_RULES } from './rule-spec.ts';
 
 /** Selectors that pick layers by kind (shared/docs/composite-spec.md); they may match nothing. */
-export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn'] as const;
+export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn', 'add'] as const;
 export type KindSelector = (typeof KIND_SELECTORS)[number];
 
 /** Rule names an entry may give (composite-spec.md); `gradient` and `guided` only come with methods. */
@@ -48,4 +48,21 @@ export const KIND_RULES: { readonly [K in LayerKind]: KindRules } = {
   flatten: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
   identity: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
   concat: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  // Residual networks (lrp-rules.md): the skip sum's norm takes the composite's stabilizer (zennit's
+  // Sum + Norm); standalone BatchNorm, Clip and LeakyRelu pass relevance and have their true
+  // derivative in the methods (guided backprop changes only ReLU); a Pad's derivative is the crop.
+  add: { selector: 'add', rules: ['norm'], defaultRule: norm, methodRule: gradient },
+  batchnorm: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  clip: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  leakyrelu: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  pad: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  // Import-only kinds: the canonizer removes them before any composite is bound.
+  bias: { selector: null, rules: [], defaultRule: notCanonized('bias'), methodRule: notCanonized('bias') },
+  softmax: { selector: null, rules: [], defaultRule: notCanonized('softmax'), methodRule: notCanonized('softmax') },
 };
+
+function notCanonized(kind: LayerKind): () => never {
+  return () => {
+    throw new Error(`internal: a ${kind} layer should have been removed by the canonizer before binding a composite`);
+  };
+}

@@ -61,6 +61,7 @@ const PRESETS = {
   gradient: { paper: 'Gradient', method: 'gradient' },
   'gradient-x-input': { paper: 'Gradient × Input', method: 'gradient-x-input' },
   'guided-backprop': { paper: 'Guided Backprop', method: 'guided-backprop' },
+  'pattern-attribution': { paper: 'PatternAttribution (patterns from --patterns DIR)', method: 'pattern-attribution' },
   'epsilon-plus': { paper: "zennit's EpsilonPlus (= cmp-alpha1, ε 1e-6)", rules: cmp(1, ZENNIT_EPSILON, false) },
   'epsilon-plus-flat': { paper: "zennit's EpsilonPlusFlat (= cmp-alpha1-flat, ε 1e-6)", rules: cmp(1, ZENNIT_EPSILON, true) },
   'epsilon-alpha2-beta1': { paper: "zennit's EpsilonAlpha2Beta1 (= cmp-alpha2, ε 1e-6)", rules: cmp(2, ZENNIT_EPSILON, false) },
@@ -69,6 +70,7 @@ const PRESETS = {
   },
 } as const satisfies Record<string, PresetDef>;
 
+/** The name of a preset composite, e.g. `'cmp-alpha2-flat'` (the paper's LRP_CMP:α2+b); see shared/docs/composite-spec.md. */
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES: readonly PresetName[] = Object.keys(PRESETS) as PresetName[];
 

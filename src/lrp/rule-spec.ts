@@ -20,7 +20,14 @@ export type LinearRule =
     readonly stabilizer: number;
   }
   /** The true gradient (gradient methods). */
-  | { readonly rule: 'gradient' };
+  | { readonly rule: 'gradient' }
+  /**
+   * PatternAttribution's backward step: the gradient with the weight W replaced by A * W
+   * (element-wise), A the layer's learned pattern in the IR's weight layout; `source` says where
+   * it came from, `digest` identifies the whole pattern set by content (run identities compare it,
+   * never the arrays).
+   */
+  | { readonly rule: 'pattern'; readonly pattern: Float32Array; readonly source: string; readonly digest: string };
 
 export type MaxPoolRule = { readonly rule: 'winner' } | { readonly rule: 'proportional'; readonly stabilizer: number };
 export type AvgPoolRule =
@@ -31,7 +38,7 @@ export type AvgPoolRule =
 export type ReluRule = { readonly rule: 'pass' } | { readonly rule: 'gradient' } | { readonly rule: 'guided' };
 export type LrnRule = { readonly rule: 'pass' } | { readonly rule: 'gradient' };
 
-export type Method = 'gradient' | 'gradient-x-input' | 'guided-backprop';
+export type Method = 'gradient' | 'gradient-x-input' | 'guided-backprop' | 'pattern-attribution';
 
 /** One layer's assignment; layers without parameters to choose (Flatten, Concat, ...) need none. */
 export type LayerRule = LinearRule | MaxPoolRule | AvgPoolRule | ReluRule | LrnRule;

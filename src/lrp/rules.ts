@@ -57,6 +57,8 @@ const stab = (segs: StabPass['segs'], bias: BiasMod, extra: Partial<StabPass> = 
 export function planLinearRule(rule: LinearRule, nonneg: boolean): LinearPlan {
   switch (rule.rule) {
     case 'gradient':
+    case 'pattern':
+      // The pattern's weights A * W take W's place (src/lrp/ops/linear.ts relevanceWeight).
       return { slices: 0, denominators: [], redistributions: [{ segs: [{ slice: 0, w: W.Id, coef: 1 }], out: In.Ones }], eps: 0, gamma: 0 };
     case 'z':
     case 'epsilon':

@@ -1,20 +1,21 @@
 /**
  * Dawn start-up in Node: the `webgpu` package's navigator.gpu, the adapter's real limits, and a
- * shader loader over this repository's `shaders/` folder.
+ * shader loader over the package's `shaders/` folder.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
-import { deviceDescriptor, GpuContext, type Tuning } from '../gpu/context.ts';
+import { deviceDescriptor, GpuContext, type PipelineProgress, type Tuning } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 import { compileReporter, type CompileReporter } from './compile-progress.ts';
 
 // The core uses WebGPU's global constants (GPUBufferUsage, GPUMapMode), as in a browser.
 Object.assign(globalThis, globals);
 
-export const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
+export const SHADER_DIR = join(PACKAGE_ROOT, 'shaders');
 
-export const nodeShaderLoader: ShaderLoader = (path) => readFile(new URL(path, new URL('../../shaders/', import.meta.url)), 'utf8');
+export const nodeShaderLoader: ShaderLoader = (path) => readFile(join(SHADER_DIR, path), 'utf8');
 
 export interface NodeGpu {
   readonly ctx: GpuContext;
@@ -34,11 +35,15 @@ export interface NodeGpuOptions {
   powerPreference?: GPUPowerPreference;
   /** Kernel configuration family; default: read off the adapter. */
   tuning?: Tuning;
+  /** Where WGSL comes from; default: the package's `shaders/` folder. */
+  shaders?: ShaderLoader;
   /**
    * Say on stderr when pipelines are being compiled (a cold driver cache) with a count (default
    * true); false for silence (tests).
    */
   compileProgress?: boolean;
+  /** Pipeline compilation progress to a callback of the caller's instead (then nothing is printed). */
+  onPipelineProgress?: (p: PipelineProgress) => void;
 }
 
 export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu> {
@@ -54,8 +59,10 @@ export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu>
   const info = adapter.info;
   const adapterName = [info.description || info.device || 'unknown adapter', info.vendor, info.architecture]
     .filter(Boolean).join(' / ');
-  const compile = opts.compileProgress === false ? null : compileReporter();
-  const ctx = new GpuContext(device, { shaders: nodeShaderLoader, tuning: opts.tuning, onPipelineProgress: compile?.onProgress });
+  const compile = opts.compileProgress === false || opts.onPipelineProgress ? null : compileReporter();
+  const ctx = new GpuContext(device, {
+    shaders: opts.shaders ?? nodeShaderLoader, tuning: opts.tuning, onPipelineProgress: opts.onPipelineProgress ?? compile?.onProgress,
+  });
   return {
     ctx, device, adapterName, compile,
     // Dawn's instance must outlive its devices: if the GC collects it, event processing touches

@@ -6,6 +6,7 @@
  * A bad `.npy` batch, or every image failing, is an error.
  */
 import { basename, dirname, extname, resolve, sep } from 'node:path';
+import { checkPreprocessFits } from '../api/input.ts';
 import type { Graph } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import { npyToFloat32 } from '../io/npy.ts';
@@ -95,11 +96,7 @@ export async function loadInputs(paths: readonly string[], graph: Graph, preproc
   if (!preprocess) {
     throw new Error(`images need a preprocessing spec: ${preprocessHint}`);
   }
-  const [c, h, w] = graph.input.shape;
-  const channels = preprocess.channels === 'GRAY' ? 1 : 3;
-  if (graph.input.shape.length !== 3 || c !== channels || h !== preprocess.size[0] || w !== preprocess.size[1]) {
-    throw new Error(`preprocessing gives ${channels}×${preprocess.size.join('×')} but the model takes ${graph.input.shape.join('×')}`);
-  }
+  checkPreprocessFits(graph, preprocess, graph.name);
   const stems = uniqueNames(paths);
   const bases = paths.map((p) => basename(p));
   const names = paths.map((p, i) => (bases.filter((b) => b === bases[i]).length > 1 ? `${stems[i]}${extname(p)}` : bases[i]));

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseLabels } from '../io/labels.ts';
 
+/** Class names from a labels file: synset_words.txt, a JSON list or index → name object, or one name per line. */
 export function readLabels(path: string): string[] {
   return parseLabels(readFileSync(path, 'utf8'), path);
 }

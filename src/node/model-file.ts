@@ -1,17 +1,26 @@
 /**
  * Finds and loads a model named on the command line: a built-in architecture (`vgg16:random`)
- * or an ONNX file, with its external data and its preprocessing spec beside it.
+ * or an ONNX file, with its external data and its preprocessing spec beside it, and canonizes it
+ * (src/graph/canonize), keeping what each pass did for `lrp inspect`.
  */
 import { existsSync, openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
 import { dirname, resolve, isAbsolute, normalize, relative } from 'node:path';
 import type { Graph } from '../graph/ir.ts';
-import { importOnnx } from '../graph/onnx/import.ts';
-import { builtinModel, isBuiltinSpec } from '../graph/zoo.ts';
+import { canonize, type Canonized, type PassReport } from '../graph/canonize/index.ts';
+import { convertOnnx } from '../graph/onnx/import.ts';
+import { BUILTIN_MODELS, builtinModelUncanonized, isBuiltinSpec } from '../graph/zoo.ts';
 import { builtinPreprocess } from '../preprocess/presets.ts';
 import { parsePreprocessSpecText, type PreprocessSpec } from '../preprocess/spec.ts';
 
 export interface LoadedModel {
+  /** The canonized graph every command runs. */
   readonly graph: Graph;
+  /** The graph as imported or built, before the canonizer: what `lrp inspect` counts parameters on. */
+  readonly original: Graph;
+  /** What each canonizer pass did. */
+  readonly canonization: readonly PassReport[];
+  /** ONNX nodes the importer evaluated as constants, by op type (empty for built-ins). */
+  readonly foldedConstants: ReadonlyMap<string, number>;
   /** Null when neither `--preprocess` nor `MODEL.onnx.json` gives one. */
   readonly preprocess: PreprocessSpec | null;
   /** Where the preprocessing came from, for messages. */
@@ -29,33 +38,58 @@ export interface LoadModelOptions {
 }
 
 export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedModel {
-  let graph: Graph;
+  let original: Graph;
+  let foldedConstants: ReadonlyMap<string, number> = new Map();
   let preprocess: PreprocessSpec | null = null;
   let preprocessSource: string | null = null;
   const builtin = isBuiltinSpec(spec) && !existsSync(spec);
   const externalData = new Set<string>();
   if (builtin) {
-    graph = builtinModel(spec);
-    if (opts.output && opts.output !== graph.output) {
-      throw new Error(`${spec}: no output named '${opts.output}' (outputs: ${graph.outputs.join(', ')})`);
+    original = builtinModelUncanonized(spec);
+    if (opts.output && opts.output !== original.output) {
+      throw new Error(`${spec}: no output named '${opts.output}' (outputs: ${original.outputs.join(', ')})`);
     }
     preprocess = builtinPreprocess(spec);
     preprocessSource = `${spec} (built-in)`;
   } else {
-    if (!existsSync(spec)) throw new Error(`${spec}: no such model file (or built-in model: vgg16:random, vgg11:random, alexnet:random, caffenet:random)`);
+    if (!existsSync(spec)) {
+      throw new Error(`${spec}: no such model file (or built-in model: ${BUILTIN_MODELS.map((m) => `${m}:random`).join(', ')})`);
+    }
     const bytes = new Uint8Array(readFileSync(spec));
-    graph = importOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec, externalData) });
+    const converted = convertOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec, externalData) });
+    original = converted.graph;
+    foldedConstants = converted.stats.foldedConstants;
     const beside = `${spec}.json`;
     if (!opts.preprocess && existsSync(beside)) {
-      preprocess = parsePreprocessSpecText(readFileSync(beside, 'utf8'), beside);
+      preprocess = readPreprocessFile(beside);
       preprocessSource = beside;
     }
   }
   if (opts.preprocess) {
-    preprocess = parsePreprocessSpecText(readFileSync(opts.preprocess, 'utf8'), opts.preprocess);
+    preprocess = readPreprocessFile(opts.preprocess);
     preprocessSource = opts.preprocess;
   }
-  return { graph, preprocess, preprocessSource, source: spec, builtin, externalData: [...externalData] };
+  let canonized: Canonized;
+  try {
+    canonized = canonize(original);
+  } catch (e) {
+    throw new Error(`${spec}: ${(e as Error).message}`);
+  }
+  return {
+    graph: canonized.graph, original, canonization: canonized.reports, foldedConstants,
+    preprocess, preprocessSource, source: spec, builtin, externalData: [...externalData],
+  };
+}
+
+/** A preprocessing spec file; errors name it. */
+export function readPreprocessFile(path: string): PreprocessSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read the preprocessing spec: ${(e as Error).message}`);
+  }
+  return parsePreprocessSpecText(text, path);
 }
 
 /** Reads ONNX external data relative to the model file, refusing paths that leave its folder. */

@@ -3,10 +3,8 @@
  * git checkout, the commit (with `+dirty` when tracked files differ from it).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { realpathSync } from 'node:fs';
+import { PACKAGE_NAME, PACKAGE_ROOT as ROOT, PACKAGE_VERSION } from './package-root.ts';
 
 export interface ToolVersion {
   readonly name: string;
@@ -29,10 +27,13 @@ function git(args: string[]): string | null {
 
 export function toolVersion(): ToolVersion {
   if (cached) return cached;
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
-  const commit = git(['rev-parse', 'HEAD']);
+  // Only the package's own checkout: installed under node_modules/ inside another repository, git
+  // would answer with that repository's commit.
+  const top = git(['rev-parse', '--show-toplevel']);
+  const own = top !== null && realpathSync(top) === realpathSync(ROOT);
+  const commit = own ? git(['rev-parse', 'HEAD']) : null;
   const status = commit ? git(['status', '--porcelain', '--untracked-files=no']) : null;
-  cached = { name: pkg.name, version: pkg.version, commit, dirty: Boolean(status) };
+  cached = { name: PACKAGE_NAME, version: PACKAGE_VERSION, commit, dirty: Boolean(status) };
   return cached;
 }
 

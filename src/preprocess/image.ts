@@ -4,8 +4,11 @@
 import { sourceRect, type Box } from './geometry.ts';
 import { channelCount, type PreprocessSpec } from './spec.ts';
 
+/** An image as RGBA bytes (a browser's `ImageData` is one). */
 export interface RgbaImage {
+  /** Pixels per row. */
   width: number;
+  /** Rows. */
   height: number;
   /** RGBA, 4 bytes per pixel, row-major. */
   data: Uint8Array | Uint8ClampedArray;
@@ -13,10 +16,19 @@ export interface RgbaImage {
   orientation?: number;
 }
 
+/**
+ * The part of `image` a model sees under `spec` (the whole image, or the centre crop), resized to
+ * the model's input size with the same resampling as the model's input, before normalisation:
+ * for previews, and to draw a heatmap over.
+ */
+export function croppedImage(image: RgbaImage, spec: Pick<PreprocessSpec, 'size' | 'resize' | 'shorter'>): RgbaImage {
+  return resampleRect(image, sourceRect(image.width, image.height, spec), spec.size[1], spec.size[0]);
+}
+
 /** The model input tensor `[C, S_h, S_w]` (no batch axis) for one image. */
 export function preprocessImage(img: RgbaImage, spec: PreprocessSpec): Float32Array {
   const [sh, sw] = spec.size;
-  const px = resampleRect(img, sourceRect(img.width, img.height, spec), sw, sh).data;
+  const px = croppedImage(img, spec).data;
   const n = sw * sh;
   const out = new Float32Array(channelCount(spec) * n);
   const { scale, mean, std } = spec;

@@ -3,20 +3,27 @@
  * shared/docs/evaluation-protocol.md, "Preprocessing".
  */
 
+/** The input's channels: RGB (PyTorch, torchvision), BGR (Caffe), or one grey channel (luma). */
 export type ChannelOrder = 'RGB' | 'BGR' | 'GRAY';
+/** `rescale`: the whole image to the input size; `shorter-side-crop`: shorter side to `shorter`, then the centre square. */
 export type ResizeMode = 'rescale' | 'shorter-side-crop';
 
+/** How an image becomes a model's input (the JSON of `MODEL.onnx.json`). */
 export interface PreprocessSpec {
   /**
    * Model input `[height, width]`. The protocol does not fix the order of the JSON `"size"` pair
    * (every shipped model is square); we read it like the tensor's NCHW dims, height first.
    */
   size: [number, number];
+  /** The input's channel order. */
   channels: ChannelOrder;
   /** A pixel value v in 0..255 becomes `(v * scale - mean[c]) / std[c]`, c in `channels` order. */
   scale: number;
+  /** Per channel, in `channels` order (default 0). */
   mean: number[];
+  /** Per channel, in `channels` order (default 1). */
   std: number[];
+  /** How the image is brought to the input size (default `rescale`). */
   resize: ResizeMode;
   /** shorter-side-crop only: the shorter side is resized to this before the centre crop (default: the input size). */
   shorter?: number;

@@ -3,7 +3,9 @@
  * process with `pool: 'forks'`), and the relative L2 error every numerical check uses.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { ForwardModel } from '../../src/forward/model.ts';
+import { ForwardModel, type Activations } from '../../src/forward/model.ts';
+import { parseComposite, resolveComposite, type ResolveOptions } from '../../src/lrp/composite.ts';
+import { Explainer, type ExplainOptions, type Explanation } from '../../src/lrp/explainer.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { createNodeGpu, type NodeGpu } from '../../src/node/gpu.ts';
@@ -84,5 +86,20 @@ export async function runGraph(
     }
   } finally {
     model.destroy();
+  }
+}
+
+/**
+ * One relevance pass of `composite` (a preset name or JSON) over activations already computed,
+ * building and freeing its Explainer around it.
+ */
+export async function explainWith(
+  fm: ForwardModel, composite: unknown, acts: Activations, opts: ExplainOptions, resolve: ResolveOptions = {},
+): Promise<Explanation> {
+  const explainer = await Explainer.create(fm, resolveComposite(parseComposite(composite, 'test composite'), fm.graph, resolve));
+  try {
+    return await explainer.explainActivations(acts, opts);
+  } finally {
+    explainer.destroy();
   }
 }

@@ -6,7 +6,7 @@
  * Data is batched NCHW (or [N, F]), batch first, then the IR's per-sample shape.
  */
 import type {
-  AvgPoolLayer, ConvLayer, DenseLayer, Graph, Layer, LrnLayer, MaxPoolLayer, Shape,
+  AvgPoolLayer, BatchNormLayer, ConvLayer, DenseLayer, Graph, Layer, LrnLayer, MaxPoolLayer, PadLayer, Shape,
 } from '../../src/graph/ir.ts';
 import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { inferShape } from '../../src/graph/builder.ts';
@@ -34,6 +34,13 @@ export function referenceLayer(
     case 'flatten':
     case 'identity': return Float64Array.from(x);
     case 'concat': return concat(inputs, inputShapes, batch);
+    case 'add': return x.map((v, i) => v + inputs[1][i]);
+    case 'batchnorm': return batchNorm(layer, x, s, batch);
+    case 'bias': return perChannel(x, s, batch, (v, c) => v + layer.bias[c]);
+    case 'clip': return x.map((v) => Math.min(Math.max(v, layer.min), layer.max));
+    case 'leakyrelu': return x.map((v) => (v > 0 ? v : layer.alpha * v));
+    case 'pad': return pad(layer, x, s, batch);
+    case 'softmax': return softmax(x, numel(s), batch);
   }
 }
 
@@ -201,6 +208,44 @@ function lrn(l: LrnLayer, x: Float64Array, [C, H, W]: Shape, N: number): Float64
         y[i] = x[i] / Math.pow(l.bias + (l.alpha / l.size) * sq, l.beta);
       }
     }
+  }
+  return y;
+}
+
+/** `f(x, c)` at every element, c its channel (axis 0 of the per-sample shape). */
+function perChannel(x: Float64Array, s: Shape, N: number, f: (v: number, c: number) => number): Float64Array {
+  const C = s[0];
+  const plane = numel(s) / C;
+  return x.map((v, i) => f(v, Math.floor(i / plane) % C));
+}
+
+/** ONNX BatchNormalization in inference mode, in float64 from the float32 statistics. */
+function batchNorm(l: BatchNormLayer, x: Float64Array, s: Shape, N: number): Float64Array {
+  return perChannel(x, s, N, (v, c) => ((v - l.mean[c]) / Math.sqrt(l.variance[c] + l.epsilon)) * l.scale[c] + l.bias[c]);
+}
+
+function pad(l: PadLayer, x: Float64Array, [C, H, W]: Shape, N: number): Float64Array {
+  const [pt, pl, pb, pr] = l.pads;
+  const OH = H + pt + pb;
+  const OW = W + pl + pr;
+  const y = new Float64Array(N * C * OH * OW);
+  for (let nc = 0; nc < N * C; nc++) {
+    for (let h = 0; h < H; h++) {
+      for (let w = 0; w < W; w++) y[(nc * OH + h + pt) * OW + w + pl] = x[(nc * H + h) * W + w];
+    }
+  }
+  return y;
+}
+
+/** Over each sample's features, shifted by the maximum as every careful implementation does. */
+function softmax(x: Float64Array, F: number, N: number): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let n = 0; n < N; n++) {
+    const row = x.subarray(n * F, (n + 1) * F);
+    const m = Math.max(...row);
+    let sum = 0;
+    for (let i = 0; i < F; i++) sum += (y[n * F + i] = Math.exp(row[i] - m));
+    for (let i = 0; i < F; i++) y[n * F + i] /= sum;
   }
   return y;
 }

@@ -176,6 +176,9 @@ export function linearRelevance(m: LinearMap, rule: LinearRule, x: Float64Array,
   switch (rule.rule) {
     case 'gradient':
       return bwd(m, R, W, N);
+    case 'pattern':
+      // PatternAttribution: the gradient through A * W (the pattern is in the weight's layout).
+      return bwd(m, R, W.map((w, i) => w * rule.pattern[i]), N);
     case 'z':
     case 'epsilon': {
       const s = divide(R, z, rule.rule === 'z' ? rule.stabilizer : rule.epsilon);
@@ -417,7 +420,7 @@ export function referenceLayerRelevance(
     case 'conv':
     case 'dense': {
       const r = rule as LinearRule;
-      if (!['gradient', 'z', 'epsilon', 'zplus', 'alpha-beta', 'gamma', 'flat', 'wsquare', 'zbox'].includes(r.rule)) bad(layer, rule);
+      if (!['gradient', 'pattern', 'z', 'epsilon', 'zplus', 'alpha-beta', 'gamma', 'flat', 'wsquare', 'zbox'].includes(r.rule)) bad(layer, rule);
       return linearRelevance(linearMap(layer, inputShape), r, x, z, relOut, batch);
     }
     case 'maxpool':
@@ -443,9 +446,60 @@ export function referenceLayerRelevance(
     case 'flatten':
     case 'identity':
       return Float64Array.from(relOut);
+    case 'batchnorm':
+      if (rule.rule === 'pass') return Float64Array.from(relOut);
+      if (rule.rule === 'gradient') {
+        const plane = numel(inputShape) / layer.channels;
+        return relOut.map((g, i) => {
+          const c = Math.floor(i / plane) % layer.channels;
+          return (g * layer.scale[c]) / Math.sqrt(layer.variance[c] + layer.epsilon);
+        });
+      }
+      return bad(layer, rule);
+    case 'clip':
+      if (rule.rule === 'pass') return Float64Array.from(relOut);
+      // PyTorch's hardtanh (ReLU6) backward: strict at both bounds, like ReLU's [x > 0].
+      if (rule.rule === 'gradient') return relOut.map((g, i) => (x[i] > layer.min && x[i] < layer.max ? g : 0));
+      return bad(layer, rule);
+    case 'leakyrelu':
+      if (rule.rule === 'pass') return Float64Array.from(relOut);
+      if (rule.rule === 'gradient') return relOut.map((g, i) => (x[i] > 0 ? g : layer.alpha * g));
+      return bad(layer, rule);
+    case 'pad':
+      // Relevance (or gradient) that reaches the zeros of the padding goes nowhere: a crop.
+      return crop(layer.pads, inputShape, relOut, batch);
     case 'concat':
-      throw new Error(`${layer.name}: a concat has several inputs; use referenceConcatRelevance`);
+    case 'add':
+      throw new Error(`${layer.name}: a ${layer.kind} has several inputs; use referenceMultiInputRelevance`);
+    case 'bias':
+    case 'softmax':
+      throw new Error(`${layer.name}: ${layer.kind} layers exist only before canonization`);
   }
+}
+
+function crop([pt, pl, pb, pr]: Pads4, [C, H, W]: Shape, relOut: Float64Array, N: number): Float64Array {
+  const OH = H + pt + pb;
+  const OW = W + pl + pr;
+  const rel = new Float64Array(N * C * H * W);
+  for (let nc = 0; nc < N * C; nc++) {
+    for (let h = 0; h < H; h++) {
+      for (let w = 0; w < W; w++) rel[(nc * H + h) * W + w] = relOut[(nc * OH + h + pt) * OW + w + pl];
+    }
+  }
+  return rel;
+}
+
+/**
+ * The relevance at each input of an `add` (y = a + b): `norm`, zennit's Sum with the Norm rule,
+ * R_k = x_k R / stab(y); or `gradient`, R itself for both inputs.
+ */
+export function referenceAddRelevance(
+  rule: LayerRule, xs: readonly Float64Array[], z: Float64Array, relOut: Float64Array,
+): Float64Array[] {
+  if (rule.rule === 'gradient') return xs.map(() => Float64Array.from(relOut));
+  if (rule.rule !== 'norm') throw new Error(`add: rule '${rule.rule}' does not apply (norm, gradient)`);
+  const s = relOut.map((r, j) => r / stab(z[j], rule.stabilizer));
+  return xs.map((x) => x.map((v, i) => v * s[i]));
 }
 
 /** A channel concatenation's relevance split back into its inputs' slices. */
@@ -467,14 +521,15 @@ export function referenceConcatRelevance(relOut: Float64Array, inputShapes: read
 export type Init = 'onehot' | 'logit';
 
 /**
- * The rule a layer gets when the composite names none: LRP defaults (linear `z`, ReLU/LRN `pass`,
- * max-pool `winner`, average pool `norm`), or, for a method, the true derivative everywhere (with
+ * The rule a layer gets when the composite names none: LRP defaults (linear `z`, ReLU/LRN/BatchNorm/
+ * Clip/LeakyRelu `pass`, max-pool `winner`, average pool and add `norm`), or, for a method, the true derivative everywhere (with
  * guided ReLUs for guided backprop).
  */
 export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer = DEFAULT_STABILIZER): LayerRule | null {
   if (method !== null) {
     switch (layer.kind) {
       case 'conv': case 'dense': case 'lrn': case 'avgpool': case 'globalavgpool': return { rule: 'gradient' };
+      case 'add': case 'batchnorm': case 'clip': case 'leakyrelu': return { rule: 'gradient' };
       case 'relu': return { rule: method === 'guided-backprop' ? 'guided' : 'gradient' };
       case 'maxpool': return { rule: 'winner' };
       default: return null;
@@ -484,7 +539,8 @@ export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer
     case 'conv': case 'dense': return { rule: 'z', stabilizer };
     case 'relu': case 'lrn': return { rule: 'pass' };
     case 'maxpool': return { rule: 'winner' };
-    case 'avgpool': case 'globalavgpool': return { rule: 'norm', stabilizer };
+    case 'avgpool': case 'globalavgpool': case 'add': return { rule: 'norm', stabilizer };
+    case 'batchnorm': case 'clip': case 'leakyrelu': return { rule: 'pass' };
     default: return null;
   }
 }
@@ -528,6 +584,11 @@ export function referenceRelevances(
       continue;
     }
     const rule = composite.get(layer.name) ?? defaultLayerRule(layer, method) ?? { rule: 'pass' };
+    if (layer.kind === 'add') {
+      const xs = layer.inputs.map((name) => values.get(name)!);
+      referenceAddRelevance(rule, xs, values.get(layer.output)!, relOut).forEach((r, i) => accumulate(layer.inputs[i], r));
+      continue;
+    }
     const x = values.get(layer.inputs[0])!;
     accumulate(layer.inputs[0], referenceLayerRelevance(layer, rule, x, shapes[0], values.get(layer.output)!, relOut, batch));
   }

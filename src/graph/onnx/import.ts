@@ -1,18 +1,33 @@
 /**
- * ONNX → IR. Canonization happens here, while the ONNX graph is still at hand: a bias `Add` and a
- * `BatchNormalization` are folded into the Conv/Gemm/MatMul before them, constants are folded
- * (MNIST-7 reshapes its dense weights at run time), and a trailing Softmax is stripped so the
- * output is the logits LRP starts from.
+ * ONNX → IR: converts, and only converts. Each ONNX node becomes the IR layer that computes the
+ * same function (a BatchNormalization a `batchnorm` layer, an Add of a constant a `bias` layer, a
+ * Softmax a `softmax` layer); rewriting the graph for explaining (folding BatchNorm and biases into
+ * the layer before them, stripping the trailing Softmax, merging zero padding into the next window)
+ * is the canonizer's job (src/graph/canonize/), a separate stage `lrp inspect` reports on.
+ *
+ * What does happen here is constant folding, because the IR holds no tensors but weights:
+ * `Constant` nodes, Identity/Reshape of constants and the shape arithmetic exporters emit around a
+ * Reshape (Shape, Gather, Unsqueeze, Concat, ...; src/graph/onnx/constant-fold.ts) are evaluated
+ * while converting, and `ImportStats` says how many nodes that took.
+ *
+ * Decisions where ONNX leaves room:
+ * - An Add of two activations is a skip connection (`add`): equal shapes only, no broadcasting.
+ *   An Add with one constant operand is a `bias` if the constant is per channel (or a scalar).
+ * - Clip's bounds may come from attributes (opset < 11) or constant inputs; an absent bound is
+ *   +-Infinity. Clip, LeakyRelu and BatchNormalization are layers of their own kinds.
+ * - Pad: only `constant` mode with value 0, on the spatial axes, pads >= 0.
  */
-import { GraphBuilder, type LayerSpec } from '../builder.ts';
+import { GraphBuilder } from '../builder.ts';
 import type { Graph, Pads4, Pair } from '../ir.ts';
 import { numel } from '../ir.ts';
+import { canonize } from '../canonize/index.ts';
+import { BATCH, foldConstantNode, isConstantOp } from './constant-fold.ts';
 import { dataTypeName, decodeModel, type DecodeOptions, type OnnxModel, type OnnxNode, type OnnxTensor } from './model.ts';
 
 export const SUPPORTED_OPS = [
-  'AveragePool', 'BatchNormalization', 'Concat', 'Constant', 'Conv', 'Dropout', 'Flatten', 'Gemm',
-  'GlobalAveragePool', 'Identity', 'LRN', 'MatMul', 'MaxPool', 'Relu', 'Reshape', 'Softmax',
-  'Add (as a bias after Conv, Gemm or MatMul)',
+  'Add', 'AveragePool', 'BatchNormalization', 'Clip', 'Concat', 'Constant', 'Conv', 'Dropout', 'Flatten', 'Gemm',
+  'GlobalAveragePool', 'Identity', 'LeakyRelu', 'LRN', 'MatMul', 'MaxPool', 'Pad', 'Relu', 'Reshape', 'Softmax', 'Sum',
+  'and on constants (shape arithmetic): Cast, Div, Gather, Mul, Shape, Slice, Squeeze, Sub, Unsqueeze',
 ] as const;
 
 export const OPSET_RANGE: Pair = [7, 21];
@@ -22,16 +37,27 @@ export interface ImportOptions extends DecodeOptions {
   output?: string;
 }
 
-export function importOnnx(bytes: Uint8Array, opts: ImportOptions): Graph {
+/** What the importer folded away rather than converted, for `lrp inspect`. */
+export interface ImportStats {
+  /** Nodes evaluated at import because every input was constant, by op type. */
+  readonly foldedConstants: ReadonlyMap<string, number>;
+}
+
+export interface ConvertedModel {
+  readonly graph: Graph;
+  readonly stats: ImportStats;
+}
+
+/** The ONNX model as an IR graph, before canonization. */
+export function convertOnnx(bytes: Uint8Array, opts: ImportOptions): ConvertedModel {
   return convertModel(decodeModel(bytes, opts), opts);
 }
 
 class Converter {
   private readonly constants = new Map<string, OnnxTensor>();
   private readonly consumers = new Map<string, OnnxNode[]>();
-  private readonly done = new Set<OnnxNode>();
-  /** A stripped Softmax's output maps to its input, so `--output prob` still finds the logits. */
-  private readonly aliases = new Map<string, string>();
+  private readonly folded = new Map<string, number>();
+  private opset = 0;
   private builder!: GraphBuilder;
 
   constructor(private readonly model: OnnxModel, private readonly source: string) {
@@ -41,9 +67,9 @@ class Converter {
     }
   }
 
-  convert(requested: string | undefined): Graph {
+  convert(requested: string | undefined): ConvertedModel {
     const { model } = this;
-    const opset = model.opsets.get('') ?? 0;
+    const opset = (this.opset = model.opsets.get('') ?? 0);
     if (opset < OPSET_RANGE[0] || opset > OPSET_RANGE[1]) {
       throw new Error(`${this.source}: ONNX opset ${opset} is not supported (supported: ${OPSET_RANGE[0]} to ${OPSET_RANGE[1]})`);
     }
@@ -59,8 +85,6 @@ class Converter {
     this.builder = new GraphBuilder(model.graphName || this.source, input.name, perSample as number[]);
 
     for (const node of model.nodes) {
-      if (this.done.has(node)) continue;
-      this.done.add(node);
       try {
         this.convertNode(node);
       } catch (e) {
@@ -72,24 +96,20 @@ class Converter {
     const outputs = model.outputs.map((o) => o.name);
     if (outputs.length === 0) throw new Error(`${this.source}: the graph declares no output`);
     const chosen = requested ?? outputs[0];
-    if (!outputs.includes(chosen) && !this.builder.has(this.resolve(chosen))) {
+    if (!outputs.includes(chosen) && !this.builder.has(chosen)) {
       throw new Error(`${this.source}: no output named '${chosen}' (outputs: ${outputs.join(', ')})`);
     }
-    if (!this.builder.has(this.resolve(chosen))) {
+    if (!this.builder.has(chosen) || chosen === this.builder.inputName) {
       // Declared, but no node produces it (or it is a constant or the input itself).
       throw new Error(`${this.source}: output '${chosen}' is not computed by any supported node of the graph`);
     }
-    return this.builder.build(this.resolve(chosen), [...new Set(outputs.map((o) => this.resolve(o)))]);
-  }
-
-  private resolve(name: string): string {
-    return this.aliases.get(name) ?? name;
+    const produced = outputs.filter((o) => this.builder.has(o) && o !== this.builder.inputName);
+    return { graph: this.builder.build(chosen, produced), stats: { foldedConstants: this.folded } };
   }
 
   private value(name: string): string {
-    const v = this.resolve(name);
-    if (this.constants.has(v)) throw new Error(`input '${name}' is a constant where an activation is expected`);
-    return v;
+    if (this.constants.has(name)) throw new Error(`input '${name}' is a constant where an activation is expected`);
+    return name;
   }
 
   private constant(node: OnnxNode, index: number, what: string): OnnxTensor {
@@ -103,37 +123,32 @@ class Converter {
     return node.inputs[index] ? this.constant(node, index, what) : null;
   }
 
-  /** The node that alone consumes `value`, if folding into the producer of `value` is safe. */
-  private soleConsumer(value: string): OnnxNode | null {
-    const cs = this.consumers.get(value) ?? [];
-    if (cs.length !== 1 || this.model.outputs.some((o) => o.name === value)) return null;
-    return cs[0];
+  /** Outputs past the first must be unused (BatchNormalization's training statistics, Dropout's mask). */
+  private onlyFirstOutput(node: OnnxNode, what: string): void {
+    if (node.outputs.slice(1).some((o) => o && this.consumers.has(o))) throw new Error(`the ${what} output is not supported`);
+  }
+
+  private fold(node: OnnxNode): boolean {
+    if (!isConstantOp(node.opType)) return false;
+    const inputs = node.inputs.map((i) => (i ? this.constants.get(i) ?? null : null));
+    const activationInputs = node.inputs.filter((i, k) => i && !inputs[k]);
+    // Shape reads only an activation's shape; every other op folds when all its inputs are constants.
+    if (node.opType === 'Shape' ? false : activationInputs.length > 0) return false;
+    const t = foldConstantNode(node, inputs, this.opset, (v) => this.builder.shapeOf(v));
+    this.constants.set(node.outputs[0], { ...t, name: node.outputs[0] });
+    this.folded.set(node.opType, (this.folded.get(node.opType) ?? 0) + 1);
+    return true;
   }
 
   private convertNode(node: OnnxNode): void {
     if (node.domain && node.domain !== 'ai.onnx') {
       throw unsupported(node);
     }
+    if (this.fold(node)) return;
     const name = nodeName(node);
     const out = node.outputs[0];
     const x = () => this.value(node.inputs[0]);
     switch (node.opType) {
-      case 'Constant': {
-        const t = node.attributes.get('value')?.t;
-        const vf = node.attributes.get('value_float')?.f;
-        const vfs = node.attributes.get('value_floats')?.floats;
-        const vi = node.attributes.get('value_int')?.i;
-        const vis = node.attributes.get('value_ints')?.ints;
-        let tensor: OnnxTensor;
-        if (t) tensor = { ...t, name: out };
-        else if (vf !== undefined) tensor = { name: out, dims: [], dataType: 1, data: Float32Array.of(vf) };
-        else if (vfs) tensor = { name: out, dims: [vfs.length], dataType: 1, data: Float32Array.from(vfs) };
-        else if (vi !== undefined) tensor = { name: out, dims: [], dataType: 7, data: Float64Array.of(vi) };
-        else if (vis) tensor = { name: out, dims: [vis.length], dataType: 7, data: Float64Array.from(vis) };
-        else throw new Error('has no supported value attribute');
-        this.constants.set(out, tensor);
-        return;
-      }
       case 'Conv':
         return this.convertConv(node, name);
       case 'Gemm':
@@ -142,10 +157,23 @@ class Converter {
       case 'Relu':
         this.builder.add({ kind: 'relu', name, inputs: [x()], output: out });
         return;
+      case 'LeakyRelu': {
+        const alpha = floatAttr(node, 'alpha', 0.01);
+        if (!(alpha >= 0)) throw new Error(`alpha ${alpha} is not supported (only alpha >= 0)`);
+        this.builder.add({ kind: 'leakyrelu', name, inputs: [x()], output: out, alpha });
+        return;
+      }
+      case 'Clip':
+        return this.convertClip(node, name);
+      case 'BatchNormalization':
+        return this.convertBatchNorm(node, name);
+      case 'Add':
+      case 'Sum':
+        return this.convertAdd(node, name);
+      case 'Pad':
+        return this.convertPad(node, name);
       case 'MaxPool': {
-        if (node.outputs.length > 1 && node.outputs[1] && this.consumers.has(node.outputs[1])) {
-          throw new Error('the Indices output is not supported');
-        }
+        this.onlyFirstOutput(node, 'Indices');
         if (intAttr(node, 'storage_order', 0) !== 0) throw new Error('storage_order=1 is not supported');
         const win = this.window(node, x());
         this.builder.add({ kind: 'maxpool', name, inputs: [x()], output: out, ...win, ceilMode: intAttr(node, 'ceil_mode', 0) === 1 });
@@ -184,14 +212,10 @@ class Converter {
       case 'Reshape':
         return this.convertReshape(node, name);
       case 'Dropout':
-        if (node.outputs[1] && this.consumers.has(node.outputs[1])) throw new Error('the mask output is not supported');
+        this.onlyFirstOutput(node, 'mask');
         this.builder.add({ kind: 'identity', name, inputs: [x()], output: out });
         return;
       case 'Identity':
-        if (this.constants.has(node.inputs[0])) {
-          this.constants.set(out, { ...this.constants.get(node.inputs[0])!, name: out });
-          return;
-        }
         this.builder.add({ kind: 'identity', name, inputs: [x()], output: out });
         return;
       case 'Concat': {
@@ -202,19 +226,101 @@ class Converter {
         this.builder.add({ kind: 'concat', name, inputs, output: out });
         return;
       }
-      case 'Softmax': {
-        const isFinal = !this.consumers.has(out) && this.model.outputs.some((o) => o.name === out);
-        if (!isFinal) throw new Error('a Softmax inside the network is not supported (only a trailing one, which is stripped)');
-        this.aliases.set(out, x());
+      case 'Softmax':
+        // Whatever its axis: the canonizer strips it at the end of the network and refuses it
+        // anywhere else, so it never runs.
+        this.builder.add({ kind: 'softmax', name, inputs: [x()], output: out });
         return;
-      }
-      case 'Add':
-        throw new Error('Add is supported only as a bias directly after Conv, Gemm or MatMul');
-      case 'BatchNormalization':
-        throw new Error('BatchNormalization can only be folded into a Conv, Gemm or MatMul that feeds it alone');
       default:
         throw unsupported(node);
     }
+  }
+
+  private convertAdd(node: OnnxNode, name: string): void {
+    const out = node.outputs[0];
+    if (node.inputs.length !== 2) throw new Error(`adds ${node.inputs.length} values; only two are supported`);
+    const [a, b] = node.inputs;
+    const ca = this.constants.get(a);
+    const cb = this.constants.get(b);
+    if (!ca && !cb) {
+      this.builder.add({ kind: 'add', name, inputs: [a, b], output: out });
+      return;
+    }
+    const [x, c] = ca ? [b, ca] : [a, cb!];
+    const shape = this.builder.shapeOf(x);
+    const bias = broadcastBias(c, shape[0], shape.length + 1, `the constant '${c.name}'`);
+    this.builder.add({ kind: 'bias', name, inputs: [x], output: out, bias });
+  }
+
+  private convertClip(node: OnnxNode, name: string): void {
+    let min = -Infinity;
+    let max = Infinity;
+    if (this.opset < 11) {
+      min = floatAttr(node, 'min', -Infinity);
+      max = floatAttr(node, 'max', Infinity);
+    } else {
+      const bound = (i: number, what: string): number | null => {
+        const t = this.optionalConstant(node, i, what);
+        if (!t) return null;
+        if (t.data.length !== 1) throw new Error(`${what} must be a scalar, got shape [${t.dims.join(', ')}]`);
+        return t.data[0];
+      };
+      min = bound(1, 'the min') ?? -Infinity;
+      max = bound(2, 'the max') ?? Infinity;
+    }
+    if (Number.isNaN(min) || Number.isNaN(max)) throw new Error('a NaN bound is not supported');
+    this.builder.add({ kind: 'clip', name, inputs: [this.value(node.inputs[0])], output: node.outputs[0], min, max });
+  }
+
+  private convertBatchNorm(node: OnnxNode, name: string): void {
+    this.onlyFirstOutput(node, 'training statistics');
+    if (intAttr(node, 'training_mode', 0) !== 0) throw new Error('training_mode=1 is not supported (an exported model runs in inference mode)');
+    if (this.opset < 9 && intAttr(node, 'spatial', 1) !== 1) throw new Error('spatial=0 is not supported');
+    const input = this.value(node.inputs[0]);
+    const get = (i: number, what: string) => toF32(this.constant(node, i, what).data);
+    this.builder.add({
+      kind: 'batchnorm', name, inputs: [input], output: node.outputs[0], channels: this.builder.shapeOf(input)[0],
+      scale: get(1, 'the scale'), bias: get(2, 'B'), mean: get(3, 'the mean'), variance: get(4, 'the variance'),
+      epsilon: floatAttr(node, 'epsilon', 1e-5),
+    });
+  }
+
+  private convertPad(node: OnnxNode, name: string): void {
+    const input = this.value(node.inputs[0]);
+    const rank = this.builder.shapeOf(input).length + 1;
+    const mode = node.attributes.get('mode')?.s ?? 'constant';
+    if (mode !== 'constant') throw new Error(`mode '${mode}' is not supported (only constant zero padding)`);
+    let pads: number[];
+    let value = 0;
+    let axes: number[] = Array.from({ length: rank }, (_, i) => i);
+    if (this.opset < 11) {
+      pads = node.attributes.get('pads')?.ints ?? [];
+      value = floatAttr(node, 'value', 0);
+    } else {
+      pads = Array.from(this.constant(node, 1, 'the pads').data);
+      const v = this.optionalConstant(node, 2, 'the constant value');
+      if (v) value = v.data[0];
+      const a = this.optionalConstant(node, 3, 'the axes');
+      if (a) axes = Array.from(a.data, (d) => (d < 0 ? d + rank : d));
+    }
+    if (value !== 0) throw new Error(`padding with ${value} is not supported (only zeros)`);
+    if (pads.length !== 2 * axes.length) throw new Error(`expects ${2 * axes.length} pads, got [${pads.join(', ')}]`);
+    const full = new Array<number>(2 * rank).fill(0);
+    axes.forEach((ax, i) => {
+      full[ax] = pads[i];
+      full[rank + ax] = pads[axes.length + i];
+    });
+    if (rank !== 4) {
+      if (full.every((p) => p === 0)) {
+        this.builder.add({ kind: 'identity', name, inputs: [input], output: node.outputs[0] });
+        return;
+      }
+      throw new Error(`padding an N×${this.builder.shapeOf(input).join('×')} value is not supported (only the H and W axes of N×C×H×W)`);
+    }
+    if (full.some((p) => p < 0)) throw new Error(`negative pads [${full.join(', ')}] (cropping) are not supported`);
+    if (full[0] || full[1] || full[4] || full[5]) throw new Error(`pads [${full.join(', ')}] touch the batch or channel axis; only H and W may be padded`);
+    const p: Pads4 = [full[2], full[3], full[6], full[7]];
+    this.builder.add({ kind: 'pad', name, inputs: [input], output: node.outputs[0], pads: p });
   }
 
   private window(node: OnnxNode, input: string) {
@@ -269,8 +375,9 @@ class Converter {
       inChannels: inPerGroup * groups, outChannels: outC, kernel, stride, dilation, groups,
       pads: this.pads(node, input, kernel, stride, dilation),
       weight: toF32(w.data), bias: b ? broadcastBias(b, outC, null) : new Float32Array(outC),
+      ...(b ? {} : { hasBias: false }),
     };
-    this.builder.add(this.foldFollowers(spec));
+    this.builder.add(spec);
   }
 
   private convertDense(node: OnnxNode, name: string): void {
@@ -283,9 +390,12 @@ class Converter {
     let weight: Float32Array;
     let outF: number;
     let bias: Float32Array;
+    let hasBias = true;
+    let sourceLayout: 'out-in' | 'in-out' = 'in-out';
     if (node.opType === 'Gemm') {
       if (intAttr(node, 'transA', 0) !== 0) throw new Error('transA=1 is not supported (it would mix samples of the batch)');
       const transB = intAttr(node, 'transB', 0) === 1;
+      if (transB) sourceLayout = 'out-in';
       const alpha = floatAttr(node, 'alpha', 1);
       const beta = floatAttr(node, 'beta', 1);
       outF = transB ? B.dims[0] : B.dims[1];
@@ -293,74 +403,32 @@ class Converter {
       if (alpha !== 1) for (let i = 0; i < weight.length; i++) weight[i] *= alpha;
       const C = this.optionalConstant(node, 2, 'C');
       bias = C ? broadcastBias(C, outF, 2, 'C') : new Float32Array(outF);
+      hasBias = C !== null;
       if (beta !== 1) for (let i = 0; i < bias.length; i++) bias[i] *= beta;
     } else {
       outF = B.dims[1];
       weight = transpose(B.data, B.dims[0], B.dims[1]);
       bias = new Float32Array(outF);
+      hasBias = false;
     }
     const inF = weight.length / outF;
-    this.builder.add(this.foldFollowers({
-      kind: 'dense', name, inputs: [input], output: node.outputs[0], inFeatures: inF, outFeatures: outF, weight, bias,
-    }));
-  }
-
-  /** Folds a chain of bias Adds and BatchNormalizations that follow a linear layer into it. */
-  private foldFollowers<T extends LayerSpec & { kind: 'conv' | 'dense'; weight: Float32Array; bias: Float32Array }>(layer: T): T {
-    let cur = layer;
-    const outCh = layer.kind === 'conv' ? layer.outChannels : layer.outFeatures;
-    for (;;) {
-      const next = this.soleConsumer(cur.output);
-      if (!next || this.done.has(next)) return cur;
-      if (next.opType === 'Add') {
-        const other = next.inputs[0] === cur.output ? 1 : 0;
-        const c = this.constants.get(next.inputs[other]);
-        if (!c) return cur;
-        const add = broadcastBias(c, outCh, layer.kind === 'conv' ? 4 : 2, `the constant of Add '${nodeName(next)}'`);
-        const bias = cur.bias.slice();
-        for (let i = 0; i < outCh; i++) bias[i] += add[i];
-        cur = { ...cur, bias, output: next.outputs[0] };
-      } else if (next.opType === 'BatchNormalization') {
-        const get = (i: number, what: string) => toF32(this.constant(next, i, `BatchNormalization ${what}`).data);
-        const [gamma, beta, mean, variance] = [get(1, 'scale'), get(2, 'B'), get(3, 'mean'), get(4, 'var')];
-        const eps = floatAttr(next, 'epsilon', 1e-5);
-        const weight = cur.weight.slice();
-        const bias = cur.bias.slice();
-        const per = weight.length / outCh;
-        for (let c = 0; c < outCh; c++) {
-          const s = gamma[c] / Math.sqrt(variance[c] + eps);
-          for (let k = 0; k < per; k++) weight[c * per + k] *= s;
-          bias[c] = (bias[c] - mean[c]) * s + beta[c];
-        }
-        cur = { ...cur, weight, bias, output: next.outputs[0] };
-      } else {
-        return cur;
-      }
-      this.done.add(next);
-    }
+    this.builder.add({
+      kind: 'dense', name, inputs: [input], output: node.outputs[0], inFeatures: inF, outFeatures: outF, weight, bias, sourceLayout,
+      ...(hasBias ? {} : { hasBias: false }),
+    });
   }
 
   private convertReshape(node: OnnxNode, name: string): void {
-    const src = node.inputs[0];
     const shapeT = node.inputs[1] ? this.constant(node, 1, 'the target shape') : null;
     const target = shapeT ? Array.from(shapeT.data) : node.attributes.get('shape')?.ints;
     if (!target) throw new Error('has no target shape');
-    if (this.constants.has(src)) {
-      // Constant folding: a weight reshaped at run time (MNIST-7 does this to its dense weight).
-      const t = this.constants.get(src)!;
-      const total = t.data.length;
-      const dims = target.map((d, i) => (d === 0 ? t.dims[i] : d));
-      const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-      const resolved = dims.map((d) => (d === -1 ? total / known : d));
-      if (numel(resolved) !== total) throw new Error(`cannot reshape [${t.dims.join(', ')}] to [${target.join(', ')}]`);
-      this.constants.set(node.outputs[0], { ...t, name: node.outputs[0], dims: resolved });
-      return;
-    }
-    const input = this.value(src);
+    const input = this.value(node.inputs[0]);
     const shape = this.builder.shapeOf(input);
     const features = numel(shape);
-    // Only a flatten of each sample is a reshape the batch-agnostic IR can express.
-    const batchOk = target[0] === 0 || target[0] === -1 || target[0] === 1;
+    const show = `[${target.map((d) => (Number.isNaN(d) ? 'N' : d)).join(', ')}]`;
+    // Only a flatten of each sample is a reshape the batch-agnostic IR can express. The batch may
+    // be kept by 0, -1 or the batch size read by a folded Shape (BATCH).
+    const batchOk = target[0] === 0 || target[0] === -1 || target[0] === 1 || Object.is(target[0], BATCH);
     const rest = target.slice(1);
     const restOk = rest.length === 1 && (rest[0] === -1 || rest[0] === features);
     if (batchOk && restOk && !(target[0] === -1 && rest[0] === -1)) {
@@ -371,12 +439,26 @@ class Converter {
       this.builder.add({ kind: 'identity', name, inputs: [input], output: node.outputs[0] });
       return;
     }
-    throw new Error(`reshape of N×[${shape.join(', ')}] to [${target.join(', ')}] is not supported (only flattening each sample)`);
+    throw new Error(`reshape of N×[${shape.join(', ')}] to ${show} is not supported (only flattening each sample)`);
   }
 }
 
-export function convertModel(model: OnnxModel, opts: ImportOptions): Graph {
+export function convertModel(model: OnnxModel, opts: ImportOptions): ConvertedModel {
   return new Converter(model, opts.source).convert(opts.output);
+}
+
+/**
+ * Convert, then canonize (src/graph/canonize/): the graph every executor runs. Callers that want
+ * to show what the canonizer did use `convertOnnx` and `canonize` themselves.
+ */
+export function importOnnx(bytes: Uint8Array, opts: ImportOptions): Graph {
+  const { graph } = convertOnnx(bytes, opts);
+  try {
+    return canonize(graph).graph;
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(msg.startsWith(opts.source) ? msg : `${opts.source}: ${msg}`);
+  }
 }
 
 function unsupported(node: OnnxNode): Error {

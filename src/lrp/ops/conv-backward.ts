@@ -22,7 +22,7 @@ import { convStab, convStabSum, convTranspose, convTransposeSum, stabDivide } fr
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
 import { axisPhases, convPhases, transposedKey, transposedLayout, type ConvPhase } from './conv-phases.ts';
-import { boundsData, common, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
+import { boundsData, common, relevanceWeight, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
 
 export interface ConvBackwardOptions {
   /** Tiles instead of convTile's choice (bench/conv-tiles.ts sweeps them). */
@@ -121,8 +121,9 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
     const tTile = checkTile(opts.transposeTile ?? convTile(Math.max(maxK, 1), cinPG, cpu), 'transposed', layer.name);
     const tSize = tileSize(tTile);
     const phases = convPhases(layer, inH, inW, tTile.BK);
-    const tWeight = c.weights.acquire(layer.name, transposedKey(phases, tTile.BK), () => {
-      const data = transposedLayout(layer, phases, tTile.BK);
+    const rw = relevanceWeight(layer, rule);
+    const tWeight = c.weights.acquire(layer.name, transposedKey(phases, tTile.BK) + rw.key, () => {
+      const data = transposedLayout(layer, phases, tTile.BK, rw.weight);
       if (data.byteLength > ctx.maxBinding) {
         throw new GpuError(`transposed weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', `conv_transpose for layer '${layer.name}'`);
       }

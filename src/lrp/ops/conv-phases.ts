@@ -87,7 +87,7 @@ export function transposedKey(phases: readonly ConvPhase[], BK: number): string 
  * Weight [outC][cin/g][kh][kw] → per phase [g][co * ty * tx + a' * tx + b'][Cpad], taps flipped
  * (a' = taps - 1 - a), k-major, zero-padded to whole BK steps and vec4 rows.
  */
-export function transposedLayout(layer: ConvLayer, phases: readonly ConvPhase[], BK: number): Float32Array {
+export function transposedLayout(layer: ConvLayer, phases: readonly ConvPhase[], BK: number, weight: Float32Array = layer.weight): Float32Array {
   const { groups, outChannels, inChannels, kernel: [kh, kw] } = layer;
   const cinPG = inChannels / groups;
   const coutPG = outChannels / groups;
@@ -106,7 +106,7 @@ export function transposedLayout(layer: ConvLayer, phases: readonly ConvPhase[],
             const kx = x.k0 + (x.taps - 1 - b) * x.step;
             const row = base + ((co * y.taps + a) * x.taps + b) * npad;
             for (let ci = 0; ci < cinPG; ci++) {
-              data[row + ci] = layer.weight[(((g * coutPG + co) * cinPG + ci) * kh + ky) * kw + kx];
+              data[row + ci] = weight[(((g * coutPG + co) * cinPG + ci) * kh + ky) * kw + kx];
             }
           }
         }

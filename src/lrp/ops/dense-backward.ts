@@ -11,7 +11,7 @@ import { grid1d } from '../../gpu/grid.ts';
 import { denseStab, denseTranspose, stabDivide } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type StabPass } from '../rules.ts';
-import { boundsData, common, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
+import { boundsData, common, relevanceWeight, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
 
 const ROWS = 4;
 /** Samples per workgroup of the batched pipelines (batch 1 gets its own, with one). */
@@ -35,6 +35,9 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
 
   // The forward pass's row chunks, rows padded to whole vec4s: inF4 vec4s apart.
   const chunks = acquireDenseChunks(ctx, c.weights, layer);
+  const rw = relevanceWeight(layer, rule);
+  const tChunks = rw.key ? acquireDenseChunks(ctx, c.weights, layer, rw.weight, rw.key) : chunks;
+  if (tChunks.length !== chunks.length) throw new Error(`internal: layer '${layer.name}': its A * W chunks differ from W's`);
   const inF4 = Math.ceil(inF / 4);
 
   const stabs = await Promise.all(plan.denominators.filter((d): d is StabPass => d.kind === 'stab').map(async (d, i) => {
@@ -87,7 +90,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
         throw new Error(`internal: layer '${layer.name}' was built to ${c.accumulate[0] ? 'add into' : 'overwrite'} its input's relevance`);
       }
       for (const rd of reds) {
-        chunks.forEach((ch, k) => {
+        tChunks.forEach((ch, k) => {
           out.push({
             kernel: 'dense_transpose', layer: layer.name, pipeline: pipelines[batch === 1 ? 0 : 1],
             bindings: denseTranspose.bind({ p: rd.uniforms[k].get(batch), s, w: ch.weight.buffer, x, bounds, r: io.relIn[0] }),
@@ -102,6 +105,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
       bounds.destroy();
       cm.divideUniforms.destroy();
       for (const ch of chunks) ch.weight.release();
+      if (tChunks !== chunks) for (const ch of tChunks) ch.weight.release();
       for (const st of stabs) {
         st.biases.forEach((b) => b.destroy());
         st.uniforms.forEach((u) => u.destroy());

@@ -10,6 +10,7 @@ import { createConcatBackward, createReluBackward } from './elementwise.ts';
 import { createConvBackward } from './conv-backward.ts';
 import { createDenseBackward } from './dense-backward.ts';
 import { createLrnBackward } from './lrn.ts';
+import { createAddBackward, createPadBackward, createPointwiseGradient } from './pointwise.ts';
 import { createAvgPoolBackward, createMaxPoolBackward } from './pool.ts';
 
 export interface BackwardKind {
@@ -21,7 +22,7 @@ export interface BackwardKind {
 
 const always: BackwardKind['passThrough'] = () => true;
 const never: BackwardKind['passThrough'] = () => false;
-/** ReLU and LRN pass relevance through under LRP's `pass` (the default), not under the gradient. */
+/** ReLU, LRN, BatchNorm, Clip, LeakyRelu pass relevance through under LRP's `pass` (the default), not under the gradient. */
 const unlessRule: BackwardKind['passThrough'] = (rule) => !rule || rule.rule === 'pass';
 
 export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
@@ -35,6 +36,14 @@ export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
   concat: { passThrough: never, create: createConcatBackward },
   flatten: { passThrough: always, create: null },
   identity: { passThrough: always, create: null },
+  add: { passThrough: never, create: createAddBackward },
+  batchnorm: { passThrough: unlessRule, create: createPointwiseGradient },
+  clip: { passThrough: unlessRule, create: createPointwiseGradient },
+  leakyrelu: { passThrough: unlessRule, create: createPointwiseGradient },
+  // The crop under every rule: relevance at the padding is dropped.
+  pad: { passThrough: never, create: createPadBackward },
+  bias: { passThrough: never, create: null },
+  softmax: { passThrough: never, create: null },
 };
 
 /** Layers whose relevance is their output's, unchanged: the executor builds no op for them. */

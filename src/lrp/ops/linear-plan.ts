@@ -6,6 +6,7 @@
 import type { UniformsByBatch } from '../../gpu/uniforms.ts';
 import { stabDivide } from '../../kernels/linear-relevance.ts';
 import type { BackwardIO, BackwardOpContext } from '../backward-op.ts';
+import type { ConvLayer, DenseLayer } from '../../graph/ir.ts';
 import type { LinearRule } from '../rule-spec.ts';
 import { In, planLinearRule, type LinearPlan, type RedistributePass, type StabPass } from '../rules.ts';
 
@@ -87,3 +88,16 @@ export function sBuffer(cm: Common, batch: number, io: BackwardIO, label: string
   return io.scratch(4 * cm.plan.slices * cm.sliceLen(batch), label);
 }
 
+
+/**
+ * The weight the redistribution reads: the layer's W, or for PatternAttribution A * W
+ * element-wise, A the learned pattern in the IR's weight layout. This is the one place where a
+ * pattern meets the weights. `key` names it in the model's WeightStore: the product is one more
+ * shared layout, keyed by the pattern set's digest, so analyzers with the same patterns share it.
+ */
+export function relevanceWeight(layer: ConvLayer | DenseLayer, rule: LinearRule): { weight: Float32Array; key: string } {
+  if (rule.rule !== 'pattern') return { weight: layer.weight, key: '' };
+  const a = rule.pattern;
+  if (a.length !== layer.weight.length) throw new Error(`layer '${layer.name}': its pattern has ${a.length} values, its weight ${layer.weight.length}`);
+  return { weight: Float32Array.from(layer.weight, (w, i) => w * a[i]), key: ` pattern ${rule.digest}` };
+}

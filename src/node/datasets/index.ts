@@ -13,9 +13,12 @@ export { readVoc, VOC_CLASSES, type VocOptions } from './voc.ts';
 export { readImageNet, readSynsets, type ImageNetOptions } from './imagenet.ts';
 export { parseAnnotation, type Annotation, type AnnotationObject } from './annotation.ts';
 
+/** The dataset layouts `openDataset` reads. */
 export const DATASET_KINDS = ['voc', 'imagenet'] as const;
+/** `'voc'` (Pascal VOC: JPEGImages/, Annotations/, ImageSets/Main/) or `'imagenet'` (images/ and annotations/ folders). */
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 
+/** Options of `openDataset`. */
 export interface OpenDatasetOptions {
   /** VOC only: ImageSets/Main split(s), default "test"; "trainval+test" for the paper's whole VOC 2007. */
   readonly split?: string;
@@ -38,6 +41,10 @@ export function parseDatasetSpec(spec: string): { kind: DatasetKind; dir: string
   return { kind: kind as DatasetKind, dir };
 }
 
+/**
+ * Reads a dataset's annotations (not its images) into samples: `'voc:VOCdevkit/VOC2007'` or
+ * `'imagenet:ILSVRC2012_val'`. Bad files become skips; a missing folder or label list throws.
+ */
 export async function openDataset(spec: string, opts: OpenDatasetOptions = {}): Promise<Dataset> {
   const { kind, dir } = parseDatasetSpec(spec);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: dataset folder not found (from "${spec}")`);

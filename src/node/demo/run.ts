@@ -2,35 +2,46 @@
  * `lrp demo`: the project's main job end to end on the embedded default. A held-out synthetic
  * boxes set (fixed seed), the bundled demo model, the paper's analyzers and the Baseline; the
  * Table 1 layout, the Fig. 3 and Fig. 2 plots, and a Fig. 1-like gallery.
+ *
+ * PatternAttribution needs patterns learned on a statistics set first: the demo synthesises one
+ * with another seed than the held-out set's and the training set's (DEMO_PATTERN_SEED,
+ * `patternImages` images, 1000 by default) and runs `lrp patterns` on it before the evaluation.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeSynthDataset } from '../synth-dataset.ts';
 import { openDataset } from '../datasets/index.ts';
 import { runEval } from '../eval/run.ts';
 import { runOcclusion } from '../eval/occlusion.ts';
+import { runPatterns } from '../patterns/run.ts';
 import { loadAnalyzers, loadEvalModel } from '../eval/setup.ts';
 import { createNodeGpu } from '../gpu.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import { pickGallery, writeGallery, type GalleryRender } from '../gallery.ts';
 import { reportMarkdown } from '../../eval/report.ts';
 import { HEATMAP_DEFAULTS } from '../../heatmap/index.ts';
 
-export const DEMO_MODEL = fileURLToPath(new URL('../../../models/demo/demo.onnx', import.meta.url));
+export const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo', 'demo.onnx');
 
 /** The paper's analyzers, in its Table 1 order. */
 export const DEMO_ANALYZERS = [
   'cmp-alpha2-flat', 'cmp-alpha1', 'cmp-alpha1-flat', 'cmp-alpha2', 'lrp-z', 'guided-backprop', 'lrp-alpha2beta1', 'lrp-alpha1beta0',
+  'pattern-attribution',
 ] as const;
 
 /** Held out: the demo model was trained on other seeds (training/README.md). */
 export const DEMO_SEED = 1;
+/** The statistics set of PatternAttribution: neither the held-out seed nor the training seed (2). */
+export const DEMO_PATTERN_SEED = 3;
+export const DEMO_PATTERN_IMAGES = 1000;
 
 export interface DemoOptions {
   readonly out: string;
   readonly images: number;
   readonly gallery: number;
   readonly batch: number;
+  /** Images of the statistics set the patterns are learned from (default DEMO_PATTERN_IMAGES). */
+  readonly patternImages?: number;
   /** How the gallery draws heatmaps (default: bwr, signed, clip 99.5, no overlay). */
   readonly render?: GalleryRender;
   /** Seeds the gallery's choice of images (default 0). */
@@ -54,17 +65,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const out = resolve(o.out);
   const data = join(out, 'data');
   // A fresh run each time: the demo's numbers must not mix with an older run's records.
-  for (const sub of ['data', 'eval', 'occlusion', 'gallery']) rmSync(join(out, sub), { recursive: true, force: true });
+  for (const sub of ['data', 'patterns-data', 'patterns', 'eval', 'occlusion', 'gallery']) rmSync(join(out, sub), { recursive: true, force: true });
   const synth = writeSynthDataset(data, { images: o.images, size: 64, seed: DEMO_SEED, split: 'test' });
   o.log(`synthesised ${synth.images} held-out images (seed ${DEMO_SEED}, ${synth.objects} objects, ${synth.multiLabel} with several classes) in ${data}`);
+  const statsData = join(out, 'patterns-data');
+  const statsSet = writeSynthDataset(statsData, { images: o.patternImages ?? DEMO_PATTERN_IMAGES, size: 64, seed: DEMO_PATTERN_SEED, split: 'train' });
+  o.log(`synthesised ${statsSet.images} images (seed ${DEMO_PATTERN_SEED}) in ${statsData}, the statistics set of PatternAttribution's patterns`);
 
   const dataset = `voc:${data}`;
   const labels = join(data, 'classes.txt');
+  const patterns = join(out, 'patterns');
   const gpu = await createNodeGpu();
   try {
+    await runPatterns({
+      model: DEMO_MODEL, dataset: `voc:${statsData}`, split: 'train', labels: join(statsData, 'classes.txt'), out: patterns,
+      batch: o.batch, gpu, progress: o.progress, log: o.log,
+    });
     const evalResult = await runEval({
       model: DEMO_MODEL, dataset, labels, composites: [...DEMO_ANALYZERS], out: join(out, 'eval'),
-      batch: o.batch, gpu, progress: o.progress, log: o.log,
+      batch: o.batch, gpu, progress: o.progress, log: o.log, patterns,
     });
     const report = evalResult.report!;
     const occ = await runOcclusion({
@@ -73,7 +92,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
     const model = loadEvalModel(DEMO_MODEL);
     const ds = await openDataset(dataset, { labels });
-    const analyzers = loadAnalyzers([...DEMO_ANALYZERS], model.graph, model.preprocess);
+    const analyzers = loadAnalyzers([...DEMO_ANALYZERS], model.graph, model.preprocess, { patterns });
     const gallery = await writeGallery({
       gpu, graph: model.graph, preprocess: model.preprocess, analyzers,
       samples: pickGallery(ds.samples, o.gallery, o.seed ?? 0), classNames: ds.classNames, out: join(out, 'gallery'),

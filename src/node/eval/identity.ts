@@ -17,22 +17,20 @@
  *   layer), init, split, skipDifficult, limit, shard, tool version.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import type { Shard } from '../../eval/report.ts';
 import type { Sample, Skip } from '../../eval/types.ts';
 import type { LayerRule, Method } from '../../lrp/rule-spec.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import type { Dataset } from '../datasets/index.ts';
+import { PACKAGE_VERSION } from '../package-root.ts';
 import type { AnalyzerSpec } from './setup.ts';
 
 export const TOOL_NAME = 'webgpu-lrp';
 
 /** package.json's version: records of two versions are not mixed in one run. */
-export const TOOL_VERSION: string = (() => {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return String(pkg.version ?? '0.0.0');
-})();
+export const TOOL_VERSION: string = PACKAGE_VERSION;
 
 export interface ModelIdentity {
   /** Absolute path when it was loaded (for people), or the built-in's name. */
@@ -57,9 +55,11 @@ export interface DatasetIdentity {
 export interface CompositeIdentity {
   readonly name: string;
   readonly method: Method | null;
-  /** Layer name → its rule, in the model's layer order. */
-  readonly rules: readonly (readonly [string, LayerRule])[];
+  /** Layer name → its rule, in the model's layer order (learned patterns by their digest). */
+  readonly rules: readonly (readonly [string, RuleIdentity])[];
 }
+
+export type RuleIdentity = Exclude<LayerRule, { rule: 'pattern' }> | { readonly rule: 'pattern'; readonly patterns: string };
 
 export interface RunIdentity {
   readonly tool: { readonly name: string; readonly version: string };
@@ -162,8 +162,13 @@ export function compositeIdentity(analyzers: readonly AnalyzerSpec[], layerOrder
   return analyzers.map((a) => ({
     name: a.name,
     method: a.composite.method,
-    rules: layerOrder.filter((l) => a.composite.rules.has(l)).map((l) => [l, a.composite.rules.get(l)!] as const),
+    rules: layerOrder.filter((l) => a.composite.rules.has(l)).map((l) => [l, ruleIdentity(a.composite.rules.get(l)!)] as const),
   }));
+}
+
+/** A rule as the identity records it: PatternAttribution's patterns by their digest, not their values. */
+function ruleIdentity(rule: LayerRule): RuleIdentity {
+  return rule.rule === 'pattern' ? { rule: 'pattern', patterns: rule.digest } : rule;
 }
 
 export interface IdentityMismatch {

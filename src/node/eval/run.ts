@@ -80,6 +80,8 @@ export interface EvalOptions {
   readonly resume?: boolean;
   readonly skipDifficult?: boolean;
   readonly preprocess?: string;
+  /** Learned patterns for a pattern-attribution analyzer (`--patterns DIR`). */
+  readonly patterns?: string;
   readonly init?: Init;
   /** The graph output to explain (default: the model's first). */
   readonly output?: string;
@@ -157,16 +159,20 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
 
   // Everything that can be wrong with the model, the composites or the dataset fails here, before any work.
   const model = loadEvalModel(opts.model, opts.preprocess, opts.output);
+  const notes: string[] = [];
   const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, {
-    epsilon: opts.epsilon, flatLayers: opts.flatLayers, classifierLayers: opts.classifierLayers,
+    epsilon: opts.epsilon, flatLayers: opts.flatLayers, classifierLayers: opts.classifierLayers, patterns: opts.patterns, notes,
   });
+  for (const note of notes) log(`note: ${note}`);
   for (const a of analyzers) for (const note of a.composite.notes) log(`note: ${note.startsWith(`${a.name}:`) ? '' : `${a.name}: `}${note}`);
+  const usesPatterns = analyzers.some((a) => a.composite.method === 'pattern-attribution');
   const settings: EvalSettings = {
     model: opts.model, dataset: opts.dataset, split: opts.split ?? null, labels: opts.labels ?? null,
     analyzers: analyzers.map((a) => a.name), composites: analyzers.map((a) => a.arg), init,
     preprocess: model.preprocess, skipDifficult: opts.skipDifficult ?? false, limit: opts.limit ?? null,
     output: opts.output ?? null, epsilon: opts.epsilon ?? null, flatLayers: opts.flatLayers ?? null,
     classifierLayers: opts.classifierLayers ?? null, bootstrap: opts.bootstrap ?? DEFAULT_BOOTSTRAP,
+    ...(usesPatterns ? { patterns: opts.patterns } : {}),
   };
   const dataset = await openEvalDataset(opts, model.graph, log);
   const identity = runIdentity(opts, model, analyzers, dataset, settings, shard);

@@ -9,7 +9,9 @@ import type { Shard } from '../../eval/report.ts';
 import type { Sample, Skip } from '../../eval/types.ts';
 import type { Graph } from '../../graph/ir.ts';
 import { numel, valueInfo } from '../../graph/ir.ts';
-import { METHODS, parseComposite, resolveComposite, type ResolvedComposite, type ResolveOptions } from '../../lrp/composite.ts';
+import { METHODS, parseComposite, resolveComposite, type CompositeSpec, type ResolvedComposite, type ResolveOptions } from '../../lrp/composite.ts';
+import type { PatternSet } from '../../patterns/pattern-set.ts';
+import { readPatterns } from '../patterns/files.ts';
 import { channelCount, type PreprocessSpec } from '../../preprocess/spec.ts';
 import { openDataset, type Dataset } from '../datasets/index.ts';
 import { loadModel, type LoadedModel } from '../model-file.ts';
@@ -37,16 +39,21 @@ export interface AnalyzerSpec {
   readonly composite: ResolvedComposite;
 }
 
+/** What loadAnalyzers carries to every composite: --epsilon, --flat-layers, --classifier-layers, --patterns. */
+export interface AnalyzerOptions extends Omit<ResolveOptions, 'preprocess' | 'patterns'> {
+  /** `--patterns DIR`: learned patterns, read (and checked against the model) when a composite needs them. */
+  readonly patterns?: string | null;
+  /** Where notes that concern no single composite go. */
+  readonly notes?: string[];
+}
+
 /**
  * Parses and resolves every composite against the model; throws naming the composite at fault.
  * Names: a preset's name; a JSON composite's "name"; for a file without one, the file's base name.
- * `resolve` carries --epsilon, --flat-layers and --classifier-layers to every composite.
+ * Patterns are read once, after every composite parsed, and only when one needs them.
  */
-export function loadAnalyzers(
-  args: readonly string[], graph: Graph, preprocess: PreprocessSpec | null, resolve: Omit<ResolveOptions, 'preprocess'> = {},
-): AnalyzerSpec[] {
-  const out: AnalyzerSpec[] = [];
-  for (const arg of splitCompositeArgs(args)) {
+export function loadAnalyzers(args: readonly string[], graph: Graph, preprocess: PreprocessSpec | null, opts: AnalyzerOptions = {}): AnalyzerSpec[] {
+  const parsed = splitCompositeArgs(args).map((arg) => {
     let value: unknown = arg;
     let source = '--composite';
     let file: string | null = null;
@@ -58,8 +65,13 @@ export function loadAnalyzers(
       source = arg;
       file = arg;
     }
-    const spec = parseComposite(value, source);
-    const composite = resolveComposite(spec, graph, { ...resolve, preprocess });
+    return { arg, value, source, file, spec: parseComposite(value, source) };
+  });
+  const patterns = patternsFor(parsed.map((p) => p.spec), graph, opts);
+  const { patterns: _dir, notes: _notes, ...resolve } = opts;
+  const out: AnalyzerSpec[] = [];
+  for (const { arg, value, source, file, spec } of parsed) {
+    const composite = resolveComposite(spec, graph, { ...resolve, preprocess, patterns });
     let name = spec.name;
     const unnamed = name === 'custom' || (METHODS as readonly string[]).includes(name);
     if (file && unnamed && !/"name"\s*:/.test(String(value))) name = basename(file, extname(file));
@@ -70,6 +82,22 @@ export function loadAnalyzers(
     out.push({ name, arg, composite });
   }
   return out;
+}
+
+/**
+ * The patterns of `--patterns DIR` when a composite is pattern-attribution (resolveComposite
+ * names the missing option otherwise); a note when none is.
+ */
+export function patternsFor(specs: readonly CompositeSpec[], graph: Graph, opts: AnalyzerOptions): PatternSet | null {
+  const needed = specs.some((s) => s.method === 'pattern-attribution');
+  if (!opts.patterns) return null;
+  if (!needed) {
+    opts.notes?.push(`--patterns ${opts.patterns} has no effect: no composite is pattern-attribution`);
+    return null;
+  }
+  const { set, notes } = readPatterns(opts.patterns, graph);
+  opts.notes?.push(...notes);
+  return set;
 }
 
 /** The model with a preprocessing spec that fits its C × H × W input, or a clear error. */

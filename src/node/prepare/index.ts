@@ -20,6 +20,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { failSample, type PrepareResult } from '../../eval/pairs.ts';
 import type { Sample } from '../../eval/types.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
+import { FROM_SOURCE } from '../package-root.ts';
 // Also loads sharp on the main thread before any worker does: on glibc Linux a worker that is the
 // first to load libvips unloads it when it exits, under the feet of the others (sharp's docs).
 import { prepareSample } from './prepare-sample.ts';
@@ -213,7 +214,8 @@ class WorkerPool implements Executor {
   private readonly entry: URL;
 
   constructor(n: number, private readonly spec: PreprocessSpec, private readonly opts: PrepareOptions, private readonly stats: PrepareStats) {
-    this.entry = opts.workerEntry ?? new URL('./worker-entry.mjs', import.meta.url);
+    // From the sources the worker needs tsx registered first (worker-entry.mjs); the build is plain JavaScript.
+    this.entry = opts.workerEntry ?? new URL(FROM_SOURCE ? './worker-entry.mjs' : './worker.js', import.meta.url);
     for (let i = 0; i < n; i++) this.slots.push(this.spawn());
   }
 

@@ -8,6 +8,7 @@ import type { RgbaImage } from '../../preprocess/image.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import { readImage } from '../image-decode.ts';
 
+/** Reads and decodes a sample's image and makes its model input and class masks (see `prepareImage`); never throws. */
 export async function prepareSample(sample: Sample, spec: PreprocessSpec): Promise<PrepareResult> {
   let img: RgbaImage;
   try {

@@ -9,11 +9,11 @@
 import { stat } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { PACKAGE_ROOT } from '../package-root.ts';
 
-/** The repository root (this file is src/node/web/bundle.ts). */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The package root: web/ and src/ are bundled from there (a checkout, or the installed package, which ships both). */
+export const REPO_ROOT = PACKAGE_ROOT;
 
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 /** Packages that only work in Node: Dawn's bindings and the image decoders of src/node/. */

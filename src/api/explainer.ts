@@ -1,0 +1,288 @@
+/**
+ * The public explainer: a model bound to a composite, explaining batches of any size (split into
+ * GPU batches the model fits) into logits, targets and input relevance, on the CPU or left on the
+ * GPU. It drives src/lrp/explainer.ts, the relevance pass `lrp explain` runs, and adds nothing to
+ * its arithmetic: the same input gives the same relevance, bit for bit.
+ */
+import { numel, valueInfo, type Graph } from '../graph/ir.ts';
+import type { ForwardModel } from '../forward/model.ts';
+import type { RgbaImage } from '../preprocess/image.ts';
+import type { PreprocessSpec } from '../preprocess/spec.ts';
+import * as lrp from '../lrp/explainer.ts';
+import { relevanceHeatmap, type PictureOptions } from './heatmap.ts';
+import { toBatch, type ModelInput, type Tensor } from './input.ts';
+
+/** A class to explain: its index in the model's output, or `'predicted'` (each sample's highest logit). */
+export type Target = number | 'predicted';
+
+/** Options of {@link Explainer.explain}. */
+export interface ExplainOptions {
+  /**
+   * The class whose relevance is propagated: one for every sample, or one per sample.
+   * Default `'predicted'`.
+   */
+  readonly target?: Target | readonly Target[];
+  /**
+   * The relevance the target starts with: its logit (`'logit'`, the LRP papers' choice and
+   * zennit's `output * one_hot`) or 1 (`'onehot'`, Captum's gradient convention). Default `'logit'`.
+   */
+  readonly init?: 'logit' | 'onehot';
+  /** Samples per GPU batch (default 16, at most what the model fits: {@link Model.maxBatch}). */
+  readonly batchSize?: number;
+}
+
+/** The explanation of a batch, on the CPU. */
+export class Explanation {
+  private constructor(
+    /** N×classes: the model's output for every sample. */
+    readonly logits: Tensor,
+    /** The class explained for every sample. */
+    readonly targets: readonly number[],
+    /** The logit of each sample's target. */
+    readonly targetLogits: readonly number[],
+    /** N×(model input shape), e.g. N×3×224×224: the relevance of every input value. */
+    readonly relevance: Tensor,
+    /**
+     * Per sample: the sum of the input relevance. With `init: 'logit'` and conservative rules it
+     * is close to the target's logit (LRP's conservation); a quick check that nothing leaked.
+     */
+    readonly relevanceSums: readonly number[],
+    /** The images explained (null for a tensor input), for heatmaps over them or at their size. */
+    private readonly images: readonly RgbaImage[] | null,
+    private readonly spec: PreprocessSpec | null,
+  ) {}
+
+  /** @internal */
+  static of(
+    logits: Tensor, targets: readonly number[], targetLogits: readonly number[], relevance: Tensor, relevanceSums: readonly number[],
+    images: readonly RgbaImage[] | null, spec: PreprocessSpec | null,
+  ): Explanation {
+    return new Explanation(logits, targets, targetLogits, relevance, relevanceSums, images, spec);
+  }
+
+  /** Samples in the batch. */
+  get count(): number {
+    return this.targets.length;
+  }
+
+  /**
+   * Sample `sample`'s relevance as a heatmap image, drawn as `lrp explain --heatmap` draws it
+   * (summed over channels, clipped at the 99.5th percentile, zennit's `bwr`: red positive, blue
+   * negative); `options` choose the colour map, mode, clipping, and, for an image input, an
+   * overlay on the image (`overlay: true`) or the image's own size (`size: 'original'`). Encode
+   * it with `writePng` (Node) or draw it with
+   * `new ImageData(new Uint8ClampedArray(image.data), image.width)` (browser).
+   */
+  heatmap(sample = 0, options: PictureOptions = {}): RgbaImage {
+    return relevanceHeatmap(this.relevance, sample, { image: this.images?.[sample] ?? null, spec: this.spec, ...options });
+  }
+}
+
+/** A float32 tensor in a GPU buffer. */
+export interface GpuTensor {
+  /** Holds the values in its first `4 × numel(shape)` bytes (the buffer may be larger); usage STORAGE | COPY_SRC | COPY_DST. */
+  readonly buffer: GPUBuffer;
+  /** The tensor's shape, e.g. [N, 3, 224, 224]. */
+  readonly shape: readonly number[];
+}
+
+/**
+ * The explanation of one GPU batch with the relevance left on the GPU, for kernels of your own on
+ * the same device. Call `release()` when done: until then the buffers stay taken.
+ */
+export interface GpuExplanation {
+  /** N×classes, on the CPU. */
+  readonly logits: Tensor;
+  /** The class explained for every sample. */
+  readonly targets: readonly number[];
+  /** The logit of each sample's target. */
+  readonly targetLogits: readonly number[];
+  /** N×(model input shape) float32, NCHW. */
+  readonly relevance: GpuTensor;
+  /** Gives the buffers back to the library's pool; the relevance buffer must not be used after. */
+  release(): void;
+}
+
+/** What the explainer runs on every layer. */
+export interface LayerPlan {
+  /** The layer's name. */
+  readonly layer: string;
+  /** Its kind: conv, dense, relu, maxpool, ... */
+  readonly kind: string;
+  /** The rule with its parameters, e.g. `alpha-beta(alpha=2, beta=1, stabilizer=0.000001)`; `-` where relevance passes through. */
+  readonly rule: string;
+  /** The GPU passes the rule costs on this layer. */
+  readonly passes: string;
+}
+
+/** The model as an explainer needs it. */
+interface ExplainedModel {
+  readonly name: string;
+  readonly graph: Graph;
+  readonly forward: ForwardModel;
+  readonly preprocess: PreprocessSpec | null;
+}
+
+/**
+ * A model with a composite: create one with `model.explainer(composite)`, then explain any number
+ * of batches with it (the kernels and re-laid-out weights are made once, here).
+ *
+ * @example
+ * ```ts
+ * const explainer = await model.explainer('cmp-alpha2-flat');
+ * const { relevance, targets } = await explainer.explain(images, { target: 'predicted' });
+ * ```
+ */
+export class Explainer {
+  private destroyed = false;
+
+  private constructor(
+    private readonly model: ExplainedModel,
+    private readonly engine: lrp.Explainer,
+    /** What resolving the composite on this model decided that is worth saying once (defaults taken, ...). */
+    readonly notes: readonly string[],
+    private readonly table: string,
+    private readonly onDestroy: () => void,
+  ) {}
+
+  /** @internal */
+  static of(model: ExplainedModel, engine: lrp.Explainer, notes: readonly string[], table: string, onDestroy: () => void): Explainer {
+    return new Explainer(model, engine, notes, table, onDestroy);
+  }
+
+  /** The composite's name: the preset, the JSON's `name`, the method, or "custom". */
+  get composite(): string {
+    return this.engine.composite.name;
+  }
+
+  /** The rule of every layer as a table, with the notes. */
+  describe(): string {
+    return [this.table, ...this.notes.map((n) => `note: ${n}`)].join('\n');
+  }
+
+  /** What runs on every layer, in forward order. */
+  plan(): LayerPlan[] {
+    return this.engine.describe();
+  }
+
+  /**
+   * Explains `input` (a tensor, or images the model's preprocessing turns into one): runs the
+   * forward pass, then the relevance pass from each sample's target back to the input.
+   */
+  async explain(input: ModelInput, options: ExplainOptions = {}): Promise<Explanation> {
+    return (await explainEach(this.model, [this], input, options))[0];
+  }
+
+  /** @internal The relevance engine, for explainEach. */
+  get relevancePass(): lrp.Explainer {
+    this.check();
+    return this.engine;
+  }
+
+  /**
+   * Like `explain`, but leaves the relevance on the GPU (one batch of at most `model.maxBatch`
+   * samples), for further kernels on the same device; `release()` the result when done.
+   */
+  async explainOnGpu(input: ModelInput, options: Omit<ExplainOptions, 'batchSize'> = {}): Promise<GpuExplanation> {
+    this.check();
+    const { forward } = this.model;
+    const { data, count } = toBatch(input, this.model);
+    if (count > forward.maxBatch) {
+      throw new Error(`explainOnGpu takes one GPU batch, at most ${forward.maxBatch} samples for model '${this.model.name}' on this device; `
+        + `got ${count}: split the input, or use explain(), which splits it for you`);
+    }
+    const acts = await forward.forward(data, count);
+    try {
+      const r = await this.engine.relevanceOnGpu(acts, { targets: targetList(options.target, count), init: options.init ?? 'logit' });
+      const classes = r.logits.length / count;
+      let released = false;
+      return {
+        logits: { data: r.logits, shape: [count, classes] }, targets: r.targets, targetLogits: r.targetLogits,
+        relevance: { buffer: r.buffer, shape: [count, ...forward.graph.input.shape] },
+        release: () => {
+          if (released) return;
+          released = true;
+          r.release();
+          acts.release();
+        },
+      };
+    } catch (e) {
+      acts.release();
+      throw e;
+    }
+  }
+
+  /** Frees the explainer's kernels and weight layouts (the model stays). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.engine.destroy();
+    this.onDestroy();
+  }
+
+  private check(): void {
+    if (this.destroyed) throw new Error(`explainer ${this.composite} of model '${this.model.name}' was destroyed; make a new one with model.explainer()`);
+  }
+}
+
+/**
+ * Explains `input` with each of `explainers` (all of `model`), one forward pass per GPU batch
+ * shared by all: what `Explainer.explain` and `Model.explainEach` run.
+ */
+export async function explainEach(model: ExplainedModel, explainers: readonly Explainer[], input: ModelInput, options: ExplainOptions): Promise<Explanation[]> {
+  const engines = explainers.map((e) => e.relevancePass);
+  for (const e of engines) {
+    if (e.forward !== model.forward) throw new Error(`explainer ${e.composite.name} belongs to another model than '${model.name}'`);
+  }
+  const { forward } = model;
+  const { data, count, images } = toBatch(input, model);
+  const targets = targetList(options.target, count);
+  const batch = batchSize(options.batchSize, forward.maxBatch);
+  const per = numel(forward.graph.input.shape);
+  const classes = numel(valueInfo(forward.graph, forward.graph.output).shape);
+  const out = engines.map(() => ({
+    logits: new Float32Array(count * classes), relevance: new Float32Array(count * per),
+    targets: [] as number[], targetLogits: [] as number[], sums: [] as number[],
+  }));
+  for (let n0 = 0; n0 < count; n0 += batch) {
+    const n = Math.min(batch, count - n0);
+    const acts = await forward.forward(data.subarray(n0 * per, (n0 + n) * per), n);
+    try {
+      for (const [k, engine] of engines.entries()) {
+        const ex = await engine.explainActivations(acts, {
+          targets: targets.length === 1 ? targets : targets.slice(n0, n0 + n), init: options.init ?? 'logit',
+        });
+        const o = out[k];
+        o.logits.set(ex.logits, n0 * classes);
+        o.relevance.set(ex.relevance, n0 * per);
+        o.targets.push(...ex.targets);
+        o.targetLogits.push(...ex.targetLogits);
+        o.sums.push(...ex.relevanceSums);
+      }
+    } finally {
+      acts.release();
+    }
+  }
+  return out.map((o) => Explanation.of(
+    { data: o.logits, shape: [count, classes] }, o.targets, o.targetLogits,
+    { data: o.relevance, shape: [count, ...forward.graph.input.shape] }, o.sums, images, model.preprocess,
+  ));
+}
+
+function targetList(target: ExplainOptions['target'], count: number): lrp.Target[] {
+  const list = target === undefined ? ['predicted' as const] : Array.isArray(target) ? [...target] : [target as Target];
+  if (list.length !== 1 && list.length !== count) {
+    throw new Error(`${list.length} targets for ${count} samples: give one target for all, or one per sample`);
+  }
+  for (const t of list) {
+    if (t !== 'predicted' && !(Number.isInteger(t) && (t as number) >= 0)) {
+      throw new Error(`target ${JSON.stringify(t)} is neither a class index (0, 1, ...) nor 'predicted'`);
+    }
+  }
+  return list;
+}
+
+function batchSize(asked: number | undefined, max: number): number {
+  if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1)) throw new Error(`batchSize must be a whole number >= 1, got ${asked}`);
+  return Math.max(1, Math.min(asked ?? 16, max));
+}
