@@ -26,9 +26,9 @@ if [ "${QUICK:-0}" = 1 ]; then
 else
   batches=8,32; evalImages=64; evalBatch=16; repeat=5; warm=3000; tileLayers=features.2,features.10,features.24; inner=10; zdevice=cuda
 fi
-# The paper's analyzers (the demo's list, src/node/demo/run.ts) and lrp-epsilon standing in for
-# PatternAttribution until it lands: nine analyzers, one forward pass per image.
-analyzers=cmp-alpha2-flat,cmp-alpha1,cmp-alpha1-flat,cmp-alpha2,lrp-z,guided-backprop,lrp-alpha2beta1,lrp-alpha1beta0,lrp-epsilon
+# The paper's nine analyzers (the demo's list, src/node/demo/run.ts, PatternAttribution's patterns
+# learned first over the bench's images), one forward pass per image.
+analyzers=paper
 
 failed=()
 step() {

@@ -8,6 +8,11 @@
  *   npx tsx bench/eval.ts [--model vgg16:random] [--images 16] [--batch 4] [--composite cmp-alpha2-flat[,lrp-z,...]]
  *                         [--workers N] [--format jpeg|png] [--multi 0.5] [--save-relevance] [--keep DIR]
  *                         [--preprocess SPEC.json]   (for an ONNX model without MODEL.onnx.json beside it)
+ *                         [--patterns DIR]           (pattern-attribution's; without it they are learned
+ *                                                     first over the bench's own images, timed apart)
+ *
+ * The paper's nine analyzers at once (Table 1: the composites, LRP-z, alpha-beta, guided backprop,
+ * PatternAttribution): --composite paper.
  *
  * Stages (seconds of the main thread, so they add up to the loop's wall time):
  *   prepare   waiting for the next prepared sample (decode and preprocessing run on worker
@@ -29,7 +34,9 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { numel, valueInfo } from '../src/graph/ir.ts';
 import { openDataset } from '../src/node/datasets/index.ts';
+import { DEMO_ANALYZERS } from '../src/node/demo/run.ts';
 import { runEval } from '../src/node/eval/run.ts';
+import { runPatterns } from '../src/node/patterns/run.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { loadModel } from '../src/node/model-file.ts';
 import { defaultWorkerCount, prepareSamples } from '../src/node/prepare/index.ts';
@@ -47,6 +54,7 @@ const { values: args } = parseArgs({
     'save-relevance': { type: 'boolean', default: false },
     keep: { type: 'string' },
     preprocess: { type: 'string' },
+    patterns: { type: 'string' },
   },
 });
 
@@ -55,6 +63,7 @@ const batch = Number(args.batch);
 const workers = args.workers !== undefined ? Number(args.workers) : defaultWorkerCount();
 const multi = Number(args.multi);
 const format = args.format === 'png' ? 'png' : 'jpeg';
+const composites = args.composite === 'paper' ? [...DEMO_ANALYZERS] : args.composite!.split(',');
 
 /** Deterministic uniform [0, 1): the synthetic generator's mulberry32. */
 function rng(seed: number): () => number {
@@ -131,10 +140,20 @@ try {
   const gpu = await createNodeGpu();
   console.log(`adapter: ${gpu.adapterName}`);
   try {
+    let patterns = args.patterns;
+    if (composites.includes('pattern-attribution') && patterns === undefined) {
+      patterns = join(root, 'patterns');
+      const learned = await runPatterns({
+        model: args.model, dataset: `voc:${voc}`, labels, out: patterns, batch, workers, preprocess: args.preprocess,
+        checkpointSeconds: 1e9, progress: false, gpu, log: () => {},
+      });
+      console.log(`pattern-attribution: patterns learned over the same ${learned.samples} images first in ${learned.seconds.toFixed(1)} s`
+        + ` (${(learned.samples / learned.seconds).toFixed(3)} images/s; not part of the eval figures below)`);
+    }
     const out = join(root, 'out');
     const res = await runEval({
-      model: args.model, dataset: `voc:${voc}`, labels, composites: [args.composite], out, batch, workers, preprocess: args.preprocess,
-      saveRelevance: args['save-relevance'], gpu, log: () => {},
+      model: args.model, dataset: `voc:${voc}`, labels, composites, out, batch, workers, preprocess: args.preprocess,
+      saveRelevance: args['save-relevance'], gpu, log: () => {}, ...(patterns !== undefined ? { patterns } : {}),
     });
     const report = res.report!;
     const analyzers = report.settings.analyzers.length;

@@ -295,6 +295,17 @@ describe('corrupt ONNX', () => {
     const INTERNAL = [TypeError, RangeError, ReferenceError, SyntaxError];
     for (const path of models) {
       const full = new Uint8Array(readFileSync(path));
+      // The pristine model first, untimed: it compiles the pipelines the variants share, so the
+      // bound below times each variant's own work, not a cold shader cache on a loaded machine.
+      {
+        const graph = importOnnx(full, { source: basename(path) });
+        const fm = await ForwardModel.create(gpu.ctx, graph);
+        try {
+          await predict(fm, new Float32Array(numel(graph.input.shape)).fill(0.5), 1);
+        } finally {
+          fm.destroy();
+        }
+      }
       // Fewer of the large models: a variant that loads runs a forward pass, seconds on a CPU adapter.
       const variants = full.length > 1 << 20 ? 12 : 64;
       for (let i = 0; i < variants; i++) {
@@ -346,7 +357,9 @@ describe('corrupt ONNX', () => {
         }
         const ms = performance.now() - t0;
         slowest = Math.max(slowest, ms);
-        expect(ms, `${source} took ${ms} ms`).toBeLessThan(20_000);
+        // A hang bound, not a speed target: a variant whose flipped shape picks other tiles still
+        // compiles them (seconds each on lavapipe, more on 2 loaded cores).
+        expect(ms, `${source} took ${ms} ms`).toBeLessThan(60_000);
       }
     }
     expect(refused).toBeGreaterThan(0);

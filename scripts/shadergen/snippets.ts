@@ -3,6 +3,8 @@
  * the arguments their region's marker gives. Each returns lines indented relative to the marker.
  */
 
+import { W } from '../../src/lrp/rules.ts';
+
 export type Args = Readonly<Record<string, string>>;
 export type Snippet = (args: Args, where: string) => string[];
 
@@ -288,6 +290,30 @@ const denseTransposeFma: Snippet = (args, where) => {
   return out;
 };
 
+/** Each weight modifier of src/lrp/rules.ts's W as WGSL over a vec4 `v` (gamma from `p.gamma`). */
+const WEIGHT_MODIFIERS: { readonly [K in W]: string } = {
+  [W.Id]: 'v',
+  [W.Pos]: 'max(v, vec4<f32>(0.0))',
+  [W.Neg]: 'min(v, vec4<f32>(0.0))',
+  [W.Ones]: 'vec4<f32>(1.0)',
+  [W.Square]: 'v * v',
+  [W.GammaPos]: 'v + p.gamma * max(v, vec4<f32>(0.0))',
+  [W.GammaNeg]: 'v + p.gamma * min(v, vec4<f32>(0.0))',
+};
+
+/**
+ * `wMod(code, v)`: a rule segment's weight modifier, `code` a W of src/lrp/rules.ts (the uniform's
+ * wCode lanes), so the codes the TypeScript plans write and the cases the kernels read are one list.
+ */
+const weightModifier: Snippet = () => [
+  'fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {',
+  '  switch code {',
+  ...Object.entries(WEIGHT_MODIFIERS).filter(([k]) => Number(k) !== W.Id).map(([k, e]) => `    case ${k}u: { return ${e}; }`),
+  `    default: { return ${WEIGHT_MODIFIERS[W.Id]}; }`,
+  '  }',
+  '}',
+];
+
 export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'fold-grid': foldGrid,
   'gemm-fma': gemmFma,
@@ -302,4 +328,5 @@ export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'acc-spill': accSpill,
   'dense-stab-fma': denseStabFma,
   'dense-transpose-fma': denseTransposeFma,
+  'weight-modifier': weightModifier,
 };

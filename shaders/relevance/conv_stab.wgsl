@@ -118,6 +118,7 @@ fn gatherA(k: u32, q: Quad, code: u32, g: u32) -> vec4<f32> {
   }
 }
 
+// <generated: weight-modifier>
 fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   switch code {
     case 1u: { return max(v, vec4<f32>(0.0)); }
@@ -129,6 +130,7 @@ fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
     default: { return v; }
   }
 }
+// </generated>
 
 fn stab(d: f32) -> f32 {
   return d + p.eps * select(-1.0, 1.0, d >= 0.0);

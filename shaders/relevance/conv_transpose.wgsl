@@ -100,6 +100,7 @@ fn gatherA(k: u32, q: Quad, sOff: i32) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(s[idx.x], s[idx.y], s[idx.z], s[idx.w]), ok);
 }
 
+// <generated: weight-modifier>
 fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   switch code {
     case 1u: { return max(v, vec4<f32>(0.0)); }
@@ -111,6 +112,7 @@ fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
     default: { return v; }
   }
 }
+// </generated>
 
 // <generated: transpose-epilogue channels=p.inC>
 // R at input o (channel or feature c) from the redistributed sum a: times the input factor.

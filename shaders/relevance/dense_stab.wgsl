@@ -53,6 +53,7 @@ fn xIn(base: u32, k: u32, code: u32) -> vec4<f32> {
   }
 }
 
+// <generated: weight-modifier>
 fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   switch code {
     case 1u: { return max(v, vec4<f32>(0.0)); }
@@ -64,6 +65,7 @@ fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
     default: { return v; }
   }
 }
+// </generated>
 
 fn stab(d: f32) -> f32 {
   return d + p.eps * select(-1.0, 1.0, d >= 0.0);

@@ -25,6 +25,7 @@ const WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read> bounds: array<f32>;
 @group(0) @binding(5) var<storage, read_write> r: array<f32>;
 
+// <generated: weight-modifier>
 fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
   switch code {
     case 1u: { return max(v, vec4<f32>(0.0)); }
@@ -36,6 +37,7 @@ fn wMod(code: u32, v: vec4<f32>) -> vec4<f32> {
     default: { return v; }
   }
 }
+// </generated>
 
 // <generated: transpose-epilogue channels=p.inF>
 // R at input o (channel or feature c) from the redistributed sum a: times the input factor.
