@@ -48,7 +48,7 @@ try {
   const { ctx } = gpu;
   const { graph } = loadModel(args.model!);
   const weightBytes = graph.layers.reduce((s, l) => s + ('weight' in l ? 4 * (l.weight.length + l.bias.length) : 0), 0);
-  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}`);
+  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}; LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(default)'}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(default)'}`);
   console.log(`model:   ${graph.name}, input ${graph.input.shape.join('x')}, ${graph.layers.length} layers, weights ${mib(weightBytes)}`);
   console.log(ctx.hasTimestamps
     ? 'timing:  per-layer times from timestamp queries; images/s from wall clock'

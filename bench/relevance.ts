@@ -67,7 +67,7 @@ try {
   const model = loadModel(args.model!);
   const { graph } = model;
   const fm = await ForwardModel.create(gpu.ctx, graph);
-  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${gpu.ctx.tuning}; LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(default)'}`);
+  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${gpu.ctx.tuning}; LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(default)'}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(default)'}`);
   console.log(`model:   ${graph.name}, input ${graph.input.shape.join('x')}; composites: ${composites.join(', ')}`);
   console.log(`timing:  timestamp queries; forward and relevance passes alternate, median of ${repeat} after a ${warmupMs} ms warm-up`);
   console.log(`load:    ${load()} (1, 5, 15 min) at the start\n`);

@@ -17,7 +17,7 @@ import type { ConvLayer, DenseLayer, Pads4, Pair, Shape } from '../src/graph/ir.
 import { numel } from '../src/graph/ir.ts';
 import { Rng } from '../src/graph/zoo.ts';
 import type { BackwardIO, BackwardOp, BackwardOpContext } from '../src/lrp/backward-op.ts';
-import { createConvBackward, type ConvBackwardOptions } from '../src/lrp/ops/conv-backward.ts';
+import { createConvBackward, transposedTile, type ConvBackwardOptions } from '../src/lrp/ops/conv-backward.ts';
 import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
 import { createDenseBackward } from '../src/lrp/ops/dense-backward.ts';
 import { WeightStore } from '../src/gpu/weight-store.ts';
@@ -423,9 +423,10 @@ describe('conv backward with the other tile family (split reductions)', () => {
 });
 
 describe('conv backward with explicit tiles (every unrolled block)', () => {
-  // The largest block (4 quads x 32 channels: every FMA and copy block live); the families' own
-  // tiles (PQ 1, 2 and 4; TN 4 to 16) ran above.
-  const tiles: ConvTile[] = [{ TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }];
+  // The largest block (4 quads x 32 channels: every FMA and copy block live), and the CPU
+  // redistribution's tiles (transposedTile: 2 quads x 32 channels, depth 12 and 16); the
+  // families' own tiles (PQ 1, 2 and 4; TN 4 to 16) ran above.
+  const tiles: ConvTile[] = [{ TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }, transposedTile(36 * 9, 256, true), transposedTile(36 * 9, 64, true)];
   // Stride 1 (one phase: one transposed pipeline per pass), groups 2, columns past the tile's.
   const c = conv('conv 3x3 groups 2, 20 -> 36 channels', [20, 9, 8], 36, [3, 3], [1, 1], [1, 0, 1, 1], [1, 1], 2);
   for (const tile of tiles) {

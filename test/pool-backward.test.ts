@@ -125,7 +125,10 @@ const smoothValues = (n: number, relu: boolean): Float32Array => randn(n, 1, rel
 
 const winnerOrProportional: LayerRule[] = [{ rule: 'winner' }, { rule: 'proportional', stabilizer: 1e-3 }];
 const maxCases: SingleCase[] = [
+  // Windows that tile the input (one pass over the windows), and the same pool where they do not.
   { label: '2x2 s2', layer: maxPool([2, 2], [2, 2], [0, 0, 0, 0], false), shape: [3, 8, 8], rules: winnerOrProportional, values: tiedValues },
+  { label: '3x2 s3x2 (tiled, rectangular)', layer: maxPool([3, 2], [3, 2], [0, 0, 0, 0], false), shape: [2, 9, 8], rules: winnerOrProportional, values: tiedValues },
+  { label: '2x2 s2 on an odd size (a row in no window)', layer: maxPool([2, 2], [2, 2], [0, 0, 0, 0], false), shape: [2, 7, 8], rules: winnerOrProportional, values: tiedValues },
   { label: '3x3 s2 ceil (overlapping)', layer: maxPool([3, 3], [2, 2], [0, 0, 0, 0], true), shape: [2, 8, 9], rules: winnerOrProportional, values: tiedValues },
   { label: '3x3 s2 p1 asym pads ceil', layer: maxPool([3, 3], [2, 2], [1, 0, 0, 1], true), shape: [2, 10, 7], rules: winnerOrProportional, values: tiedValues },
   { label: '3x3 s1 p1 (heavily overlapping)', layer: maxPool([3, 3], [1, 1], [1, 1, 1, 1], false), shape: [2, 6, 7], rules: winnerOrProportional, values: tiedValues },
@@ -149,8 +152,8 @@ const RUNS: [number, boolean][] = [[1, false], [3, true]];
 
 describe('maxpool backward', () => {
   it('the tie inputs really tie: most windows have several maxima', () => {
-    const layer = maxCases[1].layer;
-    const shape = maxCases[1].shape;
+    const layer = maxCases[3].layer;
+    const shape = maxCases[3].shape;
     const x = f64(tiedValues(numel(shape), false));
     const z = referenceLayer(layer, [x], [shape], 1);
     // Winner of a window that ties gets all of R_j: with R = 1 everywhere the relevance is integral.
@@ -170,6 +173,19 @@ describe('maxpool backward', () => {
       }
     }
   }
+
+  it('windows that tile the input take the pass over the windows; others the gather', async () => {
+    const { ctx } = shared;
+    const passes = async (c: SingleCase) => {
+      const op = await createMaxPoolBackward(opContext(ctx, c.layer, { rule: 'winner' }, [{ shape: c.shape, relu: false }]));
+      op.destroy();
+      return op.passes;
+    };
+    expect(await passes(maxCases[0])).toMatch(/windows, which tile the input/);
+    expect(await passes(maxCases[1])).toMatch(/windows, which tile the input/);
+    expect(await passes(maxCases[2])).toMatch(/gather over the input/);
+    expect(await passes(maxCases[3])).toMatch(/gather over the input/);
+  });
 
   it('winner on an all-tied relu-view window picks the first element', async () => {
     const { ctx } = shared;

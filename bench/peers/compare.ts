@@ -92,7 +92,7 @@ if (!args['skip-zennit']) {
 // 3. webgpu-lrp.
 const gpu = await createNodeGpu();
 try {
-  console.log(`webgpu-lrp: ${gpu.adapterName}; LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(default)'}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(default: all cores)'} ...`);
+  console.log(`webgpu-lrp: ${gpu.adapterName}; LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(default)'}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(default)'} ...`);
   const model = loadModel(onnx);
   const fm = await ForwardModel.create(gpu.ctx, model.graph);
   try {

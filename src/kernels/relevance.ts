@@ -20,7 +20,7 @@ export const maxpoolBackward = defineKernel({
     dilH: 'u32', dilW: 'u32', eps: 'f32',
   },
   bindings: { p: 'uniform', x: 'read', z: 'read', relOut: 'read', relIn: 'read_write' },
-  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', TILED: 'bool', WG: 'u32' },
 });
 
 export const avgpoolBackward = defineKernel({

@@ -3,6 +3,7 @@
  * shader loader over the package's `shaders/` folder.
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { deviceDescriptor, GpuContext, type PipelineProgress, type Tuning } from '../gpu/context.ts';
@@ -46,7 +47,26 @@ export interface NodeGpuOptions {
   onPipelineProgress?: (p: PipelineProgress) => void;
 }
 
+/**
+ * lavapipe's worker threads per CPU core where LP_NUM_THREADS is unset. lavapipe hands a dispatch's
+ * workgroups to its threads and waits for the last; at batch 1 a layer has few large workgroups,
+ * so with one thread per core a core often idles at the tail. Oversubscribed, the OS shares the
+ * tail out: VGG-16's forward pass on 2 cores took 2.87 s with 2 threads, 2.46 with 4, 2.25 with 8,
+ * 1.90 with 16, 1.95 with 32 (bench/RESULTS.md, "lavapipe's settings"). Other drivers ignore it.
+ */
+export const LAVAPIPE_THREADS_PER_CORE = 8;
+
+/**
+ * Sets LP_NUM_THREADS in this process's environment unless the caller has: lavapipe reads it when
+ * the first Vulkan device is made, so this must run before Dawn's create(). Returns the value.
+ */
+export function defaultLavapipeThreads(env: NodeJS.ProcessEnv = process.env): string {
+  env.LP_NUM_THREADS ??= String(LAVAPIPE_THREADS_PER_CORE * availableParallelism());
+  return env.LP_NUM_THREADS;
+}
+
 export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu> {
+  defaultLavapipeThreads();
   const gpu = create(opts.dawnOptions ?? []);
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   if (!adapter) {

@@ -14,7 +14,7 @@ import { GpuError } from '../../gpu/errors.ts';
 import type { SharedBuffer } from '../../gpu/weight-store.ts';
 import type { ConvLayer } from '../../graph/ir.ts';
 import {
-  acquireConvWeight, convSplit, convTile, convWeightShape, defaultFill, tileFits, type ConvTile,
+  acquireConvWeight, convSplit, convTile, convWeightShape, defaultFill, tileFits, withDepth, type ConvTile,
 } from '../../forward/conv.ts';
 import { grid1d, tileGrid } from '../../gpu/grid.ts';
 import type { UniformsByBatch } from '../../gpu/uniforms.ts';
@@ -39,6 +39,23 @@ const tileSize = (t: ConvTile) => ({ BM: 4 * t.PQ * t.TX, BN: t.TN * t.TY });
 function checkTile(t: ConvTile, what: string, layer: string): ConvTile {
   if (!tileFits(t)) throw new Error(`layer '${layer}': ${what} tile ${JSON.stringify(t)} does not fit the kernel`);
   return t;
+}
+
+/**
+ * The redistribution's tile. On CPU adapters for 64 input channels or more: 2 quads x 32 channels
+ * per thread, as many threads along the channels as fill them (up to 8). At batch 1 on VGG-16
+ * (bench/conv-tiles.ts --kernel transpose --family cpu) it ran the transposed passes 13 to 35%
+ * faster than convTile's 4 quads x 16 (features.5, 64 channels: 328 against 441 ms; .12: 484
+ * against 563; .19: 540 against 612; .26: 191 against 213) and even on .7 (553 against 545).
+ * Elsewhere, and on GPUs, the forward's choice. The forward convolution and the denominators keep
+ * convTile's tile: it was the best or within 4% for them, and the denominators share the forward
+ * pass's weight copy, whose layout its depth fixes.
+ */
+export function transposedTile(K: number, N: number, cpu: boolean): ConvTile {
+  if (!cpu || N < 64) return convTile(K, N, cpu);
+  let TY = 2;
+  while (TY < 8 && TY * 32 < N) TY *= 2;
+  return withDepth(K, { TX: 8, TY, PQ: 2, TN: 32 });
 }
 
 export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwardOptions = {}): Promise<BackwardOp> {
@@ -118,7 +135,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
     const tapsY = axisPhases(inH, kernel[0], stride[0], pads[0], dilation[0]).map((p) => p.taps);
     const tapsX = axisPhases(inW, kernel[1], stride[1], pads[1], dilation[1]).map((p) => p.taps);
     const maxK = coutPG * Math.max(...tapsY) * Math.max(...tapsX);
-    const tTile = checkTile(opts.transposeTile ?? convTile(Math.max(maxK, 1), cinPG, cpu), 'transposed', layer.name);
+    const tTile = checkTile(opts.transposeTile ?? transposedTile(Math.max(maxK, 1), cinPG, cpu), 'transposed', layer.name);
     const tSize = tileSize(tTile);
     const phases = convPhases(layer, inH, inW, tTile.BK);
     const rw = relevanceWeight(layer, rule);

@@ -1,7 +1,9 @@
 /**
  * Backward ops of the pooling layers (shaders/relevance/{maxpool,avgpool}_backward.wgsl): each is
  * one gather over the input, an invocation per input element summing over the windows that
- * contain it (WGSL has no atomic float add, so no scatter from the outputs).
+ * contain it (WGSL has no atomic float add, so no scatter from the outputs), except max pooling
+ * whose windows tile the input exactly: each input has one window, so one invocation per window
+ * writes all of it.
  */
 import type { AvgPoolLayer, GlobalAvgPoolLayer, MaxPoolLayer } from '../../graph/ir.ts';
 import { grid1d } from '../../gpu/grid.ts';
@@ -26,18 +28,24 @@ export async function createMaxPoolBackward(c: BackwardOpContext): Promise<Backw
   const [C, inH, inW] = c.inputs[0].shape;
   const [, outH, outW] = c.outShape;
   const { kernel, stride, pads, dilation } = layer;
-  const pipes = await maxpoolBackward.pipelinePair(ctx, { MODE: proportional ? 1 : 0, RELU_IN: c.inputs[0].relu, WG });
+  const tiled = kernel[0] === stride[0] && kernel[1] === stride[1] && pads.every((v) => v === 0)
+    && dilation[0] === 1 && dilation[1] === 1 && outH * kernel[0] === inH && outW * kernel[1] === inW;
+  const pipes = await maxpoolBackward.pipelinePair(ctx, { MODE: proportional ? 1 : 0, RELU_IN: c.inputs[0].relu, TILED: tiled, WG });
+  // Invocations: one per input (the gather) or per output (tiled).
+  const invocations = (batch: number) => batch * C * (tiled ? outH * outW : inH * inW);
   const uniforms = maxpoolBackward.uniformsByBatch(ctx, `${layer.name} backward`, (batch) => ({
-    total: batch * C * inH * inW, channels: C, inH, inW, outH, outW, kH: kernel[0], kW: kernel[1],
+    total: invocations(batch), channels: C, inH, inW, outH, outW, kH: kernel[0], kW: kernel[1],
     strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1], dilH: dilation[0], dilW: dilation[1], eps,
   }));
   // Windows containing one input: about (k / stride)^2 per axis pair.
   const windowsPerInput = Math.ceil(kernel[0] / stride[0]) * Math.ceil(kernel[1] / stride[1]);
   return {
     layer,
-    passes: proportional
-      ? '1 gather over the input (x_i * sum_j R_j / stab(z_j))'
-      : '1 gather over the input (recomputes each containing window\'s argmax)',
+    passes: tiled
+      ? `1 pass over the windows, which tile the input (${proportional ? 'x_i * R_j / stab(z_j)' : 'R_j to the window\'s argmax'})`
+      : proportional
+        ? '1 gather over the input (x_i * sum_j R_j / stab(z_j))'
+        : '1 gather over the input (recomputes each containing window\'s argmax)',
     dispatches(batch, io) {
       checkReluView(layer, c.inputs, io);
       const total = batch * C * inH * inW;
@@ -45,7 +53,7 @@ export async function createMaxPoolBackward(c: BackwardOpContext): Promise<Backw
       return [{
         kernel: proportional ? 'maxpool-proportional' : 'maxpool-winner', layer: layer.name, pipeline: pipes.pick(io.accumulate[0] ?? false),
         bindings: maxpoolBackward.bind({ p: uniforms.get(batch), x: io.inputs[0].buffer, z: io.output.buffer, relOut: io.relOut, relIn: io.relIn[0] }),
-        workgroups: grid1d(total, WG),
+        workgroups: grid1d(invocations(batch), WG),
         flops: total * windowsPerInput * (proportional ? 3 : taps),
         bytes: 4 * (2 * total + 2 * batch * C * outH * outW),
       }];
