@@ -80,6 +80,11 @@ try {
     for (const name of composites) {
       const composite = resolveComposite(parseComposite(name, '--composite'), graph, { preprocess: model.preprocess });
       const ex = await Explainer.create(fm, composite);
+      if (batch > ex.maxBatch) {
+        console.log(`${name}: batch ${batch} exceeds ${ex.maxBatch}, the largest its relevance pass fits in this adapter's bindings: skipped (try --batch ${ex.maxBatch})`);
+        ex.destroy();
+        continue;
+      }
       const acts = await fm.forward(input, batch);
       try {
         const explain = (profile: boolean) => ex.explainActivations(acts, { targets: 'predicted', init: 'logit', profile });

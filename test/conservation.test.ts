@@ -8,12 +8,14 @@
 // whose input relevance the GPU must match), then caffenet:random as a whole at 227x227.
 import { describe, expect, it } from 'vitest';
 import { ForwardModel } from '../src/forward/model.ts';
+import { GpuContext } from '../src/gpu/context.ts';
 import { GraphBuilder } from '../src/graph/builder.ts';
 import type { Graph } from '../src/graph/ir.ts';
 import { isLinear, numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel, Rng } from '../src/graph/zoo.ts';
 import { parseComposite, resolveComposite, type ResolvedComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
+import { nodeShaderLoader } from '../src/node/gpu.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { randomArray, referenceForward } from './reference/forward.ts';
 import { referenceRelevances, stab } from './reference/relevance.ts';
@@ -175,6 +177,57 @@ describe('conservation, small graph, layer by layer', () => {
 // ---------------------------------------------------------------------------------------------
 // caffenet:random (zero biases) at 227x227, batch 1
 // ---------------------------------------------------------------------------------------------
+
+describe('batches capped by the relevance scratch', () => {
+  // conv1's output, 8x17x15 floats, is the largest activation: a binding of six of them caps the
+  // forward pass at 6 samples, and alpha-beta's two s slices of conv1 at 3.
+  it('an explainer says the largest batch it takes, refuses a larger one by name, and chunks give what one batch gives', async () => {
+    const graph = smallGraph(7, 0.1);
+    const perSample = 4 * numel(valueInfo(graph, 'conv1').shape);
+    const capped = new GpuContext(gpu.gpu.device, { shaders: nodeShaderLoader, bindingLimit: 6 * perSample });
+    const resolve = (name: string) => resolveComposite(parseComposite(name, 'test'), graph);
+    const fm = await ForwardModel.create(capped, graph);
+    const ab = await Explainer.create(fm, resolve('lrp-alpha2beta1'));
+    const z = await Explainer.create(fm, resolve('lrp-z'));
+    const free = await ForwardModel.create(gpu.ctx, graph);
+    const abFree = await Explainer.create(free, resolve('lrp-alpha2beta1'));
+    try {
+      expect(fm.maxBatch).toBe(6);
+      expect(ab.maxBatch).toBe(3);
+      expect(z.maxBatch).toBeGreaterThanOrEqual(3);
+      expect(Explainer.maxBatchOf(fm, [ab, z])).toBe(3);
+      const batch = 5;
+      const per = numel(graph.input.shape);
+      const input = Float32Array.from(randomArray(batch * per, 11));
+      const acts = await fm.forward(input, batch);
+      try {
+        await expect(ab.explainActivations(acts, { targets: 'predicted' })).rejects.toThrow(/batch 5 exceeds 3, the largest .* lrp-alpha2beta1/);
+      } finally {
+        acts.release();
+      }
+      const whole = await abFree.explain(input, batch, { targets: 'predicted' });
+      const parts: Float32Array[] = [];
+      for (let n0 = 0; n0 < batch; n0 += ab.maxBatch) {
+        const n = Math.min(ab.maxBatch, batch - n0);
+        parts.push((await ab.explain(input.subarray(n0 * per, (n0 + n) * per), n, { targets: 'predicted' })).relevance);
+      }
+      const joined = new Float32Array(batch * per);
+      let at = 0;
+      for (const p of parts) {
+        joined.set(p, at);
+        at += p.length;
+      }
+      expect(relL2(joined, whole.relevance)).toBeLessThan(1e-6);
+    } finally {
+      abFree.destroy();
+      free.destroy();
+      ab.destroy();
+      z.destroy();
+      fm.destroy();
+      capped.destroy();
+    }
+  });
+});
 
 describe('conservation, caffenet:random', () => {
   const PRESETS = ['lrp-z', 'lrp-alpha1beta0', 'epsilon-alpha2-beta1-flat'];

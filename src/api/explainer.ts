@@ -155,6 +155,16 @@ export class Explainer {
     return this.engine.composite.name;
   }
 
+  /**
+   * The most samples one GPU batch of this explainer takes on this device: the model's
+   * {@link Model.maxBatch}, or fewer where a rule's scratch buffers outgrow one binding
+   * (alpha-beta on VGG-16 in a 128 MiB binding: 5). `explain` splits larger inputs by it;
+   * `explainOnGpu` takes at most this many.
+   */
+  get maxBatch(): number {
+    return this.engine.maxBatch;
+  }
+
   /** The rule of every layer as a table, with the notes. */
   describe(): string {
     return [this.table, ...this.notes.map((n) => `note: ${n}`)].join('\n');
@@ -180,15 +190,15 @@ export class Explainer {
   }
 
   /**
-   * Like `explain`, but leaves the relevance on the GPU (one batch of at most `model.maxBatch`
+   * Like `explain`, but leaves the relevance on the GPU (one batch of at most `maxBatch`
    * samples), for further kernels on the same device; `release()` the result when done.
    */
   async explainOnGpu(input: ModelInput, options: Omit<ExplainOptions, 'batchSize'> = {}): Promise<GpuExplanation> {
     this.check();
     const { forward } = this.model;
     const { data, count } = toBatch(input, this.model);
-    if (count > forward.maxBatch) {
-      throw new Error(`explainOnGpu takes one GPU batch, at most ${forward.maxBatch} samples for model '${this.model.name}' on this device; `
+    if (count > this.engine.maxBatch) {
+      throw new Error(`explainOnGpu takes one GPU batch, at most ${this.engine.maxBatch} samples for model '${this.model.name}' under ${this.composite} on this device; `
         + `got ${count}: split the input, or use explain(), which splits it for you`);
     }
     const acts = await forward.forward(data, count);
@@ -237,7 +247,7 @@ export async function explainEach(model: ExplainedModel, explainers: readonly Ex
   const { forward } = model;
   const { data, count, images } = toBatch(input, model);
   const targets = targetList(options.target, count);
-  const batch = batchSize(options.batchSize, forward.maxBatch);
+  const batch = batchSize(options.batchSize, Math.min(forward.maxBatch, ...engines.map((e) => e.maxBatch)));
   const per = numel(forward.graph.input.shape);
   const classes = numel(valueInfo(forward.graph, forward.graph.output).shape);
   const out = engines.map(() => ({

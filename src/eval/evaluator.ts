@@ -97,7 +97,7 @@ export class Evaluator {
     try {
       for (const a of analyzers) built.push({ name: a.name, explainer: await Explainer.create(forward, a.composite) });
       const sums = await MaskedSums.create(forward.ctx, forward.graph.input.shape);
-      const rb = Math.max(1, Math.min(Math.floor(opts.relevanceBatch), forward.maxBatch));
+      const rb = Math.max(1, Math.min(Math.floor(opts.relevanceBatch), Explainer.maxBatchOf(forward, built.map((b) => b.explainer))));
       return new Evaluator(forward, built, sums, rb);
     } catch (e) {
       for (const b of built) b.explainer.destroy();

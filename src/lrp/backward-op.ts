@@ -27,6 +27,12 @@ export interface BackwardIO {
 export interface BackwardOp {
   readonly layer: Layer;
   readonly passes: string;
+  /**
+   * Bytes per sample of the largest scratch buffer one of its kernels binds whole (alpha-beta's
+   * two s slices: twice the layer's output), which caps the batch a binding holds; 0 or absent
+   * for ops whose bindings are the activations and relevance of one value.
+   */
+  readonly scratchPerSample?: number;
   dispatches(batch: number, io: BackwardIO): Dispatch[];
   destroy(): void;
 }

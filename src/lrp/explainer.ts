@@ -4,6 +4,7 @@
  * re-laid-out weights) is built once per (model, composite) and reused for every batch.
  */
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import { GpuError } from '../gpu/errors.ts';
 import { BufferLease } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
@@ -98,13 +99,28 @@ export interface GpuRelevance {
 }
 
 export class Explainer {
+  /**
+   * The largest batch one relevance pass takes on this device: the forward model's, or less where
+   * a rule's scratch outgrows one binding (alpha-beta's two s slices of VGG-16's first layers:
+   * 25.7 MB a sample, so 5 samples in lavapipe's and browsers' 128 MiB bindings).
+   */
+  readonly maxBatch: number;
+
   private constructor(
     readonly forward: ForwardModel,
     readonly composite: LayerRules,
     private readonly ops: Map<Layer, BackwardOp>,
     private readonly add: AddKernel,
     private readonly timesInput: TimesInputKernel | null,
-  ) {}
+  ) {
+    const scratch = Math.max(0, ...[...ops.values()].map((op) => op.scratchPerSample ?? 0));
+    this.maxBatch = scratch > 0 ? Math.min(forward.maxBatch, Math.floor(forward.ctx.maxBinding / scratch)) : forward.maxBatch;
+  }
+
+  /** The largest batch that a forward pass shared by `explainers` may take. */
+  static maxBatchOf(forward: ForwardModel, explainers: readonly Explainer[]): number {
+    return Math.min(forward.maxBatch, ...explainers.map((e) => e.maxBatch));
+  }
 
   get ctx(): GpuContext {
     return this.forward.ctx;
@@ -140,7 +156,13 @@ export class Explainer {
     }
     // Gradient × input is the gradient at the input, times the input: one step at the very end.
     const timesInput = composite.method === 'gradient-x-input' ? await createTimesInput(ctx, forward.info.get(graph.input.name)!) : null;
-    return new Explainer(forward, composite, ops, await createAdd(ctx), timesInput);
+    const explainer = new Explainer(forward, composite, ops, await createAdd(ctx), timesInput);
+    if (explainer.maxBatch < 1) {
+      explainer.destroy();
+      throw new GpuError(`one sample's relevance scratch exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits',
+        `relevance plan of '${graph.name}' for ${composite.name}`);
+    }
+    return explainer;
   }
 
   /** The passes each layer costs, for `--verbose` and the docs. */
@@ -188,6 +210,10 @@ export class Explainer {
   async relevanceOnGpu(acts: Activations, opts: ExplainOptions): Promise<GpuRelevance> {
     const { ctx, graph } = this;
     const batch = acts.batch;
+    if (batch > this.maxBatch) {
+      throw new Error(`${graph.name}: batch ${batch} exceeds ${this.maxBatch}, the largest whose relevance pass under ${this.composite.name} `
+        + `fits this adapter's ${ctx.maxBinding}-byte bindings; split it (Explainer.maxBatchOf)`);
+    }
     const logits = await acts.read(graph.output);
     if (firstNonFinite(logits) >= 0) throw await nonFiniteForwardError(acts);
     const classes = numel(valueInfo(graph, graph.output).shape);

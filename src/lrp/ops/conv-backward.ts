@@ -197,6 +197,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
     return {
       layer,
       passes: describePlan(plan),
+      scratchPerSample: cm.scratchPerSample,
       dispatches(batch, io) {
         const out: Dispatch[] = [];
         const s = sBuffer(cm, batch, io, `${layer.name} s`);

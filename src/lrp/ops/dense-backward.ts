@@ -66,6 +66,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
   return {
     layer,
     passes: describePlan(plan),
+    scratchPerSample: cm.scratchPerSample,
     dispatches(batch, io) {
       const out: Dispatch[] = [];
       const s = sBuffer(cm, batch, io, `${layer.name} s`);

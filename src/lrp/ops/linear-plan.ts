@@ -61,6 +61,8 @@ function isLinearRule(rule: unknown): rule is LinearRule {
 export interface Common {
   plan: LinearPlan;
   sliceLen: (batch: number) => number;
+  /** Bytes per sample of the s buffer (BackwardOp.scratchPerSample). */
+  scratchPerSample: number;
   dividePipeline: GPUComputePipeline | null;
   divideUniforms: UniformsByBatch;
 }
@@ -74,6 +76,7 @@ export async function common(c: BackwardOpContext, outCount: number): Promise<Co
     rule: rule as LinearRule,
     plan,
     sliceLen: (batch) => batch * outCount,
+    scratchPerSample: 4 * plan.slices * outCount,
     dividePipeline: hasDivide ? await stabDivide.pipeline(c.ctx, { WG: 64 }) : null,
     divideUniforms: stabDivide.uniformsByBatch(c.ctx, `${c.layer.name} divide`, (batch) => ({ total: batch * outCount, eps: plan.eps })),
   };
