@@ -42,8 +42,13 @@ export interface DenseChunk {
  * vec4s, shared through the model's WeightStore: the forward kernel and the relevance kernels of
  * every explainer read the same copy.
  */
-/** `weight`/`key`: another [outF, inF] tensor in the same chunks (PatternAttribution's A * W), named by `key`. */
-export function acquireDenseChunks(ctx: GpuContext, weights: WeightStore, layer: DenseLayer, weight: Float32Array = layer.weight, key = ''): DenseChunk[] {
+/**
+ * `weight`/`key`: another [outF, inF] tensor in the same chunks (PatternAttribution's A * W),
+ * named by `key`, built on the first chunk not held yet.
+ */
+export function acquireDenseChunks(
+  ctx: GpuContext, weights: WeightStore, layer: DenseLayer, weight: () => Float32Array = () => layer.weight, key = '',
+): DenseChunk[] {
   const { inFeatures: inF, outFeatures: outF } = layer;
   let chunkRows: number;
   try {
@@ -53,9 +58,11 @@ export function acquireDenseChunks(ctx: GpuContext, weights: WeightStore, layer:
     throw new GpuError((e as Error).message, 'limits', `dense for layer '${layer.name}'`);
   }
   const chunks: DenseChunk[] = [];
+  let built: Float32Array | null = null;
+  const source = () => (built ??= weight());
   for (let r0 = 0; r0 < outF; r0 += chunkRows) {
     const rows = Math.min(chunkRows, outF - r0);
-    chunks.push({ r0, rows, weight: weights.acquire(layer.name, `dense rows ${r0}:${r0 + rows} vec4${key}`, () => paddedRows(weight, inF, r0, rows)) });
+    chunks.push({ r0, rows, weight: weights.acquire(layer.name, `dense rows ${r0}:${r0 + rows} vec4${key}`, () => paddedRows(source(), inF, r0, rows)) });
   }
   return chunks;
 }

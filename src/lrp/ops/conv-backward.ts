@@ -140,7 +140,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
     const phases = convPhases(layer, inH, inW, tTile.BK);
     const rw = relevanceWeight(layer, rule);
     const tWeight = c.weights.acquire(layer.name, transposedKey(phases, tTile.BK) + rw.key, () => {
-      const data = transposedLayout(layer, phases, tTile.BK, rw.weight);
+      const data = transposedLayout(layer, phases, tTile.BK, rw.weight());
       if (data.byteLength > ctx.maxBinding) {
         throw new GpuError(`transposed weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', `conv_transpose for layer '${layer.name}'`);
       }

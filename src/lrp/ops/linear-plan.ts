@@ -97,10 +97,20 @@ export function sBuffer(cm: Common, batch: number, io: BackwardIO, label: string
  * element-wise, A the learned pattern in the IR's weight layout. This is the one place where a
  * pattern meets the weights. `key` names it in the model's WeightStore: the product is one more
  * shared layout, keyed by the pattern set's digest, so analyzers with the same patterns share it.
+ * `weight()` builds the product only when called (inside a WeightStore build, so only when no
+ * holder has the layout yet): VGG-16's products are as large as its weights.
  */
-export function relevanceWeight(layer: ConvLayer | DenseLayer, rule: LinearRule): { weight: Float32Array; key: string } {
-  if (rule.rule !== 'pattern') return { weight: layer.weight, key: '' };
+export function relevanceWeight(layer: ConvLayer | DenseLayer, rule: LinearRule): { weight: () => Float32Array; key: string } {
+  if (rule.rule !== 'pattern') return { weight: () => layer.weight, key: '' };
   const a = rule.pattern;
-  if (a.length !== layer.weight.length) throw new Error(`layer '${layer.name}': its pattern has ${a.length} values, its weight ${layer.weight.length}`);
-  return { weight: Float32Array.from(layer.weight, (w, i) => w * a[i]), key: ` pattern ${rule.digest}` };
+  const w = layer.weight;
+  if (a.length !== w.length) throw new Error(`layer '${layer.name}': its pattern has ${a.length} values, its weight ${w.length}`);
+  return {
+    key: ` pattern ${rule.digest}`,
+    weight: () => {
+      const out = new Float32Array(w.length);
+      for (let i = 0; i < w.length; i++) out[i] = w[i] * a[i];
+      return out;
+    },
+  };
 }
