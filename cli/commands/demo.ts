@@ -34,7 +34,7 @@ export const demoCommand = defineCommand<Args>({
     VERBOSE_OPTION,
   ],
   examples: [
-    ['demo', 'Table 1, Fig. 2 and 3 and a gallery in demo-output/ (about 3 minutes without a GPU)'],
+    ['demo', 'Table 1, Fig. 2 and 3 and a gallery in demo-output/ (under a minute without a GPU once its kernels are compiled)'],
     ['demo --images 400 --gallery 24 --cmap seismic --overlay', 'a larger run, its gallery drawn over the images'],
   ],
   handler: async (args) => {
