@@ -1,14 +1,17 @@
 /**
  * Tile sweep for the convolution GEMMs: for chosen VGG-16 layers and batch sizes, the kernel time
  * of every thread-block shape the kernels accept, under each split target of --fills, against the
- * shape convTile picks. Three kernels share the tile scheme (src/forward/conv.ts): the forward
- * convolution, the relevance denominators (conv_stab: the forward GEMM with modified operands)
- * and the relevance redistribution (conv_transpose: per stride phase a convolution over s whose
- * columns are the layer's input channels). This is how convTile's choices were made; rerun it on
- * a new kind of device before changing them.
+ * shape the op picks (convTile; transposedTile for the redistribution). Three kernels share the
+ * tile scheme (src/forward/conv.ts): the forward convolution, the relevance denominators
+ * (conv_stab: the forward GEMM with modified operands) and the relevance redistribution
+ * (conv_transpose: per stride phase a convolution over s whose columns are the layer's input
+ * channels). This is how those choices were made; rerun it on a new kind of device before
+ * changing them. (The first layer's redistribution, 3 columns, stays at 1.5 to 1.7 GFLOP/s on
+ * lavapipe whatever the thin tile: --tiles 8x1x4x4,16x1x4x4,32x1x4x4,... all within 14%.)
  *
  *   npx tsx bench/conv-tiles.ts [--kernel forward,stab,transpose] [--layers features.0,features.24]
  *                               [--batch 8] [--top 5] [--family gpu|cpu] [--inner 10] [--repeat 5] [--chosen-only]
+ *                               [--tiles TXxTYxPQxTN,...]   (these shapes instead of the family's)
  *                               [--dawn disable-dawn-features=timestamp_quantization] [--json rows.jsonl]
  *
  * The relevance kernels run under alpha-beta (alpha 2, beta 1) on inputs >= 0, the rule of
@@ -27,7 +30,7 @@ import { convTile, createConvWith, tileFits, withDepth, type ConvTile } from '..
 import type { ConvLayer, Shape } from '../src/graph/ir.ts';
 import { numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel } from '../src/graph/zoo.ts';
-import { createConvBackward } from '../src/lrp/ops/conv-backward.ts';
+import { createConvBackward, transposedTile } from '../src/lrp/ops/conv-backward.ts';
 import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { dawnArgs, median, table, warmUp } from './lib.ts';
@@ -42,8 +45,10 @@ const { values: args } = parseArgs({
     inner: { type: 'string', default: '10' },
     top: { type: 'string', default: '5' },
     family: { type: 'string' },
-    // Time only the tile convTile picks (a quick comparison of the three kernels per layer).
+    // Time only the tile the op picks (a quick comparison of the three kernels per layer).
     'chosen-only': { type: 'boolean', default: false },
+    // Explicit thread-block shapes, e.g. 16x1x4x4 (TX x TY threads of PQ quads x TN channels).
+    tiles: { type: 'string' },
     dawn: { type: 'string', multiple: true, default: [] },
     tuning: { type: 'string' },
     json: { type: 'string' },
@@ -78,6 +83,18 @@ function cpuCandidates(K: number): ConvTile[] {
     if (tileFits(t)) out.push(t);
   }
   return out;
+}
+
+/** --tiles: each TXxTYxPQxTN completed with its deepest reduction step. */
+function explicitTiles(K: number): ConvTile[] {
+  return args.tiles!.split(',').map((spec) => {
+    const m = /^(\d+)x(\d+)x(\d+)x(\d+)$/.exec(spec.trim());
+    if (!m) throw new Error(`--tiles: '${spec}' is not TXxTYxPQxTN (e.g. 16x1x4x4)`);
+    const [TX, TY, PQ, TN] = m.slice(1).map(Number);
+    const t = withDepth(K, { TX, TY, PQ, TN });
+    if (!tileFits(t)) throw new Error(`--tiles: ${spec} does not fit the kernels' limits`);
+    return t;
+  });
 }
 
 const gpu = await createNodeGpu(dawnArgs(args));
@@ -130,11 +147,11 @@ try {
         const z = filled(batch * numel(outShape), 'z', (i) => Math.sin(0.7 * i));
         const relOut = filled(batch * numel(outShape), 'R out', (i) => Math.cos(i));
         const relIn = ctx.pool.acquire(4 * batch * numel(inShape), usage, 'R in');
-        const picked = convTile(K, N, family === 'cpu');
+        const picked = kernel === 'transpose' ? transposedTile(K, N, family === 'cpu') : convTile(K, N, family === 'cpu');
         const variants: Variant[] = [];
         // Every variant is built first, then timed round-robin: a drifting clock (boost, heat, a
         // neighbour on the device) then shifts all of them alike instead of favouring the first.
-        const tiles = args['chosen-only'] ? [picked] : (family === 'cpu' ? cpuCandidates : gpuCandidates)(K);
+        const tiles = args['chosen-only'] ? [picked] : args.tiles ? explicitTiles(K) : (family === 'cpu' ? cpuCandidates : gpuCandidates)(K);
         if (!tiles.some((t) => JSON.stringify(t) === JSON.stringify(picked))) tiles.push(picked);
         for (const tile of tiles) {
           for (const fill of fills) {
@@ -177,7 +194,7 @@ try {
         console.log(`${kernel} ${name}: K ${K}, N ${N}, output ${outShape.join('x')}, batch ${batch}; ${rows.length} runs`);
         console.log(table(['TX', 'TY', 'PQ', 'TN', 'BK', 'fill', 'ms', 'GFLOP/s', 'x best', 'first run ms', ''],
           shown.map((r) => [r.tile.TX, r.tile.TY, r.tile.PQ, r.tile.TN, r.tile.BK].map(String)
-            .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(1), (r.ms / rows[0].ms).toFixed(2), r.firstMs.toFixed(0), r.chosen ? '<- convTile' : ''])),
+            .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(1), (r.ms / rows[0].ms).toFixed(2), r.firstMs.toFixed(0), r.chosen ? '<- chosen' : ''])),
           [true, true, true, true, true, false, true, true, true, true, false]));
         console.log();
       }
