@@ -57,7 +57,12 @@ export class Lrp extends CoreLrp {
   /** Holds Dawn's instance, which must outlive its device (see src/node/gpu.ts). */
   private gpu: NodeGpu | null = null;
 
-  /** Starts the library on Dawn's first adapter (the best one by `powerPreference`), or on `options.device`. */
+  /**
+   * Starts the library on Dawn's first adapter (the best one by `powerPreference`), or on
+   * `options.device`. Starting Dawn sets `LP_NUM_THREADS` in this process's environment to 8 per
+   * CPU core unless it is set already: lavapipe (Mesa's Vulkan on the CPU) runs 1.5 times faster
+   * so on few cores than with its default of one per core; other drivers ignore it.
+   */
   static override async create(options: NodeLrpOptions = {}): Promise<Lrp> {
     const shaders = options.shaders ?? nodeShaderLoader;
     if (options.device !== undefined) {
