@@ -27,7 +27,7 @@ export interface ExplainOptions {
    * zennit's `output * one_hot`) or 1 (`'onehot'`, Captum's gradient convention). Default `'logit'`.
    */
   readonly init?: 'logit' | 'onehot';
-  /** Samples per GPU batch (default 16, at most what the model fits: {@link Model.maxBatch}). */
+  /** Samples per GPU batch (default 16, at most what the model and this composite fit: {@link Explainer.maxBatch}). */
   readonly batchSize?: number;
 }
 
@@ -247,7 +247,7 @@ export async function explainEach(model: ExplainedModel, explainers: readonly Ex
   const { forward } = model;
   const { data, count, images } = toBatch(input, model);
   const targets = targetList(options.target, count);
-  const batch = batchSize(options.batchSize, Math.min(forward.maxBatch, ...engines.map((e) => e.maxBatch)));
+  const batch = batchSize(options.batchSize, lrp.Explainer.maxBatchOf(forward, engines));
   const per = numel(forward.graph.input.shape);
   const classes = numel(valueInfo(forward.graph, forward.graph.output).shape);
   const out = engines.map(() => ({

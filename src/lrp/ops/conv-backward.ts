@@ -18,11 +18,13 @@ import {
 } from '../../forward/conv.ts';
 import { grid1d, tileGrid } from '../../gpu/grid.ts';
 import type { UniformsByBatch } from '../../gpu/uniforms.ts';
-import { convStab, convStabSum, convTranspose, convTransposeSum, stabDivide } from '../../kernels/linear-relevance.ts';
+import { convStab, convStabSum, convTranspose, convTransposeSum } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
 import { axisPhases, convPhases, transposedKey, transposedLayout, type ConvPhase } from './conv-phases.ts';
-import { boundsData, common, relevanceWeight, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
+import {
+  boundsData, checkAccumulate, common, divideDispatches, relevanceWeight, sBuffer, stabRule, transposeRule,
+} from './linear-plan.ts';
 
 export interface ConvBackwardOptions {
   /** Tiles instead of convTile's choice (bench/conv-tiles.ts sweeps them). */
@@ -205,14 +207,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
         const z = io.output.buffer;
         const M = batch * outPlane;
         const total = batch * outC * outPlane;
-        for (const d of plan.denominators) {
-          if (d.kind === 'divide') {
-            out.push({
-              kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
-              bindings: stabDivide.bind({ p: cm.divideUniforms.get(batch), rel: io.relOut, z, s }), workgroups: grid1d(cm.sliceLen(batch), 64),
-            });
-          }
-        }
+        out.push(...divideDispatches(cm, layer.name, batch, io, s));
         for (const st of stabs) {
           const { splits } = stabSplit(batch, st.d.segs.length);
           const nTiles = Math.ceil(coutPG / sSize.BN);
@@ -237,9 +232,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
             });
           }
         }
-        if (io.accumulate[0] !== c.accumulate[0]) {
-          throw new Error(`internal: layer '${layer.name}' was built to ${c.accumulate[0] ? 'add into' : 'overwrite'} its input's relevance`);
-        }
+        checkAccumulate(c, io);
         for (const rd of reds) {
           for (const p of rd.phases) {
             const { splits } = transposeSplit(batch, rd.r.segs.length, p.ph);

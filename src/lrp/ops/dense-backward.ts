@@ -7,11 +7,12 @@ import type { Dispatch } from '../../gpu/context.ts';
 import type { DenseLayer } from '../../graph/ir.ts';
 import { numel } from '../../graph/ir.ts';
 import { acquireDenseChunks } from '../../forward/dense.ts';
-import { grid1d } from '../../gpu/grid.ts';
-import { denseStab, denseTranspose, stabDivide } from '../../kernels/linear-relevance.ts';
+import { denseStab, denseTranspose } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type StabPass } from '../rules.ts';
-import { boundsData, common, relevanceWeight, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
+import {
+  boundsData, checkAccumulate, common, divideDispatches, relevanceWeight, sBuffer, stabRule, transposeRule,
+} from './linear-plan.ts';
 
 const ROWS = 4;
 /** Samples per workgroup of the batched pipelines (batch 1 gets its own, with one). */
@@ -71,14 +72,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
       const out: Dispatch[] = [];
       const s = sBuffer(cm, batch, io, `${layer.name} s`);
       const x = io.inputs[0].buffer;
-      for (const d of plan.denominators) {
-        if (d.kind === 'divide') {
-          out.push({
-            kernel: 'stab_divide', layer: layer.name, pipeline: cm.dividePipeline!,
-            bindings: stabDivide.bind({ p: cm.divideUniforms.get(batch), rel: io.relOut, z: io.output.buffer, s }), workgroups: grid1d(cm.sliceLen(batch), 64),
-          });
-        }
-      }
+      out.push(...divideDispatches(cm, layer.name, batch, io, s));
       for (const st of stabs) {
         chunks.forEach((ch, k) => out.push({
           kernel: 'dense_stab', layer: layer.name, pipeline: st.pipelines[batch === 1 ? 0 : 1],
@@ -87,9 +81,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
           flops: 2 * batch * inF * ch.rows * st.d.segs.length,
         }));
       }
-      if (io.accumulate[0] !== c.accumulate[0]) {
-        throw new Error(`internal: layer '${layer.name}' was built to ${c.accumulate[0] ? 'add into' : 'overwrite'} its input's relevance`);
-      }
+      checkAccumulate(c, io);
       for (const rd of reds) {
         tChunks.forEach((ch, k) => {
           out.push({

@@ -3,6 +3,8 @@
  * share: a rule's plan (rules.ts) bound to pipeline constants, uniforms, zbox bounds and the s
  * buffer between the denominator and the redistribution passes.
  */
+import type { Dispatch } from '../../gpu/context.ts';
+import { grid1d } from '../../gpu/grid.ts';
 import type { UniformsByBatch } from '../../gpu/uniforms.ts';
 import { stabDivide } from '../../kernels/linear-relevance.ts';
 import type { BackwardIO, BackwardOpContext } from '../backward-op.ts';
@@ -89,6 +91,21 @@ export async function common(c: BackwardOpContext, outCount: number): Promise<Co
 export function sBuffer(cm: Common, batch: number, io: BackwardIO, label: string): GPUBuffer {
   if (cm.plan.slices === 0) return io.relOut;
   return io.scratch(4 * cm.plan.slices * cm.sliceLen(batch), label);
+}
+
+/** The plan's division passes (z, epsilon: s = R / stab(z) from the stored forward output) into `s`. */
+export function divideDispatches(cm: Common, layer: string, batch: number, io: BackwardIO, s: GPUBuffer): Dispatch[] {
+  return cm.plan.denominators.filter((d) => d.kind === 'divide').map(() => ({
+    kernel: 'stab_divide', layer, pipeline: cm.dividePipeline!,
+    bindings: stabDivide.bind({ p: cm.divideUniforms.get(batch), rel: io.relOut, z: io.output.buffer, s }), workgroups: grid1d(cm.sliceLen(batch), 64),
+  }));
+}
+
+/** An op compiled for one accumulation mode (BackwardOpContext.accumulate) must run in it. */
+export function checkAccumulate(c: BackwardOpContext, io: BackwardIO): void {
+  if (io.accumulate[0] !== c.accumulate[0]) {
+    throw new Error(`internal: layer '${c.layer.name}' was built to ${c.accumulate[0] ? 'add into' : 'overwrite'} its input's relevance`);
+  }
 }
 
 
