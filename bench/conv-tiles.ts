@@ -10,7 +10,8 @@
  * lavapipe whatever the thin tile: --tiles 8x1x4x4,16x1x4x4,32x1x4x4,... all within 14%.)
  *
  *   npx tsx bench/conv-tiles.ts [--kernel forward,stab,transpose] [--layers features.0,features.24]
- *                               [--batch 8] [--top 5] [--family gpu|cpu] [--inner 10] [--repeat 5] [--chosen-only]
+ *                               [--batch 8] [--top 5] [--family gpu|cpu|cpu-subgroups] [--subgroups on|off]
+ *                               [--inner 10] [--repeat 5] [--chosen-only]
  *                               [--tiles TXxTYxPQxTN,...]   (these shapes instead of the family's)
  *                               [--dawn disable-dawn-features=timestamp_quantization] [--json rows.jsonl]
  *
@@ -26,7 +27,8 @@ import { parseArgs } from 'node:util';
 import { BufferLease } from '../src/gpu/buffer-pool.ts';
 import type { Dispatch } from '../src/gpu/context.ts';
 import { WeightStore } from '../src/gpu/weight-store.ts';
-import { convTile, createConvWith, tileFits, withDepth, type ConvTile } from '../src/forward/conv.ts';
+import { convTile, createConvWith, tileFamily, tileFits, withDepth, type ConvTile, type TileFamily } from '../src/forward/conv.ts';
+import { gemmVariant } from '../src/gpu/subgroups.ts';
 import type { ConvLayer, Shape } from '../src/graph/ir.ts';
 import { numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel } from '../src/graph/zoo.ts';
@@ -45,6 +47,8 @@ const { values: args } = parseArgs({
     inner: { type: 'string', default: '10' },
     top: { type: 'string', default: '5' },
     family: { type: 'string' },
+    // off: the plain kernels even where the subgroups variants could run (src/gpu/subgroups.ts).
+    subgroups: { type: 'string', default: 'on' },
     // Time only the tile the op picks (a quick comparison of the three kernels per layer).
     'chosen-only': { type: 'boolean', default: false },
     // Explicit thread-block shapes, e.g. 16x1x4x4 (TX x TY threads of PQ quads x TN channels).
@@ -97,14 +101,17 @@ function explicitTiles(K: number): ConvTile[] {
   });
 }
 
-const gpu = await createNodeGpu(dawnArgs(args));
+if (!['on', 'off'].includes(args.subgroups!)) throw new Error(`--subgroups must be on or off, not '${args.subgroups}'`);
+const gpu = await createNodeGpu({ ...dawnArgs(args), subgroups: args.subgroups === 'on' });
 const { ctx } = gpu;
 if (!ctx.hasTimestamps) {
   console.error('conv-tiles needs timestamp queries, which this adapter does not offer');
   process.exit(2);
 }
-const family = args.family ?? ctx.tuning;
-if (family !== 'cpu' && family !== 'gpu') throw new Error(`--family must be cpu or gpu, not '${family}'`);
+// The ops run the subgroups variants where the context allows them (--subgroups off: never).
+const gemm = await gemmVariant(ctx);
+const family = (args.family ?? tileFamily(ctx, gemm)) as TileFamily;
+if (!['cpu', 'gpu', 'cpu-subgroups'].includes(family)) throw new Error(`--family must be cpu, cpu-subgroups or gpu, not '${family}'`);
 const fills = (args.fills ?? (family === 'gpu' ? '0,264' : '0')).split(',').map(Number);
 
 interface Variant {
@@ -119,7 +126,7 @@ interface Variant {
 
 try {
   const graph = builtinModel(args.model!);
-  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}, sweeping the ${family} family; median of ${repeat} x ${inner}\n`);
+  console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}${gemm.variant ? ` (${gemm.variant} variant, SG ${gemm.constants.SG})` : ''}, sweeping the ${family} family; median of ${repeat} x ${inner}\n`);
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   // Each variant takes its own layout (depth BK) from one store; released with the variant.
   const weights = new WeightStore(ctx);
@@ -147,11 +154,11 @@ try {
         const z = filled(batch * numel(outShape), 'z', (i) => Math.sin(0.7 * i));
         const relOut = filled(batch * numel(outShape), 'R out', (i) => Math.cos(i));
         const relIn = ctx.pool.acquire(4 * batch * numel(inShape), usage, 'R in');
-        const picked = kernel === 'transpose' ? transposedTile(K, N, family === 'cpu') : convTile(K, N, family === 'cpu');
+        const picked = kernel === 'transpose' ? transposedTile(K, N, family) : convTile(K, N, family);
         const variants: Variant[] = [];
         // Every variant is built first, then timed round-robin: a drifting clock (boost, heat, a
         // neighbour on the device) then shifts all of them alike instead of favouring the first.
-        const tiles = args['chosen-only'] ? [picked] : args.tiles ? explicitTiles(K) : (family === 'cpu' ? cpuCandidates : gpuCandidates)(K);
+        const tiles = args['chosen-only'] ? [picked] : args.tiles ? explicitTiles(K) : (family === 'gpu' ? gpuCandidates : cpuCandidates)(K);
         if (!tiles.some((t) => JSON.stringify(t) === JSON.stringify(picked))) tiles.push(picked);
         for (const tile of tiles) {
           for (const fill of fills) {

@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EMBED_PATH, embedModule } from './shadergen/embed.ts';
 import { fillRegions } from './shadergen/regions.ts';
+import { deriveVariants, isVariantFile } from './shadergen/variants.ts';
 
 export const SHADERS_DIR = fileURLToPath(new URL('../shaders/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -24,18 +25,33 @@ export interface ShaderGenResult {
   /** Path under shaders/. */
   readonly file: string;
   readonly regions: number;
-  readonly current: string;
-  readonly generated: string;
+  /** The file as it is (null: not written yet). */
+  readonly current: string | null;
+  /** As the generator writes it (null: a variant no source derives; delete it). */
+  readonly generated: string | null;
 }
 
-/** What the generator would write for every WGSL file under `dir` (nothing is written). */
+/**
+ * What the generator would write for every WGSL file under `dir` (nothing is written): each
+ * source with its regions filled, then the variants it derives (scripts/shadergen/variants.ts).
+ * A variant file on disk that no source derives any more is reported with `generated` null.
+ */
 export function generateShaders(dir: string = SHADERS_DIR): ShaderGenResult[] {
-  return wgslFiles(dir).map((path) => {
-    const file = relative(dir, path);
-    const current = readFileSync(path, 'utf8');
+  const onDisk = wgslFiles(dir).map((path) => relative(dir, path).split('\\').join('/'));
+  const read = (file: string): string | null => (onDisk.includes(file) ? readFileSync(join(dir, file), 'utf8') : null);
+  const results: ShaderGenResult[] = [];
+  for (const file of onDisk.filter((f) => !isVariantFile(f))) {
+    const current = read(file)!;
     const { text, regions } = fillRegions(current, `shaders/${file}`);
-    return { file, regions, current, generated: text };
-  });
+    results.push({ file, regions, current, generated: text });
+    for (const v of deriveVariants(text, file)) {
+      results.push({ file: v.file, regions: 0, current: read(v.file), generated: v.text });
+    }
+  }
+  for (const file of onDisk.filter((f) => isVariantFile(f) && !results.some((r) => r.file === f))) {
+    results.push({ file, regions: 0, current: read(file), generated: null });
+  }
+  return results.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
 /** The embedding module as the generator would write it from `results`, and as it is on disk. */
@@ -44,13 +60,18 @@ export function generateEmbedding(results: readonly ShaderGenResult[], root: str
   return {
     path: EMBED_PATH,
     current: existsSync(path) ? readFileSync(path, 'utf8') : null,
-    generated: embedModule(results.map((r) => ({ file: r.file, text: r.generated }))),
+    generated: embedModule(results.filter((r) => r.generated !== null).map((r) => ({ file: r.file, text: r.generated! }))),
   };
 }
 
 function main(argv: string[]): number {
   const check = argv.includes('--check');
   const results = generateShaders();
+  const orphans = results.filter((r) => r.generated === null);
+  if (orphans.length) {
+    console.error(`shaders: no source derives ${orphans.map((r) => `shaders/${r.file}`).join(', ')} any more: delete ${orphans.length > 1 ? 'them' : 'it'}`);
+    return 1;
+  }
   const stale = results.filter((r) => r.generated !== r.current);
   const embed = generateEmbedding(results);
   const staleFiles = [...stale.map((r) => `shaders/${r.file}`), ...(embed.generated !== embed.current ? [embed.path] : [])];
@@ -63,7 +84,7 @@ function main(argv: string[]): number {
     console.error(`shaders: these differ from what \`npm run shaders\` writes: ${staleFiles.join(', ')}`);
     return 1;
   }
-  for (const r of stale) writeFileSync(join(SHADERS_DIR, r.file), r.generated);
+  for (const r of stale) writeFileSync(join(SHADERS_DIR, r.file), r.generated!);
   if (embed.generated !== embed.current) writeFileSync(join(ROOT, embed.path), embed.generated);
   console.log(`shaders: ${regions} generated regions; rewrote ${staleFiles.length ? staleFiles.join(', ') : 'nothing (all up to date)'}`);
   return 0;

@@ -107,15 +107,15 @@ describe('kernel declarations match their WGSL', () => {
   const files = wgslFiles(SHADERS).sort();
 
   it('every shader file has exactly one declaration and every declaration a file', () => {
-    const declared = KERNELS.map((k) => k.shader);
+    const declared = KERNELS.flatMap((k) => k.files);
     expect(new Set(declared).size, 'a shader declared twice').toBe(declared.length);
     expect([...declared].sort()).toEqual(files);
     expect([...SHADER_FILES].sort()).toEqual(files);
   });
 
-  for (const kernel of KERNELS) {
-    it(kernel.shader, () => {
-      const w = parseWgslInterface(readFileSync(join(SHADERS, kernel.shader), 'utf8'), kernel.shader);
+  for (const [kernel, file] of KERNELS.flatMap((k) => k.files.map((f) => [k, f] as const))) {
+    it(file, () => {
+      const w = parseWgslInterface(readFileSync(join(SHADERS, file), 'utf8'), file);
       const declaredBindings = Object.entries(kernel.bindings);
       expect(w.bindings.map((b) => [b.group, b.binding, b.name, b.access]), 'bindings (group, index, name, access)')
         .toEqual(declaredBindings.map(([name, access], i) => [0, i, name, access]));
@@ -147,6 +147,14 @@ describe('a kernel declaration', () => {
     expect([...f.subarray(4, 8)]).toEqual([1, 2, 3, 4]);
     expect(f[8]).toBe(Math.fround(0.1));
     expect([words[10], words[11]]).toEqual([5, 6]);
+  });
+
+  it('names its variants\' files and refuses a variant it does not declare', () => {
+    const v = defineKernel({ shader: 'test/v.wgsl', uniforms: {}, bindings: {}, overrides: {}, variants: ['subgroups'] });
+    expect(v.files).toEqual(['test/v.wgsl', 'test/v.subgroups.wgsl']);
+    expect(v.file('subgroups')).toBe('test/v.subgroups.wgsl');
+    expect(v.file()).toBe('test/v.wgsl');
+    expect(() => k.file('subgroups')).toThrow(/^test\/k\.wgsl: has no subgroups variant \(declared: none\)/);
   });
 
   it('rejects missing, unknown and ill-typed fields, naming the shader', () => {

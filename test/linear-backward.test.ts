@@ -426,7 +426,7 @@ describe('conv backward with explicit tiles (every unrolled block)', () => {
   // The largest block (4 quads x 32 channels: every FMA and copy block live), and the CPU
   // redistribution's tiles (transposedTile: 2 quads x 32 channels, depth 12 and 16); the
   // families' own tiles (PQ 1, 2 and 4; TN 4 to 16) ran above.
-  const tiles: ConvTile[] = [{ TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }, transposedTile(36 * 9, 256, true), transposedTile(36 * 9, 64, true)];
+  const tiles: ConvTile[] = [{ TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }, transposedTile(36 * 9, 256, 'cpu'), transposedTile(36 * 9, 64, 'cpu')];
   // Stride 1 (one phase: one transposed pipeline per pass), groups 2, columns past the tile's.
   const c = conv('conv 3x3 groups 2, 20 -> 36 channels', [20, 9, 8], 36, [3, 3], [1, 1], [1, 0, 1, 1], [1, 1], 2);
   for (const tile of tiles) {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateEmbedding, generateShaders } from '../scripts/shadergen.ts';
 import { fillRegions } from '../scripts/shadergen/regions.ts';
+import { deriveVariants } from '../scripts/shadergen/variants.ts';
 import { WGSL } from '../src/kernels/wgsl.generated.ts';
 import { SHADER_FILES } from '../src/kernels/index.ts';
 
@@ -36,6 +37,20 @@ describe('npm run shaders', () => {
       '    if (m0 >= p.M) { return; }',
     ]);
     expect(text.endsWith('    // </generated>\n  keep;\n}')).toBe(true);
+  });
+
+  it('derives a variant file: its enable directive first, its regions regenerated with its arguments', () => {
+    const src = fillRegions('// <variants: subgroups>\nfn f() {\n  // <generated: gemm-fma quads=1 channels=8>\n  // </generated>\n}', 'k/t.wgsl').text;
+    expect(src).toContain('let b = tile[bRow + 1u];');
+    const [v, ...more] = deriveVariants(src, 'k/t.wgsl');
+    expect(more).toEqual([]);
+    expect(v.file).toBe('k/t.subgroups.wgsl');
+    expect(v.text.split('\n')[0]).toBe('enable subgroups;');
+    expect(v.text).toContain('let b = subgroupBroadcast(bLane0, 1u);');
+    expect(v.text).not.toContain('tile[bRow + 1u]');
+    expect(v.text).not.toContain('<variants:');
+    expect(deriveVariants('fn f() {}', 'k/u.wgsl')).toEqual([]);
+    expect(() => deriveVariants('// <variants: warps>\n', 'k/w.wgsl')).toThrow(/k\/w\.wgsl: unknown variant 'warps'/);
   });
 
   it('names the file and line of a bad marker', () => {

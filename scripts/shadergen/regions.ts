@@ -21,8 +21,11 @@ function parseArgs(text: string): Record<string, string> {
   return args;
 }
 
-/** The file's text with every generated region rewritten; throws naming file and line on a bad marker. */
-export function fillRegions(text: string, file: string): { text: string; regions: number } {
+/**
+ * The file's text with every generated region rewritten; throws naming file and line on a bad marker.
+ * `extra` adds arguments to the regions of the snippets it names (a variant's, see variants.ts).
+ */
+export function fillRegions(text: string, file: string, extra: Readonly<Record<string, Readonly<Record<string, string>>>> = {}): { text: string; regions: number } {
   const lines = text.split('\n');
   const out: string[] = [];
   let regions = 0;
@@ -45,7 +48,7 @@ export function fillRegions(text: string, file: string): { text: string; regions
       end++;
     }
     if (end === lines.length) throw new Error(`${where}: no '// </generated>' closes it`);
-    out.push(line, ...snippet(parseArgs(argText), where).map((l) => (l ? indent + l : l)), lines[end]);
+    out.push(line, ...snippet({ ...parseArgs(argText), ...extra[name] }, where).map((l) => (l ? indent + l : l)), lines[end]);
     regions++;
     i = end;
   }

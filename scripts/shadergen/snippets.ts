@@ -51,14 +51,31 @@ const foldGrid: Snippet = (args, where) => {
  * `channels` / 4 at tile[bRow + q], acc[j][n] += a_j * b[n] for up to `quads` vec4s a0..a3 (PQ
  * and TN are the kernel's overrides); accumulators indexed by constants only, so they stay in
  * registers.
+ *
+ * `rows=subgroups` (the kernels' subgroups variants, see regions.ts): the b vectors reach a row's
+ * threads by subgroupBroadcast instead of each thread reading them. On a CPU adapter every
+ * workgroup-memory read is a loop over the SIMD lanes, so TN / 4 reads of one address cost as
+ * much as TN / 4 reads of different ones; here lane l of a subgroup reads vec4 l (and l + SG when
+ * SG < TN / 4) once, and the rest are register moves. Valid where a subgroup is SG = 4 or 8
+ * consecutive invocations inside one row of TX threads (the host checks, src/gpu/subgroups.ts).
  */
 const gemmFma: Snippet = (args, where) => {
   const quads = count(args, 'quads', where, 4);
   const vecs = count(args, 'channels', where, 32) / 4;
+  const rows = args.rows === undefined ? 'tile' : arg(args, 'rows', where, /^(tile|subgroups)$/, 'tile or subgroups');
   const out: string[] = [];
+  if (rows === 'subgroups') {
+    out.push('let bLane0 = tile[bRow + min(tid % SG, TN / 4u - 1u)];');
+    out.push('var bLane1 = bLane0;');
+    out.push('if (SG < TN / 4u) { bLane1 = tile[bRow + min(SG + tid % SG, TN / 4u - 1u)]; }');
+  }
+  const fetch = (q: number): string => {
+    if (rows === 'tile') return q === 0 ? 'tile[bRow]' : `tile[bRow + ${q}u]`;
+    return q < 4 ? `subgroupBroadcast(bLane0, ${q}u)` : `select(subgroupBroadcast(bLane1, ${q - 4}u), subgroupBroadcast(bLane0, ${q}u), SG == 8u)`;
+  };
   for (let q = 0; q < vecs; q++) {
     out.push(q === 0 ? '{' : `if (TN > ${4 * q}u) {`);
-    out.push(q === 0 ? '  let b = tile[bRow];' : `  let b = tile[bRow + ${q}u];`);
+    out.push(`  let b = ${fetch(q)};`);
     for (let j = 0; j < quads; j++) {
       const body = [0, 1, 2, 3].map((c) => `acc[${j}][${4 * q + c}] = fma(a${j}, vec4<f32>(b.${'xyzw'[c]}), acc[${j}][${4 * q + c}]);`).join(' ');
       out.push(j === 0 ? `  ${body}` : `  if (PQ > ${j}u) { ${body} }`);

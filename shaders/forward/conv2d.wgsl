@@ -29,6 +29,11 @@
 // constants. Shapes and flags come in a uniform, so that layers differing only in them share a
 // pipeline (a CPU driver takes seconds to compile one).
 
+// On adapters whose subgroups are rows of consecutive invocations (lavapipe), the host runs the
+// subgroups variant generated from this file (src/gpu/subgroups.ts): same text, the B reads of
+// the GEMM step broadcast through the subgroup.
+// <variants: subgroups>
+
 struct Params {
   batch: u32, inC: u32, inH: u32, inW: u32,
   outC: u32, outH: u32, outW: u32, groups: u32,
@@ -59,6 +64,8 @@ override PQ: u32 = 1u;
 override TN: u32 = 8u;
 // Reduction depth per step. The host keeps BK * (PQ * TX + TY * TN / 4) <= 1024.
 override BK: u32 = 16u;
+// Invocations per subgroup in the subgroups variant (4 or 8; unused in this one).
+override SG: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

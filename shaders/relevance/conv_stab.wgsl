@@ -33,6 +33,11 @@
 // adds them and the bias in a fixed order and applies the epilogue. For layers with too few output
 // tiles to fill a large GPU.
 
+// On adapters whose subgroups are rows of consecutive invocations (lavapipe), the host runs the
+// subgroups variant generated from this file (src/gpu/subgroups.ts): same text, the B reads of
+// the GEMM step broadcast through the subgroup.
+// <variants: subgroups>
+
 struct Params {
   batch: u32, inC: u32, inH: u32, inW: u32,
   outC: u32, outH: u32, outW: u32, groups: u32,
@@ -57,6 +62,8 @@ override TY: u32 = 8u;
 override PQ: u32 = 1u;
 override TN: u32 = 8u;
 override BK: u32 = 16u;
+// Invocations per subgroup in the subgroups variant: 4 or 8 (unused here).
+override SG: u32 = 8u;
 override SPLIT: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -27,6 +27,11 @@
 // Split K (SPLIT): as in conv_stab.wgsl, slices of the reduction write raw partial sums to `r`
 // (then a scratch buffer) and conv_transpose_sum.wgsl adds them and applies the epilogue.
 
+// On adapters whose subgroups are rows of consecutive invocations (lavapipe), the host runs the
+// subgroups variant generated from this file (src/gpu/subgroups.ts): same text, the B reads of
+// the GEMM step broadcast through the subgroup.
+// <variants: subgroups>
+
 struct Params {
   batch: u32, sC: u32, sH: u32, sW: u32,
   inC: u32, Hp: u32, Wp: u32, groups: u32,
@@ -49,6 +54,8 @@ override TY: u32 = 8u;
 override PQ: u32 = 1u;
 override TN: u32 = 8u;
 override BK: u32 = 16u;
+// Invocations per subgroup in the subgroups variant: 4 or 8 (unused here).
+override SG: u32 = 8u;
 override SPLIT: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -5,6 +5,7 @@ import type { WeightStore } from '../gpu/weight-store.ts';
 import type { ForwardOp, ForwardOpFactory } from './op.ts';
 import { grid1d, tileGrid } from '../gpu/grid.ts';
 import { conv2d, conv2dSplitkSum } from '../kernels/forward.ts';
+import { gemmVariant } from '../gpu/subgroups.ts';
 import type { InputInfo } from './tensor.ts';
 
 const SUM_WG = 256;
@@ -44,9 +45,22 @@ function chooseBK(K: number, maxBK: number): number {
 }
 
 /**
+ * Which tiles suit the device (and kernel variant): a GPU's, a CPU adapter's, or a CPU adapter's
+ * running the subgroups variants (src/gpu/subgroups.ts), where a row's B vectors cost one read
+ * per subgroup, so wider channel blocks pay.
+ */
+export type TileFamily = 'gpu' | 'cpu' | 'cpu-subgroups';
+
+/** The family for a context: its tuning, and on a CPU whether the subgroups variant runs. */
+export const tileFamily = (ctx: GpuContext, variant: { variant?: 'subgroups' }): TileFamily =>
+  (ctx.tuning === 'gpu' ? 'gpu' : variant.variant === 'subgroups' ? 'cpu-subgroups' : 'cpu');
+
+/**
  * The tile for a layer. Output channels per group (N) set the width, so few columns idle.
  * CPU: 8 threads along m (one SIMD vector) x 4 quads = 128 pixels, 16 channels per thread
- * (16 x 16 = 256 accumulators), which amortises each workgroup-memory read over 64 FMAs.
+ * (16 x 16 = 256 accumulators), which amortises each workgroup-memory read over 64 FMAs; with
+ * the subgroups variant 32 channels (VGG-16's convolutions at batch 1 on lavapipe: 1,180 ms
+ * against 1,421 with 16, and 2,238 for the plain kernel with 16; bench/RESULTS.md).
  * GPU: 16 x 16 threads of 1 quad x 4 channels (16 accumulators), a 64 x 64 tile. Swept on an
  * H100 (bench/conv-tiles.ts, every VGG-16 shape at batch 1, 8 and 32), larger register blocks won
  * single layers but lost others for want of workgroups; this one averaged 1.03-1.08 times each
@@ -54,8 +68,8 @@ function chooseBK(K: number, maxBK: number): number {
  * the split reduction covers the layers that still leave the device idle. bench/RESULTS.md has
  * the figures.
  */
-export function convTile(K: number, N: number, cpu: boolean): ConvTile {
-  const [TX, widePQ, wideTN, maxTY] = cpu ? [8, 4, 16, 8] : [16, 1, 4, 16];
+export function convTile(K: number, N: number, family: TileFamily): ConvTile {
+  const [TX, widePQ, wideTN, maxTY] = family === 'gpu' ? [16, 1, 4, 16] : [8, 4, family === 'cpu-subgroups' ? 32 : 16, 8];
   const TN = Math.min(wideTN, Math.ceil(N / 4) * 4);
   // Thin layers: a smaller block (compiles faster; such layers are small anyway).
   const PQ = TN < wideTN ? 2 : widePQ;
@@ -165,13 +179,14 @@ export async function createConvWith(
   const [, outH, outW] = outShape;
   const coutPG = outChannels / groups;
   const K = (inChannels / groups) * kernel[0] * kernel[1];
-  const tile = opts.tile ?? convTile(K, coutPG, ctx.tuning === 'cpu');
+  const gemm = await gemmVariant(ctx);
+  const tile = opts.tile ?? convTile(K, coutPG, tileFamily(ctx, gemm));
   if (!tileFits(tile)) throw new Error(`conv tile ${JSON.stringify(tile)} does not fit the kernel`);
   const { Kpad, Npad } = convWeightShape(layer, tile.BK);
   const shared = acquireConvWeight(ctx, opts.weights, layer, tile.BK);
   const weight = shared.buffer;
   const bias = ctx.upload(layer.bias, `${layer.name}.bias`);
-  const pipeline = await conv2d.pipeline(ctx, { KH: kernel[0], KW: kernel[1], ...tile });
+  const pipeline = await conv2d.pipeline(ctx, { KH: kernel[0], KW: kernel[1], ...tile, ...gemm.constants }, gemm.variant);
   const BM = 4 * tile.PQ * tile.TX;
   const BN = tile.TN * tile.TY;
   const fill = opts.fillWorkgroups ?? defaultFill(ctx);

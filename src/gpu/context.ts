@@ -17,7 +17,7 @@ const LIMITS_WANTED = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-const FEATURES_WANTED: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
+const FEATURES_WANTED: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
 
 /** A device descriptor asking for the adapter's real limits and the optional features it offers. */
 export function deviceDescriptor(adapter: GPUAdapter): GPUDeviceDescriptor {
@@ -67,6 +67,12 @@ export interface GpuContextOptions {
   bindingLimit?: number;
   /** Progress of pipeline compilation (see PipelineCacheOptions). */
   onPipelineProgress?: (p: PipelineProgress) => void;
+  /**
+   * Whether kernels may run their subgroups variants where the device offers the feature and its
+   * subgroups pass src/gpu/subgroups.ts's probe (default true). False runs the plain kernels
+   * everywhere (tests compare the two).
+   */
+  subgroups?: boolean;
 }
 
 /** Whether the device is a CPU implementation of WebGPU (see Tuning). */
@@ -89,7 +95,10 @@ export class GpuContext {
   readonly hasTimestamps: boolean;
   readonly hasF16: boolean;
   readonly tuning: Tuning;
+  /** The device has the subgroups feature and the options allow its variants (see src/gpu/subgroups.ts). */
+  readonly subgroupsAllowed: boolean;
   private readonly bindingLimit: number;
+  private readonly facts = new Map<string, Promise<unknown>>();
   private readonly onProgress: ((p: PipelineProgress) => void) | null;
   /** Pipelines that have completed a dispatch (first runs are submitted on their own, see run). */
   private readonly ranOnce = new WeakSet<GPUComputePipeline>();
@@ -106,6 +115,7 @@ export class GpuContext {
     this.hasTimestamps = device.features.has('timestamp-query');
     this.hasF16 = device.features.has('shader-f16');
     this.tuning = opts.tuning ?? tuningOf(device);
+    this.subgroupsAllowed = (opts.subgroups ?? true) && device.features.has('subgroups');
     this.bindingLimit = opts.bindingLimit ?? Infinity;
     device.lost.then((info) => {
       if (info.reason !== 'destroyed') this.lostReason = `${info.message || 'unknown reason'} (while running ${this.current})`;
@@ -114,6 +124,20 @@ export class GpuContext {
 
   get limits(): GPUSupportedLimits {
     return this.device.limits;
+  }
+
+  /**
+   * A fact about the device that a probe finds (src/gpu/subgroups.ts), found once per context and
+   * shared by every op that asks. A failed probe is not kept: the next ask runs it again.
+   */
+  fact<T>(key: string, find: () => Promise<T>): Promise<T> {
+    let p = this.facts.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = find();
+      this.facts.set(key, p);
+      p.catch(() => this.facts.delete(key));
+    }
+    return p;
   }
 
   /** The largest buffer one binding may see: what tiling and batch splitting must respect. */

@@ -25,6 +25,14 @@ export type FieldType = Scalar | `vec${2 | 3 | 4}<${Scalar}>`;
 /** `uniform` is `var<uniform>`; `read` and `read_write` are `var<storage, ...>`. */
 export type Access = 'uniform' | 'read' | 'read_write';
 export type OverrideType = 'bool' | Scalar;
+/**
+ * A variant of a shader: a file `npm run shaders` derives from it (scripts/shadergen/variants.ts),
+ * with the same interface, for devices with an optional WGSL feature.
+ */
+export type Variant = 'subgroups';
+
+/** `forward/conv2d.wgsl` and `subgroups` → `forward/conv2d.subgroups.wgsl`. */
+export const variantFile = (shader: string, variant: Variant): string => shader.replace(/\.wgsl$/, `.${variant}.wgsl`);
 
 export type UniformFields = Readonly<Record<string, FieldType>>;
 export type BindingList = Readonly<Record<string, Access>>;
@@ -42,6 +50,8 @@ export interface KernelSpec<U extends UniformFields, B extends BindingList, O ex
   /** `@group(0) @binding(k)` for k = 0, 1, ... in order, by their WGSL names. */
   readonly bindings: B;
   readonly overrides: O;
+  /** The variants generated from the file (its `// <variants: ...>` marker). */
+  readonly variants?: readonly Variant[];
 }
 
 /**
@@ -74,6 +84,9 @@ export class Kernel<U extends UniformFields, B extends BindingList, O extends Ov
   readonly uniforms: U;
   readonly bindings: B;
   readonly overrides: O;
+  readonly variants: readonly Variant[];
+  /** The shader file and its variants' files, all with this declaration's interface. */
+  readonly files: readonly string[];
   readonly layout: readonly FieldLayout[];
   /** Bytes of the uniform buffer: the struct's size rounded up to 16. */
   readonly uniformBytes: number;
@@ -83,6 +96,8 @@ export class Kernel<U extends UniformFields, B extends BindingList, O extends Ov
     this.uniforms = spec.uniforms;
     this.bindings = spec.bindings;
     this.overrides = spec.overrides;
+    this.variants = spec.variants ?? [];
+    this.files = [spec.shader, ...this.variants.map((v) => variantFile(spec.shader, v))];
     const layout: FieldLayout[] = [];
     let end = 0;
     for (const [name, type] of Object.entries(spec.uniforms)) {
@@ -159,18 +174,26 @@ export class Kernel<U extends UniformFields, B extends BindingList, O extends Ov
     }
   }
 
-  /** The pipeline for these override constants, from the context's cache. */
-  pipeline(ctx: GpuContext, constants: OverrideValues<O> = {}): Promise<GPUComputePipeline> {
+  /** The file of `variant` (the shader itself when undefined); fails when it is not declared. */
+  file(variant?: Variant): string {
+    if (variant === undefined) return this.shader;
+    if (!this.variants.includes(variant)) this.fail(`has no ${variant} variant (declared: ${this.variants.join(', ') || 'none'})`);
+    return variantFile(this.shader, variant);
+  }
+
+  /** The pipeline for these override constants, of the shader or one of its variants, from the context's cache. */
+  pipeline(ctx: GpuContext, constants: OverrideValues<O> = {}, variant?: Variant): Promise<GPUComputePipeline> {
     this.checkConstants(constants);
-    return ctx.pipelines.get(this.shader, constants as Record<string, number | boolean>);
+    return ctx.pipelines.get(this.file(variant), constants as Record<string, number | boolean>);
   }
 
   /** Both ACCUMULATE variants of the pipeline (the kernel must declare `ACCUMULATE: bool`). */
-  async pipelinePair(ctx: GpuContext, constants: Omit<OverrideValues<O>, 'ACCUMULATE'> = {} as Omit<OverrideValues<O>, 'ACCUMULATE'>): Promise<PipelinePair> {
+  async pipelinePair(ctx: GpuContext, constants: Omit<OverrideValues<O>, 'ACCUMULATE'> = {} as Omit<OverrideValues<O>, 'ACCUMULATE'>, variant?: Variant): Promise<PipelinePair> {
     if (this.overrides.ACCUMULATE !== 'bool') this.fail('declares no ACCUMULATE: bool override, so it has no pipeline pair');
     this.checkConstants(constants);
+    const file = this.file(variant);
     const [overwrite, accumulate] = await Promise.all([false, true].map((ACCUMULATE) =>
-      ctx.pipelines.get(this.shader, { ...(constants as Record<string, number | boolean>), ACCUMULATE })));
+      ctx.pipelines.get(file, { ...(constants as Record<string, number | boolean>), ACCUMULATE })));
     return { overwrite, accumulate, pick: (acc) => (acc ? accumulate : overwrite) };
   }
 }

@@ -48,6 +48,11 @@ export class PipelineCache {
     return this.pipelines.size;
   }
 
+  /** The shader files (paths under shaders/) asked for so far: which variants a run used. */
+  get shaderFiles(): string[] {
+    return [...this.modules.keys()].sort();
+  }
+
   /** Pipelines created so far (the rest are compiling). */
   get readyCount(): number {
     return this.ready;

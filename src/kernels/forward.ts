@@ -4,12 +4,13 @@ import { CHANNEL_SLICE, CONV_GEOMETRY, LRN, POOL_WINDOW } from './fields.ts';
 
 export const conv2d = defineKernel({
   shader: 'forward/conv2d.wgsl',
+  variants: ['subgroups'],
   uniforms: {
     ...CONV_GEOMETRY,
     reluIn: 'u32', vecOut: 'u32', splits: 'u32', kChunk: 'u32', splitStride: 'u32',
   },
   bindings: { p: 'uniform', x: 'read', w: 'read', bias: 'read', y: 'read_write' },
-  overrides: { KH: 'u32', KW: 'u32', TX: 'u32', TY: 'u32', PQ: 'u32', TN: 'u32', BK: 'u32' },
+  overrides: { KH: 'u32', KW: 'u32', TX: 'u32', TY: 'u32', PQ: 'u32', TN: 'u32', BK: 'u32', SG: 'u32' },
 });
 
 export const conv2dSplitkSum = defineKernel({

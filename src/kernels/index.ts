@@ -7,13 +7,14 @@ import * as forward from './forward.ts';
 import * as linearRelevance from './linear-relevance.ts';
 import * as metrics from './metrics.ts';
 import * as patterns from './patterns.ts';
+import * as probes from './probes.ts';
 import * as relevance from './relevance.ts';
 
 export type AnyKernel = Kernel<UniformFields, BindingList, OverrideList>;
 
-export const KERNELS: readonly AnyKernel[] = [forward, metrics, relevance, linearRelevance, patterns]
+export const KERNELS: readonly AnyKernel[] = [forward, metrics, relevance, linearRelevance, patterns, probes]
   .flatMap((m) => Object.values(m) as unknown[])
   .filter((k): k is AnyKernel => k instanceof Kernel);
 
 /** Every shader the core may ask for, relative to `shaders/`; bundlers and pages use the list. */
-export const SHADER_FILES: readonly string[] = KERNELS.map((k) => k.shader).sort();
+export const SHADER_FILES: readonly string[] = KERNELS.flatMap((k) => k.files).sort();

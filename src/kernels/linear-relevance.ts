@@ -5,7 +5,7 @@
 import { defineKernel } from '../gpu/kernel.ts';
 
 /** The GEMM tile both conv kernels take from convTile (src/forward/conv.ts), as conv2d does. */
-const tile = { TX: 'u32', TY: 'u32', PQ: 'u32', TN: 'u32', BK: 'u32' } as const;
+const tile = { TX: 'u32', TY: 'u32', PQ: 'u32', TN: 'u32', BK: 'u32', SG: 'u32' } as const;
 
 /**
  * A rule's denominator in the uniform (not in constants, so every rule shares a shape's pipeline):
@@ -23,6 +23,7 @@ const transposeRule = {
 
 export const convStab = defineKernel({
   shader: 'relevance/conv_stab.wgsl',
+  variants: ['subgroups'],
   uniforms: {
     batch: 'u32', inC: 'u32', inH: 'u32', inW: 'u32',
     outC: 'u32', outH: 'u32', outW: 'u32', groups: 'u32',
@@ -50,6 +51,7 @@ export const convStabSum = defineKernel({
 
 export const convTranspose = defineKernel({
   shader: 'relevance/conv_transpose.wgsl',
+  variants: ['subgroups'],
   uniforms: {
     batch: 'u32', sC: 'u32', sH: 'u32', sW: 'u32',
     inC: 'u32', Hp: 'u32', Wp: 'u32', groups: 'u32',

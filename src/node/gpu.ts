@@ -45,6 +45,8 @@ export interface NodeGpuOptions {
   compileProgress?: boolean;
   /** Pipeline compilation progress to a callback of the caller's instead (then nothing is printed). */
   onPipelineProgress?: (p: PipelineProgress) => void;
+  /** Whether kernels may run their subgroups variants (GpuContextOptions.subgroups; default true). */
+  subgroups?: boolean;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<NodeGpu>
     .filter(Boolean).join(' / ');
   const compile = opts.compileProgress === false || opts.onPipelineProgress ? null : compileReporter();
   const ctx = new GpuContext(device, {
-    shaders: opts.shaders ?? nodeShaderLoader, tuning: opts.tuning, onPipelineProgress: opts.onPipelineProgress ?? compile?.onProgress,
+    shaders: opts.shaders ?? nodeShaderLoader, tuning: opts.tuning, subgroups: opts.subgroups, onPipelineProgress: opts.onPipelineProgress ?? compile?.onProgress,
   });
   return {
     ctx, device, adapterName, compile,

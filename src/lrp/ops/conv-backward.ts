@@ -11,10 +11,11 @@
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import { GpuError } from '../../gpu/errors.ts';
+import { gemmVariant } from '../../gpu/subgroups.ts';
 import type { SharedBuffer } from '../../gpu/weight-store.ts';
 import type { ConvLayer } from '../../graph/ir.ts';
 import {
-  acquireConvWeight, convSplit, convTile, convWeightShape, defaultFill, tileFits, withDepth, type ConvTile,
+  acquireConvWeight, convSplit, convTile, convWeightShape, defaultFill, tileFamily, tileFits, withDepth, type ConvTile, type TileFamily,
 } from '../../forward/conv.ts';
 import { grid1d, tileGrid } from '../../gpu/grid.ts';
 import type { UniformsByBatch } from '../../gpu/uniforms.ts';
@@ -53,8 +54,8 @@ function checkTile(t: ConvTile, what: string, layer: string): ConvTile {
  * convTile's tile: it was the best or within 4% for them, and the denominators share the forward
  * pass's weight copy, whose layout its depth fixes.
  */
-export function transposedTile(K: number, N: number, cpu: boolean): ConvTile {
-  if (!cpu || N < 64) return convTile(K, N, cpu);
+export function transposedTile(K: number, N: number, family: TileFamily): ConvTile {
+  if (family === 'gpu' || N < 64) return convTile(K, N, family);
   let TY = 2;
   while (TY < 8 && TY * 32 < N) TY *= 2;
   return withDepth(K, { TX: 8, TY, PQ: 2, TN: 32 });
@@ -63,7 +64,8 @@ export function transposedTile(K: number, N: number, cpu: boolean): ConvTile {
 export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwardOptions = {}): Promise<BackwardOp> {
   const layer = c.layer as ConvLayer;
   const { ctx } = c;
-  const cpu = ctx.tuning === 'cpu';
+  const gemm = await gemmVariant(ctx);
+  const family = tileFamily(ctx, gemm);
   const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
   const input = c.inputs[0];
   const [inC, inH, inW] = input.shape;
@@ -94,7 +96,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
 
     // ---- Denominators: the forward GEMM with modified inputs and weights. ----
     const stabDefs = plan.denominators.filter((d): d is StabPass => d.kind === 'stab');
-    const sTile = checkTile(opts.stabTile ?? convTile(cinPG * kernel[0] * kernel[1], coutPG, cpu), 'denominator', layer.name);
+    const sTile = checkTile(opts.stabTile ?? convTile(cinPG * kernel[0] * kernel[1], coutPG, family), 'denominator', layer.name);
     const sShape = convWeightShape(layer, sTile.BK);
     const sSize = tileSize(sTile);
     const sWeight = stabDefs.length ? acquireConvWeight(ctx, c.weights, layer, sTile.BK) : null;
@@ -104,15 +106,15 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       segs * sShape.Kpad, sTile.BK, 4 * batch * outC * outPlane, ctx.maxBinding, fill,
     );
     const stabs = await Promise.all(stabDefs.map(async (d, i) => {
-      const constants = { KH: kernel[0], KW: kernel[1], ...sTile };
+      const constants = { KH: kernel[0], KW: kernel[1], ...sTile, ...gemm.constants };
       // Batch 1 has the fewest output tiles: if it does not split, no batch does.
       const maySplit = stabSplit(1, d.segs.length).splits > 1;
       return {
         d,
         bias: own(ctx.upload(modifyBias(layer.bias, d.bias, plan.gamma), `${layer.name} bias (${d.bias})`)),
-        pipeline: await convStab.pipeline(ctx, { ...constants, SPLIT: false }),
+        pipeline: await convStab.pipeline(ctx, { ...constants, SPLIT: false }, gemm.variant),
         split: maySplit ? {
-          pipeline: await convStab.pipeline(ctx, { ...constants, SPLIT: true }),
+          pipeline: await convStab.pipeline(ctx, { ...constants, SPLIT: true }, gemm.variant),
           sum: await convStabSum.pipeline(ctx, { WG: SUM_WG }),
         } : null,
         uniforms: held(convStab.uniformsByBatch(ctx, `${layer.name} stab ${i}`, (batch) => {
@@ -137,7 +139,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
     const tapsY = axisPhases(inH, kernel[0], stride[0], pads[0], dilation[0]).map((p) => p.taps);
     const tapsX = axisPhases(inW, kernel[1], stride[1], pads[1], dilation[1]).map((p) => p.taps);
     const maxK = coutPG * Math.max(...tapsY) * Math.max(...tapsX);
-    const tTile = checkTile(opts.transposeTile ?? transposedTile(Math.max(maxK, 1), cinPG, cpu), 'transposed', layer.name);
+    const tTile = checkTile(opts.transposeTile ?? transposedTile(Math.max(maxK, 1), cinPG, family), 'transposed', layer.name);
     const tSize = tileSize(tTile);
     const phases = convPhases(layer, inH, inW, tTile.BK);
     const rw = relevanceWeight(layer, rule);
@@ -166,13 +168,13 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       return {
         r,
         phases: await Promise.all(phases.map(async (ph, k) => {
-          const constants = { ...tTile, NTY: Math.max(1, ph.cy.taps), NTX: Math.max(1, ph.cx.taps) };
+          const constants = { ...tTile, ...gemm.constants, NTY: Math.max(1, ph.cy.taps), NTX: Math.max(1, ph.cx.taps) };
           const maySplit = transposeSplit(1, segs, ph).splits > 1;
           return {
             ph,
-            pipeline: await convTranspose.pipeline(ctx, { ...constants, SPLIT: false }),
+            pipeline: await convTranspose.pipeline(ctx, { ...constants, SPLIT: false }, gemm.variant),
             split: maySplit ? {
-              pipeline: await convTranspose.pipeline(ctx, { ...constants, SPLIT: true }),
+              pipeline: await convTranspose.pipeline(ctx, { ...constants, SPLIT: true }, gemm.variant),
               sum: await convTransposeSum.pipeline(ctx, { WG: SUM_WG }),
             } : null,
             uniforms: held(convTranspose.uniformsByBatch(ctx, `${layer.name} transpose ${i} phase ${k}`, (batch) => {
