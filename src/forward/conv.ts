@@ -58,9 +58,13 @@ export const tileFamily = (ctx: GpuContext, variant: { variant?: 'subgroups' }):
 /**
  * The tile for a layer. Output channels per group (N) set the width, so few columns idle.
  * CPU: 8 threads along m (one SIMD vector) x 4 quads = 128 pixels, 16 channels per thread
- * (16 x 16 = 256 accumulators), which amortises each workgroup-memory read over 64 FMAs; with
- * the subgroups variant 32 channels (VGG-16's convolutions at batch 1 on lavapipe: 1,180 ms
- * against 1,421 with 16, and 2,238 for the plain kernel with 16; bench/RESULTS.md).
+ * (16 x 16 = 256 accumulators), which amortises each workgroup-memory read over 64 FMAs. With the
+ * subgroups variant B is cheap and 32 channels pay: 2 quads x 32 (VGG-16's convolutions at batch
+ * 1 on lavapipe: 2,238 ms for the plain kernel with 4 x 16, 1,421 with the variant at 4 x 16,
+ * 1,180 at 4 x 32). 2 x 32 rather than 4 x 32: on the large layers it ran as fast (features.19:
+ * 237 against 268 ms forward, 152 against 133 denominators) and LLVM compiles it in half the
+ * time (cold, width 256: 10 against 20 to 24 s for the forward pipeline), which every first run
+ * on a machine pays, the test suite many times over.
  * GPU: 16 x 16 threads of 1 quad x 4 channels (16 accumulators), a 64 x 64 tile. Swept on an
  * H100 (bench/conv-tiles.ts, every VGG-16 shape at batch 1, 8 and 32), larger register blocks won
  * single layers but lost others for want of workgroups; this one averaged 1.03-1.08 times each
@@ -69,7 +73,7 @@ export const tileFamily = (ctx: GpuContext, variant: { variant?: 'subgroups' }):
  * the figures.
  */
 export function convTile(K: number, N: number, family: TileFamily): ConvTile {
-  const [TX, widePQ, wideTN, maxTY] = family === 'gpu' ? [16, 1, 4, 16] : [8, 4, family === 'cpu-subgroups' ? 32 : 16, 8];
+  const [TX, widePQ, wideTN, maxTY] = family === 'gpu' ? [16, 1, 4, 16] : family === 'cpu-subgroups' ? [8, 2, 32, 8] : [8, 4, 16, 8];
   const TN = Math.min(wideTN, Math.ceil(N / 4) * 4);
   // Thin layers: a smaller block (compiles faster; such layers are small anyway).
   const PQ = TN < wideTN ? 2 : widePQ;

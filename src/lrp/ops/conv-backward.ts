@@ -45,22 +45,23 @@ function checkTile(t: ConvTile, what: string, layer: string): ConvTile {
 }
 
 /**
- * The redistribution's tile. On CPU adapters running the plain kernels, for 64 input channels or
- * more: 2 quads x 32 channels per thread, as many threads along the channels as fill them (up to
- * 8). At batch 1 on VGG-16 (bench/conv-tiles.ts --kernel transpose --family cpu) it ran the
- * transposed passes 13 to 35% faster than convTile's 4 quads x 16 (features.5, 64 channels: 328
- * against 441 ms; .12: 484 against 563; .19: 540 against 612; .26: 191 against 213) and even on
- * .7 (553 against 545). With the subgroups variant, convTile's own 4 quads x 32 beat 2 quads x 32
- * (features.5: 245 against 259 ms; .12: 297 against 354; .19: 314 against 336). Elsewhere, and
- * on GPUs, the forward's choice. The forward convolution and the denominators keep convTile's
- * tile: it was the best or within 4% for them, and the denominators share the forward pass's
- * weight copy, whose layout its depth fixes.
+ * The redistribution's tile. On CPU adapters for 64 input channels or more, 32 channels per
+ * thread and as many threads along the channels as fill them (up to 8): with the plain kernels 2
+ * quads, with the subgroups variant 4. Plain, at batch 1 on VGG-16 (bench/conv-tiles.ts --kernel
+ * transpose --family cpu) 2 x 32 ran the transposed passes 13 to 35% faster than convTile's 4
+ * quads x 16 (features.5, 64 channels: 328 against 441 ms; .12: 484 against 563; .19: 540 against
+ * 612; .26: 191 against 213) and even on .7 (553 against 545). With the variant 4 x 32 beat 2 x 32
+ * (features.5: 245 against 259 ms; .12: 297 against 354; .19: 314 against 336), and it compiles
+ * in about 5 s cold, as the plain 4 x 16 did. Elsewhere, and on GPUs, the forward's choice. The
+ * forward convolution and the denominators keep convTile's tile: it was the best or within 4%
+ * for them, and the denominators share the forward pass's weight copy, whose layout its depth
+ * fixes.
  */
 export function transposedTile(K: number, N: number, family: TileFamily): ConvTile {
-  if (family !== 'cpu' || N < 64) return convTile(K, N, family);
+  if (family === 'gpu' || N < 64) return convTile(K, N, family);
   let TY = 2;
   while (TY < 8 && TY * 32 < N) TY *= 2;
-  return withDepth(K, { TX: 8, TY, PQ: 2, TN: 32 });
+  return withDepth(K, { TX: 8, TY, PQ: family === 'cpu-subgroups' ? 4 : 2, TN: 32 });
 }
 
 export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwardOptions = {}): Promise<BackwardOp> {
