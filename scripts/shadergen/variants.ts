@@ -11,6 +11,7 @@
  * Kernel declarations list the variants a kernel has (src/gpu/kernel.ts `variants`); the host
  * asks for one by name. Derived files are never edited and never sources of variants themselves.
  */
+import { variantFile, type Variant } from '../../src/gpu/kernel.ts';
 import { fillRegions } from './regions.ts';
 
 interface VariantSpec {
@@ -22,7 +23,7 @@ interface VariantSpec {
   readonly about: string;
 }
 
-export const VARIANTS: Readonly<Record<string, VariantSpec>> = {
+export const VARIANTS: Readonly<Record<Variant, VariantSpec>> = {
   subgroups: {
     enable: 'subgroups',
     regions: { 'gemm-fma': { rows: 'subgroups' } },
@@ -32,19 +33,16 @@ export const VARIANTS: Readonly<Record<string, VariantSpec>> = {
 
 const MARKER = /^\/\/ <variants: ([\w, ]+)>\s*$/m;
 
-/** `forward/conv2d.wgsl` and `subgroups` → `forward/conv2d.subgroups.wgsl`. */
-export const variantPath = (file: string, variant: string): string => file.replace(/\.wgsl$/, `.${variant}.wgsl`);
-
 /** Whether `file` is a derived variant (named NAME.VARIANT.wgsl for a known VARIANT). */
 export const isVariantFile = (file: string): boolean => Object.keys(VARIANTS).some((v) => file.endsWith(`.${v}.wgsl`));
 
 /** The variants the marker of `text` asks for; throws naming the file on an unknown one. */
-export function variantsOf(text: string, file: string): string[] {
+export function variantsOf(text: string, file: string): Variant[] {
   const m = MARKER.exec(text);
   if (!m) return [];
   const names = m[1].split(/[ ,]+/).filter(Boolean);
-  for (const n of names) if (!VARIANTS[n]) throw new Error(`${file}: unknown variant '${n}' (known: ${Object.keys(VARIANTS).join(', ')})`);
-  return names;
+  for (const n of names) if (!Object.hasOwn(VARIANTS, n)) throw new Error(`${file}: unknown variant '${n}' (known: ${Object.keys(VARIANTS).join(', ')})`);
+  return names as Variant[];
 }
 
 /** The derived files of a source whose regions are filled: path under shaders/ and text. */
@@ -58,6 +56,7 @@ export function deriveVariants(source: string, file: string): { file: string; te
       `// The ${name} variant: ${spec.about}.`,
       '',
     ];
-    return { file: variantPath(file, name), text: header.join('\n') + fillRegions(body, variantPath(file, name), spec.regions).text };
+    const path = variantFile(file, name);
+    return { file: path, text: header.join('\n') + fillRegions(body, path, spec.regions).text };
   });
 }

@@ -5,7 +5,7 @@ import type { WeightStore } from '../gpu/weight-store.ts';
 import type { ForwardOp, ForwardOpFactory } from './op.ts';
 import { grid1d, tileGrid } from '../gpu/grid.ts';
 import { conv2d, conv2dSplitkSum } from '../kernels/forward.ts';
-import { gemmVariant } from '../gpu/subgroups.ts';
+import { gemmVariant, type GemmVariant } from '../gpu/subgroups.ts';
 import type { InputInfo } from './tensor.ts';
 
 const SUM_WG = 256;
@@ -51,9 +51,8 @@ function chooseBK(K: number, maxBK: number): number {
  */
 export type TileFamily = 'gpu' | 'cpu' | 'cpu-subgroups';
 
-/** The family for a context: its tuning, and on a CPU whether the subgroups variant runs. */
-export const tileFamily = (ctx: GpuContext, variant: { variant?: 'subgroups' }): TileFamily =>
-  (ctx.tuning === 'gpu' ? 'gpu' : variant.variant === 'subgroups' ? 'cpu-subgroups' : 'cpu');
+/** The family for a context: its tuning, unless the GEMM kernels run their subgroups variant (CPU only, see gemmVariant). */
+export const tileFamily = (ctx: GpuContext, gemm: GemmVariant): TileFamily => (gemm.variant === 'subgroups' ? 'cpu-subgroups' : ctx.tuning);
 
 /**
  * The tile for a layer. Output channels per group (N) set the width, so few columns idle.
