@@ -60,10 +60,11 @@ export const tileFamily = (ctx: GpuContext, gemm: GemmVariant): TileFamily => (g
  * (16 x 16 = 256 accumulators), which amortises each workgroup-memory read over 64 FMAs. With the
  * subgroups variant B is cheap and 32 channels pay: 2 quads x 32 (VGG-16's convolutions at batch
  * 1 on lavapipe: 2,238 ms for the plain kernel with 4 x 16, 1,421 with the variant at 4 x 16,
- * 1,180 at 4 x 32). 2 x 32 rather than 4 x 32: on the large layers it ran as fast (features.19:
- * 237 against 268 ms forward, 152 against 133 denominators) and LLVM compiles it in half the
- * time (cold, width 256: 10 against 20 to 24 s for the forward pipeline), which every first run
- * on a machine pays, the test suite many times over.
+ * 1,180 at 4 x 32). 2 x 32 rather than 4 x 32: on the large layers it lost little (features.19:
+ * forward 237 against 268 ms, denominators 152 against 133; VGG-16's forward pass 1,227 against
+ * 1,180 ms, within the noise of those runs) and LLVM compiles it in half the time (cold, width
+ * 256: 10 against 20 to 24 s for the forward pipeline), which every first run on a machine pays,
+ * the test suite many times over.
  * GPU: 16 x 16 threads of 1 quad x 4 channels (16 accumulators), a 64 x 64 tile. Swept on an
  * H100 (bench/conv-tiles.ts, every VGG-16 shape at batch 1, 8 and 32), larger register blocks won
  * single layers but lost others for want of workgroups; this one averaged 1.03-1.08 times each

@@ -52,7 +52,7 @@ function checkTile(t: ConvTile, what: string, layer: string): ConvTile {
  * quads x 16 (features.5, 64 channels: 328 against 441 ms; .12: 484 against 563; .19: 540 against
  * 612; .26: 191 against 213) and even on .7 (553 against 545). With the variant 4 x 32 beat 2 x 32
  * (features.5: 245 against 259 ms; .12: 297 against 354; .19: 314 against 336), and it compiles
- * in about 5 s cold, as the plain 4 x 16 did. Elsewhere, and on GPUs, the forward's choice. The
+ * in about 5 s cold at width 128, as the plain 4 x 16 did. Elsewhere, and on GPUs, the forward's choice. The
  * forward convolution and the denominators keep convTile's tile: it was the best or within 4%
  * for them, and the denominators share the forward pass's weight copy, whose layout its depth
  * fixes.
