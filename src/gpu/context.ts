@@ -4,6 +4,8 @@ import { PipelineCache, type PipelineProgress } from './pipeline-cache.ts';
 export type { PipelineProgress } from './pipeline-cache.ts';
 import type { ShaderLoader } from './shaders.ts';
 import { Profiler, type KernelTiming } from './profiler.ts';
+import type { Binding, Dispatch } from './dispatch.ts';
+export type { Binding, Dispatch } from './dispatch.ts';
 
 /** The adapter limits worth raising above WebGPU's defaults for big CNNs. */
 const LIMITS_WANTED = [
@@ -28,24 +30,6 @@ export function deviceDescriptor(adapter: GPUAdapter): GPUDeviceDescriptor {
     requiredFeatures: FEATURES_WANTED.filter((f) => adapter.features.has(f)),
     requiredLimits,
   };
-}
-
-/** One buffer binding: a whole buffer or a range of it. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
-
-/** One compute dispatch, described, so a layer's work can be recorded, profiled and labelled. */
-export interface Dispatch {
-  /** What runs, e.g. `conv2d` — the kernel named in errors and profiles. */
-  readonly kernel: string;
-  /** Which layer it runs for. */
-  readonly layer: string;
-  readonly pipeline: GPUComputePipeline;
-  readonly bindings: readonly Binding[];
-  readonly workgroups: readonly [number, number, number];
-  /** Floating-point operations, for GFLOP/s in profiles (2 per multiply-add). */
-  readonly flops?: number;
-  /** Bytes read and written, for GB/s. */
-  readonly bytes?: number;
 }
 
 /**

@@ -1,4 +1,10 @@
-import type { Dispatch, GpuContext } from './context.ts';
+import type { Dispatch } from './dispatch.ts';
+
+/** What the profiler needs of the context (which creates profilers, so it is not imported here). */
+export interface ProfilerHost {
+  readonly device: GPUDevice;
+  read(buffer: GPUBuffer, offset: number, size: number, what: string): Promise<ArrayBuffer>;
+}
 
 export interface KernelTiming {
   readonly kernel: string;
@@ -17,7 +23,7 @@ export class Profiler {
   private readonly resolveBuf: GPUBuffer;
   private readonly dispatches: Dispatch[] = [];
 
-  constructor(private readonly ctx: GpuContext, private readonly capacity: number) {
+  constructor(private readonly ctx: ProfilerHost, private readonly capacity: number) {
     this.querySet = ctx.device.createQuerySet({ type: 'timestamp', count: 2 * capacity, label: 'profiler' });
     this.resolveBuf = ctx.device.createBuffer({
       size: 16 * capacity, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'profiler resolve',

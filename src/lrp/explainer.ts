@@ -17,6 +17,8 @@ import { createAdd, createTimesInput, type AddKernel, type TimesInputKernel } fr
 import { createBackwardOp, isPassThrough } from './ops/index.ts';
 import { nonFiniteRelevanceError } from './finite.ts';
 import type { LayerRule, Method } from './rule-spec.ts';
+import { ruleLabel } from './rule-spec.ts';
+export { ruleLabel };
 
 export type Init = 'logit' | 'onehot';
 export type Target = number | 'predicted';
@@ -311,10 +313,4 @@ function resolveTargets(targets: readonly Target[] | Target, logits: Float32Arra
     if (!Number.isInteger(t) || t < 0 || t >= classes) throw new Error(`target ${t} is not a class index in 0..${classes - 1}`);
     return t;
   });
-}
-
-export function ruleLabel(rule: LayerRule): string {
-  if (rule.rule === 'pattern') return `pattern(from ${rule.source})`;
-  const params = Object.entries(rule).filter(([k]) => k !== 'rule').map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : v}`);
-  return params.length ? `${rule.rule}(${params.join(', ')})` : rule.rule;
 }

@@ -5,10 +5,22 @@
  */
 import type { Activations } from '../forward/model.ts';
 import { firstNonFinite, NonFiniteError } from '../forward/finite.ts';
-import { numel, valueInfo } from '../graph/ir.ts';
-import { ruleLabel, type Explainer, type ExplainOptions } from './explainer.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { numel, valueInfo, type Graph } from '../graph/ir.ts';
+import { ruleLabel, type LayerRule } from './rule-spec.ts';
 
-export async function nonFiniteRelevanceError(explainer: Explainer, acts: Activations, opts: ExplainOptions, context = ''): Promise<NonFiniteError> {
+/**
+ * What the diagnosis needs of an explainer, as a structural type: the explainer calls this module,
+ * so importing its class here would tie the two files in a circle.
+ */
+export interface RelevanceProbe<Options> {
+  readonly graph: Graph;
+  readonly ctx: GpuContext;
+  readonly composite: { readonly name: string; readonly rules: ReadonlyMap<string, LayerRule> };
+  relevanceOnGpu(acts: Activations, opts: Options): Promise<{ readonly perValue: ReadonlyMap<string, GPUBuffer>; release(): void }>;
+}
+
+export async function nonFiniteRelevanceError<Options>(explainer: RelevanceProbe<Options>, acts: Activations, opts: Options, context = ''): Promise<NonFiniteError> {
   const { graph, ctx } = explainer;
   const r = await explainer.relevanceOnGpu(acts, opts);
   const prefix = `${graph.name}: ${explainer.composite.name}${context ? ` (${context})` : ''}`;

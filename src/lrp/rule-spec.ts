@@ -45,3 +45,10 @@ export type LayerRule = LinearRule | MaxPoolRule | AvgPoolRule | ReluRule | LrnR
 
 export const LINEAR_RULES = ['z', 'epsilon', 'zplus', 'alpha-beta', 'gamma', 'flat', 'wsquare', 'zbox'] as const;
 export const DEFAULT_STABILIZER = 1e-6;
+
+/** A rule as people write it, e.g. `alpha-beta(alpha=2, beta=1, stabilizer=0.000001)`, for messages. */
+export function ruleLabel(rule: LayerRule): string {
+  if (rule.rule === 'pattern') return `pattern(from ${rule.source})`;
+  const params = Object.entries(rule).filter(([k]) => k !== 'rule').map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : v}`);
+  return params.length ? `${rule.rule}(${params.join(', ')})` : rule.rule;
+}
