@@ -20,7 +20,7 @@ export {
   Explainer, Explanation, type ExplainOptions, type GpuExplanation, type GpuTensor, type LayerPlan, type Target,
 } from './api/explainer.ts';
 export {
-  Composite, type CompositeJson, type CompositeOptions, type CompositeRuleJson, type CompositeSource, type LayerSelector,
+  Composite, type CompositeJson, type CompositeOptions, type CompositeRuleJson, type CompositeSource, type DescribedModel, type LayerSelector,
   type PresetInfo, type PresetName,
 } from './api/composite.ts';
 export * from './api/heatmap.ts';

@@ -7,7 +7,6 @@ import type { Graph } from '../graph/ir.ts';
 import { formatComposite, parseComposite, resolveComposite, type CompositeSpec, type ResolvedComposite } from '../lrp/composite.ts';
 import { PRESET_NAMES, presetDescription, type PresetName } from '../lrp/presets.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
-import type { Model } from './model.ts';
 import type { Patterns } from './patterns.ts';
 
 /** The name of a preset composite, e.g. `'cmp-alpha2-flat'` (the paper's LRP_CMP:α2+b). */
@@ -90,6 +89,17 @@ export interface PresetInfo {
 }
 
 /**
+ * What `Composite.describe` reads of a model: its graph and preprocessing. A `Model` is one (the
+ * type is structural so that this module need not import the model's, which imports it).
+ */
+export interface DescribedModel {
+  /** @internal The layer graph the GPU runs (after import and canonization). */
+  readonly graph: Graph;
+  /** The preprocessing images go through (`zbox` takes its input range from it), or null. */
+  readonly preprocess: PreprocessSpec | null;
+}
+
+/**
  * A checked composite: parsing validates everything that does not need a model (rule names,
  * selectors, parameters), so a bad composite fails before any model loads; binding it to a model
  * (`model.explainer(composite)`) checks the rest (`#k` and `name:` selectors that match nothing).
@@ -139,7 +149,7 @@ export class Composite {
    * The rule every layer of `model` gets, as a table (one row per layer: linear index, name, kind,
    * rule with parameters), followed by the notes resolving it produced (defaults taken, ...).
    */
-  describe(model: Model, options: CompositeOptions = {}): string {
+  describe(model: DescribedModel, options: CompositeOptions = {}): string {
     const resolved = this.resolve(model.graph, model.preprocess, options);
     return [formatComposite(resolved, model.graph), ...resolved.notes.map((n) => `note: ${n}`)].join('\n');
   }

@@ -4,7 +4,7 @@ import { PipelineCache, type PipelineProgress } from './pipeline-cache.ts';
 export type { PipelineProgress } from './pipeline-cache.ts';
 import type { ShaderLoader } from './shaders.ts';
 import { Profiler, type KernelTiming } from './profiler.ts';
-import type { Binding, Dispatch } from './dispatch.ts';
+import type { Dispatch } from './dispatch.ts';
 export type { Binding, Dispatch } from './dispatch.ts';
 
 /** The adapter limits worth raising above WebGPU's defaults for big CNNs. */
