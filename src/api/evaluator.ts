@@ -12,6 +12,8 @@ import type { PairRecord, PreparedSample, Skip } from '../eval/types.ts';
 import type { ResolvedComposite } from '../lrp/composite.ts';
 import type { CompositeOptions } from './composite.ts';
 import type { Tensor } from './input.ts';
+import { requireChoice, requireOptions } from './arguments.ts';
+import { untilDestroyed } from './lifetime.ts';
 
 export { aggregate, type Aggregates, type Curve, type ReportRow } from '../eval/aggregate.ts';
 export { isPrepared, prepareDecoded as prepareImage, type PrepareFailure, type PrepareResult } from '../eval/pairs.ts';
@@ -70,7 +72,10 @@ export class Evaluator {
   /** Measures every pair of `samples` under every analyzer. */
   async evaluate(samples: readonly PreparedSample[], options: EvaluateOptions = {}): Promise<Evaluation> {
     if (this.destroyed) throw new Error('this evaluator was destroyed; make a new one with model.evaluator()');
-    const r = await this.engine.evaluate(samples, { init: options.init ?? 'logit', maps: options.maps });
+    options = requireOptions('evaluate', options);
+    const init = requireChoice('evaluate', 'options.init', options.init, ['logit', 'onehot'] as const, 'logit');
+    const r = await untilDestroyed('evaluate', () => (this.destroyed ? 'the evaluator (or its model, or the Lrp)' : null),
+      () => this.engine.evaluate(samples, { init, maps: options.maps }));
     return { records: r.records, skips: r.skips, maps: r.maps };
   }
 

@@ -16,7 +16,8 @@
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Lrp as CoreLrp, adapterName, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from '../api/lrp.ts';
-import type { Model, ModelParts } from '../api/model.ts';
+import { Model, type ModelParts } from '../api/model.ts';
+import { requireInstance, requireString } from '../api/arguments.ts';
 import { Patterns } from '../api/patterns.ts';
 import { weightsDigest } from '../patterns/pattern-set.ts';
 import { fileError } from './file-errors.ts';
@@ -151,6 +152,8 @@ export async function writeNpy(path: string, tensor: Tensor): Promise<void> {
  * `model.explainer('pattern-attribution', { patterns })`.
  */
 export function loadPatterns(dir: string, model: Model): Patterns {
+  requireString('loadPatterns', 'dir', dir, 'the patterns folder\'s path (a string)');
+  requireInstance('loadPatterns', 'model', model, Model, 'a Model from lrp.loadModel()');
   return Patterns.of(readPatterns(dir, model.graph).set, null);
 }
 
@@ -159,6 +162,9 @@ export function loadPatterns(dir: string, model: Model): Patterns {
  * `lrp explain --patterns DIR` and `loadPatterns` read them.
  */
 export function savePatterns(dir: string, patterns: Patterns, model: Model): void {
+  requireString('savePatterns', 'dir', dir, 'the patterns folder\'s path (a string)');
+  requireInstance('savePatterns', 'patterns', patterns, Patterns, 'Patterns from model.learnPatterns(), loadPatterns() or Patterns.fromTensors()');
+  requireInstance('savePatterns', 'model', model, Model, 'a Model from lrp.loadModel()');
   if (patterns.set.graph !== model.graph) throw new Error(`savePatterns: these patterns are not '${model.name}''s`);
   try {
     mkdirSync(dir, { recursive: true });
@@ -167,8 +173,9 @@ export function savePatterns(dir: string, patterns: Patterns, model: Model): voi
   }
   const p = patterns.provenance;
   writePatterns(dir, model.graph, patterns.set.byLayer, {
-    model: model.name, weights: weightsDigest(model.graph), statistics: { library: 'model.learnPatterns()', limit: null },
-    samples: p?.samples ?? 0, skipped: 0, batch: 0, preprocess: model.preprocess, rows: p?.rows ?? new Map(),
+    // Patterns given as tensors or read back carry no statistics: their samples are not known (null), never 0.
+    model: model.name, weights: weightsDigest(model.graph), statistics: { library: p ? 'model.learnPatterns()' : 'Patterns.fromTensors() or loadPatterns()', limit: null },
+    samples: p?.samples ?? null, skipped: 0, batch: 0, preprocess: model.preprocess, rows: p?.rows ?? new Map(),
   });
 }
 
