@@ -99,8 +99,9 @@ function readPatternsFile(dir: string): PatternsFile | null {
   if (f?.format !== PATTERNS_FORMAT) throw new Error(`${path}: not a patterns file (format ${JSON.stringify(f?.format)}, expected ${PATTERNS_FORMAT})`);
   if (!Array.isArray(f.layers) || typeof f.weights !== 'string') throw new Error(`${path}: no "layers" list or "weights" digest`);
   // Patterns of another estimator, or learned from nothing, would explain without meaning anything.
-  if (f.pattern_type !== 'relu') throw new Error(`${path}: pattern_type ${JSON.stringify(f.pattern_type)} is not one this tool applies (only "relu", what lrp patterns learns)`);
-  if (f.samples !== null && !(Number.isSafeInteger(f.samples) && f.samples >= 1)) {
+  // A hand-made file may leave both fields out (only "relu" exists here; samples not known).
+  if (f.pattern_type !== undefined && f.pattern_type !== 'relu') throw new Error(`${path}: pattern_type ${JSON.stringify(f.pattern_type)} is not one this tool applies (only "relu", what lrp patterns learns)`);
+  if (f.samples !== undefined && f.samples !== null && !(Number.isSafeInteger(f.samples) && f.samples >= 1)) {
     throw new Error(`${path}: "samples" is ${JSON.stringify(f.samples)}: patterns are learned from at least one sample (null when not known)`);
   }
   return f;
