@@ -65,3 +65,25 @@ export function requireOptions<T extends object>(where: string, value: T | undef
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw argumentError(where, 'options', 'an object (or left out)', value);
   return value;
 }
+
+/** `value` as a tensor `{ data: Float32Array, shape }` whose shape multiplies out to its length. */
+export function requireTensor(where: string, name: string, value: unknown): { data: Float32Array; shape: readonly number[] } {
+  const t = value as { data?: unknown; shape?: unknown };
+  const ok = typeof t === 'object' && t !== null && t.data instanceof Float32Array && Array.isArray(t.shape)
+    && t.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+  if (!ok) throw argumentError(where, name, 'a tensor { data: Float32Array, shape: whole numbers }', value);
+  const tensor = t as { data: Float32Array; shape: readonly number[] };
+  const n = tensor.shape.reduce((a, d) => a * d, 1);
+  if (n !== tensor.data.length) throw new Error(`${where}: ${name} has ${tensor.data.length} values, but its shape [${tensor.shape.join(', ')}] needs ${n}`);
+  return tensor;
+}
+
+/** `value` as an RGBA image `{ width, height, data }` of width × height × 4 bytes. */
+export function requireImage(where: string, name: string, value: unknown): { width: number; height: number; data: Uint8Array | Uint8ClampedArray } {
+  const i = value as { width?: unknown; height?: unknown; data?: unknown };
+  const ok = typeof i === 'object' && i !== null && Number.isSafeInteger(i.width) && Number.isSafeInteger(i.height)
+    && (i.data instanceof Uint8Array || i.data instanceof Uint8ClampedArray)
+    && i.data.length === 4 * (i.width as number) * (i.height as number);
+  if (!ok) throw argumentError(where, name, 'an RGBA image { width, height, data: width × height × 4 bytes }', value);
+  return value as { width: number; height: number; data: Uint8Array | Uint8ClampedArray };
+}

@@ -160,6 +160,7 @@ export class Lrp {
    * Throws a `NoWebGpuError` saying what to do where there is no WebGPU.
    */
   static async create(options: LrpOptions = {}): Promise<Lrp> {
+    options = requireOptions('Lrp.create', options);
     const shaders = options.shaders ?? embeddedShaders;
     if (options.device !== undefined) {
       if (!isDevice(options.device)) throw new Error('options.device is not a GPUDevice');

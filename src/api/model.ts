@@ -107,6 +107,7 @@ export interface ModelParts {
  */
 export function topClasses(logits: ArrayLike<number>, k = 5, labels: readonly string[] | null = null): RankedClass[] {
   k = requireWhole('topClasses', 'k', k, 1, 5);
+  if (!(ArrayBuffer.isView(logits) || Array.isArray(logits))) throw argumentError('topClasses', 'logits', 'a list or typed array of numbers', logits);
   return topK(logits, k).map((r) => ({ ...r, label: labels?.[r.index] ?? null }));
 }
 
@@ -263,7 +264,7 @@ export class Model implements ModelInfo {
   async explainer(composite: CompositeSource = 'cmp-alpha2-flat', options: CompositeOptions = {}): Promise<Explainer> {
     this.check();
     const parsed = Composite.parse(composite);
-    const resolved = parsed.resolve(this.graph, this.preprocess, options);
+    const resolved = parsed.resolve(this.graph, this.preprocess, requireOptions('explainer', options));
     const engine = await this.made(() => Engine.create(this.forward, resolved));
     const explainer = Explainer.of(this, engine, resolved.notes, formatComposite(resolved, this.graph), () => this.owned.delete(explainer));
     this.owned.add(explainer);
@@ -319,6 +320,7 @@ export class Model implements ModelInfo {
    */
   async explainEach(input: ModelInput, explainers: readonly Explainer[], options: ExplainOptions = {}): Promise<Explanation[]> {
     this.check();
+    if (!Array.isArray(explainers)) throw argumentError('explainEach', 'explainers', 'a list of explainers (from model.explainer())', explainers);
     if (explainers.length === 0) throw new Error('explainEach needs at least one explainer (from model.explainer())');
     return explainEach(this, explainers, input, options);
   }
@@ -329,6 +331,10 @@ export class Model implements ModelInfo {
    */
   async evaluator(analyzers: readonly CompositeSource[] | Readonly<Record<string, CompositeSource>>, options: EvaluatorOptions = {}): Promise<Evaluator> {
     this.check();
+    if (typeof analyzers !== 'object' || analyzers === null) {
+      throw argumentError('evaluator', 'analyzers', 'a list of composites, or an object of them by name', analyzers);
+    }
+    options = requireOptions('evaluator', options);
     const entries = Array.isArray(analyzers)
       ? (analyzers as readonly CompositeSource[]).map((a) => [null, a] as const)
       : Object.entries(analyzers as Readonly<Record<string, CompositeSource>>);

@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Lrp as CoreLrp, adapterName, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from '../api/lrp.ts';
 import { Model, type ModelParts } from '../api/model.ts';
-import { requireInstance, requireString } from '../api/arguments.ts';
+import { argumentError, requireImage, requireInstance, requireOptions, requireString, requireTensor } from '../api/arguments.ts';
 import { Patterns } from '../api/patterns.ts';
 import { weightsDigest } from '../patterns/pattern-set.ts';
 import { fileError } from './file-errors.ts';
@@ -65,6 +65,7 @@ export class Lrp extends CoreLrp {
    * so on few cores than with its default of one per core; other drivers ignore it.
    */
   static override async create(options: NodeLrpOptions = {}): Promise<Lrp> {
+    options = requireOptions('Lrp.create', options);
     const shaders = options.shaders ?? nodeShaderLoader;
     if (options.device !== undefined) {
       const ctx = new GpuContext(options.device, { shaders, onPipelineProgress: options.onPipelineProgress });
@@ -121,27 +122,34 @@ async function readText(path: string, what: string): Promise<string> {
  * libjpeg-turbo (sharp), the decoder of Pillow and torchvision, so pixels match theirs.
  */
 export async function readImage(source: string | Uint8Array): Promise<RgbaImage> {
+  if (!(typeof source === 'string' || source instanceof Uint8Array)) throw argumentError('readImage', 'source', 'a file path or the file\'s bytes (a Uint8Array)', source);
   return typeof source === 'string' ? readImageFile(source) : decodeImage(source, 'image bytes');
 }
 
 /** Writes an RGBA image (e.g. `explanation.heatmap(0)`) as a PNG file. */
 export async function writePng(path: string, image: RgbaImage): Promise<void> {
+  requireString('writePng', 'path', path, 'a file path (a string)');
+  requireImage('writePng', 'image', image);
   await writePngFile(path, image);
 }
 
 /** An RGBA image as PNG bytes. */
 export function pngBytes(image: RgbaImage): Uint8Array {
+  requireImage('pngBytes', 'image', image);
   return new Uint8Array(encodePng(image));
 }
 
 /** Reads a `.npy` file as a float32 tensor (float64 and integer arrays are converted). */
 export async function readNpy(path: string): Promise<Tensor> {
+  requireString('readNpy', 'path', path, 'a file path (a string)');
   const arr = await readNpyFile(path);
   return { data: npyToFloat32(arr), shape: arr.shape };
 }
 
 /** Writes a tensor (e.g. `explanation.relevance`) as a float32 `.npy` file, which `numpy.load` reads. */
 export async function writeNpy(path: string, tensor: Tensor): Promise<void> {
+  requireString('writeNpy', 'path', path, 'a file path (a string)');
+  requireTensor('writeNpy', 'tensor', tensor);
   await writeNpyFile(path, tensor.shape, tensor.data);
 }
 

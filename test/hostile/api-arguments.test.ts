@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeValue } from '../../src/api/arguments.ts';
 import {
-  loadPatterns, Lrp, parseLabels, parsePreprocessSpec, parsePreprocessSpecText, Patterns, savePatterns, topClasses,
+  loadPatterns, localization, Lrp, npyToTensor, parseLabels, parsePreprocessSpec, parsePreprocessSpecText, Patterns, readImage, readNpy,
+  savePatterns, tensorToNpy, topClasses, writeNpy, writePng,
   type Explainer, type Model, type RgbaImage, type Tensor,
 } from '../../src/node/index.ts';
 import { isLinear, numel, type LinearLayer } from '../../src/graph/ir.ts';
@@ -89,6 +90,23 @@ describe('finding 11: errors name the argument and what was given', () => {
     const file = JSON.parse(readFileSync(join(dir, 'patterns.json'), 'utf8'));
     expect([file.samples, file.statistics.library]).toEqual([null, 'Patterns.fromTensors() or loadPatterns()']);
     expect(loadPatterns(dir, model).nodes).toEqual(patterns.nodes);
+  });
+
+  it('the rest of the API\'s entry points name their argument instead of a TypeError', async () => {
+    await expect(Lrp.create(null as never)).rejects.toThrow(/^Lrp\.create: options must be an object \(or left out\), got null$/);
+    await expect(model.explainer('lrp-z', null as never)).rejects.toThrow(/^explainer: options must be an object/);
+    await expect(model.evaluator(null as never)).rejects.toThrow(/^evaluator: analyzers must be a list of composites, or an object of them by name, got null$/);
+    await expect(model.explainEach(image, null as never)).rejects.toThrow(/^explainEach: explainers must be a list of explainers/);
+    expect(() => Patterns.fromTensors(null as never, {})).toThrow(/^Patterns\.fromTensors: model must be a Model/);
+    expect(() => Patterns.fromTensors(model, { x: [1] } as never)).toThrow(/^Patterns\.fromTensors: patterns\['x'\] must be a tensor .*, got an array of 1$/);
+    await expect(readImage(null as never)).rejects.toThrow(/^readImage: source must be a file path or the file's bytes/);
+    await expect(writePng(join(tmp, 'a.png'), { width: 2, height: 2, data: new Uint8Array(3) })).rejects.toThrow(/^writePng: image must be an RGBA image/);
+    await expect(writeNpy(join(tmp, 'a.npy'), null as never)).rejects.toThrow(/^writeNpy: tensor must be a tensor/);
+    await expect(readNpy(null as never)).rejects.toThrow(/^readNpy: path must be a file path \(a string\), got null$/);
+    expect(() => tensorToNpy({ data: new Float32Array(3), shape: [2, 2] })).toThrow(/^tensorToNpy: tensor has 3 values, but its shape \[2, 2\] needs 4$/);
+    expect(() => npyToTensor(null as never)).toThrow(/^npyToTensor: bytes must be the bytes of a \.npy file/);
+    expect(() => localization(null as never, [])).toThrow(/^localization: relevance must be a tensor/);
+    expect(() => topClasses(null as never)).toThrow(/^topClasses: logits must be a list or typed array of numbers, got null$/);
   });
 
   it('target NaN is reported as NaN, not null', async () => {
