@@ -5,7 +5,9 @@
  * the same thing, is checked the same way and is described the same way wherever it appears.
  *
  * Validation happens before any work: a bad value exits with status 2 and one line naming the
- * option and what it takes (`--batch must be a whole number >= 1, got 1.5`).
+ * option and what it takes (`--batch must be a whole number >= 1, got 1.5`). Only options declared
+ * lists (`array: true`) may be given more than once (rejectRepeatedOptions); a string option given
+ * '' is refused rather than read as "not given".
  */
 import type { Argv, CommandModule, Options, PositionalOptions } from 'yargs';
 import { COLORMAP_NAMES, colormap, HEATMAP_DEFAULTS, HEATMAP_MODES, type HeatmapMode } from '../src/heatmap/index.ts';
