@@ -15,7 +15,7 @@ import { patternsCommand } from './commands/patterns.ts';
 import { predictCommand } from './commands/predict.ts';
 import { synthCommand } from './commands/synth.ts';
 import { webCommand } from './commands/web.ts';
-import { rejectUnknownOptions, suggest, UsageError, type DefinedCommand } from './options.ts';
+import { rejectRepeatedOptions, rejectUnknownOptions, suggest, UsageError, type DefinedCommand } from './options.ts';
 
 export const COMMANDS: readonly DefinedCommand[] = [
   inspectCommand, predictCommand, explainCommand, webCommand, synthCommand, evalCommand, mergeCommand, occlusionCommand, patternsCommand, demoCommand,
@@ -38,7 +38,10 @@ export async function runCli(argv: readonly string[], opts: RunOptions = {}): Pr
     }
     await y
       // yargs passes the instance as a second argument its types leave out.
-      .middleware(((a: Record<string, unknown>, inst: Argv) => rejectUnknownOptions(a, inst)) as unknown as MiddlewareFunction, true)
+      .middleware(((a: Record<string, unknown>, inst: Argv) => {
+        rejectUnknownOptions(a, inst);
+        rejectRepeatedOptions(a, inst, argv);
+      }) as unknown as MiddlewareFunction, true)
       .demandCommand(1, 'name a command (see lrp --help)')
       .recommendCommands()
       .strict()

@@ -5,7 +5,9 @@
  * the same thing, is checked the same way and is described the same way wherever it appears.
  *
  * Validation happens before any work: a bad value exits with status 2 and one line naming the
- * option and what it takes (`--batch must be a whole number >= 1, got 1.5`).
+ * option and what it takes (`--batch must be a whole number >= 1, got 1.5`). Only options declared
+ * lists (`array: true`) may be given more than once (rejectRepeatedOptions); a string option given
+ * '' is refused rather than read as "not given".
  */
 import type { Argv, CommandModule, Options, PositionalOptions } from 'yargs';
 import { COLORMAP_NAMES, colormap, HEATMAP_DEFAULTS, HEATMAP_MODES, type HeatmapMode } from '../src/heatmap/index.ts';
@@ -206,6 +208,42 @@ export function rejectUnknownOptions(argv: Record<string, unknown>, y: Argv): vo
   }
 }
 
+/**
+ * A yargs middleware (before validation), the one rule on repetition: an option may be given more
+ * than once only where it is declared a list (`array: true`: --input, --composite); any other
+ * given twice (`--out A --out B`, `--overlay --no-overlay`) is a UsageError naming it, before any
+ * work. yargs would otherwise hand the command an array where it expects one value (or, for a
+ * boolean, silently keep the last). `raw` is the command line, for booleans, which yargs collapses.
+ */
+export function rejectRepeatedOptions(argv: Record<string, unknown>, y: Argv, raw: readonly string[]): void {
+  const o = (y as unknown as { getOptions(): unknown }).getOptions() as {
+    key: Record<string, unknown>; alias: Record<string, string[]>; array: string[]; boolean: string[];
+  };
+  const lists = new Set(o.array);
+  const end = raw.indexOf('--');
+  const tokens = (end < 0 ? raw : raw.slice(0, end)).filter((t) => t.startsWith('--'));
+  for (const key of Object.keys(o.key)) {
+    if (lists.has(key) || key === 'help' || key === 'version') continue;
+    const names = [key, camel(key), ...(o.alias[key] ?? [])];
+    const given = tokens.filter((t) => {
+      const name = t.slice(2).split('=')[0];
+      return names.includes(name) || (o.boolean.includes(key) && names.some((n) => name === `no-${n}`));
+    });
+    const value = argv[key];
+    const values = Array.isArray(value) ? value.map((v) => (v === false ? `--no-${key}` : `'${String(v)}'`)) : given;
+    if (values.length < 2 && given.length < 2) continue;
+    throw new UsageError(`--${key} is given ${Math.max(values.length, given.length)} times (${values.join(', ')}) but takes one value: give it once`);
+  }
+}
+
+/** A string option given as '' (or blanks) names nothing; refused rather than taken as "not given". */
+function emptyValue(s: OptionSpec, value: unknown): string | null {
+  if (s.opt.type !== 'string') return null;
+  const values = Array.isArray(value) ? value : [value];
+  return values.some((v) => typeof v === 'string' && v.trim() === '')
+    ? `--${s.name} is given an empty value: give ${s.opt.array ? 'values' : 'a value'}, or leave the option out` : null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------------------------
@@ -252,6 +290,10 @@ export function defineCommand<A>(def: CommandDef<A>): DefinedCommand<A> {
         }
         const msg = def.check?.(args as A);
         if (msg) throw new UsageError(msg);
+        for (const s of def.options) {
+          const empty = emptyValue(s, (args as Record<string, unknown>)[s.name]);
+          if (empty) throw new UsageError(empty);
+        }
         return true;
       }) as unknown as Argv<A>;
     },

@@ -12,6 +12,8 @@ import type { PairRecord, PreparedSample, Skip } from '../eval/types.ts';
 import type { ResolvedComposite } from '../lrp/composite.ts';
 import type { CompositeOptions } from './composite.ts';
 import type { Tensor } from './input.ts';
+import { argumentError, requireChoice, requireOptions, requireTensor } from './arguments.ts';
+import { untilDestroyed } from './lifetime.ts';
 
 export { aggregate, type Aggregates, type Curve, type ReportRow } from '../eval/aggregate.ts';
 export { isPrepared, prepareDecoded as prepareImage, type PrepareFailure, type PrepareResult } from '../eval/pairs.ts';
@@ -70,7 +72,10 @@ export class Evaluator {
   /** Measures every pair of `samples` under every analyzer. */
   async evaluate(samples: readonly PreparedSample[], options: EvaluateOptions = {}): Promise<Evaluation> {
     if (this.destroyed) throw new Error('this evaluator was destroyed; make a new one with model.evaluator()');
-    const r = await this.engine.evaluate(samples, { init: options.init ?? 'logit', maps: options.maps });
+    options = requireOptions('evaluate', options);
+    const init = requireChoice('evaluate', 'options.init', options.init, ['logit', 'onehot'] as const, 'logit');
+    const r = await untilDestroyed('evaluate', () => (this.destroyed ? 'the evaluator (or its model, or the Lrp)' : null),
+      () => this.engine.evaluate(samples, { init, maps: options.maps }));
     return { records: r.records, skips: r.skips, maps: r.maps };
   }
 
@@ -97,6 +102,8 @@ export interface Localization extends PairSums {
  * e.g. from `boxMask`) with the total. Float64; the evaluator computes the same on the GPU.
  */
 export function localization(relevance: Tensor, mask: ArrayLike<number>, sample = 0): Localization {
+  requireTensor('localization', 'relevance', relevance);
+  if (!(ArrayBuffer.isView(mask) || Array.isArray(mask))) throw argumentError('localization', 'mask', 'an H×W list or typed array (boxMask gives one)', mask);
   if (relevance.shape.length !== 4) throw new Error(`localization needs an N×C×H×W relevance, got shape [${relevance.shape.join(', ')}]`);
   const [n, c, h, w] = relevance.shape;
   if (!Number.isInteger(sample) || sample < 0 || sample >= n) throw new Error(`sample ${sample} is not in the batch of ${n}`);

@@ -11,6 +11,8 @@ import type { PreprocessSpec } from '../preprocess/spec.ts';
 import * as lrp from '../lrp/explainer.ts';
 import { relevanceHeatmap, type PictureOptions } from './heatmap.ts';
 import { toBatch, type ModelInput, type Tensor } from './input.ts';
+import { describeValue, requireChoice, requireOptions, requireWhole } from './arguments.ts';
+import { untilDestroyed } from './lifetime.ts';
 
 /** A class to explain: its index in the model's output, or `'predicted'` (each sample's highest logit). */
 export type Target = number | 'predicted';
@@ -195,15 +197,18 @@ export class Explainer {
    */
   async explainOnGpu(input: ModelInput, options: Omit<ExplainOptions, 'batchSize'> = {}): Promise<GpuExplanation> {
     this.check();
+    options = requireOptions('explainOnGpu', options);
+    const init = initOf('explainOnGpu', options.init);
     const { forward } = this.model;
     const { data, count } = toBatch(input, this.model);
     if (count > this.engine.maxBatch) {
       throw new Error(`explainOnGpu takes one GPU batch, at most ${this.engine.maxBatch} samples for model '${this.model.name}' under ${this.composite} on this device; `
         + `got ${count}: split the input, or use explain(), which splits it for you`);
     }
-    const acts = await forward.forward(data, count);
+    const acts = await untilDestroyed('explainOnGpu', destroyedOf([this]), () => forward.forward(data, count));
     try {
-      const r = await this.engine.relevanceOnGpu(acts, { targets: targetList(options.target, count), init: options.init ?? 'logit' });
+      const r = await untilDestroyed('explainOnGpu', destroyedOf([this]),
+        () => this.engine.relevanceOnGpu(acts, { targets: targetList(options.target, count), init }));
       const classes = r.logits.length / count;
       let released = false;
       return {
@@ -230,6 +235,11 @@ export class Explainer {
     this.onDestroy();
   }
 
+  /** @internal Whether destroy() ran (itself, or through its model's or the Lrp's). */
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
   private check(): void {
     if (this.destroyed) throw new Error(`explainer ${this.composite} of model '${this.model.name}' was destroyed; make a new one with model.explainer()`);
   }
@@ -240,6 +250,8 @@ export class Explainer {
  * shared by all: what `Explainer.explain` and `Model.explainEach` run.
  */
 export async function explainEach(model: ExplainedModel, explainers: readonly Explainer[], input: ModelInput, options: ExplainOptions): Promise<Explanation[]> {
+  options = requireOptions('explain', options);
+  const init = initOf('explain', options.init);
   const engines = explainers.map((e) => e.relevancePass);
   for (const e of engines) {
     if (e.forward !== model.forward) throw new Error(`explainer ${e.composite.name} belongs to another model than '${model.name}'`);
@@ -256,12 +268,12 @@ export async function explainEach(model: ExplainedModel, explainers: readonly Ex
   }));
   for (let n0 = 0; n0 < count; n0 += batch) {
     const n = Math.min(batch, count - n0);
-    const acts = await forward.forward(data.subarray(n0 * per, (n0 + n) * per), n);
+    const acts = await untilDestroyed('explain', destroyedOf(explainers), () => forward.forward(data.subarray(n0 * per, (n0 + n) * per), n));
     try {
       for (const [k, engine] of engines.entries()) {
-        const ex = await engine.explainActivations(acts, {
-          targets: targets.length === 1 ? targets : targets.slice(n0, n0 + n), init: options.init ?? 'logit',
-        });
+        const ex = await untilDestroyed('explain', destroyedOf(explainers), () => engine.explainActivations(acts, {
+          targets: targets.length === 1 ? targets : targets.slice(n0, n0 + n), init,
+        }));
         const o = out[k];
         o.logits.set(ex.logits, n0 * classes);
         o.relevance.set(ex.relevance, n0 * per);
@@ -279,6 +291,18 @@ export async function explainEach(model: ExplainedModel, explainers: readonly Ex
   ));
 }
 
+/** What of `explainers` was destroyed (itself, or through its model or the Lrp), for untilDestroyed. */
+function destroyedOf(explainers: readonly Explainer[]): () => string | null {
+  return () => {
+    const e = explainers.find((x) => x.isDestroyed);
+    return e ? `explainer ${e.composite} (or its model, or the Lrp)` : null;
+  };
+}
+
+function initOf(where: string, init: unknown): 'logit' | 'onehot' {
+  return requireChoice(where, 'options.init', init, ['logit', 'onehot'] as const, 'logit');
+}
+
 function targetList(target: ExplainOptions['target'], count: number): lrp.Target[] {
   const list = target === undefined ? ['predicted' as const] : Array.isArray(target) ? [...target] : [target as Target];
   if (list.length !== 1 && list.length !== count) {
@@ -286,13 +310,12 @@ function targetList(target: ExplainOptions['target'], count: number): lrp.Target
   }
   for (const t of list) {
     if (t !== 'predicted' && !(Number.isInteger(t) && (t as number) >= 0)) {
-      throw new Error(`target ${JSON.stringify(t)} is neither a class index (0, 1, ...) nor 'predicted'`);
+      throw new Error(`target ${describeValue(t)} is neither a class index (0, 1, ...) nor 'predicted'`);
     }
   }
   return list;
 }
 
 function batchSize(asked: number | undefined, max: number): number {
-  if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1)) throw new Error(`batchSize must be a whole number >= 1, got ${asked}`);
-  return Math.max(1, Math.min(asked ?? 16, max));
+  return Math.max(1, Math.min(requireWhole('explain', 'options.batchSize', asked, 1, 16), max));
 }

@@ -21,6 +21,7 @@ import { parseLabels } from '../io/labels.ts';
 import { WGSL } from '../kernels/wgsl.generated.ts';
 import { builtinPreprocess } from '../preprocess/presets.ts';
 import { parsePreprocessSpec, parsePreprocessSpecText, type PreprocessSpec } from '../preprocess/spec.ts';
+import { requireOptions } from './arguments.ts';
 import { checkPreprocessFits } from './input.ts';
 import { Model, type ModelParts } from './model.ts';
 
@@ -159,6 +160,7 @@ export class Lrp {
    * Throws a `NoWebGpuError` saying what to do where there is no WebGPU.
    */
   static async create(options: LrpOptions = {}): Promise<Lrp> {
+    options = requireOptions('Lrp.create', options);
     const shaders = options.shaders ?? embeddedShaders;
     if (options.device !== undefined) {
       if (!isDevice(options.device)) throw new Error('options.device is not a GPUDevice');
@@ -184,9 +186,20 @@ export class Lrp {
    */
   async loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
     if (this.destroyed) throw new Error('this Lrp was destroyed; create another with Lrp.create()');
+    options = requireOptions('loadModel', options);
     const parts = await this.readModel(source, options);
     if (parts.preprocess) checkPreprocessFits(parts.graph, parts.preprocess, parts.name);
-    const forward = await ForwardModel.create(this.context, parts.graph);
+    const gone = () => new Error(`loadModel: the Lrp was destroyed while '${parts.name}' was loading (destroy() came before it finished)`);
+    let forward: ForwardModel;
+    try {
+      forward = await ForwardModel.create(this.context, parts.graph);
+    } catch (e) {
+      throw this.destroyed ? gone() : e;
+    }
+    if (this.destroyed) {
+      forward.destroy();
+      throw gone();
+    }
     const model = Model.of({ ...parts }, forward, () => this.models.delete(model));
     this.models.add(model);
     return model;

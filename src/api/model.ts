@@ -18,6 +18,8 @@ import { Patterns } from './patterns.ts';
 import { PatternStatistics } from '../patterns/statistics.ts';
 import { patternFromSums } from '../patterns/sums.ts';
 import { patternsDigest } from '../patterns/pattern-set.ts';
+import { argumentError, requireOptions, requireWhole } from './arguments.ts';
+import { untilDestroyed } from './lifetime.ts';
 
 /** One class of a prediction. */
 export interface RankedClass {
@@ -104,6 +106,8 @@ export interface ModelParts {
  * `labels`, their names.
  */
 export function topClasses(logits: ArrayLike<number>, k = 5, labels: readonly string[] | null = null): RankedClass[] {
+  k = requireWhole('topClasses', 'k', k, 1, 5);
+  if (!(ArrayBuffer.isView(logits) || Array.isArray(logits))) throw argumentError('topClasses', 'logits', 'a list or typed array of numbers', logits);
   return topK(logits, k).map((r) => ({ ...r, label: labels?.[r.index] ?? null }));
 }
 
@@ -121,6 +125,13 @@ async function* inputsOf(input: ModelInput | Iterable<ModelInput> | AsyncIterabl
     return;
   }
   yield* input as Iterable<ModelInput> | AsyncIterable<ModelInput>;
+}
+
+/** Whether `input` is something learnPatterns can read: an input, or an iterable or async iterable. */
+function isInputOrStream(input: unknown): boolean {
+  if (input instanceof Float32Array || Array.isArray(input)) return true;
+  if (typeof input !== 'object' || input === null) return false;
+  return 'data' in input || Symbol.iterator in input || Symbol.asyncIterator in input;
 }
 
 /** Things a model made and destroys with it. */
@@ -232,14 +243,15 @@ export class Model implements ModelInfo {
   /** Runs the model: per sample, the logits and the `top` (default 5) classes. */
   async predict(input: ModelInput, options: { readonly top?: number } = {}): Promise<Prediction[]> {
     this.check();
+    const top = requireWhole('predict', 'options.top', requireOptions('predict', options).top, 1, 5);
     const { data, count } = toBatch(input, this);
-    const logits = await predict(this.forward, data, count);
+    const logits = await this.untilDestroyed('predict', () => predict(this.forward, data, count));
     const classes = this.classes;
     return Array.from({ length: count }, (_, n) => {
       const row = logits.slice(n * classes, (n + 1) * classes);
       return {
         logits: row,
-        top: topClasses(row, options.top ?? 5, this.labels),
+        top: topClasses(row, top, this.labels),
       };
     });
   }
@@ -252,8 +264,8 @@ export class Model implements ModelInfo {
   async explainer(composite: CompositeSource = 'cmp-alpha2-flat', options: CompositeOptions = {}): Promise<Explainer> {
     this.check();
     const parsed = Composite.parse(composite);
-    const resolved = parsed.resolve(this.graph, this.preprocess, options);
-    const engine = await Engine.create(this.forward, resolved);
+    const resolved = parsed.resolve(this.graph, this.preprocess, requireOptions('explainer', options));
+    const engine = await this.made(() => Engine.create(this.forward, resolved));
     const explainer = Explainer.of(this, engine, resolved.notes, formatComposite(resolved, this.graph), () => this.owned.delete(explainer));
     this.owned.add(explainer);
     return explainer;
@@ -268,20 +280,21 @@ export class Model implements ModelInfo {
    */
   async learnPatterns(input: ModelInput | Iterable<ModelInput> | AsyncIterable<ModelInput>, options: LearnPatternsOptions = {}): Promise<Patterns> {
     this.check();
-    const batch = options.batchSize ?? Math.min(16, this.maxBatch);
+    if (!isInputOrStream(input)) throw argumentError('learnPatterns', 'input', 'images, a tensor, or an iterable or async iterable of them', input);
+    const batch = requireOptions('learnPatterns', options).batchSize ?? Math.min(16, this.maxBatch);
     if (!(Number.isSafeInteger(batch) && batch >= 1 && batch <= this.maxBatch)) {
-      throw new Error(`batchSize must be a whole number from 1 to ${this.maxBatch} (what model '${this.name}' fits), got ${batch}`);
+      throw argumentError('learnPatterns', 'options.batchSize', `a whole number from 1 to ${this.maxBatch} (what model '${this.name}' fits)`, batch);
     }
-    const stats = await PatternStatistics.create(this.forward);
+    const stats = await this.untilDestroyed('learnPatterns', () => PatternStatistics.create(this.forward));
     try {
       const per = numel(this.inputShape);
       for await (const one of inputsOf(input)) {
         const { data, count } = toBatch(one, this);
         for (let n0 = 0; n0 < count; n0 += batch) {
           const n = Math.min(batch, count - n0);
-          const acts = await this.forward.forward(data.subarray(n0 * per, (n0 + n) * per), n);
+          const acts = await this.untilDestroyed('learnPatterns', () => this.forward.forward(data.subarray(n0 * per, (n0 + n) * per), n));
           try {
-            await stats.accumulate(acts);
+            await this.untilDestroyed('learnPatterns', () => stats.accumulate(acts));
           } finally {
             acts.release();
           }
@@ -291,7 +304,7 @@ export class Model implements ModelInfo {
       const byLayer = new Map<string, Float32Array>();
       const rows = new Map<string, number>();
       for (const layer of stats.linearLayers) {
-        const sums = await stats.readLayer(layer.name);
+        const sums = await this.untilDestroyed('learnPatterns', () => stats.readLayer(layer.name));
         byLayer.set(layer.name, patternFromSums(layer.weight, sums));
         rows.set(layer.name, sums.rows);
       }
@@ -307,6 +320,7 @@ export class Model implements ModelInfo {
    */
   async explainEach(input: ModelInput, explainers: readonly Explainer[], options: ExplainOptions = {}): Promise<Explanation[]> {
     this.check();
+    if (!Array.isArray(explainers)) throw argumentError('explainEach', 'explainers', 'a list of explainers (from model.explainer())', explainers);
     if (explainers.length === 0) throw new Error('explainEach needs at least one explainer (from model.explainer())');
     return explainEach(this, explainers, input, options);
   }
@@ -317,6 +331,10 @@ export class Model implements ModelInfo {
    */
   async evaluator(analyzers: readonly CompositeSource[] | Readonly<Record<string, CompositeSource>>, options: EvaluatorOptions = {}): Promise<Evaluator> {
     this.check();
+    if (typeof analyzers !== 'object' || analyzers === null) {
+      throw argumentError('evaluator', 'analyzers', 'a list of composites, or an object of them by name', analyzers);
+    }
+    options = requireOptions('evaluator', options);
     const entries = Array.isArray(analyzers)
       ? (analyzers as readonly CompositeSource[]).map((a) => [null, a] as const)
       : Object.entries(analyzers as Readonly<Record<string, CompositeSource>>);
@@ -326,7 +344,7 @@ export class Model implements ModelInfo {
       const resolved = composite.resolve(this.graph, this.preprocess, options);
       return { name: name ?? composite.name, composite: resolved };
     });
-    const evaluator = await Evaluator.of(this.forward, list, options, () => this.owned.delete(evaluator));
+    const evaluator = await this.made(() => Evaluator.of(this.forward, list, options, () => this.owned.delete(evaluator)));
     this.owned.add(evaluator);
     return evaluator;
   }
@@ -342,5 +360,24 @@ export class Model implements ModelInfo {
 
   private check(): void {
     if (this.destroyed) throw new Error(`model '${this.name}' was destroyed; load it again with lrp.loadModel()`);
+  }
+
+  /** Something made on the GPU for this model; destroyed again, with an error, when the model was destroyed meanwhile. */
+  private async made<T extends Owned>(make: () => Promise<T>): Promise<T> {
+    let made: T;
+    try {
+      made = await make();
+    } catch (e) {
+      this.check();
+      throw e;
+    }
+    if (this.destroyed) made.destroy();
+    this.check();
+    return made;
+  }
+
+  /** One GPU step of `what`, failing with "destroyed" when the model (or the Lrp) was destroyed meanwhile. */
+  private untilDestroyed<T>(what: string, step: () => Promise<T>): Promise<T> {
+    return untilDestroyed(what, () => (this.destroyed ? `model '${this.name}' (or the Lrp)` : null), step);
   }
 }

@@ -7,6 +7,7 @@ import type { Graph } from '../graph/ir.ts';
 import { isLinear, type LinearLayer } from '../graph/ir.ts';
 import { bindPatterns, sourceWeightShape, toSourceLayout, type PatternSet } from '../patterns/pattern-set.ts';
 import type { Tensor } from './input.ts';
+import { argumentError, requireTensor } from './arguments.ts';
 
 /** What learning saw, when the patterns were learned here. */
 export interface PatternsProvenance {
@@ -46,6 +47,11 @@ export class Patterns {
    * MatMul), checked against `model`: every Conv, Gemm and MatMul needs one, of its shape.
    */
   static fromTensors(model: { readonly graph: Graph; readonly name: string }, patterns: Readonly<Record<string, Tensor>>): Patterns {
+    if (typeof model !== 'object' || model === null || !('graph' in model)) throw argumentError('Patterns.fromTensors', 'model', 'a Model from lrp.loadModel()', model);
+    if (typeof patterns !== 'object' || patterns === null || Array.isArray(patterns)) {
+      throw argumentError('Patterns.fromTensors', 'patterns', 'an object of tensors by node name', patterns);
+    }
+    for (const [node, t] of Object.entries(patterns)) requireTensor('Patterns.fromTensors', `patterns['${node}']`, t);
     const entries = Object.entries(patterns).map(([node, t]) => ({ node, shape: t.shape, data: t.data, file: `pattern '${node}'` }));
     return new Patterns(bindPatterns(model.graph, entries, { source: `the patterns given for '${model.name}'`, digest: null }), null);
   }

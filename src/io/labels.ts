@@ -1,3 +1,5 @@
+import { argumentError } from '../api/arguments.ts';
+
 /**
  * Class names for printing, from the text of a labels file: `synset_words.txt` ("n01440764 tench,
  * Tinca tinca" gives "tench, Tinca tinca"), Keras' `imagenet_class_index.json` ({"0": ["n01440764",
@@ -5,9 +7,12 @@
  * the file (src/node/labels.ts), the page takes it from a file picker; both parse it here.
  *
  * The text is JSON when `source` ends in `.json` or the text starts with `[` or `{` (a page's file
- * may come without a telling name); blank lines are skipped.
+ * may come without a telling name); blank lines are skipped. `source` names the text in errors
+ * (a file name; default `parseLabels`).
  */
-export function parseLabels(text: string, source: string): string[] {
+export function parseLabels(text: string, source = 'parseLabels'): string[] {
+  if (typeof text !== 'string') throw argumentError('parseLabels', 'text', 'the text of a labels file (a string)', text);
+  if (typeof source !== 'string') throw argumentError('parseLabels', 'source', 'a name for messages (a string, or left out)', source);
   if (source.endsWith('.json') || /^\s*[[{]/.test(text)) {
     let json: unknown;
     try {

@@ -16,7 +16,8 @@
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Lrp as CoreLrp, adapterName, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from '../api/lrp.ts';
-import type { Model, ModelParts } from '../api/model.ts';
+import { Model, type ModelParts } from '../api/model.ts';
+import { argumentError, requireImage, requireInstance, requireOptions, requireString, requireTensor } from '../api/arguments.ts';
 import { Patterns } from '../api/patterns.ts';
 import { weightsDigest } from '../patterns/pattern-set.ts';
 import { fileError } from './file-errors.ts';
@@ -64,6 +65,7 @@ export class Lrp extends CoreLrp {
    * so on few cores than with its default of one per core; other drivers ignore it.
    */
   static override async create(options: NodeLrpOptions = {}): Promise<Lrp> {
+    options = requireOptions('Lrp.create', options);
     const shaders = options.shaders ?? nodeShaderLoader;
     if (options.device !== undefined) {
       const ctx = new GpuContext(options.device, { shaders, onPipelineProgress: options.onPipelineProgress });
@@ -120,27 +122,34 @@ async function readText(path: string, what: string): Promise<string> {
  * libjpeg-turbo (sharp), the decoder of Pillow and torchvision, so pixels match theirs.
  */
 export async function readImage(source: string | Uint8Array): Promise<RgbaImage> {
+  if (!(typeof source === 'string' || source instanceof Uint8Array)) throw argumentError('readImage', 'source', 'a file path or the file\'s bytes (a Uint8Array)', source);
   return typeof source === 'string' ? readImageFile(source) : decodeImage(source, 'image bytes');
 }
 
 /** Writes an RGBA image (e.g. `explanation.heatmap(0)`) as a PNG file. */
 export async function writePng(path: string, image: RgbaImage): Promise<void> {
+  requireString('writePng', 'path', path, 'a file path (a string)');
+  requireImage('writePng', 'image', image);
   await writePngFile(path, image);
 }
 
 /** An RGBA image as PNG bytes. */
 export function pngBytes(image: RgbaImage): Uint8Array {
+  requireImage('pngBytes', 'image', image);
   return new Uint8Array(encodePng(image));
 }
 
 /** Reads a `.npy` file as a float32 tensor (float64 and integer arrays are converted). */
 export async function readNpy(path: string): Promise<Tensor> {
+  requireString('readNpy', 'path', path, 'a file path (a string)');
   const arr = await readNpyFile(path);
   return { data: npyToFloat32(arr), shape: arr.shape };
 }
 
 /** Writes a tensor (e.g. `explanation.relevance`) as a float32 `.npy` file, which `numpy.load` reads. */
 export async function writeNpy(path: string, tensor: Tensor): Promise<void> {
+  requireString('writeNpy', 'path', path, 'a file path (a string)');
+  requireTensor('writeNpy', 'tensor', tensor);
   await writeNpyFile(path, tensor.shape, tensor.data);
 }
 
@@ -151,6 +160,8 @@ export async function writeNpy(path: string, tensor: Tensor): Promise<void> {
  * `model.explainer('pattern-attribution', { patterns })`.
  */
 export function loadPatterns(dir: string, model: Model): Patterns {
+  requireString('loadPatterns', 'dir', dir, 'the patterns folder\'s path (a string)');
+  requireInstance('loadPatterns', 'model', model, Model, 'a Model from lrp.loadModel()');
   return Patterns.of(readPatterns(dir, model.graph).set, null);
 }
 
@@ -159,6 +170,9 @@ export function loadPatterns(dir: string, model: Model): Patterns {
  * `lrp explain --patterns DIR` and `loadPatterns` read them.
  */
 export function savePatterns(dir: string, patterns: Patterns, model: Model): void {
+  requireString('savePatterns', 'dir', dir, 'the patterns folder\'s path (a string)');
+  requireInstance('savePatterns', 'patterns', patterns, Patterns, 'Patterns from model.learnPatterns(), loadPatterns() or Patterns.fromTensors()');
+  requireInstance('savePatterns', 'model', model, Model, 'a Model from lrp.loadModel()');
   if (patterns.set.graph !== model.graph) throw new Error(`savePatterns: these patterns are not '${model.name}''s`);
   try {
     mkdirSync(dir, { recursive: true });
@@ -167,8 +181,9 @@ export function savePatterns(dir: string, patterns: Patterns, model: Model): voi
   }
   const p = patterns.provenance;
   writePatterns(dir, model.graph, patterns.set.byLayer, {
-    model: model.name, weights: weightsDigest(model.graph), statistics: { library: 'model.learnPatterns()', limit: null },
-    samples: p?.samples ?? 0, skipped: 0, batch: 0, preprocess: model.preprocess, rows: p?.rows ?? new Map(),
+    // Patterns given as tensors or read back carry no statistics: their samples are not known (null), never 0.
+    model: model.name, weights: weightsDigest(model.graph), statistics: { library: p ? 'model.learnPatterns()' : 'Patterns.fromTensors() or loadPatterns()', limit: null },
+    samples: p?.samples ?? null, skipped: 0, batch: 0, preprocess: model.preprocess, rows: p?.rows ?? new Map(),
   });
 }
 

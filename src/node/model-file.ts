@@ -11,6 +11,7 @@ import { convertOnnx } from '../graph/onnx/import.ts';
 import { BUILTIN_MODELS, builtinModelUncanonized, isBuiltinSpec } from '../graph/zoo.ts';
 import { builtinPreprocess } from '../preprocess/presets.ts';
 import { parsePreprocessSpecText, type PreprocessSpec } from '../preprocess/spec.ts';
+import { readFileNamed } from './file-errors.ts';
 
 export interface LoadedModel {
   /** The canonized graph every command runs. */
@@ -55,7 +56,8 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
     if (!existsSync(spec)) {
       throw new Error(`${spec}: no such model file (or built-in model: ${BUILTIN_MODELS.map((m) => `${m}:random`).join(', ')})`);
     }
-    const bytes = new Uint8Array(readFileSync(spec));
+    if (statSync(spec).isDirectory()) throw new Error(`${spec}: a folder, not an ONNX model file`);
+    const bytes = new Uint8Array(readFileNamed(spec, 'read the model', null));
     const converted = convertOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec, externalData) });
     original = converted.graph;
     foldedConstants = converted.stats.foldedConstants;

@@ -2,6 +2,7 @@
  * The model's preprocessing spec (`MODEL.onnx.json` or `--preprocess FILE`), format in
  * shared/docs/evaluation-protocol.md, "Preprocessing".
  */
+import { argumentError, describeValue } from '../api/arguments.ts';
 
 /** The input's channels: RGB (PyTorch, torchvision), BGR (Caffe), or one grey channel (luma). */
 export type ChannelOrder = 'RGB' | 'BGR' | 'GRAY';
@@ -31,12 +32,18 @@ export interface PreprocessSpec {
 
 const KEYS = new Set(['size', 'channels', 'scale', 'mean', 'std', 'resize', 'shorter']);
 
+function checkSource(where: string, source: unknown): void {
+  if (typeof source !== 'string') throw argumentError(where, 'source', 'a name for messages (a string, or left out)', source);
+}
+
 export function channelCount(spec: Pick<PreprocessSpec, 'channels'>): number {
   return spec.channels === 'GRAY' ? 1 : 3;
 }
 
-/** Parses the JSON text of a spec file; errors name `source`. */
-export function parsePreprocessSpecText(text: string, source: string): PreprocessSpec {
+/** Parses the JSON text of a spec file; errors name `source` (default `parsePreprocessSpecText`). */
+export function parsePreprocessSpecText(text: string, source = 'parsePreprocessSpecText'): PreprocessSpec {
+  checkSource('parsePreprocessSpecText', source);
+  if (typeof text !== 'string') throw argumentError('parsePreprocessSpecText', 'text', 'JSON text (a string)', text);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -46,13 +53,17 @@ export function parsePreprocessSpecText(text: string, source: string): Preproces
   return parsePreprocessSpec(json, source);
 }
 
-/** Validates an already-parsed spec, filling the defaults (scale 1, mean 0, std 1, resize 'rescale'). */
-export function parsePreprocessSpec(json: unknown, source: string): PreprocessSpec {
+/**
+ * Validates an already-parsed spec, filling the defaults (scale 1, mean 0, std 1, resize 'rescale');
+ * errors name `source` (a file name; default `parsePreprocessSpec`).
+ */
+export function parsePreprocessSpec(json: unknown, source = 'parsePreprocessSpec'): PreprocessSpec {
+  checkSource('parsePreprocessSpec', source);
   const fail = (field: string, what: string): never => {
     throw new Error(`${source}: preprocessing spec field "${field}" ${what}`);
   };
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new Error(`${source}: preprocessing spec must be a JSON object`);
+    throw new Error(`${source}: preprocessing spec must be a JSON object, got ${describeValue(json)}`);
   }
   const o = json as Record<string, unknown>;
   // Unknown keys are almost always typos ("channel", "sizes") that would silently fall back to a default.

@@ -14,7 +14,7 @@
  *
  * Every file is written through a temporary file and a rename, so each is either whole or absent.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, LinearLayer } from '../../graph/ir.ts';
 import { isLinear } from '../../graph/ir.ts';
@@ -23,7 +23,7 @@ import { bindPatterns, toSourceLayout, sourceWeightShape, type PatternEntry, typ
 import type { StatsSnapshot } from '../../patterns/statistics.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import { writeFileAtomic } from '../eval/files.ts';
-import { fileError } from '../file-errors.ts';
+import { fileError, readFileNamed } from '../file-errors.ts';
 
 export const PATTERNS_JSON = 'patterns.json';
 export const CHECKPOINT_FILE = 'patterns.checkpoint';
@@ -44,8 +44,8 @@ export interface PatternsFile {
   /** iNNvestigate's pattern type; the only one this tool learns. */
   readonly pattern_type: 'relu';
   readonly statistics: StatisticsSource & { readonly limit: number | null };
-  /** Samples the statistics cover, and samples of the set that could not be read. */
-  readonly samples: number;
+  /** Samples the statistics cover (null: not known, for patterns saved from tensors or read back), and samples of the set that could not be read. */
+  readonly samples: number | null;
   readonly skipped: number;
   readonly batch: number;
   readonly preprocess: PreprocessSpec | null;
@@ -90,20 +90,27 @@ function readPatternsFile(dir: string): PatternsFile | null {
   const path = join(dir, PATTERNS_JSON);
   if (!existsSync(path)) return null;
   let f: PatternsFile;
+  const text = readFileNamed(path, 'read the patterns file');
   try {
-    f = JSON.parse(readFileSync(path, 'utf8')) as PatternsFile;
+    f = JSON.parse(text) as PatternsFile;
   } catch (e) {
     throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
   }
   if (f?.format !== PATTERNS_FORMAT) throw new Error(`${path}: not a patterns file (format ${JSON.stringify(f?.format)}, expected ${PATTERNS_FORMAT})`);
   if (!Array.isArray(f.layers) || typeof f.weights !== 'string') throw new Error(`${path}: no "layers" list or "weights" digest`);
+  // Patterns of another estimator, or learned from nothing, would explain without meaning anything.
+  // A hand-made file may leave both fields out (only "relu" exists here; samples not known).
+  if (f.pattern_type !== undefined && f.pattern_type !== 'relu') throw new Error(`${path}: pattern_type ${JSON.stringify(f.pattern_type)} is not one this tool applies (only "relu", what lrp patterns learns)`);
+  if (f.samples !== undefined && f.samples !== null && !(Number.isSafeInteger(f.samples) && f.samples >= 1)) {
+    throw new Error(`${path}: "samples" is ${JSON.stringify(f.samples)}: patterns are learned from at least one sample (null when not known)`);
+  }
   return f;
 }
 
 function readEntry(dir: string, node: string, file: string): PatternEntry {
   const path = join(dir, file);
   if (!existsSync(path)) throw new Error(`${path}: the pattern file of node '${node}' is missing`);
-  const a = parseNpy(new Uint8Array(readFileSync(path)), path);
+  const a = parseNpy(new Uint8Array(readFileNamed(path, `read the pattern of node '${node}'`, null)), path);
   if (a.dtype !== '<f4' && a.dtype !== '<f8') throw new Error(`${path}: a pattern must be float32 or float64, not ${a.dtype}`);
   return { node, shape: a.shape, data: npyToFloat32(a), file: path };
 }
@@ -193,6 +200,8 @@ export function writeCheckpoint(dir: string, header: Omit<CheckpointHeader, 'arr
 export function readCheckpoint(dir: string): { header: CheckpointHeader; snapshot: StatsSnapshot } | null {
   const path = join(dir, CHECKPOINT_FILE);
   if (!existsSync(path)) return null;
+  // A folder opens for reading on Linux and fails only at the first read, with a bare EISDIR.
+  if (statSync(path).isDirectory()) throw new Error(`${path}: a folder, not a patterns checkpoint (remove it, or use another --out)`);
   const fd = openSync(path, 'r');
   try {
     const read = (n: number, at: number): Buffer => {

@@ -29,8 +29,7 @@ import { weightsDigest } from '../../patterns/pattern-set.ts';
 import { PatternStatistics } from '../../patterns/statistics.ts';
 import { patternFromSums } from '../../patterns/sums.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
-import { openDataset } from '../datasets/index.ts';
-import { selectItems } from '../eval/setup.ts';
+import { openEvalDataset, selectItems } from '../eval/setup.ts';
 import { Progress } from '../eval/progress.ts';
 import { acquireLock, assertUnlocked, exitCleanlyOnSignals, removeOrphanTemps } from '../eval/lock.ts';
 import { fileError } from '../file-errors.ts';
@@ -286,8 +285,9 @@ async function openImageSet(o: PatternsOptions, graph: Graph, preprocess: Prepro
   if (want.length !== 3 || want.some((d, i) => d !== makes[i])) {
     throw new Error(`${o.model}: the model takes ${want.join('×')} but the preprocessing makes ${makes.join('×')}`);
   }
-  const dataset = await openDataset(o.dataset!, { split: o.split, labels: o.labels });
-  for (const note of dataset.notes) log(`note: ${note}`);
+  // As lrp eval opens it: a label list that does not match the model's outputs (a VOC folder of
+  // other classes without --labels) is refused up front, where the reader would drop every image.
+  const dataset = await openEvalDataset({ dataset: o.dataset!, model: o.model, split: o.split, labels: o.labels }, graph, log);
   // Every image the dataset lists, in lrp eval's order; images its reader dropped are skips.
   const items = selectItems(dataset.samples, dataset.skips, { limit: o.limit });
   const per = numel(want);
