@@ -12,7 +12,7 @@ import type { PairRecord, PreparedSample, Skip } from '../eval/types.ts';
 import type { ResolvedComposite } from '../lrp/composite.ts';
 import type { CompositeOptions } from './composite.ts';
 import type { Tensor } from './input.ts';
-import { argumentError, requireChoice, requireOptions, requireTensor } from './arguments.ts';
+import { argumentError, requireChoice, requireOptions, requireTensor } from '../io/arguments.ts';
 import { untilDestroyed } from './lifetime.ts';
 
 export { aggregate, type Aggregates, type Curve, type ReportRow } from '../eval/aggregate.ts';

@@ -11,7 +11,7 @@ import type { PreprocessSpec } from '../preprocess/spec.ts';
 import * as lrp from '../lrp/explainer.ts';
 import { relevanceHeatmap, type PictureOptions } from './heatmap.ts';
 import { toBatch, type ModelInput, type Tensor } from './input.ts';
-import { describeValue, requireChoice, requireOptions, requireWhole } from './arguments.ts';
+import { describeValue, requireChoice, requireOptions, requireWhole } from '../io/arguments.ts';
 import { untilDestroyed } from './lifetime.ts';
 
 /** A class to explain: its index in the model's output, or `'predicted'` (each sample's highest logit). */

@@ -21,7 +21,7 @@ import { parseLabels } from '../io/labels.ts';
 import { WGSL } from '../kernels/wgsl.generated.ts';
 import { builtinPreprocess } from '../preprocess/presets.ts';
 import { parsePreprocessSpec, parsePreprocessSpecText, type PreprocessSpec } from '../preprocess/spec.ts';
-import { requireOptions } from './arguments.ts';
+import { requireOptions } from '../io/arguments.ts';
 import { checkPreprocessFits } from './input.ts';
 import { Model, type ModelParts } from './model.ts';
 

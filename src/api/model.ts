@@ -18,7 +18,7 @@ import { Patterns } from './patterns.ts';
 import { PatternStatistics } from '../patterns/statistics.ts';
 import { patternFromSums } from '../patterns/sums.ts';
 import { patternsDigest } from '../patterns/pattern-set.ts';
-import { argumentError, requireOptions, requireWhole } from './arguments.ts';
+import { argumentError, requireOptions, requireWhole } from '../io/arguments.ts';
 import { untilDestroyed } from './lifetime.ts';
 
 /** One class of a prediction. */

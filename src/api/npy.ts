@@ -1,7 +1,7 @@
 /** Tensors as NumPy `.npy` bytes (float32, float64 and integer arrays read; float32 written). */
 import { encodeNpy, npyToFloat32, parseNpy } from '../io/npy.ts';
 import type { Tensor } from './input.ts';
-import { argumentError, requireTensor } from './arguments.ts';
+import { argumentError, requireTensor } from '../io/arguments.ts';
 
 /** A `.npy` file's bytes as a float32 tensor; `source` names it in errors. */
 export function npyToTensor(bytes: Uint8Array, source = 'npy'): Tensor {

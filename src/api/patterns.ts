@@ -7,7 +7,7 @@ import type { Graph } from '../graph/ir.ts';
 import { isLinear, type LinearLayer } from '../graph/ir.ts';
 import { bindPatterns, sourceWeightShape, toSourceLayout, type PatternSet } from '../patterns/pattern-set.ts';
 import type { Tensor } from './input.ts';
-import { argumentError, requireTensor } from './arguments.ts';
+import { argumentError, requireTensor } from '../io/arguments.ts';
 
 /** What learning saw, when the patterns were learned here. */
 export interface PatternsProvenance {

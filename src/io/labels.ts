@@ -1,4 +1,4 @@
-import { argumentError } from '../api/arguments.ts';
+import { argumentError } from './arguments.ts';
 
 /**
  * Class names for printing, from the text of a labels file: `synset_words.txt` ("n01440764 tench,

@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Lrp as CoreLrp, adapterName, type LoadModelOptions, type LrpOptions, type ModelSource, type PreprocessSource } from '../api/lrp.ts';
 import { Model, type ModelParts } from '../api/model.ts';
-import { argumentError, requireImage, requireInstance, requireOptions, requireString, requireTensor } from '../api/arguments.ts';
+import { argumentError, requireImage, requireInstance, requireOptions, requireString, requireTensor } from '../io/arguments.ts';
 import { Patterns } from '../api/patterns.ts';
 import { weightsDigest } from '../patterns/pattern-set.ts';
 import { fileError } from './file-errors.ts';

@@ -2,7 +2,7 @@
  * The model's preprocessing spec (`MODEL.onnx.json` or `--preprocess FILE`), format in
  * shared/docs/evaluation-protocol.md, "Preprocessing".
  */
-import { argumentError, describeValue } from '../api/arguments.ts';
+import { argumentError, describeValue } from '../io/arguments.ts';
 
 /** The input's channels: RGB (PyTorch, torchvision), BGR (Caffe), or one grey channel (luma). */
 export type ChannelOrder = 'RGB' | 'BGR' | 'GRAY';

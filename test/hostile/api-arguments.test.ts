@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeValue } from '../../src/api/arguments.ts';
+import { describeValue } from '../../src/io/arguments.ts';
 import {
   loadPatterns, localization, Lrp, npyToTensor, parseLabels, parsePreprocessSpec, parsePreprocessSpecText, Patterns, readImage, readNpy,
   savePatterns, tensorToNpy, topClasses, writeNpy, writePng,

@@ -6,7 +6,9 @@
  *
  * Decisions: messages read `where: NAME must be WHAT, got VALUE`; values are shown as a reader
  * would name them (`NaN`, `null`, `a Model`, `'text'`), never through JSON.stringify (which turns
- * NaN into `null`). Plain `Error`s, like every other error of the library.
+ * NaN into `null`). Plain `Error`s, like every other error of the library. It sits with the
+ * readers (src/io) rather than in src/api so that the parsers below the API (labels, preprocessing
+ * specs) use the same messages without importing upwards.
  */
 
 /** A value as a message shows it: `NaN`, `null`, `'text'`, `a Model ('name')`, `an array of 3`. */
