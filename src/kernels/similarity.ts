@@ -1,0 +1,23 @@
+/** Declarations of shaders/similarity/ (see src/gpu/kernel.ts); src/eval/map-similarity.ts binds them. */
+import { defineKernel } from '../gpu/kernel.ts';
+
+export const scaleMap = defineKernel({
+  shader: 'similarity/scale_map.wgsl',
+  uniforms: { channels: 'u32', plane: 'u32', maps: 'u32' },
+  bindings: { p: 'uniform', rel: 'read', maps: 'read_write', stats: 'read_write' },
+  overrides: {},
+});
+
+export const rankMap = defineKernel({
+  shader: 'similarity/rank.wgsl',
+  uniforms: { plane: 'u32', maps: 'u32' },
+  bindings: { p: 'uniform', maps: 'read', ranks: 'read_write' },
+  overrides: {},
+});
+
+export const pairSimilarity = defineKernel({
+  shader: 'similarity/pair_similarity.wgsl',
+  uniforms: { height: 'u32', width: 'u32', pairs: 'u32' },
+  bindings: { p: 'uniform', a: 'read', b: 'read', ra: 'read', rb: 'read', g: 'read', out: 'read_write' },
+  overrides: {},
+});
