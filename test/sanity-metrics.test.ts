@@ -170,7 +170,7 @@ describe('GPU map similarity matches float64 (scipy / skimage)', () => {
     }
   });
 
-  it('counts non-finite pixels, refuses maps smaller than the SSIM window', async () => {
+  it('counts non-finite pixels; ranks a power-of-two plane; refuses maps smaller than the SSIM window', async () => {
     const [c, h, w] = [1, 11, 13];
     const rel = new Float32Array(2 * h * w).fill(0.5);
     rel[3] = Infinity;
@@ -184,6 +184,18 @@ describe('GPU map similarity matches float64 (scipy / skimage)', () => {
     p.release();
     buf.destroy();
     sim.destroy();
+    // A plane that is a power of two (no sort padding), with long runs of ties.
+    const sq = await MapSimilarity.create(gpu.ctx, [1, 16, 16]);
+    const vals = Float32Array.from({ length: 2 * 256 }, (_, i) => ((i * 37) % 7) - 3);
+    const vb = gpu.ctx.upload(vals, 'test relevance', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    const ps = await sq.prepare(vb, 2);
+    const ranks = await gpu.ctx.readF32(ps.ranks, 0, 512, 'ranks');
+    for (let k = 0; k < 2; k++) {
+      expect([...ranks.subarray(k * 256, (k + 1) * 256)]).toEqual([...averageRanks(scaled(vals, k, 1, 256)!)]);
+    }
+    ps.release();
+    vb.destroy();
+    sq.destroy();
     await expect(MapSimilarity.create(gpu.ctx, [3, 10, 40])).rejects.toThrow(/at least 11×11 pixels; the model's input is 10×40/);
   });
 });

@@ -1,5 +1,5 @@
 // Per pair of maps (an original and its randomised model's map, both scaled to [0, 1] by
-// scale_map.wgsl, with their average ranks from rank.wgsl), the sums the host turns into the
+// scale_map.wgsl, with their average ranks from rank_sorted.wgsl), the sums the host turns into the
 // Spearman rank correlation and the mean SSIM. One workgroup per pair.
 //
 // Spearman: the Pearson correlation of the ranks. Average ranks always have the mean

@@ -53,6 +53,7 @@ export interface SanityStep {
   readonly layer: string | null;
 }
 
+/** A mean over the pairs of one analyzer and step. */
 export interface SanityStat {
   /** Mean over the pairs that are not degenerate; null when none is. */
   readonly mean: number | null;
@@ -61,6 +62,7 @@ export interface SanityStat {
   readonly n: number;
 }
 
+/** One analyzer at one step: its similarities to the original maps. */
 export interface SanityRow {
   readonly analyzer: string;
   readonly step: number;
@@ -71,6 +73,7 @@ export interface SanityRow {
   readonly degenerate: number;
 }
 
+/** What the randomization check found: the steps, and per analyzer and step the similarities. */
 export interface SanityResult {
   readonly steps: readonly SanityStep[];
   /** Per analyzer (in the order given), per step. */

@@ -8,11 +8,25 @@ export const scaleMap = defineKernel({
   overrides: {},
 });
 
-export const rankMap = defineKernel({
-  shader: 'similarity/rank.wgsl',
-  uniforms: { plane: 'u32', maps: 'u32' },
-  bindings: { p: 'uniform', maps: 'read', ranks: 'read_write' },
-  overrides: {},
+export const sortInit = defineKernel({
+  shader: 'similarity/sort_init.wgsl',
+  uniforms: { plane: 'u32', pad: 'u32', total: 'u32' },
+  bindings: { p: 'uniform', maps: 'read', keys: 'read_write', idx: 'read_write' },
+  overrides: { WG: 'u32' },
+});
+
+export const bitonicStep = defineKernel({
+  shader: 'similarity/bitonic_step.wgsl',
+  uniforms: { pad: 'u32', total: 'u32', k: 'u32', j: 'u32' },
+  bindings: { p: 'uniform', keys: 'read_write', idx: 'read_write' },
+  overrides: { WG: 'u32' },
+});
+
+export const rankSorted = defineKernel({
+  shader: 'similarity/rank_sorted.wgsl',
+  uniforms: { plane: 'u32', pad: 'u32', total: 'u32' },
+  bindings: { p: 'uniform', keys: 'read', idx: 'read', ranks: 'read_write' },
+  overrides: { WG: 'u32' },
 });
 
 export const pairSimilarity = defineKernel({

@@ -129,7 +129,7 @@ export async function runSanity(o: SanityRunOptions): Promise<SanityRunResult> {
     const result = await sanityCheck(fm, analyzers, pairs, {
       seed: o.seed ?? 0, batch: o.batch ?? 16, init: o.init ?? 'logit', times: stages,
       onProgress: o.progress === false ? undefined : (done, total, what) => {
-        progress ??= new Progress({ total, label: 'sanity' });
+        progress ??= new Progress({ total, label: 'sanity', unit: ['pair passes', 'pairs/s'] });
         gpu.compile?.clearLine();
         progress.update(done, what);
       },
