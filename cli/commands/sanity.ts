@@ -69,7 +69,7 @@ export const sanityCommand = defineCommand<Args>({
   },
   handler: async (args) => {
     let targets;
-    if (args.input) {
+    if (args.input && args.target !== 'predicted') {
       const { graph } = loadModel(args.model, { output: args.output, preprocess: args.preprocess });
       const classes = modelClasses(graph);
       const labels = args.labels ? readLabels(args.labels) : null;

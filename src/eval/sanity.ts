@@ -18,6 +18,11 @@
  *   are counted; the standard error is the sample standard deviation over sqrt(n) (null below 2).
  * - Non-finite relevance or logits stop the run with an error naming the analyzer, the step and
  *   the pair, never a similarity.
+ * - Composites are resolved once, on the original graph (a randomised copy has the same layers and
+ *   names). PatternAttribution keeps the patterns learned on the original model: learning them
+ *   again at every step would need the statistics set, which the check does not have.
+ * - Every pair runs its own forward pass, also when several pairs share an image: the forward is
+ *   cheap beside the relevance passes, and it keeps one batch of pairs one batch of inputs.
  */
 import { ForwardModel } from '../forward/model.ts';
 import { numel } from '../graph/ir.ts';
