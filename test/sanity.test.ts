@@ -13,7 +13,11 @@ import { runCli } from '../cli/app.ts';
 import { cascadeLayers, randomizedGraph, weightStd } from '../src/eval/randomize.ts';
 import type { SanityRow } from '../src/eval/sanity.ts';
 import type { DenseLayer, LinearLayer } from '../src/graph/ir.ts';
+import { openDataset } from '../src/node/datasets/index.ts';
+import { readSanityPairs } from '../src/node/eval/sanity.ts';
+import { loadEvalModel } from '../src/node/eval/setup.ts';
 import { loadModel } from '../src/node/model-file.ts';
+import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import { Lrp, readImage } from '../src/node/index.ts';
 
 const DEMO = 'models/demo/demo.onnx';
@@ -92,6 +96,23 @@ describe('the cascade of random weights', () => {
     const within = (k: number) => w.filter((v) => Math.abs(v) < k).length / w.length;
     expect(Math.abs(within(1) - 0.6827)).toBeLessThan(0.01);
     expect(Math.abs(within(2) - 0.9545)).toBeLessThan(0.006);
+  });
+});
+
+describe('the pairs of a dataset', () => {
+  it('are every (image, class) of the first --images images by id, the annotated class fixed', async () => {
+    const dir = join(tmp, 'synth');
+    writeSynthDataset(dir, { images: 4, size: 64, seed: 7, split: 'test' });
+    const labels = 'models/demo/demo.labels.txt';
+    const opts = { model: DEMO, composites: [], out: join(tmp, 'unused'), dataset: `voc:${dir}`, labels, images: 2, workers: 0 };
+    const { pairs, skips } = await readSanityPairs(opts, loadEvalModel(DEMO), () => {});
+    const ds = await openDataset(`voc:${dir}`, { labels });
+    const first = [...ds.samples].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, 2);
+    const want = first.flatMap((s) => s.classes.map((c) => ({ id: `${s.id} ${c.className}`, target: c.classIndex }))).sort((a, b) => (a.id < b.id ? -1 : 1));
+    expect(skips).toEqual([]);
+    expect(want.length).toBeGreaterThan(2);
+    expect(pairs.map((p) => ({ id: p.id, target: p.target }))).toEqual(want);
+    for (const p of pairs) expect(p.input.length).toBe(3 * 64 * 64);
   });
 });
 

@@ -71,8 +71,13 @@ export function validateSanityOptions(o: SanityRunOptions): void {
   if (o.targets && o.dataset) throw new Error('--target is for --input: a dataset\'s pairs take their annotated classes');
 }
 
-/** The pairs of the run and the model's preprocessing, read before the GPU opens. */
-async function readPairs(o: SanityRunOptions, model: LoadedModel, log: (l: string) => void) {
+/**
+ * The pairs of the run, read before the GPU opens: a dataset's (image, class) pairs (ids
+ * `IMAGE CLASS`, sorted) or one per input (its file name); with the skips met on the way.
+ */
+export async function readSanityPairs(
+  o: SanityRunOptions, model: LoadedModel, log: (l: string) => void,
+): Promise<{ pairs: SanityPair[]; skips: Skip[]; inputs: string }> {
   if (o.dataset) {
     const preprocess = model.preprocess!;
     const ds = await openEvalDataset({ dataset: o.dataset, model: o.model, split: o.split, labels: o.labels, skipDifficult: o.skipDifficult }, model.graph, log);
@@ -116,7 +121,7 @@ export async function runSanity(o: SanityRunOptions): Promise<SanityRunResult> {
     epsilon: o.epsilon, flatLayers: o.flatLayers, classifierLayers: o.classifierLayers, patterns: o.patterns, notes,
   });
   for (const n of notes) log(`note: ${n}`);
-  const { pairs, skips, inputs } = await readPairs(o, model, log);
+  const { pairs, skips, inputs } = await readSanityPairs(o, model, log);
   if (pairs.length === 0) throw new Error(`no (image, class) pair to explain in ${inputs}`);
   mkdirSync(o.out, { recursive: true });
 
