@@ -136,8 +136,11 @@ export async function sanityCheck(forward: ForwardModel, analyzers: readonly Ana
     const targets: Target[] = pairs.map((p) => p.target);
     const values = new Map(analyzers.map((a) => [a.name, steps.map(() => [] as MapPairSimilarity[])]));
 
-    /** One pass over every batch on `fm` with `exs`: `use` gets each analyzer's prepared maps. */
-    const pass = async (fm: ForwardModel, exs: readonly Explainer[], what: string, use: (b: number, a: number, maps: PreparedMaps, n0: number) => Promise<void>) => {
+    /**
+     * One pass over every batch on `fm` with `exs`: `use` gets each analyzer's prepared maps. The
+     * original pass (`fixTargets`) records the classes each pair explained, `predicted` resolved.
+     */
+    const pass = async (fm: ForwardModel, exs: readonly Explainer[], what: string, fixTargets: boolean, use: (b: number, a: number, maps: PreparedMaps) => Promise<void>) => {
       for (let b = 0; b < batches; b++) {
         const n0 = b * batch;
         const n = Math.min(batch, pairs.length - n0);
@@ -154,13 +157,13 @@ export async function sanityCheck(forward: ForwardModel, analyzers: readonly Ana
             let maps: PreparedMaps | null = null;
             try {
               t = now();
-              if (what === 'original') rel.targets.forEach((c, k) => (targets[n0 + k] = c));
+              if (fixTargets) rel.targets.forEach((c, k) => (targets[n0 + k] = c));
               maps = await sim.prepare(rel.buffer, n);
               const bad = maps.nonFinite.findIndex((c) => c > 0);
               if (bad >= 0) {
                 throw new Error(`${analyzers[a].name}: the relevance of ${pairs[n0 + bad].id} (class ${targets[n0 + bad]}) has ${maps.nonFinite[bad]} non-finite values on ${what}`);
               }
-              await use(b, a, maps, n0);
+              await use(b, a, maps);
               addTime(times, 'similarity', now() - t);
             } catch (e) {
               maps?.release();
@@ -178,7 +181,7 @@ export async function sanityCheck(forward: ForwardModel, analyzers: readonly Ana
     };
 
     // The original maps, kept on the GPU; the classes of `predicted` pairs are fixed here.
-    await pass(forward, explainers, 'original', async (b, a, maps) => {
+    await pass(forward, explainers, 'the original model', true, async (b, a, maps) => {
       (originals[b] ??= [])[a] = maps;
     });
     for (const s of steps) {
@@ -199,7 +202,7 @@ export async function sanityCheck(forward: ForwardModel, analyzers: readonly Ana
       }
       const what = s.step === 0 ? 'step 0 (nothing randomised)' : `step ${s.step} (randomised down to ${s.layer})`;
       try {
-        await pass(fm, exs, what, async (b, a, maps) => {
+        await pass(fm, exs, what, false, async (b, a, maps) => {
           try {
             const sims = await sim.compare(originals[b][a], maps);
             values.get(analyzers[a].name)![s.step].push(...sims);

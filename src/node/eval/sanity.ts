@@ -19,6 +19,7 @@ import type { Skip } from '../../eval/types.ts';
 import { ForwardModel } from '../../forward/model.ts';
 import type { Init, Target } from '../../lrp/explainer.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
+import { toolVersion } from '../version.ts';
 import { loadInputs } from '../inputs.ts';
 import { loadModel, type LoadedModel } from '../model-file.ts';
 import { prepareSamples } from '../prepare/index.ts';
@@ -142,7 +143,7 @@ export async function runSanity(o: SanityRunOptions): Promise<SanityRunResult> {
     (progress as Progress | null)?.finish();
     const seconds = performance.now() / 1000 - t0;
     const settings: SanitySettings = { model: o.model, inputs, seed: o.seed ?? 0, init: o.init ?? 'logit', batch: o.batch ?? 16 };
-    writeFileAtomic(join(o.out, 'report.json'), `${JSON.stringify(sanityJson(result, settings, { skipped: skips, timing: { seconds, stages } }), null, 1)}\n`);
+    writeFileAtomic(join(o.out, 'report.json'), `${JSON.stringify(sanityJson(result, settings, { skipped: skips, tool: toolVersion(), adapter: gpu.adapterName, timing: { seconds, stages } }), null, 1)}\n`);
     writeFileAtomic(join(o.out, 'report.md'), sanityMarkdown(result, settings));
     writeFileAtomic(join(o.out, 'sanity-spearman.svg'), sanitySvg(result, 'spearman'));
     writeFileAtomic(join(o.out, 'sanity-ssim.svg'), sanitySvg(result, 'ssim'));
