@@ -13,12 +13,14 @@ import { mergeCommand } from './commands/merge.ts';
 import { occlusionCommand } from './commands/occlusion.ts';
 import { patternsCommand } from './commands/patterns.ts';
 import { predictCommand } from './commands/predict.ts';
+import { sanityCommand } from './commands/sanity.ts';
 import { synthCommand } from './commands/synth.ts';
 import { webCommand } from './commands/web.ts';
 import { rejectRepeatedOptions, rejectUnknownOptions, suggest, UsageError, type DefinedCommand } from './options.ts';
 
 export const COMMANDS: readonly DefinedCommand[] = [
   inspectCommand, predictCommand, explainCommand, webCommand, synthCommand, evalCommand, mergeCommand, occlusionCommand, patternsCommand, demoCommand,
+  sanityCommand,
 ] as unknown as DefinedCommand[];
 
 export interface RunOptions {

@@ -34,6 +34,7 @@ export {
   type Localization, type PairRecord, type PairSums, type PreparedSample, type PrepareFailure, type PrepareResult,
   type ReportRow, type Sample, type Skip,
 } from './api/evaluator.ts';
+export type { MapPairSimilarity, SanityCheckOptions, SanityResult, SanityRow, SanityStat, SanityStep } from './api/sanity.ts';
 export { parsePreprocessSpec, parsePreprocessSpecText, type ChannelOrder, type PreprocessSpec, type ResizeMode } from './preprocess/spec.ts';
 export { parseLabels } from './io/labels.ts';
 export type { PipelineProgress } from './gpu/pipeline-cache.ts';

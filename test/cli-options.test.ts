@@ -47,11 +47,12 @@ const BASE: Record<string, string[]> = {
   patterns: ['patterns', '--model', 'm.onnx', '--input', 's.npy', '--out', 'p'],
   demo: ['demo'],
   web: ['web'],
+  sanity: ['sanity', '--model', 'm.onnx', '--input', 'a.jpg'],
 };
-const MODEL_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion', 'patterns'];
-const COMPOSITE_COMMANDS = ['explain', 'eval'];
-const BATCH_COMMANDS = ['predict', 'explain', 'eval', 'occlusion', 'patterns', 'demo'];
-const GPU_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion', 'patterns', 'demo', 'web'];
+const MODEL_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion', 'patterns', 'sanity'];
+const COMPOSITE_COMMANDS = ['explain', 'eval', 'sanity'];
+const BATCH_COMMANDS = ['predict', 'explain', 'eval', 'occlusion', 'patterns', 'demo', 'sanity'];
+const GPU_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion', 'patterns', 'demo', 'web', 'sanity'];
 
 describe('every command', () => {
   const names = COMMANDS.map((c) => c.def.command.split(' ')[0]);

@@ -18,8 +18,10 @@ import { Patterns } from './patterns.ts';
 import { PatternStatistics } from '../patterns/statistics.ts';
 import { patternFromSums } from '../patterns/sums.ts';
 import { patternsDigest } from '../patterns/pattern-set.ts';
-import { argumentError, requireOptions, requireWhole } from '../io/arguments.ts';
+import { argumentError, requireChoice, requireOptions, requireWhole } from '../io/arguments.ts';
 import { untilDestroyed } from './lifetime.ts';
+import { sanityCheck, type SanityResult } from '../eval/sanity.ts';
+import type { SanityCheckOptions } from './sanity.ts';
 
 /** One class of a prediction. */
 export interface RankedClass {
@@ -347,6 +349,46 @@ export class Model implements ModelInfo {
     const evaluator = await this.made(() => Evaluator.of(this.forward, list, options, () => this.owned.delete(evaluator)));
     this.owned.add(evaluator);
     return evaluator;
+  }
+
+  /**
+   * The model-parameter randomization check (Adebayo et al. 2018): `input` (images or a tensor of
+   * N samples) explained by each analyzer on this model and again with its linear layers
+   * randomised from the output down, one more per step (normal weights of each layer's own
+   * standard deviation, seeded; biases kept); per analyzer and step, the mean Spearman rank
+   * correlation and mean SSIM between the original and the randomised maps (|R| summed over
+   * channels, scaled to [0, 1]), computed on the GPU. This model's own weights are not touched:
+   * each step runs on a randomised copy, uploaded and freed in turn.
+   */
+  async sanityCheck(
+    input: ModelInput, analyzers: readonly CompositeSource[] | Readonly<Record<string, CompositeSource>>, options: SanityCheckOptions = {},
+  ): Promise<SanityResult> {
+    this.check();
+    options = requireOptions('sanityCheck', options);
+    const list = this.resolveAnalyzers(analyzers, options);
+    const { data, count } = toBatch(input, this);
+    const target = options.target ?? 'predicted';
+    const targets = Array.isArray(target) ? [...target] : [target as number | 'predicted'];
+    if (targets.length !== 1 && targets.length !== count) throw new Error(`sanityCheck: ${targets.length} targets for ${count} samples: give one target for all, or one per sample`);
+    const batch = requireWhole('sanityCheck', 'options.batchSize', options.batchSize, 1, 16);
+    const init = requireChoice('sanityCheck', 'options.init', options.init, ['logit', 'onehot'] as const, 'logit');
+    const per = numel(this.inputShape);
+    const pairs = Array.from({ length: count }, (_, i) => ({
+      id: `sample ${i}`, input: data.subarray(i * per, (i + 1) * per), target: targets.length === 1 ? targets[0] : targets[i],
+    }));
+    return this.untilDestroyed('sanityCheck', () => sanityCheck(this.forward, list, pairs, { seed: options.seed, batch, init, onProgress: options.onProgress }));
+  }
+
+  /** Analyzers from composite sources, named by the record's keys or by the composites' names. */
+  private resolveAnalyzers(analyzers: readonly CompositeSource[] | Readonly<Record<string, CompositeSource>>, options: CompositeOptions) {
+    const entries = Array.isArray(analyzers)
+      ? (analyzers as readonly CompositeSource[]).map((a) => [null, a] as const)
+      : Object.entries(analyzers as Readonly<Record<string, CompositeSource>>);
+    if (entries.length === 0) throw new Error('name at least one analyzer (a composite preset name or composite JSON)');
+    return entries.map(([name, source]) => {
+      const composite = Composite.parse(source);
+      return { name: name ?? composite.name, composite: composite.resolve(this.graph, this.preprocess, options) };
+    });
   }
 
   /** Frees the model's GPU memory, its explainers' and its evaluators'. */

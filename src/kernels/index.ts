@@ -9,10 +9,11 @@ import * as metrics from './metrics.ts';
 import * as patterns from './patterns.ts';
 import * as probes from './probes.ts';
 import * as relevance from './relevance.ts';
+import * as similarity from './similarity.ts';
 
 export type AnyKernel = Kernel<UniformFields, BindingList, OverrideList>;
 
-export const KERNELS: readonly AnyKernel[] = [forward, metrics, relevance, linearRelevance, patterns, probes]
+export const KERNELS: readonly AnyKernel[] = [forward, metrics, relevance, linearRelevance, patterns, probes, similarity]
   .flatMap((m) => Object.values(m) as unknown[])
   .filter((k): k is AnyKernel => k instanceof Kernel);
 

@@ -13,6 +13,8 @@ export interface ProgressOptions {
   readonly tty?: boolean;
   /** Seconds between plain lines (default 10). */
   readonly interval?: number;
+  /** What is counted, plural, and its rate's unit (default `images`, `img/s`). */
+  readonly unit?: readonly [string, string];
 }
 
 export function formatDuration(seconds: number): string {
@@ -58,7 +60,8 @@ export class Progress {
     const secs = (now - this.start) / 1000;
     const rate = secs > 0 ? this.done / secs : 0;
     const eta = rate > 0 ? (total - this.done) / rate : NaN;
-    const stats = `${this.done}/${total} images  ${rate.toFixed(2)} img/s  ${final ? `in ${formatDuration(secs)}` : `ETA ${formatDuration(eta)}`}${this.extra ? `  ${this.extra}` : ''}`;
+    const [what, per] = this.opts.unit ?? ['images', 'img/s'];
+    const stats = `${this.done}/${total} ${what}  ${rate.toFixed(2)} ${per}  ${final ? `in ${formatDuration(secs)}` : `ETA ${formatDuration(eta)}`}${this.extra ? `  ${this.extra}` : ''}`;
     if (this.tty) {
       const width = 24;
       const filled = total > 0 ? Math.round((this.done / total) * width) : width;
