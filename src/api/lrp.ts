@@ -13,6 +13,7 @@
  */
 import { deviceDescriptor, GpuContext, type PipelineProgress } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
+import { checkModelFits } from '../forward/size-limits.ts';
 import { ForwardModel } from '../forward/model.ts';
 import type { Graph } from '../graph/ir.ts';
 import { importOnnx } from '../graph/onnx/import.ts';
@@ -186,6 +187,7 @@ export class Lrp {
     if (this.destroyed) throw new Error('this Lrp was destroyed; create another with Lrp.create()');
     const parts = await this.readModel(source, options);
     if (parts.preprocess) checkPreprocessFits(parts.graph, parts.preprocess, parts.name);
+    checkModelFits(parts.graph, { binding: this.context.maxBinding }, parts.name);
     const forward = await ForwardModel.create(this.context, parts.graph);
     const model = Model.of({ ...parts }, forward, () => this.models.delete(model));
     this.models.add(model);
