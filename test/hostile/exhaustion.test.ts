@@ -20,6 +20,7 @@ import { OPTION_BOUNDS, UNBOUNDED } from '../../cli/option-bounds.ts';
 import { checkModelFits, HOST_SAMPLE_BYTES } from '../../src/forward/size-limits.ts';
 import { importOnnx } from '../../src/graph/onnx/import.ts';
 import { Lrp } from '../../src/node/index.ts';
+import type { PreprocessSpec } from '../../src/preprocess/spec.ts';
 import { modelProto, node, type ModelSpec } from '../helpers/onnx-writer.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lrp-exhaustion-'));
@@ -55,7 +56,7 @@ function poolModel(c: number, h: number, w: number): ModelSpec {
 }
 const withBias = (m: ModelSpec): ModelSpec => ({ ...m, initializers: [...m.initializers!, { name: 'B', dims: [2], data: [0, 0] }] });
 
-const preprocess = (h: number, w: number) => ({ size: [h, w], channels: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], resize: 'rescale' });
+const preprocess = (h: number, w: number): PreprocessSpec => ({ size: [h, w], channels: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], resize: 'rescale' });
 
 describe('a model declaring a huge input (finding 5)', () => {
   const bytes = modelProto(withBias(poolModel(3, 20000, 20000)));
