@@ -12,6 +12,7 @@
 import type { Argv, CommandModule, Options, PositionalOptions } from 'yargs';
 import { COLORMAP_NAMES, colormap, HEATMAP_DEFAULTS, HEATMAP_MODES, type HeatmapMode } from '../src/heatmap/index.ts';
 import type { Target } from '../src/lrp/explainer.ts';
+import { checkBound } from './option-bounds.ts';
 
 /** A usage error: printed as one line with a pointer to --help, exit status 2. */
 export class UsageError extends Error {
@@ -286,6 +287,11 @@ export function defineCommand<A>(def: CommandDef<A>): DefinedCommand<A> {
           const v = (args as Record<string, unknown>)[s.name];
           if (v === undefined || !s.check) continue;
           const msg = (s.check as (x: unknown) => string | null)(v);
+          if (msg) throw new UsageError(msg);
+        }
+        // Upper bounds of what sizes work or memory (option-bounds.ts), before any work.
+        for (const s of def.options) {
+          const msg = checkBound(s.name, (args as Record<string, unknown>)[s.name]);
           if (msg) throw new UsageError(msg);
         }
         const msg = def.check?.(args as A);

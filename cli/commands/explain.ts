@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { ForwardModel } from '../../src/forward/model.ts';
+import { checkModelFits } from '../../src/forward/size-limits.ts';
 import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { relevancePicture, relevancePlane, type HeatmapMode, type PictureSize } from '../../src/heatmap/index.ts';
 import { formatComposite } from '../../src/lrp/composite.ts';
@@ -91,26 +92,31 @@ export const explainCommand = defineCommand<Args>({
     const several = analyzers.length > 1;
     for (const a of analyzers) for (const note of a.composite.notes) console.error(`note: ${several && !note.startsWith(`${a.name}:`) ? `${a.name}: ` : ''}${note}`);
     const targets = parseTargets(args.target, labels, classes);
-    const inputs = await stages.time('prepare', () => loadInputs(args.input, graph, model.preprocess,
-      `give --preprocess FILE or put ${args.model}.json beside the model`));
-    for (const f of inputs.failures) console.error(`skipped ${f.message}`);
-    if (targets.length !== 1 && targets.length !== args.input.length && targets.length !== inputs.count) {
-      throw new UsageError(`--target gives ${targets.length} classes for ${inputs.count} samples (give one per sample, or one for all)`);
-    }
-    // Targets given per input follow their inputs when some could not be read.
-    const sampleTargets = targets.length === 1 ? targets
-      : targets.length === inputs.count ? targets
-        : args.input.flatMap((p, i) => (inputs.failures.some((f) => f.path === p) ? [] : [targets[i]]));
-    const imageInputs = inputs.paths.every((p) => p !== null);
-    if ((args.size === 'original' || args.overlay) && !imageInputs) {
-      throw new UsageError(`${args.size === 'original' ? '--size original' : '--overlay'} needs image inputs, not a .npy batch`);
-    }
-    const heatmap = args.heatmap === false ? null : String(args.heatmap);
-    const single = heatmap !== null && extname(heatmap).toLowerCase() === '.png';
-    if (single && inputs.count !== 1) throw new UsageError(`--heatmap ${heatmap} names one file, but there are ${inputs.count} samples: give a folder`);
-
+    // The device first: the model's declared sizes are checked against its limits before any
+    // image is decoded and resized to them.
     const gpu = await createNodeGpu();
+    let failures: readonly unknown[] = [];
     try {
+      checkModelFits(graph, { binding: gpu.ctx.maxBinding }, args.model);
+      const inputs = await stages.time('prepare', () => loadInputs(args.input, graph, model.preprocess,
+        `give --preprocess FILE or put ${args.model}.json beside the model`));
+      for (const f of inputs.failures) console.error(`skipped ${f.message}`);
+      failures = inputs.failures;
+      if (targets.length !== 1 && targets.length !== args.input.length && targets.length !== inputs.count) {
+        throw new UsageError(`--target gives ${targets.length} classes for ${inputs.count} samples (give one per sample, or one for all)`);
+      }
+      // Targets given per input follow their inputs when some could not be read.
+      const sampleTargets = targets.length === 1 ? targets
+        : targets.length === inputs.count ? targets
+          : args.input.flatMap((p, i) => (inputs.failures.some((f) => f.path === p) ? [] : [targets[i]]));
+      const imageInputs = inputs.paths.every((p) => p !== null);
+      if ((args.size === 'original' || args.overlay) && !imageInputs) {
+        throw new UsageError(`${args.size === 'original' ? '--size original' : '--overlay'} needs image inputs, not a .npy batch`);
+      }
+      const heatmap = args.heatmap === false ? null : String(args.heatmap);
+      const single = heatmap !== null && extname(heatmap).toLowerCase() === '.png';
+      if (single && inputs.count !== 1) throw new UsageError(`--heatmap ${heatmap} names one file, but there are ${inputs.count} samples: give a folder`);
+
       stages.compileClock = gpu.compile ? () => gpu.compile!.seconds() : null;
       const { fm, explainers } = await stages.time('upload', async () => {
         const f = await ForwardModel.create(gpu.ctx, graph);
@@ -182,8 +188,8 @@ export const explainCommand = defineCommand<Args>({
       gpu.close();
     }
     if (args.profile) console.error(`\n${profileTable(stages.times, stages.total)}`);
-    if (inputs.failures.length) {
-      console.error(`${inputs.failures.length} of ${args.input.length} inputs could not be read (listed above); the rest are done`);
+    if (failures.length) {
+      console.error(`${failures.length} of ${args.input.length} inputs could not be read (listed above); the rest are done`);
       process.exitCode = 1;
     }
   },

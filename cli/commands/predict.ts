@@ -1,4 +1,5 @@
 import { ForwardModel } from '../../src/forward/model.ts';
+import { checkModelFits } from '../../src/forward/size-limits.ts';
 import { predict, topK } from '../../src/forward/predict.ts';
 import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { createNodeGpu } from '../../src/node/gpu.ts';
@@ -39,11 +40,16 @@ export const predictCommand = defineCommand<Args>({
     const model = loadModel(args.model, { output: args.output, preprocess: args.preprocess });
     const classes = numel(valueInfo(model.graph, model.graph.output).shape);
     const labels = labelsFor(args.labels, classes);
-    const inputs = await loadInputs(args.input, model.graph, model.preprocess,
-      `give --preprocess FILE or put ${args.model}.json beside the model`);
-    for (const f of inputs.failures) console.error(`skipped ${f.message}`);
+    // The device first: the model's declared sizes are checked against its limits before any
+    // image is decoded and resized to them.
     const gpu = await createNodeGpu();
+    let failures: readonly unknown[] = [];
     try {
+      checkModelFits(model.graph, { binding: gpu.ctx.maxBinding }, args.model);
+      const inputs = await loadInputs(args.input, model.graph, model.preprocess,
+        `give --preprocess FILE or put ${args.model}.json beside the model`);
+      for (const f of inputs.failures) console.error(`skipped ${f.message}`);
+      failures = inputs.failures;
       const fm = await ForwardModel.create(gpu.ctx, model.graph);
       const logits = await predict(fm, inputs.data, inputs.count, { batch: args.batch });
       gpu.compile?.clearLine();
@@ -63,8 +69,8 @@ export const predictCommand = defineCommand<Args>({
     } finally {
       gpu.close();
     }
-    if (inputs.failures.length) {
-      console.error(`${inputs.failures.length} of ${args.input.length} inputs could not be read (listed above); the rest are done`);
+    if (failures.length) {
+      console.error(`${failures.length} of ${args.input.length} inputs could not be read (listed above); the rest are done`);
       process.exitCode = 1;
     }
   },

@@ -10,6 +10,7 @@
  *   the error says how to give one.
  */
 import { numel, type Graph } from '../graph/ir.ts';
+import { assertFinite } from '../io/finite.ts';
 import { preprocessImage, type RgbaImage } from '../preprocess/image.ts';
 import { channelCount, type PreprocessSpec } from '../preprocess/spec.ts';
 
@@ -51,8 +52,11 @@ export interface Batch {
   readonly images: readonly RgbaImage[] | null;
 }
 
-/** `input` as the model's float32 batch. */
-export function toBatch(input: ModelInput, model: InputModel): Batch {
+/**
+ * `input` as the model's float32 batch. Tensors must be finite: a non-finite value is an error
+ * naming `what` (the argument) and its index; images are finite by construction.
+ */
+export function toBatch(input: ModelInput, model: InputModel, what = 'input'): Batch {
   const want = model.graph.input.shape;
   const per = numel(want);
   const takes = `model '${model.name}' takes N×${want.join('×')} float32`;
@@ -60,6 +64,7 @@ export function toBatch(input: ModelInput, model: InputModel): Batch {
     if (input.length === 0 || input.length % per !== 0) {
       throw new Error(`an input of ${input.length} values is not a whole number of samples: ${takes} (${per} values per sample)`);
     }
+    assertFinite(input, [input.length / per, ...want], what);
     return { data: input, count: input.length / per, images: null };
   }
   if (isImage(input)) return imagesToBatch([input], model);
@@ -80,6 +85,7 @@ export function toBatch(input: ModelInput, model: InputModel): Batch {
   if (t.data.length !== numel(shape)) {
     throw new Error(`input tensor has ${t.data.length} values, but its shape [${t.shape.join(', ')}] needs ${numel(shape)}`);
   }
+  assertFinite(t.data, shape, what);
   return { data: t.data, count: shape[0], images: null };
 }
 

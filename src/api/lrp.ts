@@ -13,6 +13,7 @@
  */
 import { deviceDescriptor, GpuContext, type PipelineProgress } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
+import { checkModelFits } from '../forward/size-limits.ts';
 import { ForwardModel } from '../forward/model.ts';
 import type { Graph } from '../graph/ir.ts';
 import { importOnnx } from '../graph/onnx/import.ts';
@@ -190,6 +191,7 @@ export class Lrp {
     const parts = await this.readModel(source, options);
     if (parts.preprocess) checkPreprocessFits(parts.graph, parts.preprocess, parts.name);
     const gone = () => new Error(`loadModel: the Lrp was destroyed while '${parts.name}' was loading (destroy() came before it finished)`);
+    checkModelFits(parts.graph, { binding: this.context.maxBinding }, parts.name);
     let forward: ForwardModel;
     try {
       forward = await ForwardModel.create(this.context, parts.graph);

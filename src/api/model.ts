@@ -119,10 +119,13 @@ export interface LearnPatternsOptions {
   readonly batchSize?: number;
 }
 
+/** Whether `input` is one input rather than an iterable of them (a list of images is one input). */
+const isSingleInput = (input: unknown): boolean =>
+  input instanceof Float32Array || Array.isArray(input) || (typeof input === 'object' && input !== null && 'data' in input);
+
 /** One input, or each input of an iterable or async iterable (a list of images is one input). */
 async function* inputsOf(input: ModelInput | Iterable<ModelInput> | AsyncIterable<ModelInput>): AsyncGenerator<ModelInput> {
-  const single = input instanceof Float32Array || Array.isArray(input) || (typeof input === 'object' && input !== null && 'data' in input);
-  if (single) {
+  if (isSingleInput(input)) {
     yield input as ModelInput;
     return;
   }
@@ -290,8 +293,12 @@ export class Model implements ModelInfo {
     const stats = await this.untilDestroyed('learnPatterns', () => PatternStatistics.create(this.forward));
     try {
       const per = numel(this.inputShape);
+      const single = isSingleInput(input);
+      let item = 0;
       for await (const one of inputsOf(input)) {
-        const { data, count } = toBatch(one, this);
+        // A non-finite value would make every pattern NaN: refused, naming the item of a stream.
+        const { data, count } = toBatch(one, this, single ? 'learnPatterns: input' : `learnPatterns: input item ${item}`);
+        item++;
         for (let n0 = 0; n0 < count; n0 += batch) {
           const n = Math.min(batch, count - n0);
           const acts = await this.untilDestroyed('learnPatterns', () => this.forward.forward(data.subarray(n0 * per, (n0 + n) * per), n));

@@ -1,9 +1,9 @@
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
-import { GpuError } from '../gpu/errors.ts';
 import type { KernelTiming } from '../gpu/profiler.ts';
 import { BufferLease } from '../gpu/buffer-pool.ts';
 import { WeightStore } from '../gpu/weight-store.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
+import { checkModelFits } from './size-limits.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
 import { forwardKind } from './kinds.ts';
 import type { ForwardOp } from './op.ts';
@@ -29,6 +29,8 @@ export class ForwardModel {
   ) {}
 
   static async create(ctx: GpuContext, graph: Graph): Promise<ForwardModel> {
+    // Declared sizes first: nothing is uploaded or compiled for a model that cannot run here.
+    checkModelFits(graph, { binding: ctx.maxBinding });
     const info = new Map<string, InputInfo>([[graph.input.name, { shape: graph.input.shape, relu: false }]]);
     let largest = numel(graph.input.shape);
     for (const layer of graph.layers) {
@@ -58,10 +60,8 @@ export class ForwardModel {
       for (const op of ops.values()) op.destroy();
       throw e;
     }
+    // At least 1: checkModelFits refused any value larger than one binding.
     const maxBatch = Math.floor(ctx.maxBinding / (4 * largest));
-    if (maxBatch < 1) {
-      throw new GpuError(`one sample's largest activation (${4 * largest} bytes) exceeds the binding limit ${ctx.maxBinding}`, 'limits', where);
-    }
     return new ForwardModel(ctx, graph, ops, info, maxBatch, weights);
   }
 

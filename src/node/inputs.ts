@@ -9,6 +9,7 @@ import { basename, dirname, extname, resolve, sep } from 'node:path';
 import { checkPreprocessFits } from '../api/input.ts';
 import type { Graph } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
+import { assertFinite } from '../io/finite.ts';
 import { npyToFloat32 } from '../io/npy.ts';
 import { preprocessImage } from '../preprocess/image.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
@@ -86,8 +87,10 @@ export async function loadInputs(paths: readonly string[], graph: Graph, preproc
     }
     const count = arr.shape[0];
     const stem = uniqueNames(paths)[0];
+    const data = npyToFloat32(arr);
+    assertFinite(data, arr.shape, paths[0]);
     return {
-      data: npyToFloat32(arr), count, failures: [],
+      data, count, failures: [],
       names: Array.from({ length: count }, (_, i) => `${basename(paths[0])}[${i}]`),
       stems: Array.from({ length: count }, (_, i) => (count === 1 ? stem : `${stem}_${i}`)),
       paths: new Array<string | null>(count).fill(null),

@@ -15,6 +15,7 @@
  */
 import type { DenseLayer, Graph, Layer, LinearLayer } from '../graph/ir.ts';
 import { isLinear } from '../graph/ir.ts';
+import { assertFinite } from '../io/finite.ts';
 
 /** Patterns for every linear layer of one model, in the IR's weight layout (C x K). */
 export interface PatternSet {
@@ -89,8 +90,7 @@ export function bindPatterns(
     if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
       throw new Error(`${e.file}: the pattern for node '${e.node}' has shape [${e.shape.join(', ')}], its weight [${want.join(', ')}]`);
     }
-    const bad = e.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new Error(`${e.file}: the pattern for node '${e.node}' holds ${e.data[bad]} at flat index ${bad}`);
+    assertFinite(e.data, e.shape, `${e.file}: the pattern for node '${e.node}'`);
     byLayer.set(e.node, fromSourceLayout(layer, e.data));
   }
   const missing = [...linear.keys()].filter((n) => !byLayer.has(n));

@@ -39,10 +39,11 @@ const BASE: Record<string, string[]> = {
   patterns: ['patterns', '--model', 'm.onnx', '--input', 's.npy', '--out', 'p'],
   demo: ['demo'],
   web: ['web'],
+  sanity: ['sanity', '--model', 'm.onnx', '--input', 'a.jpg'],
 };
 
 /** The lists: the only options that may be given more than once. */
-const LISTS: Record<string, readonly string[]> = { predict: ['input'], explain: ['input', 'composite'], eval: ['composite'] };
+const LISTS: Record<string, readonly string[]> = { predict: ['input'], explain: ['input', 'composite'], eval: ['composite'], sanity: ['input', 'composite'] };
 
 /** A value the option takes on its own (repetition, not the value, is what is refused). */
 function goodValue(opt: { type?: string; choices?: readonly unknown[] }): string[] {

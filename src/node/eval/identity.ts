@@ -179,7 +179,16 @@ export interface IdentityMismatch {
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-const short = (hash: string) => hash.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1…');
+/** A hash as messages show it: its first 12 hex digits. */
+export const short = (hash: string) => hash.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1…');
+
+/** How `now` differs from `was` as a dataset (kind, or listing), for people; null when it is the same. */
+export function datasetDifference(was: DatasetIdentity, now: DatasetIdentity): string | null {
+  if (was.kind !== now.kind) return `${was.kind} then, ${now.kind} now`;
+  if (was.fingerprint === now.fingerprint) return null;
+  const where = was.root === now.root ? `in ${now.root}` : `${was.root} then, ${now.root} now`;
+  return `the dataset's listing differs (${was.images} images then, ${now.images} now; ids, file sizes or modification times changed; ${where})`;
+}
 
 /**
  * Where `now` is another run than `was`: the fields that differ, by content. `opts.shardCount`
@@ -194,11 +203,8 @@ export function compareIdentity(was: RunIdentity, now: RunIdentity, opts: { shar
   } else if (!same(was.model.externalData, now.model.externalData)) {
     push('model', `the model's external data differs (${was.model.path})`);
   }
-  if (was.dataset.kind !== now.dataset.kind) push('dataset', `${was.dataset.kind} then, ${now.dataset.kind} now`);
-  else if (was.dataset.fingerprint !== now.dataset.fingerprint) {
-    const where = was.dataset.root === now.dataset.root ? `in ${now.dataset.root}` : `${was.dataset.root} then, ${now.dataset.root} now`;
-    push('dataset', `the dataset's listing differs (${was.dataset.images} images then, ${now.dataset.images} now; ids, file sizes or modification times changed; ${where})`);
-  }
+  const dataset = datasetDifference(was.dataset, now.dataset);
+  if (dataset) push('dataset', dataset);
   if (was.split !== now.split) push('split', `${JSON.stringify(was.split)} then, ${JSON.stringify(now.split)} now`);
   const lab = (l: RunIdentity['labels']) => (l ? `${l.path} (${short(l.hash)})` : 'the default class list');
   if ((was.labels?.hash ?? null) !== (now.labels?.hash ?? null)) push('labels', `the class list differs: ${lab(was.labels)} then, ${lab(now.labels)} now`);

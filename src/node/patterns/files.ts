@@ -9,12 +9,15 @@
  *   the statistics set, the samples and the rows per layer, the preprocessing. A folder without it
  *   (patterns from elsewhere, e.g. the shared reference) is read by node names, with a note that
  *   the digest could not be checked.
- * - `patterns.checkpoint` while a run is unfinished: the GPU's running sums, exactly, and where in
- *   the statistics set they stand, replaced atomically (see writeCheckpoint); deleted at the end.
+ * - `patterns.checkpoint` while a run is unfinished: the GPU's running sums, exactly, where in the
+ *   statistics set they stand and which set it is (identity.ts), with a SHA-256 checksum that is
+ *   verified before a resume believes any of it; replaced atomically (see writeCheckpoint);
+ *   deleted at the end.
  *
  * Every file is written through a temporary file and a rename, so each is either whole or absent.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, LinearLayer } from '../../graph/ir.ts';
 import { isLinear } from '../../graph/ir.ts';
@@ -24,6 +27,7 @@ import type { StatsSnapshot } from '../../patterns/statistics.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import { writeFileAtomic } from '../eval/files.ts';
 import { fileError, readFileNamed } from '../file-errors.ts';
+import type { StatisticsIdentity } from './identity.ts';
 
 export const PATTERNS_JSON = 'patterns.json';
 export const CHECKPOINT_FILE = 'patterns.checkpoint';
@@ -144,13 +148,22 @@ export function readPatterns(dir: string, graph: Graph): { set: PatternSet; file
 // Checkpoints
 // ---------------------------------------------------------------------------------------------
 
-const MAGIC = 'LRPPATT1';
+/**
+ * Format 2: the magic, then as format 1 (the header's length and the header, padded to 8 bytes, the
+ * arrays' float32 bytes), then the SHA-256 of everything before it. Format 1 had no checksum: a
+ * flipped byte resumed silently into other patterns, so it is refused rather than read.
+ */
+const MAGIC = 'LRPPATT2';
+const MAGIC_V1 = 'LRPPATT1';
+const CHECKSUM_BYTES = 32;
 
 /** What a checkpoint says besides the sums. */
 export interface CheckpointHeader {
   readonly format: string;
   /** The run's settings: a resume must give the same. */
   readonly settings: Record<string, unknown>;
+  /** The statistics set by content (identity.ts): a resume must read the same. */
+  readonly identity: StatisticsIdentity;
   /** Items of the statistics set consumed (samples of an .npy; images of a dataset, skipped ones included). */
   readonly position: number;
   readonly samples: number;
@@ -161,10 +174,9 @@ export interface CheckpointHeader {
 }
 
 /**
- * Writes the checkpoint: a magic, the JSON header's length and the header, padded to 8 bytes,
- * then the arrays' float32 bytes; through a temporary file, fsync and rename, so a kill at any
- * moment leaves the previous checkpoint or this one. Streamed array by array: VGG-16's sums are
- * 2.2 GB, more than one Buffer should hold.
+ * Writes the checkpoint (see MAGIC for the layout) through a temporary file, fsync and rename, so
+ * a kill at any moment leaves the previous checkpoint or this one. Streamed array by array (and
+ * hashed as it goes): VGG-16's sums are 2.2 GB, more than one Buffer should hold.
  */
 export function writeCheckpoint(dir: string, header: Omit<CheckpointHeader, 'arrays' | 'samples' | 'batches'>, snap: StatsSnapshot): void {
   const full: CheckpointHeader = { ...header, samples: snap.samples, batches: snap.batches, arrays: snap.arrays.map((a) => a.length) };
@@ -176,7 +188,9 @@ export function writeCheckpoint(dir: string, header: Omit<CheckpointHeader, 'arr
   try {
     const fd = openSync(tmp, 'w');
     try {
-      const put = (b: Uint8Array) => {
+      const hash = createHash('sha256');
+      const put = (b: Uint8Array, hashed = true) => {
+        if (hashed) hash.update(b);
         let off = 0;
         while (off < b.length) off += writeSync(fd, b, off, b.length - off);
       };
@@ -186,6 +200,7 @@ export function writeCheckpoint(dir: string, header: Omit<CheckpointHeader, 'arr
       put(len);
       put(json);
       for (const a of snap.arrays) put(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+      put(hash.digest(), false);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -197,31 +212,56 @@ export function writeCheckpoint(dir: string, header: Omit<CheckpointHeader, 'arr
   }
 }
 
+/**
+ * The checkpoint in `dir`, or null when there is none. Its checksum is verified before anything
+ * in it is believed: a damaged, truncated or old-format checkpoint is an error naming the file
+ * and what to do (resuming from it would mix wrong sums into the patterns).
+ */
 export function readCheckpoint(dir: string): { header: CheckpointHeader; snapshot: StatsSnapshot } | null {
   const path = join(dir, CHECKPOINT_FILE);
   if (!existsSync(path)) return null;
   // A folder opens for reading on Linux and fails only at the first read, with a bare EISDIR.
   if (statSync(path).isDirectory()) throw new Error(`${path}: a folder, not a patterns checkpoint (remove it, or use another --out)`);
-  const fd = openSync(path, 'r');
+  const startOver = `delete ${path} to learn the patterns from the start (lrp patterns without --resume), or choose another --out`;
+  let fd: number;
   try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw fileError(path, 'read the checkpoint', e);
+  }
+  try {
+    const size = fstatSync(fd).size;
     const read = (n: number, at: number): Buffer => {
       const b = Buffer.alloc(n);
       let done = 0;
       while (done < n) {
         const got = readSync(fd, b, done, n - done, at + done);
-        if (got === 0) throw new Error(`${path}: truncated checkpoint`);
+        if (got === 0) throw new Error(`${path}: truncated checkpoint; ${startOver}`);
         done += got;
       }
       return b;
     };
+    if (size < MAGIC.length + 4 + CHECKSUM_BYTES) throw new Error(`${path}: truncated checkpoint (${size} bytes); ${startOver}`);
     const head = read(MAGIC.length + 4, 0);
-    if (head.subarray(0, MAGIC.length).toString('latin1') !== MAGIC) throw new Error(`${path}: not a patterns checkpoint`);
+    const magic = head.subarray(0, MAGIC.length).toString('latin1');
+    if (magic === MAGIC_V1) {
+      throw new Error(`${path}: a checkpoint of an older version of lrp patterns, without a checksum, so it cannot be verified; `
+        + `finish the run with the version that wrote it, or ${startOver}`);
+    }
+    if (magic !== MAGIC) throw new Error(`${path}: not a patterns checkpoint; ${startOver}`);
+    // The checksum first, in 1 MiB pieces: nothing of a damaged file is parsed.
+    const payload = size - CHECKSUM_BYTES;
+    const hash = createHash('sha256');
+    for (let at = 0; at < payload; at += 1 << 20) hash.update(read(Math.min(1 << 20, payload - at), at));
+    if (!hash.digest().equals(read(CHECKSUM_BYTES, payload))) {
+      throw new Error(`${path}: the checkpoint is damaged (its SHA-256 checksum does not match its contents); resuming would mix wrong sums into the patterns: ${startOver}`);
+    }
     const len = head.readUInt32LE(MAGIC.length);
     let header: CheckpointHeader;
     try {
       header = JSON.parse(read(len, MAGIC.length + 4).toString('utf8')) as CheckpointHeader;
     } catch (e) {
-      throw new Error(`${path}: damaged checkpoint header (${(e as Error).message})`);
+      throw new Error(`${path}: damaged checkpoint header (${(e as Error).message}); ${startOver}`);
     }
     let at = MAGIC.length + 4 + len;
     const arrays = header.arrays.map((n) => {
@@ -229,7 +269,7 @@ export function readCheckpoint(dir: string): { header: CheckpointHeader; snapsho
       at += 4 * n;
       return new Float32Array(b.buffer, b.byteOffset, n);
     });
-    if (at !== statSync(path).size) throw new Error(`${path}: ${statSync(path).size - at} bytes past the checkpoint's arrays`);
+    if (at !== payload) throw new Error(`${path}: ${payload - at} bytes past the checkpoint's arrays; ${startOver}`);
     return { header, snapshot: { samples: header.samples, batches: header.batches, arrays } };
   } finally {
     closeSync(fd);

@@ -15,6 +15,10 @@
  * is 2.2 GB, which is why it is not rewritten after every batch of a fast GPU) rather than float64
  * values, which could not be put back bit for bit. A kill loses at most the batches since it.
  *
+ * The checkpoint carries a SHA-256 checksum and the statistics set's identity (identity.ts): a
+ * damaged checkpoint, or a resume over other data, is refused naming the file or what changed.
+ * Samples that are not finite are refused, naming the file and the sample's index.
+ *
  * Decisions: the samples of an `.npy` are taken in order; a dataset's images in the sorted order
  * of `lrp eval` (`--limit` takes the first N). An image that cannot be read is skipped and listed
  * in patterns.json's count (and the log); the statistics cover the others. `--batch` must stay the
@@ -24,6 +28,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ForwardModel } from '../../forward/model.ts';
 import type { Graph } from '../../graph/ir.ts';
+import { assertFinite } from '../../io/finite.ts';
 import { isLinear, numel } from '../../graph/ir.ts';
 import { weightsDigest } from '../../patterns/pattern-set.ts';
 import { PatternStatistics } from '../../patterns/statistics.ts';
@@ -37,6 +42,7 @@ import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { loadModel } from '../model-file.ts';
 import { NpyStream } from '../npy-stream.ts';
 import { isPrepared, prepareSamples } from '../prepare/index.ts';
+import { datasetSetIdentity, npySetIdentity, statisticsDifference, type StatisticsIdentity } from './identity.ts';
 import type { Sample } from '../../eval/types.ts';
 import {
   CHECKPOINT_FILE, PATTERNS_FORMAT, PATTERNS_JSON, readCheckpoint, writeCheckpoint, writePatterns,
@@ -117,7 +123,13 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
   };
   const set = o.input !== undefined ? openNpySet(o.input, graph, o.limit) : await openImageSet(o, graph, model.preprocess, log);
   const out = o.out;
-  const previous = readCheckpoint(out);
+  let previous: ReturnType<typeof readCheckpoint>;
+  try {
+    previous = readCheckpoint(out);
+  } catch (e) {
+    set.close();
+    throw e;
+  }
   const done = existsSync(join(out, PATTERNS_JSON)) && !previous;
   if (done) {
     set.close();
@@ -132,6 +144,12 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
     if (differ.length) {
       set.close();
       throw new Error(`${out}: --resume with other settings than the run there (${differ.join(', ')} differ); resume with the same options or use another --out`);
+    }
+    const changed = statisticsDifference(previous.header.identity, set.identity);
+    if (changed) {
+      set.close();
+      throw new Error(`${out}: --resume with another statistics set than the run there: ${changed}; its sums cannot be continued over other data: `
+        + `resume with the same data, or delete ${join(out, CHECKPOINT_FILE)} to start over, or use another --out`);
     }
   }
   try {
@@ -204,7 +222,7 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
         const last = position >= set.total;
         if (!last && (every === 0 || now() - lastCheckpoint >= every)) {
           t = now();
-          writeCheckpoint(out, { format: PATTERNS_FORMAT, settings, position, skipped }, await stats.snapshot());
+          writeCheckpoint(out, { format: PATTERNS_FORMAT, settings, identity: set.identity, position, skipped }, await stats.snapshot());
           add('checkpoint', t);
           lastCheckpoint = now();
         }
@@ -252,6 +270,8 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
 /** A statistics set: `total` items, read as batches of model inputs from a position on. */
 interface StatisticsSet {
   readonly total: number;
+  /** The set by content (identity.ts), for the checkpoint and --resume. */
+  readonly identity: StatisticsIdentity;
   batches(from: number, batch: number, skipped: { id: string; reason: string }[], log: (line: string) => void): AsyncIterator<Batch, undefined>;
   close(): void;
 }
@@ -265,12 +285,22 @@ function openNpySet(path: string, graph: Graph, limit: number | undefined): Stat
     throw new Error(`${path}: samples of shape [${got.join(', ')}], the model takes [${want.join(', ')}] (an .npy statistics set holds preprocessed model inputs, N x ${want.join(' x ')})`);
   }
   const total = Math.min(npy.count, limit ?? Infinity);
+  let identity: StatisticsIdentity;
+  try {
+    identity = npySetIdentity(path, npy.count);
+  } catch (e) {
+    npy.close();
+    throw e;
+  }
   return {
-    total,
+    total, identity,
     async *batches(from, batch) {
       for (let n0 = from; n0 < total; n0 += batch) {
         const n = Math.min(batch, total - n0);
-        yield { input: npy.read(n0, n), count: n, position: n0 + n };
+        const input = npy.read(n0, n);
+        // A non-finite sample would turn every pattern NaN: refused, naming the sample.
+        assertFinite(input, [n, ...want], path, n0);
+        yield { input, count: n, position: n0 + n };
       }
       return undefined;
     },
@@ -293,6 +323,7 @@ async function openImageSet(o: PatternsOptions, graph: Graph, preprocess: Prepro
   const per = numel(want);
   return {
     total: items.length,
+    identity: datasetSetIdentity(dataset),
     async *batches(from, batch, skipped, logLine) {
       const todo = items.slice(from);
       // Images alone: the boxes play no part in the statistics.
