@@ -329,3 +329,62 @@ export class RegionPerturbation {
     this.perturbUniforms.destroy();
   }
 }
+
+/** One sample's region perturbation, as `lrp explain --aopc-out` writes it and `Explanation.aopc` returns it. */
+export interface AopcSample {
+  /** The class explained. */
+  readonly target: number;
+  /** f(x_k) for k = 0..L, patches removed most relevant first; morf[0] = f(x_0). */
+  readonly morf: number[];
+  /** The same, least relevant first. */
+  readonly lerf: number[];
+  readonly aopc_morf: number;
+  readonly aopc_lerf: number;
+}
+
+/**
+ * Region perturbation of a batch whose relevance is on the CPU (an explanation): inputs and
+ * relevance (count × C × H × W each) are uploaded a GPU batch at a time, the perturbed inputs made
+ * and run there. `f0` is each sample's clean target logit; the image index is the sample's position.
+ */
+export async function aopcOfBatch(
+  fm: ForwardModel,
+  batch: { readonly inputs: Float32Array; readonly relevance: Float32Array; readonly targets: readonly number[]; readonly f0: readonly number[] },
+  settings: AopcSettings,
+  opts: { batchSize?: number } = {},
+): Promise<AopcSample[]> {
+  const per = numel(fm.graph.input.shape);
+  const count = batch.targets.length;
+  if (batch.inputs.length !== count * per || batch.relevance.length !== count * per || batch.f0.length !== count) {
+    throw new Error(`region perturbation: ${count} targets, but ${batch.inputs.length / per} inputs, ${batch.relevance.length / per} relevance maps and ${batch.f0.length} logits`);
+  }
+  const rp = await RegionPerturbation.create(fm, settings, { batch: opts.batchSize ?? 32 });
+  const { ctx } = fm;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const out: AopcSample[] = [];
+  try {
+    const step = Math.max(1, fm.maxBatch);
+    for (let n0 = 0; n0 < count; n0 += step) {
+      const n = Math.min(step, count - n0);
+      const x = ctx.pool.acquire(4 * n * per, usage, 'explained inputs');
+      const r = ctx.pool.acquire(4 * n * per, usage, 'explained relevance');
+      try {
+        ctx.writeBuffer(x, 0, batch.inputs.subarray(n0 * per, (n0 + n) * per));
+        ctx.writeBuffer(r, 0, batch.relevance.subarray(n0 * per, (n0 + n) * per));
+        const curves = await rp.curves(x, r, Array.from({ length: n }, (_, k) => ({ input: k, classIndex: batch.targets[n0 + k], image: n0 + k, order: k })));
+        curves.forEach((c, k) => {
+          const f0 = Math.fround(batch.f0[n0 + k]);
+          const morf = [f0, ...c.morf];
+          const lerf = [f0, ...c.lerf];
+          out.push({ target: batch.targets[n0 + k], morf, lerf, aopc_morf: aopc(morf), aopc_lerf: aopc(lerf) });
+        });
+      } finally {
+        ctx.pool.release(x);
+        ctx.pool.release(r);
+      }
+    }
+  } finally {
+    rp.destroy();
+  }
+  return out;
+}
