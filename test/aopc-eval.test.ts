@@ -4,15 +4,19 @@
  * patch scores and orders in float64, perturbed inputs built on the CPU, the same model's forward
  * pass), the report recomputed from the records, a killed and resumed run equal to the
  * uninterrupted one, shards merged into it, a resume with other aopc options refused, bad options
- * refused before anything is written, and cmp-alpha2-flat's MoRF AOPC above the random order's.
+ * refused before anything is written, and `lrp explain --aopc-out`'s file.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RANDOM_ROW } from '../src/eval/aopc-report.ts';
 import { isPrepared } from '../src/eval/pairs.ts';
-import { parseBaseline } from '../src/eval/region-perturbation.ts';
+import { aopcOfBatch, parseBaseline } from '../src/eval/region-perturbation.ts';
+import { loadInputs } from '../src/node/inputs.ts';
 import type { EvalReport } from '../src/eval/report.ts';
 import type { PairRecord } from '../src/eval/types.ts';
 import { ForwardModel } from '../src/forward/model.ts';
@@ -26,9 +30,12 @@ import { loadAnalyzers, loadEvalModel, selectItems } from '../src/node/eval/setu
 import { prepareSample } from '../src/node/prepare/index.ts';
 import { writeSynthDataset } from '../src/node/synth-dataset.ts';
 import { useGpu } from './helpers/gpu.ts';
+import { patchOrder, perturbedInput } from './helpers/aopc-oracle.ts';
+
+const G = { C: 3, H: 64, W: 64, P: 16 };
 
 const gpu = useGpu();
-const S = 64, PATCH = 16, STEPS = 4, COLS = S / PATCH;
+const S = 64, PATCH = 16, STEPS = 4;
 let root: string;
 let data: string;
 
@@ -56,35 +63,6 @@ beforeAll(() => {
 afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
-
-// --- the oracle, from the protocol ---------------------------------------------------------------
-
-function mix(x: number): number {
-  let h = x >>> 0;
-  h = (h ^ (h >>> 16)) >>> 0;
-  h = Number((BigInt(h) * 0x85ebca6bn) & 0xffffffffn);
-  h = (h ^ (h >>> 13)) >>> 0;
-  h = Number((BigInt(h) * 0xc2b2ae35n) & 0xffffffffn);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-const uniformValue = (seed: number, image: number, e: number) =>
-  (mix((mix((mix((seed ^ 0x243f6a88) >>> 0) ^ image) >>> 0) ^ mix((e ^ 0x9e3779b9) >>> 0)) >>> 0) >>> 8) / 2 ** 23 - 1;
-
-function orderOf(rel: Float32Array, most: boolean): number[] {
-  const s = new Array<number>(COLS * COLS).fill(0);
-  for (let c = 0; c < 3; c++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) s[Math.floor(y / PATCH) * COLS + Math.floor(x / PATCH)] += rel[c * S * S + y * S + x];
-  return s.map((v, i) => [v, i] as const).sort((a, b) => (most ? b[0] - a[0] : a[0] - b[0]) || a[1] - b[1]).map(([, i]) => i);
-}
-
-function perturbed(x0: Float32Array, order: number[], k: number, image: number): Float32Array {
-  const gone = new Set(order.slice(0, k));
-  const out = new Float32Array(x0);
-  for (let c = 0; c < 3; c++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-    const e = c * S * S + y * S + x;
-    if (gone.has(Math.floor(y / PATCH) * COLS + Math.floor(x / PATCH))) out[e] = uniformValue(5, image, e);
-  }
-  return out;
-}
 
 describe('lrp eval --metrics mu,aopc (demo model, 4 synthetic images)', () => {
   const plain = () => join(root, 'plain');
@@ -157,9 +135,9 @@ describe('lrp eval --metrics mu,aopc (demo model, 4 synthetic images)', () => {
     const ex = await Explainer.create(fm, an.composite);
     try {
       const e = await ex.explain(prepared.input, 1, { targets: [pair.classIndex], init: 'logit' });
-      for (const [order, got] of [[orderOf(e.relevance, true), rec.aopc!.morf], [orderOf(e.relevance, false), rec.aopc!.lerf]] as const) {
+      for (const [order, got] of [[patchOrder(G, e.relevance, 0, true), rec.aopc!.morf], [patchOrder(G, e.relevance, 0, false), rec.aopc!.lerf]] as const) {
         const xs = new Float32Array(STEPS * 3 * S * S);
-        for (let k = 1; k <= STEPS; k++) xs.set(perturbed(prepared.input, order, k, item.index), (k - 1) * 3 * S * S);
+        for (let k = 1; k <= STEPS; k++) xs.set(perturbedInput(G, prepared.input, order, k, 'uniform:5', item.index), (k - 1) * 3 * S * S);
         const acts = await fm.forward(xs, STEPS);
         const logits = await acts.read();
         acts.release();
@@ -197,5 +175,39 @@ describe('lrp eval --metrics mu,aopc (demo model, 4 synthetic images)', () => {
     await mergeRuns([s0, s1], merged, { log: () => {} });
     expect(text(merged)).toBe(text(plain()));
     expect(stable(merged)).toEqual(stable(plain()));
+  });
+
+  it('lrp explain --aopc-out writes every sample\'s curves and AOPC, the image index being its position', async () => {
+    const out = join(root, 'explain-aopc.json');
+    const pngs = [2, 1].map((n) => join(data, 'JPEGImages', `synth_00000${n}.png`));
+    const bin = fileURLToPath(new URL('../bin/lrp.js', import.meta.url));
+    await promisify(execFile)(process.execPath, [bin, 'explain', '--model', DEMO_MODEL, '--input', ...pngs, '--target', '3',
+      '--aopc-out', out, '--steps', '3', '--patch', '16', '--baseline', 'uniform:4', '--no-heatmap'], { encoding: 'utf8', timeout: 300_000 });
+    const file = JSON.parse(readFileSync(out, 'utf8'));
+    expect(file.samples).toHaveLength(2);
+    // The same through the library's path: the explainer's relevance of class 3, region perturbation of it.
+    const model = loadEvalModel(DEMO_MODEL);
+    const inputs = await loadInputs(pngs, model.graph, model.preprocess, '');
+    const [an] = loadAnalyzers(['cmp-alpha2-flat'], model.graph, model.preprocess);
+    const fm = await ForwardModel.create(gpu.ctx, model.graph);
+    const ex = await Explainer.create(fm, an.composite);
+    try {
+      const e = await ex.explain(inputs.data, 2, { targets: [3], init: 'logit' });
+      const want = await aopcOfBatch(fm, { inputs: inputs.data, relevance: e.relevance, targets: e.targets, f0: e.targetLogits }, { steps: 3, patch: 16, baseline: 'uniform:4' });
+      file.samples.forEach((s: { target: number; morf: number[]; lerf: number[]; aopc_morf: number; aopc_lerf: number }, n: number) => {
+        expect(s.target).toBe(3);
+        expect(s.morf).toHaveLength(4);
+        for (const k of [0, 1, 2, 3]) {
+          expect(Math.abs(s.morf[k] - want[n].morf[k])).toBeLessThan(1e-4 * (1 + Math.abs(want[n].morf[k])));
+          expect(Math.abs(s.lerf[k] - want[n].lerf[k])).toBeLessThan(1e-4 * (1 + Math.abs(want[n].lerf[k])));
+        }
+        expect(Math.abs(s.aopc_morf - want[n].aopc_morf)).toBeLessThan(1e-4 * (1 + Math.abs(want[n].aopc_morf)));
+      });
+      // The second sample's baseline is seeded by position 1, not 0.
+      expect(file.samples[0].morf[3]).not.toBe(file.samples[1].morf[3]);
+    } finally {
+      ex.destroy();
+      fm.destroy();
+    }
   });
 });
