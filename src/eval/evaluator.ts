@@ -23,7 +23,8 @@
  *
  * With region perturbation (`aopc`), the same relevance, still on the GPU, orders the patches of
  * each pair's clean input (the forward pass's input buffer), and the perturbed inputs of every step
- * go through the forward pass in batches of max(relevanceBatch, PERTURB_BATCH), at most the model's maxBatch (region-perturbation.ts); only
+ * go through the forward pass in batches of max(relevanceBatch, PERTURB_BATCH), at most the
+ * model's maxBatch (region-perturbation.ts); only
  * the class logits come back. The random order's curves are measured once per pair, with the first
  * analyzer's record, which keeps them. The clean logits f(x_0) come from the batch's forward pass.
  */
@@ -267,7 +268,7 @@ export class Evaluator {
   }
 }
 
-/** A float32 value in the fewest decimal digits that give it back (9 significant digits always do). */
+/** A float32 value in 9 significant digits, always enough to give the float32 back. */
 const f32Text = (v: number) => Number(Math.fround(v).toPrecision(9));
 
 /** The record's curves: f(x_0) then the L logits of each order, as numbers that round-trip float32. */
