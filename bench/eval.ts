@@ -14,6 +14,10 @@
  * The paper's nine analyzers at once (Table 1: the composites, LRP-z, alpha-beta, guided backprop,
  * PatternAttribution): --composite paper.
  *
+ * The cost of region perturbation (`--metrics mu,aopc`): --aopc [--steps 100] [--patch 8]
+ * [--baseline zero] runs the same eval twice, without and with aopc, and prints pairs/s of both
+ * (each pair costs 2L more forward passes per analyzer, and 2L for the random order).
+ *
  * Stages (seconds of the main thread, so they add up to the loop's wall time):
  *   prepare   waiting for the next prepared sample (decode and preprocessing run on worker
  *             threads in parallel with the GPU work; this is only the part the GPU waited for)
@@ -55,6 +59,10 @@ const { values: args } = parseArgs({
     keep: { type: 'string' },
     preprocess: { type: 'string' },
     patterns: { type: 'string' },
+    aopc: { type: 'boolean', default: false },
+    steps: { type: 'string', default: '100' },
+    patch: { type: 'string', default: '8' },
+    baseline: { type: 'string', default: 'zero' },
   },
 });
 
@@ -151,10 +159,12 @@ try {
         + ` (${(learned.samples / learned.seconds).toFixed(3)} images/s; not part of the eval figures below)`);
     }
     const out = join(root, 'out');
-    const res = await runEval({
-      model: args.model, dataset: `voc:${voc}`, labels, composites, out, batch, workers, preprocess: args.preprocess,
+    const evalOpts = {
+      model: args.model, dataset: `voc:${voc}`, labels, composites, batch, workers, preprocess: args.preprocess,
       saveRelevance: args['save-relevance'], gpu, log: () => {}, ...(patterns !== undefined ? { patterns } : {}),
-    });
+    };
+    const res = await runEval({ ...evalOpts, out });
+    const loopOf = (r: typeof res) => r.seconds - (r.stages.setup ?? 0) - (r.stages.report ?? 0) - (r.stages.compile ?? 0);
     const report = res.report!;
     const analyzers = report.settings.analyzers.length;
     console.log(`\n${args.model}, ${nImages} images, ${report.pairs} pairs, ${analyzers} analyzer(s) (${report.settings.analyzers.join(', ')}), batch ${batch}`);
@@ -172,6 +182,19 @@ try {
     // On lavapipe GPU memory is process memory: the peak RSS is the whole run's footprint.
     console.log(`process peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (weights ${(weightBytes / 2 ** 20).toFixed(0)} MiB as stored in the model)`);
     console.log(`pipelines: ${gpu.ctx.pipelines.size} (each one LLVM compile on lavapipe with a cold shader cache)`);
+    if (args.aopc) {
+      const aopc = { steps: Number(args.steps), patch: Number(args.patch), baseline: args.baseline! };
+      // A warm-up of the aopc kernels and batch shapes on one image, so that neither figure pays a compile.
+      await runEval({ ...evalOpts, out: join(root, 'out-aopc-warm'), limit: 1, metrics: ['mu', 'aopc'], ...aopc });
+      const withAopc = await runEval({ ...evalOpts, out: join(root, 'out-aopc'), metrics: ['mu', 'aopc'], ...aopc });
+      const pairs = report.pairs;
+      const a = loopOf(res), b = loopOf(withAopc);
+      console.log(`\nregion perturbation (--steps ${aopc.steps} --patch ${aopc.patch} --baseline ${aopc.baseline}; ${2 * aopc.steps} forward passes per pair and analyzer, ${2 * aopc.steps} per pair for the random order):`);
+      console.log(`  without aopc: ${pairs} pairs in ${a.toFixed(2)} s = ${(pairs / a).toFixed(3)} pairs/s`);
+      console.log(`  with aopc:    ${pairs} pairs in ${b.toFixed(2)} s = ${(pairs / b).toFixed(3)} pairs/s (${(b / a).toFixed(1)} times the time; aopc stage ${(withAopc.stages.aopc ?? 0).toFixed(2)} s)`);
+      const fwd = pairs * (analyzers + 1) * 2 * aopc.steps;
+      console.log(`  perturbed inputs: ${fwd} through the forward pass, ${(fwd / (withAopc.stages.aopc ?? 1)).toFixed(1)} per second of the aopc stage`);
+    }
   } finally {
     gpu.close();
   }

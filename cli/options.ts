@@ -103,6 +103,18 @@ export const DATASET_OPTIONS: readonly OptionSpec[] = [
   spec('workers', { type: 'number', describe: 'decode/preprocess worker threads (default: cores - 1, at most 4; 0: in the main thread)' }, wholeAtLeast(0)),
 ];
 
+/**
+ * Region perturbation (`lrp eval --metrics mu,aopc`, `lrp explain --aopc-out`). No yargs defaults,
+ * so that a command can tell a flag given from one left out; the defaults are DEFAULT_AOPC's.
+ */
+export const AOPC_OPTIONS: readonly OptionSpec[] = [
+  spec('steps', { type: 'number', describe: 'region perturbation: L, the patches removed one per step (default 100, at most the patches)' }, wholeAtLeast(1)),
+  spec('patch', { type: 'number', describe: 'region perturbation: the side of the square patches in input pixels (default 8)' }, wholeAtLeast(1)),
+  spec('baseline', { type: 'string', describe: 'region perturbation: what replaces a patch: zero (the mean pixel; default) or uniform:SEED (uniform in [-1, 1), seeded per image)' },
+    (name) => (v: string) => (/^(zero|uniform:\d+)$/.test(String(v).trim()) && !(Number(String(v).split(':')[1]) > 0xffffffff)
+      ? null : `--${name} must be zero or uniform:SEED (SEED a whole number 0..4294967295), got ${show(v)}`)),
+];
+
 export const TOP_OPTION = spec('top', { type: 'number', default: 5, describe: 'how many classes to print per sample' }, wholeAtLeast(1));
 
 export const TARGET_OPTION = spec('target', {

@@ -18,6 +18,7 @@ export { Lrp, NoWebGpuError, type LoadModelOptions, type LrpOptions, type ModelS
 export { inspectModel, Model, topClasses, type LayerInfo, type LearnPatternsOptions, type ModelInfo, type Prediction, type RankedClass } from './api/model.ts';
 export {
   Explainer, Explanation, type ExplainOptions, type GpuExplanation, type GpuTensor, type LayerPlan, type Target,
+  type AopcOptions, type AopcResult, type AopcSample,
 } from './api/explainer.ts';
 export {
   Composite, type CompositeJson, type CompositeOptions, type CompositeRuleJson, type CompositeSource, type DescribedModel, type LayerSelector,

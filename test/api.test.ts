@@ -14,6 +14,7 @@ import {
 import { Explainer as Engine } from '../src/lrp/explainer.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { synthesize } from '../src/synth/index.ts';
+import { aopcOracle, patchOrder, perturbedInput } from './helpers/aopc-oracle.ts';
 
 const DEMO = 'models/demo/demo.onnx';
 const images: RgbaImage[] = [1, 2, 3].map((n) => synthesize(1, n).image);
@@ -153,6 +154,38 @@ describe('the public API on the demo model', () => {
     expect(explainer.composite).toBe('cmp-alpha2-flat');
     expect(explainer.plan().find((p) => p.kind === 'maxpool')?.rule).toBe('winner');
     expect(explainer.describe()).toMatch(/^composite cmp-alpha2-flat on /);
+  });
+
+  it('measures region perturbation on an explanation: the curves and AOPC of the oracle\'s perturbed inputs', async () => {
+    const e = await explainer.explain(images, { target: [1, 'predicted', 4] });
+    const L = 3, baseline = 'uniform:2';
+    const { samples } = await e.aopc({ steps: L, patch: 16, baseline, batchSize: 4 });
+    expect(samples).toHaveLength(3);
+    const g = { C: 3, H: 64, W: 64, P: 16 };
+    const per = 3 * 64 * 64;
+    const x = model.toTensor(images).data;
+    for (let n = 0; n < 3; n++) {
+      const s = samples[n];
+      expect(s.target).toBe(e.targets[n]);
+      expect(s.morf).toHaveLength(L + 1);
+      expect(s.morf[0]).toBe(Math.fround(e.targetLogits[n]));
+      for (const [most, got] of [[true, s.morf], [false, s.lerf]] as const) {
+        const order = patchOrder(g, e.relevance.data, n * per, most);
+        const xs = new Float32Array(L * per);
+        // The sample's position in the batch seeds the baseline.
+        for (let k = 1; k <= L; k++) xs.set(perturbedInput(g, x.subarray(n * per, (n + 1) * per), order, k, baseline, n), (k - 1) * per);
+        const acts = await model.forward.forward(xs, L);
+        const logits = await acts.read();
+        acts.release();
+        for (let k = 1; k <= L; k++) {
+          const want = logits[(k - 1) * 6 + s.target];
+          expect(Math.abs(got[k] - want)).toBeLessThan(1e-4 * (1 + Math.abs(want)));
+        }
+      }
+      expect(s.aopc_morf).toBeCloseTo(aopcOracle(s.morf), 12);
+      expect(s.aopc_lerf).toBeCloseTo(aopcOracle(s.lerf), 12);
+    }
+    await expect(e.aopc({ patch: 65 })).rejects.toThrow(/aopc: options.patch 65 is larger/);
   });
 
   it('says what to do when input or options are wrong', async () => {

@@ -10,7 +10,7 @@ describe('lrp demo', () => {
     const out = mkdtempSync(join(tmpdir(), 'lrp-demo-'));
     try {
       const lines: string[] = [];
-      const r = await runDemo({ out, images: 12, gallery: 3, batch: 12, patternImages: 24, log: (l) => lines.push(l), progress: false });
+      const r = await runDemo({ out, images: 12, gallery: 3, batch: 12, patternImages: 24, aopcImages: 4, log: (l) => lines.push(l), progress: false });
       for (const a of [...DEMO_ANALYZERS, 'Baseline']) expect(r.table).toContain(`| ${a} |`);
       const report = JSON.parse(readFileSync(join(out, 'eval', 'report.json'), 'utf8'));
       expect(report.rows).toHaveLength(DEMO_ANALYZERS.length + 1);
@@ -22,7 +22,12 @@ describe('lrp demo', () => {
       const run = readFileSync(join(out, 'eval', 'run.json'), 'utf8');
       expect(run).toMatch(/"rule": ?"pattern",\s*"patterns": ?"[0-9a-f]{16}"/);
       expect(run.length).toBeLessThan(100_000);
-      for (const f of ['eval/report.md', 'eval/curve.svg', 'eval/curve.csv', 'occlusion/occlusion.svg', 'occlusion/occlusion.csv', 'gallery/index.html']) {
+      // Region perturbation on the first 4 images: every analyzer and the random order; on the demo
+      // model, cmp-alpha2-flat's MoRF AOPC beats the random order's (the demo's claim).
+      expect(r.aopc).not.toBeNull();
+      for (const a of [...DEMO_ANALYZERS, 'random']) expect(r.aopc!.table).toContain(`| ${a} |`);
+      expect(r.aopc!.aopc['cmp-alpha2-flat'].morf.mean!).toBeGreaterThan(r.aopc!.aopc.random.morf.mean!);
+      for (const f of ['faithfulness/aopc.svg', 'faithfulness/report.md', 'eval/report.md', 'eval/curve.svg', 'eval/curve.csv', 'occlusion/occlusion.svg', 'occlusion/occlusion.csv', 'gallery/index.html']) {
         expect(existsSync(join(out, f)), f).toBe(true);
       }
       const html = readFileSync(r.gallery, 'utf8');

@@ -1,5 +1,5 @@
 import type { HeatmapMode } from '../../src/heatmap/index.ts';
-import { DEMO_PATTERN_IMAGES, runDemo } from '../../src/node/demo/run.ts';
+import { DEMO_AOPC, DEMO_AOPC_IMAGES, DEMO_PATTERN_IMAGES, runDemo } from '../../src/node/demo/run.ts';
 import { batchOption, defineCommand, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast } from '../options.ts';
 
 interface Args {
@@ -8,6 +8,7 @@ interface Args {
   gallery: number;
   batch: number;
   'pattern-images': number;
+  'aopc-images': number;
   seed: number;
   cmap: string;
   clip: number;
@@ -30,6 +31,11 @@ export const demoCommand = defineCommand<Args>({
       opt: { type: 'number', default: DEMO_PATTERN_IMAGES, describe: 'images of another seed to learn PatternAttribution\'s patterns from' },
       check: wholeAtLeast(1)('pattern-images'),
     },
+    {
+      name: 'aopc-images',
+      opt: { type: 'number', default: DEMO_AOPC_IMAGES, describe: `held-out images region perturbation (AOPC, ${DEMO_AOPC.steps} steps of ${DEMO_AOPC.patch}×${DEMO_AOPC.patch} patches) runs on; 0: none` },
+      check: wholeAtLeast(0)('aopc-images'),
+    },
     ...RENDER_OPTIONS,
     VERBOSE_OPTION,
   ],
@@ -39,18 +45,24 @@ export const demoCommand = defineCommand<Args>({
   ],
   handler: async (args) => {
     const r = await runDemo({
-      out: args.out, images: args.images, gallery: args.gallery, batch: args.batch, patternImages: args['pattern-images'], seed: args.seed,
+      out: args.out, images: args.images, gallery: args.gallery, batch: args.batch, patternImages: args['pattern-images'], seed: args.seed, aopcImages: args['aopc-images'],
       render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
       log: (l) => console.error(l), progress: true,
     });
     console.log('');
     console.log(r.table);
     console.log('');
+    if (r.aopc) {
+      console.log(`region perturbation (AOPC) on the first ${Math.min(args['aopc-images'], args.images)} images: higher AOPC-MoRF and ABPC, lower AOPC-LeRF are better; every analyzer should beat the random order`);
+      console.log(r.aopc.table);
+      console.log('');
+    }
     const f = (v: number | null) => (v === null ? 'n/a' : v.toFixed(3));
     console.log(`occlusion (Fig. 2): mean relative logit change ${f(r.occlusion.object)} occluding the objects, ${f(r.occlusion.context)} occluding the context`);
     console.log(`done in ${r.seconds.toFixed(0)} s. Everything is in ${r.out}:`);
     console.log(`  report     ${r.report} (and report.json, curve.svg, curve.csv beside it)`);
     console.log(`  patterns   ${r.out}/patterns (PatternAttribution's, learned by lrp patterns)`);
+    if (r.aopc) console.log(`  AOPC       ${r.aopc.report} (and aopc.svg, aopc.csv beside it)`);
     console.log(`  occlusion  ${r.out}/occlusion/occlusion.svg`);
     console.log(`  gallery    ${r.gallery}`);
   },

@@ -7,10 +7,12 @@ import { readLabels } from '../../src/node/labels.ts';
 import { runEval } from '../../src/node/eval/run.ts';
 import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems } from '../../src/node/eval/setup.ts';
 import { profileTable } from '../common.ts';
+import { RANDOM_ROW } from '../../src/eval/aopc-report.ts';
 import {
-  batchOption, COMPOSITE_OPTIONS, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, PROFILE_OPTION, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast,
+  AOPC_OPTIONS, batchOption, COMPOSITE_OPTIONS, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, PROFILE_OPTION, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast,
 } from '../options.ts';
 import { resolveShard } from '../../src/node/eval/shard.ts';
+import { resolveMetrics } from '../../src/node/eval/metrics.ts';
 
 interface Args {
   model: string;
@@ -42,6 +44,21 @@ interface Args {
   overlay: boolean;
   verbose: boolean;
   profile: boolean;
+  metrics: string;
+  steps?: number;
+  patch?: number;
+  baseline?: string;
+}
+
+/** The AOPC table for the terminal: per analyzer and the random order, mean and 95 % interval of AOPC-MoRF, AOPC-LeRF and ABPC. */
+export function aopcTableText(table: NonNullable<import('../../src/eval/report.ts').EvalReport['aopc']>): string {
+  const f = (v: number | null) => (v === null ? '–' : v.toFixed(4)).padStart(8);
+  const ci = (c: readonly [number, number] | null) => (c ? `[${c[0].toFixed(3)}, ${c[1].toFixed(3)}]` : '–').padStart(17);
+  const lines = [`${'region perturbation'.padEnd(24)} ${'AOPC-MoRF'.padStart(8)} ${'95% CI'.padStart(17)} ${'AOPC-LeRF'.padStart(8)} ${'95% CI'.padStart(17)} ${'ABPC'.padStart(8)} ${'95% CI'.padStart(17)} ${'pairs'.padStart(7)}`];
+  for (const [name, row] of Object.entries(table)) {
+    lines.push(`${(name === RANDOM_ROW ? `${name} order` : name).padEnd(24)} ${f(row.morf.mean)} ${ci(row.morf.ci95)} ${f(row.lerf.mean)} ${ci(row.lerf.ci95)} ${f(row.abpc.mean)} ${ci(row.abpc.ci95)} ${String(row.morf.pairs).padStart(7)}`);
+  }
+  return lines.join('\n');
 }
 
 export const evalCommand = defineCommand<Args>({
@@ -59,6 +76,11 @@ export const evalCommand = defineCommand<Args>({
       opt: { type: 'string', describe: 'i/n: take the images at positions i, i+n, ... of the sorted list (merge with lrp merge); auto: i/n from a Slurm job array, auto/N from a Kubernetes Indexed Job of N completions' },
     },
     { name: 'resume', opt: { type: 'boolean', default: false, describe: 'finish an interrupted run in --out' } },
+    {
+      name: 'metrics',
+      opt: { type: 'string', default: 'mu', describe: 'what to measure: mu (always), and aopc: region perturbation (AOPC-MoRF, AOPC-LeRF, ABPC and the random order; --steps, --patch, --baseline)' },
+    },
+    ...AOPC_OPTIONS,
     { name: 'init', opt: { choices: ['logit', 'onehot'] as const, default: 'logit' as Init, describe: 'relevance at the true class: its logit (the paper) or 1' } },
     { name: 'gallery', opt: { type: 'number', default: 0, describe: 'also draw a heatmap gallery of N images (every analyzer, boxes shown): DIR/gallery/index.html' }, check: wholeAtLeast(0)('gallery') },
     { name: 'seed', opt: { type: 'number', default: 0, describe: 'seeds the bootstrap of the intervals and the gallery\'s choice of images' }, check: wholeAtLeast(0)('seed') },
@@ -68,11 +90,20 @@ export const evalCommand = defineCommand<Args>({
     PROFILE_OPTION,
   ],
   examples: [
-    ['eval --model caffenet-voc.onnx --dataset voc:VOCdevkit/VOC2007 --composite cmp-alpha2-flat,lrp-z,guided-backprop --out runs/voc',
-      'Table 1 with 95% intervals and Fig. 3 for three analyzers on the VOC 2007 test split'],
+    ['eval --model caffenet-voc.onnx --dataset voc:VOCdevkit/VOC2007 --composite cmp-alpha2-flat,lrp-z,guided-backprop --metrics mu,aopc --out runs/voc',
+      'Table 1 with 95% intervals, Fig. 3, and region perturbation (AOPC of 8×8 patches, 100 steps) for three analyzers on the VOC 2007 test split'],
     ['eval --model squeezenet1.1.onnx --dataset imagenet:val --labels synset_words.txt --classifier-layers 1 --limit 500 --gallery 12',
       '500 ImageNet images, epsilon on SqueezeNet\'s conv10, and a gallery of 12 of them'],
   ],
+  // --metrics and the aopc flags before the device opens; the patch and steps against the model's input follow its loading.
+  check: (a) => {
+    try {
+      resolveMetrics({ metrics: String(a.metrics).split(','), steps: a.steps, patch: a.patch, baseline: a.baseline });
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  },
   handler: async (args) => {
     let shard = null;
     if (args.shard !== undefined) {
@@ -90,6 +121,7 @@ export const evalCommand = defineCommand<Args>({
         skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
         output: args.output, epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
         bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu,
+        metrics: args.metrics.split(','), steps: args.steps, patch: args.patch, baseline: args.baseline,
       });
       const r = result.report!;
       console.log(`${'analyzer'.padEnd(24)} ${'mu_w'.padStart(8)} ${'95% CI'.padStart(19)} ${'mu<=0.25'.padStart(9)} ${'mu<=0.5'.padStart(8)} ${'mu'.padStart(8)} ${'95% CI'.padStart(17)} ${'pairs'.padStart(7)} ${'degen.'.padStart(6)}`);
@@ -98,6 +130,10 @@ export const evalCommand = defineCommand<Args>({
       for (const row of r.rows) {
         console.log(`${row.analyzer.padEnd(24)} ${f(row.mu_w, 8)} ${ci(row.intervals?.mu_w.ci95, 19)} ${f(row['mu<=0.25'], 9)} ${f(row['mu<=0.5'], 8)} ${f(row.mu, 8)} `
           + `${ci(row.intervals?.mu.ci95, 17)} ${String(row.pairs).padStart(7)} ${String(row.degenerate).padStart(6)}`);
+      }
+      if (r.aopc) {
+        console.log('');
+        console.log(aopcTableText(r.aopc));
       }
       console.log(`${r.images} images, ${r.pairs} pairs, ${r.skipped.count} skipped; report in ${result.out}/report.md`);
       const stages: Record<string, number> = { ...result.stages };

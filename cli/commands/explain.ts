@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
+import { aopcOfBatch, checkAopcSettings, DEFAULT_AOPC } from '../../src/eval/region-perturbation.ts';
 import { ForwardModel } from '../../src/forward/model.ts';
 import { checkModelFits } from '../../src/forward/size-limits.ts';
 import { numel, valueInfo } from '../../src/graph/ir.ts';
@@ -12,10 +13,11 @@ import { readImage } from '../../src/node/image-decode.ts';
 import { loadInputs } from '../../src/node/inputs.ts';
 import { loadModel } from '../../src/node/model-file.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
+import { writeFileAtomic } from '../../src/node/eval/files.ts';
 import { writePng } from '../../src/node/png.ts';
 import { className, labelsFor, profileTable, Stages } from '../common.ts';
 import {
-  batchOption, COMPOSITE_OPTIONS, defineCommand, MODEL_OPTIONS, parseTargets, PROFILE_OPTION, RENDER_OPTIONS, SIZE_OPTION,
+  AOPC_OPTIONS, batchOption, COMPOSITE_OPTIONS, defineCommand, MODEL_OPTIONS, parseTargets, PROFILE_OPTION, RENDER_OPTIONS, SIZE_OPTION,
   TARGET_OPTION, UsageError, VERBOSE_OPTION,
 } from '../options.ts';
 
@@ -42,6 +44,10 @@ interface Args {
   batch?: number;
   verbose: boolean;
   profile: boolean;
+  'aopc-out'?: string;
+  steps?: number;
+  patch?: number;
+  baseline?: string;
 }
 
 /** With several composites, each output file gets the composite's name before its extension. */
@@ -65,6 +71,11 @@ export const explainCommand = defineCommand<Args>({
       name: 'heatmap',
       opt: { type: 'string', default: 'heatmaps', describe: 'where the PNG heatmaps go: a folder (one per input, NAME.png), or a .png for one input; --no-heatmap for none' },
     },
+    {
+      name: 'aopc-out',
+      opt: { type: 'string', describe: 'write region perturbation of every sample (--steps, --patch, --baseline) to this .json: {"samples": [{"target", "morf", "lerf", "aopc_morf", "aopc_lerf"}]}' },
+    },
+    ...AOPC_OPTIONS,
     ...RENDER_OPTIONS,
     SIZE_OPTION,
     batchOption('samples per GPU batch (default: 16, or fewer when the model is large)'),
@@ -77,7 +88,12 @@ export const explainCommand = defineCommand<Args>({
     ['explain --model vgg16.onnx --input a.jpg b.jpg --composite cmp-alpha2-flat,lrp-z --size original --overlay --cmap seismic',
       'two composites, heatmaps over the photos at their own size: heatmaps/a.cmp-alpha2-flat.png, ...'],
   ],
-  check: (a) => (a.heatmap !== false && String(a.heatmap).trim() === '' ? '--heatmap: give a folder or a .png (or --no-heatmap)' : null),
+  check: (a) => {
+    if (a.heatmap !== false && String(a.heatmap).trim() === '') return '--heatmap: give a folder or a .png (or --no-heatmap)';
+    const set = (['steps', 'patch', 'baseline'] as const).filter((k) => a[k] !== undefined);
+    if (set.length && !a['aopc-out']) return `${set.map((k) => `--${k}`).join(', ')} set region perturbation: give --aopc-out FILE.json`;
+    return null;
+  },
   handler: async (args) => {
     const stages = new Stages();
     const model = await stages.time('load', () => loadModel(args.model, { output: args.output, preprocess: args.preprocess }));
@@ -92,6 +108,15 @@ export const explainCommand = defineCommand<Args>({
     const several = analyzers.length > 1;
     for (const a of analyzers) for (const note of a.composite.notes) console.error(`note: ${several && !note.startsWith(`${a.name}:`) ? `${a.name}: ` : ''}${note}`);
     const targets = parseTargets(args.target, labels, classes);
+    const aopcSettings = args['aopc-out'] ? { steps: args.steps ?? DEFAULT_AOPC.steps, patch: args.patch ?? DEFAULT_AOPC.patch, baseline: args.baseline ?? DEFAULT_AOPC.baseline } : null;
+    if (aopcSettings) {
+      try {
+        checkAopcSettings(aopcSettings, graph.input.shape);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+
     // The device first: the model's declared sizes are checked against its limits before any
     // image is decoded and resized to them.
     const gpu = await createNodeGpu();
@@ -132,6 +157,7 @@ export const explainCommand = defineCommand<Args>({
       }
       const per = numel(graph.input.shape);
       const relevance = analyzers.map(() => new Float32Array(inputs.count * per));
+      const explained = analyzers.map(() => ({ targets: [] as number[], f0: [] as number[] }));
       const batch = Math.max(1, Math.min(args.batch ?? 16, Explainer.maxBatchOf(fm, explainers)));
       const col = Math.max(24, ...inputs.names.map((n) => n.length));
       const aw = several ? Math.max(9, ...analyzers.map((a) => a.name.length)) : 0;
@@ -144,6 +170,8 @@ export const explainCommand = defineCommand<Args>({
           for (let k = 0; k < analyzers.length; k++) {
             const ex = await stages.time('relevance', () => explainers[k].explainActivations(acts, { targets: t, init: args.init }));
             relevance[k].set(ex.relevance, n0 * per);
+            explained[k].targets.push(...ex.targets);
+            explained[k].f0.push(...ex.targetLogits);
             gpu.compile?.clearLine();
             for (let i = 0; i < n; i++) {
               console.log(`${inputs.names[n0 + i].padEnd(col)} ${several ? `${analyzers[k].name.padEnd(aw)} ` : ''}${String(ex.targets[i]).padStart(6)} `
@@ -153,6 +181,17 @@ export const explainCommand = defineCommand<Args>({
           }
         } finally {
           acts.release();
+        }
+      }
+      if (aopcSettings && args['aopc-out']) {
+        // The sample's position in the input list seeds uniform:SEED (src/eval/region-perturbation.ts).
+        for (let k = 0; k < analyzers.length; k++) {
+          const samples = await stages.time('aopc', () => aopcOfBatch(fm, { inputs: inputs.data, relevance: relevance[k], ...explained[k] }, aopcSettings, { batchSize: args.batch }));
+          const path = perComposite(args['aopc-out']!, analyzers[k].name, several);
+          mkdirSync(dirname(path), { recursive: true });
+          writeFileAtomic(path, `${JSON.stringify({ steps: aopcSettings.steps, patch: aopcSettings.patch, baseline: aopcSettings.baseline, samples })}\n`);
+          const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+          console.log(`wrote ${path}: ${analyzers[k].name} AOPC-MoRF ${mean(samples.map((x) => x.aopc_morf)).toFixed(4)}, AOPC-LeRF ${mean(samples.map((x) => x.aopc_lerf)).toFixed(4)} (mean of ${samples.length})`);
         }
       }
       explainers.forEach((e) => e.destroy());

@@ -9,6 +9,9 @@ import type { ForwardModel } from '../forward/model.ts';
 import type { RgbaImage } from '../preprocess/image.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import * as lrp from '../lrp/explainer.ts';
+import { aopcOfBatch, checkAopcSettings, DEFAULT_AOPC, type AopcSample } from '../eval/region-perturbation.ts';
+
+export type { AopcSample };
 import { relevanceHeatmap, type PictureOptions } from './heatmap.ts';
 import { toBatch, type ModelInput, type Tensor } from './input.ts';
 import { describeValue, requireChoice, requireOptions, requireWhole } from '../io/arguments.ts';
@@ -33,6 +36,24 @@ export interface ExplainOptions {
   readonly batchSize?: number;
 }
 
+/** Options of {@link Explanation.aopc}: region perturbation as `lrp eval --metrics mu,aopc` runs it. */
+export interface AopcOptions {
+  /** L, the patches removed one per step (default 100, at most the patches). */
+  readonly steps?: number;
+  /** Side of the square patches in input pixels (default 8; the last row and column of patches are cut short by the edge). */
+  readonly patch?: number;
+  /** What replaces a patch in every channel: `'zero'` (the default) or `'uniform:SEED'` (uniform in [-1, 1), seeded by SEED and the sample's position). */
+  readonly baseline?: string;
+  /** Perturbed inputs per forward pass (default 32, at most what the model fits). */
+  readonly batchSize?: number;
+}
+
+/** What {@link Explanation.aopc} returns, and `lrp explain --aopc-out` writes as JSON. */
+export interface AopcResult {
+  /** Per sample: its target, the logit curves f(x_0), ..., f(x_L) most and least relevant first, and their AOPC. */
+  readonly samples: readonly AopcSample[];
+}
+
 /** The explanation of a batch, on the CPU. */
 export class Explanation {
   private constructor(
@@ -52,14 +73,44 @@ export class Explanation {
     /** The images explained (null for a tensor input), for heatmaps over them or at their size. */
     private readonly images: readonly RgbaImage[] | null,
     private readonly spec: PreprocessSpec | null,
+    /** The model and the input explained, for region perturbation. */
+    private readonly source: { readonly forward: ForwardModel; readonly input: Float32Array } | null,
   ) {}
 
   /** @internal */
   static of(
     logits: Tensor, targets: readonly number[], targetLogits: readonly number[], relevance: Tensor, relevanceSums: readonly number[],
-    images: readonly RgbaImage[] | null, spec: PreprocessSpec | null,
+    images: readonly RgbaImage[] | null, spec: PreprocessSpec | null, source: { readonly forward: ForwardModel; readonly input: Float32Array } | null = null,
   ): Explanation {
-    return new Explanation(logits, targets, targetLogits, relevance, relevanceSums, images, spec);
+    return new Explanation(logits, targets, targetLogits, relevance, relevanceSums, images, spec, source);
+  }
+
+  /**
+   * Region perturbation (Samek et al. 2017) of every sample, on the GPU of the model that explained
+   * it: the target's logit as the input's `patch`×`patch` patches are replaced by the baseline, one
+   * per step for `steps` steps, in the order of this explanation's relevance (summed per patch over
+   * pixels and channels), most relevant first (MoRF) and least relevant first (LeRF), ties in
+   * row-major order; and `AOPC = 1/(L+1) sum_k (f(x_0) - f(x_k))`, k = 0..L, of each curve. The
+   * same computation as `lrp eval --metrics mu,aopc` (shared/docs/evaluation-protocol.md); the
+   * seed of `uniform:SEED` takes the sample's position in this batch as the image index. The model
+   * must still be open.
+   *
+   * @example
+   * ```ts
+   * const e = await explainer.explain(images, { target: 'predicted' });
+   * const { samples } = await e.aopc({ steps: 50, patch: 16 });
+   * console.log(samples[0].aopc_morf, samples[0].aopc_lerf);
+   * ```
+   */
+  async aopc(options: AopcOptions = {}): Promise<AopcResult> {
+    if (!this.source) throw new Error('this explanation has no model to perturb its input with (made from a tensor outside an explainer)');
+    options = requireOptions('aopc', options);
+    const settings = { steps: options.steps ?? DEFAULT_AOPC.steps, patch: options.patch ?? DEFAULT_AOPC.patch, baseline: options.baseline ?? DEFAULT_AOPC.baseline };
+    checkAopcSettings(settings, this.source.forward.graph.input.shape, (setting) => `aopc: options.${setting}`);
+    const samples = await aopcOfBatch(this.source.forward, {
+      inputs: this.source.input, relevance: this.relevance.data, targets: this.targets, f0: this.targetLogits,
+    }, settings, { batchSize: options.batchSize });
+    return { samples };
   }
 
   /** Samples in the batch. */
@@ -287,7 +338,7 @@ export async function explainEach(model: ExplainedModel, explainers: readonly Ex
   }
   return out.map((o) => Explanation.of(
     { data: o.logits, shape: [count, classes] }, o.targets, o.targetLogits,
-    { data: o.relevance, shape: [count, ...forward.graph.input.shape] }, o.sums, images, model.preprocess,
+    { data: o.relevance, shape: [count, ...forward.graph.input.shape] }, o.sums, images, model.preprocess, { forward, input: data },
   ));
 }
 

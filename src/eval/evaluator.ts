@@ -20,6 +20,13 @@
  * After each relevance pass, masked_sums.wgsl reduces the input relevance against the pairs' masks
  * on the GPU; only R_in, R_tot and S_in per pair come back (and the channel-summed maps when they
  * are to be saved).
+ *
+ * With region perturbation (`aopc`), the same relevance, still on the GPU, orders the patches of
+ * each pair's clean input (the forward pass's input buffer), and the perturbed inputs of every step
+ * go through the forward pass in batches of max(relevanceBatch, PERTURB_BATCH), at most the
+ * model's maxBatch (region-perturbation.ts); only
+ * the class logits come back. The random order's curves are measured once per pair, with the first
+ * analyzer's record, which keeps them. The clean logits f(x_0) come from the batch's forward pass.
  */
 import type { GpuContext } from '../gpu/context.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
@@ -29,7 +36,11 @@ import { Explainer, type Init, type LayerRules } from '../lrp/explainer.ts';
 import { nonFiniteRelevanceError } from '../lrp/finite.ts';
 import { pairRecord } from './aggregate.ts';
 import { MaskedSums } from './masked-sums.ts';
-import type { PairRecord, PreparedSample, Skip } from './types.ts';
+import { RegionPerturbation, type AopcSettings, type PerturbCurves } from './region-perturbation.ts';
+import type { AopcRecord, PairRecord, PreparedSample, Skip } from './types.ts';
+
+/** The least perturbed inputs per forward pass of region perturbation, where the model's maxBatch allows. */
+export const PERTURB_BATCH = 32;
 
 export interface Analyzer {
   readonly name: string;
@@ -52,6 +63,8 @@ export interface BatchOptions {
   /** Also return each record's channel-summed H × W relevance map. */
   readonly maps?: boolean;
   readonly times?: StageTimes;
+  /** The image index of a sample id, which seeds region perturbation (required with `aopc`). */
+  readonly imageIndex?: (image: string) => number;
 }
 
 export interface BatchResult {
@@ -81,13 +94,15 @@ export class Evaluator {
     readonly sums: MaskedSums,
     /** The most pairs per relevance pass. */
     readonly relevanceBatch: number,
+    /** Region perturbation, when measured. */
+    readonly perturbation: RegionPerturbation | null,
   ) {}
 
   get classes(): number {
     return numel(valueInfo(this.forward.graph, this.forward.graph.output).shape);
   }
 
-  static async create(forward: ForwardModel, analyzers: readonly Analyzer[], opts: { relevanceBatch: number }): Promise<Evaluator> {
+  static async create(forward: ForwardModel, analyzers: readonly Analyzer[], opts: { relevanceBatch: number; aopc?: AopcSettings | null }): Promise<Evaluator> {
     const names = new Set<string>();
     for (const a of analyzers) {
       if (names.has(a.name)) throw new Error(`analyzer '${a.name}' is given twice`);
@@ -98,7 +113,10 @@ export class Evaluator {
       for (const a of analyzers) built.push({ name: a.name, explainer: await Explainer.create(forward, a.composite) });
       const sums = await MaskedSums.create(forward.ctx, forward.graph.input.shape);
       const rb = Math.max(1, Math.min(Math.floor(opts.relevanceBatch), Explainer.maxBatchOf(forward, built.map((b) => b.explainer))));
-      return new Evaluator(forward, built, sums, rb);
+      // Perturbed inputs go through the forward pass at least PERTURB_BATCH at a time where the model fits
+      // them: small models' passes cost mostly their fixed overhead.
+      const rp = opts.aopc ? await RegionPerturbation.create(forward, opts.aopc, { batch: Math.max(rb, PERTURB_BATCH) }) : null;
+      return new Evaluator(forward, built, sums, rb, rp);
     } catch (e) {
       for (const b of built) b.explainer.destroy();
       throw e;
@@ -139,6 +157,9 @@ export class Evaluator {
     if (work.length === 0) return { records: [], skips, maps: opts.maps ? [] : null, forwards: 0, relevancePasses: 0 };
 
     const fm = this.forward;
+    const rp = this.perturbation;
+    const imageIndex = opts.imageIndex;
+    if (rp && !imageIndex) throw new Error('region perturbation needs the image index of every sample (BatchOptions.imageIndex)');
     const per = numel(fm.graph.input.shape);
     const input = new Float32Array(samples.length * per);
     samples.forEach((s, n) => {
@@ -159,8 +180,25 @@ export class Evaluator {
       addTime(times, 'forward', now() - t);
       try {
         const mine = work.filter((w) => w.sample >= n0 && w.sample < n1);
+        // The clean logits f(x_0) and inputs of region perturbation.
+        const clean = rp ? await acts.read(fm.graph.output) : null;
+        const inputs = acts.get(fm.graph.input.name).buffer;
+        const classes = this.classes;
+        const rowsOf = (chunk: readonly PairWork[], order: (k: number) => number | 'random') => chunk.map((w, k) => ({
+          input: w.sample - n0, classIndex: w.classIndex, image: imageIndex!(w.image), order: order(k),
+        }));
         for (let k0 = 0; k0 < mine.length; k0 += this.relevanceBatch) {
           const chunk = mine.slice(k0, k0 + this.relevanceBatch);
+          // The random order's curves, for the pairs whose first analyzer's record is to be written.
+          const randomCurves = new Map<number, PerturbCurves>();
+          if (rp) {
+            t = now();
+            const first = this.analyzers[0].name;
+            const idx = chunk.flatMap((w, k) => (w.analyzers.has(first) ? [k] : []));
+            const cs = await rp.curves(inputs, null, rowsOf(idx.map((k) => chunk[k]), () => 'random'));
+            idx.forEach((k, i) => randomCurves.set(k, cs[i]));
+            addTime(times, 'aopc', now() - t);
+          }
           t = now();
           const expanded = await expandActivations(fm.ctx, acts, chunk.map((w) => w.sample - n0));
           addTime(times, 'expand', now() - t);
@@ -187,9 +225,25 @@ export class Evaluator {
                   chMaps = await this.sums.channelSums(rel.buffer, chunk.length);
                   addTime(times, 'maps', now() - t);
                 }
+                const curves = new Map<number, PerturbCurves>();
+                if (rp) {
+                  t = now();
+                  const idx = chunk.flatMap((w, k) => (w.analyzers.has(a.name) ? [k] : []));
+                  const cs = await rp.curves(inputs, rel.buffer, rowsOf(idx.map((k) => chunk[k]), (i) => idx[i]));
+                  idx.forEach((k, i) => curves.set(k, cs[i]));
+                  addTime(times, 'aopc', now() - t);
+                }
                 chunk.forEach((w, k) => {
                   if (!w.analyzers.has(a.name)) return;
-                  records.push(pairRecord({ image: w.image, class: w.className, classIndex: w.classIndex, analyzer: a.name }, sums[k]));
+                  const rec = pairRecord({ image: w.image, class: w.className, classIndex: w.classIndex, analyzer: a.name }, sums[k]);
+                  if (rp && clean) {
+                    const f0 = clean[(w.sample - n0) * classes + w.classIndex];
+                    const c = curves.get(k)!;
+                    const r = a === this.analyzers[0] ? randomCurves.get(k)! : null;
+                    records.push({ ...rec, aopc: aopcRecord(f0, c, r) });
+                  } else {
+                    records.push(rec);
+                  }
                   if (maps && chMaps) maps.push(chMaps.slice(k * plane, (k + 1) * plane));
                 });
               } finally {
@@ -210,7 +264,21 @@ export class Evaluator {
   destroy(): void {
     for (const a of this.analyzers) a.explainer.destroy();
     this.sums.destroy();
+    this.perturbation?.destroy();
   }
+}
+
+/** A float32 value in 9 significant digits, always enough to give the float32 back. */
+const f32Text = (v: number) => Number(Math.fround(v).toPrecision(9));
+
+/** The record's curves: f(x_0) then the L logits of each order, as numbers that round-trip float32. */
+export function aopcRecord(f0: number, c: PerturbCurves, random: PerturbCurves | null): AopcRecord {
+  const f = f32Text(f0);
+  const curve = (xs: Float32Array) => [f, ...Array.from(xs, f32Text)];
+  return {
+    f0: f, morf: curve(c.morf), lerf: curve(c.lerf),
+    ...(random ? { random: { morf: curve(random.morf), lerf: curve(random.lerf) } } : {}),
+  };
 }
 
 /**

@@ -10,6 +10,8 @@ export interface Series {
   readonly points: readonly (readonly [number, number | null])[];
   /** Dashed line (e.g. the Baseline). */
   readonly dashed?: boolean;
+  /** CSS colour (default: the palette's, by the series' position). */
+  readonly colour?: string;
   /** A shaded band (x, low, high) around the line, e.g. a confidence interval; null where unknown. */
   readonly band?: readonly (readonly [number, number | null, number | null])[];
 }
@@ -129,7 +131,7 @@ export function linePlotSvg(opts: PlotOptions): string {
   // Bands first, under every line: polygons over runs of bins where the band is known.
   opts.series.forEach((s, i) => {
     if (!s.band) return;
-    const colour = PALETTE[i % PALETTE.length];
+    const colour = s.colour ?? PALETTE[i % PALETTE.length];
     const runs: (readonly [number, number, number])[][] = [];
     let run: (readonly [number, number, number])[] = [];
     for (const [x, lo, hi] of s.band) {
@@ -150,7 +152,7 @@ export function linePlotSvg(opts: PlotOptions): string {
   });
   // Series: polylines over runs of defined points, dots for single points.
   opts.series.forEach((s, i) => {
-    const colour = PALETTE[i % PALETTE.length];
+    const colour = s.colour ?? PALETTE[i % PALETTE.length];
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     const runs: (readonly [number, number])[][] = [];
     let run: (readonly [number, number])[] = [];

@@ -9,7 +9,9 @@
 import type { LayerRuleRow } from '../lrp/composite.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import { aggregate, BASELINE, compareIds, METRICS, uncertainty, type Curve, type Metric, type ReportRow } from './aggregate.ts';
+import { aopcMarkdown, aopcTable, type AopcTable } from './aopc-report.ts';
 import { linePlotSvg } from './plot.ts';
+import type { AopcSettings } from './region-perturbation.ts';
 import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from './stats.ts';
 import type { PairRecord, Skip } from './types.ts';
 
@@ -40,6 +42,10 @@ export interface EvalSettings {
   readonly bootstrap?: BootstrapSettings;
   /** `--patterns DIR` of a pattern-attribution analyzer (absent without one). */
   readonly patterns?: string;
+  /** `--metrics` when more than `mu` is measured (absent: mu alone). */
+  readonly metrics?: readonly string[];
+  /** Region perturbation's `--steps`, `--patch`, `--baseline`, when `aopc` is measured. */
+  readonly aopc?: AopcSettings;
 }
 
 /** What a report must say for a reader to know exactly what was run. */
@@ -112,6 +118,8 @@ export interface EvalReport {
   readonly curve: CurveWithBands;
   /** The bootstrap behind the intervals. */
   readonly bootstrap: BootstrapSettings;
+  /** Region perturbation (with `--metrics mu,aopc`): per analyzer and `random`, AOPC-MoRF, AOPC-LeRF, ABPC and the mean curves. */
+  readonly aopc?: AopcTable;
   /** The model file's hash and every analyzer's per-layer rules; null when the caller had none to give. */
   readonly provenance: Provenance | null;
   /** The tool and the adapters: depend on the machine, like `timing`. */
@@ -169,6 +177,7 @@ export function buildReport(input: {
     rows,
     curve,
     bootstrap,
+    ...(settings.aopc ? { aopc: aopcTable(input.records, settings.analyzers, settings.aopc, bootstrap) } : {}),
     provenance: input.provenance ?? null,
     environment: input.environment ?? null,
     timing: input.timing,
@@ -223,6 +232,12 @@ export function reportMarkdown(r: EvalReport): string {
     + '`mu = R_in / R_tot`, `mu_w = mu * S_tot / S_in`; the `mu<=x` columns average `mu` over the pairs with `S_in / S_tot <= x` '
     + `(${base?.['n<=0.25'] ?? 0} and ${base?.['n<=0.5'] ?? 0} pairs). `
     + 'Baseline: uniform relevance, `mu = S_in / S_tot`, `mu_w = 1`. Curve by box size (Fig. 3), with pairs per bin and 95 % bands: `curve.csv`, `curve.svg`.');
+  if (r.aopc && s.aopc) {
+    lines.push('');
+    lines.push('## Faithfulness: region perturbation (AOPC)');
+    lines.push('');
+    lines.push(...aopcMarkdown(r.aopc, s.aopc));
+  }
   lines.push('');
   lines.push('## Settings');
   lines.push('');

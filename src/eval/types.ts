@@ -56,4 +56,24 @@ export interface PairRecord {
   /** null when R_tot = 0 (degenerate: left out of every mean). */
   readonly mu: number | null;
   readonly mu_w: number | null;
+  /** Region perturbation (`--metrics mu,aopc`), in runs that measure it. */
+  readonly aopc?: AopcRecord;
+}
+
+/**
+ * The region-perturbation curves of one record (src/eval/region-perturbation.ts): the class logit
+ * f(x_k) for k = 0..L, x_0 the clean input, removing patches in the analyzer's MoRF and LeRF
+ * orders. Logits are float32 values written with 9 significant digits (enough to give the float32
+ * back); every aggregate is computed from these numbers.
+ */
+export interface AopcRecord {
+  /** f(x_0), also the first value of every curve. */
+  readonly f0: number;
+  readonly morf: readonly number[];
+  readonly lerf: readonly number[];
+  /**
+   * The random order's curves for this (image, class): kept once per pair, in the record of the
+   * run's first analyzer (absent in the others).
+   */
+  readonly random?: { readonly morf: readonly number[]; readonly lerf: readonly number[] };
 }

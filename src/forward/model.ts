@@ -65,13 +65,18 @@ export class ForwardModel {
     return new ForwardModel(ctx, graph, ops, info, maxBatch, weights);
   }
 
-  /** Runs one batch: `input` is N×(input shape) float32, NCHW. */
-  async forward(input: Float32Array, batch: number, opts: { profile?: boolean } = {}): Promise<Activations> {
+  /**
+   * Runs one batch: `input` is N×(input shape) float32, NCHW, on the CPU or already in a GPU buffer
+   * (its first N×(input shape) values; used in place, not copied: it must outlive the activations,
+   * and the caller keeps it).
+   */
+  async forward(input: Float32Array | GPUBuffer, batch: number, opts: { profile?: boolean } = {}): Promise<Activations> {
     const { graph, ctx } = this;
     const per = numel(graph.input.shape);
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`${graph.name}: batch must be a positive whole number, not ${batch}`);
-    if (input.length !== batch * per) {
-      throw new Error(`${graph.name}: input has ${input.length} values, expected ${batch}×${graph.input.shape.join('×')} = ${batch * per}`);
+    if (input instanceof Float32Array ? input.length !== batch * per : input.size < 4 * batch * per) {
+      const has = input instanceof Float32Array ? `${input.length} values` : `a buffer of ${input.size} bytes`;
+      throw new Error(`${graph.name}: input has ${has}, expected ${batch}×${graph.input.shape.join('×')} = ${batch * per} values`);
     }
     if (batch > this.maxBatch) {
       throw new Error(`${graph.name}: batch ${batch} exceeds ${this.maxBatch}, the largest whose activations fit this adapter's ${ctx.maxBinding}-byte bindings; split it`);
@@ -82,8 +87,13 @@ export class ForwardModel {
     const alloc = (name: string, count: number) => lease.acquire(4 * count, name);
     const release = () => lease.release();
     try {
-      const inBuf = alloc(graph.input.name, input.length);
-      ctx.writeBuffer(inBuf, 0, input);
+      let inBuf: GPUBuffer;
+      if (input instanceof Float32Array) {
+        inBuf = alloc(graph.input.name, input.length);
+        ctx.writeBuffer(inBuf, 0, input);
+      } else {
+        inBuf = input;
+      }
       values.set(graph.input.name, { buffer: inBuf, shape: graph.input.shape, relu: false });
       const dispatches: Dispatch[] = [];
       for (const layer of graph.layers) {

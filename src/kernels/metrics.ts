@@ -14,3 +14,25 @@ export const channelSum = defineKernel({
   bindings: { p: 'uniform', rel: 'read', out: 'read_write' },
   overrides: { WG: 'u32' },
 });
+
+/** Region perturbation (src/eval/region-perturbation.ts): patch scores, their orders, the perturbed inputs. */
+export const patchScores = defineKernel({
+  shader: 'metrics/patch_scores.wgsl',
+  uniforms: { channels: 'u32', height: 'u32', width: 'u32', side: 'u32', cols: 'u32', patches: 'u32', rows: 'u32' },
+  bindings: { p: 'uniform', rel: 'read', table: 'read', scores: 'read_write' },
+  overrides: {},
+});
+
+export const patchRanks = defineKernel({
+  shader: 'metrics/patch_ranks.wgsl',
+  uniforms: { patches: 'u32', rows: 'u32' },
+  bindings: { p: 'uniform', scores: 'read', ranks: 'read_write' },
+  overrides: {},
+});
+
+export const perturb = defineKernel({
+  shader: 'metrics/perturb.wgsl',
+  uniforms: { channels: 'u32', height: 'u32', width: 'u32', side: 'u32', cols: 'u32', total: 'u32', baseline: 'u32' },
+  bindings: { p: 'uniform', x: 'read', ranks: 'read', table: 'read', out: 'read_write' },
+  overrides: {},
+});

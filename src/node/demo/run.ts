@@ -6,6 +6,12 @@
  * PatternAttribution needs patterns learned on a statistics set first: the demo synthesises one
  * with another seed than the held-out set's and the training set's (DEMO_PATTERN_SEED,
  * `patternImages` images, 1000 by default) and runs `lrp patterns` on it before the evaluation.
+ *
+ * Region perturbation (AOPC, `lrp eval --metrics mu,aopc`) runs as a second evaluation of every
+ * analyzer on the first `aopcImages` held-out images (DEMO_AOPC_IMAGES by default) with
+ * DEMO_AOPC's settings, into `faithfulness/`: it costs 2L forward passes per pair and analyzer
+ * plus 2L for the random order, which on a CPU-emulated GPU (lavapipe) would otherwise multiply
+ * the demo's time. 16×16 patches and 4 steps: a quarter of the 64×64 image at the last step.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -18,7 +24,8 @@ import { loadAnalyzers, loadEvalModel } from '../eval/setup.ts';
 import { createNodeGpu } from '../gpu.ts';
 import { PACKAGE_ROOT } from '../package-root.ts';
 import { pickGallery, writeGallery, type GalleryRender } from '../gallery.ts';
-import { reportMarkdown } from '../../eval/report.ts';
+import { reportMarkdown, type EvalReport } from '../../eval/report.ts';
+import { aopcMarkdown } from '../../eval/aopc-report.ts';
 import { HEATMAP_DEFAULTS } from '../../heatmap/index.ts';
 
 export const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo', 'demo.onnx');
@@ -34,6 +41,9 @@ export const DEMO_SEED = 1;
 /** The statistics set of PatternAttribution: neither the held-out seed nor the training seed (2). */
 export const DEMO_PATTERN_SEED = 3;
 export const DEMO_PATTERN_IMAGES = 1000;
+/** Region perturbation in the demo: 4 of the 16 patches of 16×16 pixels, replaced by zero. */
+export const DEMO_AOPC = { steps: 4, patch: 16, baseline: 'zero' } as const;
+export const DEMO_AOPC_IMAGES = 24;
 
 export interface DemoOptions {
   readonly out: string;
@@ -46,6 +56,8 @@ export interface DemoOptions {
   readonly render?: GalleryRender;
   /** Seeds the gallery's choice of images (default 0). */
   readonly seed?: number;
+  /** Held-out images region perturbation runs on (default DEMO_AOPC_IMAGES; 0: none). */
+  readonly aopcImages?: number;
   readonly log: (line: string) => void;
   readonly progress: boolean;
 }
@@ -54,6 +66,8 @@ export interface DemoResult {
   readonly out: string;
   readonly table: string;
   readonly report: string;
+  /** The AOPC table (markdown) and the report it is in; null when aopcImages is 0. */
+  readonly aopc: { readonly table: string; readonly report: string; readonly aopc: NonNullable<EvalReport['aopc']> } | null;
   readonly gallery: string;
   readonly occlusion: { object: number | null; context: number | null };
   readonly seconds: number;
@@ -65,7 +79,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const out = resolve(o.out);
   const data = join(out, 'data');
   // A fresh run each time: the demo's numbers must not mix with an older run's records.
-  for (const sub of ['data', 'patterns-data', 'patterns', 'eval', 'occlusion', 'gallery']) rmSync(join(out, sub), { recursive: true, force: true });
+  for (const sub of ['data', 'patterns-data', 'patterns', 'eval', 'faithfulness', 'occlusion', 'gallery']) rmSync(join(out, sub), { recursive: true, force: true });
   const synth = writeSynthDataset(data, { images: o.images, size: 64, seed: DEMO_SEED, split: 'test' });
   o.log(`synthesised ${synth.images} held-out images (seed ${DEMO_SEED}, ${synth.objects} objects, ${synth.multiLabel} with several classes) in ${data}`);
   const statsData = join(out, 'patterns-data');
@@ -86,6 +100,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       batch: o.batch, gpu, progress: o.progress, log: o.log, patterns,
     });
     const report = evalResult.report!;
+    const aopcImages = Math.min(o.aopcImages ?? DEMO_AOPC_IMAGES, o.images);
+    let aopc: DemoResult['aopc'] = null;
+    if (aopcImages > 0) {
+      const faith = await runEval({
+        model: DEMO_MODEL, dataset, labels, composites: [...DEMO_ANALYZERS], out: join(out, 'faithfulness'), limit: aopcImages,
+        metrics: ['mu', 'aopc'], ...DEMO_AOPC, batch: o.batch, gpu, progress: o.progress, log: o.log, patterns,
+      });
+      const r = faith.report!;
+      aopc = { table: aopcMarkdown(r.aopc!, r.settings.aopc!).filter((l) => l.startsWith('|')).join('\n'), report: join(out, 'faithfulness', 'report.md'), aopc: r.aopc! };
+    }
     const occ = await runOcclusion({
       model: DEMO_MODEL, dataset, labels, out: join(out, 'occlusion'), batch: o.batch, gpu, progress: o.progress, log: o.log,
     });
@@ -106,7 +130,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const end = mdLines.findIndex((l, i) => i > first && !l.startsWith('|'));
     const table = mdLines.slice(first, end < 0 ? undefined : end).join('\n');
     return {
-      out, table, report: join(out, 'eval', 'report.md'), gallery,
+      out, table, report: join(out, 'eval', 'report.md'), aopc, gallery,
       occlusion: { object: occ.summary.meanDeltaObject, context: occ.summary.meanDeltaContext },
       seconds: (performance.now() - t0) / 1000,
     };

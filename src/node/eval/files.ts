@@ -7,7 +7,7 @@
  *   (power loss, full disk) tear the last line, readers drop the line without its newline and
  *   `--resume` truncates the file back to the last whole line before appending.
  * - `run.json` (the settings and the run's identity, identity.ts, written first), `report.json`,
- *   `report.md`, `curve.csv`, `curve.svg`, `finished.json` (verify.ts, written last): whole-file
+ *   `report.md`, `curve.csv`, `curve.svg` (`aopc.csv`, `aopc.svg` with aopc), `finished.json` (verify.ts, written last): whole-file
  *   writes through a temporary file `NAME.tmp-PID` and rename, so each is either the old or the
  *   new version. A failed write removes its temporary file; one left by a killed writer is removed
  *   by the next writer of the folder once it holds the folder's lock (lock.ts).
@@ -19,6 +19,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PairRecord, Skip } from '../../eval/types.ts';
+import { aopcCsv, aopcSvg } from '../../eval/aopc-report.ts';
 import { curveCsv, curveSvg, reportMarkdown, type EvalReport, type EvalSettings, type Shard } from '../../eval/report.ts';
 import { fileError } from '../file-errors.ts';
 import type { RunIdentity } from './identity.ts';
@@ -32,6 +33,9 @@ export const REPORT_JSON = 'report.json';
 export const REPORT_MD = 'report.md';
 export const CURVE_CSV = 'curve.csv';
 export const CURVE_SVG = 'curve.svg';
+/** Region perturbation's mean curves (runs with `--metrics mu,aopc`). */
+export const AOPC_CSV = 'aopc.csv';
+export const AOPC_SVG = 'aopc.svg';
 export const RUN_FORMAT = 'webgpu-lrp/eval-run@2';
 
 /** run.json: what a run is, written before its first record. */
@@ -185,10 +189,14 @@ export function nonEmpty(path: string): boolean {
   return existsSync(path) && statSync(path).size > 0;
 }
 
-/** report.json, report.md and the curve as CSV and SVG. */
+/** report.json, report.md and the curve as CSV and SVG (and region perturbation's, when measured). */
 export function writeReportFiles(dir: string, report: EvalReport): void {
   writeFileAtomic(join(dir, CURVE_CSV), curveCsv(report.curve));
   writeFileAtomic(join(dir, CURVE_SVG), curveSvg(report.curve));
+  if (report.aopc && report.settings.aopc) {
+    writeFileAtomic(join(dir, AOPC_CSV), aopcCsv(report.aopc));
+    writeFileAtomic(join(dir, AOPC_SVG), aopcSvg(report.aopc, report.settings.aopc));
+  }
   writeFileAtomic(join(dir, REPORT_MD), reportMarkdown(report));
   writeFileAtomic(join(dir, REPORT_JSON), `${JSON.stringify(report, null, 1)}\n`);
 }

@@ -15,6 +15,8 @@
  * - labels: SHA-256 of the file (null: the dataset's default class list).
  * - preprocessing, composites as resolved against the model (name, method, rule of every
  *   layer), init, split, skipDifficult, limit, shard, tool version.
+ * - aopc: region perturbation's steps, patch and baseline when it is measured (absent, as in
+ *   run.json files of runs without it: not measured).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { relative, resolve, sep } from 'node:path';
 import type { Shard } from '../../eval/report.ts';
 import type { Sample, Skip } from '../../eval/types.ts';
 import type { LayerRule, Method } from '../../lrp/rule-spec.ts';
+import type { AopcSettings } from '../../eval/region-perturbation.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import type { Dataset } from '../datasets/index.ts';
 import { PACKAGE_VERSION } from '../package-root.ts';
@@ -75,6 +78,8 @@ export interface RunIdentity {
   readonly skipDifficult: boolean;
   readonly limit: number | null;
   readonly shard: Shard | null;
+  /** Region perturbation's settings (`--metrics mu,aopc`); absent when it is not measured. */
+  readonly aopc?: AopcSettings | null;
 }
 
 /** `sha256:HEX` of a file, read in 1 MiB pieces (models run to hundreds of MB); errors name it. */
@@ -220,6 +225,8 @@ export function compareIdentity(was: RunIdentity, now: RunIdentity, opts: { shar
   if (was.init !== now.init) push('init', `${was.init} then, ${now.init} now`);
   if (was.skipDifficult !== now.skipDifficult) push('skipDifficult', `${was.skipDifficult} then, ${now.skipDifficult} now`);
   if (was.limit !== now.limit) push('limit', `${was.limit ?? 'none'} then, ${now.limit ?? 'none'} now`);
+  const aopcText = (a: AopcSettings | null | undefined) => (a ? `--steps ${a.steps} --patch ${a.patch} --baseline ${a.baseline}` : 'not measured');
+  if (!same(was.aopc ?? null, now.aopc ?? null)) push('aopc', `${aopcText(was.aopc)} then, ${aopcText(now.aopc)} now`);
   const shardText = (s: Shard | null) => (s ? `${s.index}/${s.count}` : 'none (a whole run)');
   const mode = opts.shard ?? 'exact';
   if (mode === 'exact' && !same(was.shard, now.shard)) push('shard', `${shardText(was.shard)} then, ${shardText(now.shard)} now`);

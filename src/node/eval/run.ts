@@ -27,6 +27,11 @@
  * (setup.ts selectItems; `--limit` applies before the split), into its own folder; `--shard auto`
  * takes i/n from Slurm or Kubernetes (shard.ts); `lrp merge` (merge.ts) verifies and combines them.
  *
+ * `--metrics mu,aopc` adds region perturbation (src/eval/region-perturbation.ts) to every record:
+ * the MoRF and LeRF logits of `--steps` patch removals, and the random order's with the first
+ * analyzer's record; its settings are part of the run's identity, so a resume with others is
+ * refused. The image index that seeds it is the image's position among all the dataset's ids.
+ *
  * `--save-relevance`: one float32 `.npy` of shape [H, W] per record, the channel-summed input
  * relevance the metrics were computed from, at `DIR/relevance/ANALYZER/IMAGE_CLASSINDEX.npy`
  * (names with characters other than letters, digits, `.`, `_`, `-` have them replaced by `_`).
@@ -61,6 +66,8 @@ import { acquireLock, assertUnlocked, exitCleanlyOnSignals, removeOrphanTemps } 
 import { Progress } from './progress.ts';
 import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems, type AnalyzerSpec } from './setup.ts';
 import { validateRunOptions } from './validate.ts';
+import { resolveMetrics } from './metrics.ts';
+import { checkAopcSettings } from '../../eval/region-perturbation.ts';
 import { FINISHED_FILE, readFinished, repairDuplicates, writeFinished } from './verify.ts';
 
 export interface EvalOptions {
@@ -91,6 +98,12 @@ export interface EvalOptions {
   readonly classifierLayers?: number;
   /** The bootstrap of the report's intervals (default 2000 resamples, seed 0). */
   readonly bootstrap?: BootstrapSettings;
+  /** What is measured: `mu` (always; the default alone) and `aopc` (region perturbation). */
+  readonly metrics?: readonly string[];
+  /** Region perturbation (with `aopc`): `--steps` (default 100), `--patch` (8), `--baseline` (`zero` or `uniform:SEED`). */
+  readonly steps?: number;
+  readonly patch?: number;
+  readonly baseline?: string;
   /** Preparation worker threads (default: prepareSamples' default) and samples prepared ahead. */
   readonly workers?: number;
   readonly prefetch?: number;
@@ -131,6 +144,7 @@ function runIdentity(
   opts: EvalOptions, model: ReturnType<typeof loadEvalModel>, analyzers: readonly AnalyzerSpec[], dataset: Dataset,
   settings: EvalSettings, shard: Shard | null,
 ): RunIdentity {
+  const aopc = settings.aopc ?? null;
   return {
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     model: modelIdentity(opts.model, model.builtin, model.externalData),
@@ -141,6 +155,7 @@ function runIdentity(
     composites: compositeIdentity(analyzers, model.graph.layers.map((l) => l.name)),
     output: opts.output ?? null,
     init: settings.init, skipDifficult: settings.skipDifficult, limit: settings.limit, shard,
+    ...(aopc ? { aopc } : {}),
   };
 }
 
@@ -150,6 +165,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const startedAt = new Date().toISOString();
   // Every option is checked before anything is read or written.
   validateRunOptions(opts);
+  const { metrics, aopc } = resolveMetrics(opts);
   const batch = opts.batch ?? 16;
   const init: Init = opts.init ?? 'logit';
   const shard = opts.shard ?? null;
@@ -159,6 +175,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
 
   // Everything that can be wrong with the model, the composites or the dataset fails here, before any work.
   const model = loadEvalModel(opts.model, opts.preprocess, opts.output);
+  if (aopc) checkAopcSettings(aopc, model.graph.input.shape);
   const notes: string[] = [];
   const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, {
     epsilon: opts.epsilon, flatLayers: opts.flatLayers, classifierLayers: opts.classifierLayers, patterns: opts.patterns, notes,
@@ -173,6 +190,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     output: opts.output ?? null, epsilon: opts.epsilon ?? null, flatLayers: opts.flatLayers ?? null,
     classifierLayers: opts.classifierLayers ?? null, bootstrap: opts.bootstrap ?? DEFAULT_BOOTSTRAP,
     ...(usesPatterns ? { patterns: opts.patterns } : {}),
+    ...(aopc ? { metrics, aopc } : {}),
   };
   const dataset = await openEvalDataset(opts, model.graph, log);
   const identity = runIdentity(opts, model, analyzers, dataset, settings, shard);
@@ -244,6 +262,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     if (read.torn || readS.torn) log(`note: ${out}: dropped a torn last line (the run was interrupted mid-write)`);
     const { records: doneRecords, skips: doneSkipList } = repairDuplicates(out, read.records, readS.skips, log);
     const ids = new Set(items.map((it) => it.id));
+    const imageIndex = new Map(items.map((it) => [it.id, it.index]));
     const stray = doneRecords.find((r) => !ids.has(r.image) || !settings.analyzers.includes(r.analyzer));
     if (stray) {
       throw new Error(`${join(out, PAIRS_FILE)}: holds a record of ${stray.image} for ${stray.analyzer}, which this run does not take: `
@@ -261,7 +280,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     // Pipelines and weights: `compile` while pipelines were pending, the rest is setup.
     const c0 = gpu.compile?.seconds() ?? 0;
     fm = await ForwardModel.create(gpu.ctx, model.graph);
-    evaluator = await Evaluator.create(fm, analyzers.map((a) => ({ name: a.name, composite: a.composite })), { relevanceBatch: batch });
+    evaluator = await Evaluator.create(fm, analyzers.map((a) => ({ name: a.name, composite: a.composite })), { relevanceBatch: batch, aopc });
     const compileSeconds = (gpu.compile?.seconds() ?? 0) - c0;
 
     const skipsOut = new JsonlAppender(join(out, SKIPS_FILE));
@@ -290,7 +309,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
       const saveDir = opts.saveRelevance ? join(out, 'relevance') : null;
       const writeBatch = async (prepared: PreparedSample[], skips: Skip[]) => {
         const res = await evaluator!.evaluate(prepared, {
-          init, maps: Boolean(saveDir), times: stages,
+          init, maps: Boolean(saveDir), times: stages, imageIndex: (id) => imageIndex.get(id)!,
           need: (image, classIndex, analyzer) => !done.has(recordKey(image, classIndex, analyzer)),
         });
         const t = performance.now() / 1000;

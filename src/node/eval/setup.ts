@@ -149,6 +149,8 @@ export interface Item {
   readonly id: string;
   readonly sample: Sample | null;
   readonly skips: Skip[];
+  /** The image's position in the sorted list of every image id (before --limit and --shard): seeds region perturbation. */
+  readonly index: number;
 }
 
 /**
@@ -158,8 +160,8 @@ export interface Item {
  * in exactly one shard.
  */
 export function selectItems(samples: readonly Sample[], skips: readonly Skip[], opts: { limit?: number | null; shard?: Shard | null }): Item[] {
-  const byId = new Map<string, { id: string; sample: Sample | null; skips: Skip[] }>();
-  const get = (id: string) => byId.get(id) ?? byId.set(id, { id, sample: null, skips: [] }).get(id)!;
+  const byId = new Map<string, { id: string; sample: Sample | null; skips: Skip[]; index: number }>();
+  const get = (id: string) => byId.get(id) ?? byId.set(id, { id, sample: null, skips: [], index: -1 }).get(id)!;
   for (const s of samples) {
     const it = get(s.id);
     if (it.sample) throw new Error(`the dataset has two samples with id ${s.id}`);
@@ -167,6 +169,9 @@ export function selectItems(samples: readonly Sample[], skips: readonly Skip[], 
   }
   for (const k of skips) get(k.id).skips.push(k);
   let items = [...byId.values()].sort((a, b) => compareIds(a.id, b.id));
+  items.forEach((it, i) => {
+    it.index = i;
+  });
   if (opts.limit !== undefined && opts.limit !== null) items = items.slice(0, opts.limit);
   const shard = opts.shard;
   if (shard) items = items.filter((_, i) => i % shard.count === shard.index);
