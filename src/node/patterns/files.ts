@@ -14,7 +14,7 @@
  *
  * Every file is written through a temporary file and a rename, so each is either whole or absent.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, LinearLayer } from '../../graph/ir.ts';
 import { isLinear } from '../../graph/ir.ts';
@@ -23,6 +23,7 @@ import { bindPatterns, toSourceLayout, sourceWeightShape, type PatternEntry, typ
 import type { StatsSnapshot } from '../../patterns/statistics.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import { writeFileAtomic } from '../eval/files.ts';
+import { openRegularFile, readRegularFile, resolveInside } from '../contained-path.ts';
 import { fileError } from '../file-errors.ts';
 
 export const PATTERNS_JSON = 'patterns.json';
@@ -89,9 +90,10 @@ export function writePatterns(
 function readPatternsFile(dir: string): PatternsFile | null {
   const path = join(dir, PATTERNS_JSON);
   if (!existsSync(path)) return null;
+  const text = Buffer.from(readRegularFile(path, PATTERNS_JSON, 64 << 20)).toString('utf8');
   let f: PatternsFile;
   try {
-    f = JSON.parse(readFileSync(path, 'utf8')) as PatternsFile;
+    f = JSON.parse(text) as PatternsFile;
   } catch (e) {
     throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
   }
@@ -100,10 +102,18 @@ function readPatternsFile(dir: string): PatternsFile | null {
   return f;
 }
 
-function readEntry(dir: string, node: string, file: string): PatternEntry {
-  const path = join(dir, file);
+/** The most bytes a pattern file may have: its node's weight in float64, and a generous .npy header. */
+function patternBytes(graph: Graph, node: string): number {
+  const linear = graph.layers.filter(isLinear) as LinearLayer[];
+  const sizes = (linear.some((l) => l.name === node) ? linear.filter((l) => l.name === node) : linear).map((l) => sourceWeightShape(l).reduce((a, b) => a * b, 1));
+  return 8 * Math.max(0, ...sizes) + (1 << 20);
+}
+
+/** A pattern file named in `named.file`, resolved inside `dir` (contained-path.ts) and read within its size. */
+function readEntry(dir: string, node: string, file: string, graph: Graph, named: string): PatternEntry {
+  const path = resolveInside(dir, file, { file: named, what: `the pattern file of node '${node}'` });
   if (!existsSync(path)) throw new Error(`${path}: the pattern file of node '${node}' is missing`);
-  const a = parseNpy(new Uint8Array(readFileSync(path)), path);
+  const a = parseNpy(readRegularFile(path, `pattern file of node '${node}'`, patternBytes(graph, node)), path);
   if (a.dtype !== '<f4' && a.dtype !== '<f8') throw new Error(`${path}: a pattern must be float32 or float64, not ${a.dtype}`);
   return { node, shape: a.shape, data: npyToFloat32(a), file: path };
 }
@@ -118,14 +128,14 @@ export function readPatterns(dir: string, graph: Graph): { set: PatternSet; file
   const notes: string[] = [];
   let entries: PatternEntry[];
   if (file) {
-    entries = file.layers.map((l) => readEntry(dir, l.node, l.file));
+    entries = file.layers.map((l) => readEntry(dir, l.node, l.file, graph, join(dir, PATTERNS_JSON)));
   } else {
     // By node names: every .npy of the folder is a pattern; a node without one is caught by bindPatterns.
     const byFile = new Map([...patternFileNames(graph)].map(([node, f]) => [f, node]));
     entries = readdirSync(dir).filter((f) => f.endsWith('.npy')).sort().map((f) => {
       const node = byFile.get(f);
       if (!node) throw new Error(`${join(dir, f)}: a pattern for no Conv, Gemm or MatMul node of ${graph.name} (its nodes' files: ${[...byFile.keys()].slice(0, 8).join(', ')})`);
-      return readEntry(dir, node, f);
+      return readEntry(dir, node, f, graph, dir);
     });
     notes.push(`${dir} has no ${PATTERNS_JSON}: the patterns are matched to nodes by file name, and which model they were learned for cannot be checked`);
   }
@@ -193,7 +203,7 @@ export function writeCheckpoint(dir: string, header: Omit<CheckpointHeader, 'arr
 export function readCheckpoint(dir: string): { header: CheckpointHeader; snapshot: StatsSnapshot } | null {
   const path = join(dir, CHECKPOINT_FILE);
   if (!existsSync(path)) return null;
-  const fd = openSync(path, 'r');
+  const fd = openRegularFile(path, 'patterns checkpoint');
   try {
     const read = (n: number, at: number): Buffer => {
       const b = Buffer.alloc(n);
