@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/io/npy.ts';
 import { runDemo } from '../../src/node/demo/run.ts';
+import { runOcclusion } from '../../src/node/eval/occlusion.ts';
 import { runEval } from '../../src/node/eval/run.ts';
 import { galleryFiles } from '../../src/node/gallery.ts';
 import { uniqueNames } from '../../src/node/inputs.ts';
@@ -161,6 +162,17 @@ describe.skipIf(!existsSync(DEMO))('lrp eval --save-relevance', () => {
     expect(files.length).toBe(r.report!.records);
     expect(new Set(files.map((f) => f.replace(/_\d+\.npy$/, ''))).size).toBe(2);
   }, 300_000);
+});
+
+describe.skipIf(!existsSync(DEMO))('lrp occlusion --out', () => {
+  it('under a regular file: refused naming it before the forward passes', async () => {
+    const d = fresh('occlusion');
+    writeSynthDataset(join(d, 'data'), { images: 1, size: 64, seed: 1, split: 'test' });
+    writeFileSync(join(d, 'file'), 'mine');
+    await expect(runOcclusion({
+      model: DEMO, dataset: `voc:${join(d, 'data')}`, labels: join(d, 'data', 'classes.txt'), out: join(d, 'file', 'occ'), progress: false, log: () => {},
+    })).rejects.toThrow(`--out: cannot create the folder ${join(d, 'file', 'occ')}: ${join(d, 'file')} is a file`);
+  });
 });
 
 describe('lrp demo --out', () => {
