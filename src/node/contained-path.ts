@@ -15,6 +15,7 @@
  * plain names that stay in their folder.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, existsSync, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep, win32 } from 'node:path';
 
 export interface NamedIn {
@@ -82,6 +83,33 @@ export function readRegularFile(path: string, what: string, maxBytes = Number.MA
     return out;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** readRegularFile without blocking the thread (image decoding in the preparation workers). */
+export async function readRegularFileAsync(path: string, what: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Uint8Array> {
+  let st: Stats;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read the ${what}: ${(e as Error).message}`);
+  }
+  if (!st.isFile()) throw new Error(`${path}: the ${what} is ${kindOf(st)}, not a regular file`);
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const f = await handle.stat();
+    if (!f.isFile()) throw new Error(`${path}: the ${what} is ${kindOf(f)}, not a regular file`);
+    if (f.size > maxBytes) throw new Error(`${path}: the ${what} has ${f.size} bytes, more than the ${maxBytes} it can have`);
+    const out = new Uint8Array(f.size);
+    let done = 0;
+    while (done < out.length) {
+      const { bytesRead } = await handle.read(out, done, out.length - done, done);
+      if (bytesRead === 0) throw new Error(`${path}: the ${what} ended after ${done} of its ${f.size} bytes (was it changed while read?)`);
+      done += bytesRead;
+    }
+    return out;
+  } finally {
+    await handle.close();
   }
 }
 

@@ -108,7 +108,7 @@ describe('endless pattern files are refused, not read forever', () => {
     expect(() => readPatterns(dir, loadModel(DEMO).graph)).toThrow(new RegExp(`the pattern file of node '${name}' has ${64 << 20} bytes, more than the \\d+ it can have`));
   });
 
-  it('a model that is a FIFO, an input .npy that is a link to /dev/zero (lrp explain, predict, patterns)', async () => {
+  it('a model or an image that is a FIFO, an input .npy that is a link to /dev/zero (lrp explain, predict, patterns)', async () => {
     const d = fresh('fifo');
     execFileSync('mkfifo', [join(d, 'model.onnx')]);
     expect(await inChild(`const { loadModel } = await src('model-file.ts'); loadModel(${JSON.stringify(join(d, 'model.onnx'))});`, 30))
@@ -116,6 +116,9 @@ describe('endless pattern files are refused, not read forever', () => {
     symlinkSync('/dev/zero', join(d, 'zero.npy'));
     expect(await inChild(`const { readNpy } = await src('npy-file.ts'); await readNpy(${JSON.stringify(join(d, 'zero.npy'))});`, 30))
       .toBe(`${join(d, 'zero.npy')}: the .npy file is a device, not a regular file`);
+    execFileSync('mkfifo', [join(d, 'image.png')]);
+    expect(await inChild(`const { readImage } = await src('image-decode.ts'); await readImage(${JSON.stringify(join(d, 'image.png'))});`, 30))
+      .toBe(`${join(d, 'image.png')}: cannot read image: the image is a FIFO, not a regular file`);
   }, 90_000);
 });
 
