@@ -27,6 +27,8 @@ export const OPTION_BOUNDS: Readonly<Record<string, OptionBound>> = {
   gallery: { max: 1000, sizes: 'images drawn once per analyzer' },
   images: { max: 100_000, sizes: 'images synthesised and written' },
   'pattern-images': { max: 100_000, sizes: 'images synthesised for the statistics set' },
+  // Each image's pairs cost 2 (steps + 1) forward passes per analyzer, and the random order's.
+  'aopc-images': { max: 100_000, sizes: 'held-out images region perturbation runs on' },
   // A square RGBA image of this side is 64 MiB.
   size: { max: 4096, sizes: 'the side of each synthesised image' },
 };
@@ -42,6 +44,8 @@ export const UNBOUNDED: Readonly<Record<string, string>> = {
   'classifier-layers': 'counts layers; more than the model has means all of them',
   'checkpoint-seconds': 'a time between checkpoints',
   port: 'at most 65535',
+  steps: 'at most the number of patches, checked against the model\'s input before any work',
+  patch: 'at most the model\'s input side, checked against it before any work',
 };
 
 /** The message for a value over its option's bound, or null (also for options without one). */

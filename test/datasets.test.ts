@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countPairs, fitVocBox, vocBoxProblem } from '../src/eval/pairs.ts';
 import type { Skip } from '../src/eval/types.ts';
 import { openDataset, parseAnnotation, parseDatasetSpec, readSynsets, VOC_CLASSES } from '../src/node/datasets/index.ts';
+import { sharedPath } from './helpers/shared.ts';
 
-const DATA = fileURLToPath(new URL('../../shared/data/', import.meta.url));
+const DATA = sharedPath('data/');
 const VOC = join(DATA, 'voc2012-sample');
 const IMAGENET = join(DATA, 'imagenet-val-sample');
 const LABELS = join(DATA, 'labels');

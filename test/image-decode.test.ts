@@ -2,15 +2,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, detectImageFormat, readImage } from '../src/node/image-decode.ts';
 import { sourceRect } from '../src/preprocess/geometry.ts';
 import { preprocessImage, resampleRect } from '../src/preprocess/image.ts';
 import { parsePreprocessSpec } from '../src/preprocess/spec.ts';
+import { sharedPath } from './helpers/shared.ts';
 
-const IMAGES = fileURLToPath(new URL('../../shared/data/imagenet-val-sample/images/', import.meta.url));
+const IMAGES = sharedPath('data/imagenet-val-sample/images/');
 const haveImages = existsSync(IMAGES);
 if (!haveImages) console.warn(`image-decode.test: ${IMAGES} is absent; skipping the tests on real JPEGs`);
 const jpegs = haveImages ? readdirSync(IMAGES).filter((f) => f.endsWith('.JPEG')).sort() : [];

@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy, npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { readNpy, writeNpy } from '../src/node/npy-file.ts';
+import { SHARED_DIR } from './helpers/shared.ts';
 
-const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
+const SHARED = SHARED_DIR;
 const VGG = join(SHARED, 'testvectors/zennit/vgg-tiny');
 const haveVgg = existsSync(join(VGG, 'input.npy'));
 if (!haveVgg) console.warn(`npy.test: ${VGG} is absent; skipping the tests on real .npy files`);

@@ -13,9 +13,10 @@ import { readImage } from '../src/node/image-decode.ts';
 import { prepareSamples, type PrepareOptions } from '../src/node/prepare/index.ts';
 import { preprocessImage } from '../src/preprocess/image.ts';
 import { parsePreprocessSpec, type PreprocessSpec } from '../src/preprocess/spec.ts';
+import { sharedPath } from './helpers/shared.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DATA = fileURLToPath(new URL('../../shared/data/', import.meta.url));
+const DATA = sharedPath('data/');
 const IMAGENET = join(DATA, 'imagenet-val-sample');
 const haveImageNet = existsSync(join(IMAGENET, 'annotations')) && existsSync(join(DATA, 'labels', 'synset_words.txt'));
 if (!haveImageNet) console.warn(`prepare.test: ${IMAGENET} is absent; skipping the tests on the real ImageNet sample`);

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { vec2 } from 'gl-matrix';
 import { describe, expect, it } from 'vitest';
 import { boxMask, inputTransform, sourceRect, transformBox, type Box } from '../src/preprocess/geometry.ts';
 import { preprocessImage, resampleRect, type RgbaImage } from '../src/preprocess/image.ts';
 import { parsePreprocessSpec, parsePreprocessSpecText, type PreprocessSpec } from '../src/preprocess/spec.ts';
+import { sharedPath } from './helpers/shared.ts';
 
-const MODELS = fileURLToPath(new URL('../../shared/models/', import.meta.url));
+const MODELS = sharedPath('models/');
 const haveModels = existsSync(join(MODELS, 'squeezenet1.1.onnx.json'));
 if (!haveModels) console.warn(`preprocess.test: ${MODELS} is absent; skipping the shipped-spec tests`);
 

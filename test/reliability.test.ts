@@ -32,10 +32,11 @@ import { mergeRuns } from '../src/node/eval/merge.ts';
 import { runEval, type EvalOptions } from '../src/node/eval/run.ts';
 import { Rng } from '../src/synth/rng.ts';
 import { useGpu } from './helpers/gpu.ts';
+import { sharedPath } from './helpers/shared.ts';
 
 const gpu = useGpu();
 const BIN = fileURLToPath(new URL('../bin/lrp.js', import.meta.url));
-const SHARED_MODELS = fileURLToPath(new URL('../../shared/models/', import.meta.url));
+const SHARED_MODELS = sharedPath('models/');
 const COMPOSITES = 'cmp-alpha2-flat,lrp-z';
 const figures: string[] = [];
 

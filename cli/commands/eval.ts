@@ -1,11 +1,12 @@
 import { basename, join } from 'node:path';
 import type { HeatmapMode } from '../../src/heatmap/index.ts';
 import type { Init } from '../../src/lrp/explainer.ts';
-import { pickGallery, writeGallery } from '../../src/node/gallery.ts';
+import type { Sample } from '../../src/eval/types.ts';
+import { galleryFiles, pickGallery, writeGallery } from '../../src/node/gallery.ts';
 import { createNodeGpu } from '../../src/node/gpu.ts';
 import { readLabels } from '../../src/node/labels.ts';
 import { runEval } from '../../src/node/eval/run.ts';
-import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems } from '../../src/node/eval/setup.ts';
+import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems, type AnalyzerSpec } from '../../src/node/eval/setup.ts';
 import { profileTable } from '../common.ts';
 import { RANDOM_ROW } from '../../src/eval/aopc-report.ts';
 import {
@@ -111,6 +112,22 @@ export const evalCommand = defineCommand<Args>({
       if (/^\s*auto/.test(args.shard)) console.error(choice.source);
       shard = choice.shard;
     }
+    // The gallery's images, analyzers and file names, decided and checked before any GPU work
+    // (output-plan.ts), so a gallery that could not be written does not cost the run first.
+    let gallery: null | { samples: Sample[]; analyzers: AnalyzerSpec[]; model: ReturnType<typeof loadEvalModel>; classNames: string[]; images: number } = null;
+    if (args.gallery > 0) {
+      const model = loadEvalModel(args.model, args.preprocess, args.output);
+      const analyzers = loadAnalyzers(args.composite, model.graph, model.preprocess, {
+        epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'], patterns: args.patterns,
+      });
+      const ds = await openEvalDataset(args, model.graph, () => {});
+      const items = selectItems(ds.samples, ds.skips, { limit: args.limit, shard });
+      const samples = pickGallery(items.flatMap((it) => (it.sample && it.sample.classes.length ? [it.sample] : [])), args.gallery, args.seed);
+      galleryFiles(samples, analyzers.map((a) => a.name), join(args.out, 'gallery'));
+      // Readable class names where the labels file has them (synset_words.txt: "n01440764 tench, ...").
+      const names = args.labels ? readLabels(args.labels) : [];
+      gallery = { samples, analyzers, model, classNames: names.length === ds.classNames.length ? names : ds.classNames, images: items.length };
+    }
     const gpu = await createNodeGpu();
     try {
       const compile0 = gpu.compile?.seconds() ?? 0;
@@ -137,26 +154,16 @@ export const evalCommand = defineCommand<Args>({
       }
       console.log(`${r.images} images, ${r.pairs} pairs, ${r.skipped.count} skipped; report in ${result.out}/report.md`);
       const stages: Record<string, number> = { ...result.stages };
-      if (args.gallery > 0) {
+      if (gallery) {
         const t = performance.now();
-        const model = loadEvalModel(args.model, args.preprocess, args.output);
-        const analyzers = loadAnalyzers(args.composite, model.graph, model.preprocess, {
-          epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
-        });
-        const ds = await openEvalDataset(args, model.graph, () => {});
-        const items = selectItems(ds.samples, ds.skips, { limit: args.limit, shard });
-        const samples = pickGallery(items.flatMap((it) => (it.sample && it.sample.classes.length ? [it.sample] : [])), args.gallery, args.seed);
-        // Readable class names where the labels file has them (synset_words.txt: "n01440764 tench, ...").
-        const names = args.labels ? readLabels(args.labels) : [];
-        const classNames = names.length === ds.classNames.length ? names : ds.classNames;
         const page = await writeGallery({
-          gpu, graph: model.graph, preprocess: model.preprocess, analyzers, samples, classNames,
-          out: join(args.out, 'gallery'), render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
+          gpu, graph: gallery.model.graph, preprocess: gallery.model.preprocess, analyzers: gallery.analyzers, samples: gallery.samples,
+          classNames: gallery.classNames, out: join(args.out, 'gallery'), render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
           title: `Heatmaps: ${basename(args.model)} on ${args.dataset.replace(/^(\w+:).*[\\/]([^\\/]+)[\\/]?$/, '$1$2')}`,
-          subtitle: `${samples.length} images chosen with seed ${args.seed} from the ${items.length} of the run.`,
+          subtitle: `${gallery.samples.length} images chosen with seed ${args.seed} from the ${gallery.images} of the run.`,
         });
         stages.gallery = (performance.now() - t) / 1000;
-        console.log(`gallery of ${samples.length} images: ${page}`);
+        console.log(`gallery of ${gallery.samples.length} images: ${page}`);
       }
       if (args.profile) {
         const total = result.seconds + (stages.gallery ?? 0);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { aopcOfBatch, checkAopcSettings, DEFAULT_AOPC } from '../../src/eval/region-perturbation.ts';
 import { ForwardModel } from '../../src/forward/model.ts';
@@ -14,6 +14,7 @@ import { loadInputs } from '../../src/node/inputs.ts';
 import { loadModel } from '../../src/node/model-file.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
 import { writeFileAtomic } from '../../src/node/eval/files.ts';
+import { checkFolderWritable, checkOutputPlan, uniqueStems, type PlanInput, type PlannedOutput } from '../../src/node/output-plan.ts';
 import { writePng } from '../../src/node/png.ts';
 import { className, labelsFor, profileTable, Stages } from '../common.ts';
 import {
@@ -50,11 +51,23 @@ interface Args {
   baseline?: string;
 }
 
-/** With several composites, each output file gets the composite's name before its extension. */
-function perComposite(path: string, name: string, several: boolean): string {
+/** With several composites, each output file gets the composite's name (a file-name stem) before its extension. */
+function perComposite(path: string, stem: string, several: boolean): string {
   if (!several) return path;
   const ext = extname(path);
-  return `${path.slice(0, path.length - ext.length)}.${name.replace(/[^\w.-]+/g, '_')}${ext}`;
+  return `${path.slice(0, path.length - ext.length)}.${stem}${ext}`;
+}
+
+/** The files a run reads, which no output may replace. */
+function readFiles(args: Args): PlanInput[] {
+  const files: PlanInput[] = args.input.map((path) => ({ path, what: '--input' }));
+  files.push({ path: args.model, what: '--model' }, { path: `${args.model}.json`, what: 'the preprocessing beside the model' });
+  if (args.preprocess) files.push({ path: args.preprocess, what: '--preprocess' });
+  if (args.labels) files.push({ path: args.labels, what: '--labels' });
+  if (args.patterns && existsSync(args.patterns) && statSync(args.patterns).isDirectory()) {
+    for (const f of readdirSync(args.patterns)) files.push({ path: join(args.patterns, f), what: '--patterns' });
+  }
+  return files;
 }
 
 export const explainCommand = defineCommand<Args>({
@@ -141,6 +154,21 @@ export const explainCommand = defineCommand<Args>({
       const heatmap = args.heatmap === false ? null : String(args.heatmap);
       const single = heatmap !== null && extname(heatmap).toLowerCase() === '.png';
       if (single && inputs.count !== 1) throw new UsageError(`--heatmap ${heatmap} names one file, but there are ${inputs.count} samples: give a folder`);
+      if (heatmap !== null && graph.input.shape.length !== 3) throw new Error(`heatmaps need a C×H×W input; the model takes ${graph.input.shape.join('×')} (use --relevance-out, or --no-heatmap)`);
+      // Every file this run writes, decided and checked before any GPU work (output-plan.ts).
+      const stems = uniqueStems(analyzers.map((a) => a.name));
+      const relevanceFiles = args['relevance-out'] ? analyzers.map((_, k) => perComposite(args['relevance-out']!, stems[k], several)) : [];
+      const heatmapFiles = heatmap === null ? [] : Array.from({ length: inputs.count }, (_, i) => analyzers.map((_a, k) => (
+        perComposite(single ? heatmap : join(heatmap, `${inputs.stems[i]}.png`), stems[k], several))));
+      if (heatmap !== null && !single) checkFolderWritable(heatmap, '--heatmap');
+      const planned: PlannedOutput[] = [
+        ...relevanceFiles.map((path, k) => ({ path, what: '--relevance-out', of: several ? analyzers[k].name : undefined })),
+        ...(args['aopc-out'] ? [{ path: args['aopc-out'], what: '--aopc-out' }] : []),
+        ...heatmapFiles.flatMap((row, i) => row.map((path, k) => ({
+          path, what: '--heatmap', of: `${inputs.names[i]}${several ? ` with ${analyzers[k].name}` : ''}`,
+        }))),
+      ];
+      checkOutputPlan(planned, readFiles(args));
 
       stages.compileClock = gpu.compile ? () => gpu.compile!.seconds() : null;
       const { fm, explainers } = await stages.time('upload', async () => {
@@ -200,14 +228,13 @@ export const explainCommand = defineCommand<Args>({
       await stages.time('write', async () => {
         if (args['relevance-out']) {
           for (let k = 0; k < analyzers.length; k++) {
-            const path = perComposite(args['relevance-out'], analyzers[k].name, several);
+            const path = relevanceFiles[k];
             mkdirSync(dirname(path), { recursive: true });
             await writeNpy(path, [inputs.count, ...graph.input.shape], relevance[k]);
             console.log(`wrote ${path} (${inputs.count}×${graph.input.shape.join('×')} float32)`);
           }
         }
         if (heatmap === null) return;
-        if (graph.input.shape.length !== 3) throw new Error(`heatmaps need a C×H×W input; the model takes ${graph.input.shape.join('×')} (use --relevance-out, or --no-heatmap)`);
         mkdirSync(single ? dirname(heatmap) : heatmap, { recursive: true });
         for (let i = 0; i < inputs.count; i++) {
           const path = inputs.paths[i];
@@ -217,7 +244,7 @@ export const explainCommand = defineCommand<Args>({
             const pic = relevancePicture(plane, {
               cmap: args.cmap, mode: args.mode, clip: args.clip, size: args.size, overlay: args.overlay, image, spec: model.preprocess,
             });
-            const file = perComposite(single ? heatmap : join(heatmap, `${inputs.stems[i]}.png`), analyzers[k].name, several);
+            const file = heatmapFiles[i][k];
             await writePng(file, pic.image);
             console.log(`wrote ${file}`);
           }

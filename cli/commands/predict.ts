@@ -6,6 +6,7 @@ import { createNodeGpu } from '../../src/node/gpu.ts';
 import { loadInputs } from '../../src/node/inputs.ts';
 import { loadModel } from '../../src/node/model-file.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
+import { checkOutputPlan } from '../../src/node/output-plan.ts';
 import { labelsFor } from '../common.ts';
 import { batchOption, defineCommand, MODEL_OPTIONS, TOP_OPTION, VERBOSE_OPTION } from '../options.ts';
 
@@ -50,6 +51,12 @@ export const predictCommand = defineCommand<Args>({
         `give --preprocess FILE or put ${args.model}.json beside the model`);
       for (const f of inputs.failures) console.error(`skipped ${f.message}`);
       failures = inputs.failures;
+      if (args['logits-out']) {
+        checkOutputPlan([{ path: args['logits-out'], what: '--logits-out' }], [
+          ...args.input.map((path) => ({ path, what: '--input' })), { path: args.model, what: '--model' },
+          ...(args.labels ? [{ path: args.labels, what: '--labels' }] : []), ...(args.preprocess ? [{ path: args.preprocess, what: '--preprocess' }] : []),
+        ]);
+      }
       const fm = await ForwardModel.create(gpu.ctx, model.graph);
       const logits = await predict(fm, inputs.data, inputs.count, { batch: args.batch });
       gpu.compile?.clearLine();

@@ -19,6 +19,7 @@ import type { AnalyzerSpec } from './eval/setup.ts';
 import type { NodeGpu } from './gpu.ts';
 import { readImage } from './image-decode.ts';
 import { writeFileNamed } from './file-errors.ts';
+import { checkFolderWritable, checkOutputPlan, uniqueStems } from './output-plan.ts';
 import { encodePng } from './png.ts';
 
 const BOX_COLOURS: [number, number, number][] = [[255, 210, 0], [0, 230, 120], [255, 80, 220], [0, 200, 255], [255, 120, 0], [160, 120, 255]];
@@ -86,13 +87,45 @@ export interface GalleryOptions {
   readonly subtitle?: string;
 }
 
+/** The files of a gallery: per sample its picture and per analyzer its heatmap, in `out`. */
+export interface GalleryFiles {
+  readonly image: ReadonlyMap<string, string>;
+  /** By sample id, then analyzer name. */
+  readonly heatmap: ReadonlyMap<string, ReadonlyMap<string, string>>;
+}
+
+/**
+ * The gallery's file names (`ID.png`, `ID_ANALYZER.png`, `index.html`; ids and names made file
+ * names by output-plan.ts uniqueStems), checked by output-plan.ts: call it before any GPU work, so
+ * that names that would overwrite one another (an image id `x_lrp-z` beside `x` explained by
+ * `lrp-z`) are refused before the work rather than lost after it.
+ */
+export function galleryFiles(samples: readonly { readonly id: string }[], analyzers: readonly string[], out: string): GalleryFiles {
+  const ids = samples.map((s) => s.id);
+  const stems = uniqueStems(ids);
+  const idStem = new Map(ids.map((id, i) => [id, stems[i]]));
+  const aStems = uniqueStems(analyzers);
+  const image = new Map(ids.map((id) => [id, `${idStem.get(id)}.png`]));
+  const heatmap = new Map(ids.map((id) => [id, new Map(analyzers.map((a, k) => [a, `${idStem.get(id)}_${aStems[k]}.png`]))]));
+  checkFolderWritable(out, 'the gallery');
+  checkOutputPlan([
+    { path: join(out, 'index.html'), what: 'the gallery', of: 'its page' },
+    ...ids.flatMap((id) => [
+      { path: join(out, image.get(id)!), what: 'the gallery', of: `the picture of ${id}` },
+      ...analyzers.map((a) => ({ path: join(out, heatmap.get(id)!.get(a)!), what: 'the gallery', of: `the heatmap of ${id} by ${a}` })),
+    ]),
+  ], samples.flatMap((s) => ('imagePath' in s && typeof s.imagePath === 'string' ? [{ path: s.imagePath, what: 'the dataset' }] : [])));
+  return { image, heatmap };
+}
+
 /** Writes `out/index.html` and its PNGs; each image is explained for its first class. */
 export async function writeGallery(o: GalleryOptions): Promise<string> {
+  const samples = o.samples.filter((s) => s.classes.length > 0);
+  const files = galleryFiles(samples, o.analyzers.map((a) => a.name), o.out);
   mkdirSync(o.out, { recursive: true });
   const [c, h, w] = o.graph.input.shape;
   const per = c * h * w;
   const zoom = Math.max(1, Math.round(160 / w));
-  const samples = o.samples.filter((s) => s.classes.length > 0);
   const images = await Promise.all(samples.map((s) => readImage(s.imagePath)));
   const input = new Float32Array(samples.length * per);
   images.forEach((img, n) => input.set(preprocessImage(img, o.preprocess), n * per));
@@ -124,7 +157,6 @@ export async function writeGallery(o: GalleryOptions): Promise<string> {
     fm.destroy();
   }
 
-  const safe = (s: string) => s.replace(/[^\w.-]+/g, '_');
   const rows: string[] = [];
   samples.forEach((s, n) => {
     const img = images[n];
@@ -132,14 +164,14 @@ export async function writeGallery(o: GalleryOptions): Promise<string> {
     const boxes = s.classes.flatMap((cl) => cl.boxes.map((b) => ({
       box: transformBox(b, img.width, img.height, o.preprocess), colour: BOX_COLOURS[cl.classIndex % BOX_COLOURS.length],
     }))).filter((b): b is { box: NonNullable<typeof b.box>; colour: [number, number, number] } => b.box !== null);
-    const file = `${safe(s.id)}.png`;
+    const file = files.image.get(s.id)!;
     writeFileNamed(join(o.out, file), encodePng(enlarge(drawBoxes(resized, boxes), zoom)));
     const others = s.classes.length > 1 ? ` (+${s.classes.slice(1).map((cl) => escapeXml(cl.className)).join(', ')})` : '';
     const cells = [`<td><img src="${file}" alt="${escapeXml(s.id)}"><br>${escapeXml(s.id)}<br><b>${escapeXml(o.classNames[targets[n]] ?? String(targets[n]))}</b>${others}</td>`];
     for (const a of o.analyzers) {
       const plane = relevancePlane(maps.get(a.name)!, o.graph.input.shape, n);
       const pic = relevancePicture(plane, { ...o.render, image: img, spec: o.preprocess });
-      const hm = `${safe(s.id)}_${safe(a.name)}.png`;
+      const hm = files.heatmap.get(s.id)!.get(a.name)!;
       writeFileNamed(join(o.out, hm), encodePng(enlarge(pic.image, zoom)));
       cells.push(`<td><img src="${hm}" alt="${escapeXml(a.name)}"></td>`);
     }

@@ -6,7 +6,7 @@
  * pngjs gives the same pixels as any decoder. EXIF orientation (JPEG APP1, PNG eXIf) is applied
  * after decoding (preprocess/orientation.ts), as PIL's exif_transpose and browsers do.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFileAsync } from './contained-path.ts';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import type { RgbaImage } from '../preprocess/image.ts';
@@ -58,9 +58,13 @@ export async function decodeImage(bytes: Uint8Array, source: string): Promise<Rg
 export async function readImage(path: string): Promise<RgbaImage> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    // A regular file only, read within its size (contained-path.ts): a FIFO or /dev/zero given as
+    // an image must not block or fill the memory.
+    bytes = await readRegularFileAsync(path, 'image');
   } catch (e) {
-    throw new Error(`${path}: cannot read image: ${(e as Error).message}`);
+    const m = (e as Error).message;
+    const own = [`${path}: cannot read the image: `, `${path}: `].find((p) => m.startsWith(p));
+    throw new Error(`${path}: cannot read image: ${own ? m.slice(own.length) : m}`);
   }
   return decodeImage(bytes, path);
 }

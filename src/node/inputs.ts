@@ -15,6 +15,7 @@ import { preprocessImage } from '../preprocess/image.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import { readImage } from './image-decode.ts';
 import { readNpy } from './npy-file.ts';
+import { uniqueStems } from './output-plan.ts';
 
 export interface InputBatch {
   readonly data: Float32Array;
@@ -33,21 +34,21 @@ export interface InputBatch {
  * A name per path for output files: the file name without its extension, and where two paths
  * share it, enough of their folders to tell them apart (`a/x/img.jpg`, `b/x/img.jpg` → `a_x_img`,
  * `b_x_img`); a path given twice gets `-2`, `-3`, ... Characters other than letters, digits,
- * `.`, `_` and `-` become `_`.
+ * `.`, `_` and `-` become `_`; two files of one folder that this makes one name (`a+b.png`,
+ * `a=b.png`) get a stable hash suffix (output-plan.ts uniqueStems).
  */
 export function uniqueNames(paths: readonly string[]): string[] {
-  const safe = (s: string) => s.replace(/[^\w.-]+/g, '_');
   const parts = paths.map((p) => {
     const full = resolve(p);
     const dirs = dirname(full).split(sep).filter(Boolean);
     return { stem: basename(full, extname(full)), dirs };
   });
   const depth = parts.map(() => 0);
-  const nameOf = (i: number) => safe([...parts[i].dirs.slice(parts[i].dirs.length - depth[i]), parts[i].stem].join('_'));
+  const rawName = (i: number) => [...parts[i].dirs.slice(parts[i].dirs.length - depth[i]), parts[i].stem].join('_');
   for (;;) {
     const groups = new Map<string, number[]>();
     parts.forEach((_, i) => {
-      const n = nameOf(i);
+      const n = rawName(i);
       groups.set(n, [...(groups.get(n) ?? []), i]);
     });
     let grew = false;
@@ -63,10 +64,10 @@ export function uniqueNames(paths: readonly string[]): string[] {
     }
     if (!grew) break;
   }
-  // What is still equal is the same file given twice: number the repeats.
+  // Names the sanitiser makes one (`a+b`, `a=b`) get hash suffixes; what is still equal is the
+  // same file given twice (or folders whose names joined with `_` read alike): number the repeats.
   const seen = new Map<string, number>();
-  return parts.map((_, i) => {
-    const n = nameOf(i);
+  return uniqueStems(parts.map((_, i) => rawName(i))).map((n) => {
     const k = (seen.get(n) ?? 0) + 1;
     seen.set(n, k);
     return k === 1 ? n : `${n}-${k}`;

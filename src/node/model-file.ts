@@ -3,15 +3,15 @@
  * or an ONNX file, with its external data and its preprocessing spec beside it, and canonizes it
  * (src/graph/canonize), keeping what each pass did for `lrp inspect`.
  */
-import { existsSync, openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
-import { dirname, resolve, isAbsolute, normalize, relative } from 'node:path';
+import { existsSync, readFileSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
+import { dirname, resolve, relative } from 'node:path';
+import { openRegularFile, readRegularFile, resolveInside } from './contained-path.ts';
 import type { Graph } from '../graph/ir.ts';
 import { canonize, type Canonized, type PassReport } from '../graph/canonize/index.ts';
 import { convertOnnx } from '../graph/onnx/import.ts';
 import { BUILTIN_MODELS, builtinModelUncanonized, isBuiltinSpec } from '../graph/zoo.ts';
 import { builtinPreprocess } from '../preprocess/presets.ts';
 import { parsePreprocessSpecText, type PreprocessSpec } from '../preprocess/spec.ts';
-import { readFileNamed } from './file-errors.ts';
 
 export interface LoadedModel {
   /** The canonized graph every command runs. */
@@ -57,7 +57,7 @@ export function loadModel(spec: string, opts: LoadModelOptions = {}): LoadedMode
       throw new Error(`${spec}: no such model file (or built-in model: ${BUILTIN_MODELS.map((m) => `${m}:random`).join(', ')})`);
     }
     if (statSync(spec).isDirectory()) throw new Error(`${spec}: a folder, not an ONNX model file`);
-    const bytes = new Uint8Array(readFileNamed(spec, 'read the model', null));
+    const bytes = readRegularFile(spec, 'model file');
     const converted = convertOnnx(bytes, { source: spec, output: opts.output, externalData: externalDataReader(spec, externalData) });
     original = converted.graph;
     foldedConstants = converted.stats.foldedConstants;
@@ -94,30 +94,30 @@ export function readPreprocessFile(path: string): PreprocessSpec {
   return parsePreprocessSpecText(text, path);
 }
 
-/** Reads ONNX external data relative to the model file, refusing paths that leave its folder. */
+/** Reads ONNX external data relative to the model file, refusing paths that leave its folder (contained-path.ts). */
 function externalDataReader(modelPath: string, used: Set<string>) {
   const dir = dirname(resolve(modelPath));
   return (location: string, offset: number, length: number | null): Uint8Array => {
-    const path = resolve(dir, normalize(location));
-    const rel = relative(dir, path);
-    if (isAbsolute(location) || rel.startsWith('..')) {
-      throw new Error(`${modelPath}: external data location '${location}' lies outside the model's folder`);
-    }
+    const path = resolveInside(dir, location, { file: modelPath, what: 'external data location' });
     if (!existsSync(path)) throw new Error(`${modelPath}: external data file '${location}' is missing`);
-    used.add(rel.split(/[\\/]/).join('/'));
-    const size = statSync(path).size;
-    const n = length ?? size - offset;
-    if (offset < 0 || n < 0 || offset + n > size) {
-      throw new Error(`${modelPath}: external data '${location}' has ${size} bytes, the model asks for ${n} at offset ${offset}`);
-    }
-    const out = new Uint8Array(n);
-    const fd = openSync(path, 'r');
+    used.add(relative(dir, path).split(/[\\/]/).join('/'));
+    const fd = openRegularFile(path, `external data of ${modelPath}`);
     try {
+      const size = fstatSync(fd).size;
+      const n = length ?? size - offset;
+      if (offset < 0 || n < 0 || offset + n > size) {
+        throw new Error(`${modelPath}: external data '${location}' has ${size} bytes, the model asks for ${n} at offset ${offset}`);
+      }
+      const out = new Uint8Array(n);
       let done = 0;
-      while (done < n) done += readSync(fd, out, done, n - done, offset + done);
+      while (done < n) {
+        const got = readSync(fd, out, done, n - done, offset + done);
+        if (got === 0) throw new Error(`${modelPath}: external data '${location}' ended after ${offset + done} bytes (was it changed while read?)`);
+        done += got;
+      }
+      return out;
     } finally {
       closeSync(fd);
     }
-    return out;
   };
 }

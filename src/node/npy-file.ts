@@ -1,14 +1,16 @@
 /** `.npy` files on disk, on top of the byte-level codec in ../io/npy.ts. */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from './contained-path.ts';
 import { writeFileNamedAsync } from './file-errors.ts';
 import { encodeNpy, parseNpy, type NpyArray } from '../io/npy.ts';
 
+/** An .npy file: a regular file, read within the size it had when opened (contained-path.ts). */
 export async function readNpy(path: string): Promise<NpyArray> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = readRegularFile(path, '.npy file');
   } catch (e) {
-    throw new Error(`${path}: cannot read .npy: ${(e as Error).message}`);
+    const m = (e as Error).message;
+    throw new Error(m.startsWith(`${path}: `) ? m : `${path}: cannot read .npy: ${m}`);
   }
   return parseNpy(bytes, path);
 }

@@ -3,7 +3,8 @@
  * streams through (`lrp patterns --input STATS.npy`). C-order float32 or float64 only: a slice of
  * samples is then one contiguous range of the file.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { openRegularFile } from './contained-path.ts';
 import { parseNpyHeader, type NpyHeader } from '../io/npy.ts';
 
 export class NpyStream {
@@ -16,9 +17,10 @@ export class NpyStream {
 
   constructor(readonly path: string) {
     try {
-      this.fd = openSync(path, 'r');
+      this.fd = openRegularFile(path, '.npy file');
     } catch (e) {
-      throw new Error(`${path}: cannot read .npy: ${(e as Error).message}`);
+      const m = (e as Error).message;
+      throw new Error(m.startsWith(`${path}: `) ? m : `${path}: cannot read .npy: ${m}`);
     }
     try {
       const head = new Uint8Array(65536 + 12);

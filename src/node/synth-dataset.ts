@@ -1,10 +1,11 @@
 /** Writes the synthetic boxes dataset (src/synth/) as a VOC-format folder: `lrp synth` and `lrp demo`. */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesize } from '../synth/generate.ts';
 import { SYNTH_CLASSES } from '../synth/shapes.ts';
 import { classesText, vocXml } from '../synth/voc.ts';
 import { writeFileNamed } from './file-errors.ts';
+import { checkFolderWritable } from './output-plan.ts';
 import { encodePng } from './png.ts';
 
 export interface SynthSummary {
@@ -19,6 +20,15 @@ export interface SynthSummary {
  * `Annotations/*.xml`, `ImageSets/Main/SPLIT.txt` and `classes.txt`.
  */
 export function writeSynthDataset(out: string, opts: { images: number; size: number; seed: number; split: string }): SynthSummary {
+  // Only a new or empty folder, or one this writer filled (its classes.txt), may receive the set: in
+  // a real dataset's folder it would replace ImageSets/Main/SPLIT.txt and classes.txt.
+  checkFolderWritable(out, '--out');
+  if (existsSync(out) && readdirSync(out).length > 0) {
+    const classes = join(out, 'classes.txt');
+    if (!existsSync(classes) || !statSync(classes).isFile() || readFileSync(classes, 'utf8') !== classesText()) {
+      throw new Error(`--out ${out} holds files that are not a synthetic set (no classes.txt of the synthetic classes): give a new or empty folder`);
+    }
+  }
   const imgDir = join(out, 'JPEGImages');
   const annDir = join(out, 'Annotations');
   const setDir = join(out, 'ImageSets', 'Main');

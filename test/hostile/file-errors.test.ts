@@ -59,10 +59,10 @@ describe('a folder where a file should be', () => {
     const first = [...patternFileNames(graph).values()][0];
     rmSync(join(dir, first));
     mkdirSync(join(dir, first));
-    expect(() => readPatterns(dir, graph)).toThrow(new RegExp(`^${esc(join(dir, first))}: cannot read the pattern of node '.*': EISDIR.*\\(a folder is there, not a file\\)$`));
+    expect(() => readPatterns(dir, graph)).toThrow(new RegExp(`^${esc(join(dir, first))}: the pattern file of node '.*' is a folder, not a regular file$`));
     const json = join(tmp, 'json-folder');
     mkdirSync(join(json, PATTERNS_JSON), { recursive: true });
-    expect(() => readPatterns(json, graph)).toThrow(new RegExp(`^${esc(join(json, PATTERNS_JSON))}: cannot read the patterns file: EISDIR.*\\(a folder is there, not a file\\)$`));
+    expect(() => readPatterns(json, graph)).toThrow(new RegExp(`^${esc(join(json, PATTERNS_JSON))}: the patterns.json is a folder, not a regular file$`));
     mkdirSync(join(dir, CHECKPOINT_FILE));
     expect(() => readCheckpoint(dir)).toThrow(new RegExp(`^${esc(join(dir, CHECKPOINT_FILE))}: a folder, not a patterns checkpoint`));
     expect(() => readLabels(tmp)).toThrow(new RegExp(`^${esc(tmp)}: cannot read the labels file: EISDIR.*\\(a folder is there, not a file\\)$`));

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { resolveInside } from '../contained-path.ts';
 import { readLabels } from '../labels.ts';
 import { clippedNote, cmp, listAnnotations, listImages, readSamples, type Dataset } from './annotation.ts';
 
@@ -68,7 +69,12 @@ async function splitIds(root: string, split: string): Promise<string[]> {
     }
     for (const line of (await readFile(file, 'utf8')).split(/\r?\n/)) {
       const id = line.trim().split(/\s+/)[0];
-      if (id) ids.add(id);
+      if (!id) continue;
+      // An id names Annotations/ID.xml and JPEGImages/ID.*: it must stay in those folders (contained-path.ts).
+      const named = { file, what: 'image id' };
+      resolveInside(join(root, 'Annotations'), id, named, { links: 'any' });
+      if (/[\\/]/.test(id)) throw new Error(`${file}: image id ${JSON.stringify(id)} names a path, not a file of Annotations/ and JPEGImages/`);
+      ids.add(id);
     }
   }
   return [...ids].sort(cmp);

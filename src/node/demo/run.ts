@@ -13,7 +13,7 @@
  * plus 2L for the random order, which on a CPU-emulated GPU (lavapipe) would otherwise multiply
  * the demo's time. 16×16 patches and 4 steps: a quarter of the 64×64 image at the last step.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeSynthDataset } from '../synth-dataset.ts';
 import { openDataset } from '../datasets/index.ts';
@@ -26,6 +26,7 @@ import { PACKAGE_ROOT } from '../package-root.ts';
 import { pickGallery, writeGallery, type GalleryRender } from '../gallery.ts';
 import { reportMarkdown, type EvalReport } from '../../eval/report.ts';
 import { aopcMarkdown } from '../../eval/aopc-report.ts';
+import { checkFolderWritable } from '../output-plan.ts';
 import { HEATMAP_DEFAULTS } from '../../heatmap/index.ts';
 
 export const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo', 'demo.onnx');
@@ -73,11 +74,32 @@ export interface DemoResult {
   readonly seconds: number;
 }
 
+/** Marks a folder the demo wrote: only such a folder (or a new or empty one) has its subfolders replaced. */
+export const DEMO_MARKER = '.lrp-demo';
+
+/**
+ * Throws unless `out` is new, empty, or a folder the demo wrote (its marker, or the layout of a
+ * demo run from before the marker: eval/run.json beside data/classes.txt): a fresh run deletes
+ * data/, eval/, gallery/ ... first, which must never be a user's own folders.
+ */
+export function checkDemoFolder(out: string): void {
+  checkFolderWritable(out, '--out');
+  if (!existsSync(out)) return;
+  const entries = readdirSync(out);
+  if (entries.length === 0 || entries.includes(DEMO_MARKER)) return;
+  if (existsSync(join(out, 'eval', 'run.json')) && existsSync(join(out, 'data', 'classes.txt'))) return;
+  throw new Error(`--out ${out} holds files the demo did not write (${entries.slice(0, 4).join(', ')}${entries.length > 4 ? ', ...' : ''}), `
+    + 'and a run replaces its data/, eval/, gallery/ ... subfolders: give a new or empty folder');
+}
+
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const t0 = performance.now();
   if (!existsSync(DEMO_MODEL)) throw new Error(`the demo model ${DEMO_MODEL} is missing from this checkout`);
   const out = resolve(o.out);
   const data = join(out, 'data');
+  checkDemoFolder(o.out);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, DEMO_MARKER), 'a folder lrp demo writes: it replaces data/, patterns-data/, patterns/, eval/, faithfulness/, occlusion/ and gallery/ on every run\n');
   // A fresh run each time: the demo's numbers must not mix with an older run's records.
   for (const sub of ['data', 'patterns-data', 'patterns', 'eval', 'faithfulness', 'occlusion', 'gallery']) rmSync(join(out, sub), { recursive: true, force: true });
   const synth = writeSynthDataset(data, { images: o.images, size: 64, seed: DEMO_SEED, split: 'test' });

@@ -14,6 +14,7 @@ import { compareSkips, normalSkip } from '../../eval/report.ts';
 import type { PreparedSample, Skip } from '../../eval/types.ts';
 import { ForwardModel } from '../../forward/model.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
+import { checkOutputPlan } from '../output-plan.ts';
 import { prepareSamples } from '../prepare/index.ts';
 import { writeFileAtomic, writeJsonl } from './files.ts';
 import { Progress } from './progress.ts';
@@ -46,6 +47,9 @@ export interface OcclusionResult {
   readonly stages: StageTimes;
 }
 
+/** What a run writes into its folder. */
+const OCCLUSION_FILES = ['occlusion.jsonl', 'occlusion-skips.jsonl', 'occlusion.csv', 'occlusion.svg', 'occlusion.json'] as const;
+
 export async function runOcclusion(opts: OcclusionOptions): Promise<OcclusionResult> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const t0 = performance.now() / 1000;
@@ -53,6 +57,11 @@ export async function runOcclusion(opts: OcclusionOptions): Promise<OcclusionRes
   const batch = opts.batch ?? 16;
   const model = loadEvalModel(opts.model, opts.preprocess, opts.output);
   const dataset = await openEvalDataset(opts, model.graph, log);
+  // The folder and files are checked before the forward passes, not found unwritable after them.
+  checkOutputPlan(OCCLUSION_FILES.map((f) => ({ path: join(opts.out, f), what: '--out' })), [
+    { path: opts.model, what: '--model' }, ...(opts.labels ? [{ path: opts.labels, what: '--labels' }] : []),
+    ...(opts.preprocess ? [{ path: opts.preprocess, what: '--preprocess' }] : []),
+  ]);
   const gpu = opts.gpu ?? await createNodeGpu();
   let fm: ForwardModel | null = null;
   try {

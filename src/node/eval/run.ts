@@ -34,7 +34,9 @@
  *
  * `--save-relevance`: one float32 `.npy` of shape [H, W] per record, the channel-summed input
  * relevance the metrics were computed from, at `DIR/relevance/ANALYZER/IMAGE_CLASSINDEX.npy`
- * (names with characters other than letters, digits, `.`, `_`, `-` have them replaced by `_`).
+ * (names with characters other than letters, digits, `.`, `_`, `-` have them replaced by `_`;
+ * ids that this makes one name get a hash suffix, output-plan.ts uniqueStems, decided from the
+ * dataset's whole listing before any GPU work, so resumes and shards name every file alike).
  * One file per (image, class, analyzer), because each pair has its own target: files are written
  * before the batch's records, so a record always has its map, and a resumed run rewrites only
  * the maps of the records it adds.
@@ -53,6 +55,7 @@ import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from '../../eval/stats.ts';
 import { toolVersion } from '../version.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { writeNpy } from '../npy-file.ts';
+import { uniqueStems } from '../output-plan.ts';
 import { prepareSamples } from '../prepare/index.ts';
 import type { Dataset } from '../datasets/index.ts';
 import {
@@ -193,6 +196,12 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     ...(aopc ? { metrics, aopc } : {}),
   };
   const dataset = await openEvalDataset(opts, model.graph, log);
+  // The relevance maps' file names, from the whole listing (not the shard or --limit): a resumed or
+  // sharded run names every map alike, and no two pairs share a file.
+  const ids = dataset.samples.map((s) => s.id);
+  const imageStems = new Map(opts.saveRelevance ? uniqueStems(ids).map((stem, i) => [ids[i], stem]) : []);
+  const names = analyzers.map((a) => a.name);
+  const analyzerStems = new Map(uniqueStems(names).map((stem, i) => [names[i], stem]));
   const identity = runIdentity(opts, model, analyzers, dataset, settings, shard);
   const provenance: Provenance = {
     model: {
@@ -319,9 +328,9 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
           const [, h, w] = model.graph.input.shape;
           for (const { i } of order) {
             const r = res.records[i];
-            const dir = join(saveDir, safeName(r.analyzer));
+            const dir = join(saveDir, analyzerStems.get(r.analyzer)!);
             mkdirSync(dir, { recursive: true });
-            await writeNpy(join(dir, `${safeName(r.image)}_${r.classIndex}.npy`), [h, w], res.maps[i]);
+            await writeNpy(join(dir, `${imageStems.get(r.image)!}_${r.classIndex}.npy`), [h, w], res.maps[i]);
           }
         }
         skipsOut.append(freshSkips([...skips, ...res.skips]));
@@ -415,9 +424,4 @@ function environment(gpu: NodeGpu): Environment {
 
 function roundStages(s: StageTimes): Record<string, number> {
   return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
-}
-
-/** A file name part from an id or analyzer name. */
-export function safeName(s: string): string {
-  return s.replace(/[^\w.-]+/g, '_');
 }

@@ -26,7 +26,8 @@ import { bindPatterns, toSourceLayout, sourceWeightShape, type PatternEntry, typ
 import type { StatsSnapshot } from '../../patterns/statistics.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import { writeFileAtomic } from '../eval/files.ts';
-import { fileError, readFileNamed } from '../file-errors.ts';
+import { openRegularFile, readRegularFile, resolveInside } from '../contained-path.ts';
+import { fileError } from '../file-errors.ts';
 import type { StatisticsIdentity } from './identity.ts';
 
 export const PATTERNS_JSON = 'patterns.json';
@@ -93,8 +94,8 @@ export function writePatterns(
 function readPatternsFile(dir: string): PatternsFile | null {
   const path = join(dir, PATTERNS_JSON);
   if (!existsSync(path)) return null;
+  const text = Buffer.from(readRegularFile(path, PATTERNS_JSON, 64 << 20)).toString('utf8');
   let f: PatternsFile;
-  const text = readFileNamed(path, 'read the patterns file');
   try {
     f = JSON.parse(text) as PatternsFile;
   } catch (e) {
@@ -111,10 +112,18 @@ function readPatternsFile(dir: string): PatternsFile | null {
   return f;
 }
 
-function readEntry(dir: string, node: string, file: string): PatternEntry {
-  const path = join(dir, file);
+/** The most bytes a pattern file may have: its node's weight in float64, and a generous .npy header. */
+function patternBytes(graph: Graph, node: string): number {
+  const linear = graph.layers.filter(isLinear) as LinearLayer[];
+  const sizes = (linear.some((l) => l.name === node) ? linear.filter((l) => l.name === node) : linear).map((l) => sourceWeightShape(l).reduce((a, b) => a * b, 1));
+  return 8 * Math.max(0, ...sizes) + (1 << 20);
+}
+
+/** A pattern file named in `named.file`, resolved inside `dir` (contained-path.ts) and read within its size. */
+function readEntry(dir: string, node: string, file: string, graph: Graph, named: string): PatternEntry {
+  const path = resolveInside(dir, file, { file: named, what: `the pattern file of node '${node}'` });
   if (!existsSync(path)) throw new Error(`${path}: the pattern file of node '${node}' is missing`);
-  const a = parseNpy(new Uint8Array(readFileNamed(path, `read the pattern of node '${node}'`, null)), path);
+  const a = parseNpy(readRegularFile(path, `pattern file of node '${node}'`, patternBytes(graph, node)), path);
   if (a.dtype !== '<f4' && a.dtype !== '<f8') throw new Error(`${path}: a pattern must be float32 or float64, not ${a.dtype}`);
   return { node, shape: a.shape, data: npyToFloat32(a), file: path };
 }
@@ -129,14 +138,14 @@ export function readPatterns(dir: string, graph: Graph): { set: PatternSet; file
   const notes: string[] = [];
   let entries: PatternEntry[];
   if (file) {
-    entries = file.layers.map((l) => readEntry(dir, l.node, l.file));
+    entries = file.layers.map((l) => readEntry(dir, l.node, l.file, graph, join(dir, PATTERNS_JSON)));
   } else {
     // By node names: every .npy of the folder is a pattern; a node without one is caught by bindPatterns.
     const byFile = new Map([...patternFileNames(graph)].map(([node, f]) => [f, node]));
     entries = readdirSync(dir).filter((f) => f.endsWith('.npy')).sort().map((f) => {
       const node = byFile.get(f);
       if (!node) throw new Error(`${join(dir, f)}: a pattern for no Conv, Gemm or MatMul node of ${graph.name} (its nodes' files: ${[...byFile.keys()].slice(0, 8).join(', ')})`);
-      return readEntry(dir, node, f);
+      return readEntry(dir, node, f, graph, dir);
     });
     notes.push(`${dir} has no ${PATTERNS_JSON}: the patterns are matched to nodes by file name, and which model they were learned for cannot be checked`);
   }
@@ -225,7 +234,7 @@ export function readCheckpoint(dir: string): { header: CheckpointHeader; snapsho
   const startOver = `delete ${path} to learn the patterns from the start (lrp patterns without --resume), or choose another --out`;
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openRegularFile(path, 'patterns checkpoint');
   } catch (e) {
     throw fileError(path, 'read the checkpoint', e);
   }
