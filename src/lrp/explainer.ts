@@ -139,10 +139,12 @@ export class Explainer {
       await ctx.guard(`building the relevance plan of '${graph.name}' for ${composite.name}`, async () => {
         for (const layer of graph.layers) {
           const rule = composite.rules.get(layer.name) ?? null;
-          if (isPassThrough(layer, rule)) continue;
+          // No op where relevance passes through, nor where none arrives (a gate's branch under
+          // LRP, a branch to another output): its pipelines would compile and never run.
+          const accumulate = accumulates.get(layer);
+          if (isPassThrough(layer, rule) || !accumulate) continue;
           ops.set(layer, await createBackwardOp({
-            ctx, weights: forward.weights, layer, rule,
-            accumulate: accumulates.get(layer) ?? layer.inputs.map(() => false),
+            ctx, weights: forward.weights, layer, rule, accumulate,
             inputs: layer.inputs.map((i) => forward.info.get(i)!),
             nonneg: layer.inputs.map((i) => nonneg.has(i)),
             output: forward.info.get(layer.output)!,
@@ -171,7 +173,8 @@ export class Explainer {
       const rule = this.composite.rules.get(l.name);
       return {
         layer: l.name, kind: l.kind, rule: rule ? ruleLabel(rule) : '-',
-        passes: this.ops.get(l)?.passes ?? 'none (relevance passes through as is)',
+        passes: this.ops.get(l)?.passes
+          ?? (isPassThrough(l, rule ?? null) ? 'none (relevance passes through as is)' : 'none (no relevance reaches it)'),
       };
     });
   }
