@@ -69,11 +69,22 @@ export function nonnegativeValues(graph: Graph): Set<string> {
  * walk as relevanceOnGpu's, done once on the graph: ops then compile only the variants they use.
  */
 export function accumulation(graph: Graph, runsKernels: (layer: Layer) => boolean): Map<Layer, boolean[]> {
+  return relevanceWalk(graph, runsKernels).accumulate;
+}
+
+/**
+ * The layers relevance reaches, from the output back: a pass-through layer hands it to its first
+ * input only (a gate under LRP: its branch is never reached), a layer with kernels to every input.
+ * With accumulation's map for the reached layers that run kernels.
+ */
+function relevanceWalk(graph: Graph, runsKernels: (layer: Layer) => boolean): { reachedLayers: Set<Layer>; accumulate: Map<Layer, boolean[]> } {
   const reached = new Set<string>([graph.output]);
+  const reachedLayers = new Set<Layer>();
   const out = new Map<Layer, boolean[]>();
   for (let li = graph.layers.length - 1; li >= 0; li--) {
     const layer = graph.layers[li];
     if (!reached.has(layer.output)) continue;
+    reachedLayers.add(layer);
     if (!runsKernels(layer)) {
       reached.add(layer.inputs[0]);
       continue;
@@ -81,7 +92,7 @@ export function accumulation(graph: Graph, runsKernels: (layer: Layer) => boolea
     out.set(layer, layer.inputs.map((i) => reached.has(i)));
     for (const i of layer.inputs) reached.add(i);
   }
-  return out;
+  return { reachedLayers, accumulate: out };
 }
 
 /** Input relevance of a batch, still on the GPU. */
@@ -110,6 +121,8 @@ export class Explainer {
     readonly forward: ForwardModel,
     readonly composite: LayerRules,
     private readonly ops: Map<Layer, BackwardOp>,
+    /** The layers relevance reaches (the others, a gate's branch under LRP, run nothing). */
+    private readonly reached: ReadonlySet<Layer>,
     private readonly add: AddKernel,
     private readonly timesInput: TimesInputKernel | null,
   ) {
@@ -133,7 +146,7 @@ export class Explainer {
   static async create(forward: ForwardModel, composite: LayerRules): Promise<Explainer> {
     const { ctx, graph } = forward;
     const nonneg = nonnegativeValues(graph);
-    const accumulates = accumulation(graph, (l) => !isPassThrough(l, composite.rules.get(l.name) ?? null));
+    const { reachedLayers, accumulate: accumulates } = relevanceWalk(graph, (l) => !isPassThrough(l, composite.rules.get(l.name) ?? null));
     const ops = new Map<Layer, BackwardOp>();
     try {
       await ctx.guard(`building the relevance plan of '${graph.name}' for ${composite.name}`, async () => {
@@ -158,7 +171,7 @@ export class Explainer {
     }
     // Gradient × input is the gradient at the input, times the input: one step at the very end.
     const timesInput = composite.method === 'gradient-x-input' ? await createTimesInput(ctx, forward.info.get(graph.input.name)!) : null;
-    const explainer = new Explainer(forward, composite, ops, await createAdd(ctx), timesInput);
+    const explainer = new Explainer(forward, composite, ops, reachedLayers, await createAdd(ctx), timesInput);
     if (explainer.maxBatch < 1) {
       explainer.destroy();
       throw new GpuError(`one sample's relevance scratch exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits',
@@ -174,7 +187,7 @@ export class Explainer {
       return {
         layer: l.name, kind: l.kind, rule: rule ? ruleLabel(rule) : '-',
         passes: this.ops.get(l)?.passes
-          ?? (isPassThrough(l, rule ?? null) ? 'none (relevance passes through as is)' : 'none (no relevance reaches it)'),
+          ?? (this.reached.has(l) ? 'none (relevance passes through as is)' : 'none (no relevance reaches it)'),
       };
     });
   }
