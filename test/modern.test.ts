@@ -28,6 +28,6 @@ describe('modern CNN reference relevance', () => {
       const spec = JSON.parse(readFileSync(sharedPath(`${dir}cases.json`), 'utf8')) as ZennitCaseFile;
       expect([...new Set(spec.cases.map((c) => c.name))].sort()).toEqual([...CASES].sort());
       expect(await runReferenceCases(gpu.ctx, { label: `modern/${m}`, dir: sharedPath(dir), spec, cases: spec.cases, logits: true })).toEqual([]);
-    }, 1_200_000);
+    }, 900_000); // cold on lavapipe (every pipeline compiled) at load 30 on 2 cores: 104 s and 230 s; warm 13 s and 3 s
   }
 });
