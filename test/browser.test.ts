@@ -435,18 +435,18 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
     expect(await page.locator('#error-text').textContent()).toMatch(/composite JSON.*alpha-bta/s);
 
     // A model with an operator the importer does not know, dropped on the page.
-    const tanh = modelProto({
-      nodes: [node('Tanh', ['x'], ['y'])],
+    const hardmax = modelProto({
+      nodes: [node('Hardmax', ['x'], ['y'])],
       inputs: [{ name: 'x', dims: [1, 3, 4, 4] }],
       outputs: [{ name: 'y', dims: [1, 3, 4, 4] }],
     });
     await page.evaluate(async (b64) => {
       const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
       const dt = new DataTransfer();
-      dt.items.add(new File([bytes], 'tanh.onnx', { type: 'application/octet-stream' }));
+      dt.items.add(new File([bytes], 'hardmax.onnx', { type: 'application/octet-stream' }));
       document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }, base64Of(tanh));
-    await expect.poll(() => page.locator('#error-text').textContent()).toMatch(/unsupported operator Tanh/);
+    }, base64Of(hardmax));
+    await expect.poll(() => page.locator('#error-text').textContent()).toMatch(/unsupported operator Hardmax/);
     expect(await errorBox.isVisible()).toBe(true);
   });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, type LayerSpec } from '../src/graph/builder.ts';
 import {
-  canonize, foldBatchNorm, foldBias, formatReports, mergePads, PASSES, stripSoftmax, type CanonizerPass,
+  canonize, foldBatchNorm, foldBias, formatReports, fuseGatedActivations, mergePads, PASSES, stripSoftmax, type CanonizerPass,
 } from '../src/graph/canonize/index.ts';
 import type { BatchNormLayer, ConvLayer, Graph, Layer, Shape } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
@@ -139,7 +139,7 @@ describe('fold-bias', () => {
     const g = graph([2, 4, 4], [conv('c1', 'x', 2, 3), bn('bn', 'c1', 3), bias('b', 'bn', 3)]);
     const { graph: out, reports } = canonize(g);
     expect(kinds(out)).toEqual(['conv']);
-    expect(reports.map((r) => r.changed)).toEqual([true, true, false, false]);
+    expect(reports.map((r) => r.changed)).toEqual([true, true, false, false, false]);
     expectSameFunction(g, out);
   });
 
@@ -209,6 +209,42 @@ describe('strip-softmax', () => {
   });
 });
 
+describe('fuse-gated-activations', () => {
+  const act = (kind: 'sigmoid' | 'hardsigmoid', name: string, input: string): LayerSpec => (kind === 'sigmoid'
+    ? { kind, name, inputs: [input], output: name }
+    : { kind, name, inputs: [input], output: name, alpha: 0.2, beta: 0.4 });
+  const gate = (name: string, x: string, g: string): LayerSpec => ({ kind: 'gate', name, inputs: [x, g], output: name });
+
+  it('Mul(x, Sigmoid(x)) becomes SiLU, Mul(x, HardSigmoid(x)) HardSwish with its alpha and beta; an SE gate stays', () => {
+    const g = graph([2, 5, 3], [
+      conv('c1', 'x', 2, 4), act('sigmoid', 's1', 'c1'), gate('m1', 'c1', 's1'),
+      conv('c2', 'm1', 4, 4), act('hardsigmoid', 'h2', 'c2'), gate('m2', 'c2', 'h2'),
+      { kind: 'globalavgpool', name: 'sq', inputs: ['m2'], output: 'sq' }, conv('fc', 'sq', 4, 4, 1), act('sigmoid', 'sg', 'fc'),
+      gate('se', 'm2', 'sg'),
+    ]);
+    const r = run(fuseGatedActivations, g);
+    expect(kinds(r.graph)).toEqual(['conv', 'silu', 'conv', 'hardswish', 'globalavgpool', 'conv', 'sigmoid', 'gate']);
+    expect(r.graph.layers.find((l) => l.name === 'm2')).toMatchObject({ kind: 'hardswish', alpha: 0.2, beta: 0.4, inputs: ['c2'] });
+    expect(r.report).toEqual({
+      pass: 'fuse-gated-activations', changed: true,
+      summary: 'fused 1 Mul(x, Sigmoid(x)) into SiLU; fused 1 Mul(x, HardSigmoid(x)) into HardSwish; 1 other gate (squeeze-and-excitation or the like) stay',
+    });
+    expectSameFunction(g, r.graph, 1e-12);
+  });
+
+  it("leaves a gate whose sigmoid something else reads, or that is a graph output, or of another value's sigmoid", () => {
+    const g = graph([2, 4, 4], [
+      conv('c1', 'x', 2, 2), act('sigmoid', 's1', 'c1'), gate('m1', 'c1', 's1'),
+      { kind: 'add', name: 'a', inputs: ['m1', 's1'], output: 'a' },
+      conv('c2', 'a', 2, 2), act('sigmoid', 's2', 'c2'), gate('m2', 'c2', 's2'),
+      conv('c3', 'm2', 2, 2), act('sigmoid', 's3', 'c2'), gate('m3', 'c3', 's3'),
+    ], 'm3', ['m3', 's2']);
+    const r = run(fuseGatedActivations, g);
+    expect(r.graph).toBe(g);
+    expect(r.report).toEqual({ pass: 'fuse-gated-activations', changed: false, summary: '3 other gates (squeeze-and-excitation or the like) stay' });
+  });
+});
+
 describe('canonize', () => {
   it('runs every pass in order and reports each, "nothing to do" included', () => {
     const g = graph([2, 4, 4], [conv('c', 'x', 2, 2), { kind: 'relu', name: 'r', inputs: ['c'], output: 'r' }]);
@@ -216,10 +252,11 @@ describe('canonize', () => {
     expect(out).toBe(g);
     expect(reports.map((r) => r.pass)).toEqual(PASSES.map((p) => p.name));
     expect(formatReports(reports)).toBe([
-      '  fold-bias       nothing to do',
-      '  fold-batchnorm  nothing to do',
-      '  merge-pads      nothing to do',
-      '  strip-softmax   nothing to do',
+      '  fold-bias               nothing to do',
+      '  fold-batchnorm          nothing to do',
+      '  fuse-gated-activations  nothing to do',
+      '  merge-pads              nothing to do',
+      '  strip-softmax           nothing to do',
     ].join('\n'));
   });
 

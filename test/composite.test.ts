@@ -104,12 +104,15 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         maxpool: ['winner'], avgpool: ['gradient'], globalavgpool: ['gradient'], lrn: ['gradient'],
         flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
         add: ['gradient'], batchnorm: ['gradient'], clip: ['gradient'], leakyrelu: ['gradient'], bias: [], softmax: [],
+        sigmoid: ['gradient'], tanh: ['gradient'], silu: ['gradient'], hardsigmoid: ['gradient'], hardswish: ['gradient'],
+        gate: ['gradient'], scale: ['gradient'],
       }
       : {
         conv: linearRules, dense: linearRules, relu: ['pass'], maxpool: ['winner', 'proportional'],
         avgpool: ['norm', 'flat'], globalavgpool: ['norm', 'flat'], lrn: ['pass'],
         flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
         add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: [],
+        sigmoid: ['pass'], tanh: ['pass'], silu: ['pass'], hardsigmoid: ['pass'], hardswish: ['pass'], gate: ['pass'], scale: ['pass'],
       };
     expect(allowed[l.kind], `${l.name} (${l.kind})`).toContain(rule);
   }

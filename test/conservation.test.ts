@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ForwardModel } from '../src/forward/model.ts';
 import { GpuContext } from '../src/gpu/context.ts';
 import { GraphBuilder } from '../src/graph/builder.ts';
+import { canonize } from '../src/graph/canonize/index.ts';
 import type { Graph } from '../src/graph/ir.ts';
 import { isLinear, numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel, Rng } from '../src/graph/zoo.ts';
@@ -177,6 +178,101 @@ describe('conservation, small graph, layer by layer', () => {
 // ---------------------------------------------------------------------------------------------
 // caffenet:random (zero biases) at 227x227, batch 1
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// An EfficientNet-style block: SiLU as Mul(x, Sigmoid(x)), squeeze-and-excitation, a residual sum
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * stem conv → x·sigmoid(x) → depthwise conv → x·sigmoid(x) ─┬──────────────────────→ gate → project conv → add(·, stem SiLU) → gap → fc
+ *                                                           └→ gap → conv → SiLU → conv → sigmoid ┘
+ * as an exporter writes it (Mul of two activations), canonized: the SiLUs fuse, the SE gate stays.
+ */
+function efficientBlock(seed: number): Graph {
+  const rng = new Rng(seed);
+  const normal = (n: number, std: number): Float32Array => {
+    const a = new Float32Array(n);
+    rng.fillNormal(a, std);
+    return a;
+  };
+  const b = new GraphBuilder('efficient-block', 'input', [3, 11, 9]);
+  const conv = (name: string, input: string, inC: number, outC: number, k: number, groups = 1) => b.add({
+    kind: 'conv', name, inputs: [input], output: name, inChannels: inC, outChannels: outC, kernel: [k, k], stride: [1, 1],
+    pads: [k >> 1, k >> 1, k >> 1, k >> 1], dilation: [1, 1], groups,
+    weight: normal(outC * (inC / groups) * k * k, Math.sqrt(2 / ((inC / groups) * k * k))), bias: new Float32Array(outC),
+  });
+  const silu = (name: string, x: string) => {
+    b.add({ kind: 'sigmoid', name: `${name}.sigmoid`, inputs: [x], output: `${name}.sigmoid` });
+    b.add({ kind: 'gate', name, inputs: [x, `${name}.sigmoid`], output: name });
+  };
+  conv('stem', 'input', 3, 8, 3);
+  silu('stem.act', 'stem');
+  conv('dw', 'stem.act', 8, 8, 3, 8);
+  silu('dw.act', 'dw');
+  b.add({ kind: 'globalavgpool', name: 'se.pool', inputs: ['dw.act'], output: 'se.pool' });
+  conv('se.fc1', 'se.pool', 8, 2, 1);
+  silu('se.act', 'se.fc1');
+  conv('se.fc2', 'se.act', 2, 8, 1);
+  b.add({ kind: 'sigmoid', name: 'se.gate', inputs: ['se.fc2'], output: 'se.gate' });
+  b.add({ kind: 'gate', name: 'se', inputs: ['dw.act', 'se.gate'], output: 'se' });
+  conv('project', 'se', 8, 8, 1);
+  b.add({ kind: 'add', name: 'residual', inputs: ['project', 'stem.act'], output: 'residual' });
+  b.add({ kind: 'globalavgpool', name: 'pool', inputs: ['residual'], output: 'pool' });
+  b.add({ kind: 'flatten', name: 'flatten', inputs: ['pool'], output: 'flatten' });
+  b.add({ kind: 'dense', name: 'fc', inputs: ['flatten'], output: 'logits', inFeatures: 8, outFeatures: 6, weight: normal(48, 0.5), bias: new Float32Array(6) });
+  return canonize(b.build('logits')).graph;
+}
+
+describe('conservation through an EfficientNet-style block (SE gate, SiLU, residual), zero biases', () => {
+  const batch = 2;
+  const targets = [4, 1];
+  const graph = efficientBlock(21);
+  const input = Float32Array.from(randomArray(batch * numel(graph.input.shape), 22));
+  const input64 = Float64Array.from(input);
+
+  it('the block as the canonizer leaves it: three SiLUs fused, the SE gate kept', () => {
+    expect(graph.layers.filter((l) => l.kind === 'silu').map((l) => l.name)).toEqual(['stem.act', 'dw.act', 'se.act']);
+    expect(graph.layers.filter((l) => l.kind === 'gate').map((l) => l.name)).toEqual(['se']);
+  });
+
+  // alpha-beta conserves only where both p and n are non-zero: a depthwise convolution's output sees
+  // 9 products (4 at a corner), often all of one sign, so there it is compared with the reference only.
+  const cases: [string, unknown, boolean][] = [
+    ['lrp-z', { stabilizer: 1e-9, rules: [{ layers: 'linear', rule: 'z' }] }, true],
+    ['z, flat at #0', { stabilizer: 1e-9, rules: [{ layers: 'linear', rule: 'z' }, { layers: '#0', rule: 'flat' }] }, true],
+    ['lrp-alpha2beta1', { stabilizer: 1e-9, rules: [{ layers: 'linear', rule: 'alpha-beta', alpha: 2, beta: 1 }] }, false],
+  ];
+  for (const [name, spec, conserves] of cases) {
+    it(`${name}: ${conserves ? 'every cut of the graph carries the logit; ' : ''}the SE branch gets nothing; the GPU agrees`, async () => {
+      const composite = resolveComposite(parseComposite(spec, name), graph);
+      const rel = referenceRelevances(graph, composite.rules, composite.method, input64, batch, targets, 'logit');
+      const logits = referenceForward(graph, input64, batch).get(graph.output)!;
+      const targetLogits = targets.map((t, n) => logits[n * 6 + t]);
+      // The values every path from the input to the output crosses (a skip's two branches meet at stem.act).
+      if (conserves) {
+        for (const value of [graph.input.name, 'stem.act', 'residual', 'pool']) {
+          sums(rel.get(value)!, batch).forEach((v, n) => expect(Math.abs(v - targetLogits[n]), `${value}, sample ${n}: ${v} vs ${targetLogits[n]}`)
+            .toBeLessThanOrEqual(1e-6 * Math.abs(targetLogits[n])));
+        }
+      }
+      for (const value of ['se.gate', 'se.fc2', 'se.act', 'se.fc1', 'se.pool']) expect(rel.has(value), value).toBe(false);
+      const fm = await ForwardModel.create(gpu.ctx, graph);
+      const explainer = await Explainer.create(fm, composite);
+      try {
+        const ex = await explainer.explain(input, batch, { targets, init: 'logit' });
+        const atInput = sums(rel.get(graph.input.name)!, batch);
+        expect(relL2(ex.relevance, rel.get(graph.input.name)!)).toBeLessThanOrEqual(1e-4);
+        ex.relevanceSums.forEach((s, n) => {
+          expect(Math.abs(s - atInput[n]), `sample ${n}: GPU ${s}, reference ${atInput[n]}`).toBeLessThanOrEqual(1e-4 * Math.abs(targetLogits[n]));
+          if (conserves) expect(Math.abs(s - ex.targetLogits[n]), `sample ${n}`).toBeLessThanOrEqual(1e-4 * Math.abs(ex.targetLogits[n]));
+        });
+      } finally {
+        explainer.destroy();
+        fm.destroy();
+      }
+    });
+  }
+});
 
 describe('batches capped by the relevance scratch', () => {
   // conv1's output, 8x17x15 floats, is the largest activation: a binding of six of them caps the

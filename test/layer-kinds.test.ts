@@ -64,6 +64,37 @@ describe('layer kind tables', () => {
     expect([...nonnegativeValues(b.build('pad'))].sort()).toEqual(['clipOfNonneg', 'leaky', 'pad', 'r', 'relu6', 'sumNonneg']);
   });
 
+  it('non-negativity after the modern-CNN kinds: sigmoids always; tanh, SiLU, hard swish, a gate and a non-negative scale keep it', () => {
+    const b = new GraphBuilder('nonneg', 'x', [2, 3, 3]);
+    const add = (name: string, inputs: string[], l: Record<string, unknown>) => b.add({ name, inputs, output: name, ...l } as never);
+    add('r', ['x'], { kind: 'relu' });
+    add('sig', ['x'], { kind: 'sigmoid' });
+    add('hsig', ['x'], { kind: 'hardsigmoid', alpha: 0.2, beta: 0.5 });
+    for (const [kind, extra] of [['tanh', {}], ['silu', {}], ['hardswish', { alpha: 1 / 6, beta: 0.5 }]] as const) {
+      add(`${kind}OfNonneg`, ['r'], { kind, ...extra });
+      add(`${kind}Signed`, ['x'], { kind, ...extra });
+    }
+    add('pool', ['r'], { kind: 'globalavgpool' });
+    add('gateNonneg', ['r', 'pool'], { kind: 'gate' });
+    add('gateSigned', ['x', 'sig'], { kind: 'gate' });
+    add('scaleNonneg', ['r'], { kind: 'scale', scale: Float32Array.of(0, 2) });
+    add('scaleNegative', ['r'], { kind: 'scale', scale: Float32Array.of(-1) });
+    expect([...nonnegativeValues(b.build('scaleNegative'))].sort()).toEqual([
+      'gateNonneg', 'hardswishOfNonneg', 'hsig', 'pool', 'r', 'scaleNonneg', 'sig', 'siluOfNonneg', 'tanhOfNonneg',
+    ]);
+  });
+
+  it('a gate takes its own shape or C×1×1 against C×H×W; a scale one value or one per channel', () => {
+    const b = new GraphBuilder('shapes', 'x', [2, 3, 3]);
+    b.add({ kind: 'globalavgpool', name: 'p', inputs: ['x'], output: 'p' });
+    b.add({ kind: 'flatten', name: 'f', inputs: ['x'], output: 'f' });
+    expect(() => b.add({ kind: 'gate', name: 'g', inputs: ['x', 'f'], output: 'g' })).toThrow("layer 'g' (gate): gates [2, 3, 3] by [18]");
+    expect(() => b.add({ kind: 'gate', name: 'g', inputs: ['f', 'p'], output: 'g' })).toThrow(/gates \[18\] by \[2, 1, 1\]/);
+    expect(() => b.add({ kind: 'scale', name: 's', inputs: ['x'], output: 's', scale: Float32Array.of(1, 2, 3) })).toThrow(/has 3 scale values for an input of shape \[2, 3, 3\]/);
+    expect(() => b.add({ kind: 'scale', name: 's', inputs: ['x'], output: 's', scale: Float32Array.of(1, NaN) })).toThrow(/scale value 1 of 2 is NaN/);
+    expect(b.add({ kind: 'gate', name: 'g', inputs: ['x', 'p'], output: 'g' }).kind).toBe('gate');
+  });
+
   it('every kind selector but linear picks some kind', () => {
     for (const sel of KIND_SELECTORS.filter((s) => s !== 'linear')) {
       expect(KINDS.filter((k) => KIND_RULES[k].selector === sel), sel).not.toEqual([]);

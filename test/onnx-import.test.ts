@@ -464,6 +464,80 @@ describe('residual-network operators', () => {
   });
 });
 
+describe('modern-CNN operators', () => {
+  const mapIO = (c: number, h: number, w: number, out: string) => ({
+    inputs: [{ name: 'x', dims: ['N', c, h, w] }], outputs: [{ name: out, dims: ['N', c, h, w] }],
+  });
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const hsig = (v: number, a: number, b: number) => Math.max(0, Math.min(1, a * v + b));
+
+  it('Sigmoid, Tanh, HardSigmoid (ONNX defaults alpha 0.2, beta 0.5, or given), HardSwish (opset 14)', () => {
+    const g = imp({
+      ...mapIO(2, 3, 3, 'e'), opset: 14,
+      nodes: [
+        node('Sigmoid', ['x'], ['a']), node('Tanh', ['a'], ['b']), node('HardSigmoid', ['b'], ['c']),
+        node('HardSigmoid', ['c'], ['d'], { alpha: { f: 0.5 }, beta: { f: 0.25 } }), node('HardSwish', ['d'], ['e']),
+      ],
+    });
+    expect(g.layers.map((l) => l.kind)).toEqual(['sigmoid', 'tanh', 'hardsigmoid', 'hardsigmoid', 'hardswish']);
+    expect(g.layers[2]).toMatchObject({ alpha: 0.2, beta: 0.5 });
+    expect(g.layers[4]).toMatchObject({ alpha: 1 / 6, beta: 0.5 });
+    const x = input(2, [2, 3, 3], 41).map((v) => 4 * v);
+    const d = x.map((v) => hsig(hsig(Math.tanh(sig(v)), 0.2, 0.5), 0.5, 0.25));
+    expect(relL2(cpu(g, x, 2), d.map((v) => v * hsig(v, 1 / 6, 0.5)))).toBeLessThanOrEqual(1e-12);
+  });
+
+  it('SiLU and HardSwish as exporters write them fuse into one layer; an SE gate Mul(g, x) is a gate with x first', () => {
+    const w = rand(2 * 2);
+    const g = imp({
+      ...mapIO(2, 3, 4, 'se'),
+      initializers: [{ name: 'W', dims: [2, 2, 1, 1], data: w }],
+      nodes: [
+        node('Sigmoid', ['x'], ['s']), node('Mul', ['x', 's'], ['silu']),
+        node('HardSigmoid', ['silu'], ['h'], { alpha: { f: 1 / 6 } }), node('Mul', ['h', 'silu'], ['hs']),
+        node('GlobalAveragePool', ['hs'], ['p']), node('Conv', ['p', 'W'], ['c']), node('Sigmoid', ['c'], ['gate']),
+        node('Mul', ['gate', 'hs'], ['se'], {}, 'excite'),
+      ],
+    });
+    expect(g.layers.map((l) => l.kind)).toEqual(['silu', 'hardswish', 'globalavgpool', 'conv', 'sigmoid', 'gate']);
+    expect(g.layers.at(-1)).toMatchObject({ name: 'excite', inputs: ['hs', 'gate'] });
+    const x = input(2, [2, 3, 4], 42);
+    const hs = x.map((v) => v * sig(v)).map((v) => v * hsig(v, Math.fround(1 / 6), 0.5));
+    const want = new Float64Array(hs.length);
+    for (let n = 0; n < 2; n++) {
+      const mean = [0, 1].map((c) => hs.slice((n * 2 + c) * 12, (n * 2 + c + 1) * 12).reduce((a, b) => a + b, 0) / 12);
+      for (let c = 0; c < 2; c++) {
+        const gate = sig(w[c * 2] * mean[0] + w[c * 2 + 1] * mean[1]);
+        for (let i = 0; i < 12; i++) want[(n * 2 + c) * 12 + i] = hs[(n * 2 + c) * 12 + i] * gate;
+      }
+    }
+    expect(relL2(cpu(g, x, 2), want)).toBeLessThanOrEqual(1e-12);
+  });
+
+  it('Mul by a constant is a scale (a scalar, or one value per channel), layer scale', () => {
+    const g = imp({
+      ...mapIO(3, 2, 2, 'b'),
+      initializers: [{ name: 'k', dims: [], data: [-1.5] }, { name: 'gamma', dims: [3, 1, 1], data: [0.5, 2, -1] }],
+      nodes: [node('Mul', ['k', 'x'], ['a']), node('Mul', ['a', 'gamma'], ['b'])],
+    });
+    expect(g.layers.map((l) => [l.kind, Array.from((l as { scale: Float32Array }).scale)])).toEqual([['scale', [-1.5]], ['scale', [0.5, 2, -1]]]);
+    const x = input(2, [3, 2, 2], 43);
+    expect(relL2(cpu(g, x, 2), x.map((v, i) => -1.5 * v * [0.5, 2, -1][Math.floor(i / 4) % 3]))).toBeLessThanOrEqual(1e-12);
+  });
+
+  it('refuses two independent factors, a value times itself, and a gate of another shape, naming the node', () => {
+    const two = (nodes: NodeSpec[]) => errorOf(() => imp({ ...mapIO(2, 3, 3, 'y'), nodes })).message;
+    expect(two([node('Relu', ['x'], ['a']), node('Sigmoid', ['x'], ['b']), node('Mul', ['a', 'b'], ['y'], {}, 'm')]))
+      .toMatch(/node 'm' \(Mul\): multiplies 'a' by 'b', neither computed from the other/);
+    expect(two([node('Mul', ['x', 'x'], ['y'], {}, 'sq')])).toMatch(/node 'sq' \(Mul\): multiplies 'x' by itself/);
+    expect(errorOf(() => imp({
+      ...mapIO(2, 3, 3, 'y'),
+      initializers: [{ name: 'shape', dims: [2], dataType: INT64, data: [0, -1] }],
+      nodes: [node('Reshape', ['x', 'shape'], ['f']), node('Sigmoid', ['f'], ['s']), node('Mul', ['x', 's'], ['y'], {}, 'm')],
+    })).message).toMatch(/layer 'm' \(gate\): gates \[2, 3, 3\] by \[18\]/);
+  });
+});
+
 describe('Reshape as flatten', () => {
   const shape = [2, 3, 4];
   const F = 24;
@@ -612,9 +686,9 @@ describe('unsupported models', () => {
   it('an unsupported op names the op, the node and the supported list', () => {
     const e = errorOf(() => imp({
       inputs: [{ name: 'x', dims: ['N', 3] }], outputs: [{ name: 'y' }],
-      nodes: [node('Relu', ['x'], ['r']), node('Sigmoid', ['r'], ['y'], {}, 'gate')],
+      nodes: [node('Relu', ['x'], ['r']), node('Hardmax', ['r'], ['y'], {}, 'pick')],
     }));
-    expect(e.message).toContain("unit-test.onnx: node 'gate' (Sigmoid): unsupported operator Sigmoid; supported: ");
+    expect(e.message).toContain("unit-test.onnx: node 'pick' (Hardmax): unsupported operator Hardmax (node 2 of 2, reading 'r'); supported: ");
     for (const op of SUPPORTED_OPS) expect(e.message).toContain(op);
   });
 

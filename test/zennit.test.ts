@@ -10,23 +10,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ForwardModel, type Activations } from '../src/forward/model.ts';
 import { GpuContext } from '../src/gpu/context.ts';
-import type { Graph } from '../src/graph/ir.ts';
-import { importOnnx } from '../src/graph/onnx/import.ts';
-import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
-import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
-import { Explainer } from '../src/lrp/explainer.ts';
 import { nodeShaderLoader } from '../src/node/gpu.ts';
-import { relL2, useGpu } from './helpers/gpu.ts';
+import { useGpu } from './helpers/gpu.ts';
+import { runReferenceCases } from './helpers/reference-cases.ts';
 import { haveShared, sharedPath } from './helpers/shared.ts';
-import {
-  withZennitMergedBatchNorm, ZENNIT_INDEX, ZENNIT_RESIDUAL_INDEX, zennitCanonized, type ZennitCaseFile,
-} from './helpers/zennit.ts';
-
-
-/** logits within this relative L2 error of zennit's float64 ones (the issue asks 1e-5). */
-const LOGIT_TOLERANCE = 1e-5;
+import { ZENNIT_INDEX, ZENNIT_RESIDUAL_INDEX, type ZennitCaseFile } from './helpers/zennit.ts';
 
 // The other tile family (on lavapipe: the GPU tiles, split reductions where a layer is wide
 // enough) over the cases that reach every kind of relevance kernel: one transposed pass (z), the
@@ -34,11 +23,6 @@ const LOGIT_TOLERANCE = 1e-5;
 // gamma and zbox (epsilon-gamma-box), wsquare. Each pipeline of the other family is one more
 // compile on lavapipe, so not every case runs twice.
 const OTHER_FAMILY = new Set(['z', 'alpha2beta1', 'cmp-alpha2-flat', 'epsilon-gamma-box', 'wsquare-first']);
-
-const npy = (path: string) => {
-  const a = parseNpy(new Uint8Array(readFileSync(path)), path);
-  return { shape: a.shape, data: npyToFloat32(a) };
-};
 
 const gpu = useGpu();
 let other: GpuContext | undefined;
@@ -48,50 +32,14 @@ const otherCtx = () => {
 };
 afterAll(() => other?.destroy());
 
-/** Runs `cases` of one model on `ctx`; the failures, as lines (with the logits' when `logits`). */
-async function runCases(
+/** Runs `cases` of one model on `ctx` (test/helpers/reference-cases.ts); the failures, as lines. */
+function runCases(
   ctx: GpuContext, set: string, m: string, spec: ZennitCaseFile, cases: ZennitCaseFile['cases'], logits: boolean,
 ): Promise<string[]> {
-  const dir = sharedPath(`testvectors/${set}/${m}/`);
-  const graph = importOnnx(new Uint8Array(readFileSync(dir + spec.model)), { source: dir + spec.model });
   // zennit-residual's composites ran through zennit's BatchNorm merge (see withZennitMergedBatchNorm).
-  const zennitGraph = set === 'zennit-residual' ? withZennitMergedBatchNorm(graph) : graph;
-  const input = npy(dir + spec.input);
-  const batch = input.shape[0];
-  const models = new Map<Graph, { fm: ForwardModel; acts: Activations }>();
-  const failures: string[] = [];
-  try {
-    for (const g of new Set([graph, zennitGraph])) {
-      const fm = await ForwardModel.create(ctx, g);
-      models.set(g, { fm, acts: await fm.forward(input.data, batch) });
-    }
-    if (logits) {
-      const logitErr = relL2(await models.get(graph)!.acts.read(), npy(dir + spec.logits).data);
-      console.log(`${set}/${m}: logits relative L2 ${logitErr.toExponential(2)} (tolerance ${LOGIT_TOLERANCE})`);
-      if (!(logitErr <= LOGIT_TOLERANCE)) failures.push(`logits: relative L2 ${logitErr}`);
-    }
-    for (const c of cases) {
-      const g = zennitCanonized(c) ? zennitGraph : graph;
-      const { fm, acts } = models.get(g)!;
-      const source = `${m}/cases.json: ${c.name}`;
-      const explainer = await Explainer.create(fm, resolveComposite(parseComposite(c.composite, source), g));
-      try {
-        const ex = await explainer.explainActivations(acts, { targets: c.target, init: c.init });
-        const err = relL2(ex.relevance, npy(dir + c.expected).data);
-        const line = `${c.name} (${c.init}, ${ctx.tuning} tiles): relative L2 ${err.toExponential(2)} (tolerance ${c.tolerance})`;
-        console.log(`${set}/${m}: ${line}`);
-        if (!(err <= c.tolerance)) failures.push(line);
-      } finally {
-        explainer.destroy();
-      }
-    }
-  } finally {
-    for (const { fm, acts } of models.values()) {
-      acts.release();
-      fm.destroy();
-    }
-  }
-  return failures;
+  return runReferenceCases(ctx, {
+    label: `${set}/${m}`, dir: sharedPath(`testvectors/${set}/${m}/`), spec, cases, logits, zennitMerge: set === 'zennit-residual',
+  });
 }
 
 for (const [set, index] of [['zennit', ZENNIT_INDEX], ['zennit-residual', ZENNIT_RESIDUAL_INDEX]] as const) {

@@ -3,6 +3,7 @@
  * the arguments their region's marker gives. Each returns lines indented relative to the marker.
  */
 
+import { Activation } from '../../src/graph/activation.ts';
 import { W } from '../../src/lrp/rules.ts';
 
 export type Args = Readonly<Record<string, string>>;
@@ -331,7 +332,67 @@ const weightModifier: Snippet = () => [
   '}',
 ];
 
+/**
+ * Each activation's value and derivative from its input v, one WGSL expression each (ORT's
+ * one-expression-per-op form), by the codes of src/graph/activation.ts. `p.alpha` and `p.beta` are
+ * HardSigmoid's and HardSwish's parameters; u = alpha v + beta. Sigmoid and tanh go through
+ * exp(-|v|), which never overflows (WGSL's tanh() fails for large inputs: gpuweb issue 4458), and
+ * 1 - sigmoid is computed as its own quotient rather than by cancellation. HardSigmoid's derivative
+ * is alpha strictly inside 0 < u < 1 (PyTorch's), HardSwish's its product rule with it.
+ */
+const ACTIVATIONS: { readonly [K in Activation]: { readonly y: string; readonly dy: string } } = {
+  [Activation.Sigmoid]: { y: 'sigmoidOf(v).x', dy: 'sigmoidOf(v).x * sigmoidOf(v).y' },
+  [Activation.Tanh]: { y: 'tanhOf(v)', dy: '1.0 - tanhOf(v) * tanhOf(v)' },
+  [Activation.HardSigmoid]: {
+    y: 'clamp(fma(p.alpha, v, p.beta), 0.0, 1.0)',
+    dy: 'select(0.0, p.alpha, fma(p.alpha, v, p.beta) > 0.0 && fma(p.alpha, v, p.beta) < 1.0)',
+  },
+  [Activation.Silu]: { y: 'v * sigmoidOf(v).x', dy: 'sigmoidOf(v).x * fma(v, sigmoidOf(v).y, 1.0)' },
+  [Activation.HardSwish]: {
+    y: 'v * clamp(fma(p.alpha, v, p.beta), 0.0, 1.0)',
+    dy: 'clamp(fma(p.alpha, v, p.beta), 0.0, 1.0) + select(0.0, p.alpha * v, fma(p.alpha, v, p.beta) > 0.0 && fma(p.alpha, v, p.beta) < 1.0)',
+  },
+};
+
+/** `fn act(code, v)` and `fn dact(code, v)` over ACTIVATIONS, with the helpers they call. */
+const activation: Snippet = () => {
+  const codes = Object.entries(ACTIVATIONS);
+  const fn = (name: string, pick: 'y' | 'dy') => [
+    `fn ${name}(code: u32, v: f32) -> f32 {`,
+    '  switch code {',
+    ...codes.slice(1).map(([k, e]) => `    case ${k}u: { return ${e[pick]}; }`),
+    `    default: { return ${codes[0][1][pick]}; }`,
+    '  }',
+    '}',
+  ];
+  return [
+    '// (sigmoid(v), 1 - sigmoid(v)), both as quotients of e = exp(-|v|): no overflow, no cancellation.',
+    'fn sigmoidOf(v: f32) -> vec2<f32> {',
+    '  let e = exp(-abs(v));',
+    '  let big = 1.0 / (1.0 + e);',
+    '  let small = e / (1.0 + e);',
+    '  return select(vec2<f32>(small, big), vec2<f32>(big, small), v >= 0.0);',
+    '}',
+    '',
+    '// tanh through exp(-2|v|); near 0 its Taylor series (relative error below 2e-9 for |v| < 0.125).',
+    'fn tanhOf(v: f32) -> f32 {',
+    '  let a = abs(v);',
+    '  if (a < 0.125) {',
+    '    let s = v * v;',
+    '    return v * (1.0 + s * (-1.0 / 3.0 + s * (2.0 / 15.0 + s * (-17.0 / 315.0))));',
+    '  }',
+    '  let e = exp(-2.0 * a);',
+    '  return sign(v) * (1.0 - e) / (1.0 + e);',
+    '}',
+    '',
+    ...fn('act', 'y'),
+    '',
+    ...fn('dact', 'dy'),
+  ];
+};
+
 export const SNIPPETS: Readonly<Record<string, Snippet>> = {
+  'activation': activation,
   'fold-grid': foldGrid,
   'gemm-fma': gemmFma,
   'conv2d-store': conv2dStore,

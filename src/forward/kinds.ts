@@ -5,6 +5,7 @@
  */
 import type { LayerKind } from '../graph/ir.ts';
 import type { LayerOf } from '../graph/kinds.ts';
+import { createActivation, createGate } from './activation.ts';
 import { createConcat } from './concat.ts';
 import { createConv } from './conv.ts';
 import { createDense } from './dense.ts';
@@ -33,6 +34,13 @@ export const FORWARD_KINDS: { readonly [K in LayerKind]: ForwardKind<LayerOf<K>>
   clip: { view: false, create: createPointwise },
   leakyrelu: { view: false, create: createPointwise },
   pad: { view: false, create: createPad },
+  sigmoid: { view: false, create: createActivation },
+  tanh: { view: false, create: createActivation },
+  hardsigmoid: { view: false, create: createActivation },
+  silu: { view: false, create: createActivation },
+  hardswish: { view: false, create: createActivation },
+  gate: { view: false, create: createGate },
+  scale: { view: false, create: createPointwise },
   bias: { view: false, create: notCanonized },
   softmax: { view: false, create: notCanonized },
 };

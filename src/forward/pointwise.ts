@@ -1,10 +1,11 @@
 /**
  * Forward ops of the element-wise layers residual networks add: the skip sum (forward/add.wgsl),
- * standalone BatchNorm, Clip and LeakyRelu (forward/pointwise.wgsl), and zero padding
+ * standalone BatchNorm, Clip, LeakyRelu and a scale by a constant (forward/pointwise.wgsl; a scale
+ * is BatchNorm's affine map with no shift), and zero padding
  * (forward/pad.wgsl). Each is one memory-bound pass; ReLU stays a view.
  */
 import { grid1d } from '../gpu/grid.ts';
-import type { AddLayer, BatchNormLayer, ClipLayer, LeakyReluLayer, PadLayer } from '../graph/ir.ts';
+import type { AddLayer, BatchNormLayer, ClipLayer, LeakyReluLayer, PadLayer, ScaleLayer } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import { add, pad, pointwise } from '../kernels/forward.ts';
 import type { ForwardOpFactory } from './op.ts';
@@ -51,11 +52,13 @@ export function batchNormAffine(layer: BatchNormLayer): { scale: Float32Array; s
   return { scale, shift };
 }
 
-export const createPointwise: ForwardOpFactory<BatchNormLayer | ClipLayer | LeakyReluLayer> = async (ctx, layer, [input]) => {
+export const createPointwise: ForwardOpFactory<BatchNormLayer | ClipLayer | LeakyReluLayer | ScaleLayer> = async (ctx, layer, [input]) => {
   const count = numel(input.shape);
-  const channels = input.shape[0];
+  // A scale with one factor is one channel as wide as the whole sample.
+  const channels = layer.kind === 'scale' ? layer.scale.length : input.shape[0];
   const plane = count / channels;
-  const mode = layer.kind === 'batchnorm' ? PointwiseMode.BatchNorm : layer.kind === 'clip' ? PointwiseMode.Clip : PointwiseMode.LeakyRelu;
+  const mode = layer.kind === 'batchnorm' || layer.kind === 'scale' ? PointwiseMode.BatchNorm
+    : layer.kind === 'clip' ? PointwiseMode.Clip : PointwiseMode.LeakyRelu;
   const pipeline = await pointwise.pipeline(ctx, { MODE: mode, RELU_IN: input.relu, WG });
   let coefData = new Float32Array(4);
   if (layer.kind === 'batchnorm') {
@@ -63,6 +66,9 @@ export const createPointwise: ForwardOpFactory<BatchNormLayer | ClipLayer | Leak
     coefData = new Float32Array(2 * channels);
     coefData.set(scale, 0);
     coefData.set(shift, channels);
+  } else if (layer.kind === 'scale') {
+    coefData = new Float32Array(2 * channels);
+    coefData.set(layer.scale, 0);
   }
   const coef = ctx.upload(coefData, `${layer.name} coefficients`);
   const { lo, hi } = layer.kind === 'clip' ? clipBounds(layer) : { lo: 0, hi: 0 };

@@ -16,6 +16,8 @@ export type LayerSpec = DistributiveOmit<Layer, never>;
 export class GraphBuilder {
   private readonly values = new Map<string, ValueInfo>();
   private readonly layers: Layer[] = [];
+  /** The layer producing each value, for dependsOn. */
+  private readonly producers = new Map<string, Layer>();
   private readonly input: ValueInfo;
 
   constructor(private readonly name: string, inputName: string, inputShape: Shape) {
@@ -55,7 +57,27 @@ export class GraphBuilder {
     }
     this.values.set(layer.output, { name: layer.output, shape });
     this.layers.push(layer);
+    this.producers.set(layer.output, layer);
     return layer;
+  }
+
+  /** Whether `value` is computed from `ancestor` (through any path of the layers added so far). */
+  dependsOn(value: string, ancestor: string): boolean {
+    const seen = new Set<string>();
+    const stack = [value];
+    while (stack.length) {
+      const v = stack.pop()!;
+      const layer = this.producers.get(v);
+      if (!layer) continue;
+      for (const i of layer.inputs) {
+        if (i === ancestor) return true;
+        if (!seen.has(i)) {
+          seen.add(i);
+          stack.push(i);
+        }
+      }
+    }
+    return false;
   }
 
   build(output: string, outputs: readonly string[] = [output]): Graph {

@@ -153,6 +153,45 @@ export interface BiasLayer extends LayerBase {
 /** A Softmax, as imported (any axis). Only in imported graphs: the canonizer strips a trailing one. */
 export interface SoftmaxLayer extends LayerBase { readonly kind: 'softmax' }
 
+/**
+ * Element-wise activations of modern CNNs (lrp-rules.md, "Modern CNNs and vision transformers"):
+ * LRP passes relevance through them; the gradient methods take their true derivative.
+ * Sigmoid `1 / (1 + e^-x)`, Tanh, SiLU `x sigmoid(x)` (the canonizer fuses `Mul(x, Sigmoid(x))`).
+ */
+export interface SigmoidLayer extends LayerBase { readonly kind: 'sigmoid' }
+export interface TanhLayer extends LayerBase { readonly kind: 'tanh' }
+export interface SiluLayer extends LayerBase { readonly kind: 'silu' }
+
+/** ONNX HardSigmoid: y = clamp(alpha x + beta, 0, 1). */
+export interface HardSigmoidLayer extends LayerBase {
+  readonly kind: 'hardsigmoid';
+  readonly alpha: number;
+  readonly beta: number;
+}
+
+/**
+ * y = x clamp(alpha x + beta, 0, 1): ONNX HardSwish (alpha 1/6, beta 1/2), or `Mul(x, HardSigmoid(x))`
+ * as exporters write it before opset 14, fused by the canonizer with the HardSigmoid's own alpha, beta.
+ */
+export interface HardSwishLayer extends LayerBase {
+  readonly kind: 'hardswish';
+  readonly alpha: number;
+  readonly beta: number;
+}
+
+/**
+ * y = x * g, an ONNX Mul of two activations where the gate g is computed from x (inputs [x, g]):
+ * g has x's shape, or is C×1×1 against a C×H×W x and broadcast over positions (squeeze-and-
+ * excitation). LRP holds g constant: all relevance goes to x, none into g's branch.
+ */
+export interface GateLayer extends LayerBase { readonly kind: 'gate' }
+
+/** y = x * scale[c] per channel (a scalar is broadcast): a Mul by a constant, e.g. layer scale. */
+export interface ScaleLayer extends LayerBase {
+  readonly kind: 'scale';
+  readonly scale: Float32Array;
+}
+
 export type Layer =
   | ConvLayer
   | DenseLayer
@@ -170,7 +209,14 @@ export type Layer =
   | LeakyReluLayer
   | PadLayer
   | BiasLayer
-  | SoftmaxLayer;
+  | SoftmaxLayer
+  | SigmoidLayer
+  | TanhLayer
+  | SiluLayer
+  | HardSigmoidLayer
+  | HardSwishLayer
+  | GateLayer
+  | ScaleLayer;
 
 export type LayerKind = Layer['kind'];
 /** Kinds that exist only between import and canonization; no executor runs them. */

@@ -11,7 +11,7 @@
  * - src/lrp/ops/index.ts: its backward op per rule, or relevance passed through unchanged.
  */
 import type {
-  BatchNormLayer, ConvLayer, DenseLayer, Layer, LayerKind, Shape,
+  BatchNormLayer, ConvLayer, DenseLayer, GateLayer, Layer, LayerKind, ScaleLayer, Shape,
 } from './ir.ts';
 import { numel } from './ir.ts';
 import { windowOutputHW } from './shape.ts';
@@ -101,6 +101,26 @@ function denseShape(layer: DenseLayer, x: Shape): number[] {
   }
   if (layer.bias.length !== layer.outFeatures) layerFail(layer, `bias has ${layer.bias.length} values, expected ${layer.outFeatures}`);
   return [layer.outFeatures];
+}
+
+/** The gate's g is x's shape, or C×1×1 against a C×H×W x (squeeze-and-excitation), broadcast over positions. */
+function gateShape(layer: GateLayer, x: Shape, g: Shape): number[] {
+  const same = g.length === x.length && g.every((d, i) => d === x[i]);
+  const perChannel = x.length === 3 && g.length === 3 && g[0] === x[0] && g[1] === 1 && g[2] === 1;
+  if (!same && !perChannel) {
+    layerFail(layer, `gates [${x.join(', ')}] by [${g.join(', ')}] (the gate must have the input's shape, or be C×1×1 against a C×H×W input)`);
+  }
+  return [...x];
+}
+
+/** One scale for every value, or one per channel (axis 0) of a flat input or a C×H×W map. */
+function scaleShape(layer: ScaleLayer, x: Shape): number[] {
+  checkFinite(layer, 'scale', layer.scale);
+  const n = layer.scale.length;
+  if (n !== 1 && !((x.length === 1 || x.length === 3) && x[0] === n)) {
+    layerFail(layer, `has ${n} scale values for an input of shape [${x.join(', ')}] (one, or one per channel of a flat input or a C×H×W map)`);
+  }
+  return [...x];
 }
 
 const none = (): number => 0;
@@ -210,6 +230,22 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
       return [x[0], x[1] + layer.pads[0] + layer.pads[2], x[2] + layer.pads[1] + layer.pads[3]];
     },
     params: none, macs: none, nonneg: ifInputs,
+  },
+  // Modern CNNs (lrp-rules.md): a sigmoid or hard sigmoid lies in [0, 1]; tanh, SiLU and hard swish
+  // keep the sign of their input (f(x) >= 0 exactly where x >= 0); x * g with g >= 0 keeps x's.
+  sigmoid: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
+  hardsigmoid: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
+  tanh: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: ifInputs },
+  silu: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: ifInputs },
+  hardswish: {
+    arity: 'one', inferShape: sameShape, params: none, macs: none,
+    // x clamp(a x + b, 0, 1) >= 0 for x >= 0 whatever a and b.
+    nonneg: ifInputs,
+  },
+  gate: { arity: 'two', inferShape: (layer, [x, g]) => gateShape(layer, x, g), params: none, macs: none, nonneg: ifInputs },
+  scale: {
+    arity: 'one', inferShape: (layer, [x]) => scaleShape(layer, x), params: (l) => l.scale.length, macs: none,
+    nonneg: (l) => (l.scale.every((v) => v >= 0) ? 'if-inputs' : 'never'),
   },
   // Import-only kinds (IMPORT_ONLY_KINDS): the canonizer folds or strips them.
   bias: {

@@ -81,3 +81,17 @@ export const pad = defineKernel({
   bindings: { p: 'uniform', x: 'read', y: 'read_write' },
   overrides: { RELU_IN: 'bool', WG: 'u32' },
 });
+
+export const activation = defineKernel({
+  shader: 'forward/activation.wgsl',
+  uniforms: { total: 'u32', alpha: 'f32', beta: 'f32' },
+  bindings: { p: 'uniform', x: 'read', y: 'read_write' },
+  overrides: { ACT: 'u32', RELU_IN: 'bool', WG: 'u32' },
+});
+
+export const gate = defineKernel({
+  shader: 'forward/gate.wgsl',
+  uniforms: { total: 'u32', plane: 'u32' },
+  bindings: { p: 'uniform', x: 'read', g: 'read', y: 'read_write' },
+  overrides: { RELU_X: 'bool', RELU_G: 'bool', WG: 'u32' },
+});

@@ -49,3 +49,17 @@ export const pointwiseBackward = defineKernel({
   bindings: { p: 'uniform', relOut: 'read', x: 'read', z: 'read', coef: 'read', relIn: 'read_write' },
   overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
 });
+
+export const activationBackward = defineKernel({
+  shader: 'relevance/activation_backward.wgsl',
+  uniforms: { total: 'u32', alpha: 'f32', beta: 'f32' },
+  bindings: { p: 'uniform', relOut: 'read', x: 'read', relIn: 'read_write' },
+  overrides: { ACT: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});
+
+export const gateBackward = defineKernel({
+  shader: 'relevance/gate_backward.wgsl',
+  uniforms: { groups: 'u32', plane: 'u32' },
+  bindings: { p: 'uniform', relOut: 'read', x: 'read', g: 'read', relX: 'read_write', relG: 'read_write' },
+  overrides: { RELU_X: 'bool', RELU_G: 'bool', ACC_X: 'bool', ACC_G: 'bool', WG: 'u32' },
+});

@@ -71,11 +71,22 @@ export function nonnegativeValues(graph: Graph): Set<string> {
  * walk as relevanceOnGpu's, done once on the graph: ops then compile only the variants they use.
  */
 export function accumulation(graph: Graph, runsKernels: (layer: Layer) => boolean): Map<Layer, boolean[]> {
+  return relevanceWalk(graph, runsKernels).accumulate;
+}
+
+/**
+ * The layers relevance reaches, from the output back: a pass-through layer hands it to its first
+ * input only (a gate under LRP: its branch is never reached), a layer with kernels to every input.
+ * With accumulation's map for the reached layers that run kernels.
+ */
+function relevanceWalk(graph: Graph, runsKernels: (layer: Layer) => boolean): { reachedLayers: Set<Layer>; accumulate: Map<Layer, boolean[]> } {
   const reached = new Set<string>([graph.output]);
+  const reachedLayers = new Set<Layer>();
   const out = new Map<Layer, boolean[]>();
   for (let li = graph.layers.length - 1; li >= 0; li--) {
     const layer = graph.layers[li];
     if (!reached.has(layer.output)) continue;
+    reachedLayers.add(layer);
     if (!runsKernels(layer)) {
       reached.add(layer.inputs[0]);
       continue;
@@ -83,7 +94,7 @@ export function accumulation(graph: Graph, runsKernels: (layer: Layer) => boolea
     out.set(layer, layer.inputs.map((i) => reached.has(i)));
     for (const i of layer.inputs) reached.add(i);
   }
-  return out;
+  return { reachedLayers, accumulate: out };
 }
 
 /** Input relevance of a batch, still on the GPU. */
@@ -112,6 +123,8 @@ export class Explainer {
     readonly forward: ForwardModel,
     readonly composite: LayerRules,
     private readonly ops: Map<Layer, BackwardOp>,
+    /** The layers relevance reaches (the others, a gate's branch under LRP, run nothing). */
+    private readonly reached: ReadonlySet<Layer>,
     private readonly add: AddKernel,
     private readonly timesInput: TimesInputKernel | null,
   ) {
@@ -135,16 +148,18 @@ export class Explainer {
   static async create(forward: ForwardModel, composite: LayerRules): Promise<Explainer> {
     const { ctx, graph } = forward;
     const nonneg = nonnegativeValues(graph);
-    const accumulates = accumulation(graph, (l) => !isPassThrough(l, composite.rules.get(l.name) ?? null));
+    const { reachedLayers, accumulate: accumulates } = relevanceWalk(graph, (l) => !isPassThrough(l, composite.rules.get(l.name) ?? null));
     const ops = new Map<Layer, BackwardOp>();
     try {
       await ctx.guard(`building the relevance plan of '${graph.name}' for ${composite.name}`, async () => {
         for (const layer of graph.layers) {
           const rule = composite.rules.get(layer.name) ?? null;
-          if (isPassThrough(layer, rule)) continue;
+          // No op where relevance passes through, nor where none arrives (a gate's branch under
+          // LRP, a branch to another output): its pipelines would compile and never run.
+          const accumulate = accumulates.get(layer);
+          if (isPassThrough(layer, rule) || !accumulate) continue;
           ops.set(layer, await createBackwardOp({
-            ctx, weights: forward.weights, layer, rule,
-            accumulate: accumulates.get(layer) ?? layer.inputs.map(() => false),
+            ctx, weights: forward.weights, layer, rule, accumulate,
             inputs: layer.inputs.map((i) => forward.info.get(i)!),
             nonneg: layer.inputs.map((i) => nonneg.has(i)),
             output: forward.info.get(layer.output)!,
@@ -158,7 +173,7 @@ export class Explainer {
     }
     // Gradient × input is the gradient at the input, times the input: one step at the very end.
     const timesInput = composite.method === 'gradient-x-input' ? await createTimesInput(ctx, forward.info.get(graph.input.name)!) : null;
-    const explainer = new Explainer(forward, composite, ops, await createAdd(ctx), timesInput);
+    const explainer = new Explainer(forward, composite, ops, reachedLayers, await createAdd(ctx), timesInput);
     if (explainer.maxBatch < 1) {
       explainer.destroy();
       throw new GpuError(`one sample's relevance scratch exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits',
@@ -173,7 +188,8 @@ export class Explainer {
       const rule = this.composite.rules.get(l.name);
       return {
         layer: l.name, kind: l.kind, rule: rule ? ruleLabel(rule) : '-',
-        passes: this.ops.get(l)?.passes ?? 'none (relevance passes through as is)',
+        passes: this.ops.get(l)?.passes
+          ?? (this.reached.has(l) ? 'none (relevance passes through as is)' : 'none (no relevance reaches it)'),
       };
     });
   }

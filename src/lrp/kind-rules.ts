@@ -56,6 +56,17 @@ export const KIND_RULES: { readonly [K in LayerKind]: KindRules } = {
   clip: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
   leakyrelu: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
   pad: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  // Modern CNNs (lrp-rules.md, "Modern CNNs and vision transformers"): activations, the gate (its
+  // factor g held constant) and a scale by a constant pass relevance, and take their true
+  // derivative in the methods (guided backprop changes only ReLU). No kind selector: `pass` is the
+  // only rule the rules document gives them, so there is nothing for a composite to choose.
+  sigmoid: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  tanh: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  hardsigmoid: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  silu: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  hardswish: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  gate: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  scale: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
   // Import-only kinds: the canonizer removes them before any composite is bound.
   bias: { selector: null, rules: [], defaultRule: notCanonized('bias'), methodRule: notCanonized('bias') },
   softmax: { selector: null, rules: [], defaultRule: notCanonized('softmax'), methodRule: notCanonized('softmax') },

@@ -41,7 +41,31 @@ export function referenceLayer(
     case 'leakyrelu': return x.map((v) => (v > 0 ? v : layer.alpha * v));
     case 'pad': return pad(layer, x, s, batch);
     case 'softmax': return softmax(x, numel(s), batch);
+    case 'sigmoid': return x.map(sigmoid64);
+    case 'tanh': return x.map(Math.tanh);
+    case 'silu': return x.map((v) => v * sigmoid64(v));
+    case 'hardsigmoid': return x.map((v) => hardSigmoid64(v, layer.alpha, layer.beta));
+    case 'hardswish': return x.map((v) => v * hardSigmoid64(v, layer.alpha, layer.beta));
+    case 'gate': {
+      const g = inputs[1];
+      const plane = x.length / g.length;
+      return x.map((v, i) => v * g[Math.floor(i / plane)]);
+    }
+    case 'scale': {
+      const plane = numel(s) / layer.scale.length;
+      return x.map((v, i) => v * layer.scale[Math.floor(i / plane) % layer.scale.length]);
+    }
   }
+}
+
+/** ONNX Sigmoid, 1 / (1 + e^-x), in float64. */
+export function sigmoid64(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+/** ONNX HardSigmoid: max(0, min(1, alpha x + beta)). */
+export function hardSigmoid64(v: number, alpha: number, beta: number): number {
+  return Math.max(0, Math.min(1, alpha * v + beta));
 }
 
 /** Runs the graph; the result holds every value by name, the input included. */

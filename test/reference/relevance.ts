@@ -468,6 +468,23 @@ export function referenceLayerRelevance(
     case 'pad':
       // Relevance (or gradient) that reaches the zeros of the padding goes nowhere: a crop.
       return crop(layer.pads, inputShape, relOut, batch);
+    case 'sigmoid':
+    case 'tanh':
+    case 'silu':
+    case 'hardsigmoid':
+    case 'hardswish':
+      // lrp-rules.md, "Modern CNNs": activations pass relevance; the methods take f'(x).
+      if (rule.rule === 'pass') return Float64Array.from(relOut);
+      if (rule.rule === 'gradient') return relOut.map((g, i) => g * activationDerivative64(layer, x[i]));
+      return bad(layer, rule);
+    case 'scale':
+      if (rule.rule === 'pass') return Float64Array.from(relOut);
+      if (rule.rule === 'gradient') {
+        const plane = numel(inputShape) / layer.scale.length;
+        return relOut.map((g, i) => g * layer.scale[Math.floor(i / plane) % layer.scale.length]);
+      }
+      return bad(layer, rule);
+    case 'gate':
     case 'concat':
     case 'add':
       throw new Error(`${layer.name}: a ${layer.kind} has several inputs; use referenceMultiInputRelevance`);
@@ -502,6 +519,38 @@ export function referenceAddRelevance(
   return xs.map((x) => x.map((v, i) => v * s[i]));
 }
 
+/** f'(x) of an activation layer, in float64 from its definition (PyTorch's at HardSigmoid's kinks: 0). */
+export function activationDerivative64(layer: Layer, v: number): number {
+  const sig = 1 / (1 + Math.exp(-v));
+  switch (layer.kind) {
+    case 'sigmoid': return sig * (1 - sig);
+    case 'tanh': return 1 - Math.tanh(v) ** 2;
+    case 'silu': return sig + v * sig * (1 - sig);
+    case 'hardsigmoid':
+    case 'hardswish': {
+      const u = layer.alpha * v + layer.beta;
+      const inside = u > 0 && u < 1;
+      if (layer.kind === 'hardsigmoid') return inside ? layer.alpha : 0;
+      return Math.max(0, Math.min(1, u)) + (inside ? layer.alpha * v : 0);
+    }
+    default: throw new Error(`${layer.name}: ${layer.kind} is not an activation`);
+  }
+}
+
+/**
+ * The relevance at each input of a gate y = x * g (g one value per `x.length / g.length` values of
+ * x): `pass` holds g constant, so x gets R and g nothing (null); `gradient` is the product rule,
+ * R g to x and the sum of R x over each value of g's positions to g.
+ */
+export function referenceGateRelevance(rule: LayerRule, x: Float64Array, g: Float64Array, relOut: Float64Array): [Float64Array, Float64Array | null] {
+  const plane = x.length / g.length;
+  if (rule.rule === 'pass') return [Float64Array.from(relOut), null];
+  if (rule.rule !== 'gradient') throw new Error(`gate: rule '${rule.rule}' does not apply (pass, gradient)`);
+  const relG = new Float64Array(g.length);
+  for (let i = 0; i < x.length; i++) relG[Math.floor(i / plane)] += relOut[i] * x[i];
+  return [relOut.map((r, i) => r * g[Math.floor(i / plane)]), relG];
+}
+
 /** A channel concatenation's relevance split back into its inputs' slices. */
 export function referenceConcatRelevance(relOut: Float64Array, inputShapes: readonly Shape[], batch: number): Float64Array[] {
   const sizes = inputShapes.map(numel);
@@ -530,6 +579,7 @@ export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer
     switch (layer.kind) {
       case 'conv': case 'dense': case 'lrn': case 'avgpool': case 'globalavgpool': return { rule: 'gradient' };
       case 'add': case 'batchnorm': case 'clip': case 'leakyrelu': return { rule: 'gradient' };
+      case 'sigmoid': case 'tanh': case 'silu': case 'hardsigmoid': case 'hardswish': case 'gate': case 'scale': return { rule: 'gradient' };
       case 'relu': return { rule: method === 'guided-backprop' ? 'guided' : 'gradient' };
       case 'maxpool': return { rule: 'winner' };
       default: return null;
@@ -541,6 +591,7 @@ export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer
     case 'maxpool': return { rule: 'winner' };
     case 'avgpool': case 'globalavgpool': case 'add': return { rule: 'norm', stabilizer };
     case 'batchnorm': case 'clip': case 'leakyrelu': return { rule: 'pass' };
+    case 'sigmoid': case 'tanh': case 'silu': case 'hardsigmoid': case 'hardswish': case 'gate': case 'scale': return { rule: 'pass' };
     default: return null;
   }
 }
@@ -584,6 +635,13 @@ export function referenceRelevances(
       continue;
     }
     const rule = composite.get(layer.name) ?? defaultLayerRule(layer, method) ?? { rule: 'pass' };
+    if (layer.kind === 'gate') {
+      const [relX, relG] = referenceGateRelevance(rule, values.get(layer.inputs[0])!, values.get(layer.inputs[1])!, relOut);
+      accumulate(layer.inputs[0], relX);
+      // Under LRP nothing reaches the gate's branch: its layers are never visited.
+      if (relG) accumulate(layer.inputs[1], relG);
+      continue;
+    }
     if (layer.kind === 'add') {
       const xs = layer.inputs.map((name) => values.get(name)!);
       referenceAddRelevance(rule, xs, values.get(layer.output)!, relOut).forEach((r, i) => accumulate(layer.inputs[i], r));

@@ -16,6 +16,16 @@
  * - Clip's bounds may come from attributes (opset < 11) or constant inputs; an absent bound is
  *   +-Infinity. Clip, LeakyRelu and BatchNormalization are layers of their own kinds.
  * - Pad: only `constant` mode with value 0, on the spatial axes, pads >= 0.
+ * - Mul (lrp-rules.md, "Modern CNNs and vision transformers"): of an activation by a constant (a
+ *   scalar or one value per channel) it is a `scale` (layer scale); of two activations it is a
+ *   `gate` when one factor is computed from the other (SiLU `Mul(x, Sigmoid(x))`, HardSwish
+ *   `Mul(x, HardSigmoid(x))`, squeeze-and-excitation `Mul(g, x)`), that one the gate g, whatever
+ *   the operand order; the canonizer fuses the first two into one activation (fuse-gated-activations).
+ *   Two independent factors (no rule in lrp-rules.md gives them one), a value times itself, and a
+ *   gate of any other shape than x's or C×1×1 are refused.
+ * - Sigmoid, Tanh, HardSigmoid (ONNX defaults alpha 0.2, beta 0.5) and HardSwish (opset 14; alpha
+ *   1/6, beta 1/2) are layers of their own kinds. The `Swish` op is not imported: it exists from
+ *   opset 24, past the opsets this importer accepts (exporters write SiLU as Mul(x, Sigmoid(x))).
  */
 import { GraphBuilder } from '../builder.ts';
 import type { Graph, Pads4, Pair } from '../ir.ts';
@@ -26,7 +36,8 @@ import { dataTypeName, decodeModel, type DecodeOptions, type OnnxModel, type Onn
 
 export const SUPPORTED_OPS = [
   'Add', 'AveragePool', 'BatchNormalization', 'Clip', 'Concat', 'Constant', 'Conv', 'Dropout', 'Flatten', 'Gemm',
-  'GlobalAveragePool', 'Identity', 'LeakyRelu', 'LRN', 'MatMul', 'MaxPool', 'Pad', 'Relu', 'Reshape', 'Softmax', 'Sum',
+  'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Identity', 'LeakyRelu', 'LRN', 'MatMul', 'MaxPool',
+  'Mul (by a constant, or a gate computed from its other factor)', 'Pad', 'Relu', 'Reshape', 'Sigmoid', 'Softmax', 'Sum', 'Tanh',
   'and on constants (shape arithmetic): Cast, Div, Gather, Mul, Shape, Slice, Squeeze, Sub, Unsqueeze',
 ] as const;
 
@@ -59,6 +70,8 @@ class Converter {
   private readonly folded = new Map<string, number>();
   private opset = 0;
   private builder!: GraphBuilder;
+  /** Where the node being converted sits in the file, for the unsupported-operator message. */
+  private at = '';
 
   constructor(private readonly model: OnnxModel, private readonly source: string) {
     for (const [name, t] of model.initializers) this.constants.set(name, t);
@@ -84,8 +97,9 @@ class Converter {
     }
     this.builder = new GraphBuilder(model.graphName || this.source, input.name, perSample as number[]);
 
-    for (const node of model.nodes) {
+    for (const [k, node] of model.nodes.entries()) {
       try {
+        this.at = `node ${k + 1} of ${model.nodes.length}`;
         this.convertNode(node);
       } catch (e) {
         const msg = (e as Error).message;
@@ -142,7 +156,7 @@ class Converter {
 
   private convertNode(node: OnnxNode): void {
     if (node.domain && node.domain !== 'ai.onnx') {
-      throw unsupported(node);
+      throw unsupported(node, this.at);
     }
     if (this.fold(node)) return;
     const name = nodeName(node);
@@ -165,6 +179,20 @@ class Converter {
       }
       case 'Clip':
         return this.convertClip(node, name);
+      case 'Sigmoid':
+        this.builder.add({ kind: 'sigmoid', name, inputs: [x()], output: out });
+        return;
+      case 'Tanh':
+        this.builder.add({ kind: 'tanh', name, inputs: [x()], output: out });
+        return;
+      case 'HardSigmoid':
+        this.builder.add({ kind: 'hardsigmoid', name, inputs: [x()], output: out, alpha: floatAttr(node, 'alpha', 0.2), beta: floatAttr(node, 'beta', 0.5) });
+        return;
+      case 'HardSwish':
+        this.builder.add({ kind: 'hardswish', name, inputs: [x()], output: out, alpha: 1 / 6, beta: 0.5 });
+        return;
+      case 'Mul':
+        return this.convertMul(node, name);
       case 'BatchNormalization':
         return this.convertBatchNorm(node, name);
       case 'Add':
@@ -232,7 +260,7 @@ class Converter {
         this.builder.add({ kind: 'softmax', name, inputs: [x()], output: out });
         return;
       default:
-        throw unsupported(node);
+        throw unsupported(node, this.at);
     }
   }
 
@@ -250,6 +278,32 @@ class Converter {
     const shape = this.builder.shapeOf(x);
     const bias = broadcastBias(c, shape[0], shape.length + 1, `the constant '${c.name}'`);
     this.builder.add({ kind: 'bias', name, inputs: [x], output: out, bias });
+  }
+
+  private convertMul(node: OnnxNode, name: string): void {
+    const out = node.outputs[0];
+    const [a, b] = node.inputs;
+    const ca = this.constants.get(a);
+    const cb = this.constants.get(b);
+    if (ca || cb) {
+      const [x, c] = ca ? [b, ca] : [a, cb!];
+      const shape = this.builder.shapeOf(x);
+      const scale = c.data.length === 1 && c.dims.length <= shape.length + 1
+        ? Float32Array.of(c.data[0])
+        : broadcastBias(c, shape[0], shape.length + 1, `the constant '${c.name}'`).slice();
+      this.builder.add({ kind: 'scale', name, inputs: [x], output: out, scale });
+      return;
+    }
+    // The gate is the factor computed from the other one.
+    const aFromB = a !== b && this.builder.dependsOn(a, b);
+    const bFromA = a !== b && this.builder.dependsOn(b, a);
+    if (a === b) throw new Error(`multiplies '${a}' by itself: a Mul of two activations is supported only as a gate computed from its other factor`);
+    if (!aFromB && !bFromA) {
+      throw new Error(`multiplies '${a}' by '${b}', neither computed from the other: a Mul of two activations is supported only as a gate `
+        + '(SiLU x * Sigmoid(x), HardSwish x * HardSigmoid(x), squeeze-and-excitation), one factor computed from the other');
+    }
+    const [x, g] = bFromA ? [a, b] : [b, a];
+    this.builder.add({ kind: 'gate', name, inputs: [x, g], output: out });
   }
 
   private convertClip(node: OnnxNode, name: string): void {
@@ -461,9 +515,11 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions): Graph {
   }
 }
 
-function unsupported(node: OnnxNode): Error {
+/** Names the operator and where it sits: its place in the file's node list and the values it reads. */
+function unsupported(node: OnnxNode, at: string): Error {
   const op = node.domain ? `${node.domain}.${node.opType}` : node.opType;
-  return new Error(`unsupported operator ${op}; supported: ${SUPPORTED_OPS.join(', ')}`);
+  const reads = node.inputs.filter(Boolean).map((i) => `'${i}'`).join(', ');
+  return new Error(`unsupported operator ${op} (${at}${reads ? `, reading ${reads}` : ''}); supported: ${SUPPORTED_OPS.join(', ')}`);
 }
 
 function nodeName(node: OnnxNode): string {

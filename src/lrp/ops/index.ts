@@ -6,6 +6,7 @@
 import type { Layer, LayerKind } from '../../graph/ir.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import type { LayerRule } from '../rule-spec.ts';
+import { createActivationGradient, createGateGradient } from './activation.ts';
 import { createConcatBackward, createReluBackward } from './elementwise.ts';
 import { createConvBackward } from './conv-backward.ts';
 import { createDenseBackward } from './dense-backward.ts';
@@ -22,7 +23,10 @@ export interface BackwardKind {
 
 const always: BackwardKind['passThrough'] = () => true;
 const never: BackwardKind['passThrough'] = () => false;
-/** ReLU, LRN, BatchNorm, Clip, LeakyRelu pass relevance through under LRP's `pass` (the default), not under the gradient. */
+/**
+ * ReLU, LRN, BatchNorm, Clip, LeakyRelu, the activations, the gate and a scale pass relevance through
+ * under LRP's `pass` (the default), not under the gradient.
+ */
 const unlessRule: BackwardKind['passThrough'] = (rule) => !rule || rule.rule === 'pass';
 
 export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
@@ -42,6 +46,16 @@ export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
   leakyrelu: { passThrough: unlessRule, create: createPointwiseGradient },
   // The crop under every rule: relevance at the padding is dropped.
   pad: { passThrough: never, create: createPadBackward },
+  // Modern CNNs (lrp-rules.md): activations and a scale pass relevance (their derivative in the
+  // methods); the gate passes it to x alone, its first input, as the executor's pass-through does,
+  // so nothing reaches the gate's branch.
+  sigmoid: { passThrough: unlessRule, create: createActivationGradient },
+  tanh: { passThrough: unlessRule, create: createActivationGradient },
+  hardsigmoid: { passThrough: unlessRule, create: createActivationGradient },
+  silu: { passThrough: unlessRule, create: createActivationGradient },
+  hardswish: { passThrough: unlessRule, create: createActivationGradient },
+  gate: { passThrough: unlessRule, create: createGateGradient },
+  scale: { passThrough: unlessRule, create: createPointwiseGradient },
   bias: { passThrough: never, create: null },
   softmax: { passThrough: never, create: null },
 };

@@ -1,12 +1,12 @@
 /**
  * Relevance through the layers residual networks add (shaders/relevance/pointwise_backward.wgsl):
  * the skip sum's `norm` (zennit's Sum + Norm) and its gradient, the true derivatives of standalone
- * BatchNorm, Clip and LeakyRelu for the gradient methods (their LRP rule, `pass`, costs no kernel),
+ * BatchNorm, Clip, LeakyRelu and a scale by a constant for the gradient methods (their LRP rule, `pass`, costs no kernel),
  * and the crop that undoes a zero Pad under any rule.
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import { grid1d } from '../../gpu/grid.ts';
-import type { AddLayer, BatchNormLayer, ClipLayer, LeakyReluLayer, PadLayer } from '../../graph/ir.ts';
+import type { AddLayer, BatchNormLayer, ClipLayer, LeakyReluLayer, PadLayer, ScaleLayer } from '../../graph/ir.ts';
 import { numel } from '../../graph/ir.ts';
 import { batchNormAffine, clipBounds } from '../../forward/pointwise.ts';
 import { elementwiseBackward, pointwiseBackward as kernel } from '../../kernels/relevance.ts';
@@ -70,27 +70,31 @@ export async function createAddBackward(c: BackwardOpContext): Promise<BackwardO
   };
 }
 
-/** The true derivative of a standalone BatchNorm (g / sqrt(v + e) per channel), a Clip or a LeakyRelu. */
+/** The true derivative of a standalone BatchNorm (g / sqrt(v + e) per channel), a scale, a Clip or a LeakyRelu. */
 export async function createPointwiseGradient(c: BackwardOpContext): Promise<BackwardOp> {
   const { ctx } = c;
-  const layer = c.layer as BatchNormLayer | ClipLayer | LeakyReluLayer;
-  if (layer.kind !== 'batchnorm' && layer.kind !== 'clip' && layer.kind !== 'leakyrelu') {
-    throw new Error(`${c.layer.name}: createPointwiseGradient needs a batchnorm, clip or leakyrelu layer, got ${c.layer.kind}`);
+  const layer = c.layer as BatchNormLayer | ClipLayer | LeakyReluLayer | ScaleLayer;
+  if (layer.kind !== 'batchnorm' && layer.kind !== 'clip' && layer.kind !== 'leakyrelu' && layer.kind !== 'scale') {
+    throw new Error(`${c.layer.name}: createPointwiseGradient needs a batchnorm, scale, clip or leakyrelu layer, got ${c.layer.kind}`);
   }
   if (c.rule && c.rule.rule !== 'gradient') throw new Error(`${layer.name}: rule '${c.rule.rule}' needs no kernel on a ${layer.kind}`);
   const count = numel(c.outShape);
-  const channels = c.outShape[0];
-  const mode = layer.kind === 'batchnorm' ? PointwiseBackwardMode.ChannelScale
+  // A scale with one factor is one channel as wide as the whole sample (as in its forward op).
+  const channels = layer.kind === 'scale' ? layer.scale.length : c.outShape[0];
+  const perChannel = layer.kind === 'batchnorm' || layer.kind === 'scale';
+  const mode = perChannel ? PointwiseBackwardMode.ChannelScale
     : layer.kind === 'clip' ? PointwiseBackwardMode.ClipGradient : PointwiseBackwardMode.LeakyGradient;
-  // The BatchNorm derivative reads no input: one pipeline whatever the input's view.
-  const pipes = await kernel.pipelinePair(ctx, { MODE: mode, RELU_IN: layer.kind !== 'batchnorm' && c.inputs[0].relu, WG });
-  const coef = ctx.upload(layer.kind === 'batchnorm' ? batchNormAffine(layer).scale : new Float32Array(4), `${layer.name} derivative`);
+  // The per-channel derivatives read no input: one pipeline whatever the input's view.
+  const pipes = await kernel.pipelinePair(ctx, { MODE: mode, RELU_IN: !perChannel && c.inputs[0].relu, WG });
+  const coefData = layer.kind === 'batchnorm' ? batchNormAffine(layer).scale : layer.kind === 'scale' ? layer.scale : new Float32Array(4);
+  const coef = ctx.upload(coefData, `${layer.name} derivative`);
   const uniforms = kernel.uniformsByBatch(ctx, `${layer.name} gradient`, (batch) => fields({
     total: batch * count, channels, plane: count / channels,
     ...(layer.kind === 'clip' ? clipBounds(layer) : {}),
     alpha: layer.kind === 'leakyrelu' ? layer.alpha : 0,
   }));
-  const what = layer.kind === 'batchnorm' ? 'g / sqrt(v + e) per channel' : layer.kind === 'clip' ? '[lo < x < hi]' : '(x > 0 ? 1 : alpha)';
+  const what = layer.kind === 'batchnorm' ? 'g / sqrt(v + e) per channel' : layer.kind === 'scale' ? 'the scale'
+    : layer.kind === 'clip' ? '[lo < x < hi]' : '(x > 0 ? 1 : alpha)';
   return {
     layer,
     passes: `1 element-wise pass: the upper gradient times ${what}`,
@@ -101,7 +105,7 @@ export async function createPointwiseGradient(c: BackwardOpContext): Promise<Bac
       return [{
         kernel: `${layer.kind}-gradient`, layer: layer.name, pipeline: pipes.pick(acc),
         bindings: kernel.bind({
-          p: uniforms.get(batch), relOut: io.relOut, x: layer.kind === 'batchnorm' ? io.relOut : io.inputs[0].buffer, z: io.relOut, coef, relIn: io.relIn[0],
+          p: uniforms.get(batch), relOut: io.relOut, x: perChannel ? io.relOut : io.inputs[0].buffer, z: io.relOut, coef, relIn: io.relIn[0],
         }),
         workgroups: grid1d(total, WG), flops: total, bytes: 4 * total * (acc ? 4 : 3),
       }];
