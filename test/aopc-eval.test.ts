@@ -2,11 +2,11 @@
  * `lrp eval --metrics mu,aopc` end to end with the demo model on a few images of the demo's
  * synthetic data (64 × 64): one pair's curves against an oracle built here (relevance read back,
  * patch scores and orders in float64, perturbed inputs built on the CPU, the same model's forward
- * pass), the report recomputed from the records, a killed and resumed run equal to the
- * uninterrupted one, shards merged into it, a resume with other aopc options refused, bad options
+ * pass), the report recomputed from the records, a stopped and resumed run, and one killed with
+ * kill -9 and resumed, equal to the uninterrupted one, shards merged into it, a resume with other aopc options refused, bad options
  * refused before anything is written, and `lrp explain --aopc-out`'s file.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -164,6 +164,30 @@ describe('lrp eval --metrics mu,aopc (demo model, 4 synthetic images)', () => {
     await expect(runEval(options(dir, { resume: true, metrics: ['mu'], steps: undefined, patch: undefined, baseline: undefined }))).rejects.toThrow(/aopc: .* then, not measured now/);
     const resumed = await runEval(options(dir, { resume: true }));
     expect(resumed.images).toBeLessThan(4);
+    expect(text(dir)).toBe(text(plain()));
+    expect(stable(dir)).toEqual(stable(plain()));
+  });
+
+  it('kill -9 of lrp eval --metrics mu,aopc after its first records, then --resume: the records end byte-identical', async () => {
+    const dir = join(root, 'kill9');
+    const bin = fileURLToPath(new URL('../bin/lrp.js', import.meta.url));
+    const args = [bin, 'eval', '--model', DEMO_MODEL, '--dataset', `voc:${data}`, '--labels', join(data, 'classes.txt'),
+      '--composite', 'cmp-alpha2-flat', '--metrics', 'mu,aopc', '--steps', String(STEPS), '--patch', String(PATCH), '--baseline', 'uniform:5',
+      '--batch', '1', '--workers', '0', '--out', dir];
+    const lines = () => (existsSync(join(dir, 'pairs.jsonl')) ? text(dir).split('\n').filter(Boolean).length : 0);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+    let exited = false;
+    void done.then(() => (exited = true));
+    const end = Date.now() + 240_000;
+    while (!exited && lines() < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGKILL');
+    const killed = await done;
+    expect(killed.signal, `the run ended before it could be killed:\n${stderr}`).toBe('SIGKILL');
+    expect(lines()).toBeLessThan(text(plain()).split('\n').filter(Boolean).length);
+    await promisify(execFile)(process.execPath, [...args, '--resume'], { encoding: 'utf8', timeout: 300_000 });
     expect(text(dir)).toBe(text(plain()));
     expect(stable(dir)).toEqual(stable(plain()));
   });
