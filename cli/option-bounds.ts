@@ -29,6 +29,8 @@ export const OPTION_BOUNDS: Readonly<Record<string, OptionBound>> = {
   'pattern-images': { max: 100_000, sizes: 'images synthesised for the statistics set' },
   // Each image's pairs cost 2 (steps + 1) forward passes per analyzer, and the random order's.
   'aopc-images': { max: 100_000, sizes: 'held-out images region perturbation runs on' },
+  // Each image's pairs are explained again at every step of the cascade, by every analyzer.
+  'sanity-images': { max: 100_000, sizes: 'held-out images the randomization check runs on' },
   // A square RGBA image of this side is 64 MiB.
   size: { max: 4096, sizes: 'the side of each synthesised image' },
 };

@@ -1,5 +1,5 @@
 import type { HeatmapMode } from '../../src/heatmap/index.ts';
-import { DEMO_AOPC, DEMO_AOPC_IMAGES, DEMO_PATTERN_IMAGES, runDemo } from '../../src/node/demo/run.ts';
+import { DEMO_AOPC, DEMO_AOPC_IMAGES, DEMO_PATTERN_IMAGES, DEMO_SANITY_ANALYZERS, DEMO_SANITY_IMAGES, runDemo } from '../../src/node/demo/run.ts';
 import { batchOption, defineCommand, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast } from '../options.ts';
 
 interface Args {
@@ -9,6 +9,7 @@ interface Args {
   batch: number;
   'pattern-images': number;
   'aopc-images': number;
+  'sanity-images': number;
   seed: number;
   cmap: string;
   clip: number;
@@ -36,6 +37,11 @@ export const demoCommand = defineCommand<Args>({
       opt: { type: 'number', default: DEMO_AOPC_IMAGES, describe: `held-out images region perturbation (AOPC, ${DEMO_AOPC.steps} steps of ${DEMO_AOPC.patch}×${DEMO_AOPC.patch} patches) runs on; 0: none` },
       check: wholeAtLeast(0)('aopc-images'),
     },
+    {
+      name: 'sanity-images',
+      opt: { type: 'number', default: DEMO_SANITY_IMAGES, describe: `held-out images the randomization check (lrp sanity: ${DEMO_SANITY_ANALYZERS.join(', ')}) runs on; 0: none` },
+      check: wholeAtLeast(0)('sanity-images'),
+    },
     ...RENDER_OPTIONS,
     VERBOSE_OPTION,
   ],
@@ -45,7 +51,7 @@ export const demoCommand = defineCommand<Args>({
   ],
   handler: async (args) => {
     const r = await runDemo({
-      out: args.out, images: args.images, gallery: args.gallery, batch: args.batch, patternImages: args['pattern-images'], seed: args.seed, aopcImages: args['aopc-images'],
+      out: args.out, images: args.images, gallery: args.gallery, batch: args.batch, patternImages: args['pattern-images'], seed: args.seed, aopcImages: args['aopc-images'], sanityImages: args['sanity-images'],
       render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
       log: (l) => console.error(l), progress: true,
     });
@@ -57,12 +63,18 @@ export const demoCommand = defineCommand<Args>({
       console.log(r.aopc.table);
       console.log('');
     }
+    if (r.sanity) {
+      console.log(`randomization check (lrp sanity) on the first ${Math.min(args['sanity-images'], args.images)} images: similarity to the original maps as layers are randomised from the output down; an analyzer that passes loses it`);
+      console.log(r.sanity.table);
+      console.log('');
+    }
     const f = (v: number | null) => (v === null ? 'n/a' : v.toFixed(3));
     console.log(`occlusion (Fig. 2): mean relative logit change ${f(r.occlusion.object)} occluding the objects, ${f(r.occlusion.context)} occluding the context`);
     console.log(`done in ${r.seconds.toFixed(0)} s. Everything is in ${r.out}:`);
     console.log(`  report     ${r.report} (and report.json, curve.svg, curve.csv beside it)`);
     console.log(`  patterns   ${r.out}/patterns (PatternAttribution's, learned by lrp patterns)`);
     if (r.aopc) console.log(`  AOPC       ${r.aopc.report} (and aopc.svg, aopc.csv beside it)`);
+    if (r.sanity) console.log(`  sanity     ${r.sanity.report} (and sanity-spearman.svg, sanity-ssim.svg beside it)`);
     console.log(`  occlusion  ${r.out}/occlusion/occlusion.svg`);
     console.log(`  gallery    ${r.gallery}`);
   },

@@ -12,6 +12,11 @@
  * DEMO_AOPC's settings, into `faithfulness/`: it costs 2L forward passes per pair and analyzer
  * plus 2L for the random order, which on a CPU-emulated GPU (lavapipe) would otherwise multiply
  * the demo's time. 16×16 patches and 4 steps: a quarter of the 64×64 image at the last step.
+ *
+ * The randomization check (`lrp sanity`) runs on the first `sanityImages` held-out images
+ * (DEMO_SANITY_IMAGES) with DEMO_SANITY_ANALYZERS, into `sanity/`: an LRP composite, plain LRP,
+ * guided backprop (the method Adebayo et al. found insensitive to the model) and the gradient, each
+ * explained again at every step of the cascade.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,6 +31,9 @@ import { PACKAGE_ROOT } from '../package-root.ts';
 import { pickGallery, writeGallery, type GalleryRender } from '../gallery.ts';
 import { reportMarkdown, type EvalReport } from '../../eval/report.ts';
 import { aopcMarkdown } from '../../eval/aopc-report.ts';
+import type { SanityResult } from '../../eval/sanity.ts';
+import { sanityTable } from '../../eval/sanity-report.ts';
+import { runSanity } from '../eval/sanity.ts';
 import { checkFolderWritable } from '../output-plan.ts';
 import { HEATMAP_DEFAULTS } from '../../heatmap/index.ts';
 
@@ -45,6 +53,9 @@ export const DEMO_PATTERN_IMAGES = 1000;
 /** Region perturbation in the demo: 4 of the 16 patches of 16×16 pixels, replaced by zero. */
 export const DEMO_AOPC = { steps: 4, patch: 16, baseline: 'zero' } as const;
 export const DEMO_AOPC_IMAGES = 24;
+/** The randomization check in the demo: these analyzers, on the first DEMO_SANITY_IMAGES images. */
+export const DEMO_SANITY_ANALYZERS = ['cmp-alpha2-flat', 'lrp-z', 'guided-backprop', 'gradient'] as const;
+export const DEMO_SANITY_IMAGES = 4;
 
 export interface DemoOptions {
   readonly out: string;
@@ -59,6 +70,8 @@ export interface DemoOptions {
   readonly seed?: number;
   /** Held-out images region perturbation runs on (default DEMO_AOPC_IMAGES; 0: none). */
   readonly aopcImages?: number;
+  /** Held-out images the randomization check runs on (default DEMO_SANITY_IMAGES; 0: none). */
+  readonly sanityImages?: number;
   readonly log: (line: string) => void;
   readonly progress: boolean;
 }
@@ -69,6 +82,8 @@ export interface DemoResult {
   readonly report: string;
   /** The AOPC table (markdown) and the report it is in; null when aopcImages is 0. */
   readonly aopc: { readonly table: string; readonly report: string; readonly aopc: NonNullable<EvalReport['aopc']> } | null;
+  /** The randomization check's table (as `lrp sanity` prints it), its result and report; null when sanityImages is 0. */
+  readonly sanity: { readonly table: string; readonly report: string; readonly result: SanityResult } | null;
   readonly gallery: string;
   readonly occlusion: { object: number | null; context: number | null };
   readonly seconds: number;
@@ -99,9 +114,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const data = join(out, 'data');
   checkDemoFolder(o.out);
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, DEMO_MARKER), 'a folder lrp demo writes: it replaces data/, patterns-data/, patterns/, eval/, faithfulness/, occlusion/ and gallery/ on every run\n');
+  writeFileSync(join(out, DEMO_MARKER), 'a folder lrp demo writes: it replaces data/, patterns-data/, patterns/, eval/, faithfulness/, sanity/, occlusion/ and gallery/ on every run\n');
   // A fresh run each time: the demo's numbers must not mix with an older run's records.
-  for (const sub of ['data', 'patterns-data', 'patterns', 'eval', 'faithfulness', 'occlusion', 'gallery']) rmSync(join(out, sub), { recursive: true, force: true });
+  for (const sub of ['data', 'patterns-data', 'patterns', 'eval', 'faithfulness', 'sanity', 'occlusion', 'gallery']) rmSync(join(out, sub), { recursive: true, force: true });
   const synth = writeSynthDataset(data, { images: o.images, size: 64, seed: DEMO_SEED, split: 'test' });
   o.log(`synthesised ${synth.images} held-out images (seed ${DEMO_SEED}, ${synth.objects} objects, ${synth.multiLabel} with several classes) in ${data}`);
   const statsData = join(out, 'patterns-data');
@@ -132,6 +147,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const r = faith.report!;
       aopc = { table: aopcMarkdown(r.aopc!, r.settings.aopc!).filter((l) => l.startsWith('|')).join('\n'), report: join(out, 'faithfulness', 'report.md'), aopc: r.aopc! };
     }
+    const sanityImages = Math.min(o.sanityImages ?? DEMO_SANITY_IMAGES, o.images);
+    let sanity: DemoResult['sanity'] = null;
+    if (sanityImages > 0) {
+      const r = await runSanity({
+        model: DEMO_MODEL, dataset, labels, composites: [...DEMO_SANITY_ANALYZERS], images: sanityImages, out: join(out, 'sanity'),
+        batch: o.batch, workers: 0, gpu, progress: o.progress, log: o.log,
+      });
+      sanity = { table: sanityTable(r.result.rows).join('\n'), report: join(out, 'sanity', 'report.md'), result: r.result };
+    }
     const occ = await runOcclusion({
       model: DEMO_MODEL, dataset, labels, out: join(out, 'occlusion'), batch: o.batch, gpu, progress: o.progress, log: o.log,
     });
@@ -152,7 +176,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const end = mdLines.findIndex((l, i) => i > first && !l.startsWith('|'));
     const table = mdLines.slice(first, end < 0 ? undefined : end).join('\n');
     return {
-      out, table, report: join(out, 'eval', 'report.md'), aopc, gallery,
+      out, table, report: join(out, 'eval', 'report.md'), aopc, sanity, gallery,
       occlusion: { object: occ.summary.meanDeltaObject, context: occ.summary.meanDeltaContext },
       seconds: (performance.now() - t0) / 1000,
     };
