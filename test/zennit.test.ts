@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ForwardModel, type Activations } from '../src/forward/model.ts';
+import type { ConvMode } from '../src/forward/winograd.ts';
 import { GpuContext } from '../src/gpu/context.ts';
 import type { Graph } from '../src/graph/ir.ts';
 import { importOnnx } from '../src/graph/onnx/import.ts';
@@ -50,7 +51,7 @@ afterAll(() => other?.destroy());
 
 /** Runs `cases` of one model on `ctx`; the failures, as lines (with the logits' when `logits`). */
 async function runCases(
-  ctx: GpuContext, set: string, m: string, spec: ZennitCaseFile, cases: ZennitCaseFile['cases'], logits: boolean,
+  ctx: GpuContext, set: string, m: string, spec: ZennitCaseFile, cases: ZennitCaseFile['cases'], logits: boolean, conv: ConvMode = 'auto',
 ): Promise<string[]> {
   const dir = sharedPath(`testvectors/${set}/${m}/`);
   const graph = importOnnx(new Uint8Array(readFileSync(dir + spec.model)), { source: dir + spec.model });
@@ -62,12 +63,14 @@ async function runCases(
   const failures: string[] = [];
   try {
     for (const g of new Set([graph, zennitGraph])) {
-      const fm = await ForwardModel.create(ctx, g);
+      const fm = await ForwardModel.create(ctx, g, { conv });
+      // Forced Winograd must reach the model's 3x3 stride-1 convolutions, or the case tests nothing new.
+      if (conv === 'winograd' && ![...fm.methods().values()].some((v) => v.startsWith('winograd'))) failures.push(`${m}: no convolution ran Winograd`);
       models.set(g, { fm, acts: await fm.forward(input.data, batch) });
     }
     if (logits) {
       const logitErr = relL2(await models.get(graph)!.acts.read(), npy(dir + spec.logits).data);
-      console.log(`${set}/${m}: logits relative L2 ${logitErr.toExponential(2)} (tolerance ${LOGIT_TOLERANCE})`);
+      console.log(`${set}/${m}: logits relative L2 ${logitErr.toExponential(2)} (tolerance ${LOGIT_TOLERANCE}, conv ${conv})`);
       if (!(logitErr <= LOGIT_TOLERANCE)) failures.push(`logits: relative L2 ${logitErr}`);
     }
     for (const c of cases) {
@@ -78,7 +81,7 @@ async function runCases(
       try {
         const ex = await explainer.explainActivations(acts, { targets: c.target, init: c.init });
         const err = relL2(ex.relevance, npy(dir + c.expected).data);
-        const line = `${c.name} (${c.init}, ${ctx.tuning} tiles): relative L2 ${err.toExponential(2)} (tolerance ${c.tolerance})`;
+        const line = `${c.name} (${c.init}, ${ctx.tuning} tiles, conv ${conv}): relative L2 ${err.toExponential(2)} (tolerance ${c.tolerance})`;
         console.log(`${set}/${m}: ${line}`);
         if (!(err <= c.tolerance)) failures.push(line);
       } finally {
@@ -110,6 +113,14 @@ for (const [set, index] of [['zennit', ZENNIT_INDEX], ['zennit-residual', ZENNIT
       it(`${m}: logits, and every case within its tolerance`, async () => {
         expect(await runCases(gpu.ctx, set, m, spec, spec.cases, true)).toEqual([]);
       });
+
+      // Winograd F(4,3) forced on every 3x3 stride-1 convolution of the forward pass (auto keeps
+      // these tiny models direct): the logits and every case still within tolerance.
+      if (set === 'zennit' && m === 'vgg-tiny') {
+        it(`${m}: logits, and every case within its tolerance, with --conv winograd`, async () => {
+          expect(await runCases(gpu.ctx, set, m, spec, spec.cases, true, 'winograd')).toEqual([]);
+        });
+      }
 
       if (set === 'zennit') {
         it(`${m}: the cases of every relevance kernel kind, with the other tile family`, async () => {

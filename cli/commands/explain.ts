@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { winogradSkips, type ConvMode } from '../../src/forward/winograd.ts';
 import { dirname, extname, join } from 'node:path';
 import { ForwardModel } from '../../src/forward/model.ts';
 import { numel, valueInfo } from '../../src/graph/ir.ts';
@@ -14,7 +15,7 @@ import { writeNpy } from '../../src/node/npy-file.ts';
 import { writePng } from '../../src/node/png.ts';
 import { className, labelsFor, profileTable, Stages } from '../common.ts';
 import {
-  batchOption, COMPOSITE_OPTIONS, defineCommand, MODEL_OPTIONS, parseTargets, PROFILE_OPTION, RENDER_OPTIONS, SIZE_OPTION,
+  batchOption, COMPOSITE_OPTIONS, CONV_OPTION, defineCommand, MODEL_OPTIONS, parseTargets, PROFILE_OPTION, RENDER_OPTIONS, SIZE_OPTION,
   TARGET_OPTION, UsageError, VERBOSE_OPTION,
 } from '../options.ts';
 
@@ -41,6 +42,7 @@ interface Args {
   batch?: number;
   verbose: boolean;
   profile: boolean;
+  conv: ConvMode;
 }
 
 /** With several composites, each output file gets the composite's name before its extension. */
@@ -55,6 +57,7 @@ export const explainCommand = defineCommand<Args>({
   describe: 'Compute LRP relevance for images or a .npy batch: heatmaps (PNG) and raw relevance (.npy)',
   options: [
     ...MODEL_OPTIONS,
+    CONV_OPTION,
     { name: 'input', opt: { type: 'string', array: true, demandOption: true, describe: 'image files (JPEG, PNG), or one float32 NCHW .npy batch' } },
     ...COMPOSITE_OPTIONS,
     TARGET_OPTION,
@@ -113,7 +116,8 @@ export const explainCommand = defineCommand<Args>({
     try {
       stages.compileClock = gpu.compile ? () => gpu.compile!.seconds() : null;
       const { fm, explainers } = await stages.time('upload', async () => {
-        const f = await ForwardModel.create(gpu.ctx, graph);
+        const f = await ForwardModel.create(gpu.ctx, graph, { conv: args.conv });
+        if (args.conv === 'winograd') { const note = winogradSkips(f.methods()); if (note) console.error(note); }
         const ex: Explainer[] = [];
         for (const a of analyzers) ex.push(await Explainer.create(f, a.composite));
         return { fm: f, explainers: ex };

@@ -11,6 +11,7 @@
  * - A model URL is fetched; when no preprocessing is given, `URL.json` beside it is tried (as Node
  *   reads `MODEL.onnx.json` beside a file), and its absence (a 404) only means none.
  */
+import { CONV_MODES, type ConvMode } from '../forward/winograd.ts';
 import { deviceDescriptor, GpuContext, type PipelineProgress } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
 import { ForwardModel } from '../forward/model.ts';
@@ -75,6 +76,12 @@ export interface LoadModelOptions {
   readonly output?: string;
   /** The name messages use (default: the file or URL name, `model.onnx` for bytes). */
   readonly name?: string;
+  /**
+   * How 3x3 stride-1 convolutions run: `'direct'`, `'winograd'` (Winograd F(4x4, 3x3) wherever it
+   * applies; `Model.convMethods` says where it could not), or `'auto'` (the default: Winograd
+   * F(2x2, 3x3) on layers large enough to gain, direct elsewhere).
+   */
+  readonly conv?: ConvMode;
 }
 
 /** No WebGPU in this environment, or no adapter: the message says what to do. */
@@ -186,7 +193,10 @@ export class Lrp {
     if (this.destroyed) throw new Error('this Lrp was destroyed; create another with Lrp.create()');
     const parts = await this.readModel(source, options);
     if (parts.preprocess) checkPreprocessFits(parts.graph, parts.preprocess, parts.name);
-    const forward = await ForwardModel.create(this.context, parts.graph);
+    if (options.conv !== undefined && !CONV_MODES.includes(options.conv)) {
+      throw new Error(`loadModel: options.conv is ${JSON.stringify(options.conv)}, not one of ${CONV_MODES.join(', ')}`);
+    }
+    const forward = await ForwardModel.create(this.context, parts.graph, { conv: options.conv });
     const model = Model.of({ ...parts }, forward, () => this.models.delete(model));
     this.models.add(model);
     return model;

@@ -161,3 +161,12 @@ export function winogradChoice(layer: ConvLayer, outPixels: number, mode: ConvMo
   if (outPixels < AUTO_MIN_PIXELS) return { m: null, why: `fewer than ${AUTO_MIN_PIXELS} output pixels` };
   return { m: tile ?? 2 };
 }
+
+/**
+ * For a user who forced `winograd`: the convolutions that still ran direct and why, as one line
+ * (null when every one ran Winograd). `methods` is ForwardModel.methods().
+ */
+export function winogradSkips(methods: ReadonlyMap<string, string>): string | null {
+  const skipped = [...methods].filter(([, m]) => !m.startsWith('winograd')).map(([layer, m]) => `${layer} ${m}`);
+  return skipped.length ? `--conv winograd: ${skipped.length} of ${methods.size} convolutions run direct: ${skipped.join(', ')}` : null;
+}
