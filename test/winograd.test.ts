@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ForwardModel } from '../src/forward/model.ts';
 import { winogradChunk } from '../src/forward/conv-winograd.ts';
 import {
-  AUTO_MIN_CHANNELS, AUTO_MIN_PIXELS, winogradBlocker, winogradChoice, winogradMatrices, winogradWeights, type ConvMode, type WinogradTile,
+  AUTO_MIN_CHANNELS, AUTO_MIN_PIXELS, winogradBlocker, winogradChoice, winogradSkips, winogradMatrices, winogradWeights, type ConvMode, type WinogradTile,
 } from '../src/forward/winograd.ts';
 import { GpuContext } from '../src/gpu/context.ts';
 import { GraphBuilder, type LayerSpec } from '../src/graph/builder.ts';
@@ -162,14 +162,23 @@ describe('Winograd algebra (CPU, float64)', () => {
     expect(winogradBlocker(conv3x3(4, 4, [1, 1, 1, 1], { groups: 2 }))).toMatch(/2 groups/);
   });
 
-  it('auto keeps small layers direct; winograd forces F(4,3) wherever it applies', () => {
+  it('auto keeps small layers (and GPUs) direct; winograd forces F(4,3) wherever it applies', () => {
     const big = conv3x3(AUTO_MIN_CHANNELS, AUTO_MIN_CHANNELS, [1, 1, 1, 1], { weight: new Float32Array(0) });
-    expect(winogradChoice(big, AUTO_MIN_PIXELS, 'auto').m).toBe(2);
-    expect(winogradChoice(big, AUTO_MIN_PIXELS - 1, 'auto').m).toBeNull();
-    expect(winogradChoice({ ...big, inChannels: 3 }, AUTO_MIN_PIXELS, 'auto').m).toBeNull();
-    expect(winogradChoice(big, 4, 'winograd').m).toBe(4);
-    expect(winogradChoice(big, AUTO_MIN_PIXELS, 'direct').m).toBeNull();
-    expect(winogradChoice({ ...big, stride: [2, 2] }, AUTO_MIN_PIXELS, 'winograd')).toEqual({ m: null, why: 'stride 2x2, not 1' });
+    expect(winogradChoice(big, AUTO_MIN_PIXELS, 'auto', 'cpu').m).toBe(2);
+    expect(winogradChoice(big, AUTO_MIN_PIXELS, 'auto', 'gpu').m).toBeNull();
+    expect(winogradChoice(big, AUTO_MIN_PIXELS - 1, 'auto', 'cpu').m).toBeNull();
+    expect(winogradChoice({ ...big, inChannels: AUTO_MIN_CHANNELS / 2 }, AUTO_MIN_PIXELS, 'auto', 'cpu').m).toBeNull();
+    expect(winogradChoice({ ...big, outChannels: AUTO_MIN_CHANNELS / 2 }, AUTO_MIN_PIXELS, 'auto', 'cpu').m).toBeNull();
+    expect(winogradChoice(big, 4, 'winograd', 'gpu').m).toBe(4);
+    expect(winogradChoice(big, 4, 'winograd', 'cpu', 2).m).toBe(2);
+    expect(winogradChoice(big, AUTO_MIN_PIXELS, 'direct', 'cpu').m).toBeNull();
+    expect(winogradChoice({ ...big, stride: [2, 2] }, AUTO_MIN_PIXELS, 'winograd', 'cpu')).toEqual({ m: null, why: 'stride 2x2, not 1' });
+  });
+
+  it('names the convolutions that forced Winograd could not take', () => {
+    expect(winogradSkips(new Map([['a', 'winograd F(4,3)'], ['b', 'winograd F(4,3)']]))).toBeNull();
+    expect(winogradSkips(new Map([['a', 'winograd F(4,3)'], ['b', 'direct (stride 2x2, not 1)']])))
+      .toBe('--conv winograd: 1 of 2 convolutions run direct: b direct (stride 2x2, not 1)');
   });
 });
 

@@ -78,8 +78,8 @@ export interface LoadModelOptions {
   readonly name?: string;
   /**
    * How 3x3 stride-1 convolutions run: `'direct'`, `'winograd'` (Winograd F(4x4, 3x3) wherever it
-   * applies; `Model.convMethods` says where it could not), or `'auto'` (the default: Winograd
-   * F(2x2, 3x3) on layers large enough to gain, direct elsewhere).
+   * applies; `Model.convMethods` says where it could not), or `'auto'` (the default: on CPU
+   * adapters Winograd F(2x2, 3x3) for layers of 128 or more channels, direct elsewhere and on GPUs).
    */
   readonly conv?: ConvMode;
 }

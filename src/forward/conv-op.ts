@@ -15,7 +15,7 @@ import { winogradChoice } from './winograd.ts';
 export const createConv: ForwardOpFactory<ConvLayer> = async (ctx, layer, inputs, outShape, weights, options) => {
   const [, outH, outW] = outShape;
   const mode = options.conv ?? 'auto';
-  let choice = winogradChoice(layer, outH * outW, mode, options.winogradTile);
+  let choice = winogradChoice(layer, outH * outW, mode, ctx.tuning, options.winogradTile);
   if (choice.m !== null && !winogradFits(layer, outH, outW, choice.m, ctx.maxBinding)) {
     choice = { m: null, why: `F(${choice.m},3)'s transformed weight or one sample's transformed tensors exceed a binding` };
   }

@@ -17,6 +17,8 @@
  * - `auto` keeps direct convolution for small layers (few channels or few output pixels): the two
  *   transforms are memory passes that such layers do not amortise, and test models, which are
  *   small, compile no extra pipelines. See winogradChoice for the figures behind the rule.
+ * - Forward pass only, so far: the relevance denominators and the transposed pass still run the
+ *   direct kernels (src/lrp/ops/conv-backward.ts) on the same forward activations.
  */
 import type { ConvLayer } from '../graph/ir.ts';
 
@@ -136,29 +138,34 @@ export function winogradGemmLayer(layer: ConvLayer, m: WinogradTile): ConvLayer 
 export type WinogradDecision = { readonly m: WinogradTile } | { readonly m: null; readonly why: string };
 
 /**
- * Channels and output pixels below which `auto` keeps direct convolution. Both transforms are
- * memory passes of alpha^2 / m^2 times the input and output: a layer with few channels (a GEMM
- * of little depth) or a small plane does not repay them.
+ * Channels (input and output) and output pixels below which `auto` keeps direct convolution on a
+ * CPU adapter. Measured on lavapipe (bench/forward.ts --conv direct,winograd, VGG-16 at batch 1,
+ * bench/RESULTS.md): F(2,3) took 0.33 to 0.68 of direct's time on every layer of 128 or more
+ * input channels (28x28 and 14x14 planes included), about the same (0.98) on features.2 (64 ->
+ * 64, 224x224) and longer on features.5 (64 -> 128: 1.18) and the first layer (3 -> 64: 3.6):
+ * the transforms are memory passes whose share of the work grows as 1 / channels.
  */
-export const AUTO_MIN_CHANNELS = 64;
-export const AUTO_MIN_PIXELS = 28 * 28;
+export const AUTO_MIN_CHANNELS = 128;
+export const AUTO_MIN_PIXELS = 14 * 14;
 
 /**
- * Which convolution a layer runs under `mode`. `winograd` uses F(4,3) wherever it applies, `auto`
- * F(2,3) on layers with at least AUTO_MIN_CHANNELS input and output channels and
- * AUTO_MIN_PIXELS output pixels; F(2,3) rather than F(4,3) because its float32 error stays within
- * about twice direct convolution's while F(4,3)'s is several times (bench/RESULTS.md), and the
- * reference tolerances of deep models are set for direct convolution. `tile` forces a tile size.
+ * Which convolution a layer runs under `mode` on an adapter of `tuning`. `winograd` uses F(4,3)
+ * wherever it applies. `auto` uses F(2,3) on a CPU adapter for layers of at least
+ * AUTO_MIN_CHANNELS input and output channels and AUTO_MIN_PIXELS output pixels, and direct
+ * convolution on GPUs, where it has not been measured. F(2,3) rather than F(4,3) by numerics: on
+ * VGG-16-sized layers F(2,3)'s float32 error was about half direct convolution's and F(4,3)'s
+ * about 2.3 times (bench/winograd-error.ts, bench/RESULTS.md). `tile` forces the tile size.
  */
-export function winogradChoice(layer: ConvLayer, outPixels: number, mode: ConvMode, tile?: WinogradTile): WinogradDecision {
+export function winogradChoice(layer: ConvLayer, outPixels: number, mode: ConvMode, tuning: 'cpu' | 'gpu', tile?: WinogradTile): WinogradDecision {
   if (mode === 'direct') return { m: null, why: 'direct convolution asked for' };
   const blocker = winogradBlocker(layer);
   if (blocker) return { m: null, why: blocker };
   if (mode === 'winograd') return { m: tile ?? 4 };
+  if (tuning === 'gpu') return { m: null, why: 'auto: Winograd is not measured on GPUs yet' };
   if (layer.inChannels < AUTO_MIN_CHANNELS || layer.outChannels < AUTO_MIN_CHANNELS) {
-    return { m: null, why: `fewer than ${AUTO_MIN_CHANNELS} channels` };
+    return { m: null, why: `auto: fewer than ${AUTO_MIN_CHANNELS} channels` };
   }
-  if (outPixels < AUTO_MIN_PIXELS) return { m: null, why: `fewer than ${AUTO_MIN_PIXELS} output pixels` };
+  if (outPixels < AUTO_MIN_PIXELS) return { m: null, why: `auto: fewer than ${AUTO_MIN_PIXELS} output pixels` };
   return { m: tile ?? 2 };
 }
 
