@@ -98,6 +98,8 @@ try {
 
       // Per mode, per layer, in graph order; a layer may run several dispatches (a chunked dense weight, Winograd's three).
       const layers = models.map(() => new Map<string, { kernel: string; ms: number[]; flops: number; bytes: number }>());
+      // Per mode, kernel time by kernel name over all repeats (where Winograd's transforms go).
+      const byKernel = models.map(() => new Map<string, number>());
       const wall: number[][] = models.map(() => []);
       for (let r = 0; r < repeat; r++) {
         for (const [i, model] of models.entries()) {
@@ -105,6 +107,7 @@ try {
             const { timings } = await run(model, true);
             const sums = new Map<string, { kernel: string; ms: number; flops: number; bytes: number }>();
             for (const t of timings ?? []) {
+              byKernel[i].set(t.kernel, (byKernel[i].get(t.kernel) ?? 0) + t.ms / repeat);
               const s = sums.get(t.layer) ?? { kernel: t.kernel, ms: 0, flops: 0, bytes: 0 };
               s.ms += t.ms;
               s.flops += t.flops;
@@ -157,6 +160,12 @@ try {
         rows.push(['all kernels', '', ...totals.map((v) => v.toFixed(2)), ...totals.slice(1).map((v) => (v / totals[0]).toFixed(2))]);
         console.log(table(['layer', 'output', ...modes.map((m) => `ms ${m}`), ...modes.slice(1).map((m) => `${m}/${modes[0]}`)], rows,
           ['', '', ...modes, ...modes.slice(1)].map((_, i) => i >= 2)));
+      }
+      if (ctx.hasTimestamps) {
+        for (const [i, conv] of modes.entries()) {
+          const kinds = [...byKernel[i]].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(0)}`);
+          console.log(`kernel time by kernel (conv ${conv}, mean ms per pass): ${kinds.join(', ')}`);
+        }
       }
       for (const [i, conv] of modes.entries()) {
         const passMs = median(wall[i]);
