@@ -139,13 +139,13 @@ export type WinogradDecision = { readonly m: WinogradTile } | { readonly m: null
 
 /**
  * Channels (input and output) and output pixels below which `auto` keeps direct convolution on a
- * CPU adapter. Measured on lavapipe (bench/forward.ts --conv direct,winograd, VGG-16 at batch 1,
- * bench/RESULTS.md): F(2,3) took 0.33 to 0.68 of direct's time on every layer of 128 or more
- * input channels (28x28 and 14x14 planes included), about the same (0.98) on features.2 (64 ->
- * 64, 224x224) and longer on features.5 (64 -> 128: 1.18) and the first layer (3 -> 64: 3.6):
- * the transforms are memory passes whose share of the work grows as 1 / channels.
+ * CPU adapter. Measured on lavapipe with the methods alternating in one process (bench/RESULTS.md):
+ * F(2,3) took 0.50 to 0.74 of direct's time on VGG-16's 64- and 128-channel layers at batch 1
+ * (bench/conv-tiles.ts; features.2, 64 -> 64 at 224x224: 0.61), 0.15 to 0.57 on its layers of
+ * 128 to 512 channels down to 14x14 (bench/forward.ts), but 2.8 to 5.5 times direct's on the first
+ * layer (3 -> 64): the transforms are memory passes whose share of the work grows as 1 / channels.
  */
-export const AUTO_MIN_CHANNELS = 128;
+export const AUTO_MIN_CHANNELS = 64;
 export const AUTO_MIN_PIXELS = 14 * 14;
 
 /**
@@ -154,7 +154,8 @@ export const AUTO_MIN_PIXELS = 14 * 14;
  * AUTO_MIN_CHANNELS input and output channels and AUTO_MIN_PIXELS output pixels, and direct
  * convolution on GPUs, where it has not been measured. F(2,3) rather than F(4,3) by numerics: on
  * VGG-16-sized layers F(2,3)'s float32 error was about half direct convolution's and F(4,3)'s
- * about 2.3 times (bench/winograd-error.ts, bench/RESULTS.md). `tile` forces the tile size.
+ * about 2.3 times (bench/winograd-error.ts, bench/RESULTS.md), though F(4,3) was another 1.5 to 3
+ * times faster on planes of 56x56 and more. `tile` forces the tile size.
  */
 export function winogradChoice(layer: ConvLayer, outPixels: number, mode: ConvMode, tuning: 'cpu' | 'gpu', tile?: WinogradTile): WinogradDecision {
   if (mode === 'direct') return { m: null, why: 'direct convolution asked for' };
