@@ -154,7 +154,7 @@ describe('every command', () => {
 });
 
 describe('--conv', () => {
-  for (const cmd of ['predict', 'explain']) {
+  for (const cmd of ['predict', 'explain', 'eval', 'occlusion', 'patterns']) {
     it(`${cmd}: auto by default, direct or winograd on request, anything else refused`, async () => {
       expect((await parse(BASE[cmd])).args).toMatchObject({ conv: 'auto' });
       expect((await parse([...BASE[cmd], '--conv', 'winograd'])).args).toMatchObject({ conv: 'winograd' });

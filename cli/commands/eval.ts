@@ -1,4 +1,5 @@
 import { basename, join } from 'node:path';
+import type { ConvMode } from '../../src/forward/winograd.ts';
 import type { HeatmapMode } from '../../src/heatmap/index.ts';
 import type { Init } from '../../src/lrp/explainer.ts';
 import { pickGallery, writeGallery } from '../../src/node/gallery.ts';
@@ -8,7 +9,7 @@ import { runEval } from '../../src/node/eval/run.ts';
 import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems } from '../../src/node/eval/setup.ts';
 import { profileTable } from '../common.ts';
 import {
-  batchOption, COMPOSITE_OPTIONS, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, PROFILE_OPTION, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast,
+  batchOption, COMPOSITE_OPTIONS, CONV_OPTION, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, PROFILE_OPTION, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast,
 } from '../options.ts';
 import { resolveShard } from '../../src/node/eval/shard.ts';
 
@@ -42,6 +43,7 @@ interface Args {
   overlay: boolean;
   verbose: boolean;
   profile: boolean;
+  conv: ConvMode;
 }
 
 export const evalCommand = defineCommand<Args>({
@@ -49,6 +51,7 @@ export const evalCommand = defineCommand<Args>({
   describe: 'Measure how much relevance falls in the object boxes of a dataset (mu, mu_w with 95% intervals; Table 1 and Fig. 3 of the paper)',
   options: [
     ...MODEL_OPTIONS,
+    CONV_OPTION,
     ...DATASET_OPTIONS,
     ...COMPOSITE_OPTIONS,
     batchOption('images per forward pass (and most pairs per relevance pass)', 16),
@@ -89,7 +92,7 @@ export const evalCommand = defineCommand<Args>({
         shard, resume: args.resume,
         skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
         output: args.output, epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
-        bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu,
+        bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu, conv: args.conv,
       });
       const r = result.report!;
       console.log(`${'analyzer'.padEnd(24)} ${'mu_w'.padStart(8)} ${'95% CI'.padStart(19)} ${'mu<=0.25'.padStart(9)} ${'mu<=0.5'.padStart(8)} ${'mu'.padStart(8)} ${'95% CI'.padStart(17)} ${'pairs'.padStart(7)} ${'degen.'.padStart(6)}`);
