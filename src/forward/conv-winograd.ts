@@ -10,9 +10,9 @@
  *
  * Decisions:
  * - Separate transform kernels rather than the input transform inside the GEMM's A-loading stage:
- *   the GEMM kernel and its tuned tiles stay as they are, and on lavapipe the two transforms took
- *   11 to 13% of VGG-16's Winograd convolution time at batch 1 (bench/RESULTS.md), which bounds what a
- *   fused kernel could save there.
+ *   the GEMM kernel and its tuned tiles stay as they are, and on lavapipe the two transforms
+ *   took 11 to 13% of VGG-16's Winograd convolution time at batch 1 (bench/RESULTS.md), which
+ *   bounds what a fused kernel could save there.
  * - U = G g G^T is built once per layer, tile size and reduction depth, in the model's WeightStore
  *   under the key `winograd f<m> kn bk<BK>` (alpha^2 / 9 times the layer's weights: 16/9 for
  *   F(2,3), 4x for F(4,3)).
