@@ -14,6 +14,13 @@
  *                               [--inner 10] [--repeat 5] [--chosen-only]
  *                               [--tiles TXxTYxPQxTN,...]   (these shapes instead of the family's)
  *                               [--dawn disable-dawn-features=timestamp_quantization] [--json rows.jsonl]
+ *                               [--conv direct,winograd] [--winograd-tile 2,4]
+ *
+ * --conv winograd (forward only) adds a Winograd variant per --winograd-tile (src/forward/conv-winograd.ts:
+ * input transform, GEMM with convTile's tile for K = C_in, N = C_out, output transform; all three
+ * timed) to the round-robin, so direct and Winograd alternate in one process; --conv winograd alone
+ * times only Winograd. GFLOP/s is always the direct convolution's FLOPs over the time (an
+ * effective rate), so rows compare by it.
  *
  * The relevance kernels run under alpha-beta (alpha 2, beta 1) on inputs >= 0, the rule of
  * cmp-alpha2-flat's convolutions: one denominator segment (x W+) and a transposed pass of two
@@ -27,6 +34,8 @@ import { parseArgs } from 'node:util';
 import { BufferLease } from '../src/gpu/buffer-pool.ts';
 import type { Dispatch } from '../src/gpu/context.ts';
 import { WeightStore } from '../src/gpu/weight-store.ts';
+import { createWinogradConv } from '../src/forward/conv-winograd.ts';
+import { winogradBlocker, type WinogradTile } from '../src/forward/winograd.ts';
 import { convTile, createConvWith, tileFamily, tileFits, withDepth, type ConvTile, type TileFamily } from '../src/forward/conv.ts';
 import { gemmVariant } from '../src/gpu/subgroups.ts';
 import type { ConvLayer, Shape } from '../src/graph/ir.ts';
@@ -58,11 +67,18 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     // Split targets to try (output tiles below which K is split; 0: never).
     fills: { type: 'string' },
+    conv: { type: 'string', default: 'direct' },
+    'winograd-tile': { type: 'string', default: '2,4' },
   },
 });
+const convModes = args.conv!.split(',').map((c) => c.trim());
+for (const c of convModes) if (c !== 'direct' && c !== 'winograd') throw new Error(`--conv: '${c}' is not direct or winograd`);
+const winogradTiles = convModes.includes('winograd') ? args['winograd-tile']!.split(',').map(Number) : [];
+for (const m of winogradTiles) if (m !== 2 && m !== 4) throw new Error(`--winograd-tile: '${m}' is not 2 or 4`);
 type KernelName = 'forward' | 'stab' | 'transpose';
 const kernels = args.kernel!.split(',') as KernelName[];
 for (const k of kernels) if (!['forward', 'stab', 'transpose'].includes(k)) throw new Error(`--kernel: ${k} is not forward, stab or transpose`);
+if (winogradTiles.length && (kernels.length !== 1 || kernels[0] !== 'forward')) throw new Error('--conv winograd: only with --kernel forward');
 const repeat = Number(args.repeat);
 const inner = Number(args.inner);
 const top = Number(args.top);
@@ -115,6 +131,8 @@ if (!['cpu', 'gpu', 'cpu-subgroups'].includes(family)) throw new Error(`--family
 const fills = (args.fills ?? (family === 'gpu' ? '0,264' : '0')).split(',').map(Number);
 
 interface Variant {
+  /** 'direct', or the Winograd tile's 'F(m,3)'. */
+  conv: string;
   tile: ConvTile;
   fill: number;
   dispatches: Dispatch[];
@@ -160,9 +178,13 @@ try {
         // neighbour on the device) then shifts all of them alike instead of favouring the first.
         const tiles = args['chosen-only'] ? [picked] : args.tiles ? explicitTiles(K) : (family === 'gpu' ? gpuCandidates : cpuCandidates)(K);
         if (!tiles.some((t) => JSON.stringify(t) === JSON.stringify(picked))) tiles.push(picked);
-        for (const tile of tiles) {
-          for (const fill of fills) {
-            const v = await build(kernel, conv, inShape, outShape, batch, tile, fill, { x, z, relOut, relIn });
+        const runs: { conv: string; tile: ConvTile; fill: number; winograd?: WinogradTile }[] = [];
+        if (convModes.includes('direct')) for (const tile of tiles) for (const fill of fills) runs.push({ conv: 'direct', tile, fill });
+        if (winogradTiles.length && winogradBlocker(conv)) throw new Error(`--conv winograd: ${name} is not a Winograd layer (${winogradBlocker(conv)})`);
+        for (const m of winogradTiles) runs.push({ conv: `F(${m},3)`, tile: convTile(cinPG, coutPG, family), fill: fills[0], winograd: m as WinogradTile });
+        for (const { conv: method, tile, fill, winograd } of runs) {
+          {
+            const v = await build(kernel, conv, inShape, outShape, batch, tile, fill, { x, z, relOut, relIn }, winograd);
             // A split that the heuristic declines is the unsplit run again: not worth a row.
             if (fill > 0 && !v.dispatches.some((d) => d.kernel.startsWith(prefix) && d.kernel.endsWith('_sum'))) {
               v.release();
@@ -175,7 +197,7 @@ try {
             const t0 = performance.now();
             await ctx.run(`${name} ${JSON.stringify(tile)} (first run)`, v.dispatches);
             const firstMs = performance.now() - t0;
-            variants.push({ ...v, dispatches: v.dispatches.filter((d) => d.kernel.startsWith(prefix)), tile, fill, ms: [], firstMs });
+            variants.push({ ...v, dispatches: winograd ? v.dispatches : v.dispatches.filter((d) => d.kernel.startsWith(prefix)), conv: method, tile, fill, ms: [], firstMs });
           }
         }
         await warmUp(() => ctx.run('warm-up', variants[0].dispatches), family === 'gpu' ? 2000 : 0);
@@ -187,22 +209,22 @@ try {
             for (let i = 0; i < inner; i++) v.ms.push(t!.slice(i * per, (i + 1) * per).reduce((s, d) => s + d.ms, 0));
           }
         }
-        const flops = variants[0].dispatches.reduce((s, d) => s + (d.flops ?? 0), 0);
+        const flops = kernel === 'forward' ? 2 * batch * numel(outShape) * K : variants[0].dispatches.reduce((s, d) => s + (d.flops ?? 0), 0);
         const rows = variants.map((v) => {
           v.release();
-          return { tile: v.tile, fill: v.fill, ms: median(v.ms), firstMs: v.firstMs, chosen: JSON.stringify(v.tile) === JSON.stringify(picked) };
+          return { conv: v.conv, tile: v.tile, fill: v.fill, ms: median(v.ms), firstMs: v.firstMs, chosen: v.conv === 'direct' && JSON.stringify(v.tile) === JSON.stringify(picked) };
         });
         if (args.json) {
-          appendFileSync(args.json, `${JSON.stringify({ kernel, layer: name, K, N, out: outShape, batch, family, rows: rows.map((r) => ({ ...r.tile, fill: r.fill, ms: r.ms, firstMs: r.firstMs })) })}\n`);
+          appendFileSync(args.json, `${JSON.stringify({ kernel, layer: name, K, N, out: outShape, batch, family, rows: rows.map((r) => ({ conv: r.conv, ...r.tile, fill: r.fill, ms: r.ms, firstMs: r.firstMs })) })}\n`);
         }
         for (const b of [x, z, relOut, relIn]) ctx.pool.release(b);
         rows.sort((a, b) => a.ms - b.ms);
-        const shown = rows.filter((r, i) => i < top || r.chosen);
+        const shown = rows.filter((r, i) => i < top || r.chosen || r.conv !== 'direct');
         console.log(`${kernel} ${name}: K ${K}, N ${N}, output ${outShape.join('x')}, batch ${batch}; ${rows.length} runs`);
-        console.log(table(['TX', 'TY', 'PQ', 'TN', 'BK', 'fill', 'ms', 'GFLOP/s', 'x best', 'first run ms', ''],
-          shown.map((r) => [r.tile.TX, r.tile.TY, r.tile.PQ, r.tile.TN, r.tile.BK].map(String)
+        console.log(table(['conv', 'TX', 'TY', 'PQ', 'TN', 'BK', 'fill', 'ms', 'GFLOP/s', 'x best', 'first run ms', ''],
+          shown.map((r) => [r.conv, ...[r.tile.TX, r.tile.TY, r.tile.PQ, r.tile.TN, r.tile.BK].map(String)]
             .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(1), (r.ms / rows[0].ms).toFixed(2), r.firstMs.toFixed(0), r.chosen ? '<- chosen' : ''])),
-          [true, true, true, true, true, false, true, true, true, true, false]));
+          [false, true, true, true, true, true, false, true, true, true, true, false]));
         console.log();
       }
     }
@@ -211,10 +233,15 @@ try {
   /** One variant's dispatches over fixed buffers, and what releases its op. */
   async function build(
     kernel: KernelName, conv: ConvLayer, inShape: Shape, outShape: Shape, batch: number, tile: ConvTile, fill: number,
-    b: { x: GPUBuffer; z: GPUBuffer; relOut: GPUBuffer; relIn: GPUBuffer },
+    b: { x: GPUBuffer; z: GPUBuffer; relOut: GPUBuffer; relIn: GPUBuffer }, winograd?: WinogradTile,
   ): Promise<{ dispatches: Dispatch[]; release: () => void }> {
     // Held until the variant is done: its recorded dispatches are replayed many times.
     const scratch = new BufferLease(ctx.pool, usage);
+    if (winograd) {
+      const op = await createWinogradConv(ctx, conv, { shape: inShape, relu: false }, outShape, { m: winograd, tile, fillWorkgroups: fill, weights });
+      const dispatches = op.dispatches(batch, [{ buffer: b.x, shape: inShape, relu: false }], b.z, (bytes, label) => scratch.acquire(bytes, label));
+      return { dispatches, release: () => { scratch.release(); op.destroy(); } };
+    }
     if (kernel === 'forward') {
       const op = await createConvWith(ctx, conv, { shape: inShape, relu: false }, outShape, { tile, fillWorkgroups: fill, weights });
       const dispatches = op.dispatches(batch, [{ buffer: b.x, shape: inShape, relu: false }], b.z, (bytes, label) => scratch.acquire(bytes, label));

@@ -13,6 +13,7 @@ import type { Argv, CommandModule, Options, PositionalOptions } from 'yargs';
 import { COLORMAP_NAMES, colormap, HEATMAP_DEFAULTS, HEATMAP_MODES, type HeatmapMode } from '../src/heatmap/index.ts';
 import type { Target } from '../src/lrp/explainer.ts';
 import { checkBound } from './option-bounds.ts';
+import { CONV_MODES, type ConvMode } from '../src/forward/winograd.ts';
 
 /** A usage error: printed as one line with a pointer to --help, exit status 2. */
 export class UsageError extends Error {
@@ -92,6 +93,11 @@ export const SIZE_OPTION = spec('size', {
 });
 
 export const VERBOSE_OPTION = spec('verbose', { type: 'boolean', default: false, describe: 'say more: per-layer rules, the GPU driver\'s start-up warnings' });
+/** The convolution algorithm of the commands that run a model's forward pass (src/forward/winograd.ts). */
+export const CONV_OPTION = spec('conv', {
+  choices: CONV_MODES, default: 'auto' as ConvMode,
+  describe: 'how 3x3 stride-1 convolutions run: auto (on CPU adapters Winograd F(2x2,3x3) for layers of 64+ channels, else direct), direct, or winograd (F(4x4,3x3) wherever it applies; says where it could not)',
+});
 export const PROFILE_OPTION = spec('profile', { type: 'boolean', default: false, describe: 'print where the time went: load, compile, prepare, forward, relevance, metrics, writing' });
 
 /** Datasets of eval and occlusion. */

@@ -39,5 +39,6 @@ export type { MapPairSimilarity, SanityCheckOptions, SanityResult, SanityRow, Sa
 export { parsePreprocessSpec, parsePreprocessSpecText, type ChannelOrder, type PreprocessSpec, type ResizeMode } from './preprocess/spec.ts';
 export { parseLabels } from './io/labels.ts';
 export type { PipelineProgress } from './gpu/pipeline-cache.ts';
+export type { ConvMode } from './forward/winograd.ts';
 export { GpuError } from './gpu/errors.ts';
 export type { ShaderLoader } from './gpu/shaders.ts';

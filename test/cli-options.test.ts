@@ -154,6 +154,19 @@ describe('every command', () => {
   });
 });
 
+describe('--conv', () => {
+  for (const cmd of ['predict', 'explain', 'eval', 'occlusion', 'patterns']) {
+    it(`${cmd}: auto by default, direct or winograd on request, anything else refused`, async () => {
+      expect((await parse(BASE[cmd])).args).toMatchObject({ conv: 'auto' });
+      expect((await parse([...BASE[cmd], '--conv', 'winograd'])).args).toMatchObject({ conv: 'winograd' });
+      expect((await parse([...BASE[cmd], '--conv', 'direct'])).args).toMatchObject({ conv: 'direct' });
+      const bad = await parse([...BASE[cmd], '--conv', 'fft']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/conv/);
+    });
+  }
+});
+
 describe('strict parsing', () => {
   it('names an unknown option and the nearest known one, before any missing-option complaint', async () => {
     const r = await parse(['explain', '--modle', 'm.onnx', '--input', 'a.jpg']);

@@ -41,7 +41,7 @@ describe('layer kind tables', () => {
       expect(BACKWARD_KINDS[kind].create).toBeNull();
       const fwd = FORWARD_KINDS[kind];
       expect(fwd.view).toBe(false);
-      if (!fwd.view) await expect(fwd.create(null as never, { kind, name: 'l' } as never, [], [], null as never)).rejects.toThrow(/canonizer removes it/);
+      if (!fwd.view) await expect(fwd.create(null as never, { kind, name: 'l' } as never, [], [], null as never, {})).rejects.toThrow(/canonizer removes it/);
     }
   });
 

@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ConvMode } from '../src/forward/winograd.ts';
 import { GpuContext } from '../src/gpu/context.ts';
 import { nodeShaderLoader } from '../src/node/gpu.ts';
 import { useGpu } from './helpers/gpu.ts';
@@ -34,11 +35,11 @@ afterAll(() => other?.destroy());
 
 /** Runs `cases` of one model on `ctx` (test/helpers/reference-cases.ts); the failures, as lines. */
 function runCases(
-  ctx: GpuContext, set: string, m: string, spec: ZennitCaseFile, cases: ZennitCaseFile['cases'], logits: boolean,
+  ctx: GpuContext, set: string, m: string, spec: ZennitCaseFile, cases: ZennitCaseFile['cases'], logits: boolean, conv: ConvMode = 'auto',
 ): Promise<string[]> {
   // zennit-residual's composites ran through zennit's BatchNorm merge (see withZennitMergedBatchNorm).
   return runReferenceCases(ctx, {
-    label: `${set}/${m}`, dir: sharedPath(`testvectors/${set}/${m}/`), spec, cases, logits, zennitMerge: set === 'zennit-residual',
+    label: `${set}/${m}`, dir: sharedPath(`testvectors/${set}/${m}/`), spec, cases, logits, zennitMerge: set === 'zennit-residual', conv,
   });
 }
 
@@ -58,6 +59,14 @@ for (const [set, index] of [['zennit', ZENNIT_INDEX], ['zennit-residual', ZENNIT
       it(`${m}: logits, and every case within its tolerance`, async () => {
         expect(await runCases(gpu.ctx, set, m, spec, spec.cases, true)).toEqual([]);
       });
+
+      // Winograd forced on every 3x3 stride-1 convolution of the forward pass (auto keeps these tiny
+      // models direct): the logits and every case still within tolerance.
+      if (set === 'zennit' && m === 'vgg-tiny') {
+        it(`${m}: logits, and every case within its tolerance, with --conv winograd`, async () => {
+          expect(await runCases(gpu.ctx, set, m, spec, spec.cases, true, 'winograd')).toEqual([]);
+        });
+      }
 
       if (set === 'zennit') {
         it(`${m}: the cases of every relevance kernel kind, with the other tile family`, async () => {

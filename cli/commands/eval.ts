@@ -1,4 +1,5 @@
 import { basename, join } from 'node:path';
+import type { ConvMode } from '../../src/forward/winograd.ts';
 import type { HeatmapMode } from '../../src/heatmap/index.ts';
 import type { Init } from '../../src/lrp/explainer.ts';
 import type { Sample } from '../../src/eval/types.ts';
@@ -10,7 +11,7 @@ import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems, type Analyz
 import { profileTable } from '../common.ts';
 import { RANDOM_ROW } from '../../src/eval/aopc-report.ts';
 import {
-  AOPC_OPTIONS, batchOption, COMPOSITE_OPTIONS, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, PROFILE_OPTION, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast,
+  AOPC_OPTIONS, batchOption, COMPOSITE_OPTIONS, CONV_OPTION, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, PROFILE_OPTION, RENDER_OPTIONS, VERBOSE_OPTION, wholeAtLeast,
 } from '../options.ts';
 import { resolveShard } from '../../src/node/eval/shard.ts';
 import { resolveMetrics } from '../../src/node/eval/metrics.ts';
@@ -49,6 +50,7 @@ interface Args {
   steps?: number;
   patch?: number;
   baseline?: string;
+  conv: ConvMode;
 }
 
 /** The AOPC table for the terminal: per analyzer and the random order, mean and 95 % interval of AOPC-MoRF, AOPC-LeRF and ABPC. */
@@ -67,6 +69,7 @@ export const evalCommand = defineCommand<Args>({
   describe: 'Measure how much relevance falls in the object boxes of a dataset (mu, mu_w with 95% intervals; Table 1 and Fig. 3 of the paper)',
   options: [
     ...MODEL_OPTIONS,
+    CONV_OPTION,
     ...DATASET_OPTIONS,
     ...COMPOSITE_OPTIONS,
     batchOption('images per forward pass (and most pairs per relevance pass)', 16),
@@ -137,7 +140,7 @@ export const evalCommand = defineCommand<Args>({
         shard, resume: args.resume,
         skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
         output: args.output, epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
-        bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu,
+        bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu, conv: args.conv,
         metrics: args.metrics.split(','), steps: args.steps, patch: args.patch, baseline: args.baseline,
       });
       const r = result.report!;

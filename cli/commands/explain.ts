@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { winogradSkips, type ConvMode } from '../../src/forward/winograd.ts';
 import { dirname, extname, join } from 'node:path';
 import { aopcOfBatch, checkAopcSettings, DEFAULT_AOPC } from '../../src/eval/region-perturbation.ts';
 import { ForwardModel } from '../../src/forward/model.ts';
@@ -18,7 +19,7 @@ import { checkFolderWritable, checkOutputPlan, uniqueStems, type PlanInput, type
 import { writePng } from '../../src/node/png.ts';
 import { className, labelsFor, profileTable, Stages } from '../common.ts';
 import {
-  AOPC_OPTIONS, batchOption, COMPOSITE_OPTIONS, defineCommand, MODEL_OPTIONS, parseTargets, PROFILE_OPTION, RENDER_OPTIONS, SIZE_OPTION,
+  AOPC_OPTIONS, batchOption, COMPOSITE_OPTIONS, CONV_OPTION, defineCommand, MODEL_OPTIONS, parseTargets, PROFILE_OPTION, RENDER_OPTIONS, SIZE_OPTION,
   TARGET_OPTION, UsageError, VERBOSE_OPTION,
 } from '../options.ts';
 
@@ -49,6 +50,7 @@ interface Args {
   steps?: number;
   patch?: number;
   baseline?: string;
+  conv: ConvMode;
 }
 
 /** With several composites, each output file gets the composite's name (a file-name stem) before its extension. */
@@ -75,6 +77,7 @@ export const explainCommand = defineCommand<Args>({
   describe: 'Compute LRP relevance for images or a .npy batch: heatmaps (PNG) and raw relevance (.npy)',
   options: [
     ...MODEL_OPTIONS,
+    CONV_OPTION,
     { name: 'input', opt: { type: 'string', array: true, demandOption: true, describe: 'image files (JPEG, PNG), or one float32 NCHW .npy batch' } },
     ...COMPOSITE_OPTIONS,
     TARGET_OPTION,
@@ -172,7 +175,8 @@ export const explainCommand = defineCommand<Args>({
 
       stages.compileClock = gpu.compile ? () => gpu.compile!.seconds() : null;
       const { fm, explainers } = await stages.time('upload', async () => {
-        const f = await ForwardModel.create(gpu.ctx, graph);
+        const f = await ForwardModel.create(gpu.ctx, graph, { conv: args.conv });
+        if (args.conv === 'winograd') { const note = winogradSkips(f.methods()); if (note) console.error(note); }
         const ex: Explainer[] = [];
         for (const a of analyzers) ex.push(await Explainer.create(f, a.composite));
         return { fm: f, explainers: ex };

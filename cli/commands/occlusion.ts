@@ -1,5 +1,6 @@
 import { runOcclusion } from '../../src/node/eval/occlusion.ts';
-import { batchOption, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, VERBOSE_OPTION } from '../options.ts';
+import type { ConvMode } from '../../src/forward/winograd.ts';
+import { batchOption, CONV_OPTION, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, VERBOSE_OPTION } from '../options.ts';
 
 interface Args {
   model: string;
@@ -14,6 +15,7 @@ interface Args {
   batch: number;
   out: string;
   verbose: boolean;
+  conv: ConvMode;
 }
 
 export const occlusionCommand = defineCommand<Args>({
@@ -21,6 +23,7 @@ export const occlusionCommand = defineCommand<Args>({
   describe: 'Occlude each object or its context and measure the true class\'s logit (Fig. 2 of the paper)',
   options: [
     ...MODEL_OPTIONS,
+    CONV_OPTION,
     ...DATASET_OPTIONS,
     batchOption('inputs per forward pass', 16),
     { name: 'out', opt: { type: 'string', default: 'occlusion-out', describe: 'output folder: occlusion.{jsonl,json,csv,svg}' } },
@@ -34,6 +37,7 @@ export const occlusionCommand = defineCommand<Args>({
     const { summary: s } = await runOcclusion({
       model: args.model, dataset: args.dataset, split: args.split, labels: args.labels, batch: args.batch, limit: args.limit,
       out: args.out, skipDifficult: args['skip-difficult'], preprocess: args.preprocess, workers: args.workers, output: args.output,
+      conv: args.conv,
     });
     const f = (v: number | null) => (v === null ? '–' : v.toFixed(4));
     console.log(`mean delta, object occluded:  ${f(s.meanDeltaObject)}`);

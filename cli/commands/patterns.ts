@@ -1,5 +1,6 @@
 import { runPatterns } from '../../src/node/patterns/run.ts';
-import { batchOption, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, VERBOSE_OPTION, wholeAtLeast, type OptionSpec } from '../options.ts';
+import type { ConvMode } from '../../src/forward/winograd.ts';
+import { batchOption, CONV_OPTION, DATASET_OPTIONS, defineCommand, MODEL_OPTIONS, VERBOSE_OPTION, wholeAtLeast, type OptionSpec } from '../options.ts';
 
 interface Args {
   model: string;
@@ -16,6 +17,7 @@ interface Args {
   resume: boolean;
   'checkpoint-seconds': number;
   verbose: boolean;
+  conv: ConvMode;
 }
 
 /** The dataset options of eval, but optional (the set may be an .npy instead) and without box filters. */
@@ -30,6 +32,7 @@ export const patternsCommand = defineCommand<Args>({
   describe: 'Learn PatternAttribution\'s patterns from a statistics set: one NODE.npy per Conv/Gemm/MatMul and patterns.json',
   options: [
     ...MODEL_OPTIONS,
+    CONV_OPTION,
     { name: 'input', opt: { type: 'string', describe: 'the statistics set as an .npy of preprocessed inputs, N×C×H×W float32 or float64 (streamed)' } },
     ...STATISTICS_SET,
     { name: 'out', opt: { type: 'string', demandOption: true, describe: 'the patterns folder to write (NODE.npy files, patterns.json)' } },
@@ -54,7 +57,7 @@ export const patternsCommand = defineCommand<Args>({
     const r = await runPatterns({
       model: args.model, output: args.output, input: args.input, dataset: args.dataset, split: args.split, labels: args.labels, limit: args.limit,
       out: args.out, batch: args.batch, resume: args.resume, preprocess: args.preprocess, workers: args.workers,
-      checkpointSeconds: args['checkpoint-seconds'], verbose: args.verbose,
+      checkpointSeconds: args['checkpoint-seconds'], verbose: args.verbose, conv: args.conv,
     });
     const f = r.file!;
     console.log(`${'node'.padEnd(36)} ${'pattern shape'.padEnd(18)} ${'rows'.padStart(12)}`);

@@ -1,5 +1,6 @@
 import { ForwardModel } from '../../src/forward/model.ts';
 import { checkModelFits } from '../../src/forward/size-limits.ts';
+import { winogradSkips, type ConvMode } from '../../src/forward/winograd.ts';
 import { predict, topK } from '../../src/forward/predict.ts';
 import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { createNodeGpu } from '../../src/node/gpu.ts';
@@ -8,7 +9,7 @@ import { loadModel } from '../../src/node/model-file.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
 import { checkOutputPlan } from '../../src/node/output-plan.ts';
 import { labelsFor } from '../common.ts';
-import { batchOption, defineCommand, MODEL_OPTIONS, TOP_OPTION, VERBOSE_OPTION } from '../options.ts';
+import { batchOption, CONV_OPTION, defineCommand, MODEL_OPTIONS, TOP_OPTION, VERBOSE_OPTION } from '../options.ts';
 
 interface Args {
   model: string;
@@ -20,6 +21,7 @@ interface Args {
   labels?: string;
   batch?: number;
   verbose: boolean;
+  conv: ConvMode;
 }
 
 export const predictCommand = defineCommand<Args>({
@@ -27,6 +29,7 @@ export const predictCommand = defineCommand<Args>({
   describe: 'Classify images or a .npy batch and print the top classes',
   options: [
     ...MODEL_OPTIONS,
+    CONV_OPTION,
     { name: 'input', opt: { type: 'string', array: true, demandOption: true, describe: 'image files (JPEG, PNG), or one float32 NCHW .npy batch' } },
     TOP_OPTION,
     { name: 'logits-out', opt: { type: 'string', describe: 'write the N×classes logits to this .npy' } },
@@ -57,7 +60,8 @@ export const predictCommand = defineCommand<Args>({
           ...(args.labels ? [{ path: args.labels, what: '--labels' }] : []), ...(args.preprocess ? [{ path: args.preprocess, what: '--preprocess' }] : []),
         ]);
       }
-      const fm = await ForwardModel.create(gpu.ctx, model.graph);
+      const fm = await ForwardModel.create(gpu.ctx, model.graph, { conv: args.conv });
+      if (args.conv === 'winograd') { const note = winogradSkips(fm.methods()); if (note) console.error(note); }
       const logits = await predict(fm, inputs.data, inputs.count, { batch: args.batch });
       gpu.compile?.clearLine();
       for (let n = 0; n < inputs.count; n++) {

@@ -11,6 +11,7 @@
  * - A model URL is fetched; when no preprocessing is given, `URL.json` beside it is tried (as Node
  *   reads `MODEL.onnx.json` beside a file), and its absence (a 404) only means none.
  */
+import { CONV_MODES, type ConvMode } from '../forward/winograd.ts';
 import { deviceDescriptor, GpuContext, type PipelineProgress } from '../gpu/context.ts';
 import type { ShaderLoader } from '../gpu/shaders.ts';
 import { checkModelFits } from '../forward/size-limits.ts';
@@ -22,7 +23,7 @@ import { parseLabels } from '../io/labels.ts';
 import { WGSL } from '../kernels/wgsl.generated.ts';
 import { builtinPreprocess } from '../preprocess/presets.ts';
 import { parsePreprocessSpec, parsePreprocessSpecText, type PreprocessSpec } from '../preprocess/spec.ts';
-import { requireOptions } from '../io/arguments.ts';
+import { describeValue, requireOptions } from '../io/arguments.ts';
 import { checkPreprocessFits } from './input.ts';
 import { Model, type ModelParts } from './model.ts';
 
@@ -77,6 +78,12 @@ export interface LoadModelOptions {
   readonly output?: string;
   /** The name messages use (default: the file or URL name, `model.onnx` for bytes). */
   readonly name?: string;
+  /**
+   * How 3x3 stride-1 convolutions run: `'direct'`, `'winograd'` (Winograd F(4x4, 3x3) wherever it
+   * applies; `Model.convMethods` says where it could not), or `'auto'` (the default: on CPU
+   * adapters Winograd F(2x2, 3x3) for layers of 64 or more channels, direct elsewhere and on GPUs).
+   */
+  readonly conv?: ConvMode;
 }
 
 /** No WebGPU in this environment, or no adapter: the message says what to do. */
@@ -190,11 +197,14 @@ export class Lrp {
     options = requireOptions('loadModel', options);
     const parts = await this.readModel(source, options);
     if (parts.preprocess) checkPreprocessFits(parts.graph, parts.preprocess, parts.name);
+    if (options.conv !== undefined && !CONV_MODES.includes(options.conv)) {
+      throw new Error(`loadModel: options.conv must be one of ${CONV_MODES.join(', ')}, got ${describeValue(options.conv)}`);
+    }
     const gone = () => new Error(`loadModel: the Lrp was destroyed while '${parts.name}' was loading (destroy() came before it finished)`);
     checkModelFits(parts.graph, { binding: this.context.maxBinding }, parts.name);
     let forward: ForwardModel;
     try {
-      forward = await ForwardModel.create(this.context, parts.graph);
+      forward = await ForwardModel.create(this.context, parts.graph, { conv: options.conv });
     } catch (e) {
       throw this.destroyed ? gone() : e;
     }

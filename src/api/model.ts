@@ -204,6 +204,14 @@ export class Model implements ModelInfo {
     this.parts.labels = labels === null ? null : [...labels];
   }
 
+  /**
+   * How each convolution runs, by layer name: `'winograd F(2,3)'`, `'winograd F(4,3)'`, or
+   * `'direct (why)'` (see `LoadModelOptions.conv`).
+   */
+  get convMethods(): ReadonlyMap<string, string> {
+    return this.forward.methods();
+  }
+
   /** One sample's input shape, e.g. [3, 224, 224]. */
   get inputShape(): readonly number[] {
     return this.graph.input.shape;

@@ -2,7 +2,7 @@ import { GpuError } from '../gpu/errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { ConvLayer, Shape } from '../graph/ir.ts';
 import type { WeightStore } from '../gpu/weight-store.ts';
-import type { ForwardOp, ForwardOpFactory } from './op.ts';
+import type { ForwardOp } from './op.ts';
 import { grid1d, tileGrid } from '../gpu/grid.ts';
 import { conv2d, conv2dSplitkSum } from '../kernels/forward.ts';
 import { gemmVariant, type GemmVariant } from '../gpu/subgroups.ts';
@@ -171,9 +171,6 @@ export interface ConvOptions {
   /** Output tiles below which the reduction is split; 0 never splits. Default: by ctx.tuning. */
   readonly fillWorkgroups?: number;
 }
-
-export const createConv: ForwardOpFactory<ConvLayer> = (ctx, layer, inputs, outShape, weights) =>
-  createConvWith(ctx, layer, inputs[0], outShape, { weights });
 
 export async function createConvWith(
   ctx: GpuContext, layer: ConvLayer, input: InputInfo, outShape: Shape, opts: ConvOptions,

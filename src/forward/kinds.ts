@@ -7,7 +7,7 @@ import type { LayerKind } from '../graph/ir.ts';
 import type { LayerOf } from '../graph/kinds.ts';
 import { createActivation, createGate } from './activation.ts';
 import { createConcat } from './concat.ts';
-import { createConv } from './conv.ts';
+import { createConv } from './conv-op.ts';
 import { createDense } from './dense.ts';
 import { createLrn } from './lrn.ts';
 import type { ForwardOpFactory } from './op.ts';

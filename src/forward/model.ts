@@ -6,7 +6,7 @@ import type { Graph, Layer } from '../graph/ir.ts';
 import { checkModelFits } from './size-limits.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
 import { forwardKind } from './kinds.ts';
-import type { ForwardOp } from './op.ts';
+import type { ForwardOp, ForwardOptions } from './op.ts';
 import type { InputInfo, TensorRef } from './tensor.ts';
 
 /**
@@ -28,7 +28,7 @@ export class ForwardModel {
     readonly weights: WeightStore,
   ) {}
 
-  static async create(ctx: GpuContext, graph: Graph): Promise<ForwardModel> {
+  static async create(ctx: GpuContext, graph: Graph, options: ForwardOptions = {}): Promise<ForwardModel> {
     // Declared sizes first: nothing is uploaded or compiled for a model that cannot run here.
     checkModelFits(graph, { binding: ctx.maxBinding });
     const info = new Map<string, InputInfo>([[graph.input.name, { shape: graph.input.shape, relu: false }]]);
@@ -53,7 +53,7 @@ export class ForwardModel {
           const kind = forwardKind(layer);
           if (kind.view) continue;
           const inputs = layer.inputs.map((i) => info.get(i)!);
-          ops.set(layer, await kind.create(ctx, layer, inputs, info.get(layer.output)!.shape, weights));
+          ops.set(layer, await kind.create(ctx, layer, inputs, info.get(layer.output)!.shape, weights, options));
         }
       });
     } catch (e) {
@@ -118,6 +118,13 @@ export class ForwardModel {
       release();
       throw e;
     }
+  }
+
+  /** How each layer with a choice of method runs (a convolution: direct or Winograd, and why), by layer name. */
+  methods(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [layer, op] of this.ops) if (op.method) out.set(layer.name, op.method);
+    return out;
   }
 
   destroy(): void {

@@ -95,3 +95,24 @@ export const gate = defineKernel({
   bindings: { p: 'uniform', x: 'read', g: 'read', y: 'read_write' },
   overrides: { RELU_X: 'bool', RELU_G: 'bool', WG: 'u32' },
 });
+
+export const winogradInput = defineKernel({
+  shader: 'forward/winograd_input.wgsl',
+  uniforms: {
+    C: 'u32', inH: 'u32', inW: 'u32', padT: 'u32',
+    padL: 'u32', tilesX: 'u32', tilesPerSample: 'u32', P: 'u32',
+    n0: 'u32', reluIn: 'u32', total: 'u32',
+  },
+  bindings: { p: 'uniform', x: 'read', v: 'read_write' },
+  overrides: { TM: 'u32', WG: 'u32' },
+});
+
+export const winogradOutput = defineKernel({
+  shader: 'forward/winograd_output.wgsl',
+  uniforms: {
+    Cout: 'u32', outH: 'u32', outW: 'u32', tilesX: 'u32',
+    tilesPerSample: 'u32', P: 'u32', n0: 'u32', total: 'u32',
+  },
+  bindings: { p: 'uniform', m: 'read', bias: 'read', y: 'read_write' },
+  overrides: { TM: 'u32', WG: 'u32' },
+});

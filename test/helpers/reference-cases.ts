@@ -5,6 +5,7 @@
  * by relative L2 error, with the logits when asked. Every folder of ../shared/testvectors/ has the
  * layout of test/helpers/zennit.ts (ZennitCaseFile).
  */
+import type { ConvMode } from '../../src/forward/winograd.ts';
 import { readFileSync } from 'node:fs';
 import { ForwardModel, type Activations } from '../../src/forward/model.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
@@ -35,6 +36,8 @@ export interface CaseRun {
   readonly logits: boolean;
   /** Run the cases zennit computed through its canonizer on zennit's merged-BatchNorm function (zennit-residual). */
   readonly zennitMerge?: boolean;
+  /** How 3x3 stride-1 convolutions run in the forward pass (default `auto`). */
+  readonly conv?: ConvMode;
 }
 
 /** Runs the cases on `ctx`; the failures, as lines (with the logits' when asked). */
@@ -48,12 +51,14 @@ export async function runReferenceCases(ctx: GpuContext, run: CaseRun): Promise<
   const failures: string[] = [];
   try {
     for (const g of new Set([graph, zennitGraph])) {
-      const fm = await ForwardModel.create(ctx, g);
+      const fm = await ForwardModel.create(ctx, g, { conv: run.conv });
+      // Forced Winograd must reach the model's 3x3 stride-1 convolutions, or the case tests nothing new.
+      if (run.conv === 'winograd' && ![...fm.methods().values()].some((v) => v.startsWith('winograd'))) failures.push(`${label}: no convolution ran Winograd`);
       models.set(g, { fm, acts: await fm.forward(input.data, batch) });
     }
     if (run.logits) {
       const logitErr = relL2(await models.get(graph)!.acts.read(), readNpy(dir + spec.logits).data);
-      console.log(`${label}: logits relative L2 ${logitErr.toExponential(2)} (tolerance ${LOGIT_TOLERANCE})`);
+      console.log(`${label}: logits relative L2 ${logitErr.toExponential(2)} (tolerance ${LOGIT_TOLERANCE}, conv ${run.conv ?? 'auto'})`);
       if (!(logitErr <= LOGIT_TOLERANCE)) failures.push(`logits: relative L2 ${logitErr}`);
     }
     for (const c of run.cases) {

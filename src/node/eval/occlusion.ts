@@ -4,6 +4,7 @@
  * occlusion.jsonl (per pair), occlusion.json (the means and the binned curves), occlusion.csv and
  * occlusion.svg. Forward passes only. Not resumable: it costs three forward passes per pair.
  */
+import { winogradSkips, type ConvMode } from '../../forward/winograd.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareIds } from '../../eval/aggregate.ts';
@@ -33,6 +34,8 @@ export interface OcclusionOptions {
   readonly preprocess?: string;
   /** The graph output whose logit is measured (default: the model's first). */
   readonly output?: string;
+  /** How 3x3 stride-1 convolutions run (`--conv`; default `'auto'`, see src/forward/winograd.ts). An execution choice like the batch, not part of a run's identity: the methods agree to float32 rounding. */
+  readonly conv?: ConvMode;
   readonly workers?: number;
   readonly progress?: boolean;
   readonly log?: (line: string) => void;
@@ -65,7 +68,9 @@ export async function runOcclusion(opts: OcclusionOptions): Promise<OcclusionRes
   const gpu = opts.gpu ?? await createNodeGpu();
   let fm: ForwardModel | null = null;
   try {
-    fm = await ForwardModel.create(gpu.ctx, model.graph);
+    fm = await ForwardModel.create(gpu.ctx, model.graph, { conv: opts.conv });
+    const convNote = opts.conv === 'winograd' ? winogradSkips(fm.methods()) : null;
+    if (convNote) log(`note: ${convNote}`);
     const items = selectItems(dataset.samples, dataset.skips, { limit: opts.limit });
     const skips: Skip[] = items.flatMap((it) => it.skips);
     const samples = items.flatMap((it) => (it.sample ? [it.sample] : []));

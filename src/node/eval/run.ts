@@ -41,6 +41,7 @@
  * before the batch's records, so a record always has its map, and a resumed run rewrites only
  * the maps of the records it adds.
  */
+import { winogradSkips, type ConvMode } from '../../forward/winograd.ts';
 import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sortRecords } from '../../eval/aggregate.ts';
@@ -108,6 +109,8 @@ export interface EvalOptions {
   readonly patch?: number;
   readonly baseline?: string;
   /** Preparation worker threads (default: prepareSamples' default) and samples prepared ahead. */
+  /** How 3x3 stride-1 convolutions run (`--conv`; default `'auto'`, see src/forward/winograd.ts). An execution choice like the batch, not part of a run's identity: the methods agree to float32 rounding. */
+  readonly conv?: ConvMode;
   readonly workers?: number;
   readonly prefetch?: number;
   /** Progress on stderr: a bar on a terminal, lines otherwise (default true). */
@@ -288,7 +291,9 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     gpu = opts.gpu ?? await createNodeGpu();
     // Pipelines and weights: `compile` while pipelines were pending, the rest is setup.
     const c0 = gpu.compile?.seconds() ?? 0;
-    fm = await ForwardModel.create(gpu.ctx, model.graph);
+    fm = await ForwardModel.create(gpu.ctx, model.graph, { conv: opts.conv });
+    const convNote = opts.conv === 'winograd' ? winogradSkips(fm.methods()) : null;
+    if (convNote) log(`note: ${convNote}`);
     evaluator = await Evaluator.create(fm, analyzers.map((a) => ({ name: a.name, composite: a.composite })), { relevanceBatch: batch, aopc });
     const compileSeconds = (gpu.compile?.seconds() ?? 0) - c0;
 

@@ -24,6 +24,7 @@
  * in patterns.json's count (and the log); the statistics cover the others. `--batch` must stay the
  * same across a resume (the per-batch float32 sums depend on it).
  */
+import { winogradSkips, type ConvMode } from '../../forward/winograd.ts';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ForwardModel } from '../../forward/model.ts';
@@ -66,6 +67,8 @@ export interface PatternsOptions {
   readonly batch?: number;
   readonly resume?: boolean;
   readonly preprocess?: string;
+  /** How 3x3 stride-1 convolutions run (`--conv`; default `'auto'`, see src/forward/winograd.ts). An execution choice like the batch, not part of a run's identity: the methods agree to float32 rounding. */
+  readonly conv?: ConvMode;
   readonly workers?: number;
   /** Seconds between checkpoints (default 60; 0: after every batch). */
   readonly checkpointSeconds?: number;
@@ -175,7 +178,9 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
     const orphans = removeOrphanTemps(out);
     if (orphans.length) log(`note: ${out}: removed ${orphans.length} temporary file(s) a killed run left (${orphans.join(', ')})`);
     gpu = o.gpu ?? await createNodeGpu();
-    fm = await ForwardModel.create(gpu.ctx, graph);
+    fm = await ForwardModel.create(gpu.ctx, graph, { conv: o.conv });
+    const convNote = o.conv === 'winograd' ? winogradSkips(fm.methods()) : null;
+    if (convNote) log(`note: ${convNote}`);
     const fwd = fm;
     stats = await PatternStatistics.create(fm);
     if (batch > fm.maxBatch) throw new Error(`--batch ${batch} exceeds ${fm.maxBatch}, the largest whose activations fit this adapter's bindings`);
