@@ -1,17 +1,33 @@
 /**
  * Non-finite relevance is an error naming the layer whose rule first produced it: the relevance
  * pass is run again over the batch and the relevance at every layer's inputs read back, from the
- * output towards the input (forward/finite.ts does the same for the forward pass).
+ * output towards the input (forward/finite.ts does the same for the forward pass). A batch over
+ * the explainer's `maxBatch` is run again chunk by chunk, as the pass itself ran it.
  */
 import type { Activations } from '../forward/model.ts';
 import { firstNonFinite, NonFiniteError } from '../forward/finite.ts';
+import { selectSamples } from '../forward/select.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
-import { ruleLabel, type Explainer, type ExplainOptions } from './explainer.ts';
+import { ruleLabel, targetsOf, type Explainer, type ExplainOptions } from './explainer.ts';
 
-export async function nonFiniteRelevanceError(explainer: Explainer, acts: Activations, opts: ExplainOptions, context = ''): Promise<NonFiniteError> {
+/** `first`: the batch's first sample's number in what the caller explained, for the message. */
+export async function nonFiniteRelevanceError(explainer: Explainer, acts: Activations, opts: ExplainOptions, context = '', first = 0): Promise<NonFiniteError> {
+  const prefix = `${explainer.graph.name}: ${explainer.composite.name}${context ? ` (${context})` : ''}`;
+  for (const [n0, n] of explainer.chunks(acts.batch)) {
+    const sub = await selectSamples(explainer.ctx, acts, Array.from({ length: n }, (_, k) => n0 + k));
+    try {
+      const found = await locate(explainer, sub, { ...opts, targets: targetsOf(opts.targets, n0, n, acts.batch) }, prefix, first + n0);
+      if (found) return found;
+    } finally {
+      if (sub !== acts) sub.release();
+    }
+  }
+  return new NonFiniteError(`${prefix}: the input relevance holds non-finite values, but no layer's relevance does`, null);
+}
+
+async function locate(explainer: Explainer, acts: Activations, opts: ExplainOptions, prefix: string, first: number): Promise<NonFiniteError | null> {
   const { graph, ctx } = explainer;
-  const r = await explainer.relevanceOnGpu(acts, opts);
-  const prefix = `${graph.name}: ${explainer.composite.name}${context ? ` (${context})` : ''}`;
+  const r = await explainer.relevanceOnGpu(acts, { ...opts, onProgress: undefined });
   try {
     for (let li = graph.layers.length - 1; li >= 0; li--) {
       const layer = graph.layers[li];
@@ -24,10 +40,10 @@ export async function nonFiniteRelevanceError(explainer: Explainer, acts: Activa
         if (i < 0) continue;
         const rule = explainer.composite.rules.get(layer.name);
         return new NonFiniteError(`${prefix}: the relevance becomes non-finite at layer '${layer.name}' (${layer.kind}${rule ? `, rule ${ruleLabel(rule)}` : ''}): `
-          + `${data[i]} in the relevance of its input, sample ${Math.floor(i / per)}; the relevance reaching it is finite`, layer.name);
+          + `${data[i]} in the relevance of its input, sample ${first + Math.floor(i / per)}; the relevance reaching it is finite`, layer.name);
       }
     }
-    return new NonFiniteError(`${prefix}: the input relevance holds non-finite values, but no layer's relevance does`, null);
+    return null;
   } finally {
     r.release();
   }
