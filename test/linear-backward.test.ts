@@ -441,6 +441,46 @@ describe('conv backward with explicit tiles (every unrolled block)', () => {
   }
 });
 
+// A layer of at most 4 input channels (an image's 3) redistributes by columns (a 1x1 GEMM of s
+// into per-position columns, then conv_col2im): the cases above with 2 or 3 channels already run
+// it against the float64 reference under every rule. Here: the kernels that ran say which path
+// it was, the transposed path forced on the same layers passes too, and the two agree within
+// float32 rounding; pad 0 is added (strides 2 and 3, dilation and 5x3 to 11x11 kernels ran above).
+describe('the thin-layer redistribution by columns', () => {
+  const cases = [
+    conv3x3Cases[0],
+    conv3x3Cases[1],
+    conv('conv 3x3 p0, 3 channels, 8x11', [3, 8, 11], 7, [3, 3], [1, 1], [0, 0, 0, 0], [1, 1], 1),
+  ];
+  for (const c of cases) {
+    // Alpha-beta 2/1 (two passes, the second adding), flat (weight 1, factor 1), zbox (bound factors).
+    for (const ri of [4, 6, 8]) {
+      const title = `${c.label}: ${ruleLabel(rulesFor(c.make(new Rng(0)))[ri])}, signed, batch 3, accumulate`;
+      it(title, async () => {
+        const viaColumns: string[] = [];
+        await check(c, ri, 'signed', 3, true, title, { kernels: viaColumns });
+        expect(viaColumns).toContain('conv_col2im');
+        const viaTransposed: string[] = [];
+        await check(c, ri, 'signed', 3, true, title, { kernels: viaTransposed, opts: { redistribution: 'transposed' } });
+        expect(viaTransposed).not.toContain('conv_col2im');
+        // The same inputs through both paths: equal within float32 rounding.
+        const p = prepare(c, 'signed', 3, title);
+        const rule = rulesFor(p.layer)[ri];
+        const prior = randn(rngFor(`${title} prior`), p.x.length);
+        const run = async (redistribution: 'columns' | 'transposed') => {
+          const op = await create(p.layer, { redistribution })(opContext(shared.ctx, p.layer, rule, c.shape, false, false, true));
+          try {
+            return await runOp(shared.ctx, op, c.shape, p.outShape, { x: p.x, relu: false, z: p.z, relOut: p.relOut, prior, accumulate: true, batch: 3 });
+          } finally {
+            op.destroy();
+          }
+        };
+        expect(relL2(await run('columns'), await run('transposed'))).toBeLessThan(1e-6);
+      });
+    }
+  }
+});
+
 describe('stride phases of the transposed convolution (CPU)', () => {
   it('each input row gets exactly the taps whose offset is a multiple of the stride', () => {
     let checked = 0;
