@@ -441,25 +441,30 @@ describe('conv backward with explicit tiles (every unrolled block)', () => {
   }
 });
 
-// A layer of at most 4 input channels (an image's 3) redistributes by columns (a 1x1 GEMM of s
-// into per-position columns, then conv_col2im): the cases above with 2 or 3 channels already run
-// it against the float64 reference under every rule. Here: the kernels that ran say which path
-// it was, the transposed path forced on the same layers passes too, and the two agree within
-// float32 rounding; pad 0 is added (strides 2 and 3, dilation and 5x3 to 11x11 kernels ran above).
+// A layer of at most 4 input channels (an image's 3) and no more columns (inC x KH x KW) than
+// output channels redistributes by columns (a 1x1 GEMM of s into per-position columns, then
+// conv_col2im). Checked against the float64 reference, with the kernels that ran saying which path
+// it was: layers that take it by themselves (pad 0 and 1, stride 1 and 2, batch 3 accumulating),
+// where the transposed path forced on the same layer must agree within float32 rounding, and
+// columns forced on strided, dilated, asymmetrically padded and non-square layers (col2im's
+// index arithmetic).
 describe('the thin-layer redistribution by columns', () => {
-  const cases = [
-    conv3x3Cases[0],
-    conv3x3Cases[1],
-    conv('conv 3x3 p0, 3 channels, 8x11', [3, 8, 11], 7, [3, 3], [1, 1], [0, 0, 0, 0], [1, 1], 1),
+  const own = [
+    conv('conv 3x3 p1, 3 -> 28 channels, 7x9', [3, 7, 9], 28, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1),
+    conv('conv 3x3 s2 asym pads, 3 -> 28 channels', [3, 11, 9], 28, [3, 3], [2, 2], [2, 0, 1, 1], [1, 1], 1),
+    conv('conv 3x3 p0, 3 -> 28 channels, 8x11', [3, 8, 11], 28, [3, 3], [1, 1], [0, 0, 0, 0], [1, 1], 1),
   ];
-  for (const c of cases) {
+  const forced = [conv3x3Cases[2], conv3x3Cases[7], kernelShapeCases[1]];
+  for (const c of [...own, ...forced]) {
+    const force = forced.includes(c);
     // Alpha-beta 2/1 (two passes, the second adding), flat (weight 1, factor 1), zbox (bound factors).
     for (const ri of [4, 6, 8]) {
-      const title = `${c.label}: ${ruleLabel(rulesFor(c.make(new Rng(0)))[ri])}, signed, batch 3, accumulate`;
+      const title = `${c.label}: ${ruleLabel(rulesFor(c.make(new Rng(0)))[ri])}, signed, batch 3, accumulate${force ? ', columns forced' : ''}`;
       it(title, async () => {
         const viaColumns: string[] = [];
-        await check(c, ri, 'signed', 3, true, title, { kernels: viaColumns });
+        await check(c, ri, 'signed', 3, true, title, { kernels: viaColumns, opts: force ? { redistribution: 'columns' } : {} });
         expect(viaColumns).toContain('conv_col2im');
+        if (force) return;
         const viaTransposed: string[] = [];
         await check(c, ri, 'signed', 3, true, title, { kernels: viaTransposed, opts: { redistribution: 'transposed' } });
         expect(viaTransposed).not.toContain('conv_col2im');

@@ -9,8 +9,8 @@
  * buffer in the model's WeightStore); the transposed layout is one more copy per model, shared by
  * every explainer. Only modified biases and zbox bounds are this op's own.
  *
- * A thin layer (groups 1, at most 4 input channels per group: an image's 3) redistributes by
- * "columns" instead: its transposed GEMM would have the input channels as its only columns (3
+ * A thin layer (groups 1, at most 4 input channels: an image's 3; see usesColumns) redistributes
+ * by "columns" instead: its transposed GEMM would have the input channels as its only columns (3
  * FMAs per gathered value, 5 to 6 times the forward's time on VGG-16's first layer), so it runs
  * a 1x1 GEMM of s with the weight as [outC][inC * KH * KW] (K = outC deep, inC * KH * KW
  * columns: 27 for 3x3, 147 for ResNet's 7x7 stem) into a scratch of per-position columns, then
@@ -44,14 +44,20 @@ export interface ConvBackwardOptions {
   readonly fillWorkgroups?: number;
   /**
    * How the redistribution runs: `transposed` (per stride phase), `columns` (a 1x1 GEMM and a
-   * col2im sum; groups 1 only), or `auto` (default): columns for at most 4 input channels.
+   * col2im sum; groups 1 only), or `auto` (default): columns where usesColumns says.
    */
   readonly redistribution?: 'auto' | 'transposed' | 'columns';
 }
 
-/** Whether `auto` redistributes a layer by columns (see the file header). */
+/**
+ * Whether `auto` redistributes a layer by columns (see the file header): groups 1, at most 4
+ * input channels, and no more columns than output channels, so that the columns' scratch is no
+ * larger than the layer's output and never lowers the batch a relevance pass takes (VGG-16's
+ * first layer: 27 columns, 64 channels; ResNet-50's 7x7 stem, 147 columns for 64 channels, keeps
+ * the transposed pass).
+ */
 export function usesColumns(layer: ConvLayer): boolean {
-  return layer.groups === 1 && layer.inChannels <= 4;
+  return layer.groups === 1 && layer.inChannels <= 4 && layer.inChannels * layer.kernel[0] * layer.kernel[1] <= layer.outChannels;
 }
 
 const SUM_WG = 256;
