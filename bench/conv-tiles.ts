@@ -133,6 +133,8 @@ interface Variant {
   dispatches: Dispatch[];
   release: () => void;
   ms: number[];
+  /** Per kernel name, the time of its dispatches per inner run (several where a pass has two kernels). */
+  byKernel: Map<string, number[]>;
   /** Wall time of the op's first run: its pipelines' compilation on a CPU driver, and one run. */
   firstMs: number;
 }
@@ -193,7 +195,7 @@ try {
               const t0 = performance.now();
               await ctx.run(`${name} ${JSON.stringify(tile)} (first run)`, v.dispatches);
               const firstMs = performance.now() - t0;
-              variants.push({ ...v, dispatches: v.dispatches.filter(timed), tile, fill, ms: [], firstMs });
+              variants.push({ ...v, dispatches: v.dispatches.filter(timed), tile, fill, ms: [], byKernel: new Map(), firstMs });
             }
           }
           await warmUp(() => ctx.run('warm-up', variants[0].dispatches), family === 'gpu' ? 2000 : 0);
@@ -202,13 +204,20 @@ try {
               const t = await ctx.run(`${name} ${JSON.stringify(v.tile)}`, Array.from({ length: inner }, () => v.dispatches).flat(), { profile: true });
               if (r === 0) continue;
               const per = v.dispatches.length;
-              for (let i = 0; i < inner; i++) v.ms.push(t!.slice(i * per, (i + 1) * per).reduce((s, d) => s + d.ms, 0));
+              for (let i = 0; i < inner; i++) {
+                const run = t!.slice(i * per, (i + 1) * per);
+                v.ms.push(run.reduce((s, d) => s + d.ms, 0));
+                const sums = new Map<string, number>();
+                run.forEach((d, k) => sums.set(v.dispatches[k].kernel, (sums.get(v.dispatches[k].kernel) ?? 0) + d.ms));
+                for (const [kn, ms] of sums) v.byKernel.set(kn, [...(v.byKernel.get(kn) ?? []), ms]);
+              }
             }
           }
           const flops = variants[0].dispatches.reduce((s, d) => s + (d.flops ?? 0), 0);
           const rows = variants.map((v) => {
             v.release();
-            return { tile: v.tile, fill: v.fill, ms: median(v.ms), firstMs: v.firstMs, chosen: JSON.stringify(v.tile) === JSON.stringify(picked) };
+            const parts = v.byKernel.size > 1 ? [...v.byKernel].map(([kn, ms]) => `${kn} ${median(ms).toFixed(1)}`).join(', ') : '';
+            return { tile: v.tile, fill: v.fill, ms: median(v.ms), firstMs: v.firstMs, parts, chosen: JSON.stringify(v.tile) === JSON.stringify(picked) };
           });
           if (args.json) {
             appendFileSync(args.json, `${JSON.stringify({ kernel, redistribution: columns ? 'columns' : 'transposed', layer: name, K, N, out: outShape, batch, family, rows: rows.map((r) => ({ ...r.tile, fill: r.fill, ms: r.ms, firstMs: r.firstMs })) })}\n`);
@@ -219,7 +228,7 @@ try {
           console.log(`${kernel}${kernel === 'transpose' ? ` (${columns ? 'columns' : 'transposed'})` : ''} ${name}: K ${K}, N ${N}, output ${outShape.join('x')}, batch ${batch}; ${rows.length} runs`);
           console.log(table(['TX', 'TY', 'PQ', 'TN', 'BK', 'fill', 'ms', 'GFLOP/s', 'x best', 'first run ms', ''],
             shown.map((r) => [r.tile.TX, r.tile.TY, r.tile.PQ, r.tile.TN, r.tile.BK].map(String)
-              .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(1), (r.ms / rows[0].ms).toFixed(2), r.firstMs.toFixed(0), r.chosen ? '<- chosen' : ''])),
+              .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(1), (r.ms / rows[0].ms).toFixed(2), r.firstMs.toFixed(0), `${r.chosen ? '<- chosen' : ''}${r.parts ? ` (${r.parts} ms)` : ''}`])),
             [true, true, true, true, true, false, true, true, true, true, false]));
           console.log();
         }
