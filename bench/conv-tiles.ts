@@ -6,12 +6,15 @@
  * (conv_stab: the forward GEMM with modified operands) and the relevance redistribution
  * (conv_transpose: per stride phase a convolution over s whose columns are the layer's input
  * channels). This is how those choices were made; rerun it on a new kind of device before
- * changing them. (The first layer's redistribution, 3 columns, stays at 1.5 to 1.7 GFLOP/s on
- * lavapipe whatever the thin tile: --tiles 8x1x4x4,16x1x4x4,32x1x4x4,... all within 14%.)
+ * changing them. (The first layer's transposed redistribution, 3 columns, stays at 1.5 to 1.7
+ * GFLOP/s on lavapipe whatever the thin tile: --tiles 8x1x4x4,16x1x4x4,32x1x4x4,... all within
+ * 14%; such a layer now redistributes by columns, a 1x1 GEMM of inC * KH * KW columns and a col2im
+ * sum, both timed as `transpose`: --redistribution transposed,columns compares the two.)
  *
  *   npx tsx bench/conv-tiles.ts [--kernel forward,stab,transpose] [--layers features.0,features.24]
  *                               [--batch 8] [--top 5] [--family gpu|cpu|cpu-subgroups] [--subgroups on|off]
- *                               [--inner 10] [--repeat 5] [--chosen-only]
+ *                               [--inner 10] [--repeat 5] [--chosen-only] [--redistribution auto,transposed,columns]
+ *                               [--rule alpha-beta|z]
  *                               [--tiles TXxTYxPQxTN,...]   (these shapes instead of the family's)
  *                               [--dawn disable-dawn-features=timestamp_quantization] [--json rows.jsonl]
  *                               [--conv direct,winograd] [--winograd-tile 2,4]
@@ -22,7 +25,7 @@
  * times only Winograd. GFLOP/s is always the direct convolution's FLOPs over the time (an
  * effective rate), so rows compare by it.
  *
- * The relevance kernels run under alpha-beta (alpha 2, beta 1) on inputs >= 0, the rule of
+ * The relevance kernels run under alpha-beta (alpha 2, beta 1; --rule z: the z rule) on inputs >= 0, the rule of
  * cmp-alpha2-flat's convolutions: one denominator segment (x W+) and a transposed pass of two
  * segments (alpha W+ s_p, -beta W- s_n). Needs timestamp queries. Each figure is the median over
  * --repeat runs (after a warm-up) of --inner back-to-back submissions of the variant.
@@ -41,7 +44,7 @@ import { gemmVariant } from '../src/gpu/subgroups.ts';
 import type { ConvLayer, Shape } from '../src/graph/ir.ts';
 import { numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel } from '../src/graph/zoo.ts';
-import { createConvBackward, transposedTile } from '../src/lrp/ops/conv-backward.ts';
+import { createConvBackward, transposedTile, usesColumns } from '../src/lrp/ops/conv-backward.ts';
 import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { dawnArgs, median, table, warmUp } from './lib.ts';
@@ -69,8 +72,18 @@ const { values: args } = parseArgs({
     fills: { type: 'string' },
     conv: { type: 'string', default: 'direct' },
     'winograd-tile': { type: 'string', default: '2,4' },
+    // How the transpose kernel redistributes (src/lrp/ops/conv-backward.ts): each one given is swept.
+    redistribution: { type: 'string', default: 'auto' },
+    // The relevance kernels' rule: alpha-beta 2/1 (cmp-alpha2-flat's) or z (one slice of s: the
+    // first layer's s at batch 8 exceeds a 128 MiB binding under alpha-beta).
+    rule: { type: 'string', default: 'alpha-beta' },
   },
 });
+type Redistribution = 'auto' | 'transposed' | 'columns';
+const redistributions = args.redistribution!.split(',') as Redistribution[];
+for (const r of redistributions) if (!['auto', 'transposed', 'columns'].includes(r)) throw new Error(`--redistribution: ${r} is not auto, transposed or columns`);
+if (!['alpha-beta', 'z'].includes(args.rule!)) throw new Error(`--rule must be alpha-beta or z, not '${args.rule}'`);
+const relevanceRule = args.rule === 'z' ? { rule: 'z' as const, stabilizer: 1e-6 } : { rule: 'alpha-beta' as const, alpha: 2, beta: 1, stabilizer: 1e-6 };
 const convModes = args.conv!.split(',').map((c) => c.trim());
 for (const c of convModes) if (c !== 'direct' && c !== 'winograd') throw new Error(`--conv: '${c}' is not direct or winograd`);
 const winogradTiles = convModes.includes('winograd') ? args['winograd-tile']!.split(',').map(Number) : [];
@@ -138,6 +151,8 @@ interface Variant {
   dispatches: Dispatch[];
   release: () => void;
   ms: number[];
+  /** Per kernel name, the time of its dispatches per inner run (several where a pass has two kernels). */
+  byKernel: Map<string, number[]>;
   /** Wall time of the op's first run: its pipelines' compilation on a CPU driver, and one run. */
   firstMs: number;
 }
@@ -154,78 +169,91 @@ try {
     return b;
   };
   for (const kernel of kernels) {
-    for (const name of args.layers!.split(',')) {
-      const layer = graph.layers.find((l) => l.name === name);
-      if (!layer || layer.kind !== 'conv') throw new Error(`${graph.name} has no convolution '${name}'`);
-      const conv = layer as ConvLayer;
-      const inShape = valueInfo(graph, conv.inputs[0]).shape;
-      const outShape = valueInfo(graph, conv.output).shape;
-      const cinPG = conv.inChannels / conv.groups;
-      const coutPG = conv.outChannels / conv.groups;
-      // The GEMM's K and N: the transposed pass reduces over output channels x the taps of its
-      // largest phase and has the input channels as columns.
-      const maxTaps = (axis: 0 | 1) => Math.max(...axisPhases(inShape[1 + axis], conv.kernel[axis], conv.stride[axis], conv.pads[axis], conv.dilation[axis]).map((p) => p.taps));
-      const [K, N] = kernel === 'transpose' ? [coutPG * maxTaps(0) * maxTaps(1), cinPG] : [cinPG * conv.kernel[0] * conv.kernel[1], coutPG];
-      const prefix = kernel === 'forward' ? 'conv2d' : kernel === 'stab' ? 'conv_stab' : 'conv_transpose';
-      for (const batch of args.batch!.split(',').map(Number)) {
-        const x = filled(batch * numel(inShape), 'x', (i) => Math.max(Math.sin(i), 0));
-        const z = filled(batch * numel(outShape), 'z', (i) => Math.sin(0.7 * i));
-        const relOut = filled(batch * numel(outShape), 'R out', (i) => Math.cos(i));
-        const relIn = ctx.pool.acquire(4 * batch * numel(inShape), usage, 'R in');
-        const picked = kernel === 'transpose' ? transposedTile(K, N, family) : convTile(K, N, family);
-        const variants: Variant[] = [];
-        // Every variant is built first, then timed round-robin: a drifting clock (boost, heat, a
-        // neighbour on the device) then shifts all of them alike instead of favouring the first.
-        const tiles = args['chosen-only'] ? [picked] : args.tiles ? explicitTiles(K) : (family === 'gpu' ? gpuCandidates : cpuCandidates)(K);
-        if (!tiles.some((t) => JSON.stringify(t) === JSON.stringify(picked))) tiles.push(picked);
-        const runs: { conv: string; tile: ConvTile; fill: number; winograd?: WinogradTile }[] = [];
-        if (convModes.includes('direct')) for (const tile of tiles) for (const fill of fills) runs.push({ conv: 'direct', tile, fill });
-        if (winogradTiles.length && winogradBlocker(conv)) throw new Error(`--conv winograd: ${name} is not a Winograd layer (${winogradBlocker(conv)})`);
-        for (const m of winogradTiles) runs.push({ conv: `F(${m},3)`, tile: convTile(cinPG, coutPG, family), fill: fills[0], winograd: m as WinogradTile });
-        for (const { conv: method, tile, fill, winograd } of runs) {
-          {
-            const v = await build(kernel, conv, inShape, outShape, batch, tile, fill, { x, z, relOut, relIn }, winograd);
-            // A split that the heuristic declines is the unsplit run again: not worth a row.
-            if (fill > 0 && !v.dispatches.some((d) => d.kernel.startsWith(prefix) && d.kernel.endsWith('_sum'))) {
-              v.release();
-              continue;
+    for (const redistribution of kernel === 'transpose' ? redistributions : ['auto' as const]) {
+      for (const name of args.layers!.split(',')) {
+        const layer = graph.layers.find((l) => l.name === name);
+        if (!layer || layer.kind !== 'conv') throw new Error(`${graph.name} has no convolution '${name}'`);
+        const conv = layer as ConvLayer;
+        const inShape = valueInfo(graph, conv.inputs[0]).shape;
+        const outShape = valueInfo(graph, conv.output).shape;
+        const cinPG = conv.inChannels / conv.groups;
+        const coutPG = conv.outChannels / conv.groups;
+        // The GEMM's K and N: the transposed pass reduces over output channels x the taps of its
+        // largest phase and has the input channels as columns.
+        const maxTaps = (axis: 0 | 1) => Math.max(...axisPhases(inShape[1 + axis], conv.kernel[axis], conv.stride[axis], conv.pads[axis], conv.dilation[axis]).map((p) => p.taps));
+        // By columns: a 1x1 GEMM reducing over the output channels into inC * KH * KW columns.
+        const columns = kernel === 'transpose' && (redistribution === 'columns' || (redistribution === 'auto' && usesColumns(conv)));
+        const [K, N] = columns ? [coutPG, cinPG * conv.kernel[0] * conv.kernel[1]]
+          : kernel === 'transpose' ? [coutPG * maxTaps(0) * maxTaps(1), cinPG] : [cinPG * conv.kernel[0] * conv.kernel[1], coutPG];
+        const prefixes = kernel === 'forward' ? ['conv2d'] : kernel === 'stab' ? ['conv_stab'] : ['conv_transpose', 'conv_col2im'];
+        const timed = (d: Dispatch) => prefixes.some((p) => d.kernel.startsWith(p));
+        for (const batch of args.batch!.split(',').map(Number)) {
+          const x = filled(batch * numel(inShape), 'x', (i) => Math.max(Math.sin(i), 0));
+          const z = filled(batch * numel(outShape), 'z', (i) => Math.sin(0.7 * i));
+          const relOut = filled(batch * numel(outShape), 'R out', (i) => Math.cos(i));
+          const relIn = ctx.pool.acquire(4 * batch * numel(inShape), usage, 'R in');
+          const picked = kernel === 'transpose' ? transposedTile(K, N, family) : convTile(K, N, family);
+          const variants: Variant[] = [];
+          // Every variant is built first, then timed round-robin: a drifting clock (boost, heat, a
+          // neighbour on the device) then shifts all of them alike instead of favouring the first.
+          const tiles = args['chosen-only'] ? [picked] : args.tiles ? explicitTiles(K) : (family === 'gpu' ? gpuCandidates : cpuCandidates)(K);
+          if (!tiles.some((t) => JSON.stringify(t) === JSON.stringify(picked))) tiles.push(picked);
+          const runs: { conv: string; tile: ConvTile; fill: number; winograd?: WinogradTile }[] = [];
+          if (convModes.includes('direct')) for (const tile of tiles) for (const fill of fills) runs.push({ conv: 'direct', tile, fill });
+          if (winogradTiles.length && winogradBlocker(conv)) throw new Error(`--conv winograd: ${name} is not a Winograd layer (${winogradBlocker(conv)})`);
+          for (const m of winogradTiles) runs.push({ conv: `F(${m},3)`, tile: convTile(cinPG, coutPG, family), fill: fills[0], winograd: m as WinogradTile });
+          for (const { conv: method, tile, fill, winograd } of runs) {
+            {
+              const v = await build(kernel, conv, inShape, outShape, batch, tile, fill, { x, z, relOut, relIn }, redistribution, winograd);
+              // A split that the heuristic declines is the unsplit run again: not worth a row.
+              if (fill > 0 && !v.dispatches.some((d) => timed(d) && d.kernel.endsWith('_sum'))) {
+                v.release();
+                continue;
+              }
+              // The whole op once (the transposed pass reads what the denominators wrote), then only
+              // the swept kernel (and its split sum) is timed.
+              // On lavapipe a pipeline is compiled on its first dispatch: this run's wall time less a
+              // run's kernel time is about the compile time.
+              const t0 = performance.now();
+              await ctx.run(`${name} ${JSON.stringify(tile)} (first run)`, v.dispatches);
+              const firstMs = performance.now() - t0;
+              variants.push({ ...v, dispatches: winograd ? v.dispatches : v.dispatches.filter(timed), conv: method, tile, fill, ms: [], byKernel: new Map(), firstMs });
             }
-            // The whole op once (the transposed pass reads what the denominators wrote), then only
-            // the swept kernel (and its split sum) is timed.
-            // On lavapipe a pipeline is compiled on its first dispatch: this run's wall time less a
-            // run's kernel time is about the compile time.
-            const t0 = performance.now();
-            await ctx.run(`${name} ${JSON.stringify(tile)} (first run)`, v.dispatches);
-            const firstMs = performance.now() - t0;
-            variants.push({ ...v, dispatches: winograd ? v.dispatches : v.dispatches.filter((d) => d.kernel.startsWith(prefix)), conv: method, tile, fill, ms: [], firstMs });
           }
-        }
-        await warmUp(() => ctx.run('warm-up', variants[0].dispatches), family === 'gpu' ? 2000 : 0);
-        for (let r = 0; r <= repeat; r++) {
-          for (const v of variants) {
-            const t = await ctx.run(`${name} ${JSON.stringify(v.tile)}`, Array.from({ length: inner }, () => v.dispatches).flat(), { profile: true });
-            if (r === 0) continue;
-            const per = v.dispatches.length;
-            for (let i = 0; i < inner; i++) v.ms.push(t!.slice(i * per, (i + 1) * per).reduce((s, d) => s + d.ms, 0));
+          await warmUp(() => ctx.run('warm-up', variants[0].dispatches), family === 'gpu' ? 2000 : 0);
+          for (let r = 0; r <= repeat; r++) {
+            for (const v of variants) {
+              const t = await ctx.run(`${name} ${JSON.stringify(v.tile)}`, Array.from({ length: inner }, () => v.dispatches).flat(), { profile: true });
+              if (r === 0) continue;
+              const per = v.dispatches.length;
+              for (let i = 0; i < inner; i++) {
+                const run = t!.slice(i * per, (i + 1) * per);
+                v.ms.push(run.reduce((s, d) => s + d.ms, 0));
+                const sums = new Map<string, number>();
+                run.forEach((d, k) => sums.set(v.dispatches[k].kernel, (sums.get(v.dispatches[k].kernel) ?? 0) + d.ms));
+                for (const [kn, ms] of sums) v.byKernel.set(kn, [...(v.byKernel.get(kn) ?? []), ms]);
+              }
+            }
           }
+          const flops = kernel === 'forward' ? 2 * batch * numel(outShape) * K : variants[0].dispatches.reduce((s, d) => s + (d.flops ?? 0), 0);
+          const rows = variants.map((v) => {
+            v.release();
+            const parts = v.byKernel.size > 1 ? [...v.byKernel].map(([kn, ms]) => `${kn} ${median(ms).toFixed(1)}`).join(', ') : '';
+            return { conv: v.conv, tile: v.tile, fill: v.fill, ms: median(v.ms), firstMs: v.firstMs, parts, chosen: v.conv === 'direct' && JSON.stringify(v.tile) === JSON.stringify(picked) };
+          });
+          if (args.json) {
+            appendFileSync(args.json, `${JSON.stringify({ kernel, redistribution: columns ? 'columns' : 'transposed', layer: name, K, N, out: outShape, batch, family, rows: rows.map((r) => ({ conv: r.conv, ...r.tile, fill: r.fill, ms: r.ms, firstMs: r.firstMs })) })}\n`);
+          }
+          for (const b of [x, z, relOut, relIn]) ctx.pool.release(b);
+          rows.sort((a, b) => a.ms - b.ms);
+          const shown = rows.filter((r, i) => i < top || r.chosen || r.conv !== 'direct');
+          console.log(`${kernel}${kernel === 'transpose' ? ` (${columns ? 'columns' : 'transposed'})` : ''} ${name}: K ${K}, N ${N}, output ${outShape.join('x')}, batch ${batch}; ${rows.length} runs`);
+          console.log(table(['conv', 'TX', 'TY', 'PQ', 'TN', 'BK', 'fill', 'ms', 'GFLOP/s', 'x best', 'first run ms', ''],
+            shown.map((r) => [r.conv, ...[r.tile.TX, r.tile.TY, r.tile.PQ, r.tile.TN, r.tile.BK].map(String)]
+              .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(1), (r.ms / rows[0].ms).toFixed(2), r.firstMs.toFixed(0), `${r.chosen ? '<- chosen' : ''}${r.parts ? ` (${r.parts} ms)` : ''}`])),
+            [false, true, true, true, true, true, false, true, true, true, true, false]));
+          console.log();
         }
-        const flops = kernel === 'forward' ? 2 * batch * numel(outShape) * K : variants[0].dispatches.reduce((s, d) => s + (d.flops ?? 0), 0);
-        const rows = variants.map((v) => {
-          v.release();
-          return { conv: v.conv, tile: v.tile, fill: v.fill, ms: median(v.ms), firstMs: v.firstMs, chosen: v.conv === 'direct' && JSON.stringify(v.tile) === JSON.stringify(picked) };
-        });
-        if (args.json) {
-          appendFileSync(args.json, `${JSON.stringify({ kernel, layer: name, K, N, out: outShape, batch, family, rows: rows.map((r) => ({ conv: r.conv, ...r.tile, fill: r.fill, ms: r.ms, firstMs: r.firstMs })) })}\n`);
-        }
-        for (const b of [x, z, relOut, relIn]) ctx.pool.release(b);
-        rows.sort((a, b) => a.ms - b.ms);
-        const shown = rows.filter((r, i) => i < top || r.chosen || r.conv !== 'direct');
-        console.log(`${kernel} ${name}: K ${K}, N ${N}, output ${outShape.join('x')}, batch ${batch}; ${rows.length} runs`);
-        console.log(table(['conv', 'TX', 'TY', 'PQ', 'TN', 'BK', 'fill', 'ms', 'GFLOP/s', 'x best', 'first run ms', ''],
-          shown.map((r) => [r.conv, ...[r.tile.TX, r.tile.TY, r.tile.PQ, r.tile.TN, r.tile.BK].map(String)]
-            .concat([String(r.fill), r.ms.toFixed(3), (flops / r.ms / 1e6).toFixed(1), (r.ms / rows[0].ms).toFixed(2), r.firstMs.toFixed(0), r.chosen ? '<- chosen' : ''])),
-          [false, true, true, true, true, true, false, true, true, true, true, false]));
-        console.log();
       }
     }
   }
@@ -233,7 +261,7 @@ try {
   /** One variant's dispatches over fixed buffers, and what releases its op. */
   async function build(
     kernel: KernelName, conv: ConvLayer, inShape: Shape, outShape: Shape, batch: number, tile: ConvTile, fill: number,
-    b: { x: GPUBuffer; z: GPUBuffer; relOut: GPUBuffer; relIn: GPUBuffer }, winograd?: WinogradTile,
+    b: { x: GPUBuffer; z: GPUBuffer; relOut: GPUBuffer; relIn: GPUBuffer }, redistribution: Redistribution = 'auto', winograd?: WinogradTile,
   ): Promise<{ dispatches: Dispatch[]; release: () => void }> {
     // Held until the variant is done: its recorded dispatches are replayed many times.
     const scratch = new BufferLease(ctx.pool, usage);
@@ -248,9 +276,9 @@ try {
       return { dispatches, release: () => { scratch.release(); op.destroy(); } };
     }
     const op = await createConvBackward({
-      ctx, weights, accumulate: [false], layer: conv, rule: { rule: 'alpha-beta', alpha: 2, beta: 1, stabilizer: 1e-6 },
+      ctx, weights, accumulate: [false], layer: conv, rule: relevanceRule,
       inputs: [{ shape: inShape, relu: false }], nonneg: [true], output: { shape: outShape, relu: false }, outShape,
-    }, { [kernel === 'stab' ? 'stabTile' : 'transposeTile']: tile, fillWorkgroups: fill });
+    }, { [kernel === 'stab' ? 'stabTile' : 'transposeTile']: tile, fillWorkgroups: fill, redistribution });
     const dispatches = op.dispatches(batch, {
       inputs: [{ buffer: b.x, shape: inShape, relu: false }], output: { buffer: b.z, shape: outShape, relu: false },
       relOut: b.relOut, relIn: [b.relIn], accumulate: [false], scratch: (bytes, label) => scratch.acquire(bytes, label),

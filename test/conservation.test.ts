@@ -276,8 +276,9 @@ describe('conservation through an EfficientNet-style block (SE gate, SiLU, resid
 
 describe('batches capped by the relevance scratch', () => {
   // conv1's output, 8x17x15 floats, is the largest activation: a binding of six of them caps the
-  // forward pass at 6 samples, and alpha-beta's two s slices of conv1 at 3.
-  it('an explainer says the largest batch it takes, refuses a larger one by name, and chunks give what one batch gives', async () => {
+  // forward pass at 6 samples, and alpha-beta's two s slices of conv1 at 3. A larger batch runs in
+  // chunks, and every path gives what explaining each sample alone gives, bit for bit.
+  it('an explainer says the largest batch it takes, and a larger one runs in chunks equal to each sample alone', async () => {
     const graph = smallGraph(7, 0.1);
     const perSample = 4 * numel(valueInfo(graph, 'conv1').shape);
     const capped = new GpuContext(gpu.gpu.device, { shaders: nodeShaderLoader, bindingLimit: 6 * perSample });
@@ -292,28 +293,58 @@ describe('batches capped by the relevance scratch', () => {
       expect(ab.maxBatch).toBe(3);
       expect(z.maxBatch).toBeGreaterThanOrEqual(3);
       expect(Explainer.maxBatchOf(fm, [ab, z])).toBe(3);
-      const batch = 5;
+      expect(ab.chunks(5)).toEqual([[0, 3], [3, 2]]);
+      expect(ab.chunks(6)).toEqual([[0, 3], [3, 3]]);
+      expect(ab.chunks(7)).toEqual([[0, 3], [3, 3], [6, 1]]);
+      const batch = 8;
       const per = numel(graph.input.shape);
       const input = Float32Array.from(randomArray(batch * per, 11));
-      const acts = await fm.forward(input, batch);
+      const targets = [1, 'predicted', 4, 'predicted', 7, 0, 'predicted', 9] as const;
+      const alone: Awaited<ReturnType<Explainer['explain']>>[] = [];
+      for (let n = 0; n < batch; n++) alone.push(await ab.explain(input.subarray(n * per, (n + 1) * per), 1, { targets: targets[n] }));
+      const expectAlone = (got: { relevance: Float32Array; logits: Float32Array; targets: number[]; targetLogits: number[] }, n0: number, label: string) => {
+        const n = got.targets.length;
+        expect(got.targets, label).toEqual(alone.slice(n0, n0 + n).flatMap((a) => a.targets));
+        expect(Array.from(got.targetLogits), label).toEqual(alone.slice(n0, n0 + n).flatMap((a) => a.targetLogits));
+        expect(Array.from(got.logits), label).toEqual(alone.slice(n0, n0 + n).flatMap((a) => Array.from(a.logits)));
+        expect(Array.from(got.relevance), label).toEqual(alone.slice(n0, n0 + n).flatMap((a) => Array.from(a.relevance)));
+      };
+
+      // explain: 6 samples (the forward's most) in chunks of 3, and progress after each.
+      const told: [number, number][] = [];
+      const six = await ab.explain(input.subarray(0, 6 * per), 6, { targets: targets.slice(0, 6), onProgress: (d, t) => told.push([d, t]) });
+      expect(told).toEqual([[3, 6], [6, 6]]);
+      expectAlone(six, 0, 'explain, 6 in chunks');
+      expect(six.relevanceSums).toEqual(alone.slice(0, 6).flatMap((a) => a.relevanceSums));
+      // Over the forward pass's activations of 5: copied out in chunks of 3 and 2.
+      const acts = await fm.forward(input.subarray(per, 6 * per), 5);
       try {
-        await expect(ab.explainActivations(acts, { targets: 'predicted' })).rejects.toThrow(/batch 5 exceeds 3, the largest .* lrp-alpha2beta1/);
+        expectAlone(await ab.explainActivations(acts, { targets: targets.slice(1, 6) }), 1, 'explainActivations, 5');
+        const r = await ab.relevanceOnGpu(acts, { targets: targets.slice(1, 6) });
+        try {
+          expect(r.count).toBe(5 * per);
+          expectAlone({ ...r, relevance: await capped.readF32(r.buffer, 0, r.count, 'test') }, 1, 'relevanceOnGpu, 5');
+        } finally {
+          r.release();
+        }
+        await expect(ab.explainActivations(acts, { targets: [1, 2] })).rejects.toThrow(/2 targets given for a batch of 5/);
       } finally {
         acts.release();
       }
-      const whole = await abFree.explain(input, batch, { targets: 'predicted' });
-      const parts: Float32Array[] = [];
-      for (let n0 = 0; n0 < batch; n0 += ab.maxBatch) {
-        const n = Math.min(ab.maxBatch, batch - n0);
-        parts.push((await ab.explain(input.subarray(n0 * per, (n0 + n) * per), n, { targets: 'predicted' })).relevance);
+      // From the input, past the forward's 6, into one GPU buffer; more than one binding holds is refused.
+      const r = await ab.relevanceOfInput(input, batch, { targets: [...targets] });
+      try {
+        expectAlone({ ...r, relevance: await capped.readF32(r.buffer, 0, r.count, 'test') }, 0, 'relevanceOfInput, 8');
+      } finally {
+        r.release();
       }
-      const joined = new Float32Array(batch * per);
-      let at = 0;
-      for (const p of parts) {
-        joined.set(p, at);
-        at += p.length;
-      }
-      expect(relL2(joined, whole.relevance)).toBeLessThan(1e-6);
+      const most = Math.floor(6 * perSample / (4 * per));
+      await expect(ab.relevanceOfInput(new Float32Array((most + 1) * per), most + 1, { targets: 0 }))
+        .rejects.toThrow(new RegExp(`input relevance of ${most + 1} samples .* at most ${most} samples lie in one GPU buffer`));
+      // The capped explainer gives what an uncapped one gives on the whole batch (the kernels do not mix samples).
+      const whole = await abFree.explain(input, batch, { targets: [...targets] });
+      const all = await ab.explain(input, batch, { targets: [...targets] });
+      expect(relL2(all.relevance, whole.relevance)).toBeLessThan(1e-6);
     } finally {
       abFree.destroy();
       free.destroy();

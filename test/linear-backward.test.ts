@@ -441,6 +441,51 @@ describe('conv backward with explicit tiles (every unrolled block)', () => {
   }
 });
 
+// A layer of at most 4 input channels (an image's 3) and no more columns (inC x KH x KW) than
+// output channels redistributes by columns (a 1x1 GEMM of s into per-position columns, then
+// conv_col2im). Checked against the float64 reference, with the kernels that ran saying which path
+// it was: layers that take it by themselves (pad 0 and 1, stride 1 and 2, batch 3 accumulating),
+// where the transposed path forced on the same layer must agree within float32 rounding, and
+// columns forced on strided, dilated, asymmetrically padded and non-square layers (col2im's
+// index arithmetic).
+describe('the thin-layer redistribution by columns', () => {
+  const own = [
+    conv('conv 3x3 p1, 3 -> 28 channels, 7x9', [3, 7, 9], 28, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1),
+    conv('conv 3x3 s2 asym pads, 3 -> 28 channels', [3, 11, 9], 28, [3, 3], [2, 2], [2, 0, 1, 1], [1, 1], 1),
+    conv('conv 3x3 p0, 3 -> 28 channels, 8x11', [3, 8, 11], 28, [3, 3], [1, 1], [0, 0, 0, 0], [1, 1], 1),
+  ];
+  const forced = [conv3x3Cases[2], conv3x3Cases[7], kernelShapeCases[1]];
+  for (const c of [...own, ...forced]) {
+    const force = forced.includes(c);
+    // Alpha-beta 2/1 (two passes, the second adding), flat (weight 1, factor 1), zbox (bound factors).
+    for (const ri of [4, 6, 8]) {
+      const title = `${c.label}: ${ruleLabel(rulesFor(c.make(new Rng(0)))[ri])}, signed, batch 3, accumulate${force ? ', columns forced' : ''}`;
+      it(title, async () => {
+        const viaColumns: string[] = [];
+        await check(c, ri, 'signed', 3, true, title, { kernels: viaColumns, opts: force ? { redistribution: 'columns' } : {} });
+        expect(viaColumns).toContain('conv_col2im');
+        if (force) return;
+        const viaTransposed: string[] = [];
+        await check(c, ri, 'signed', 3, true, title, { kernels: viaTransposed, opts: { redistribution: 'transposed' } });
+        expect(viaTransposed).not.toContain('conv_col2im');
+        // The same inputs through both paths: equal within float32 rounding.
+        const p = prepare(c, 'signed', 3, title);
+        const rule = rulesFor(p.layer)[ri];
+        const prior = randn(rngFor(`${title} prior`), p.x.length);
+        const run = async (redistribution: 'columns' | 'transposed') => {
+          const op = await create(p.layer, { redistribution })(opContext(shared.ctx, p.layer, rule, c.shape, false, false, true));
+          try {
+            return await runOp(shared.ctx, op, c.shape, p.outShape, { x: p.x, relu: false, z: p.z, relOut: p.relOut, prior, accumulate: true, batch: 3 });
+          } finally {
+            op.destroy();
+          }
+        };
+        expect(relL2(await run('columns'), await run('transposed'))).toBeLessThan(1e-6);
+      });
+    }
+  }
+});
+
 describe('stride phases of the transposed convolution (CPU)', () => {
   it('each input row gets exactly the taps whose offset is a multiple of the stride', () => {
     let checked = 0;

@@ -4,7 +4,7 @@
  * needs Debian's python3-torch and python3-torchvision (or any PyTorch with torchvision) and
  * zennit's source in ../shared/peers/zennit-0.5.1; CI does not run it.
  *
- *   npx tsx bench/peers/compare.ts [--model vgg16] [--batch 1,8] [--composite cmp-alpha2-flat,lrp-z]
+ *   npx tsx bench/peers/compare.ts [--model vgg16|resnet50] [--batch 1,8] [--composite cmp-alpha2-flat,lrp-z]
  *                                  [--threads 2] [--device cpu|cuda] [--repeat 3] [--dir bench/peers/.work]
  *                                  [--python /usr/bin/python3] [--zennit ../shared/peers/zennit-0.5.1]
  *
@@ -12,8 +12,11 @@
  *    state dict and exported to ONNX (with its preprocessing spec) into --dir (once; reused).
  * 2. zennit_bench.py run: PyTorch with --threads threads (CPU) or CUDA times the forward pass and
  *    each composite's attribution (forward + modified backward, relevance back on the host).
- * 3. This process: the ONNX file through webgpu-lrp, timing forward() with the logits read back,
- *    and explain() (forward + relevance pass + input relevance read back): the same work.
+ * 3. This process: the ONNX file through webgpu-lrp (canonized as `lrp` does: a ResNet's export
+ *    has its BatchNorms fused already, zennit merges them with its ResNetCanonizer), timing
+ *    forward() with the logits read back, and explain() (forward + relevance pass + input
+ *    relevance read back): the same work. A batch over what one relevance pass takes (alpha-beta
+ *    on VGG-16 in 128 MiB bindings: 5) runs in chunks inside explain(), as a user's would.
  * Both sides: random inputs, the predicted class seeded with its logit, wall clock, median of
  * --repeat after a warm-up run. The two sides run one after the other, so a machine shared with
  * other work can favour either: rerun on a quiet machine before quoting a ratio.

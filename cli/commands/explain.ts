@@ -190,7 +190,8 @@ export const explainCommand = defineCommand<Args>({
       const per = numel(graph.input.shape);
       const relevance = analyzers.map(() => new Float32Array(inputs.count * per));
       const explained = analyzers.map(() => ({ targets: [] as number[], f0: [] as number[] }));
-      const batch = Math.max(1, Math.min(args.batch ?? 16, Explainer.maxBatchOf(fm, explainers)));
+      // Each explainer splits its relevance pass where its scratch takes fewer samples than the forward.
+      const batch = Math.max(1, Math.min(args.batch ?? 16, fm.maxBatch));
       const col = Math.max(24, ...inputs.names.map((n) => n.length));
       const aw = several ? Math.max(9, ...analyzers.map((a) => a.name.length)) : 0;
       console.log(`${'sample'.padEnd(col)} ${several ? `${'composite'.padEnd(aw)} ` : ''}${'target'.padStart(6)} ${'logit'.padStart(11)} ${'sum of R'.padStart(12)}${labels ? '  class' : ''}`);

@@ -34,6 +34,8 @@ export interface ExplainOptions {
   readonly init?: 'logit' | 'onehot';
   /** Samples per GPU batch (default 16, at most what the model and this composite fit: {@link Explainer.maxBatch}). */
   readonly batchSize?: number;
+  /** Told after each GPU batch: the samples explained so far, of all. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** Options of {@link Explanation.aopc}: region perturbation as `lrp eval --metrics mu,aopc` runs it. */
@@ -140,8 +142,8 @@ export interface GpuTensor {
 }
 
 /**
- * The explanation of one GPU batch with the relevance left on the GPU, for kernels of your own on
- * the same device. Call `release()` when done: until then the buffers stay taken.
+ * The explanation of a batch with the relevance left on the GPU in one buffer, for kernels of
+ * your own on the same device. Call `release()` when done: until then the buffers stay taken.
  */
 export interface GpuExplanation {
   /** N×classes, on the CPU. */
@@ -211,8 +213,8 @@ export class Explainer {
   /**
    * The most samples one GPU batch of this explainer takes on this device: the model's
    * {@link Model.maxBatch}, or fewer where a rule's scratch buffers outgrow one binding
-   * (alpha-beta on VGG-16 in a 128 MiB binding: 5). `explain` splits larger inputs by it;
-   * `explainOnGpu` takes at most this many.
+   * (alpha-beta on VGG-16 in a 128 MiB binding: 5). `explain` splits larger inputs by it, and
+   * so does `explainOnGpu` up to the samples whose relevance one binding holds.
    */
   get maxBatch(): number {
     return this.engine.maxBatch;
@@ -243,8 +245,11 @@ export class Explainer {
   }
 
   /**
-   * Like `explain`, but leaves the relevance on the GPU (one batch of at most `maxBatch`
-   * samples), for further kernels on the same device; `release()` the result when done.
+   * Like `explain`, but leaves the relevance on the GPU, for further kernels on the same device;
+   * `release()` the result when done. An input over `maxBatch` runs in GPU batches whose relevance
+   * is copied into one buffer; that buffer must fit one binding of the device (so that a kernel
+   * can bind it whole: 128 MiB holds 222 samples of 3×224×224), and a larger input is refused with
+   * an error saying how many samples fit: explain it in parts, or use `explain()`.
    */
   async explainOnGpu(input: ModelInput, options: Omit<ExplainOptions, 'batchSize'> = {}): Promise<GpuExplanation> {
     this.check();
@@ -252,30 +257,20 @@ export class Explainer {
     const init = initOf('explainOnGpu', options.init);
     const { forward } = this.model;
     const { data, count } = toBatch(input, this.model);
-    if (count > this.engine.maxBatch) {
-      throw new Error(`explainOnGpu takes one GPU batch, at most ${this.engine.maxBatch} samples for model '${this.model.name}' under ${this.composite} on this device; `
-        + `got ${count}: split the input, or use explain(), which splits it for you`);
-    }
-    const acts = await untilDestroyed('explainOnGpu', destroyedOf([this]), () => forward.forward(data, count));
-    try {
-      const r = await untilDestroyed('explainOnGpu', destroyedOf([this]),
-        () => this.engine.relevanceOnGpu(acts, { targets: targetList(options.target, count), init }));
-      const classes = r.logits.length / count;
-      let released = false;
-      return {
-        logits: { data: r.logits, shape: [count, classes] }, targets: r.targets, targetLogits: r.targetLogits,
-        relevance: { buffer: r.buffer, shape: [count, ...forward.graph.input.shape] },
-        release: () => {
-          if (released) return;
-          released = true;
-          r.release();
-          acts.release();
-        },
-      };
-    } catch (e) {
-      acts.release();
-      throw e;
-    }
+    const r = await untilDestroyed('explainOnGpu', destroyedOf([this]), () => this.engine.relevanceOfInput(data, count, {
+      targets: targetList(options.target, count), init, onProgress: options.onProgress,
+    }));
+    const classes = r.logits.length / count;
+    let released = false;
+    return {
+      logits: { data: r.logits, shape: [count, classes] }, targets: r.targets, targetLogits: r.targetLogits,
+      relevance: { buffer: r.buffer, shape: [count, ...forward.graph.input.shape] },
+      release: () => {
+        if (released) return;
+        released = true;
+        r.release();
+      },
+    };
   }
 
   /** Frees the explainer's kernels and weight layouts (the model stays). */
@@ -310,6 +305,8 @@ export async function explainEach(model: ExplainedModel, explainers: readonly Ex
   const { forward } = model;
   const { data, count, images } = toBatch(input, model);
   const targets = targetList(options.target, count);
+  // Forward batches that every explainer takes whole: the relevance passes then need no copies of
+  // the activations (each explainer would split a larger one itself).
   const batch = batchSize(options.batchSize, lrp.Explainer.maxBatchOf(forward, engines));
   const per = numel(forward.graph.input.shape);
   const classes = numel(valueInfo(forward.graph, forward.graph.output).shape);
@@ -335,6 +332,7 @@ export async function explainEach(model: ExplainedModel, explainers: readonly Ex
     } finally {
       acts.release();
     }
+    options.onProgress?.(n0 + n, count);
   }
   return out.map((o) => Explanation.of(
     { data: o.logits, shape: [count, classes] }, o.targets, o.targetLogits,

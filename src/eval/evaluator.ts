@@ -28,10 +28,9 @@
  * the class logits come back. The random order's curves are measured once per pair, with the first
  * analyzer's record, which keeps them. The clean logits f(x_0) come from the batch's forward pass.
  */
-import type { GpuContext } from '../gpu/context.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
-import { Activations, type ForwardModel } from '../forward/model.ts';
-import type { TensorRef } from '../forward/tensor.ts';
+import type { ForwardModel } from '../forward/model.ts';
+import { selectSamples } from '../forward/select.ts';
 import { Explainer, type Init, type LayerRules } from '../lrp/explainer.ts';
 import { nonFiniteRelevanceError } from '../lrp/finite.ts';
 import { pairRecord } from './aggregate.ts';
@@ -112,7 +111,9 @@ export class Evaluator {
     try {
       for (const a of analyzers) built.push({ name: a.name, explainer: await Explainer.create(forward, a.composite) });
       const sums = await MaskedSums.create(forward.ctx, forward.graph.input.shape);
-      const rb = Math.max(1, Math.min(Math.floor(opts.relevanceBatch), Explainer.maxBatchOf(forward, built.map((b) => b.explainer))));
+      // The expanded activations must fit the forward's bindings; an analyzer whose scratch takes
+      // fewer samples splits the pass itself (Explainer.relevanceOnGpu).
+      const rb = Math.max(1, Math.min(Math.floor(opts.relevanceBatch), forward.maxBatch));
       // Perturbed inputs go through the forward pass at least PERTURB_BATCH at a time where the model fits
       // them: small models' passes cost mostly their fixed overhead.
       const rp = opts.aopc ? await RegionPerturbation.create(forward, opts.aopc, { batch: Math.max(rb, PERTURB_BATCH) }) : null;
@@ -200,7 +201,7 @@ export class Evaluator {
             addTime(times, 'aopc', now() - t);
           }
           t = now();
-          const expanded = await expandActivations(fm.ctx, acts, chunk.map((w) => w.sample - n0));
+          const expanded = await selectSamples(fm.ctx, acts, chunk.map((w) => w.sample - n0));
           addTime(times, 'expand', now() - t);
           try {
             for (const a of this.analyzers) {
@@ -279,46 +280,4 @@ export function aopcRecord(f0: number, c: PerturbCurves, random: PerturbCurves |
     f0: f, morf: curve(c.morf), lerf: curve(c.lerf),
     ...(random ? { random: { morf: curve(random.morf), lerf: curve(random.lerf) } } : {}),
   };
-}
-
-/**
- * The activations of a batch replicated to `sampleOf.length` samples, sample k taking those of
- * `sampleOf[k]`: every stored value is copied on the GPU, runs of consecutive samples in one copy.
- * Returns `acts` itself when `sampleOf` is 0, 1, ..., batch-1 (release only what differs from it).
- */
-export async function expandActivations(ctx: GpuContext, acts: Activations, sampleOf: readonly number[]): Promise<Activations> {
-  if (sampleOf.length === acts.batch && sampleOf.every((s, k) => s === k)) return acts;
-  for (const s of sampleOf) if (!Number.isInteger(s) || s < 0 || s >= acts.batch) throw new Error(`sample ${s} is not in the batch of ${acts.batch}`);
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const copies = new Map<GPUBuffer, GPUBuffer>();
-  const owned: GPUBuffer[] = [];
-  const values = new Map<string, TensorRef>();
-  // Runs [dst, src, length] of consecutive samples.
-  const runs: [number, number, number][] = [];
-  for (let k = 0; k < sampleOf.length; k++) {
-    const last = runs[runs.length - 1];
-    if (last && last[1] + last[2] === sampleOf[k] && last[0] + last[2] === k) last[2]++;
-    else runs.push([k, sampleOf[k], 1]);
-  }
-  try {
-    await ctx.guard(`replicating the activations of ${acts.batch} images for ${sampleOf.length} pairs`, () => {
-      const enc = ctx.device.createCommandEncoder({ label: 'replicate activations' });
-      for (const [name, ref] of acts.values) {
-        let dst = copies.get(ref.buffer);
-        if (!dst) {
-          const bytes = 4 * numel(ref.shape);
-          dst = ctx.pool.acquire(bytes * sampleOf.length, usage, `${name} (per pair)`);
-          owned.push(dst);
-          copies.set(ref.buffer, dst);
-          for (const [d, s, n] of runs) enc.copyBufferToBuffer(ref.buffer, s * bytes, dst, d * bytes, n * bytes);
-        }
-        values.set(name, { buffer: dst, shape: ref.shape, relu: ref.relu });
-      }
-      ctx.device.queue.submit([enc.finish()]);
-    });
-  } catch (e) {
-    for (const b of owned) ctx.pool.release(b);
-    throw e;
-  }
-  return new Activations(ctx, acts.graph, sampleOf.length, values, null, () => owned.forEach((b) => ctx.pool.release(b)));
 }

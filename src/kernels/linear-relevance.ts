@@ -74,6 +74,19 @@ export const convTransposeSum = defineKernel({
   overrides: { WG: 'u32' },
 });
 
+export const convCol2im = defineKernel({
+  shader: 'relevance/conv_col2im.wgsl',
+  uniforms: {
+    total: 'u32', inC: 'u32', inH: 'u32', inW: 'u32',
+    outH: 'u32', outW: 'u32', KH: 'u32', KW: 'u32',
+    strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
+    dilH: 'u32', dilW: 'u32', reluIn: 'u32', out: 'u32',
+    accumulate: 'u32',
+  },
+  bindings: { p: 'uniform', cols: 'read', x: 'read', bounds: 'read', r: 'read_write' },
+  overrides: { WG: 'u32' },
+});
+
 export const denseStab = defineKernel({
   shader: 'relevance/dense_stab.wgsl',
   uniforms: {

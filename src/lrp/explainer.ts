@@ -2,6 +2,13 @@
  * The backward executor: one relevance pass over a batch, each layer through the kernels of the
  * rule its composite assigned. The per-layer plan (which kernels, which pipelines, which
  * re-laid-out weights) is built once per (model, composite) and reused for every batch.
+ *
+ * A batch larger than `maxBatch` (a rule's scratch outgrows one binding) runs as consecutive
+ * chunks of at most `maxBatch` samples, as even as they come, and the results are concatenated:
+ * the same values as explaining each chunk alone (the kernels do not mix samples). `explain`
+ * runs the forward pass per chunk; the passes over activations copy each chunk's activations out
+ * (forward/select.ts) and, on the GPU, copy each chunk's input relevance into one buffer, which
+ * fits a binding because the activations it came from did.
  */
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
@@ -11,6 +18,7 @@ import { numel, valueInfo } from '../graph/ir.ts';
 import { graphKind } from '../graph/kinds.ts';
 import { firstNonFinite, nonFiniteForwardError } from '../forward/finite.ts';
 import type { Activations, ForwardModel } from '../forward/model.ts';
+import { selectSamples } from '../forward/select.ts';
 import type { TensorRef } from '../forward/tensor.ts';
 import type { BackwardIO, BackwardOp } from './backward-op.ts';
 import { createAdd, createTimesInput, type AddKernel, type TimesInputKernel } from './ops/elementwise.ts';
@@ -21,7 +29,8 @@ import { ruleLabel } from './rule-spec.ts';
 export { ruleLabel };
 
 export type Init = 'logit' | 'onehot';
-export type Target = number | 'predicted';
+import { targetsOf, type Target } from './targets.ts';
+export { targetsOf, type Target };
 
 /** The composite as the executor needs it: a rule per layer name, or a gradient method. */
 export interface LayerRules {
@@ -35,6 +44,8 @@ export interface ExplainOptions {
   targets: readonly Target[] | Target;
   init?: Init;
   profile?: boolean;
+  /** Told after each GPU batch: samples done so far of the whole batch. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface Explanation {
@@ -194,21 +205,58 @@ export class Explainer {
     });
   }
 
-  async explain(input: Float32Array, batch: number, opts: ExplainOptions): Promise<Explanation> {
-    const acts = await this.forward.forward(input, batch);
-    try {
-      return await this.explainActivations(acts, opts);
-    } finally {
-      acts.release();
-    }
+  /** Consecutive sample ranges [first, count] of at most `maxBatch` samples covering `batch`. */
+  chunks(batch: number): [number, number][] {
+    return chunksOf(batch, this.maxBatch);
   }
 
-  /** The relevance pass over a batch whose forward pass has run (one forward can serve many composites). */
+  /** The forward and relevance passes over `batch` samples, in chunks of at most `maxBatch`. */
+  async explain(input: Float32Array, batch: number, opts: ExplainOptions): Promise<Explanation> {
+    const per = numel(this.graph.input.shape);
+    if (Number.isInteger(batch) && batch >= 1 && input.length !== batch * per) {
+      throw new Error(`${this.graph.name}: input has ${input.length} values, expected ${batch}×${this.graph.input.shape.join('×')} = ${batch * per}`);
+    }
+    checkTargetCount(opts.targets, batch);
+    const parts: Explanation[] = [];
+    const ranges = Number.isInteger(batch) && batch >= 1 ? this.chunks(batch) : [[0, batch] as [number, number]];
+    for (const [n0, n] of ranges) {
+      const acts = await this.forward.forward(input.subarray(n0 * per, (n0 + n) * per), n);
+      try {
+        const mine = { ...opts, targets: targetsOf(opts.targets, n0, n, batch) };
+        parts.push(await this.explainOnce(acts, mine, () => nonFiniteRelevanceError(this, acts, mine, '', n0)));
+      } finally {
+        acts.release();
+      }
+      opts.onProgress?.(n0 + n, batch);
+    }
+    return joinExplanations(parts);
+  }
+
+  /**
+   * The relevance pass over a batch whose forward pass has run (one forward can serve many
+   * composites); a batch over `maxBatch` runs in chunks.
+   */
   async explainActivations(acts: Activations, opts: ExplainOptions): Promise<Explanation> {
-    const r = await this.relevanceOnGpu(acts, opts);
+    checkTargetCount(opts.targets, acts.batch);
+    const parts: Explanation[] = [];
+    for (const [n0, n] of this.chunks(acts.batch)) {
+      const sub = await selectSamples(this.ctx, acts, range(n0, n));
+      try {
+        parts.push(await this.explainOnce(sub, { ...opts, targets: targetsOf(opts.targets, n0, n, acts.batch) }, () => nonFiniteRelevanceError(this, acts, opts)));
+      } finally {
+        if (sub !== acts) sub.release();
+      }
+      opts.onProgress?.(n0 + n, acts.batch);
+    }
+    return joinExplanations(parts);
+  }
+
+  /** One relevance pass read back; `diagnose` names the layer if it is not finite. */
+  private async explainOnce(acts: Activations, opts: ExplainOptions, diagnose: () => Promise<Error>): Promise<Explanation> {
+    const r = await this.relevanceOnce(acts, opts);
     try {
       const relevance = await this.ctx.readF32(r.buffer, 0, r.count, 'reading the input relevance');
-      if (firstNonFinite(relevance) >= 0) throw await nonFiniteRelevanceError(this, acts, opts);
+      if (firstNonFinite(relevance) >= 0) throw await diagnose();
       const per = numel(this.graph.input.shape);
       const relevanceSums = r.targets.map((_, n) => {
         let s = 0;
@@ -222,15 +270,110 @@ export class Explainer {
   }
 
   /**
-   * The relevance pass, leaving the input relevance on the GPU (N × input shape, float32) for
-   * kernels that reduce it there (the evaluation metrics); release() returns its buffers.
+   * The relevance pass, leaving the input relevance on the GPU (N × input shape, float32, one
+   * buffer) for kernels that reduce it there (the evaluation metrics); release() returns its
+   * buffers. A batch over `maxBatch` runs in chunks whose relevance is copied into one buffer;
+   * its `perValue` is then empty (lrp/finite.ts diagnoses per chunk).
    */
   async relevanceOnGpu(acts: Activations, opts: ExplainOptions): Promise<GpuRelevance> {
+    if (acts.batch <= this.maxBatch) {
+      const r = await this.relevanceOnce(acts, opts);
+      opts.onProgress?.(acts.batch, acts.batch);
+      return r;
+    }
+    return this.joined(acts.batch, opts, async (n0, n, mine) => {
+      const sub = await selectSamples(this.ctx, acts, range(n0, n));
+      try {
+        return await this.relevanceOnce(sub, mine);
+      } finally {
+        sub.release();
+      }
+    });
+  }
+
+  /**
+   * The forward and relevance passes over `batch` samples of `input`, the input relevance left on
+   * the GPU in one buffer: the forward pass runs per chunk of at most `maxBatch`, each chunk's
+   * relevance copied into the one buffer. That buffer must fit one binding (so that a kernel can
+   * bind it whole): a batch whose input relevance is larger is refused, naming how many fit.
+   */
+  async relevanceOfInput(input: Float32Array, batch: number, opts: ExplainOptions): Promise<GpuRelevance> {
+    const { ctx, graph } = this;
+    const per = numel(graph.input.shape);
+    if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`${graph.name}: batch must be a positive whole number, not ${batch}`);
+    if (input.length !== batch * per) {
+      throw new Error(`${graph.name}: input has ${input.length} values, expected ${batch}×${graph.input.shape.join('×')} = ${batch * per}`);
+    }
+    const most = Math.floor(ctx.maxBinding / (4 * per));
+    if (batch > most) {
+      throw new Error(`${graph.name}: the input relevance of ${batch} samples (${4 * batch * per} bytes) exceeds one ${ctx.maxBinding}-byte binding of this adapter; `
+        + `at most ${most} samples lie in one GPU buffer here: explain the rest in another call, or read the relevance back (explain)`);
+    }
+    checkTargetCount(opts.targets, batch);
+    const run = async (n0: number, n: number, mine: ExplainOptions) => {
+      const acts = await this.forward.forward(input.subarray(n0 * per, (n0 + n) * per), n);
+      try {
+        const r = await this.relevanceOnce(acts, mine);
+        return { ...r, release: () => { r.release(); acts.release(); } };
+      } catch (e) {
+        acts.release();
+        throw e;
+      }
+    };
+    if (batch <= this.maxBatch) {
+      const r = await run(0, batch, opts);
+      opts.onProgress?.(batch, batch);
+      return r;
+    }
+    return this.joined(batch, opts, run);
+  }
+
+  /** Runs `pass` over the chunks of `batch` and copies each chunk's input relevance into one buffer. */
+  private async joined(batch: number, opts: ExplainOptions, pass: (n0: number, n: number, opts: ExplainOptions) => Promise<GpuRelevance>): Promise<GpuRelevance> {
+    const { ctx, graph } = this;
+    checkTargetCount(opts.targets, batch);
+    const per = numel(graph.input.shape);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const out = ctx.pool.acquire(4 * batch * per, usage, 'input relevance (chunks joined)');
+    const parts: GpuRelevance[] = [];
+    try {
+      for (const [n0, n] of this.chunks(batch)) {
+        const r = await pass(n0, n, { ...opts, targets: targetsOf(opts.targets, n0, n, batch) });
+        try {
+          await ctx.guard(`joining the input relevance of samples ${n0} to ${n0 + n - 1} of ${batch}`, () => {
+            const enc = ctx.device.createCommandEncoder({ label: 'join input relevance' });
+            enc.copyBufferToBuffer(r.buffer, 0, out, 4 * n0 * per, 4 * n * per);
+            ctx.device.queue.submit([enc.finish()]);
+          });
+          parts.push(r);
+        } finally {
+          r.release();
+        }
+        opts.onProgress?.(n0 + n, batch);
+      }
+    } catch (e) {
+      ctx.pool.release(out);
+      throw e;
+    }
+    let released = false;
+    return {
+      buffer: out, count: batch * per, logits: concatF32(parts.map((p) => p.logits)),
+      targets: parts.flatMap((p) => p.targets), targetLogits: parts.flatMap((p) => p.targetLogits),
+      timings: parts.every((p) => p.timings) ? parts.flatMap((p) => p.timings!) : null, perValue: new Map(),
+      release: () => {
+        if (!released) ctx.pool.release(out);
+        released = true;
+      },
+    };
+  }
+
+  /** One relevance pass of at most `maxBatch` samples. */
+  private async relevanceOnce(acts: Activations, opts: ExplainOptions): Promise<GpuRelevance> {
     const { ctx, graph } = this;
     const batch = acts.batch;
     if (batch > this.maxBatch) {
       throw new Error(`${graph.name}: batch ${batch} exceeds ${this.maxBatch}, the largest whose relevance pass under ${this.composite.name} `
-        + `fits this adapter's ${ctx.maxBinding}-byte bindings; split it (Explainer.maxBatchOf)`);
+        + `fits this adapter's ${ctx.maxBinding}-byte bindings (internal: relevanceOnGpu splits larger batches)`);
     }
     const logits = await acts.read(graph.output);
     if (firstNonFinite(logits) >= 0) throw await nonFiniteForwardError(acts);
@@ -312,6 +455,50 @@ export class Explainer {
     this.add.destroy();
     this.timesInput?.destroy();
   }
+}
+
+/** Consecutive sample ranges [first, count] of at most `max` covering `batch`, as even as they come (8 under a cap of 5: 4 + 4). */
+export function chunksOf(batch: number, max: number): [number, number][] {
+  const k = Math.ceil(batch / max);
+  const size = Math.ceil(batch / k);
+  const out: [number, number][] = [];
+  for (let n0 = 0; n0 < batch; n0 += size) out.push([n0, Math.min(size, batch - n0)]);
+  return out;
+}
+
+function checkTargetCount(targets: readonly Target[] | Target, batch: number): void {
+  const list = Array.isArray(targets) ? targets : [targets];
+  if (list.length !== 1 && list.length !== batch) {
+    throw new Error(`${list.length} targets given for a batch of ${batch} (give one per sample, or one for all)`);
+  }
+}
+
+function range(n0: number, n: number): number[] {
+  return Array.from({ length: n }, (_, k) => n0 + k);
+}
+
+function concatF32(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function joinExplanations(parts: readonly Explanation[]): Explanation {
+  if (parts.length === 1) return parts[0];
+  return {
+    batch: parts.reduce((s, p) => s + p.batch, 0),
+    logits: concatF32(parts.map((p) => p.logits)),
+    targets: parts.flatMap((p) => p.targets),
+    targetLogits: parts.flatMap((p) => p.targetLogits),
+    relevance: concatF32(parts.map((p) => p.relevance)),
+    relevanceSums: parts.flatMap((p) => p.relevanceSums),
+    timings: parts.every((p) => p.timings) ? parts.flatMap((p) => p.timings!) : null,
+  };
 }
 
 function resolveTargets(targets: readonly Target[] | Target, logits: Float32Array, batch: number, classes: number): number[] {

@@ -137,9 +137,9 @@ export async function writeGallery(o: GalleryOptions): Promise<string> {
     const explainers: Explainer[] = [];
     try {
       for (const a of o.analyzers) explainers.push(await Explainer.create(fm, a.composite));
-      const maxBatch = Explainer.maxBatchOf(fm, explainers);
-      for (let n0 = 0; n0 < samples.length; n0 += maxBatch) {
-        const n = Math.min(maxBatch, samples.length - n0);
+      // The forward pass takes at most fm.maxBatch; each explainer splits its relevance pass further where its scratch needs.
+      for (let n0 = 0; n0 < samples.length; n0 += fm.maxBatch) {
+        const n = Math.min(fm.maxBatch, samples.length - n0);
         const acts = await fm.forward(input.subarray(n0 * per, (n0 + n) * per), n);
         try {
           for (let k = 0; k < o.analyzers.length; k++) {
