@@ -14,7 +14,7 @@ import { readImage } from '../../src/node/image-decode.ts';
 import { loadInputs } from '../../src/node/inputs.ts';
 import { loadModel } from '../../src/node/model-file.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
-import { writeFileAtomic } from '../../src/node/eval/files.ts';
+import { writeFileAtomic } from '../../src/node/atomic-write.ts';
 import { checkFolderWritable, checkOutputPlan, uniqueStems, type PlanInput, type PlannedOutput } from '../../src/node/output-plan.ts';
 import { writePng } from '../../src/node/png.ts';
 import { className, labelsFor, profileTable, Stages } from '../common.ts';

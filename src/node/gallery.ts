@@ -15,7 +15,7 @@ import { sourceRect, transformBox } from '../preprocess/geometry.ts';
 import { preprocessImage, resampleRect, type RgbaImage } from '../preprocess/image.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import { Rng } from '../synth/rng.ts';
-import type { AnalyzerSpec } from './eval/setup.ts';
+import type { AnalyzerSpec } from './eval/analyzer.ts';
 import type { NodeGpu } from './gpu.ts';
 import { readImage } from './image-decode.ts';
 import { writeFileNamed } from './file-errors.ts';

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import type { PairRecord, Skip } from '../../eval/types.ts';
 import { aopcCsv, aopcSvg } from '../../eval/aopc-report.ts';
 import { curveCsv, curveSvg, reportMarkdown, type EvalReport, type EvalSettings, type Shard } from '../../eval/report.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import { fileError } from '../file-errors.ts';
 import type { RunIdentity } from './identity.ts';
 
@@ -139,29 +140,6 @@ export function readSkips(dir: string, opts: { repair?: boolean } = {}): { skips
   return { skips: items, torn };
 }
 
-/** Writes a whole file through a temporary file and rename; on failure the temporary file is removed. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // not created, or renamed already
-    }
-    throw fileError(path, 'write', e);
-  }
-}
 
 export function readRunFile(dir: string): RunFile | null {
   const path = join(dir, RUN_FILE);

@@ -28,7 +28,7 @@ import type { AopcSettings } from '../../eval/region-perturbation.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
 import type { Dataset } from '../datasets/index.ts';
 import { PACKAGE_VERSION } from '../package-root.ts';
-import type { AnalyzerSpec } from './setup.ts';
+import type { AnalyzerSpec } from './analyzer.ts';
 
 export const TOOL_NAME = 'webgpu-lrp';
 

@@ -19,8 +19,9 @@ import { join, resolve } from 'node:path';
 import { sortRecords } from '../../eval/aggregate.ts';
 import { buildReport, compareSkips, normalSkip, skipKey, type EvalReport, type Timing } from '../../eval/report.ts';
 import type { PairRecord, Skip } from '../../eval/types.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import {
-  fileError, PAIRS_FILE, readRecords, readRunFile, readSkips, REPORT_JSON, RUN_FILE, RUN_FORMAT, SKIPS_FILE, writeFileAtomic, writeJsonl,
+  fileError, PAIRS_FILE, readRecords, readRunFile, readSkips, REPORT_JSON, RUN_FILE, RUN_FORMAT, SKIPS_FILE, writeJsonl,
   writeReportFiles, type RunFile,
 } from './files.ts';
 import { compareIdentity, mismatchText } from './identity.ts';

@@ -61,8 +61,9 @@ import { prepareSamples } from '../prepare/index.ts';
 import type { Dataset } from '../datasets/index.ts';
 import {
   fileError, JsonlAppender, nonEmpty, PAIRS_FILE, readRecords, readRunFile, readSkips, REPORT_JSON, RUN_FILE, RUN_FORMAT, SKIPS_FILE,
-  writeFileAtomic, writeReportFiles, type RunFile,
+  writeReportFiles, type RunFile,
 } from './files.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import {
   compareIdentity, compositeIdentity, datasetIdentity, hashFile, mismatchText, modelIdentity, TOOL_NAME, TOOL_VERSION, type RunIdentity,
 } from './identity.ts';

@@ -23,7 +23,7 @@ import { toolVersion } from '../version.ts';
 import { loadInputs } from '../inputs.ts';
 import { loadModel, type LoadedModel } from '../model-file.ts';
 import { prepareSamples } from '../prepare/index.ts';
-import { writeFileAtomic } from './files.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import { Progress } from './progress.ts';
 import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems, type AnalyzerOptions } from './setup.ts';
 import { checkWhole } from './validate.ts';

@@ -15,6 +15,8 @@ import { readPatterns } from '../patterns/files.ts';
 import { channelCount, type PreprocessSpec } from '../../preprocess/spec.ts';
 import { openDataset, type Dataset } from '../datasets/index.ts';
 import { loadModel, type LoadedModel } from '../model-file.ts';
+import type { AnalyzerSpec } from './analyzer.ts';
+export type { AnalyzerSpec } from './analyzer.ts';
 
 /**
  * `--composite` values: each a comma-separated list of preset names or composite .json files, or
@@ -31,13 +33,6 @@ export function splitCompositeArgs(args: readonly string[]): string[] {
   return out;
 }
 
-export interface AnalyzerSpec {
-  /** The name records and the report use. */
-  readonly name: string;
-  /** The --composite value it came from. */
-  readonly arg: string;
-  readonly composite: ResolvedComposite;
-}
 
 /** What loadAnalyzers carries to every composite: --epsilon, --flat-layers, --classifier-layers, --patterns. */
 export interface AnalyzerOptions extends Omit<ResolveOptions, 'preprocess' | 'patterns'> {

@@ -13,7 +13,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipKey } from '../../eval/report.ts';
 import type { PairRecord, Skip } from '../../eval/types.ts';
-import { fileError, PAIRS_FILE, SKIPS_FILE, writeFileAtomic, writeJsonl } from './files.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
+import { fileError, PAIRS_FILE, SKIPS_FILE, writeJsonl } from './files.ts';
 import { hashFile } from './identity.ts';
 
 export const FINISHED_FILE = 'finished.json';

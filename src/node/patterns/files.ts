@@ -25,7 +25,7 @@ import { encodeNpy, npyToFloat32, parseNpy } from '../../io/npy.ts';
 import { bindPatterns, toSourceLayout, sourceWeightShape, type PatternEntry, type PatternSet } from '../../patterns/pattern-set.ts';
 import type { StatsSnapshot } from '../../patterns/statistics.ts';
 import type { PreprocessSpec } from '../../preprocess/spec.ts';
-import { writeFileAtomic } from '../eval/files.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import { openRegularFile, readRegularFile, resolveInside } from '../contained-path.ts';
 import { fileError } from '../file-errors.ts';
 import type { StatisticsIdentity } from './identity.ts';
