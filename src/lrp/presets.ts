@@ -9,9 +9,11 @@
  * - zbox bounds from the model's preprocessing (`epsilon-gamma-box`): the input range of pixel
  *   values 0..255, `low[c] = (0 * scale - mean[c]) / std[c]`, `high[c] = (255 * scale - mean[c]) / std[c]`.
  *
- * Type-only imports from composite.ts, so the two modules do not load each other in a cycle.
+ * The spec types come from composite/spec.ts, which loads neither this module nor the parser: the
+ * parser (composite/parse.ts) loads this module, never the other way round.
  */
-import type { CompositeEntry, CompositeSpec, EntryRule, Selector } from './composite.ts';
+import { formatNumber } from './composite/format.ts';
+import type { CompositeEntry, CompositeSpec, EntryRule, Selector } from './composite/spec.ts';
 import type { Method } from './rule-spec.ts';
 import { DEFAULT_STABILIZER } from './rule-spec.ts';
 
@@ -89,7 +91,7 @@ function paramText(rule: EntryRule): Record<string, unknown> {
   switch (rule.rule) {
     case 'epsilon':
       return {
-        epsilon: typeof rule.epsilon === 'number' ? rule.epsilon : `--epsilon (default ${fmt(rule.epsilon.default)})`,
+        epsilon: typeof rule.epsilon === 'number' ? rule.epsilon : `--epsilon (default ${formatNumber(rule.epsilon.default)})`,
       };
     case 'zbox':
       return rule.bounds === 'preprocess' ? { low: 'from the preprocessing', high: 'from the preprocessing' } : { ...rule.bounds };
@@ -100,15 +102,12 @@ function paramText(rule: EntryRule): Record<string, unknown> {
   }
 }
 
-/** 1e-6 rather than 0.000001 (the same as composite.ts's formatNumber, which this module cannot load). */
-const fmt = (v: number): string => (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : String(v));
-
 function describeRule(rule: EntryRule): string {
   switch (rule.rule) {
     case 'epsilon':
       return typeof rule.epsilon === 'number'
-        ? `epsilon ${fmt(rule.epsilon)}`
-        : `epsilon (--epsilon, default ${fmt(rule.epsilon.default)})`;
+        ? `epsilon ${formatNumber(rule.epsilon)}`
+        : `epsilon (--epsilon, default ${formatNumber(rule.epsilon.default)})`;
     case 'alpha-beta':
       return `alpha-beta ${rule.alpha}, ${rule.beta}`;
     case 'gamma':
