@@ -21,7 +21,7 @@
  */
 import type { PairRecord } from './types.ts';
 import type { PairSums } from './masked-sums.ts';
-import { clusterInterval, DEFAULT_BOOTSTRAP, type BootstrapSettings, type MeanInterval } from './stats.ts';
+import { ClusterList, clusterInterval, DEFAULT_BOOTSTRAP, type BootstrapSettings, type MeanInterval } from './stats.ts';
 
 export const BINS = 100;
 export const BASELINE = 'Baseline';
@@ -209,23 +209,6 @@ export interface Uncertainty {
   readonly rows: ReadonlyMap<string, Readonly<Record<Metric, MeanInterval>>>;
   /** Per analyzer, per curve bin: the 95 % interval of the bin's mean mu (null where fewer than two images). */
   readonly bands: ReadonlyMap<string, { readonly lo: (number | null)[]; readonly hi: (number | null)[] }>;
-}
-
-/** Per-image sums of one statistic, built from records in image order. */
-class ClusterList {
-  readonly sums: number[] = [];
-  readonly counts: number[] = [];
-  private last = -1;
-
-  add(image: number, v: number): void {
-    if (image !== this.last) {
-      this.sums.push(0);
-      this.counts.push(0);
-      this.last = image;
-    }
-    this.sums[this.sums.length - 1] += v;
-    this.counts[this.counts.length - 1]++;
-  }
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import { sortRecords, Sum } from './aggregate.ts';
 import { aopc, type AopcSettings } from './region-perturbation.ts';
-import { clusterInterval, DEFAULT_BOOTSTRAP, type BootstrapSettings, type MeanInterval } from './stats.ts';
+import { ClusterList, clusterInterval, DEFAULT_BOOTSTRAP, type BootstrapSettings, type MeanInterval } from './stats.ts';
 import type { PairRecord } from './types.ts';
 import { linePlotSvg, type Series } from './plot.ts';
 
@@ -45,22 +45,6 @@ export interface AopcRow {
 /** Per analyzer in the run's order, then `random`. */
 export type AopcTable = Readonly<Record<string, AopcRow>>;
 
-class Clusters {
-  readonly sums: number[] = [];
-  readonly counts: number[] = [];
-  private last = -1;
-
-  add(image: number, v: number): void {
-    if (image !== this.last) {
-      this.sums.push(0);
-      this.counts.push(0);
-      this.last = image;
-    }
-    this.sums[this.sums.length - 1] += v;
-    this.counts[this.counts.length - 1]++;
-  }
-}
-
 const stat = (m: MeanInterval): AopcStat => ({ mean: m.mean, stderr: m.se, ci95: m.ci95, pairs: m.pairs, images: m.images });
 
 function checkCurve(curve: readonly number[] | undefined, steps: number, what: string): readonly number[] {
@@ -76,7 +60,7 @@ export function aopcTable(records: readonly PairRecord[], analyzers: readonly st
   const L = settings.steps;
   const names = [...analyzers, RANDOM_ROW];
   const acc = new Map(names.map((n) => [n, {
-    morf: new Clusters(), lerf: new Clusters(), abpc: new Clusters(),
+    morf: new ClusterList(), lerf: new ClusterList(), abpc: new ClusterList(),
     curveM: Array.from({ length: L + 1 }, () => new Sum()), curveL: Array.from({ length: L + 1 }, () => new Sum()),
   }]));
   const take = (name: string, image: number, morf: readonly number[], lerf: readonly number[]) => {

@@ -44,6 +44,23 @@ export interface Clusters {
   readonly counts: readonly number[];
 }
 
+/** Clusters built from values that arrive in image order (records sorted by image). */
+export class ClusterList implements Clusters {
+  readonly sums: number[] = [];
+  readonly counts: number[] = [];
+  private last = -1;
+
+  add(image: number, v: number): void {
+    if (image !== this.last) {
+      this.sums.push(0);
+      this.counts.push(0);
+      this.last = image;
+    }
+    this.sums[this.sums.length - 1] += v;
+    this.counts[this.counts.length - 1]++;
+  }
+}
+
 /** 32-bit FNV-1a of a string, for per-statistic seeds. */
 export function hashString(s: string): number {
   let h = 0x811c9dc5;
