@@ -4,8 +4,9 @@
 // options are validated the same way everywhere; unknown options are named with a suggestion;
 // each command's help has two examples. Plus the pieces: --target parsing with class names, and
 // unique output names for inputs that share a file name.
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { COMMANDS, runCli } from '../cli/app.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../cli/app.ts';
+import { BASE_LINES, parseCli } from './helpers/cli.ts';
 import { editDistance, parseTargets, suggest, UsageError } from '../cli/options.ts';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,41 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { loadInputs, uniqueNames } from '../src/node/inputs.ts';
 import { loadModel } from '../src/node/model-file.ts';
 
-interface Parsed { code: number; command: string | null; args: Record<string, unknown>; stderr: string }
-
-async function parse(argv: string[]): Promise<Parsed> {
-  const errors: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => {
-    errors.push(a.map(String).join(' '));
-  });
-  let command: string | null = null;
-  let args: Record<string, unknown> = {};
-  try {
-    const code = await runCli(argv, { dryRun: (c, a) => { command = c; args = a; } });
-    return { code, command, args, stderr: errors.join('\n') };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const parse = parseCli;
 
 afterEach(() => {
   process.exitCode = undefined;
 });
 
-/** The minimal arguments each command needs, so that the rest of a line is what is tested. */
-const BASE: Record<string, string[]> = {
-  inspect: ['inspect', '--model', 'm.onnx'],
-  predict: ['predict', '--model', 'm.onnx', '--input', 'a.jpg'],
-  explain: ['explain', '--model', 'm.onnx', '--input', 'a.jpg'],
-  eval: ['eval', '--model', 'm.onnx', '--dataset', 'voc:d'],
-  occlusion: ['occlusion', '--model', 'm.onnx', '--dataset', 'voc:d'],
-  merge: ['merge', 'a', 'b', '--out', 'c'],
-  synth: ['synth', '--out', 'd'],
-  patterns: ['patterns', '--model', 'm.onnx', '--input', 's.npy', '--out', 'p'],
-  demo: ['demo'],
-  web: ['web'],
-  sanity: ['sanity', '--model', 'm.onnx', '--input', 'a.jpg'],
-};
+const BASE: Record<string, readonly string[]> = BASE_LINES;
 const MODEL_COMMANDS = ['inspect', 'predict', 'explain', 'eval', 'occlusion', 'patterns', 'sanity'];
 const COMPOSITE_COMMANDS = ['explain', 'eval', 'sanity'];
 const BATCH_COMMANDS = ['predict', 'explain', 'eval', 'occlusion', 'patterns', 'demo', 'sanity'];

@@ -3,44 +3,17 @@
 // command that is not a list (--input, --composite, merge's folders); a string option given '' is
 // refused instead of being taken for "not given" (--relevance-out '' used to write nothing and
 // say nothing). Both before any work: the command's handler is never reached.
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { COMMANDS, runCli } from '../../cli/app.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../cli/app.ts';
+import { BASE_LINES, parseCli } from '../helpers/cli.ts';
 
-interface Parsed { code: number; ran: boolean; args: Record<string, unknown>; stderr: string }
-
-async function parse(argv: string[]): Promise<Parsed> {
-  const errors: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => {
-    errors.push(a.map(String).join(' '));
-  });
-  let ran = false;
-  let args: Record<string, unknown> = {};
-  try {
-    const code = await runCli(argv, { dryRun: (_c, a) => { ran = true; args = a; } });
-    return { code, ran, args, stderr: errors.join('\n') };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const parse = parseCli;
 
 afterEach(() => {
   process.exitCode = undefined;
 });
 
-/** The minimal line of each command, so that what is added is what is tested. */
-const BASE: Record<string, string[]> = {
-  inspect: ['inspect', '--model', 'm.onnx'],
-  predict: ['predict', '--model', 'm.onnx', '--input', 'a.jpg'],
-  explain: ['explain', '--model', 'm.onnx', '--input', 'a.jpg'],
-  eval: ['eval', '--model', 'm.onnx', '--dataset', 'voc:d'],
-  occlusion: ['occlusion', '--model', 'm.onnx', '--dataset', 'voc:d'],
-  merge: ['merge', 'a', 'b', '--out', 'c'],
-  synth: ['synth', '--out', 'd'],
-  patterns: ['patterns', '--model', 'm.onnx', '--input', 's.npy', '--out', 'p'],
-  demo: ['demo'],
-  web: ['web'],
-  sanity: ['sanity', '--model', 'm.onnx', '--input', 'a.jpg'],
-};
+const BASE: Record<string, readonly string[]> = BASE_LINES;
 
 /** The lists: the only options that may be given more than once. */
 const LISTS: Record<string, readonly string[]> = { predict: ['input'], explain: ['input', 'composite'], eval: ['composite'], sanity: ['input', 'composite'] };
