@@ -161,7 +161,7 @@ export const evalCommand = defineCommand<Args>({
         const t = performance.now();
         const page = await writeGallery({
           gpu, graph: gallery.model.graph, preprocess: gallery.model.preprocess, analyzers: gallery.analyzers, samples: gallery.samples,
-          classNames: gallery.classNames, out: join(args.out, 'gallery'), render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay },
+          classNames: gallery.classNames, out: join(args.out, 'gallery'), render: { cmap: args.cmap, mode: args.mode, clip: args.clip, overlay: args.overlay }, conv: args.conv,
           title: `Heatmaps: ${basename(args.model)} on ${args.dataset.replace(/^(\w+:).*[\\/]([^\\/]+)[\\/]?$/, '$1$2')}`,
           subtitle: `${gallery.samples.length} images chosen with seed ${args.seed} from the ${gallery.images} of the run.`,
         });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Sample } from '../eval/types.ts';
 import { escapeXml } from '../eval/plot.ts';
 import { ForwardModel } from '../forward/model.ts';
+import type { ConvMode } from '../forward/winograd.ts';
 import type { Graph } from '../graph/ir.ts';
 import { colorbarSvg, heatmapScale, relevancePicture, relevancePlane, scaleDescription, type HeatmapMode } from '../heatmap/index.ts';
 import { Explainer } from '../lrp/explainer.ts';
@@ -82,6 +83,8 @@ export interface GalleryOptions {
   readonly classNames: readonly string[];
   readonly out: string;
   readonly render: GalleryRender;
+  /** How 3x3 stride-1 convolutions run (eval's `--conv`; default `auto`). */
+  readonly conv?: ConvMode;
   /** The page's heading and its first line. */
   readonly title?: string;
   readonly subtitle?: string;
@@ -132,7 +135,7 @@ export async function writeGallery(o: GalleryOptions): Promise<string> {
   const targets = samples.map((s) => s.classes[0].classIndex);
 
   const maps = new Map<string, Float32Array>(o.analyzers.map((a) => [a.name, new Float32Array(samples.length * per)]));
-  const fm = await ForwardModel.create(o.gpu.ctx, o.graph);
+  const fm = await ForwardModel.create(o.gpu.ctx, o.graph, { conv: o.conv });
   try {
     const explainers: Explainer[] = [];
     try {
