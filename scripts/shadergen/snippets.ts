@@ -391,8 +391,30 @@ const activation: Snippet = () => {
   ];
 };
 
+/**
+ * MurmurHash3's 32-bit finaliser and the keyed hash built on it, `keyed(k, e) = fmix32(k ^
+ * fmix32(e ^ 0x9e3779b9))`: region perturbation's seeded random orders and uniform baselines
+ * (src/eval/region-perturbation.ts computes the keys with the same fmix32, src/synth/rng.ts).
+ */
+const keyedHash: Snippet = () => [
+  'fn fmix32(h0: u32) -> u32 {',
+  '  var h = h0;',
+  '  h ^= h >> 16u;',
+  '  h *= 0x85ebca6bu;',
+  '  h ^= h >> 13u;',
+  '  h *= 0xc2b2ae35u;',
+  '  h ^= h >> 16u;',
+  '  return h;',
+  '}',
+  '',
+  'fn keyed(k: u32, e: u32) -> u32 {',
+  '  return fmix32(k ^ fmix32(e ^ 0x9e3779b9u));',
+  '}',
+];
+
 export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'activation': activation,
+  'keyed-hash': keyedHash,
   'fold-grid': foldGrid,
   'gemm-fma': gemmFma,
   'conv2d-store': conv2dStore,

@@ -32,6 +32,7 @@ const WG: u32 = 64u;
 // rows x patches float32.
 @group(0) @binding(3) var<storage, read_write> scores: array<f32>;
 
+// <generated: keyed-hash>
 fn fmix32(h0: u32) -> u32 {
   var h = h0;
   h ^= h >> 16u;
@@ -42,6 +43,11 @@ fn fmix32(h0: u32) -> u32 {
   return h;
 }
 
+fn keyed(k: u32, e: u32) -> u32 {
+  return fmix32(k ^ fmix32(e ^ 0x9e3779b9u));
+}
+// </generated>
+
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * WG + gid.x;
@@ -49,7 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let row = i / p.patches;
   let q = i - row * p.patches;
   if (table[3u * row + 1u] == 1u) {
-    scores[i] = f32(fmix32(table[3u * row + 2u] ^ fmix32(q ^ 0x9e3779b9u)) >> 8u);
+    scores[i] = f32(keyed(table[3u * row + 2u], q) >> 8u);
     return;
   }
   let py = q / p.cols;

@@ -28,6 +28,7 @@ const WG: u32 = 256u;
 @group(0) @binding(3) var<storage, read> table: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
+// <generated: keyed-hash>
 fn fmix32(h0: u32) -> u32 {
   var h = h0;
   h ^= h >> 16u;
@@ -37,6 +38,11 @@ fn fmix32(h0: u32) -> u32 {
   h ^= h >> 16u;
   return h;
 }
+
+fn keyed(k: u32, e: u32) -> u32 {
+  return fmix32(k ^ fmix32(e ^ 0x9e3779b9u));
+}
+// </generated>
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -53,7 +59,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (ranks[table[4u * n + 1u] + q] < table[4u * n + 2u]) {
     var v = 0.0;
     if (p.baseline == 1u) {
-      v = f32(fmix32(table[4u * n + 3u] ^ fmix32(e ^ 0x9e3779b9u)) >> 8u) * (1.0 / 8388608.0) - 1.0;
+      v = f32(keyed(table[4u * n + 3u], e) >> 8u) * (1.0 / 8388608.0) - 1.0;
     }
     out[i] = v;
   } else {
