@@ -14,6 +14,7 @@ import { COLORMAP_NAMES, colormap, HEATMAP_DEFAULTS, HEATMAP_MODES, type Heatmap
 import type { Target } from '../src/lrp/explainer.ts';
 import { checkBound } from './option-bounds.ts';
 import { CONV_MODES, type ConvMode } from '../src/forward/winograd.ts';
+import { parseBaseline } from '../src/eval/region-perturbation.ts';
 
 /** A usage error: printed as one line with a pointer to --help, exit status 2. */
 export class UsageError extends Error {
@@ -117,8 +118,14 @@ export const AOPC_OPTIONS: readonly OptionSpec[] = [
   spec('steps', { type: 'number', describe: 'region perturbation: L, the patches removed one per step (default 100, at most the patches)' }, wholeAtLeast(1)),
   spec('patch', { type: 'number', describe: 'region perturbation: the side of the square patches in input pixels (default 8)' }, wholeAtLeast(1)),
   spec('baseline', { type: 'string', describe: 'region perturbation: what replaces a patch: zero (the mean pixel; default) or uniform:SEED (uniform in [-1, 1), seeded per image)' },
-    (name) => (v: string) => (/^(zero|uniform:\d+)$/.test(String(v).trim()) && !(Number(String(v).split(':')[1]) > 0xffffffff)
-      ? null : `--${name} must be zero or uniform:SEED (SEED a whole number 0..4294967295), got ${show(v)}`)),
+    (name) => (v: string) => {
+      try {
+        parseBaseline(v, `--${name}`);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    }),
 ];
 
 export const TOP_OPTION = spec('top', { type: 'number', default: 5, describe: 'how many classes to print per sample' }, wholeAtLeast(1));

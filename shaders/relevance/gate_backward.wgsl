@@ -22,7 +22,7 @@ override WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> relX: array<f32>;
 @group(0) @binding(5) var<storage, read_write> relG: array<f32>;
 
-var<workgroup> part: array<f32, 256>;
+var<workgroup> part: array<f32, WG>;
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -15,7 +15,7 @@ import { sortRecords, Sum } from './aggregate.ts';
 import { aopc, type AopcSettings } from './region-perturbation.ts';
 import { ClusterList, clusterInterval, DEFAULT_BOOTSTRAP, type BootstrapSettings, type MeanInterval } from './stats.ts';
 import type { PairRecord } from './types.ts';
-import { linePlotSvg, type Series } from './plot.ts';
+import { COLOURS, csvField, GREY, linePlotSvg, type Series } from './plot.ts';
 
 /** The row of the random order in the report (no analyzer may take the name in a run with aopc). */
 export const RANDOM_ROW = 'random';
@@ -104,14 +104,12 @@ export function aopcTable(records: readonly PairRecord[], analyzers: readonly st
   }));
 }
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
-const GREY = '#7f7f7f';
 
 /** The mean curves: MoRF solid, LeRF dashed, one colour per analyzer, the random order in grey. */
 export function aopcSvg(table: AopcTable, settings: AopcSettings): string {
   const series: Series[] = [];
   Object.entries(table).forEach(([name, row], i) => {
-    const colour = name === RANDOM_ROW ? GREY : PALETTE[i % PALETTE.length];
+    const colour = name === RANDOM_ROW ? GREY : COLOURS[i % COLOURS.length];
     const pts = (c: readonly (number | null)[]) => c.map((v, k) => [k, v] as const);
     series.push({ name: `${name} MoRF`, points: pts(row.curve.morf), colour });
     series.push({ name: `${name} LeRF`, points: pts(row.curve.lerf), colour, dashed: true });
@@ -132,7 +130,7 @@ export function aopcCsv(table: AopcTable): string {
   const lines = ['analyzer,order,k,mean_drop'];
   for (const [name, row] of Object.entries(table)) {
     for (const [order, c] of [['morf', row.curve.morf], ['lerf', row.curve.lerf]] as const) {
-      c.forEach((v, k) => lines.push(`${/[",\n]/.test(name) ? `"${name.replace(/"/g, '""')}"` : name},${order},${k},${v === null ? '' : v}`));
+      c.forEach((v, k) => lines.push(`${csvField(name)},${order},${k},${v === null ? '' : v}`));
     }
   }
   return `${lines.join('\n')}\n`;

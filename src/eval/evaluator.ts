@@ -35,11 +35,8 @@ import { Explainer, type Init, type LayerRules } from '../lrp/explainer.ts';
 import { nonFiniteRelevanceError } from '../lrp/finite.ts';
 import { pairRecord } from './aggregate.ts';
 import { MaskedSums } from './masked-sums.ts';
-import { RegionPerturbation, type AopcSettings, type PerturbCurves } from './region-perturbation.ts';
+import { PERTURB_BATCH, RegionPerturbation, type AopcSettings, type PerturbCurves } from './region-perturbation.ts';
 import type { AopcRecord, PairRecord, PreparedSample, Skip } from './types.ts';
-
-/** The least perturbed inputs per forward pass of region perturbation, where the model's maxBatch allows. */
-export const PERTURB_BATCH = 32;
 
 export interface Analyzer {
   readonly name: string;

@@ -12,8 +12,7 @@ import type { ForwardModel } from '../forward/model.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
 import { BINS, sizeBin, sortRecords, Sum } from './aggregate.ts';
 import { addTime, type StageTimes } from './evaluator.ts';
-import { csvField } from './report.ts';
-import { linePlotSvg } from './plot.ts';
+import { csvField, linePlotSvg } from './plot.ts';
 import type { PreparedSample, Skip } from './types.ts';
 
 export interface OcclusionRecord {

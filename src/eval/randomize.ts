@@ -77,16 +77,26 @@ export function randomWeights(layer: LinearLayer, place: number, seed: number): 
 /**
  * Step `steps` of the cascade: `graph` with its `steps` linear layers nearest the output given
  * seeded random weights (biases kept). `graph` itself is not changed; step 0 is `graph`.
+ * `previous`, step `steps - 1` of the same graph and seed, lends its random layers, so that a
+ * walk down the cascade draws each layer's weights once (a layer's draw depends only on its place).
  */
-export function randomizedGraph(graph: Graph, steps: number, seed: number): Graph {
+export function randomizedGraph(graph: Graph, steps: number, seed: number, previous?: Graph): Graph {
   const cascade = cascadeLayers(graph);
   if (!Number.isInteger(steps) || steps < 0 || steps > cascade.length) {
     throw new Error(`${graph.name}: randomization step ${steps} is not in 0..${cascade.length} (its linear layers)`);
   }
   if (steps === 0) return graph;
+  const name = `${graph.name} (${steps} layer${steps === 1 ? '' : 's'} randomised)`;
+  if (previous && previous.layers.length === graph.layers.length) {
+    const place = steps - 1;
+    const at = graph.layers.indexOf(cascade[place]);
+    const layers = previous.layers.slice();
+    layers[at] = { ...cascade[place], weight: randomWeights(cascade[place], place, seed) };
+    return { ...graph, name, layers };
+  }
   const replaced = new Map<Layer, Layer>();
   cascade.slice(0, steps).forEach((layer, place) => {
     replaced.set(layer, { ...layer, weight: randomWeights(layer, place, seed) });
   });
-  return { ...graph, name: `${graph.name} (${steps} layer${steps === 1 ? '' : 's'} randomised)`, layers: graph.layers.map((l) => replaced.get(l) ?? l) };
+  return { ...graph, name, layers: graph.layers.map((l) => replaced.get(l) ?? l) };
 }

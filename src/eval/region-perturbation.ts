@@ -49,6 +49,9 @@ export interface AopcSettings {
   readonly baseline: string;
 }
 
+/** The fewest perturbed inputs per forward pass where the model fits them: small models' passes cost mostly their fixed overhead. */
+export const PERTURB_BATCH = 32;
+
 export const DEFAULT_AOPC: AopcSettings = { steps: 100, patch: 8, baseline: 'zero' };
 
 /** The seed of the random-order row (the protocol's). */
@@ -361,7 +364,7 @@ export async function aopcOfBatch(
   if (batch.inputs.length !== count * per || batch.relevance.length !== count * per || batch.f0.length !== count) {
     throw new Error(`region perturbation: ${count} targets, but ${batch.inputs.length / per} inputs, ${batch.relevance.length / per} relevance maps and ${batch.f0.length} logits`);
   }
-  const rp = await RegionPerturbation.create(fm, settings, { batch: opts.batchSize ?? 32 });
+  const rp = await RegionPerturbation.create(fm, settings, { batch: opts.batchSize ?? PERTURB_BATCH });
   const { ctx } = fm;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const out: AopcSample[] = [];

@@ -10,7 +10,7 @@ import type { LayerRuleRow } from '../lrp/composite.ts';
 import type { PreprocessSpec } from '../preprocess/spec.ts';
 import { aggregate, BASELINE, compareIds, METRICS, uncertainty, type Curve, type Metric, type ReportRow } from './aggregate.ts';
 import { aopcMarkdown, aopcTable, type AopcTable } from './aopc-report.ts';
-import { linePlotSvg } from './plot.ts';
+import { csvField, linePlotSvg } from './plot.ts';
 import type { AopcSettings } from './region-perturbation.ts';
 import { DEFAULT_BOOTSTRAP, type BootstrapSettings } from './stats.ts';
 import type { PairRecord, Skip } from './types.ts';
@@ -290,9 +290,6 @@ function csvNum(v: number | null): string {
   return v === null ? '' : String(v);
 }
 
-export function csvField(s: string): string {
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 /**
  * The Fig. 3 data in long format, one row per analyzer and bin:

@@ -3,6 +3,7 @@
  * analyzer and step, and one SVG line plot per similarity (x: layers randomised, y: mean
  * similarity to the original maps, one line per analyzer).
  */
+import type { Init } from '../lrp/explainer.ts';
 import { linePlotSvg } from './plot.ts';
 import type { SanityResult, SanityRow, SanityStat } from './sanity.ts';
 
@@ -11,7 +12,7 @@ export interface SanitySettings {
   readonly model: string;
   readonly inputs: string;
   readonly seed: number;
-  readonly init: string;
+  readonly init: Init;
   readonly batch: number;
 }
 

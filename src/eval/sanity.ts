@@ -184,12 +184,15 @@ export async function sanityCheck(forward: ForwardModel, analyzers: readonly Ana
     await pass(forward, explainers, 'the original model', true, async (b, a, maps) => {
       (originals[b] ??= [])[a] = maps;
     });
+    // Each step adds one randomised layer to the previous step's graph (randomizedGraph).
+    let randomised = graph;
     for (const s of steps) {
       let fm = forward;
       let exs = explainers;
       if (s.step > 0) {
         const t = now();
-        fm = await ForwardModel.create(ctx, randomizedGraph(graph, s.step, seed));
+        randomised = randomizedGraph(graph, s.step, seed, randomised);
+        fm = await ForwardModel.create(ctx, randomised);
         exs = [];
         try {
           for (const a of analyzers) exs.push(await Explainer.create(fm, a.composite));

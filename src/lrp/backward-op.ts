@@ -64,3 +64,12 @@ export function checkReluView(layer: Layer, built: readonly InputInfo[], io: Bac
     }
   });
 }
+
+/** An op compiled for each input's accumulation mode (BackwardOpContext.accumulate) must run in it. */
+export function checkAccumulate(c: BackwardOpContext, io: BackwardIO): void {
+  io.accumulate.forEach((acc, k) => {
+    if (acc !== (c.accumulate[k] ?? false)) {
+      throw new Error(`internal: layer '${c.layer.name}' was built to ${c.accumulate[k] ? 'add into' : 'overwrite'} input ${k}'s relevance`);
+    }
+  });
+}

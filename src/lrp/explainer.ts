@@ -502,10 +502,8 @@ function joinExplanations(parts: readonly Explanation[]): Explanation {
 }
 
 function resolveTargets(targets: readonly Target[] | Target, logits: Float32Array, batch: number, classes: number): number[] {
+  checkTargetCount(targets, batch);
   const list = Array.isArray(targets) ? targets : [targets as Target];
-  if (list.length !== 1 && list.length !== batch) {
-    throw new Error(`${list.length} targets given for a batch of ${batch} (give one per sample, or one for all)`);
-  }
   return Array.from({ length: batch }, (_, n) => {
     const t = list.length === 1 ? list[0] : list[n];
     if (t === 'predicted') {

@@ -17,17 +17,9 @@ import { activationOf, type ActivationLayer } from '../../graph/activation.ts';
 import type { GateLayer } from '../../graph/ir.ts';
 import { numel } from '../../graph/ir.ts';
 import { activationBackward, gateBackward } from '../../kernels/relevance.ts';
-import { checkReluView, type BackwardIO, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
+import { checkAccumulate, checkReluView, type BackwardIO, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
 
 const WG = 64;
-
-function checkAccumulate(c: BackwardOpContext, io: BackwardIO): void {
-  io.accumulate.forEach((acc, k) => {
-    if (acc !== (c.accumulate[k] ?? false)) {
-      throw new Error(`${c.layer.name}: backward op built to ${c.accumulate[k] ? 'add into' : 'write'} input ${k}'s relevance, bound to ${acc ? 'add into' : 'write'} it`);
-    }
-  });
-}
 
 /** relIn = relOut * f'(x) for sigmoid, tanh, hard sigmoid, SiLU, hard swish. */
 export async function createActivationGradient(c: BackwardOpContext): Promise<BackwardOp> {

@@ -101,12 +101,7 @@ export function divideDispatches(cm: Common, layer: string, batch: number, io: B
   }));
 }
 
-/** An op compiled for one accumulation mode (BackwardOpContext.accumulate) must run in it. */
-export function checkAccumulate(c: BackwardOpContext, io: BackwardIO): void {
-  if (io.accumulate[0] !== c.accumulate[0]) {
-    throw new Error(`internal: layer '${c.layer.name}' was built to ${c.accumulate[0] ? 'add into' : 'overwrite'} its input's relevance`);
-  }
-}
+export { checkAccumulate } from '../backward-op.ts';
 
 
 /**

@@ -18,7 +18,8 @@
  * guided backprop (the method Adebayo et al. found insensitive to the model) and the gradient, each
  * explained again at every step of the cascade.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { writeFileNamed } from '../file-errors.ts';
 import { join, resolve } from 'node:path';
 import { writeSynthDataset } from '../synth-dataset.ts';
 import { openDataset } from '../datasets/index.ts';
@@ -114,7 +115,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const data = join(out, 'data');
   checkDemoFolder(o.out);
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, DEMO_MARKER), 'a folder lrp demo writes: it replaces data/, patterns-data/, patterns/, eval/, faithfulness/, sanity/, occlusion/ and gallery/ on every run\n');
+  writeFileNamed(join(out, DEMO_MARKER), 'a folder lrp demo writes: it replaces data/, patterns-data/, patterns/, eval/, faithfulness/, sanity/, occlusion/ and gallery/ on every run\n');
   // A fresh run each time: the demo's numbers must not mix with an older run's records.
   for (const sub of ['data', 'patterns-data', 'patterns', 'eval', 'faithfulness', 'sanity', 'occlusion', 'gallery']) rmSync(join(out, sub), { recursive: true, force: true });
   const synth = writeSynthDataset(data, { images: o.images, size: 64, seed: DEMO_SEED, split: 'test' });

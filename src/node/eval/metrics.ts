@@ -6,6 +6,7 @@
  * still before any GPU work (checkAopcSettings).
  */
 import { DEFAULT_AOPC, parseBaseline, type AopcSettings } from '../../eval/region-perturbation.ts';
+import { checkWhole } from './validate.ts';
 
 export const METRIC_NAMES = ['mu', 'aopc'] as const;
 
@@ -30,10 +31,8 @@ export function resolveMetrics(o: MetricOptions): { metrics: string[]; aopc: Aop
     return { metrics, aopc: null };
   }
   const aopc: AopcSettings = { steps: o.steps ?? DEFAULT_AOPC.steps, patch: o.patch ?? DEFAULT_AOPC.patch, baseline: o.baseline ?? DEFAULT_AOPC.baseline };
-  for (const k of ['steps', 'patch'] as const) {
-    const v = aopc[k];
-    if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 1)) throw new Error(`--${k} must be a whole number >= 1, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
-  }
+  checkWhole('steps', aopc.steps, 1);
+  checkWhole('patch', aopc.patch, 1);
   parseBaseline(aopc.baseline);
   return { metrics, aopc };
 }

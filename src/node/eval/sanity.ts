@@ -126,6 +126,7 @@ export async function runSanity(o: SanityRunOptions): Promise<SanityRunResult> {
   if (pairs.length === 0) throw new Error(`no (image, class) pair to explain in ${inputs}`);
   mkdirSync(o.out, { recursive: true });
 
+  const settings: SanitySettings = { model: o.model, inputs, seed: o.seed ?? 0, init: o.init ?? 'logit', batch: o.batch ?? 16 };
   const gpu = o.gpu ?? await createNodeGpu();
   let fm: ForwardModel | null = null;
   try {
@@ -133,7 +134,7 @@ export async function runSanity(o: SanityRunOptions): Promise<SanityRunResult> {
     const stages: StageTimes = {};
     let progress: Progress | null = null;
     const result = await sanityCheck(fm, analyzers, pairs, {
-      seed: o.seed ?? 0, batch: o.batch ?? 16, init: o.init ?? 'logit', times: stages,
+      seed: settings.seed, batch: settings.batch, init: settings.init, times: stages,
       onProgress: o.progress === false ? undefined : (done, total, what) => {
         progress ??= new Progress({ total, label: 'sanity', unit: ['pair passes', 'pairs/s'] });
         gpu.compile?.clearLine();
@@ -142,7 +143,6 @@ export async function runSanity(o: SanityRunOptions): Promise<SanityRunResult> {
     });
     (progress as Progress | null)?.finish();
     const seconds = performance.now() / 1000 - t0;
-    const settings: SanitySettings = { model: o.model, inputs, seed: o.seed ?? 0, init: o.init ?? 'logit', batch: o.batch ?? 16 };
     writeFileAtomic(join(o.out, 'report.json'), `${JSON.stringify(sanityJson(result, settings, { skipped: skips, tool: toolVersion(), adapter: gpu.adapterName, timing: { seconds, stages } }), null, 1)}\n`);
     writeFileAtomic(join(o.out, 'report.md'), sanityMarkdown(result, settings));
     writeFileAtomic(join(o.out, 'sanity-spearman.svg'), sanitySvg(result, 'spearman'));
