@@ -15,7 +15,7 @@ import { loadInputs } from '../../src/node/inputs.ts';
 import { loadModel } from '../../src/node/model-file.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
 import { writeFileAtomic } from '../../src/node/atomic-write.ts';
-import { checkFolderWritable, checkOutputPlan, uniqueStems, type PlanInput, type PlannedOutput } from '../../src/node/output-plan.ts';
+import { checkFolderWritable, checkOutputPlan, modelRunInputs, uniqueStems, type PlanInput, type PlannedOutput } from '../../src/node/output-plan.ts';
 import { writePng } from '../../src/node/png.ts';
 import { className, labelsFor, profileTable, Stages } from '../common.ts';
 import {
@@ -62,10 +62,7 @@ function perComposite(path: string, stem: string, several: boolean): string {
 
 /** The files a run reads, which no output may replace. */
 function readFiles(args: Args): PlanInput[] {
-  const files: PlanInput[] = args.input.map((path) => ({ path, what: '--input' }));
-  files.push({ path: args.model, what: '--model' }, { path: `${args.model}.json`, what: 'the preprocessing beside the model' });
-  if (args.preprocess) files.push({ path: args.preprocess, what: '--preprocess' });
-  if (args.labels) files.push({ path: args.labels, what: '--labels' });
+  const files: PlanInput[] = modelRunInputs(args);
   if (args.patterns && existsSync(args.patterns) && statSync(args.patterns).isDirectory()) {
     for (const f of readdirSync(args.patterns)) files.push({ path: join(args.patterns, f), what: '--patterns' });
   }

@@ -7,7 +7,7 @@ import { createNodeGpu } from '../../src/node/gpu.ts';
 import { loadInputs } from '../../src/node/inputs.ts';
 import { loadModel } from '../../src/node/model-file.ts';
 import { writeNpy } from '../../src/node/npy-file.ts';
-import { checkOutputPlan } from '../../src/node/output-plan.ts';
+import { checkOutputPlan, modelRunInputs } from '../../src/node/output-plan.ts';
 import { labelsFor } from '../common.ts';
 import { batchOption, CONV_OPTION, defineCommand, MODEL_OPTIONS, TOP_OPTION, VERBOSE_OPTION } from '../options.ts';
 
@@ -55,10 +55,7 @@ export const predictCommand = defineCommand<Args>({
       for (const f of inputs.failures) console.error(`skipped ${f.message}`);
       failures = inputs.failures;
       if (args['logits-out']) {
-        checkOutputPlan([{ path: args['logits-out'], what: '--logits-out' }], [
-          ...args.input.map((path) => ({ path, what: '--input' })), { path: args.model, what: '--model' },
-          ...(args.labels ? [{ path: args.labels, what: '--labels' }] : []), ...(args.preprocess ? [{ path: args.preprocess, what: '--preprocess' }] : []),
-        ]);
+        checkOutputPlan([{ path: args['logits-out'], what: '--logits-out' }], modelRunInputs(args));
       }
       const fm = await ForwardModel.create(gpu.ctx, model.graph, { conv: args.conv });
       if (args.conv === 'winograd') { const note = winogradSkips(fm.methods()); if (note) console.error(note); }

@@ -39,6 +39,24 @@ export interface PlanInput {
   readonly what: string;
 }
 
+/**
+ * The files every model-loading command reads, which no output may replace: `--input` files, the
+ * model, the preprocessing spec beside it (`MODEL.onnx.json`, read when no `--preprocess` is
+ * given), `--preprocess` and `--labels`.
+ */
+export function modelRunInputs(o: {
+  readonly model: string; readonly input?: string | readonly string[]; readonly preprocess?: string; readonly labels?: string;
+}): PlanInput[] {
+  const inputs = o.input === undefined ? [] : typeof o.input === 'string' ? [o.input] : o.input;
+  return [
+    ...inputs.map((path) => ({ path, what: '--input' })),
+    { path: o.model, what: '--model' },
+    { path: `${o.model}.json`, what: 'the preprocessing beside the model' },
+    ...(o.preprocess ? [{ path: o.preprocess, what: '--preprocess' }] : []),
+    ...(o.labels ? [{ path: o.labels, what: '--labels' }] : []),
+  ];
+}
+
 const UNSAFE = /[^\w.-]+/g;
 const MAX_STEM = 120;
 

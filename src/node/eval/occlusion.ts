@@ -15,7 +15,7 @@ import { compareSkips, normalSkip } from '../../eval/report.ts';
 import type { PreparedSample, Skip } from '../../eval/types.ts';
 import { ForwardModel } from '../../forward/model.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
-import { checkOutputPlan } from '../output-plan.ts';
+import { checkOutputPlan, modelRunInputs } from '../output-plan.ts';
 import { prepareSamples } from '../prepare/index.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { writeJsonl } from './files.ts';
@@ -62,10 +62,7 @@ export async function runOcclusion(opts: OcclusionOptions): Promise<OcclusionRes
   const model = loadEvalModel(opts.model, opts.preprocess, opts.output);
   const dataset = await openEvalDataset(opts, model.graph, log);
   // The folder and files are checked before the forward passes, not found unwritable after them.
-  checkOutputPlan(OCCLUSION_FILES.map((f) => ({ path: join(opts.out, f), what: '--out' })), [
-    { path: opts.model, what: '--model' }, ...(opts.labels ? [{ path: opts.labels, what: '--labels' }] : []),
-    ...(opts.preprocess ? [{ path: opts.preprocess, what: '--preprocess' }] : []),
-  ]);
+  checkOutputPlan(OCCLUSION_FILES.map((f) => ({ path: join(opts.out, f), what: '--out' })), modelRunInputs(opts));
   const gpu = opts.gpu ?? await createNodeGpu();
   let fm: ForwardModel | null = null;
   try {

@@ -24,6 +24,7 @@ import { loadInputs } from '../inputs.ts';
 import { loadModel, type LoadedModel } from '../model-file.ts';
 import { prepareSamples } from '../prepare/index.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
+import { checkOutputPlan, modelRunInputs } from '../output-plan.ts';
 import { Progress } from './progress.ts';
 import { loadAnalyzers, loadEvalModel, openEvalDataset, selectItems, type AnalyzerOptions } from './setup.ts';
 import { checkWhole } from './validate.ts';
@@ -52,6 +53,9 @@ export interface SanityRunOptions extends Omit<AnalyzerOptions, 'notes'> {
   readonly log?: (line: string) => void;
   readonly gpu?: NodeGpu;
 }
+
+/** What `lrp sanity` writes into its folder. */
+const SANITY_FILES = ['report.json', 'report.md', 'sanity-spearman.svg', 'sanity-ssim.svg'];
 
 export interface SanityRunResult {
   readonly result: SanityResult;
@@ -124,6 +128,8 @@ export async function runSanity(o: SanityRunOptions): Promise<SanityRunResult> {
   for (const n of notes) log(`note: ${n}`);
   const { pairs, skips, inputs } = await readSanityPairs(o, model, log);
   if (pairs.length === 0) throw new Error(`no (image, class) pair to explain in ${inputs}`);
+  // Before the GPU opens: the report may not replace an input, and its folder must be creatable.
+  checkOutputPlan(SANITY_FILES.map((f) => ({ path: join(o.out, f), what: '--out' })), modelRunInputs(o));
   mkdirSync(o.out, { recursive: true });
 
   const settings: SanitySettings = { model: o.model, inputs, seed: o.seed ?? 0, init: o.init ?? 'logit', batch: o.batch ?? 16 };

@@ -42,7 +42,7 @@ import { fileError } from '../file-errors.ts';
 import { createNodeGpu, type NodeGpu } from '../gpu.ts';
 import { loadModel } from '../model-file.ts';
 import { NpyStream } from '../npy-stream.ts';
-import { checkOutputPlan } from '../output-plan.ts';
+import { checkOutputPlan, modelRunInputs } from '../output-plan.ts';
 import { isPrepared, prepareSamples } from '../prepare/index.ts';
 import { datasetSetIdentity, npySetIdentity, statisticsDifference, type StatisticsIdentity } from './identity.ts';
 import type { Sample } from '../../eval/types.ts';
@@ -127,8 +127,7 @@ export async function runPatterns(o: PatternsOptions): Promise<PatternsResult> {
   };
   // No file of the run may replace one it reads (a node named like the statistics .npy in its folder).
   checkOutputPlan([...patternFileNames(graph).values(), PATTERNS_JSON, CHECKPOINT_FILE].map((f) => ({ path: join(o.out, f), what: '--out' })), [
-    { path: o.model, what: '--model' }, ...(o.input ? [{ path: o.input, what: '--input' }] : []),
-    ...(o.labels ? [{ path: o.labels, what: '--labels' }] : []), ...(o.preprocess ? [{ path: o.preprocess, what: '--preprocess' }] : []),
+    ...modelRunInputs(o),
   ]);
   const set = o.input !== undefined ? openNpySet(o.input, graph, o.limit) : await openImageSet(o, graph, model.preprocess, log);
   const out = o.out;
