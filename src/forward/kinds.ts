@@ -13,6 +13,7 @@ import { createLrn } from './lrn.ts';
 import type { ForwardOpFactory } from './op.ts';
 import { createAdd, createPad, createPointwise } from './pointwise.ts';
 import { createAvgPool, createMaxPool } from './pool.ts';
+import { createTranspose } from './transpose.ts';
 
 export type ForwardKind<L extends LayerOf<LayerKind>> =
   | { readonly view: 'same' | 'relu' }
@@ -41,6 +42,11 @@ export const FORWARD_KINDS: { readonly [K in LayerKind]: ForwardKind<LayerOf<K>>
   hardswish: { view: false, create: createActivation },
   gate: { view: false, create: createGate },
   scale: { view: false, create: createPointwise },
+  // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
+  transpose: { view: false, create: createTranspose },
+  // Row-major per sample: any reshape keeps every value where it is.
+  reshape: { view: 'same' },
+  // ---- end of the channels-last block ----
   bias: { view: false, create: notCanonized },
   softmax: { view: false, create: notCanonized },
 };
