@@ -106,7 +106,7 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         add: ['gradient'], batchnorm: ['gradient'], clip: ['gradient'], leakyrelu: ['gradient'], bias: [], softmax: [],
         sigmoid: ['gradient'], tanh: ['gradient'], silu: ['gradient'], hardsigmoid: ['gradient'], hardswish: ['gradient'],
         gate: ['gradient'], scale: ['gradient'],
-        transpose: ['pass'], reshape: ['pass'],
+        transpose: ['pass'], reshape: ['pass'], layernorm: ['gradient'],
       }
       : {
         conv: linearRules, dense: linearRules, relu: ['pass'], maxpool: ['winner', 'proportional'],
@@ -114,7 +114,7 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
         add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: [],
         sigmoid: ['pass'], tanh: ['pass'], silu: ['pass'], hardsigmoid: ['pass'], hardswish: ['pass'], gate: ['pass'], scale: ['pass'],
-        transpose: ['pass'], reshape: ['pass'],
+        transpose: ['pass'], reshape: ['pass'], layernorm: ['norm', 'pass'],
       };
     expect(allowed[l.kind], `${l.name} (${l.kind})`).toContain(rule);
   }
@@ -598,7 +598,7 @@ describe('parseComposite', () => {
     ['unknown rule', comp({ layers: 'conv', rule: 'lrp0' }),
       /^composite\.json: rules\[0\] \{"layers":"conv","rule":"lrp0"\}: unknown rule 'lrp0' \(rules: conv\/dense: z, epsilon, /],
     ['unknown selector', comp({ layers: 'linear', rule: 'z' }, { layers: 'convs', rule: 'z' }),
-      'composite.json: rules[1] {"layers":"convs","rule":"z"}: unknown selector \'convs\' (selectors: conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add)'],
+      'composite.json: rules[1] {"layers":"convs","rule":"z"}: unknown selector \'convs\' (selectors: conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add, layernorm)'],
     ['alpha-beta 3/1', comp({ layers: 'conv', rule: 'alpha-beta', alpha: 3, beta: 1 }),
       'composite.json: rules[0] {"layers":"conv","rule":"alpha-beta","alpha":3,"beta":1}: alpha - beta must be 1, got alpha 3 - beta 1 = 2'],
     ['alpha-beta negative beta', comp({ layers: 'conv', rule: 'alpha-beta', alpha: 0.5, beta: -0.5 }),

@@ -225,6 +225,19 @@ export interface ReshapeLayer extends LayerBase {
   readonly shape: Shape;
 }
 
+/**
+ * LayerNorm over the last axis (n values): y = (x - mean) / sqrt(var + epsilon) * scale + bias,
+ * var the biased variance. ONNX LayerNormalization with axis -1, or its decomposed form.
+ */
+export interface LayerNormLayer extends LayerBase {
+  readonly kind: 'layernorm';
+  /** gamma, length n */
+  readonly scale: Float32Array;
+  /** beta, length n */
+  readonly bias: Float32Array;
+  readonly epsilon: number;
+}
+
 export type Layer =
   | ConvLayer
   | DenseLayer
@@ -251,7 +264,8 @@ export type Layer =
   | GateLayer
   | ScaleLayer
   | TransposeLayer
-  | ReshapeLayer;
+  | ReshapeLayer
+  | LayerNormLayer;
 
 export type LayerKind = Layer['kind'];
 /** Kinds that exist only between import and canonization; no executor runs them. */
