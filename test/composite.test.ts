@@ -106,7 +106,7 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         add: ['gradient'], batchnorm: ['gradient'], clip: ['gradient'], leakyrelu: ['gradient'], bias: [], softmax: [],
         sigmoid: ['gradient'], tanh: ['gradient'], silu: ['gradient'], hardsigmoid: ['gradient'], hardswish: ['gradient'],
         gate: ['gradient'], scale: ['gradient'],
-        transpose: ['pass'], reshape: ['pass'], layernorm: ['gradient'],
+        transpose: ['pass'], reshape: ['pass'], layernorm: ['gradient'], gelu: ['gradient'],
       }
       : {
         conv: linearRules, dense: linearRules, relu: ['pass'], maxpool: ['winner', 'proportional'],
@@ -114,7 +114,7 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
         add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: [],
         sigmoid: ['pass'], tanh: ['pass'], silu: ['pass'], hardsigmoid: ['pass'], hardswish: ['pass'], gate: ['pass'], scale: ['pass'],
-        transpose: ['pass'], reshape: ['pass'], layernorm: ['norm', 'pass'],
+        transpose: ['pass'], reshape: ['pass'], layernorm: ['norm', 'pass'], gelu: ['pass'],
       };
     expect(allowed[l.kind], `${l.name} (${l.kind})`).toContain(rule);
   }

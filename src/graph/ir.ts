@@ -238,6 +238,15 @@ export interface LayerNormLayer extends LayerBase {
   readonly epsilon: number;
 }
 
+/**
+ * GELU, x Phi(x): `none` the exact (Erf) form, `tanh` the approximation
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+ */
+export interface GeluLayer extends LayerBase {
+  readonly kind: 'gelu';
+  readonly approximate: 'none' | 'tanh';
+}
+
 export type Layer =
   | ConvLayer
   | DenseLayer
@@ -265,7 +274,8 @@ export type Layer =
   | ScaleLayer
   | TransposeLayer
   | ReshapeLayer
-  | LayerNormLayer;
+  | LayerNormLayer
+  | GeluLayer;
 
 export type LayerKind = Layer['kind'];
 /** Kinds that exist only between import and canonization; no executor runs them. */
