@@ -13,6 +13,8 @@ import { ForwardModel } from '../src/forward/model.ts';
 import { GraphBuilder, type LayerSpec } from '../src/graph/builder.ts';
 import type { GeluLayer, Graph, LayerNormLayer } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
+import { canonize } from '../src/graph/canonize/index.ts';
+import { permutationIsView } from '../src/graph/canonize/transpose-views.ts';
 import { importOnnx } from '../src/graph/onnx/import.ts';
 import { Rng } from '../src/graph/zoo.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
@@ -230,6 +232,32 @@ describe('LayerNorm (and GELU) over the last axis', () => {
       ...COMPOSITES, ['layernorm-pass', { rules: [{ layers: 'linear', rule: 'epsilon', epsilon: 0.25 }, { layers: 'layernorm', rule: 'pass' }] }],
     ]);
     console.log(`layernorm and gelu graph, relative L2 vs float64: ${lines.join(', ')}`);
+  });
+});
+
+describe('transpose-views (canonizer)', () => {
+  it('a permutation is a view exactly when the axes longer than 1 keep their order', () => {
+    expect(permutationIsView([16, 1, 1], [1, 2, 0])).toBe(true);
+    expect(permutationIsView([1, 1, 16], [2, 0, 1])).toBe(true);
+    expect(permutationIsView([3, 1, 5], [1, 0, 2])).toBe(true);
+    expect(permutationIsView([3, 1, 5], [2, 1, 0])).toBe(false);
+    expect(permutationIsView([8, 8, 8], [1, 2, 0])).toBe(false);
+    expect(permutationIsView([2, 1, 3, 1], [1, 3, 0, 2])).toBe(true);
+  });
+
+  it("ConvNeXt's head: the transposes around its LayerNorm become reshape views, the function kept", () => {
+    const normal = normalOf(new Rng(41));
+    const b = new GraphBuilder('head', 'x', [9, 1, 1]);
+    b.add({ kind: 'transpose', name: 't1', inputs: ['x'], output: 't1', perm: [1, 2, 0] });
+    b.add({ kind: 'layernorm', name: 'ln', inputs: ['t1'], output: 'ln', scale: normal(9, 1), bias: normal(9, 1), epsilon: 1e-6 });
+    b.add({ kind: 'transpose', name: 't2', inputs: ['ln'], output: 't2', perm: [2, 0, 1] });
+    b.add({ kind: 'flatten', name: 'flat', inputs: ['t2'], output: 'flat' });
+    const g = b.build('flat');
+    const { graph: out, reports } = canonize(g);
+    expect(out.layers.map((l) => `${l.name}:${l.kind}`)).toEqual(['t1:reshape', 'ln:layernorm', 't2:reshape', 'flat:flatten']);
+    expect(reports.find((r) => r.pass === 'transpose-views')!.summary).toBe('2 Transpose moving only size-1 axes became reshape views');
+    const x = randomArray(2 * 9, 3);
+    expect(relL2(referenceForward(out, x, 2).get('flat')!, referenceForward(g, x, 2).get('flat')!)).toBe(0);
   });
 });
 
