@@ -261,6 +261,33 @@ describe('transpose-views (canonizer)', () => {
   });
 });
 
+describe('a token input: the first layer a dense over the last axis, under the input-layer rules', () => {
+  /** x [5, 6] tokens → d0 (dense 6→7) → g (GELU) → ln → d1 (dense 7→3) → flatten [15] → fc (15→4). */
+  function tokenInputGraph(seed: number): Graph {
+    const normal = normalOf(new Rng(seed));
+    const b = new GraphBuilder('token-input', 'x', [5, 6]);
+    b.add({ kind: 'dense', name: 'd0', inputs: ['x'], output: 'd0', inFeatures: 6, outFeatures: 7, weight: normal(42, 0.6), bias: normal(7, 0.2) });
+    b.add({ kind: 'gelu', name: 'g', inputs: ['d0'], output: 'g', approximate: 'none' });
+    const gamma = normal(7, 0.3).map((v) => v + 1);
+    b.add({ kind: 'layernorm', name: 'ln', inputs: ['g'], output: 'ln', scale: gamma, bias: normal(7, 0.2), epsilon: 1e-5 });
+    b.add({ kind: 'dense', name: 'd1', inputs: ['ln'], output: 'd1', inFeatures: 7, outFeatures: 3, weight: normal(21, 0.6), bias: normal(3, 0.2) });
+    b.add({ kind: 'flatten', name: 'flat', inputs: ['d1'], output: 'flat' });
+    b.add({ kind: 'dense', name: 'fc', inputs: ['flat'], output: 'logits', inFeatures: 15, outFeatures: 4, weight: normal(60, 0.4), bias: normal(4, 0.2) });
+    return b.build('logits');
+  }
+
+  it('flat, wsquare and zbox (per-feature bounds) on #0, epsilon elsewhere, and the gradient', async () => {
+    const eps = { layers: 'linear', rule: 'epsilon', epsilon: 0.1 };
+    const lines = await checkGraph(tokenInputGraph(5), 2, [3, 1], 9, [
+      ['flat #0', { rules: [eps, { layers: '#0', rule: 'flat' }] }],
+      ['wsquare #0', { rules: [eps, { layers: '#0', rule: 'wsquare' }] }],
+      ['zbox #0', { rules: [eps, { layers: '#0', rule: 'zbox', low: [-3, -2, -1, -3, -2, -1], high: [3, 2, 1, 3, 2, 2] }] }],
+      ['gradient', 'gradient'],
+    ]);
+    console.log(`token-input graph, relative L2 vs float64: ${lines.join(', ')}`);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Import, on the CPU
 // ---------------------------------------------------------------------------------------------
