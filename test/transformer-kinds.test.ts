@@ -449,6 +449,16 @@ describe('importing LayerNormalization and its decomposed form', () => {
     expect(() => importOnnx(leaky, { source: 'leaky.onnx' })).toThrow(/leaky\.onnx: node 'rm' \(ReduceMean\): unsupported operator ReduceMean/);
   });
 
+  it("an Add of a [D] constant after a LayerNormalization without B joins its beta (fold-bias)", () => {
+    const g = importOnnx(modelProto({
+      ...io, opset: 17, initializers: params,
+      nodes: [node('LayerNormalization', ['x', 'gamma'], ['n'], { epsilon: { f: eps } }, 'ln'), node('Add', ['n', 'beta'], ['y'], {}, 'shift')],
+    }), { source: 'ln-add.onnx' });
+    expect(g.layers.map((l) => `${l.name}:${l.kind}`)).toEqual(['ln:layernorm']);
+    const x = randomArray(N * T * D, 13);
+    expect(relL2(referenceForward(g, x, N).get('y')!, layerNorm64(x))).toBeLessThanOrEqual(1e-7);
+  });
+
   it('refuses LayerNormalization over more than the last axis', () => {
     const wide = modelProto({
       ...io, opset: 17, initializers: [{ name: 'gamma', dims: [T, D], data: normal(T * D, 1) }],
