@@ -9,6 +9,7 @@
  * against an independent float64 evaluation of the ONNX graph.
  */
 import { describe, expect, it } from 'vitest';
+import { denseRowGroups } from '../src/forward/dense.ts';
 import { ForwardModel } from '../src/forward/model.ts';
 import { GraphBuilder, type LayerSpec } from '../src/graph/builder.ts';
 import type { GeluLayer, Graph, LayerNormLayer } from '../src/graph/ir.ts';
@@ -114,6 +115,11 @@ describe('dense over the last axis, transposes, reshapes and a last-axis scale a
     expect(g.values.get('d1')!.shape).toEqual([5, 7, 9]);
     expect(g.values.get('t4')!.shape).toEqual([7, 3, 2, 5]);
     expect(g.values.get('d3')!.shape).toEqual([35, 4]);
+  });
+
+  it('the rows of a dense layer over a large token map stay within the workgroup grid, or fail naming the layer', () => {
+    expect(denseRowGroups('d', 8 * 65535, 8)).toBe(65535);
+    expect(() => denseRowGroups('blocks.0.mlp', 8 * 65535 + 1, 8)).toThrow(/layer 'blocks\.0\.mlp': 524281 rows .* over the 65535 a dimension allows; use a smaller batch/);
   });
 
   it('forward every value; relevance under every composite and method', async () => {
