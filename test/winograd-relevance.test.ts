@@ -177,13 +177,15 @@ describe('Winograd relevance passes on the GPU against the float64 reference', (
 
 /**
  * The deep case: 13 3x3 padding-1 convolutions with ReLUs in VGG-16's five blocks, 2x2 max pooling
- * after each, a dense layer on top (narrow: 8 and 16 channels on a 32x32 input), alpha-beta 2/1 on
+ * after each, a dense layer on top (narrow: 8 channels on a 32x32 input), alpha-beta 2/1 on
  * every convolution (epsilon on the dense layer), batch 2: the relevance at every convolution's
  * input against the float64 reference of the whole stack, with F(2,3) and F(4,3) forced in every
- * pass and with direct convolution for scale.
+ * pass. With 8 to 16 channels it measured (top layer first) direct 8.2e-7 to 1.1e-6, F(2,3) 8.3e-7
+ * to 1.2e-6, F(4,3) 2.6e-6 to 5.5e-6: no growth with depth.
  */
 describe('the deep case: a VGG-16-shaped stack of 13 3x3 layers under alpha-beta 2/1', () => {
-  const BLOCKS = [[8, 2], [8, 2], [16, 3], [16, 3], [16, 3]] as const;
+  // One width after the first layer: each channel count is more GEMM pipelines to compile.
+  const BLOCKS = [[8, 2], [8, 2], [8, 3], [8, 3], [8, 3]] as const;
   const H0 = 32;
   const rng = rngFor('deep case');
   const convs: ConvLayer[] = [];
@@ -218,20 +220,19 @@ describe('the deep case: a VGG-16-shaped stack of 13 3x3 layers under alpha-beta
     rules: new Map<string, LinearRule>([...convs.map((l): [string, LinearRule] => [l.name, ab]), ['fc', { rule: 'epsilon', epsilon: 1e-6 }]]),
   };
   const targets = [3, 7];
-  const TOL = 1e-4;
+  const TOL = 2e-5;
 
-  it('relevance at every depth stays within the tolerance of float64: direct, F(2,3) and F(4,3) in every pass', async () => {
+  it('relevance at every depth stays within the tolerance of float64: F(2,3) and F(4,3) in every pass', async () => {
     const { ctx } = shared;
     const want = referenceRelevances(graph, composite.rules, null, Float64Array.from(x), batch, targets, 'logit');
     const lines: string[] = [];
-    for (const [label, conv, tile] of [['direct', 'direct', undefined], ['F(2,3)', 'winograd', 2], ['F(4,3)', 'winograd', 4]] as const) {
-      const fm = await ForwardModel.create(ctx, graph, { conv, winogradTile: tile });
+    for (const tile of [2, 4] as const) {
+      const label = `F(${tile},3)`;
+      const fm = await ForwardModel.create(ctx, graph, { conv: 'winograd', winogradTile: tile });
       const ex = await Explainer.create(fm, composite);
       try {
-        if (tile) {
-          const passes = ex.describe().filter((d) => d.kind === 'conv').map((d) => d.passes);
-          expect(passes.every((p) => p.includes(`denominators F(${tile},3)`) && p.includes(`redistribution F(${tile},3)`)), passes.join('\n')).toBe(true);
-        }
+        const passes = ex.describe().filter((d) => d.kind === 'conv').map((d) => d.passes);
+        expect(passes.every((p) => p.includes(`denominators F(${tile},3)`) && p.includes(`redistribution F(${tile},3)`)), passes.join('\n')).toBe(true);
         const rel = await ex.relevanceOfInput(x, batch, { targets, init: 'logit' });
         try {
           // From the top convolution down to the input: the error after each layer's relevance step.

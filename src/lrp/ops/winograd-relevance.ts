@@ -26,8 +26,10 @@
  *   forward pass (a layer's channels and pixels on a CPU adapter) and the measured float32 error
  *   (bench/winograd-error.ts --relevance, bench/RESULTS.md).
  * - A batch whose transformed tensors would pass one binding runs in chunks of samples, as in the
- *   forward. The transformed tensors are scratch of the relevance pass (io.scratch), shared by the
- *   op's passes: one V and one M per layer, sized for the largest of its passes.
+ *   forward. The transformed tensors are scratch of the relevance pass (io.scratch, held until the
+ *   pass ends), shared by the op's passes: one V and one M per layer, sized for the largest pass
+ *   (VGG-16's features.2 at batch 1 under alpha-beta: V 103 MB for the two-segment redistribution,
+ *   M 51 MB).
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import { GpuError } from '../../gpu/errors.ts';
@@ -190,6 +192,21 @@ export async function createWinogradParts(
   // Samples per chunk: the most whose V (K per tile) and M (N per tile) each fit one binding.
   const chunkOf = (m: WinogradTile, tps: number, K: number, N: number) => Math.floor(ctx.maxBinding / (4 * winogradMatrices(m).alpha ** 2 * tps * Math.max(K, N)));
 
+  // The transformed tensors V and M of one batch, shared by the op's passes (they run in queue
+  // order): sized for the largest pass, allocated on the first pass's call for that io.
+  const needs: ((batch: number) => { v: number; m: number })[] = [];
+  const scratchOf = new WeakMap<BackwardIO, { v: GPUBuffer; m: GPUBuffer }>();
+  const transformed = (io: BackwardIO, batch: number) => {
+    let t = scratchOf.get(io);
+    if (!t) {
+      const v = Math.max(...needs.map((n) => n(batch).v));
+      const m = Math.max(...needs.map((n) => n(batch).m));
+      t = { v: io.scratch(v, `${layer.name} winograd V`), m: io.scratch(m, `${layer.name} winograd M`) };
+      scratchOf.set(io, t);
+    }
+    return t;
+  };
+
   try {
     const bounds = ctx.upload(boundsData(rule, 1, inC), `${layer.name} winograd zbox bounds`);
     owned.push(bounds);
@@ -228,13 +245,12 @@ export async function createWinogradParts(
       const chunk = chunkOf(dm, tps, Math.max(...defs.map((x) => x.pass.segs)) * inC, outC);
       if (chunk < 1) throw new GpuError(`one sample's transformed tensors exceed the ${ctx.maxBinding}-byte binding limit`, 'limits', `winograd denominators for layer '${layer.name}'`);
       notes.push(`denominators F(${dm},3)`);
+      const maxK = Math.max(...defs.map((x) => x.pass.segs)) * inC;
+      needs.push((batch) => ({ v: 4 * A2 * maxK * Math.min(batch, chunk) * tps, m: 4 * A2 * outC * Math.min(batch, chunk) * tps }));
       denominators = {
         dispatches(batch, io, s) {
           const out: Dispatch[] = [];
-          const largest = Math.min(batch, chunk) * tps;
-          const maxK = Math.max(...defs.map((x) => x.pass.segs)) * inC;
-          const v = io.scratch(4 * A2 * maxK * largest, `${layer.name} winograd denominators V`);
-          const prod = io.scratch(4 * A2 * outC * largest, `${layer.name} winograd denominators M`);
+          const { v, m: prod } = transformed(io, batch);
           const sliceLen = batch * outC * outH * outW;
           for (const { d, pass, bias, rule: r } of defs) {
             for (let n0 = 0; n0 < batch; n0 += chunk) {
@@ -303,13 +319,12 @@ export async function createWinogradParts(
       const chunk = chunkOf(rm, tps, Math.max(...defs.map((x) => x.pass.segs)) * outC, inC);
       if (chunk < 1) throw new GpuError(`one sample's transformed tensors exceed the ${ctx.maxBinding}-byte binding limit`, 'limits', `winograd redistribution for layer '${layer.name}'`);
       notes.push(`redistribution F(${rm},3)`);
+      const maxK = Math.max(...defs.map((x) => x.pass.segs)) * outC;
+      needs.push((batch) => ({ v: 4 * A2 * maxK * Math.min(batch, chunk) * tps, m: 4 * A2 * inC * Math.min(batch, chunk) * tps }));
       redistribution = {
         dispatches(batch, io, s) {
           const out: Dispatch[] = [];
-          const largest = Math.min(batch, chunk) * tps;
-          const maxK = Math.max(...defs.map((x) => x.pass.segs)) * outC;
-          const v = io.scratch(4 * A2 * maxK * largest, `${layer.name} winograd redistribution V`);
-          const prod = io.scratch(4 * A2 * inC * largest, `${layer.name} winograd redistribution M`);
+          const { v, m: prod } = transformed(io, batch);
           const sliceLen = batch * outC * outH * outW;
           for (const { segs, pass, rule: r } of defs) {
             for (let n0 = 0; n0 < batch; n0 += chunk) {
