@@ -160,7 +160,7 @@ try {
               ...perLayer.map((p) => p.rl.get(l)?.ms.toFixed(1) ?? '-'),
               ...perLayer.map((p) => p.fl.get(l)?.ms.toFixed(1) ?? '-'),
               ...perLayer.map((p) => (p.rl.get(l) && p.fl.get(l) ? (p.rl.get(l)!.ms / p.fl.get(l)!.ms).toFixed(2) : '-')),
-              /\(Winograd ([^)]*)\)/.exec(methods.get('auto')?.get(l) ?? '')?.[1] ?? '-',
+              /\(Winograd (.*)\)$/.exec(methods.get('auto')?.get(l) ?? '')?.[1] ?? '-',
             ]),
             [false, ...perLayer.map(() => true), ...perLayer.map(() => true), ...perLayer.map(() => true), false],
           ));
