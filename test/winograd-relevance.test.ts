@@ -122,7 +122,9 @@ describe('Winograd relevance passes on the GPU against the float64 reference', (
           const prior = accumulate ? randn(rng, x.length) : new Float32Array(x.length).fill(1234.5);
           const weights = new WeightStore(ctx);
           const lines: string[] = [];
-          for (const [rl, rule] of RULES) {
+          // PatternAttribution: the redistribution reads A * W (its own transformed copy).
+          const pattern: LinearRule = { rule: 'pattern', pattern: randn(rng, layer.weight.length), source: 'test', digest: title };
+          for (const [rl, rule] of [...RULES, ['pattern', pattern] as [string, LinearRule]]) {
             const c: BackwardOpContext = {
               ctx, weights, layer, rule, accumulate: [accumulate], inputs: [{ shape, relu: kind === 'relu-view' }],
               nonneg: [kind !== 'signed'], output: { shape: outShape, relu: false }, outShape, forwardOptions: { conv: 'winograd', winogradTile: m },
