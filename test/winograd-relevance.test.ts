@@ -17,7 +17,8 @@ import { Rng } from '../src/graph/zoo.ts';
 import type { BackwardIO, BackwardOpContext } from '../src/lrp/backward-op.ts';
 import { Explainer, type LayerRules } from '../src/lrp/explainer.ts';
 import type { WinogradTile } from '../src/forward/winograd.ts';
-import { createConvRelevance, flippedWeight, winogradRelevanceChoice } from '../src/lrp/ops/winograd-relevance.ts';
+import { createConvRelevance, fitting, flippedWeight, winogradRelevanceChoice } from '../src/lrp/ops/winograd-relevance.ts';
+import { planLinearRule } from '../src/lrp/rules.ts';
 import type { LinearRule } from '../src/lrp/rule-spec.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { referenceLayer } from './reference/forward.ts';
@@ -83,6 +84,17 @@ describe('Winograd relevance: the choice per pass (CPU)', () => {
     const c = winogradRelevanceChoice(l(8, 8, [3, 1, 3, 1]), 81, 121, 'winograd', 'cpu');
     expect(c.denominators.m).toBe(4);
     expect(c.redistribution).toEqual({ m: null, why: expect.stringMatching(/padding 3x1 over 2/) });
+  });
+  it('a pass whose one sample\'s transformed tensors pass a binding runs direct (the other may not)', () => {
+    const plan = planLinearRule({ rule: 'alpha-beta', alpha: 2, beta: 1, stabilizer: 1e-6 }, true);
+    const both = { denominators: { m: 2 as const }, redistribution: { m: 2 as const } };
+    // 64 -> 64 at 224x224, F(2,3): V of the one-segment denominators 4 * 16 * 112^2 * 64 bytes
+    // (51 MB), of the two-segment redistribution 103 MB.
+    const limit = 4 * 16 * 112 * 112 * 64;
+    const f = fitting(both, plan, [64, 224, 224], [64, 224, 224], limit);
+    expect(f.denominators).toEqual({ m: 2 });
+    expect(f.redistribution).toEqual({ m: null, why: expect.stringMatching(/exceed a binding/) });
+    expect(fitting(both, plan, [64, 224, 224], [64, 224, 224], 2 * limit)).toEqual(both);
   });
   it('flips the taps and swaps the channels of the transposed kernel', () => {
     const w = Float32Array.from({ length: 2 * 3 * 9 }, (_, i) => i);

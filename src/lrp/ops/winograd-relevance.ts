@@ -35,7 +35,7 @@ import type { Dispatch } from '../../gpu/context.ts';
 import { GpuError } from '../../gpu/errors.ts';
 import { grid1d } from '../../gpu/grid.ts';
 import type { SharedBuffer } from '../../gpu/weight-store.ts';
-import type { ConvLayer } from '../../graph/ir.ts';
+import type { ConvLayer, Shape } from '../../graph/ir.ts';
 import { convWeightLayout } from '../../forward/conv.ts';
 import { createWinogradGemm, winogradTiles, type WinogradGemm } from '../../forward/conv-winograd.ts';
 import {
@@ -366,6 +366,30 @@ export async function createWinogradParts(
 }
 
 /**
+ * The choice with each pass whose one sample's transformed tensors (V: segments x channels in,
+ * M: channels out, alpha^2 floats per tile) or stacked transformed weight would pass one binding
+ * set back to direct, as the forward pass does (winogradFits): a large plane runs, direct.
+ */
+export function fitting(
+  choice: RelevanceWinograd, plan: LinearPlan, [inC, inH, inW]: Shape, [outC, outH, outW]: Shape, maxBinding: number,
+): RelevanceWinograd {
+  const check = (d: WinogradDecision, segs: number, K: number, N: number, H: number, W: number): WinogradDecision => {
+    if (d.m === null || segs === 0) return d;
+    const A2 = winogradMatrices(d.m).alpha ** 2;
+    const { tilesY, tilesX } = winogradTiles(H, W, d.m);
+    const tensors = 4 * A2 * tilesY * tilesX * Math.max(segs * K, N);
+    const weight = 4 * A2 * Math.ceil((segs * K) / 32) * 32 * Math.ceil(N / 4) * 4;
+    return tensors <= maxBinding && weight <= maxBinding ? d : { m: null, why: `F(${d.m},3)'s transformed weight or one sample's transformed tensors exceed a binding` };
+  };
+  const stabSegs = Math.max(0, ...plan.denominators.map((d) => (d.kind === 'stab' ? d.segs.length : 0)));
+  const redSegs = Math.max(0, ...plan.redistributions.map((r) => r.segs.length));
+  return {
+    denominators: check(choice.denominators, stabSegs, inC, outC, outH, outW),
+    redistribution: check(choice.redistribution, redSegs, outC, inC, inH, inW),
+  };
+}
+
+/**
  * A convolution's relevance op under the model's conv mode (BackwardOpContext.forwardOptions):
  * the direct op (conv-backward.ts), with the passes winogradRelevanceChoice gives Winograd run
  * by createWinogradParts in their place; `passes` says which.
@@ -381,7 +405,7 @@ export async function createConvRelevance(c: BackwardOpContext): Promise<Backwar
   // Not a linear rule: the direct op says what is wrong.
   if (!rule || typeof rule !== 'object' || !('rule' in rule)) return createConvBackward(c);
   const plan = planLinearRule(rule, c.nonneg[0]);
-  const parts = await createWinogradParts(c, plan, rule, choice);
+  const parts = await createWinogradParts(c, plan, rule, fitting(choice, plan, c.inputs[0].shape, c.outShape, c.ctx.maxBinding));
   if (!parts.denominators && !parts.redistribution) {
     parts.destroy();
     return createConvBackward(c);
