@@ -7,7 +7,7 @@
  * each; the full float64 relevance of a VGG layer is billions of multiply-adds in JS).
  *
  *   npx tsx bench/winograd-relevance-error.ts [--layers 64x224,128x112,256x56,512x28,512x14]
- *                                             [--positions 24] [--shift -0.5] [--seed 1]
+ *                                             [--positions 24] [--shift=-0.5] [--seed 1]
  *
  * Each layer is C -> C channels at H x H, padding 1, batch 1, He-initialised weights, bias
  * 0.1 * N(0, 1), inputs max(N(0, 1) + shift, 0) (shift -0.5: 69% zeros, sparse as VGG-16's
