@@ -62,7 +62,8 @@ export interface RelevanceWinograd {
  * redistribution is a convolution from the output channels to the input channels over the
  * input plane, with padding 2 - pad (so a pad above 2 keeps it direct). `auto` takes F(2,3) for
  * both where the forward rule takes it: its float32 error on VGG-16-sized layers under
- * alpha-beta stayed at or below direct convolution's (bench/RESULTS.md).
+ * alpha-beta 2/1 was 0.7 to 1.2 times direct convolution's, F(4,3)'s 2 to 7 times, with inputs
+ * 69% and 93% zero (bench/winograd-relevance-error.ts, bench/RESULTS.md).
  */
 export function winogradRelevanceChoice(
   layer: ConvLayer, inPixels: number, outPixels: number, mode: ConvMode, tuning: 'cpu' | 'gpu', tile?: WinogradTile,
