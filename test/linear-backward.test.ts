@@ -24,7 +24,7 @@ import { WeightStore } from '../src/gpu/weight-store.ts';
 import type { LinearRule } from '../src/lrp/rule-spec.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { referenceLayer } from './reference/forward.ts';
-import { linearMap, referenceLayerRelevance } from './reference/relevance.ts';
+import { linearMap, referenceLayerRelevance, shortcutBound } from './reference/relevance.ts';
 
 const TOL = 1e-5;
 const shared = useGpu();
@@ -285,55 +285,9 @@ async function check(c: LayerCase, ruleIndex: number, kind: InputKind, batch: nu
   // Alpha-beta with beta > 0 on inputs >= 0 takes n = z - p from the stored output (rules.ts):
   // its float32 cancellation is allowed for, by the bound of shortcutBound; nothing else is.
   const shortcut = rule.rule === 'alpha-beta' && rule.beta !== 0 && kind !== 'signed';
-  const tol = shortcut ? TOL + shortcutBound(p.layer, c.shape, p.actual, p.z, p.relOut, batch, rule, want) : TOL;
+  const tol = shortcut ? TOL + shortcutBound(p.layer, c.shape, p.actual, p.z, p.relOut, batch, rule, want, 4) : TOL;
   record(`${ruleLabel(rule)}, ${kind}`, err, tol, `${c.label}, batch ${batch}`);
   expect(err, `rel L2 ${err} (tolerance ${tol})`).toBeLessThanOrEqual(tol);
-}
-
-/**
- * What the z - p shortcut of alpha-beta may cost, relative to ||want||. The GPU's n_j = z_j - p_j
- * carries the float32 rounding of z_j and p_j, |dn_j| <~ c u (|z_j| + p_j) with u = 2^-24, and
- * s_n = R_j / (n_j - eps) moves by R_j dn_j / (|n_j| + eps)^2; the beta term spreads that as
- * beta x_i w-_ij. So ||dR|| <= beta || x (.) |W-| t || with t_j = c u |R_j| (|z_j| + p_j) / (|n_j| + eps)^2.
- * c = 4: z's rounding to float32 (1/2 ulp) and the GEMM's accumulation of p (a few ulps). The
- * measured errors stay about 10x below this; before the epilogue clamped n <= 0, an n below
- * float32's resolution of z flipped its stabilizer and one case here erred by 2e-3 (4x over).
- */
-function shortcutBound(
-  layer: LinearLayer, shape: Shape, x: Float64Array, z: Float32Array, R: Float32Array, batch: number,
-  rule: Extract<LinearRule, { rule: 'alpha-beta' }>, want: Float64Array,
-): number {
-  const m = linearMap(layer, shape);
-  const u = 2 ** -24;
-  const c = 4;
-  const dR = new Float64Array(x.length);
-  for (let b = 0; b < batch; b++) {
-    const pj = new Float64Array(m.outSize);
-    const nj = new Float64Array(m.outSize);
-    for (let j = 0; j < m.outSize; j++) {
-      pj[j] = Math.max(m.bias[j], 0);
-      nj[j] = Math.min(m.bias[j], 0);
-    }
-    for (let t = 0; t < m.inIdx.length; t++) {
-      const v = x[b * m.inSize + m.inIdx[t]] * m.weight[m.wIdx[t]];
-      if (v > 0) pj[m.outIdx[t]] += v; else nj[m.outIdx[t]] += v;
-    }
-    const tj = pj.map((p, j) => {
-      const o = b * m.outSize + j;
-      return (c * u * Math.abs(R[o]) * (Math.abs(z[o]) + p)) / (Math.abs(nj[j]) + rule.stabilizer) ** 2;
-    });
-    for (let t = 0; t < m.inIdx.length; t++) {
-      const w = m.weight[m.wIdx[t]];
-      if (w < 0) dR[b * m.inSize + m.inIdx[t]] += rule.beta * Math.abs(x[b * m.inSize + m.inIdx[t]] * w) * tj[m.outIdx[t]];
-    }
-  }
-  let num = 0;
-  let den = 0;
-  dR.forEach((v, i) => {
-    num += v * v;
-    den += want[i] * want[i];
-  });
-  return Math.sqrt(num / den);
 }
 
 // Batch 1 overwrites relIn (which holds garbage), batch 3 accumulates into it.
@@ -620,7 +574,7 @@ describe('alpha-beta on inputs >= 0: n = z - p from the stored output', () => {
         op.destroy();
       }
     }
-    const bound = shortcutBound(p.layer, c.shape, p.actual, p.z, p.relOut, 1, rule, want);
+    const bound = shortcutBound(p.layer, c.shape, p.actual, p.z, p.relOut, 1, rule, want, 4);
     console.log(`positive-heavy conv: p/|n| median ${median.toFixed(0)}, max ${ratios[ratios.length - 1].toExponential(1)}; `
       + `rel L2 with the z - p shortcut ${errs['z - p shortcut'].toExponential(2)} (bound ${bound.toExponential(2)}), `
       + `with two GEMMs ${errs['two GEMMs'].toExponential(2)}`);

@@ -433,6 +433,118 @@ const keyedHash: Snippet = () => [
   '}',
 ];
 
+
+/**
+ * Winograd's input transform (Lavin and Gray 2016), F(m x m, 3 x 3) for m = TM (2 or 4, an
+ * override): `transformInput(src, iy0, ix0, dst, stride)` reads the alpha x alpha patch at
+ * (iy0, ix0) through the file's `load(src, iy, ix) -> f32` (its own `Src` struct says where and
+ * how: padding, ReLU view, a rule's input modifier) and writes V = B^T d B to
+ * v[dst + xi * stride] for the alpha^2 coordinates xi = i * alpha + j.
+ */
+const winogradInput: Snippet = () => [
+  '// B^T of F(2, 3) applied to a column of 4.',
+  'fn bt4(d: array<f32, 4>) -> array<f32, 4> {',
+  '  return array<f32, 4>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]);',
+  '}',
+  '',
+  '// B^T of F(4, 3) applied to a column of 6.',
+  'fn bt6(d: array<f32, 6>) -> array<f32, 6> {',
+  '  return array<f32, 6>(',
+  '    4.0 * d[0] - 5.0 * d[2] + d[4],',
+  '    -4.0 * (d[1] + d[2]) + d[3] + d[4],',
+  '    4.0 * (d[1] - d[2]) - d[3] + d[4],',
+  '    2.0 * (d[3] - d[1]) - d[2] + d[4],',
+  '    2.0 * (d[1] - d[3]) - d[2] + d[4],',
+  '    4.0 * d[1] - 5.0 * d[3] + d[5],',
+  '  );',
+  '}',
+  '',
+  'fn transformInput(src: Src, iy0: i32, ix0: i32, dst: u32, stride: u32) {',
+  '  if (TM == 2u) {',
+  '    var d: array<array<f32, 4>, 4>;',
+  '    for (var a = 0u; a < 4u; a++) {',
+  '      for (var b = 0u; b < 4u; b++) { d[a][b] = load(src, iy0 + i32(a), ix0 + i32(b)); }',
+  '    }',
+  '    // Columns: s[a][b] = (B^T d)[a][b]; then rows: V = s B.',
+  '    var s: array<array<f32, 4>, 4>;',
+  '    for (var b = 0u; b < 4u; b++) {',
+  '      let col = bt4(array<f32, 4>(d[0][b], d[1][b], d[2][b], d[3][b]));',
+  '      for (var a = 0u; a < 4u; a++) { s[a][b] = col[a]; }',
+  '    }',
+  '    for (var a = 0u; a < 4u; a++) {',
+  '      let row = bt4(s[a]);',
+  '      for (var b = 0u; b < 4u; b++) { v[dst + (a * 4u + b) * stride] = row[b]; }',
+  '    }',
+  '  } else {',
+  '    var d: array<array<f32, 6>, 6>;',
+  '    for (var a = 0u; a < 6u; a++) {',
+  '      for (var b = 0u; b < 6u; b++) { d[a][b] = load(src, iy0 + i32(a), ix0 + i32(b)); }',
+  '    }',
+  '    var s: array<array<f32, 6>, 6>;',
+  '    for (var b = 0u; b < 6u; b++) {',
+  '      let col = bt6(array<f32, 6>(d[0][b], d[1][b], d[2][b], d[3][b], d[4][b], d[5][b]));',
+  '      for (var a = 0u; a < 6u; a++) { s[a][b] = col[a]; }',
+  '    }',
+  '    for (var a = 0u; a < 6u; a++) {',
+  '      let row = bt6(s[a]);',
+  '      for (var b = 0u; b < 6u; b++) { v[dst + (a * 6u + b) * stride] = row[b]; }',
+  '    }',
+  '  }',
+  '}',
+];
+
+/**
+ * Winograd's output transform, F(m x m, 3 x 3) for m = TM: `transformOutput(n, co, oy0, ox0,
+ * src, stride)` reads the alpha^2 products m[src + xi * stride] of one tile and hands each of its
+ * m x m pixels Y = A^T M A to the file's `store(n, co, oy, ox, val)` (which skips pixels past the
+ * plane and applies the kernel's epilogue: a bias, a rule's).
+ */
+const winogradOutput: Snippet = () => [
+  '// A^T of F(2, 3) applied to a column of 4.',
+  'fn at4(d: array<f32, 4>) -> array<f32, 2> {',
+  '  return array<f32, 2>(d[0] + d[1] + d[2], d[1] - d[2] - d[3]);',
+  '}',
+  '',
+  '// A^T of F(4, 3) applied to a column of 6.',
+  'fn at6(d: array<f32, 6>) -> array<f32, 4> {',
+  '  let s1 = d[1] + d[2];',
+  '  let d1 = d[1] - d[2];',
+  '  let s3 = d[3] + d[4];',
+  '  let d3 = d[3] - d[4];',
+  '  return array<f32, 4>(d[0] + s1 + s3, d1 + 2.0 * d3, s1 + 4.0 * s3, d1 + 8.0 * d3 + d[5]);',
+  '}',
+  '',
+  'fn transformOutput(n: u32, co: u32, oy0: u32, ox0: u32, src: u32, stride: u32) {',
+  '  if (TM == 2u) {',
+  '    // Columns first: s[a][j] = (A^T M)[a][j] for the 2 output rows a; then rows: Y = s A.',
+  '    var s: array<array<f32, 4>, 2>;',
+  '    for (var j = 0u; j < 4u; j++) {',
+  '      let col = at4(array<f32, 4>(m[src + j * stride], m[src + (4u + j) * stride], m[src + (8u + j) * stride], m[src + (12u + j) * stride]));',
+  '      s[0][j] = col[0];',
+  '      s[1][j] = col[1];',
+  '    }',
+  '    for (var a = 0u; a < 2u; a++) {',
+  '      let row = at4(s[a]);',
+  '      store(n, co, oy0 + a, ox0, row[0]);',
+  '      store(n, co, oy0 + a, ox0 + 1u, row[1]);',
+  '    }',
+  '  } else {',
+  '    var s: array<array<f32, 6>, 4>;',
+  '    for (var j = 0u; j < 6u; j++) {',
+  '      let col = at6(array<f32, 6>(',
+  '        m[src + j * stride], m[src + (6u + j) * stride], m[src + (12u + j) * stride],',
+  '        m[src + (18u + j) * stride], m[src + (24u + j) * stride], m[src + (30u + j) * stride],',
+  '      ));',
+  '      for (var a = 0u; a < 4u; a++) { s[a][j] = col[a]; }',
+  '    }',
+  '    for (var a = 0u; a < 4u; a++) {',
+  '      let row = at6(s[a]);',
+  '      for (var k = 0u; k < 4u; k++) { store(n, co, oy0 + a, ox0 + k, row[k]); }',
+  '    }',
+  '  }',
+  '}',
+];
+
 export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'activation': activation,
   'keyed-hash': keyedHash,
@@ -450,4 +562,6 @@ export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'dense-stab-fma': denseStabFma,
   'dense-transpose-fma': denseTransposeFma,
   'weight-modifier': weightModifier,
+  'winograd-input': winogradInput,
+  'winograd-output': winogradOutput,
 };

@@ -25,6 +25,18 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> v: array<f32>;
 
+struct Src { base: u32 }
+
+// x at (iy, ix) of the plane at src.base: zero in the padding, through the ReLU view.
+fn load(src: Src, iy: i32, ix: i32) -> f32 {
+  // Unsigned compares: a negative coordinate wraps past the bound.
+  let ok = u32(iy) < p.inH && u32(ix) < p.inW;
+  var val = select(0.0, x[select(0u, src.base + u32(iy) * p.inW + u32(ix), ok)], ok);
+  if (p.reluIn != 0u) { val = max(val, 0.0); }
+  return val;
+}
+
+// <generated: winograd-input>
 // B^T of F(2, 3) applied to a column of 4.
 fn bt4(d: array<f32, 4>) -> array<f32, 4> {
   return array<f32, 4>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]);
@@ -42,6 +54,40 @@ fn bt6(d: array<f32, 6>) -> array<f32, 6> {
   );
 }
 
+fn transformInput(src: Src, iy0: i32, ix0: i32, dst: u32, stride: u32) {
+  if (TM == 2u) {
+    var d: array<array<f32, 4>, 4>;
+    for (var a = 0u; a < 4u; a++) {
+      for (var b = 0u; b < 4u; b++) { d[a][b] = load(src, iy0 + i32(a), ix0 + i32(b)); }
+    }
+    // Columns: s[a][b] = (B^T d)[a][b]; then rows: V = s B.
+    var s: array<array<f32, 4>, 4>;
+    for (var b = 0u; b < 4u; b++) {
+      let col = bt4(array<f32, 4>(d[0][b], d[1][b], d[2][b], d[3][b]));
+      for (var a = 0u; a < 4u; a++) { s[a][b] = col[a]; }
+    }
+    for (var a = 0u; a < 4u; a++) {
+      let row = bt4(s[a]);
+      for (var b = 0u; b < 4u; b++) { v[dst + (a * 4u + b) * stride] = row[b]; }
+    }
+  } else {
+    var d: array<array<f32, 6>, 6>;
+    for (var a = 0u; a < 6u; a++) {
+      for (var b = 0u; b < 6u; b++) { d[a][b] = load(src, iy0 + i32(a), ix0 + i32(b)); }
+    }
+    var s: array<array<f32, 6>, 6>;
+    for (var b = 0u; b < 6u; b++) {
+      let col = bt6(array<f32, 6>(d[0][b], d[1][b], d[2][b], d[3][b], d[4][b], d[5][b]));
+      for (var a = 0u; a < 6u; a++) { s[a][b] = col[a]; }
+    }
+    for (var a = 0u; a < 6u; a++) {
+      let row = bt6(s[a]);
+      for (var b = 0u; b < 6u; b++) { v[dst + (a * 6u + b) * stride] = row[b]; }
+    }
+  }
+}
+// </generated>
+
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * WG + gid.x;
@@ -54,52 +100,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let tx = r - ty * p.tilesX;
   let iy0 = i32(ty * TM) - i32(p.padT);
   let ix0 = i32(tx * TM) - i32(p.padL);
-  let base = (n * p.C + c) * p.inH * p.inW;
-  let cp = p.C * p.P;
-
-  if (TM == 2u) {
-    var d: array<array<f32, 4>, 4>;
-    for (var a = 0u; a < 4u; a++) {
-      for (var b = 0u; b < 4u; b++) {
-        let iy = iy0 + i32(a);
-        let ix = ix0 + i32(b);
-        // Unsigned compares: a negative coordinate wraps past the bound.
-        let ok = u32(iy) < p.inH && u32(ix) < p.inW;
-        var val = select(0.0, x[select(0u, base + u32(iy) * p.inW + u32(ix), ok)], ok);
-        if (p.reluIn != 0u) { val = max(val, 0.0); }
-        d[a][b] = val;
-      }
-    }
-    // Columns: s[a][b] = (B^T d)[a][b]; then rows: V = s B.
-    var s: array<array<f32, 4>, 4>;
-    for (var b = 0u; b < 4u; b++) {
-      let col = bt4(array<f32, 4>(d[0][b], d[1][b], d[2][b], d[3][b]));
-      for (var a = 0u; a < 4u; a++) { s[a][b] = col[a]; }
-    }
-    for (var a = 0u; a < 4u; a++) {
-      let row = bt4(s[a]);
-      for (var b = 0u; b < 4u; b++) { v[(a * 4u + b) * cp + t + c * p.P] = row[b]; }
-    }
-  } else {
-    var d: array<array<f32, 6>, 6>;
-    for (var a = 0u; a < 6u; a++) {
-      for (var b = 0u; b < 6u; b++) {
-        let iy = iy0 + i32(a);
-        let ix = ix0 + i32(b);
-        let ok = u32(iy) < p.inH && u32(ix) < p.inW;
-        var val = select(0.0, x[select(0u, base + u32(iy) * p.inW + u32(ix), ok)], ok);
-        if (p.reluIn != 0u) { val = max(val, 0.0); }
-        d[a][b] = val;
-      }
-    }
-    var s: array<array<f32, 6>, 6>;
-    for (var b = 0u; b < 6u; b++) {
-      let col = bt6(array<f32, 6>(d[0][b], d[1][b], d[2][b], d[3][b], d[4][b], d[5][b]));
-      for (var a = 0u; a < 6u; a++) { s[a][b] = col[a]; }
-    }
-    for (var a = 0u; a < 6u; a++) {
-      let row = bt6(s[a]);
-      for (var b = 0u; b < 6u; b++) { v[(a * 6u + b) * cp + t + c * p.P] = row[b]; }
-    }
-  }
+  transformInput(Src((n * p.C + c) * p.inH * p.inW), iy0, ix0, c * p.P + t, p.C * p.P);
 }

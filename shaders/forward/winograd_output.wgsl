@@ -22,6 +22,12 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+// Pixels past the plane (the last row and column of tiles) are not written.
+fn store(n: u32, co: u32, oy: u32, ox: u32, val: f32) {
+  if (oy < p.outH && ox < p.outW) { y[((n * p.Cout + co) * p.outH + oy) * p.outW + ox] = val + bias[co]; }
+}
+
+// <generated: winograd-output>
 // A^T of F(2, 3) applied to a column of 4.
 fn at4(d: array<f32, 4>) -> array<f32, 2> {
   return array<f32, 2>(d[0] + d[1] + d[2], d[1] - d[2] - d[3]);
@@ -36,9 +42,36 @@ fn at6(d: array<f32, 6>) -> array<f32, 4> {
   return array<f32, 4>(d[0] + s1 + s3, d1 + 2.0 * d3, s1 + 4.0 * s3, d1 + 8.0 * d3 + d[5]);
 }
 
-fn store(n: u32, co: u32, oy: u32, ox: u32, val: f32) {
-  if (oy < p.outH && ox < p.outW) { y[((n * p.Cout + co) * p.outH + oy) * p.outW + ox] = val; }
+fn transformOutput(n: u32, co: u32, oy0: u32, ox0: u32, src: u32, stride: u32) {
+  if (TM == 2u) {
+    // Columns first: s[a][j] = (A^T M)[a][j] for the 2 output rows a; then rows: Y = s A.
+    var s: array<array<f32, 4>, 2>;
+    for (var j = 0u; j < 4u; j++) {
+      let col = at4(array<f32, 4>(m[src + j * stride], m[src + (4u + j) * stride], m[src + (8u + j) * stride], m[src + (12u + j) * stride]));
+      s[0][j] = col[0];
+      s[1][j] = col[1];
+    }
+    for (var a = 0u; a < 2u; a++) {
+      let row = at4(s[a]);
+      store(n, co, oy0 + a, ox0, row[0]);
+      store(n, co, oy0 + a, ox0 + 1u, row[1]);
+    }
+  } else {
+    var s: array<array<f32, 6>, 4>;
+    for (var j = 0u; j < 6u; j++) {
+      let col = at6(array<f32, 6>(
+        m[src + j * stride], m[src + (6u + j) * stride], m[src + (12u + j) * stride],
+        m[src + (18u + j) * stride], m[src + (24u + j) * stride], m[src + (30u + j) * stride],
+      ));
+      for (var a = 0u; a < 4u; a++) { s[a][j] = col[a]; }
+    }
+    for (var a = 0u; a < 4u; a++) {
+      let row = at6(s[a]);
+      for (var k = 0u; k < 4u; k++) { store(n, co, oy0 + a, ox0 + k, row[k]); }
+    }
+  }
 }
+// </generated>
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -50,37 +83,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let r = t % p.tilesPerSample;
   let ty = r / p.tilesX;
   let tx = r - ty * p.tilesX;
-  let oy0 = ty * TM;
-  let ox0 = tx * TM;
-  let cp = p.Cout * p.P;
-  let src = co * p.P + t;
-  let b = bias[co];
-
-  if (TM == 2u) {
-    // Columns first: s[a][j] = (A^T M)[a][j] for the 2 output rows a; then rows: Y = s A.
-    var s: array<array<f32, 4>, 2>;
-    for (var j = 0u; j < 4u; j++) {
-      let col = at4(array<f32, 4>(m[j * cp + src], m[(4u + j) * cp + src], m[(8u + j) * cp + src], m[(12u + j) * cp + src]));
-      s[0][j] = col[0];
-      s[1][j] = col[1];
-    }
-    for (var a = 0u; a < 2u; a++) {
-      let row = at4(s[a]);
-      store(n, co, oy0 + a, ox0, row[0] + b);
-      store(n, co, oy0 + a, ox0 + 1u, row[1] + b);
-    }
-  } else {
-    var s: array<array<f32, 6>, 4>;
-    for (var j = 0u; j < 6u; j++) {
-      let col = at6(array<f32, 6>(
-        m[j * cp + src], m[(6u + j) * cp + src], m[(12u + j) * cp + src],
-        m[(18u + j) * cp + src], m[(24u + j) * cp + src], m[(30u + j) * cp + src],
-      ));
-      for (var a = 0u; a < 4u; a++) { s[a][j] = col[a]; }
-    }
-    for (var a = 0u; a < 4u; a++) {
-      let row = at6(s[a]);
-      for (var k = 0u; k < 4u; k++) { store(n, co, oy0 + a, ox0 + k, row[k] + b); }
-    }
-  }
+  transformOutput(n, co, ty * TM, tx * TM, co * p.P + t, p.Cout * p.P);
 }

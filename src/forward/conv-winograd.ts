@@ -23,13 +23,13 @@ import { GpuError } from '../gpu/errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
 import type { ConvLayer, Shape } from '../graph/ir.ts';
-import type { WeightStore } from '../gpu/weight-store.ts';
+import type { SharedBuffer, WeightStore } from '../gpu/weight-store.ts';
 import type { ForwardOp } from './op.ts';
 import { grid1d, tileGrid } from '../gpu/grid.ts';
 import { conv2d, conv2dSplitkSum, winogradInput, winogradOutput } from '../kernels/forward.ts';
 import { gemmVariant } from '../gpu/subgroups.ts';
 import type { InputInfo } from './tensor.ts';
-import { convSplit, convTile, convWeightLayout, convWeightShape, defaultFill, tileFamily, tileFits, type ConvTile } from './conv.ts';
+import { convSplit, convTile, convWeightLayout, defaultFill, tileFamily, tileFits, type ConvTile } from './conv.ts';
 import { winogradGemmLayer, winogradMatrices, type WinogradTile } from './winograd.ts';
 
 const WG = 64;
@@ -73,6 +73,93 @@ export interface WinogradConvOptions {
   readonly fillWorkgroups?: number;
 }
 
+/**
+ * The element-wise stage: alpha^2 GEMMs [P x K] x [K x N], one per transform coordinate, as the
+ * convolution GEMM kernel (conv2d.wgsl) over a grouped 1x1 convolution (A2 groups of K input and
+ * N output channels on a plane of P tiles), with its split reduction where the tuning splits.
+ * The forward op and the relevance ops (src/lrp/ops/winograd-*.ts) share it; the weight is
+ * [xi][Kpad][Npad] as convWeightLayout lays out winogradGemmLayer's.
+ */
+export interface WinogradGemm {
+  readonly tile: ConvTile;
+  readonly Kpad: number;
+  readonly Npad: number;
+  /** The dispatches computing y = v w for a chunk of P tiles (`kernel` names them in profiles). */
+  dispatches(P: number, v: GPUBuffer, w: GPUBuffer, y: GPUBuffer, scratch: (bytes: number, label: string) => GPUBuffer, kernel: string): Dispatch[];
+  destroy(): void;
+}
+
+export async function createWinogradGemm(
+  ctx: GpuContext, label: string, A2: number, K: number, N: number, opts: { tile?: ConvTile; fillWorkgroups?: number } = {},
+): Promise<WinogradGemm> {
+  const gemm = await gemmVariant(ctx);
+  const tile = opts.tile ?? convTile(K, N, tileFamily(ctx, gemm));
+  if (!tileFits(tile)) throw new Error(`conv tile ${JSON.stringify(tile)} does not fit the kernel`);
+  const Kpad = Math.ceil(K / tile.BK) * tile.BK;
+  const Npad = Math.ceil(N / 4) * 4;
+  // The GEMM's own bias: zero (the output transforms add the layer's).
+  const zeros = ctx.upload(new Float32Array(A2 * N), `${label} winograd zero bias`);
+  const gemmPipe = await conv2d.pipeline(ctx, { KH: 1, KW: 1, ...tile, ...gemm.constants }, gemm.variant);
+  const fill = opts.fillWorkgroups ?? defaultFill(ctx);
+  const sumPipe = fill > 0 ? await conv2dSplitkSum.pipeline(ctx, { WG: SUM_WG }) : null;
+  const BM = 4 * tile.PQ * tile.TX;
+  const BN = tile.TN * tile.TY;
+  const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const splitOf = (P: number) => convSplit(Math.ceil(N / BN) * Math.ceil(P / BM) * A2, Kpad, tile.BK, 4 * A2 * N * P, ctx.maxBinding, fill);
+  const uniforms = new Map<string, GPUBuffer>();
+  const uniform = (key: string, make: () => Uint32Array): GPUBuffer => {
+    let u = uniforms.get(key);
+    if (!u) {
+      u = ctx.uniform(make(), `${label} ${key} params`);
+      uniforms.set(key, u);
+    }
+    return u;
+  };
+  return {
+    tile, Kpad, Npad,
+    dispatches(P, v, w, y, scratch, kernel) {
+      const { splits, kChunk } = splitOf(P);
+      const gemmUniform = uniform(`gemm ${P}`, () => conv2d.pack({
+        batch: 1, inC: A2 * K, inH: 1, inW: P, outC: A2 * N, outH: 1, outW: P, groups: A2,
+        strideH: 1, strideW: 1, padT: 0, padL: 0, dilH: 1, dilW: 1, cinPerGroup: K, coutPerGroup: N,
+        K, Kpad, Npad, M: P, reluIn: 0, vecOut: P % 4 === 0 ? 1 : 0,
+        splits, kChunk, splitStride: A2 * N * P,
+      }));
+      const flops = 2 * A2 * P * K * N;
+      const bytesIn = 4 * (A2 * K * P + A2 * Kpad * Npad);
+      if (splits === 1) {
+        return [{
+          kernel, layer: label, pipeline: gemmPipe,
+          bindings: conv2d.bind({ p: gemmUniform, x: v, w, bias: zeros, y }),
+          workgroups: tileGrid(Math.ceil(N / BN), Math.ceil(P / BM), A2, maxDim),
+          flops, bytes: bytesIn + 4 * A2 * N * P,
+        }];
+      }
+      const total = A2 * N * P;
+      const part = scratch(4 * splits * total, `${label} winograd partial sums`);
+      return [{
+        kernel, layer: label, pipeline: gemmPipe,
+        bindings: conv2d.bind({ p: gemmUniform, x: v, w, bias: zeros, y: part }),
+        workgroups: tileGrid(Math.ceil(N / BN), Math.ceil(P / BM), A2 * splits, maxDim),
+        flops, bytes: bytesIn + 4 * splits * total,
+      }, {
+        kernel: 'conv2d_splitk_sum', layer: label, pipeline: sumPipe!,
+        bindings: conv2dSplitkSum.bind({
+          p: uniform(`sum ${P}`, () => conv2dSplitkSum.pack({ total, splits, plane: P, channels: A2 * N })),
+          part, bias: zeros, y,
+        }),
+        workgroups: grid1d(total, SUM_WG, maxDim),
+        flops: (splits - 1) * total, bytes: 4 * (splits + 1) * total,
+      }];
+    },
+    destroy() {
+      zeros.destroy();
+      for (const u of uniforms.values()) u.destroy();
+      uniforms.clear();
+    },
+  };
+}
+
 export async function createWinogradConv(
   ctx: GpuContext, layer: ConvLayer, input: InputInfo, outShape: Shape, opts: WinogradConvOptions,
 ): Promise<ForwardOp> {
@@ -88,119 +175,80 @@ export async function createWinogradConv(
   const where = `winograd conv2d for layer '${layer.name}'`;
   if (chunk < 1) throw new GpuError(`one sample's transformed tensors exceed the ${ctx.maxBinding}-byte binding limit`, 'limits', where);
 
-  const gemm = await gemmVariant(ctx);
-  const tile = opts.tile ?? convTile(C, Cout, tileFamily(ctx, gemm));
-  if (!tileFits(tile)) throw new Error(`conv tile ${JSON.stringify(tile)} does not fit the kernel`);
-  const gemmLayerShape = { ...layer, inChannels: A2 * C, outChannels: A2 * Cout, groups: A2, kernel: [1, 1] as const };
-  const { Kpad, Npad } = convWeightShape(gemmLayerShape as ConvLayer, tile.BK);
-  const shared = opts.weights.acquire(layer.name, winogradWeightKey(m, tile.BK), () => {
-    const { data } = convWeightLayout(winogradGemmLayer(layer, m), tile.BK);
-    if (data.byteLength > ctx.maxBinding) {
-      throw new GpuError(`transformed weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', where);
-    }
-    return data;
-  });
-  const bias = ctx.upload(layer.bias, `${layer.name}.bias`);
-  // The GEMM's own bias: zero (the output transform adds the layer's).
-  const zeros = ctx.upload(new Float32Array(A2 * Cout), `${layer.name} winograd zero bias`);
-  const constants = { TM: m, WG };
-  const [inPipe, outPipe, gemmPipe] = await Promise.all([
-    winogradInput.pipeline(ctx, constants),
-    winogradOutput.pipeline(ctx, constants),
-    conv2d.pipeline(ctx, { KH: 1, KW: 1, ...tile, ...gemm.constants }, gemm.variant),
-  ]);
-  const fill = opts.fillWorkgroups ?? defaultFill(ctx);
-  const sumPipe = fill > 0 ? await conv2dSplitkSum.pipeline(ctx, { WG: SUM_WG }) : null;
-  const BM = 4 * tile.PQ * tile.TX;
-  const BN = tile.TN * tile.TY;
-  const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const splitOf = (P: number) => convSplit(Math.ceil(Cout / BN) * Math.ceil(P / BM) * A2, Kpad, tile.BK, 4 * A2 * Cout * P, ctx.maxBinding, fill);
-
-  // Uniform buffers by (kernel, tiles in the chunk, first sample): written once, kept until destroy.
+  const gemm = await createWinogradGemm(ctx, layer.name, A2, C, Cout, { tile: opts.tile, fillWorkgroups: opts.fillWorkgroups });
+  let shared: SharedBuffer | null = null;
+  let bias: GPUBuffer | null = null;
   const uniforms = new Map<string, GPUBuffer>();
-  const uniform = (key: string, make: () => Uint32Array): GPUBuffer => {
-    let u = uniforms.get(key);
-    if (!u) {
-      u = ctx.uniform(make(), `${layer.name} ${key} params`);
-      uniforms.set(key, u);
-    }
-    return u;
+  const destroy = () => {
+    gemm.destroy();
+    shared?.release();
+    bias?.destroy();
+    for (const u of uniforms.values()) u.destroy();
+    uniforms.clear();
   };
+  try {
+    const held = opts.weights.acquire(layer.name, winogradWeightKey(m, gemm.tile.BK), () => {
+      const { data } = convWeightLayout(winogradGemmLayer(layer, m), gemm.tile.BK);
+      if (data.byteLength > ctx.maxBinding) {
+        throw new GpuError(`transformed weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', where);
+      }
+      return data;
+    });
+    shared = held;
+    const b = ctx.upload(layer.bias, `${layer.name}.bias`);
+    bias = b;
+    const constants = { TM: m, WG };
+    const [inPipe, outPipe] = await Promise.all([winogradInput.pipeline(ctx, constants), winogradOutput.pipeline(ctx, constants)]);
+    const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
+    // Uniform buffers by (kernel, tiles in the chunk, first sample): written once, kept until destroy.
+    const uniform = (key: string, make: () => Uint32Array): GPUBuffer => {
+      let u = uniforms.get(key);
+      if (!u) {
+        u = ctx.uniform(make(), `${layer.name} ${key} params`);
+        uniforms.set(key, u);
+      }
+      return u;
+    };
 
-  return {
-    layer,
-    dispatches(batch, [x], out, scratch) {
-      const dispatches: Dispatch[] = [];
-      const largest = Math.min(batch, chunk) * tps;
-      const v = scratch(4 * A2 * C * largest, `${layer.name} winograd V`);
-      const prod = scratch(4 * A2 * Cout * largest, `${layer.name} winograd M`);
-      for (let n0 = 0; n0 < batch; n0 += chunk) {
-        const P = Math.min(chunk, batch - n0) * tps;
-        const inTotal = C * P;
-        dispatches.push({
-          kernel: 'winograd_input', layer: layer.name, pipeline: inPipe,
-          bindings: winogradInput.bind({
-            p: uniform(`in ${P} ${n0}`, () => winogradInput.pack({
-              C, inH, inW, padT: pads[0], padL: pads[1], tilesX, tilesPerSample: tps, P, n0, reluIn: input.relu ? 1 : 0, total: inTotal,
-            })),
-            x: x.buffer, v,
-          }),
-          workgroups: grid1d(inTotal, WG, maxDim),
-          flops: 2 * inTotal * A2 * 2 * alpha, bytes: 4 * (inTotal * alpha * alpha + inTotal * A2),
-        });
-        const { splits, kChunk } = splitOf(P);
-        const gemmUniform = uniform(`gemm ${P}`, () => conv2d.pack({
-          batch: 1, inC: A2 * C, inH: 1, inW: P, outC: A2 * Cout, outH: 1, outW: P, groups: A2,
-          strideH: 1, strideW: 1, padT: 0, padL: 0, dilH: 1, dilW: 1, cinPerGroup: C, coutPerGroup: Cout,
-          K: C, Kpad, Npad, M: P, reluIn: 0, vecOut: P % 4 === 0 ? 1 : 0,
-          splits, kChunk, splitStride: A2 * Cout * P,
-        }));
-        const gemmFlops = 2 * A2 * P * C * Cout;
-        const gemmIn = 4 * (A2 * C * P + A2 * Kpad * Npad);
-        if (splits === 1) {
+    return {
+      layer,
+      dispatches(batch, [x], out, scratch) {
+        const dispatches: Dispatch[] = [];
+        const largest = Math.min(batch, chunk) * tps;
+        const v = scratch(4 * A2 * C * largest, `${layer.name} winograd V`);
+        const prod = scratch(4 * A2 * Cout * largest, `${layer.name} winograd M`);
+        for (let n0 = 0; n0 < batch; n0 += chunk) {
+          const P = Math.min(chunk, batch - n0) * tps;
+          const inTotal = C * P;
           dispatches.push({
-            kernel: 'winograd_gemm', layer: layer.name, pipeline: gemmPipe,
-            bindings: conv2d.bind({ p: gemmUniform, x: v, w: shared.buffer, bias: zeros, y: prod }),
-            workgroups: tileGrid(Math.ceil(Cout / BN), Math.ceil(P / BM), A2, maxDim),
-            flops: gemmFlops, bytes: gemmIn + 4 * A2 * Cout * P,
-          });
-        } else {
-          const total = A2 * Cout * P;
-          const part = scratch(4 * splits * total, `${layer.name} winograd partial sums`);
-          dispatches.push({
-            kernel: 'winograd_gemm', layer: layer.name, pipeline: gemmPipe,
-            bindings: conv2d.bind({ p: gemmUniform, x: v, w: shared.buffer, bias: zeros, y: part }),
-            workgroups: tileGrid(Math.ceil(Cout / BN), Math.ceil(P / BM), A2 * splits, maxDim),
-            flops: gemmFlops, bytes: gemmIn + 4 * splits * total,
-          }, {
-            kernel: 'conv2d_splitk_sum', layer: layer.name, pipeline: sumPipe!,
-            bindings: conv2dSplitkSum.bind({
-              p: uniform(`sum ${P}`, () => conv2dSplitkSum.pack({ total, splits, plane: P, channels: A2 * Cout })),
-              part, bias: zeros, y: prod,
+            kernel: 'winograd_input', layer: layer.name, pipeline: inPipe,
+            bindings: winogradInput.bind({
+              p: uniform(`in ${P} ${n0}`, () => winogradInput.pack({
+                C, inH, inW, padT: pads[0], padL: pads[1], tilesX, tilesPerSample: tps, P, n0, reluIn: input.relu ? 1 : 0, total: inTotal,
+              })),
+              x: x.buffer, v,
             }),
-            workgroups: grid1d(total, SUM_WG, maxDim),
-            flops: (splits - 1) * total, bytes: 4 * (splits + 1) * total,
+            workgroups: grid1d(inTotal, WG, maxDim),
+            flops: 2 * inTotal * A2 * 2 * alpha, bytes: 4 * (inTotal * alpha * alpha + inTotal * A2),
+          });
+          dispatches.push(...gemm.dispatches(P, v, held.buffer, prod, scratch, 'winograd_gemm'));
+          const outTotal = Cout * P;
+          dispatches.push({
+            kernel: 'winograd_output', layer: layer.name, pipeline: outPipe,
+            bindings: winogradOutput.bind({
+              p: uniform(`out ${P} ${n0}`, () => winogradOutput.pack({ Cout, outH, outW, tilesX, tilesPerSample: tps, P, n0, total: outTotal })),
+              m: prod, bias: b, y: out,
+            }),
+            workgroups: grid1d(outTotal, WG, maxDim),
+            flops: 2 * outTotal * (m * alpha * alpha + m * m * alpha), bytes: 4 * (outTotal * A2 + outTotal * m * m),
           });
         }
-        const outTotal = Cout * P;
-        dispatches.push({
-          kernel: 'winograd_output', layer: layer.name, pipeline: outPipe,
-          bindings: winogradOutput.bind({
-            p: uniform(`out ${P} ${n0}`, () => winogradOutput.pack({ Cout, outH, outW, tilesX, tilesPerSample: tps, P, n0, total: outTotal })),
-            m: prod, bias, y: out,
-          }),
-          workgroups: grid1d(outTotal, WG, maxDim),
-          flops: 2 * outTotal * (m * alpha * alpha + m * m * alpha), bytes: 4 * (outTotal * A2 + outTotal * m * m),
-        });
-      }
-      return dispatches;
-    },
-    destroy() {
-      shared.release();
-      bias.destroy();
-      zeros.destroy();
-      for (const u of uniforms.values()) u.destroy();
-      uniforms.clear();
-    },
-  };
+        return dispatches;
+      },
+      destroy,
+    };
+  } catch (e) {
+    destroy();
+    throw e;
+  }
 }

@@ -26,6 +26,8 @@ export class ForwardModel {
     readonly maxBatch: number,
     /** The shared weight copies (see WeightStore): explainers and analyzers acquire layouts here. */
     readonly weights: WeightStore,
+    /** How the ops were built (the conv mode): explainers build their relevance ops the same way. */
+    readonly options: ForwardOptions = {},
   ) {}
 
   static async create(ctx: GpuContext, graph: Graph, options: ForwardOptions = {}): Promise<ForwardModel> {
@@ -62,7 +64,7 @@ export class ForwardModel {
     }
     // At least 1: checkModelFits refused any value larger than one binding.
     const maxBatch = Math.floor(ctx.maxBinding / (4 * largest));
-    return new ForwardModel(ctx, graph, ops, info, maxBatch, weights);
+    return new ForwardModel(ctx, graph, ops, info, maxBatch, weights, options);
   }
 
   /**

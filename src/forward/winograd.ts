@@ -17,8 +17,9 @@
  * - `auto` keeps direct convolution for small layers (few channels or few output pixels): the two
  *   transforms are memory passes that such layers do not amortise, and test models, which are
  *   small, compile no extra pipelines. See winogradChoice for the figures behind the rule.
- * - Forward pass only, so far: the relevance denominators and the transposed pass still run the
- *   direct kernels (src/lrp/ops/conv-backward.ts) on the same forward activations.
+ * - The relevance passes take the same choice per pass (src/lrp/ops/winograd-relevance.ts,
+ *   winogradRelevanceChoice): the denominators are this convolution with modified operands, the
+ *   redistribution a 3x3 stride-1 convolution of s with the flipped kernel.
  */
 import type { ConvLayer } from '../graph/ir.ts';
 

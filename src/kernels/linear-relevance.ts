@@ -116,3 +116,43 @@ export const stabDivide = defineKernel({
   bindings: { p: 'uniform', rel: 'read', z: 'read', s: 'read_write' },
   overrides: { WG: 'u32' },
 });
+
+/**
+ * Winograd relevance kernels (src/lrp/ops/winograd-relevance.ts) around the forward Winograd
+ * GEMM: the input transform with a rule's input selection per segment, and the two output
+ * transforms fused with conv_stab's and conv_transpose's epilogues.
+ */
+export const winogradRelInput = defineKernel({
+  shader: 'relevance/winograd_rel_input.wgsl',
+  uniforms: {
+    C: 'u32', inH: 'u32', inW: 'u32', padT: 'u32',
+    padL: 'u32', tilesX: 'u32', tilesPerSample: 'u32', P: 'u32',
+    n0: 'u32', reluIn: 'u32', segs: 'u32', total: 'u32',
+    inCode: 'vec4<u32>', offset: 'vec4<u32>', coef: 'vec4<f32>',
+  },
+  bindings: { p: 'uniform', x: 'read', bounds: 'read', v: 'read_write' },
+  overrides: { TM: 'u32', WG: 'u32' },
+});
+
+export const winogradStabOutput = defineKernel({
+  shader: 'relevance/winograd_stab_output.wgsl',
+  uniforms: {
+    Cout: 'u32', outH: 'u32', outW: 'u32', tilesX: 'u32',
+    tilesPerSample: 'u32', P: 'u32', n0: 'u32', total: 'u32',
+    eps: 'f32', gamma: 'f32', sliceLen: 'u32', outSlice: 'u32',
+    mode: 'u32', gate: 'u32',
+  },
+  bindings: { p: 'uniform', m: 'read', bias: 'read', rel: 'read', z: 'read', s: 'read_write' },
+  overrides: { TM: 'u32', WG: 'u32' },
+});
+
+export const winogradTransposeOutput = defineKernel({
+  shader: 'relevance/winograd_transpose_output.wgsl',
+  uniforms: {
+    C: 'u32', outH: 'u32', outW: 'u32', tilesX: 'u32',
+    tilesPerSample: 'u32', P: 'u32', n0: 'u32', total: 'u32',
+    reluIn: 'u32', out: 'u32', accumulate: 'u32',
+  },
+  bindings: { p: 'uniform', m: 'read', x: 'read', bounds: 'read', r: 'read_write' },
+  overrides: { TM: 'u32', WG: 'u32' },
+});

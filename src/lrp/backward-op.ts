@@ -2,6 +2,7 @@ import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import type { WeightStore } from '../gpu/weight-store.ts';
 import type { Layer, Shape } from '../graph/ir.ts';
 import type { InputInfo, TensorRef } from '../forward/tensor.ts';
+import type { ForwardOptions } from '../forward/op.ts';
 import type { LayerRule } from './rule-spec.ts';
 
 /** Buffers one layer's relevance step reads and writes for one batch. */
@@ -54,6 +55,8 @@ export interface BackwardOpContext {
   readonly nonneg: readonly boolean[];
   readonly output: InputInfo;
   readonly outShape: Shape;
+  /** The forward model's options: its conv mode picks Winograd for relevance passes too. */
+  readonly forwardOptions?: ForwardOptions;
 }
 
 /** Throws when the executor binds a value read differently from what the op was built for. */

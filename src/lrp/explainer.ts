@@ -175,6 +175,7 @@ export class Explainer {
             nonneg: layer.inputs.map((i) => nonneg.has(i)),
             output: forward.info.get(layer.output)!,
             outShape: valueInfo(graph, layer.output).shape,
+            forwardOptions: forward.options,
           }));
         }
       });

@@ -67,6 +67,8 @@ export async function runReferenceCases(ctx: GpuContext, run: CaseRun): Promise<
       const source = `${dir}cases.json: ${c.name}`;
       const explainer = await Explainer.create(fm, resolveComposite(parseComposite(c.composite, source), g));
       try {
+        // Forced Winograd must reach the relevance passes too (src/lrp/ops/winograd-relevance.ts).
+        if (run.conv === 'winograd' && !explainer.describe().some((d) => d.passes.includes('Winograd'))) failures.push(`${c.name}: no relevance pass ran Winograd`);
         const ex = await explainer.explainActivations(acts, { targets: c.target, init: c.init });
         const err = relL2(ex.relevance, readNpy(dir + c.expected).data);
         const line = `${c.name} (${c.init}, ${ctx.tuning} tiles): relative L2 ${err.toExponential(2)} (tolerance ${c.tolerance})`;

@@ -720,3 +720,48 @@ export function referenceExplain(
   return referenceRelevances(graph, composite, method, input, batch, targets, init).get(graph.input.name)!;
 }
 
+/**
+ * What the z - p shortcut of alpha-beta may cost, relative to ||want||. The GPU's n_j = z_j - p_j
+ * carries the float32 rounding of z_j and p_j, |dn_j| <~ c u (|z_j| + p_j) with u = 2^-24, and
+ * s_n = R_j / (n_j - eps) moves by R_j dn_j / (|n_j| + eps)^2; the beta term spreads that as
+ * beta x_i w-_ij. So ||dR|| <= beta || x (.) |W-| t || with t_j = c u |R_j| (|z_j| + p_j) / (|n_j| + eps)^2.
+ * c = 4 for direct convolution: z's rounding to float32 (1/2 ulp) and the GEMM's accumulation of
+ * p (a few ulps); Winograd's transforms add their own (test/winograd-relevance.test.ts). The
+ * measured errors stay about 10x below this with c = 4; before the epilogue clamped n <= 0, an n below
+ * float32's resolution of z flipped its stabilizer and one case here erred by 2e-3 (4x over).
+ */
+export function shortcutBound(
+  layer: ConvLayer | DenseLayer, shape: Shape, x: Float64Array, z: Float32Array, R: Float32Array, batch: number,
+  rule: Extract<LinearRule, { rule: 'alpha-beta' }>, want: Float64Array, c: number,
+): number {
+  const m = linearMap(layer, shape);
+  const u = 2 ** -24;
+  const dR = new Float64Array(x.length);
+  for (let b = 0; b < batch; b++) {
+    const pj = new Float64Array(m.outSize);
+    const nj = new Float64Array(m.outSize);
+    for (let j = 0; j < m.outSize; j++) {
+      pj[j] = Math.max(m.bias[j], 0);
+      nj[j] = Math.min(m.bias[j], 0);
+    }
+    for (let t = 0; t < m.inIdx.length; t++) {
+      const v = x[b * m.inSize + m.inIdx[t]] * m.weight[m.wIdx[t]];
+      if (v > 0) pj[m.outIdx[t]] += v; else nj[m.outIdx[t]] += v;
+    }
+    const tj = pj.map((p, j) => {
+      const o = b * m.outSize + j;
+      return (c * u * Math.abs(R[o]) * (Math.abs(z[o]) + p)) / (Math.abs(nj[j]) + rule.stabilizer) ** 2;
+    });
+    for (let t = 0; t < m.inIdx.length; t++) {
+      const w = m.weight[m.wIdx[t]];
+      if (w < 0) dR[b * m.inSize + m.inIdx[t]] += rule.beta * Math.abs(x[b * m.inSize + m.inIdx[t]] * w) * tj[m.outIdx[t]];
+    }
+  }
+  let num = 0;
+  let den = 0;
+  dR.forEach((v, i) => {
+    num += v * v;
+    den += want[i] * want[i];
+  });
+  return Math.sqrt(num / den);
+}

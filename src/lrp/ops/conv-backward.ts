@@ -32,6 +32,7 @@ import { convCol2im, convStab, convStabSum, convTranspose, convTransposeSum } fr
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
 import { axisPhases, convPhases, transposedKey, transposedLayout, type ConvPhase } from './conv-phases.ts';
+import type { WinogradParts } from './winograd-relevance.ts';
 import {
   boundsData, checkAccumulate, common, divideDispatches, relevanceWeight, sBuffer, stabRule, transposeRule,
 } from './linear-plan.ts';
@@ -47,6 +48,8 @@ export interface ConvBackwardOptions {
    * col2im sum; groups 1 only), or `auto` (default): columns where usesColumns says.
    */
   readonly redistribution?: 'auto' | 'transposed' | 'columns';
+  /** Passes that run Winograd instead (src/lrp/ops/winograd-relevance.ts): this op runs the rest. */
+  readonly winograd?: Pick<WinogradParts, 'denominators' | 'redistribution'>;
 }
 
 /**
@@ -123,7 +126,9 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
     const bounds = own(ctx.upload(boundsData(rule, 1, inC), `${layer.name} zbox bounds`));
 
     // ---- Denominators: the forward GEMM with modified inputs and weights. ----
-    const stabDefs = plan.denominators.filter((d): d is StabPass => d.kind === 'stab');
+    const wino = opts.winograd;
+    const stabDefs = wino?.denominators ? [] : plan.denominators.filter((d): d is StabPass => d.kind === 'stab');
+    const redistributions = wino?.redistribution ? [] : plan.redistributions;
     const sTile = checkTile(opts.stabTile ?? convTile(cinPG * kernel[0] * kernel[1], coutPG, family), 'denominator', layer.name);
     const sShape = convWeightShape(layer, sTile.BK);
     const sSize = tileSize(sTile);
@@ -164,7 +169,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
 
     const mode = opts.redistribution ?? 'auto';
     if (mode === 'columns' && groups !== 1) throw new Error(`layer '${layer.name}': the columns redistribution takes groups 1, not ${groups}`);
-    const columns = mode === 'columns' || (mode === 'auto' && usesColumns(layer));
+    const columns = redistributions.length > 0 && (mode === 'columns' || (mode === 'auto' && usesColumns(layer)));
 
     // ---- Redistribution by columns: a 1x1 GEMM of s into per-position columns, then col2im. ----
     const cols = columns ? await (async () => {
@@ -188,7 +193,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       const constants = { ...cTile, ...gemm.constants, NTY: 1, NTX: 1, SPLIT: false };
       const pipeline = await convTranspose.pipeline(ctx, constants, gemm.variant);
       const col2im = await convCol2im.pipeline(ctx, { WG: SUM_WG });
-      const passes = plan.redistributions.map((r: RedistributePass, i) => {
+      const passes = redistributions.map((r: RedistributePass, i) => {
         const acc = i > 0 || c.accumulate[0];
         const raw = transposeRule(r, false, false);
         return {
@@ -221,7 +226,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
     const tSize = tileSize(tTile);
     const phases = convPhases(layer, inH, inW, tTile.BK);
     const rw = relevanceWeight(layer, rule);
-    const tWeight = columns ? null : c.weights.acquire(layer.name, transposedKey(phases, tTile.BK) + rw.key, () => {
+    const tWeight = columns || !redistributions.length ? null : c.weights.acquire(layer.name, transposedKey(phases, tTile.BK) + rw.key, () => {
       const data = transposedLayout(layer, phases, tTile.BK, rw.weight());
       if (data.byteLength > ctx.maxBinding) {
         throw new GpuError(`transposed weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', `conv_transpose for layer '${layer.name}'`);
@@ -238,7 +243,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       )
       : { splits: 1, kChunk: segs * ph.Kpad });
     const phaseWork = phases.reduce((a, ph) => a + ph.pixels * ph.K, 0);
-    const reds = columns ? [] : await Promise.all(plan.redistributions.map(async (r: RedistributePass, i) => {
+    const reds = columns ? [] : await Promise.all(redistributions.map(async (r: RedistributePass, i) => {
       const segs = r.segs.length;
       // The phases write disjoint pixels: each overwrites or accumulates as the whole pass does.
       const acc = i > 0 || c.accumulate[0];
@@ -312,6 +317,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
             });
           }
         }
+        if (wino?.denominators) out.push(...wino.denominators.dispatches(batch, io, s));
         checkAccumulate(c, io);
         if (cols) {
           const colBuf = io.scratch(4 * batch * cols.CC * outPlane, `${layer.name} redistribution columns`);
@@ -355,6 +361,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
             }
           }
         }
+        if (wino?.redistribution) out.push(...wino.redistribution.dispatches(batch, io, s));
         return out;
       },
       destroy,

@@ -8,13 +8,13 @@ import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import type { LayerRule } from '../rule-spec.ts';
 import { createActivationGradient, createGateGradient } from './activation.ts';
 import { createConcatBackward, createReluBackward } from './elementwise.ts';
-import { createConvBackward } from './conv-backward.ts';
 import { createDenseBackward } from './dense-backward.ts';
 import { createLayerNormBackward } from './layernorm.ts';
 import { createLrnBackward } from './lrn.ts';
 import { createAddBackward, createPadBackward, createPointwiseGradient } from './pointwise.ts';
 import { createAvgPoolBackward, createMaxPoolBackward } from './pool.ts';
 import { createTransposeBackward } from './transpose.ts';
+import { createConvRelevance } from './winograd-relevance.ts';
 
 export interface BackwardKind {
   /** Whether relevance passes through a layer of this kind unchanged under `rule` (no op is built). */
@@ -32,7 +32,7 @@ const never: BackwardKind['passThrough'] = () => false;
 const unlessRule: BackwardKind['passThrough'] = (rule) => !rule || rule.rule === 'pass';
 
 export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
-  conv: { passThrough: never, create: createConvBackward },
+  conv: { passThrough: never, create: createConvRelevance },
   dense: { passThrough: never, create: createDenseBackward },
   maxpool: { passThrough: never, create: createMaxPoolBackward },
   avgpool: { passThrough: never, create: createAvgPoolBackward },
