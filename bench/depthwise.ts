@@ -145,8 +145,11 @@ async function build(
 try {
   console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}; LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(default)'}`);
   console.log(`relevance rule: ${args.rule} on signed inputs; median of ${repeat} x ${inner}; load ${load()} (1, 5, 15 min) at the start\n`);
+  const header = ['layer', 'batch', 'pass', 'impl', 'ms', 'GFLOP/s', 'GB/s', `speed-up vs ${impls[0]}`];
+  const numeric = [false, true, false, false, true, true, true, true];
   const rows: string[][] = [];
   for (const [name, C, size, k, s] of shapes) {
+    const first = rows.length;
     const layer = layerOf(name, C, k, s);
     const inShape: Shape = [C, size, size];
     const outShape = inferShape(layer, [inShape]);
@@ -172,7 +175,7 @@ try {
         for (const impl of impls) {
           const v = await build(impl, kernel, layer, inShape, outShape, batch, buf);
           await ctx.run(`${name} ${impl} (first run)`, v.dispatches);
-          variants.push({ impl, dispatches: v.timed, release: v.release, ms: [], flops: 2 * macs * segs * (kernel === 'stab' || kernel === 'forward' ? 1 : 1), bytes });
+          variants.push({ impl, dispatches: v.timed, release: v.release, ms: [], flops: 2 * macs * segs, bytes });
         }
         for (let r = 0; r <= repeat; r++) {
           for (const v of variants) {
@@ -191,9 +194,10 @@ try {
       }
       for (const bf of Object.values(buf)) ctx.pool.release(bf);
     }
+    // Each layer as it finishes (a loaded machine takes minutes per layer), then all of them.
+    console.log(`${table(header, rows.slice(first), numeric)}\n(load ${load()})\n`);
   }
-  console.log(table(['layer', 'batch', 'pass', 'impl', 'ms', 'GFLOP/s', 'GB/s', `speed-up vs ${impls[0]}`], rows,
-    [false, true, false, false, true, true, true, true]));
+  console.log(table(header, rows, numeric));
   console.log(`\nload ${load()} (1, 5, 15 min) at the end`);
 } finally {
   gpu.close();

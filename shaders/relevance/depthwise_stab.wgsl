@@ -124,11 +124,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let lo = bounds[min(ci, p.inC - 1u)];
   let hi = bounds[min(p.inC + ci, 2u * p.inC - 1u)];
 
-  // Per segment its modified, scaled taps.
-  var taps: array<array<vec4<f32>, MAX_K4>, 3>;
+  // Per segment its modified, scaled taps. The segments are written out, not a loop: a loop over
+  // them inside the unrolled block kept lavapipe from unrolling it (arrays indexed at run time:
+  // a two-segment pass ran 5 to 17 times slower than a one-segment one).
+  var taps0: array<vec4<f32>, MAX_K4>;
+  var taps1: array<vec4<f32>, MAX_K4>;
+  var taps2: array<vec4<f32>, MAX_K4>;
   for (var i = 0u; i < KK4; i++) {
     let v = w[co * KK4 + i];
-    for (var g = 0u; g < SEGS; g++) { taps[g][i] = p.coef[g] * wMod(p.wCode[g], v); }
+    taps0[i] = p.coef[0] * wMod(p.wCode[0], v);
+    if (SEGS > 1u) { taps1[i] = p.coef[1] * wMod(p.wCode[1], v); }
+    if (SEGS > 2u) { taps2[i] = p.coef[2] * wMod(p.wCode[2], v); }
   }
   var acc: array<f32, MAX_OUT>;
   for (var o = 0u; o < PY * PX; o++) { acc[o] = 0.0; }
@@ -153,23 +159,28 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     } else {
       for (var j = 0u; j < SX; j++) { xs[j] = 0.0; }
     }
-    var row: array<array<f32, MAX_SX>, 3>;
+    var row0: array<f32, MAX_SX>;
+    var row1: array<f32, MAX_SX>;
+    var row2: array<f32, MAX_SX>;
     for (var j = 0u; j < SX; j++) {
       let ok = rowOk && u32(ix0 + i32(j)) < p.inW;
       var v = select(0.0, xs[j], ok);
       if (p.reluIn != 0u) { v = max(v, 0.0); }
-      for (var g = 0u; g < SEGS; g++) { row[g][j] = inMod(p.inCode[g], v, ok, lo, hi); }
+      row0[j] = inMod(p.inCode[0], v, ok, lo, hi);
+      if (SEGS > 1u) { row1[j] = inMod(p.inCode[1], v, ok, lo, hi); }
+      if (SEGS > 2u) { row2[j] = inMod(p.inCode[2], v, ok, lo, hi); }
     }
     for (var py = 0u; py < PY; py++) {
       if (r >= py * SH && (r - py * SH) % DH == 0u && (r - py * SH) / DH < KH) {
         let ky = (r - py * SH) / DH;
         for (var kx = 0u; kx < KW; kx++) {
           let k = ky * KW + kx;
-          for (var g = 0u; g < SEGS; g++) {
-            let wk = taps[g][k / 4u][k % 4u];
-            for (var px = 0u; px < PX; px++) {
-              acc[py * PX + px] = fma(row[g][px * SW + kx * DW], wk, acc[py * PX + px]);
-            }
+          for (var px = 0u; px < PX; px++) {
+            let j = px * SW + kx * DW;
+            var a = fma(row0[j], taps0[k / 4u][k % 4u], acc[py * PX + px]);
+            if (SEGS > 1u) { a = fma(row1[j], taps1[k / 4u][k % 4u], a); }
+            if (SEGS > 2u) { a = fma(row2[j], taps2[k / 4u][k % 4u], a); }
+            acc[py * PX + px] = a;
           }
         }
       }

@@ -92,6 +92,27 @@ fn epilogue(o: u32, c: u32, a: f32) {
 }
 // </generated>
 
+// NX values of s from flat offset `off` (column ox0 of its row; zero outside the map), read as
+// the aligned vec4s that hold them, each lane's values picked by its offset mod 4 (as
+// forward/depthwise.wgsl reads x).
+fn windowRow(rowOk: bool, off: i32, ox0: i32) -> array<f32, MAX_SX> {
+  var row: array<f32, MAX_SX>;
+  if (rowOk) {
+    let a = u32(off & 3);
+    let q = (off - i32(a)) / 4;
+    var v: array<vec4<f32>, MAX_NV>;
+    for (var i = 0u; i < NV; i++) { v[i] = s[u32(q + i32(i))]; }
+    for (var j = 0u; j < NX; j++) {
+      let lo = select(v[j / 4u][j % 4u], v[(j + 1u) / 4u][(j + 1u) % 4u], a == 1u);
+      let hi = select(v[(j + 2u) / 4u][(j + 2u) % 4u], v[(j + 3u) / 4u][(j + 3u) % 4u], a == 3u);
+      row[j] = select(0.0, select(lo, hi, a >= 2u), u32(ox0 + i32(j)) < p.outW);
+    }
+  } else {
+    for (var j = 0u; j < NX; j++) { row[j] = 0.0; }
+  }
+  return row;
+}
+
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = gid.y * nwg.x * WG + gid.x;
@@ -113,32 +134,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
   for (var m = 0u; m < p.mult; m++) {
     let co = ci * p.mult + m;
-    var taps: array<array<vec4<f32>, MAX_K4>, 3>;
+    // The segments written out, not a loop (see relevance/depthwise_stab.wgsl).
+    var taps0: array<vec4<f32>, MAX_K4>;
+    var taps1: array<vec4<f32>, MAX_K4>;
+    var taps2: array<vec4<f32>, MAX_K4>;
     for (var i = 0u; i < KK4; i++) {
       let v = w[co * KK4 + i];
-      for (var g = 0u; g < SEGS; g++) { taps[g][i] = p.coef[g] * wMod(p.wCode[g], v); }
+      taps0[i] = p.coef[0] * wMod(p.wCode[0], v);
+      if (SEGS > 1u) { taps1[i] = p.coef[1] * wMod(p.wCode[1], v); }
+      if (SEGS > 2u) { taps2[i] = p.coef[2] * wMod(p.wCode[2], v); }
     }
     let sPlane = (n * p.outC + co) * p.outH * p.outW;
     for (var wr = 0u; wr < NY; wr++) {
       let oy = oy0 + i32(wr);
       let rowOk = u32(oy) < p.outH;
-      var row: array<array<f32, MAX_SX>, 3>;
-      for (var g = 0u; g < SEGS; g++) {
-        if (rowOk) {
-          let off = i32(p.slice[g] * p.sliceLen + sPlane) + oy * i32(p.outW) + ox0;
-          let a = u32(off & 3);
-          let q = (off - i32(a)) / 4;
-          var v: array<vec4<f32>, MAX_NV>;
-          for (var i = 0u; i < NV; i++) { v[i] = s[u32(q + i32(i))]; }
-          for (var j = 0u; j < NX; j++) {
-            let lo = select(v[j / 4u][j % 4u], v[(j + 1u) / 4u][(j + 1u) % 4u], a == 1u);
-            let hi = select(v[(j + 2u) / 4u][(j + 2u) % 4u], v[(j + 3u) / 4u][(j + 3u) % 4u], a == 3u);
-            row[g][j] = select(0.0, select(lo, hi, a >= 2u), u32(ox0 + i32(j)) < p.outW);
-          }
-        } else {
-          for (var j = 0u; j < NX; j++) { row[g][j] = 0.0; }
-        }
-      }
+      let off = i32(sPlane) + oy * i32(p.outW) + ox0;
+      let row0 = windowRow(rowOk, off + i32(p.slice[0] * p.sliceLen), ox0);
+      var row1: array<f32, MAX_SX>;
+      var row2: array<f32, MAX_SX>;
+      if (SEGS > 1u) { row1 = windowRow(rowOk, off + i32(p.slice[1] * p.sliceLen), ox0); }
+      if (SEGS > 2u) { row2 = windowRow(rowOk, off + i32(p.slice[2] * p.sliceLen), ox0); }
       for (var py = 0u; py < PY; py++) {
         for (var ky = 0u; ky < KH; ky++) {
           let ey = PHY + py + KH * DH * SH - ky * DH;
@@ -149,9 +164,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                 let ex = PHX + px + KW * DW * SW - kx * DW;
                 if (ex % SW == 0u) {
                   let wc = ex / SW - E0X;
-                  for (var g = 0u; g < SEGS; g++) {
-                    acc[py * PX + px] = fma(row[g][wc], taps[g][k / 4u][k % 4u], acc[py * PX + px]);
-                  }
+                  var a = fma(row0[wc], taps0[k / 4u][k % 4u], acc[py * PX + px]);
+                  if (SEGS > 1u) { a = fma(row1[wc], taps1[k / 4u][k % 4u], a); }
+                  if (SEGS > 2u) { a = fma(row2[wc], taps2[k / 4u][k % 4u], a); }
+                  acc[py * PX + px] = a;
                 }
               }
             }
