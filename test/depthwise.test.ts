@@ -111,7 +111,7 @@ describe('depthwise forward', () => {
 // Relevance
 // ---------------------------------------------------------------------------------------------
 
-function rulesFor(channels: number): LinearRule[] {
+function rulesFor(channels: number, mult: number, taps: number): LinearRule[] {
   const low = Array.from({ length: channels }, (_, c) => -4 - 0.25 * (c % 5));
   const high = Array.from({ length: channels }, (_, c) => 4 + 0.5 * (c % 3));
   return [
@@ -125,9 +125,11 @@ function rulesFor(channels: number): LinearRule[] {
     { rule: 'wsquare', stabilizer: 1e-6 },
     { rule: 'zbox', low, high, stabilizer: 1e-6 },
     { rule: 'gradient' },
+    // PatternAttribution: the gradient through A * W, its product one more shared weight layout.
+    { rule: 'pattern', pattern: Float32Array.from({ length: channels * mult * taps }, (_, i) => Math.cos(0.7 * i)), source: 'test', digest: 'test' },
   ];
 }
-const RULE_NAMES = ['z', 'epsilon 0.1', 'zplus', 'alpha-beta 1/0', 'alpha-beta 2/1', 'gamma 0.25', 'flat', 'wsquare', 'zbox', 'gradient'];
+const RULE_NAMES = ['z', 'epsilon 0.1', 'zplus', 'alpha-beta 1/0', 'alpha-beta 2/1', 'gamma 0.25', 'flat', 'wsquare', 'zbox', 'gradient', 'pattern'];
 
 type InputKind = 'signed' | 'relu-view' | 'nonneg';
 
@@ -136,7 +138,7 @@ async function checkRelevance(c: Case, ri: number, kind: InputKind, batch: numbe
   const rng = rngFor(title);
   const layer = makeLayer(c, rng);
   const outShape = inferShape(layer, [c.shape]);
-  const rule = rulesFor(c.shape[0])[ri];
+  const rule = rulesFor(c.shape[0], c.mult, c.kernel[0] * c.kernel[1])[ri];
   let x = randn(rng, batch * numel(c.shape), 1, kind === 'signed' ? 0 : -0.3);
   if (kind === 'nonneg') x = x.map((v) => Math.max(v, 0));
   const actual = Float64Array.from(x, (v) => (kind === 'relu-view' ? Math.max(v, 0) : v));
