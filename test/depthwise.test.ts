@@ -74,6 +74,8 @@ describe('depthwise eligibility', () => {
     expect(isDepthwise({ ...base, outChannels: 10 })).toBe(true);
     expect(depthwiseBlocker(base)).toBeNull();
     expect(depthwiseBlocker({ ...base, kernel: [13, 13] })).toMatch(/169 taps/);
+    expect(depthwiseBlocker({ ...base, kernel: [3, 3], dilation: [1, 20] })).toMatch(/row of \d+ values/);
+    expect(depthwiseBlocker({ ...base, kernel: [3, 3], stride: [9, 9] })).toMatch(/transposed block of 81/);
   });
 });
 

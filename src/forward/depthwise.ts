@@ -5,10 +5,11 @@
  * while the layer is bound by memory. Each invocation computes a block of one channel from the
  * input rows the block covers, loaded once.
  *
- * Decisions: the block is 4 x 4 outputs (fewer rows where the kernel's reach would pass the
+ * Decisions: the block is 4 x 4 outputs (fewer columns where a row's reach would pass the
  * register row of MAX_SX values); the taps of a channel live in registers, so kernels of more than
  * MAX_TAPS taps (past 11 x 11) are not depthwise-eligible and take the GEMM (conv-op.ts says so in
- * the op's method). The weight layout [outC][ceil(KH * KW / 4) vec4s] is one shared copy per model
+ * the op's method). MAX_TAPS, MAX_SX and MAX_OUT are the WGSL files' MAX_K4 * 4, MAX_SX and
+ * MAX_OUT (the transposed kernel holds up to 64 outputs: its blocks are multiples of the stride). The weight layout [outC][ceil(KH * KW / 4) vec4s] is one shared copy per model
  * (key `depthwise taps`), read by the forward op and every relevance op of the layer.
  */
 import { GpuError } from '../gpu/errors.ts';
@@ -25,6 +26,7 @@ const WG = 64;
 const MAX_TAPS = 128;
 const MAX_SX = 32;
 const MAX_OUT = 16;
+const MAX_TRANSPOSED_OUT = 64;
 
 /** Whether a layer is depthwise: one input channel per group. */
 export const isDepthwise = (layer: ConvLayer): boolean => layer.groups > 1 && layer.groups === layer.inChannels && layer.outChannels % layer.groups === 0;
@@ -56,6 +58,8 @@ export function depthwiseBlocker(layer: ConvLayer): string | null {
   const [k, s, d] = [layer.kernel[1], layer.stride[1], layer.dilation[1]];
   const row = Math.max(span(1, k, s, d), transposedSpan(s, k, s, d, layer.pads[1] % s));
   if (row > MAX_SX) return `a dilated row of ${row} values exceeds the direct kernels' ${MAX_SX}`;
+  const t = transposedBlock(layer);
+  if (t.PY * t.PX > MAX_TRANSPOSED_OUT) return `stride ${layer.stride.join('x')} needs a transposed block of ${t.PY * t.PX} inputs, over ${MAX_TRANSPOSED_OUT}`;
   return null;
 }
 
