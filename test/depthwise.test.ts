@@ -59,7 +59,6 @@ const CASES: Case[] = [
   dw('3x3 s1 p1, 5 channels, 7x9', [5, 7, 9], [3, 3], [1, 1], [1, 1, 1, 1]),
   dw('3x3 s2 asym pads, 6 channels, 11x9', [6, 11, 9], [3, 3], [2, 2], [1, 0, 1, 1]),
   dw('5x5 s2 p2, 3 channels, 13x10', [3, 13, 10], [5, 5], [2, 2], [2, 2, 2, 2]),
-  dw('5x5 s1 p2, 4 channels, 6x7', [4, 6, 7], [5, 5], [1, 1], [2, 2, 2, 2]),
   dw('7x7 s1 p3, 3 channels, 9x11', [3, 9, 11], [7, 7], [1, 1], [3, 3, 3, 3]),
   dw('3x3 dilation 2, asym pads, 4 channels, 10x9', [4, 10, 9], [3, 3], [1, 1], [2, 1, 2, 3], [2, 2]),
   dw('3x3 s2, multiplier 2, 3 channels, 9x8', [3, 9, 8], [3, 3], [2, 2], [1, 1, 1, 1], [1, 1], 2),
@@ -202,12 +201,15 @@ const [AB21, ZPLUS, ZBOX, GRADIENT] = [4, 2, 8, 9];
 // larger kernels compile for tens of seconds per rule shape on lavapipe, so they get the two-term
 // rule (alpha-beta 2/1 on signed inputs: two segments in both kernels) or, for 7x7, one-term
 // passes (zplus on inputs >= 0, the gradient); dilation and the multiplier take 3x3 kernels.
+// (Cold, with an empty Mesa shader cache, the file compiles about 25 pipelines: 3 minutes on the
+// loaded 2-core machine; warm it runs in about 10 s.)
 describe('depthwise relevance, every rule', () => {
   for (const c of CASES.slice(0, 2)) matrix(c, ALL_RULES, [['signed', 1, false], ['nonneg', 3, true], ['relu-view', 2, false]]);
 });
 describe('depthwise relevance, kernel sizes, dilation, multiplier', () => {
   matrix(CASES[2], [AB21], [['signed', 3, true], ['relu-view', 1, false]]);
-  matrix(CASES[4], [ZPLUS, GRADIENT], [['nonneg', 3, true], ['relu-view', 1, false]]);
-  matrix(CASES[5], [AB21, GRADIENT], [['signed', 3, true], ['relu-view', 1, false]]);
-  matrix(CASES[6], [AB21, ZBOX, GRADIENT], [['signed', 3, true], ['relu-view', 1, false]]);
+  matrix(CASES[3], [ZPLUS, GRADIENT], [['nonneg', 3, true], ['relu-view', 1, false]]);
+  // alpha-beta 2/1 on a ReLU view: the one-segment denominator and the two-segment redistribution.
+  matrix(CASES[4], [AB21], [['relu-view', 3, true]]);
+  matrix(CASES[5], [AB21, ZBOX, GRADIENT], [['signed', 3, true], ['relu-view', 1, false]]);
 });
