@@ -134,3 +134,18 @@ export const layerNorm = defineKernel({
   bindings: { p: 'uniform', x: 'read', coef: 'read', rel: 'read', z: 'read', out: 'read_write' },
   overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool' },
 });
+
+export const depthwise = defineKernel({
+  shader: 'forward/depthwise.wgsl',
+  uniforms: {
+    total: 'u32', outC: 'u32', inC: 'u32', mult: 'u32',
+    inH: 'u32', inW: 'u32', outH: 'u32', outW: 'u32',
+    padT: 'u32', padL: 'u32', blocksX: 'u32', blocksY: 'u32',
+    reluIn: 'u32',
+  },
+  bindings: { p: 'uniform', x: 'read', w: 'read', bias: 'read', y: 'read_write' },
+  overrides: {
+    KH: 'u32', KW: 'u32', SH: 'u32', SW: 'u32', DH: 'u32', DW: 'u32', PY: 'u32', PX: 'u32', WG: 'u32',
+    KK4: 'u32', SY: 'u32', SX: 'u32', NV: 'u32',
+  },
+});

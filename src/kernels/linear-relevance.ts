@@ -156,3 +156,35 @@ export const winogradTransposeOutput = defineKernel({
   bindings: { p: 'uniform', m: 'read', x: 'read', bounds: 'read', r: 'read_write' },
   overrides: { TM: 'u32', WG: 'u32' },
 });
+
+export const depthwiseStab = defineKernel({
+  shader: 'relevance/depthwise_stab.wgsl',
+  uniforms: {
+    total: 'u32', outC: 'u32', inC: 'u32', mult: 'u32',
+    inH: 'u32', inW: 'u32', outH: 'u32', outW: 'u32',
+    padT: 'u32', padL: 'u32', blocksX: 'u32', blocksY: 'u32',
+    eps: 'f32', gamma: 'f32', sliceLen: 'u32', outSlice: 'u32',
+    reluIn: 'u32', readsX: 'u32', mode: 'u32', gate: 'u32', inCode: 'vec4<u32>', wCode: 'vec4<u32>', coef: 'vec4<f32>',
+  },
+  bindings: { p: 'uniform', x: 'read', w: 'read', bias: 'read', rel: 'read', z: 'read', bounds: 'read', s: 'read_write' },
+  overrides: {
+    KH: 'u32', KW: 'u32', SH: 'u32', SW: 'u32', DH: 'u32', DW: 'u32', PY: 'u32', PX: 'u32', SEGS: 'u32', WG: 'u32',
+    KK4: 'u32', SY: 'u32', SX: 'u32', NV: 'u32',
+  },
+});
+
+export const depthwiseTranspose = defineKernel({
+  shader: 'relevance/depthwise_transpose.wgsl',
+  uniforms: {
+    total: 'u32', outC: 'u32', inC: 'u32', mult: 'u32',
+    inH: 'u32', inW: 'u32', outH: 'u32', outW: 'u32',
+    padT: 'u32', padL: 'u32', blocksX: 'u32', blocksY: 'u32',
+    sliceLen: 'u32', gamma: 'f32',
+    reluIn: 'u32', out: 'u32', accumulate: 'u32', slice: 'vec4<u32>', wCode: 'vec4<u32>', coef: 'vec4<f32>',
+  },
+  bindings: { p: 'uniform', s: 'read', w: 'read', x: 'read', bounds: 'read', r: 'read_write' },
+  overrides: {
+    KH: 'u32', KW: 'u32', SH: 'u32', SW: 'u32', DH: 'u32', DW: 'u32', PY: 'u32', PX: 'u32', PHY: 'u32', PHX: 'u32', SEGS: 'u32', WG: 'u32',
+    KK4: 'u32', E0Y: 'u32', E0X: 'u32', NY: 'u32', NX: 'u32', NV: 'u32',
+  },
+});

@@ -3,11 +3,13 @@
  * the backward op its rule runs, or none where relevance passes through unchanged (the executor
  * then shares the buffer, or adds where the value fans out).
  */
-import type { Layer, LayerKind } from '../../graph/ir.ts';
+import type { ConvLayer, Layer, LayerKind } from '../../graph/ir.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import type { LayerRule } from '../rule-spec.ts';
 import { createActivationGradient, createGateGradient } from './activation.ts';
 import { createConcatBackward, createReluBackward } from './elementwise.ts';
+import { createDepthwiseBackward } from './depthwise-backward.ts';
+import { depthwiseBlocker } from '../../forward/depthwise.ts';
 import { createDenseBackward } from './dense-backward.ts';
 import { createLayerNormBackward } from './layernorm.ts';
 import { createLrnBackward } from './lrn.ts';
@@ -32,7 +34,8 @@ const never: BackwardKind['passThrough'] = () => false;
 const unlessRule: BackwardKind['passThrough'] = (rule) => !rule || rule.rule === 'pass';
 
 export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
-  conv: { passThrough: never, create: createConvRelevance },
+  // Depthwise layers by their direct kernels where they fit them (src/forward/depthwise.ts).
+  conv: { passThrough: never, create: (c) => (depthwiseBlocker(c.layer as ConvLayer) === null ? createDepthwiseBackward(c) : createConvRelevance(c)) },
   dense: { passThrough: never, create: createDenseBackward },
   maxpool: { passThrough: never, create: createMaxPoolBackward },
   avgpool: { passThrough: never, create: createAvgPoolBackward },
