@@ -11,14 +11,16 @@
 # the GPU; for the zennit step, python3 with torch and torchvision and zennit's source in
 # ZENNIT (default ../shared/peers/zennit-0.5.1; carry it into an ignored folder of the checkout on
 # a machine without ../shared, e.g. ZENNIT=.peers/zennit-0.5.1). STEPS picks steps by name
-# (default: all, in this order): probe forward relevance tiles eval zennit.
+# (default: all, in this order): probe forward relevance winograd tiles eval zennit. `auto` runs
+# direct convolutions on GPUs, so the winograd step times both paths side by side (one model per
+# mode in one process) for the forward pass and every relevance pass.
 # Dry run on any machine (lavapipe): QUICK=1 shrinks every step to batch 1 and tiny sizes, zennit
 # on the CPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-${OUT:-device-out}}"
 mkdir -p "$out"
-steps="${STEPS:-probe forward relevance tiles eval zennit}"
+steps="${STEPS:-probe forward relevance winograd tiles eval zennit}"
 zennit="${ZENNIT:-../shared/peers/zennit-0.5.1}"
 dawn=(--dawn disable-dawn-features=timestamp_quantization)
 if [ "${QUICK:-0}" = 1 ]; then
@@ -53,6 +55,7 @@ cat "$out/machine.txt"
 step probe 60 npx tsx bench/adapter-probe.ts --json "$out/probe.json"
 step forward 60 npx tsx bench/forward.ts --batch "$batches" --repeat "$repeat" --warmup-ms "$warm" "${dawn[@]}"
 step relevance 150 npx tsx bench/relevance.ts --batch "$batches" --composite cmp-alpha2-flat,lrp-z --repeat "$repeat" --warmup-ms "$warm" --layers "${dawn[@]}"
+step winograd 120 npx tsx bench/relevance.ts --batch "${batches%%,*}" --composite cmp-alpha2-flat,lrp-z --conv direct,winograd --repeat "$repeat" --warmup-ms "$warm" --layers "${dawn[@]}"
 step tiles 90 npx tsx bench/conv-tiles.ts --kernel stab,transpose --layers "$tileLayers" --batch "${batches%%,*}" --repeat 3 --inner "$inner" --json "$out/tiles.jsonl" "${dawn[@]}"
 step eval 90 npx tsx bench/eval.ts --images "$evalImages" --batch "$evalBatch" --composite "$analyzers"
 if [ -d "$zennit" ]; then
