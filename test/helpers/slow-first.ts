@@ -6,9 +6,10 @@
  * otherwise, and a fresh clone (CI, the project's 15-minute budget) has none: sized by bytes, a
  * short file that loads whole models (test/zennit.test.ts, 80 lines, minutes cold) started among
  * the last. So the files that cost most with a cold Mesa shader cache are named here, costliest
- * first (CPU seconds of each file alone, cold, measured 2026-12-07 on the 2-core lavapipe machine;
- * RESULTS.md), and start before every other file in this order; the rest keep vitest's order.
- * A file missing from the list costs nothing but balance; a name that matches no file is ignored.
+ * first (their times in the last cold run of the whole suite, bench/RESULTS.md, 2026-12-07 end of
+ * session: browser 364 s down to demo 44 s), and start before every other file in this order; the
+ * rest keep vitest's order. A file missing from the list costs nothing but balance; a name that
+ * matches no file is ignored. Update the list when a file's cold cost changes much.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
