@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/helpers/slow-first.ts';
 
 export default defineConfig({
   test: {
@@ -10,6 +11,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     fileParallelism: true,
     maxWorkers: 2,
+    // The costliest files start first, whatever their size and with no results cache (a fresh clone).
+    sequence: { sequencer: SlowFirstSequencer },
     // lavapipe compiles each pipeline with LLVM on its first dispatch, seconds apiece, which is
     // most of a run on a fresh machine (an empty Mesa shader cache). At 4-wide SIMD it compiles 2
     // to 3 times faster than at its default 8 and runs the suite's small kernels as fast (cold

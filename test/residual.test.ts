@@ -161,21 +161,25 @@ describe('a small residual graph against the float64 reference', () => {
 
 describe('an input read twice by one sum (add(r, r)): one relevance buffer, both shares in it', () => {
   it('lrp-z and gradient match the float64 reference', async () => {
+    // The convolution and dense layer have c1's and fc's shapes in residualGraph (3 -> 6 channels,
+    // 3x3 pad 1; 6 -> 5 features), so they run the pipelines the cases above compiled: the test is
+    // the sum reading one input twice, and on lavapipe each new pipeline is an LLVM compile of
+    // seconds (2 -> 4 channels and 4 -> 3 features before, 40 s of this file cold on a loaded machine).
     const rng = new Rng(3);
-    const w = new Float32Array(4 * 2 * 9);
+    const w = new Float32Array(6 * 3 * 9);
     rng.fillNormal(w, 0.4);
-    const fcW = new Float32Array(3 * 4);
+    const fcW = new Float32Array(5 * 6);
     rng.fillNormal(fcW, 0.5);
-    const b = new GraphBuilder('twice', 'x', [2, 5, 5]);
+    const b = new GraphBuilder('twice', 'x', [3, 5, 5]);
     b.add({
-      kind: 'conv', name: 'c', inputs: ['x'], output: 'c', inChannels: 2, outChannels: 4, kernel: [3, 3], stride: [1, 1],
-      pads: [1, 1, 1, 1], dilation: [1, 1], groups: 1, weight: w, bias: new Float32Array(4),
+      kind: 'conv', name: 'c', inputs: ['x'], output: 'c', inChannels: 3, outChannels: 6, kernel: [3, 3], stride: [1, 1],
+      pads: [1, 1, 1, 1], dilation: [1, 1], groups: 1, weight: w, bias: new Float32Array(6),
     });
     b.add({ kind: 'relu', name: 'r', inputs: ['c'], output: 'r' });
     b.add({ kind: 'add', name: 'twice', inputs: ['r', 'r'], output: 'twice' });
     b.add({ kind: 'globalavgpool', name: 'gap', inputs: ['twice'], output: 'gap' });
     b.add({ kind: 'flatten', name: 'f', inputs: ['gap'], output: 'f' });
-    b.add({ kind: 'dense', name: 'fc', inputs: ['f'], output: 'logits', inFeatures: 4, outFeatures: 3, weight: fcW, bias: new Float32Array(3) });
+    b.add({ kind: 'dense', name: 'fc', inputs: ['f'], output: 'logits', inFeatures: 6, outFeatures: 5, weight: fcW, bias: new Float32Array(5) });
     const g = b.build('logits');
     const x = randomArray(numel(g.input.shape), 4);
     const fm = await ForwardModel.create(gpu.ctx, g);
