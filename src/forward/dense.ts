@@ -6,6 +6,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { ForwardOpFactory } from './op.ts';
 import type { UniformsByBatch } from '../gpu/uniforms.ts';
 import { dense } from '../kernels/forward.ts';
+import { denseRows } from '../graph/kinds.ts';
 
 const ROWS = 4;
 /** Samples per workgroup of the batched pipeline (the other takes one). */
@@ -67,9 +68,14 @@ export function acquireDenseChunks(
   return chunks;
 }
 
+/**
+ * Over the last axis, every position of the input's leading axes is one more row: the kernels see
+ * a batch of N x rows flat samples (a flat input has one row per sample).
+ */
 export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inputs, _outShape, weights) => {
   const [input] = inputs;
   const { inFeatures: inF, outFeatures: outF } = layer;
+  const perSample = denseRows(input.shape);
   const inF4 = Math.ceil(inF / 4);
   // One sample per workgroup for batch 1 (each weight read once, no idle accumulators), eight
   // for larger batches (each weight read once per eight samples).
@@ -87,7 +93,8 @@ export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inpu
   });
   return {
     layer,
-    dispatches(batch, [x], out) {
+    dispatches(samples, [x], out) {
+      const batch = samples * perSample;
       const nb = batch === 1 ? 1 : NB;
       return chunks.map((c): Dispatch => ({
         kernel: 'dense', layer: layer.name, pipeline: nb === 1 ? single : batched,

@@ -14,6 +14,7 @@ import { createLrn } from './lrn.ts';
 import type { ForwardOpFactory } from './op.ts';
 import { createAdd, createPad, createPointwise } from './pointwise.ts';
 import { createAvgPool, createMaxPool } from './pool.ts';
+import { createTranspose } from './transpose.ts';
 
 export type ForwardKind<L extends LayerOf<LayerKind>> =
   | { readonly view: 'same' | 'relu' }
@@ -48,6 +49,11 @@ export const FORWARD_KINDS: { readonly [K in LayerKind]: ForwardKind<LayerOf<K>>
   addconst: { view: false, create: createAddConst },
   matmul: { view: false, create: createMatMul },
   softmax: { view: false, create: createSoftmax },
+  // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
+  transpose: { view: false, create: createTranspose },
+  // Row-major per sample: any reshape keeps every value where it is.
+  reshape: { view: 'same' },
+  // ---- end of the channels-last block ----
   bias: { view: false, create: notCanonized },
 };
 

@@ -56,7 +56,8 @@ export const createPointwise: ForwardOpFactory<BatchNormLayer | ClipLayer | Leak
   const count = numel(input.shape);
   // A scale with one factor is one channel as wide as the whole sample.
   const channels = layer.kind === 'scale' ? layer.scale.length : input.shape[0];
-  const plane = count / channels;
+  // Along the last axis the channel changes with every value.
+  const plane = layer.kind === 'scale' && layer.lastAxis ? 1 : count / channels;
   const mode = layer.kind === 'batchnorm' || layer.kind === 'scale' ? PointwiseMode.BatchNorm
     : layer.kind === 'clip' ? PointwiseMode.Clip : PointwiseMode.LeakyRelu;
   const pipeline = await pointwise.pipeline(ctx, { MODE: mode, RELU_IN: input.relu, WG });

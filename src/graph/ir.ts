@@ -1,8 +1,10 @@
 /**
  * The model IR: a feedforward CNN as a topologically ordered list of layers over named values.
  *
- * Shapes are per sample (no batch axis): `[C, H, W]` for feature maps, `[F]` for vectors. The
- * batch size is chosen at run time, so one imported model serves every batch size.
+ * Shapes are per sample (no batch axis): `[C, H, W]` for feature maps, `[F]` for vectors, and
+ * any row-major shape of rank 1 to 4 for the channels-last and token layouts of transformers and
+ * ConvNeXt (`[H, W, C]` after a Transpose, `[T, D]` tokens). The batch size is chosen at run time,
+ * so one imported model serves every batch size.
  *
  * Layers are the units LRP reasons about (a composite selects them), so the IR keeps ReLU,
  * Flatten and Identity as layers even though the executor runs them as views of their input.
@@ -44,6 +46,11 @@ export interface ConvLayer extends LayerBase {
   readonly hasBias?: boolean;
 }
 
+/**
+ * y = W x + b over the last axis of its input: a flat input `[F]` (a classifier head), or any
+ * per-sample rank (a Linear inside a transformer or ConvNeXt's channels-last MLP), where every
+ * position of the leading axes is one row (rows = N x the product of the leading axes).
+ */
 export interface DenseLayer extends LayerBase {
   readonly kind: 'dense';
   readonly inFeatures: number;
@@ -148,6 +155,11 @@ export interface PadLayer extends LayerBase {
 export interface BiasLayer extends LayerBase {
   readonly kind: 'bias';
   readonly bias: Float32Array;
+  /**
+   * The axis the values run along: axis 0 (a channel, the default) or the last axis (`[F]` added
+   * to a MatMul's `[..., F]` output, a Linear's bias inside a transformer).
+   */
+  readonly lastAxis?: boolean;
 }
 
 /**
@@ -196,10 +208,31 @@ export interface HardSwishLayer extends LayerBase {
  */
 export interface GateLayer extends LayerBase { readonly kind: 'gate' }
 
-/** y = x * scale[c] per channel (a scalar is broadcast): a Mul by a constant, e.g. layer scale. */
+/**
+ * y = x * scale[c] per channel (a scalar is broadcast): a Mul by a constant, e.g. layer scale.
+ * The channel is axis 0, or with `lastAxis` the last axis (layer scale in channels-last layout).
+ */
 export interface ScaleLayer extends LayerBase {
   readonly kind: 'scale';
   readonly scale: Float32Array;
+  readonly lastAxis?: boolean;
+}
+
+// ---- Channels-last and token layouts (transformers, ConvNeXt) -----------------------------------
+
+/**
+ * A permutation of the per-sample axes (rank up to 4; the batch axis stays first): output axis k
+ * is input axis perm[k]. ONNX's perm includes the batch axis; the importer drops it.
+ */
+export interface TransposeLayer extends LayerBase {
+  readonly kind: 'transpose';
+  readonly perm: readonly number[];
+}
+
+/** A Reshape of each sample that is not a flatten: the same row-major data under a new per-sample shape. */
+export interface ReshapeLayer extends LayerBase {
+  readonly kind: 'reshape';
+  readonly shape: Shape;
 }
 
 /**
@@ -276,7 +309,9 @@ export type Layer =
   | GatherLayer
   | ConcatConstLayer
   | AddConstLayer
-  | MatMulLayer;
+  | MatMulLayer
+  | TransposeLayer
+  | ReshapeLayer;
 
 export type LayerKind = Layer['kind'];
 /** Kinds that exist only between import and canonization; no executor runs them. */

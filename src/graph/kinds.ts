@@ -12,7 +12,7 @@
  */
 import type {
   AddConstLayer, BatchNormLayer, ConcatConstLayer, ConvLayer, DenseLayer, GateLayer, GatherLayer, Layer, LayerKind, MatMulLayer,
-  ScaleLayer, Shape, SliceLayer,
+  ReshapeLayer, ScaleLayer, Shape, SliceLayer, TransposeLayer,
 } from './ir.ts';
 import { numel } from './ir.ts';
 import { windowOutputHW } from './shape.ts';
@@ -91,17 +91,48 @@ function batchNormShape(layer: BatchNormLayer, x: Shape): number[] {
   return [...x];
 }
 
+/** Over the last axis: `[F]`, or `[..., F]` with one row per position of the leading axes. */
 function denseShape(layer: DenseLayer, x: Shape): number[] {
-  if (x.length !== 1) layerFail(layer, `expects a flat input, got [${x.join(', ')}] (is a Flatten missing?)`);
+  if (x.length < 1) layerFail(layer, 'expects an input of rank 1 or more, got a scalar');
   if (!(Number.isSafeInteger(layer.outFeatures) && layer.outFeatures >= 1)) layerFail(layer, `has ${layer.outFeatures} output features`);
   checkFinite(layer, 'weight', layer.weight);
   checkFinite(layer, 'bias', layer.bias);
-  if (x[0] !== layer.inFeatures) layerFail(layer, `expects ${layer.inFeatures} input features, got ${x[0]}`);
+  const last = x[x.length - 1];
+  if (last !== layer.inFeatures) {
+    layerFail(layer, `expects ${layer.inFeatures} input features on the last axis, got [${x.join(', ')}]${x.length > 1 ? ' (is a Flatten missing?)' : ''}`);
+  }
   if (layer.weight.length !== layer.inFeatures * layer.outFeatures) {
     layerFail(layer, `weight has ${layer.weight.length} values, expected ${layer.outFeatures}×${layer.inFeatures}`);
   }
   if (layer.bias.length !== layer.outFeatures) layerFail(layer, `bias has ${layer.bias.length} values, expected ${layer.outFeatures}`);
-  return [layer.outFeatures];
+  return [...x.slice(0, -1), layer.outFeatures];
+}
+
+/** Rows of a dense layer per sample: the product of its input's leading axes (1 for a flat input). */
+export function denseRows(inputShape: Shape): number {
+  return numel(inputShape.slice(0, -1));
+}
+
+/** The largest per-sample rank a transpose (and the kernels that index by axis) handles. */
+export const MAX_RANK = 4;
+
+function transposeShape(layer: TransposeLayer, x: Shape): number[] {
+  const { perm } = layer;
+  if (x.length > MAX_RANK) layerFail(layer, `transposes a rank-${x.length} sample; at most ${MAX_RANK} axes per sample are supported`);
+  const sorted = [...perm].sort((a, b) => a - b);
+  if (perm.length !== x.length || sorted.some((a, i) => a !== i)) {
+    layerFail(layer, `perm [${perm.join(', ')}] is not a permutation of the ${x.length} axes of [${x.join(', ')}] (the batch axis excluded)`);
+  }
+  return perm.map((a) => x[a]);
+}
+
+function reshapeShape(layer: ReshapeLayer, x: Shape): number[] {
+  const s = layer.shape;
+  if (s.length < 1 || s.length > MAX_RANK || s.some((d) => !(Number.isSafeInteger(d) && d >= 1))) {
+    layerFail(layer, `target shape [${s.join(', ')}] must have 1 to ${MAX_RANK} whole positive axes`);
+  }
+  if (numel(s) !== numel(x)) layerFail(layer, `reshapes [${x.join(', ')}] (${numel(x)} values) to [${s.join(', ')}] (${numel(s)} values)`);
+  return [...s];
 }
 
 /** The gate's g is x's shape, or C×1×1 against a C×H×W x (squeeze-and-excitation), broadcast over positions. */
@@ -114,10 +145,17 @@ function gateShape(layer: GateLayer, x: Shape, g: Shape): number[] {
   return [...x];
 }
 
-/** One scale for every value, or one per channel (axis 0) of a flat input or a C×H×W map. */
+/**
+ * One scale for every value, or one per channel (axis 0) of a flat input or a C×H×W map, or with
+ * `lastAxis` one per position of the last axis of any input.
+ */
 function scaleShape(layer: ScaleLayer, x: Shape): number[] {
   checkFinite(layer, 'scale', layer.scale);
   const n = layer.scale.length;
+  if (layer.lastAxis) {
+    if (x[x.length - 1] !== n) layerFail(layer, `has ${n} scale values for the last axis of [${x.join(', ')}]`);
+    return [...x];
+  }
   if (n !== 1 && !((x.length === 1 || x.length === 3) && x[0] === n)) {
     layerFail(layer, `has ${n} scale values for an input of shape [${x.join(', ')}] (one, or one per channel of a flat input or a C×H×W map)`);
   }
@@ -189,7 +227,7 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
     arity: 'one',
     inferShape: (layer, [x]) => denseShape(layer, x),
     params: (l) => l.weight.length + (l.hasBias === false ? 0 : l.bias.length),
-    macs: (l) => l.inFeatures * l.outFeatures,
+    macs: (l, out) => (numel(out) / l.outFeatures) * l.inFeatures * l.outFeatures,
     nonneg: never,
   },
   relu: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
@@ -310,11 +348,16 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
     nonneg: ifInputs,
   },
   softmax: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
+  // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
+  transpose: { arity: 'one', inferShape: (layer, [x]) => transposeShape(layer, x), params: none, macs: none, nonneg: ifInputs },
+  reshape: { arity: 'one', inferShape: (layer, [x]) => reshapeShape(layer, x), params: none, macs: none, nonneg: ifInputs },
+  // ---- end of the channels-last block ----
   // Import-only kinds (IMPORT_ONLY_KINDS): the canonizer folds them.
   bias: {
     arity: 'one',
     inferShape: (layer, [x]) => {
-      if (layer.bias.length !== x[0]) layerFail(layer, `has ${layer.bias.length} values for ${x[0]} channels`);
+      const c = layer.lastAxis ? x[x.length - 1] : x[0];
+      if (layer.bias.length !== c) layerFail(layer, `has ${layer.bias.length} values for ${c} ${layer.lastAxis ? 'features (last axis)' : 'channels'}`);
       checkFinite(layer, 'bias', layer.bias);
       return [...x];
     },

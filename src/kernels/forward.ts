@@ -116,3 +116,13 @@ export const winogradOutput = defineKernel({
   bindings: { p: 'uniform', m: 'read', bias: 'read', y: 'read_write' },
   overrides: { TM: 'u32', WG: 'u32' },
 });
+
+// ---- Channels-last and token layouts (transformers, ConvNeXt) ----
+
+/** A permutation of the per-sample axes; the relevance pass runs it with the inverse permutation. */
+export const transpose = defineKernel({
+  shader: 'forward/transpose.wgsl',
+  uniforms: { total: 'u32', count: 'u32', dims: 'vec4<u32>', srcStride: 'vec4<u32>' },
+  bindings: { p: 'uniform', x: 'read', y: 'read_write' },
+  overrides: { RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
+});

@@ -80,6 +80,12 @@ export const KIND_RULES: { readonly [K in LayerKind]: KindRules } = {
   addconst: { selector: null, rules: ['norm'], defaultRule: norm, methodRule: pass },
   matmul: { selector: 'matmul', rules: ['z', 'epsilon'], defaultRule: z, methodRule: gradient },
   softmax: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
+  // lrp-rules.md: transposes and reshapes pass relevance shape-mapped; their derivative is the
+  // same map, so the methods take it too.
+  transpose: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  reshape: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  // ---- end of the channels-last block ----
   // Import-only kinds: the canonizer removes them before any composite is bound.
   bias: { selector: null, rules: [], defaultRule: notCanonized('bias'), methodRule: notCanonized('bias') },
 };

@@ -52,6 +52,10 @@ export interface LinearGeometry {
 
 export function linearGeometry(layer: LinearLayer, outShape: Shape): LinearGeometry {
   if (layer.kind === 'conv') return convGeometry(layer, outShape);
+  if (outShape.length !== 1) {
+    // The statistics kernels read a dense layer's input as one flat row per sample.
+    throw new Error(`layer '${layer.name}': learning patterns of a dense layer over the last axis of a [${outShape.join(', ')}] output is not supported (only flat dense layers)`);
+  }
   return denseGeometry(layer);
 }
 

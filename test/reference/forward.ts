@@ -26,7 +26,7 @@ export function referenceLayer(
   const s = inputShapes[0];
   switch (layer.kind) {
     case 'conv': return conv(layer, x, s, batch);
-    case 'dense': return dense(layer, x, batch);
+    case 'dense': return dense(layer, x, x.length / layer.inFeatures);
     case 'relu': return x.map((v) => Math.max(v, 0));
     case 'maxpool': return maxpool(layer, x, s, batch);
     case 'avgpool': return avgpool(layer, x, s, batch);
@@ -37,7 +37,7 @@ export function referenceLayer(
     case 'concat': return concat(inputs, inputShapes, batch);
     case 'add': return x.map((v, i) => v + inputs[1][i]);
     case 'batchnorm': return batchNorm(layer, x, s, batch);
-    case 'bias': return perChannel(x, s, batch, (v, c) => v + layer.bias[c]);
+    case 'bias': return layer.lastAxis ? x.map((v, i) => v + layer.bias[i % layer.bias.length]) : perChannel(x, s, batch, (v, c) => v + layer.bias[c]);
     case 'clip': return x.map((v) => Math.min(Math.max(v, layer.min), layer.max));
     case 'leakyrelu': return x.map((v) => (v > 0 ? v : layer.alpha * v));
     case 'pad': return pad(layer, x, s, batch);
@@ -52,12 +52,36 @@ export function referenceLayer(
       return x.map((v, i) => v * g[Math.floor(i / plane)]);
     }
     case 'scale': {
+      if (layer.lastAxis) return x.map((v, i) => v * layer.scale[i % layer.scale.length]);
       const plane = numel(s) / layer.scale.length;
       return x.map((v, i) => v * layer.scale[Math.floor(i / plane) % layer.scale.length]);
     }
     case 'slice': case 'gather': case 'concatconst': case 'addconst': case 'matmul': case 'softmax':
       return referenceAttentionForward(layer, inputs, inputShapes, batch);
+    case 'transpose': return permute(x, s, layer.perm, batch);
+    case 'reshape': return Float64Array.from(x);
   }
+}
+
+/** y = x with its per-sample axes permuted (output axis k is input axis perm[k]), by plain index arithmetic. */
+export function permute(x: Float64Array, s: Shape, perm: readonly number[], N: number): Float64Array {
+  const out = perm.map((a) => s[a]);
+  const count = numel(s);
+  const inStride = s.map((_, a) => numel(s.slice(a + 1)));
+  const y = new Float64Array(x.length);
+  for (let n = 0; n < N; n++) {
+    for (let j = 0; j < count; j++) {
+      // j's multi-index in the output, then the input element it reads.
+      let r = j;
+      let src = 0;
+      for (let k = out.length - 1; k >= 0; k--) {
+        src += (r % out[k]) * inStride[perm[k]];
+        r = Math.floor(r / out[k]);
+      }
+      y[n * count + j] = x[n * count + src];
+    }
+  }
+  return y;
 }
 
 /** ONNX Sigmoid, 1 / (1 + e^-x), in float64. */

@@ -17,7 +17,7 @@ import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { windowOutput } from '../../src/graph/shape.ts';
 import type { LayerRule, LinearRule, Method } from '../../src/lrp/rule-spec.ts';
 import { DEFAULT_STABILIZER } from '../../src/lrp/rule-spec.ts';
-import { referenceForward } from './forward.ts';
+import { permute, referenceForward } from './forward.ts';
 import { defaultAttentionRule, referenceAttentionRelevance } from './attention.ts';
 
 /** `d + eps * sign(d)` with sign(0) = +1 (so -0 and 0 both become +eps), as zennit's `stabilize`. */
@@ -53,7 +53,7 @@ export function linearMap(layer: ConvLayer | DenseLayer, inputShape: Shape): Lin
   const key = inputShape.join('x');
   let m = byShape.get(key);
   if (!m) {
-    m = layer.kind === 'conv' ? convMap(layer, inputShape) : denseMap(layer);
+    m = layer.kind === 'conv' ? convMap(layer, inputShape) : denseMap(layer, numel(inputShape) / layer.inFeatures);
     byShape.set(key, m);
   }
   return m;
@@ -106,24 +106,29 @@ function convMap(l: ConvLayer, [C, H, W]: Shape): LinearMap {
   };
 }
 
-function denseMap(l: DenseLayer): LinearMap {
+/** A dense layer over the last axis: `rows` independent rows (the input's leading positions) of I features each. */
+function denseMap(l: DenseLayer, rows: number): LinearMap {
   const I = l.inFeatures;
   const O = l.outFeatures;
-  const n = I * O;
+  const n = rows * I * O;
   const ii = new Int32Array(n);
   const oi = new Int32Array(n);
   const wi = new Int32Array(n);
-  for (let o = 0; o < O; o++) {
-    for (let i = 0; i < I; i++) {
-      const t = o * I + i;
-      ii[t] = i;
-      oi[t] = o;
-      wi[t] = t;
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < O; o++) {
+      for (let i = 0; i < I; i++) {
+        const t = (r * O + o) * I + i;
+        ii[t] = r * I + i;
+        oi[t] = r * O + o;
+        wi[t] = o * I + i;
+      }
     }
   }
+  const bias = new Float64Array(rows * O);
+  for (let r = 0; r < rows; r++) bias.set(l.bias, r * O);
   return {
-    inSize: I, outSize: O, inIdx: ii, outIdx: oi, wIdx: wi,
-    weight: Float64Array.from(l.weight), bias: Float64Array.from(l.bias), channelOf: Int32Array.from({ length: I }, (_, i) => i),
+    inSize: rows * I, outSize: rows * O, inIdx: ii, outIdx: oi, wIdx: wi,
+    weight: Float64Array.from(l.weight), bias, channelOf: Int32Array.from({ length: rows * I }, (_, i) => i % I),
   };
 }
 
@@ -481,10 +486,16 @@ export function referenceLayerRelevance(
     case 'scale':
       if (rule.rule === 'pass') return Float64Array.from(relOut);
       if (rule.rule === 'gradient') {
+        if (layer.lastAxis) return relOut.map((g, i) => g * layer.scale[i % layer.scale.length]);
         const plane = numel(inputShape) / layer.scale.length;
         return relOut.map((g, i) => g * layer.scale[Math.floor(i / plane) % layer.scale.length]);
       }
       return bad(layer, rule);
+    case 'transpose':
+      // Shape-mapped: the output's relevance moved back by the inverse permutation.
+      return permute(relOut, layer.perm.map((a) => inputShape[a]), inversePerm(layer.perm), batch);
+    case 'reshape':
+      return Float64Array.from(relOut);
     case 'gate':
     case 'concat':
     case 'add':
@@ -496,6 +507,12 @@ export function referenceLayerRelevance(
     case 'bias':
       throw new Error(`${layer.name}: ${layer.kind} layers exist only before canonization`);
   }
+}
+
+function inversePerm(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((a, k) => (inv[a] = k));
+  return inv;
 }
 
 function crop([pt, pl, pb, pr]: Pads4, [C, H, W]: Shape, relOut: Float64Array, N: number): Float64Array {

@@ -5,6 +5,7 @@
  * then fold further. Only where nothing else reads that layer's output, so the function is
  * unchanged. A bias that follows anything else stays, and `requireExecutable` refuses it.
  */
+import { valueInfo } from '../ir.ts';
 import { foldIntoProducers } from './edit.ts';
 import { NOTHING, type CanonizerPass } from './types.ts';
 
@@ -19,8 +20,14 @@ export const foldBias: CanonizerPass = {
   run(graph) {
     const r = foldIntoProducers(graph, 'bias', (p, l, sole) => {
       if (!p || !sole) return 'stays';
-      if (p.kind === 'batchnorm') return { ...p, bias: addBias(p.bias, l.bias), output: l.output };
-      if (p.kind === 'conv' || p.kind === 'dense') return { ...p, bias: addBias(p.bias, l.bias), output: l.output, hasBias: true };
+      // The bias must run along the producer's output axis: a channel's (axis 0) for a BatchNorm
+      // or convolution, the last axis for a dense layer (the same axis where its output is flat).
+      const along = l.lastAxis ? 'last' : 'channel';
+      if (p.kind === 'batchnorm' && along === 'channel') return { ...p, bias: addBias(p.bias, l.bias), output: l.output };
+      if (p.kind === 'conv' && along === 'channel') return { ...p, bias: addBias(p.bias, l.bias), output: l.output, hasBias: true };
+      if (p.kind === 'dense' && (along === 'last' || valueInfo(graph, p.output).shape.length === 1)) {
+        return { ...p, bias: addBias(p.bias, l.bias), output: l.output, hasBias: true };
+      }
       return 'stays';
     });
     if (r.count === 0) return { graph, report: { pass: this.name, summary: NOTHING, changed: false } };

@@ -45,6 +45,9 @@ export function canonize(graph: Graph, passes: readonly CanonizerPass[] = PASSES
 /** Throws on a layer kind that exists only between import and canonization (a bias no pass could fold). */
 export function requireExecutable(graph: Graph): void {
   for (const l of graph.layers) {
+    if (l.kind === 'bias' && l.lastAxis) {
+      throw new Error(`layer '${l.name}': an Add of a [${l.bias.length}] constant broadcasts along the last axis (numpy rules), and is supported only as the bias of a MatMul or Gemm before it that nothing else reads (not as a per-channel bias: that is [C, 1, 1])`);
+    }
     if (l.kind === 'bias') {
       throw new Error(`layer '${l.name}': an Add of a constant is supported only as a bias after a Conv, Gemm, MatMul or BatchNormalization that nothing else reads`);
     }

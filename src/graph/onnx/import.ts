@@ -23,6 +23,12 @@
  *   the operand order; the canonizer fuses the first two into one activation (fuse-gated-activations).
  *   Two independent factors (no rule in lrp-rules.md gives them one), a value times itself, and a
  *   gate of any other shape than x's or C×1×1 are refused.
+ * - MatMul by a constant weight acts on the last axis of an input of any rank (a Linear inside a
+ *   transformer or ConvNeXt's channels-last MLP; Gemm stays 2-D), and an Add or Mul of a constant
+ *   [F] or [1, ..., F] whose F is the last axis of a rank-2-or-more activation is a `bias` or
+ *   `scale` along that last axis (numpy broadcasting; fold-bias joins the bias to the MatMul).
+ * - Transpose: any permutation of the axes after the batch (perm[0] = 0); Reshape: the batch axis
+ *   kept, the rest any shape of the same size (a `reshape` view; a flatten stays `flatten`).
  * - Transformers (lrp-rules.md; LXT's conventions where it is silent): Split, Slice (step 1) and
  *   Gather (one constant index) of an activation along an axis after the batch are `slice` and
  *   `gather` layers, a Split output `k` named `NODE:k`; a Concat of an activation with constants
@@ -46,6 +52,7 @@ export const SUPPORTED_OPS = [
   'Add', 'AveragePool', 'BatchNormalization', 'Clip', 'Concat', 'Constant', 'Conv', 'Dropout', 'Flatten', 'Gemm',
   'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Identity', 'LeakyRelu', 'LRN', 'MatMul', 'MaxPool',
   'Mul (by a constant, or a gate computed from its other factor)', 'Pad', 'Relu', 'Reshape', 'Sigmoid', 'Softmax', 'Sum', 'Tanh',
+  'Transpose (of the axes after the batch)',
   'Split, Slice, Gather (of an activation), MatMul of two activations, Div by a constant, Concat with a constant',
   'and on constants (shape arithmetic): Cast, ConstantOfShape, Div, Equal, Expand, Gather, Mul, Shape, Slice, Squeeze, Sub, Unsqueeze, Where',
 ] as const;
@@ -258,6 +265,8 @@ class Converter {
       }
       case 'Reshape':
         return this.convertReshape(node, name);
+      case 'Transpose':
+        return this.convertTranspose(node, name);
       case 'Dropout':
         this.onlyFirstOutput(node, 'mask');
         this.builder.add({ kind: 'identity', name, inputs: [x()], output: out });
@@ -300,6 +309,10 @@ class Converter {
     }
     const [x, c] = ca ? [b, ca] : [a, cb!];
     const shape = this.builder.shapeOf(x);
+    if (isLastAxisVector(c, shape)) {
+      this.builder.add({ kind: 'bias', name, inputs: [x], output: out, bias: toF32(c.data).slice(), lastAxis: true });
+      return;
+    }
     const constant = wholeSampleConstant(c, shape);
     if (constant) {
       this.builder.add({ kind: 'addconst', name, inputs: [x], output: out, constant });
@@ -444,6 +457,10 @@ class Converter {
     if (ca || cb) {
       const [x, c] = ca ? [b, ca] : [a, cb!];
       const shape = this.builder.shapeOf(x);
+      if (isLastAxisVector(c, shape)) {
+        this.builder.add({ kind: 'scale', name, inputs: [x], output: out, scale: toF32(c.data).slice(), lastAxis: true });
+        return;
+      }
       const scale = c.data.length === 1 && c.dims.length <= shape.length + 1
         ? Float32Array.of(c.data[0])
         : broadcastBias(c, shape[0], shape.length + 1, `the constant '${c.name}'`).slice();
@@ -593,7 +610,8 @@ class Converter {
   private convertDense(node: OnnxNode, name: string): void {
     const input = this.value(node.inputs[0]);
     const shape = this.builder.shapeOf(input);
-    if (shape.length !== 1) throw new Error(`expects a flat N×F input, got N×${shape.join('×')} (is a Flatten missing?)`);
+    // Gemm is 2-D; MatMul by a constant acts on the last axis of any input (a transformer's Linear).
+    if (node.opType === 'Gemm' && shape.length !== 1) throw new Error(`expects a flat N×F input, got N×${shape.join('×')} (is a Flatten missing?)`);
     const B = this.constant(node, 1, 'the weight');
     if (B.dims.length !== 2) throw new Error(`expects a 2-D weight, got [${B.dims.join(', ')}]`);
     if (B.dims.some((d) => !(d > 0))) throw new Error(`the weight has an empty shape [${B.dims.join(', ')}]: a layer with no inputs or no outputs`);
@@ -636,8 +654,8 @@ class Converter {
     const shape = this.builder.shapeOf(input);
     const features = numel(shape);
     const show = `[${target.map((d) => (Number.isNaN(d) ? 'N' : d)).join(', ')}]`;
-    // Only a flatten of each sample is a reshape the batch-agnostic IR can express. The batch may
-    // be kept by 0, -1 or the batch size read by a folded Shape (BATCH).
+    // The batch may be kept by 0, -1 or the batch size read by a folded Shape (BATCH), or 1 (an
+    // export at batch 1).
     const batchOk = target[0] === 0 || target[0] === -1 || target[0] === 1 || Object.is(target[0], BATCH);
     const rest = target.slice(1);
     const restOk = rest.length === 1 && (rest[0] === -1 || rest[0] === features);
@@ -649,8 +667,43 @@ class Converter {
       this.builder.add({ kind: 'identity', name, inputs: [input], output: node.outputs[0] });
       return;
     }
-    throw new Error(`reshape of N×[${shape.join(', ')}] to ${show} is not supported (only flattening each sample)`);
+    // Any other reshape of each sample is a view of its row-major data (0 copies the input's axis,
+    // one -1 takes what is left), if the batch axis stays the batch.
+    const resolved = batchOk && !(target[0] === -1 && rest.includes(-1)) ? resolveReshape(rest, shape) : null;
+    if (!resolved) throw new Error(`reshape of N×[${shape.join(', ')}] to ${show} is not supported (the batch axis must stay first, the rest resolve to ${features} values)`);
+    this.builder.add({ kind: 'reshape', name, inputs: [input], output: node.outputs[0], shape: resolved });
   }
+
+  private convertTranspose(node: OnnxNode, name: string): void {
+    const input = this.value(node.inputs[0]);
+    const rank = this.builder.shapeOf(input).length + 1;
+    const perm = node.attributes.get('perm')?.ints ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+    if (perm.length !== rank || perm[0] !== 0) {
+      throw new Error(`perm [${perm.join(', ')}] moves the batch axis (only permutations of the axes after it, perm[0] = 0, are supported)`);
+    }
+    this.builder.add({ kind: 'transpose', name, inputs: [input], output: node.outputs[0], perm: perm.slice(1).map((a) => a - 1) });
+  }
+}
+
+/** A Reshape's per-sample target with 0 (copy the axis) and one -1 (the rest) resolved, or null where it does not fit. */
+function resolveReshape(target: readonly number[], shape: readonly number[]): number[] | null {
+  const dims = target.map((d, i) => (d === 0 ? shape[i] : d));
+  if (dims.some((d) => d === undefined || Number.isNaN(d) || (d < 1 && d !== -1)) || dims.filter((d) => d === -1).length > 1) return null;
+  const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const total = numel(shape);
+  const out = dims.map((d) => (d === -1 ? total / known : d));
+  return out.every((d) => Number.isSafeInteger(d) && d >= 1) && numel(out) === total ? out : null;
+}
+
+/**
+ * A constant that runs along the last axis of an activation of per-sample shape `shape` (rank 2
+ * or more; a flat input's one axis is also its channel axis): [F] or [1, ..., F], F the last axis,
+ * as a Linear's bias or a channels-last layer scale is written.
+ */
+function isLastAxisVector(t: OnnxTensor, shape: readonly number[]): boolean {
+  const last = shape[shape.length - 1];
+  return shape.length > 1 && last > 1 && t.dims.length >= 1 && t.dims.length <= shape.length + 1 && t.data.length === last
+    && t.dims[t.dims.length - 1] === last;
 }
 
 export function convertModel(model: OnnxModel, opts: ImportOptions): ConvertedModel {

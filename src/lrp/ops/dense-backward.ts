@@ -5,7 +5,7 @@
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import type { DenseLayer } from '../../graph/ir.ts';
-import { numel } from '../../graph/ir.ts';
+import { denseRows } from '../../graph/kinds.ts';
 import { acquireDenseChunks } from '../../forward/dense.ts';
 import { denseStab, denseTranspose } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
@@ -25,14 +25,16 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
   const { ctx } = c;
   const input = c.inputs[0];
   const { inFeatures: inF, outFeatures: outF } = layer;
-  const cm = await common(c, outF);
+  // Over the last axis each position of the leading axes is one row: the kernels see a batch of
+  // N x rows flat samples, and every per-batch size below is in those rows.
+  if (input.shape[input.shape.length - 1] !== inF) throw new Error(`layer '${layer.name}': input [${input.shape.join(', ')}] does not end in ${inF} features`);
+  const perSample = denseRows(input.shape);
+  const cm0 = await common(c, outF);
+  const cm = { ...cm0, scratchPerSample: cm0.scratchPerSample * perSample };
   const { plan, rule } = cm;
-  if (numel(input.shape) !== inF) throw new Error(`layer '${layer.name}': input has ${numel(input.shape)} features, expected ${inF}`);
-  // zbox bounds are per channel: spread them over each channel's features (a dense first layer
-  // on a C×H×W input sees C blocks of H×W features).
-  const perChannel = input.shape.length === 3 ? input.shape[1] * input.shape[2] : 1;
-  const channels = input.shape.length === 3 ? input.shape[0] : inF;
-  const bounds = ctx.upload(boundsData(rule, perChannel, channels), `${layer.name} zbox bounds`);
+  // zbox bounds are per input feature (composite/bind.ts spreads per-channel bounds of an image
+  // input over a flattened first layer's features), the same for every row.
+  const bounds = ctx.upload(boundsData(rule, 1, inF), `${layer.name} zbox bounds`);
 
   // The forward pass's row chunks, rows padded to whole vec4s: inF4 vec4s apart.
   const chunks = acquireDenseChunks(ctx, c.weights, layer);
@@ -68,7 +70,8 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
     layer,
     passes: describePlan(plan),
     scratchPerSample: cm.scratchPerSample,
-    dispatches(batch, io) {
+    dispatches(samples, io) {
+      const batch = samples * perSample;
       const out: Dispatch[] = [];
       const s = sBuffer(cm, batch, io, `${layer.name} s`);
       const x = io.inputs[0].buffer;

@@ -14,6 +14,7 @@ import { createDenseBackward } from './dense-backward.ts';
 import { createLrnBackward } from './lrn.ts';
 import { createAddBackward, createPadBackward, createPointwiseGradient } from './pointwise.ts';
 import { createAvgPoolBackward, createMaxPoolBackward } from './pool.ts';
+import { createTransposeBackward } from './transpose.ts';
 
 export interface BackwardKind {
   /** Whether relevance passes through a layer of this kind unchanged under `rule` (no op is built). */
@@ -65,6 +66,12 @@ export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
   addconst: { passThrough: (rule) => rule?.rule === 'pass', create: createAddConstBackward },
   matmul: { passThrough: never, create: createMatMulBackward },
   softmax: { passThrough: unlessRule, create: createSoftmaxGradient },
+  // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
+  // A transpose moves relevance back by the inverse permutation under every rule; a reshape is a
+  // view (same data), so relevance passes through its buffer unchanged.
+  transpose: { passThrough: never, create: createTransposeBackward },
+  reshape: { passThrough: always, create: null },
+  // ---- end of the channels-last block ----
   bias: { passThrough: never, create: null },
 };
 

@@ -89,7 +89,7 @@ export async function createPointwiseGradient(c: BackwardOpContext): Promise<Bac
   const coefData = layer.kind === 'batchnorm' ? batchNormAffine(layer).scale : layer.kind === 'scale' ? layer.scale : new Float32Array(4);
   const coef = ctx.upload(coefData, `${layer.name} derivative`);
   const uniforms = kernel.uniformsByBatch(ctx, `${layer.name} gradient`, (batch) => fields({
-    total: batch * count, channels, plane: count / channels,
+    total: batch * count, channels, plane: layer.kind === 'scale' && layer.lastAxis ? 1 : count / channels,
     ...(layer.kind === 'clip' ? clipBounds(layer) : {}),
     alpha: layer.kind === 'leakyrelu' ? layer.alpha : 0,
   }));
