@@ -107,7 +107,7 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         sigmoid: ['gradient'], tanh: ['gradient'], silu: ['gradient'], hardsigmoid: ['gradient'], hardswish: ['gradient'],
         gate: ['gradient'], scale: ['gradient'],
         slice: ['pass'], gather: ['pass'], concatconst: ['pass'], addconst: ['pass'], matmul: ['gradient'],
-        transpose: ['pass'], reshape: ['pass'],
+        transpose: ['pass'], reshape: ['pass'], layernorm: ['gradient'],
       }
       : {
         conv: linearRules, dense: linearRules, relu: ['pass'], maxpool: ['winner', 'proportional'],
@@ -116,7 +116,7 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: ['pass'],
         sigmoid: ['pass'], tanh: ['pass'], silu: ['pass'], hardsigmoid: ['pass'], hardswish: ['pass'], gate: ['pass'], scale: ['pass'],
         slice: ['pass'], gather: ['pass'], concatconst: ['pass'], addconst: ['norm'], matmul: ['z', 'epsilon'],
-        transpose: ['pass'], reshape: ['pass'],
+        transpose: ['pass'], reshape: ['pass'], layernorm: ['norm', 'pass'],
       };
     expect(allowed[l.kind], `${l.name} (${l.kind})`).toContain(rule);
   }
@@ -600,7 +600,7 @@ describe('parseComposite', () => {
     ['unknown rule', comp({ layers: 'conv', rule: 'lrp0' }),
       /^composite\.json: rules\[0\] \{"layers":"conv","rule":"lrp0"\}: unknown rule 'lrp0' \(rules: conv\/dense: z, epsilon, /],
     ['unknown selector', comp({ layers: 'linear', rule: 'z' }, { layers: 'convs', rule: 'z' }),
-      'composite.json: rules[1] {"layers":"convs","rule":"z"}: unknown selector \'convs\' (selectors: conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add)'],
+      'composite.json: rules[1] {"layers":"convs","rule":"z"}: unknown selector \'convs\' (selectors: conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add, layernorm)'],
     ['alpha-beta 3/1', comp({ layers: 'conv', rule: 'alpha-beta', alpha: 3, beta: 1 }),
       'composite.json: rules[0] {"layers":"conv","rule":"alpha-beta","alpha":3,"beta":1}: alpha - beta must be 1, got alpha 3 - beta 1 = 2'],
     ['alpha-beta negative beta', comp({ layers: 'conv', rule: 'alpha-beta', alpha: 0.5, beta: -0.5 }),

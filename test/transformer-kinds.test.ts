@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { ForwardModel } from '../src/forward/model.ts';
 import { GraphBuilder, type LayerSpec } from '../src/graph/builder.ts';
-import type { Graph } from '../src/graph/ir.ts';
+import type { Graph, LayerNormLayer } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
 import { importOnnx } from '../src/graph/onnx/import.ts';
 import { Rng } from '../src/graph/zoo.ts';
@@ -19,8 +19,8 @@ import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { INT64, modelProto, node } from './helpers/onnx-writer.ts';
-import { randomArray, referenceForward } from './reference/forward.ts';
-import { referenceExplain } from './reference/relevance.ts';
+import { randomArray, referenceForward, referenceLayer } from './reference/forward.ts';
+import { referenceExplain, referenceLayerRelevance } from './reference/relevance.ts';
 
 const gpu = useGpu();
 
@@ -125,6 +125,92 @@ describe('dense over the last axis, transposes, reshapes and a last-axis scale a
   });
 });
 
+/**
+ * LayerNorm: x [3,5,7] → c1 (conv 3→70) → t1 [5,7,70] → r1 (ReLU view) → ln1 (n = 70, past the
+ * kernel's 64 threads) → d1 (dense 70→9) → ln2 (n = 9) → t2 [9,5,7] → gap [9,1,1] → ConvNeXt's head
+ * LayerNorm2d: t3 [1,1,9] → ln3 → t4 [9,1,1] → flatten → fc.
+ */
+function normGraph(seed: number): Graph {
+  const rng = new Rng(seed);
+  const normal = normalOf(rng);
+  const b = new GraphBuilder('norms', 'x', [3, 5, 7]);
+  const add = (l: Record<string, unknown> & { kind: string; name: string; inputs: string[] }) => b.add({ output: l.name, ...l } as LayerSpec);
+  const ln = (name: string, input: string, n: number) => {
+    const scale = normal(n, 0.5);
+    for (let i = 0; i < n; i++) scale[i] += 1;
+    add({ kind: 'layernorm', name, inputs: [input], scale, bias: normal(n, 0.3), epsilon: 1e-5 });
+  };
+  add({
+    kind: 'conv', name: 'c1', inputs: ['x'], inChannels: 3, outChannels: 70, kernel: [1, 1], stride: [1, 1], pads: [0, 0, 0, 0],
+    dilation: [1, 1], groups: 1, weight: normal(70 * 3, 1), bias: normal(70, 0.3),
+  });
+  add({ kind: 'transpose', name: 't1', inputs: ['c1'], perm: [1, 2, 0] });
+  add({ kind: 'relu', name: 'r1', inputs: ['t1'] });
+  ln('ln1', 'r1', 70);
+  add({ kind: 'dense', name: 'd1', inputs: ['ln1'], inFeatures: 70, outFeatures: 9, weight: normal(630, Math.sqrt(1 / 70)), bias: normal(9, 0.2) });
+  ln('ln2', 'd1', 9);
+  add({ kind: 'transpose', name: 't2', inputs: ['ln2'], perm: [2, 0, 1] });
+  add({ kind: 'globalavgpool', name: 'gap', inputs: ['t2'] });
+  add({ kind: 'transpose', name: 't3', inputs: ['gap'], perm: [1, 2, 0] });
+  ln('ln3', 't3', 9);
+  add({ kind: 'transpose', name: 't4', inputs: ['ln3'], perm: [2, 0, 1] });
+  add({ kind: 'flatten', name: 'flat', inputs: ['t4'] });
+  b.add({ kind: 'dense', name: 'fc', inputs: ['flat'], output: 'logits', inFeatures: 9, outFeatures: 5, weight: normal(45, 0.5), bias: normal(5, 0.2) });
+  return b.build('logits');
+}
+
+describe('LayerNorm over the last axis', () => {
+  const layer: LayerNormLayer = {
+    kind: 'layernorm', name: 'ln', inputs: ['x'], output: 'y', epsilon: 1e-3,
+    scale: Float32Array.from([1.5, -0.5, 0.75, 2, 1]), bias: Float32Array.from([0.1, -0.2, 0.3, 0, 0.5]),
+  };
+  const x = Float64Array.from([0.3, -1.2, 2.1, 0.05, -0.7, 1.1, 0.4, -0.3, 0.9, 2.2]);
+  const fwd = (v: Float64Array) => referenceLayer(layer, [v], [[5]], 2);
+
+  it("the reference's gradient matches central differences of its forward", () => {
+    const y = fwd(x);
+    const R = Float64Array.from([0.2, -1, 0.5, 1.3, -0.4, 0.7, 0.1, -0.6, 1.1, 0.3]);
+    const got = referenceLayerRelevance(layer, { rule: 'gradient' }, x, [5], y, R, 2);
+    const h = 1e-6;
+    for (let i = 0; i < x.length; i++) {
+      const [a, b] = [Float64Array.from(x), Float64Array.from(x)];
+      a[i] += h;
+      b[i] -= h;
+      const ya = fwd(a);
+      const yb = fwd(b);
+      let d = 0;
+      for (let j = 0; j < x.length; j++) d += (R[j] * (ya[j] - yb[j])) / (2 * h);
+      expect(got[i], `x${i}`).toBeCloseTo(d, 7);
+    }
+  });
+
+  it("the reference's norm rule conserves relevance with beta = 0 (the deviation held constant)", () => {
+    const l0 = { ...layer, bias: new Float32Array(5) };
+    const y = referenceLayer(l0, [x], [[5]], 2);
+    const R = y.map((v) => v * 0.7);
+    const got = referenceLayerRelevance(l0, { rule: 'norm', stabilizer: 1e-12 }, x, [5], y, R, 2);
+    for (const r of [0, 1]) {
+      const sum = (a: Float64Array) => a.subarray(5 * r, 5 * r + 5).reduce((p, q) => p + q, 0);
+      expect(sum(got)).toBeCloseTo(sum(R), 9);
+    }
+  });
+
+  it('the graph has what the test claims: a 70-wide row read through a ReLU, ConvNeXt\'s 1×1×C head', () => {
+    const g = normGraph(2);
+    expect(g.values.get('r1')!.shape).toEqual([5, 7, 70]);
+    expect(g.values.get('ln3')!.shape).toEqual([1, 1, 9]);
+  });
+
+  it('forward every value; relevance under every composite and method, and with layernorm: pass', async () => {
+    const lines = await checkGraph(normGraph(2), 3, [1, 4, 0], 7, [
+      // epsilon, not z, on the linear layers: under `pass` the ReLU's zeros keep relevance, which z
+      // then divides by c1's near-zero outputs (1.7e-4 from float32 rounding alone).
+      ...COMPOSITES, ['layernorm-pass', { rules: [{ layers: 'linear', rule: 'epsilon', epsilon: 0.25 }, { layers: 'layernorm', rule: 'pass' }] }],
+    ]);
+    console.log(`layernorm graph, relative L2 vs float64: ${lines.join(', ')}`);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Import, on the CPU
 // ---------------------------------------------------------------------------------------------
@@ -216,5 +302,87 @@ describe('importing MatMul + Add, Transpose, Reshape and a last-axis Mul', () =>
       nodes: [node('Transpose', ['x'], ['y'], { perm: { ints: [1, 0, 2] } }, 'swap')],
     });
     expect(() => importOnnx(bad, { source: 'bad.onnx' })).toThrow(/bad\.onnx: node 'swap' \(Transpose\): perm \[1, 0, 2\] moves the batch axis/);
+  });
+});
+
+describe('importing LayerNormalization and its decomposed form', () => {
+  const [N, T, D] = [2, 3, 6];
+  const normal = normalOf(new Rng(31));
+  const gamma = normal(D, 1);
+  const beta = normal(D, 1);
+  const eps = 1e-3;
+  const io = { inputs: [{ name: 'x', dims: ['N', T, D] }], outputs: [{ name: 'y' }] };
+  const params = [{ name: 'gamma', dims: [D], data: gamma }, { name: 'beta', dims: [D], data: beta }];
+  const op = modelProto({
+    ...io, opset: 17, initializers: params,
+    nodes: [node('LayerNormalization', ['x', 'gamma', 'beta'], ['y'], { axis: { i: -1 }, epsilon: { f: eps } }, 'ln')],
+  });
+  // As torch writes it before opset 17, its Constant nodes after the ReduceMean that reads x.
+  const scalar = (name: string, v: number) => node('Constant', [], [name], { value: { t: { name, dims: [], data: [v] } } });
+  const decomposed = modelProto({
+    ...io, opset: 13, initializers: params,
+    nodes: [
+      node('ReduceMean', ['x'], ['m'], { axes: { ints: [-1] } }, 'ln/ReduceMean'),
+      node('Sub', ['x', 'm'], ['d'], {}, 'ln/Sub'),
+      scalar('two', 2),
+      node('Pow', ['d', 'two'], ['p'], {}, 'ln/Pow'),
+      node('ReduceMean', ['p'], ['v'], { axes: { ints: [2] } }, 'ln/ReduceMean_1'),
+      scalar('eps', eps),
+      node('Add', ['eps', 'v'], ['e'], {}, 'ln/Add'),
+      node('Sqrt', ['e'], ['s'], {}, 'ln/Sqrt'),
+      node('Div', ['d', 's'], ['q'], {}, 'ln/Div'),
+      node('Mul', ['gamma', 'q'], ['g'], {}, 'ln/Mul'),
+      node('Add', ['g', 'beta'], ['y'], {}, 'ln/Add_1'),
+    ],
+  });
+
+  /** ONNX LayerNormalization, float64, written out here. */
+  function layerNorm64(x: Float64Array): Float64Array {
+    const y = new Float64Array(x.length);
+    for (let r = 0; r < x.length / D; r++) {
+      const row = x.subarray(r * D, r * D + D);
+      const mean = row.reduce((a, b) => a + b, 0) / D;
+      const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / D;
+      row.forEach((v, c) => (y[r * D + c] = ((v - mean) / Math.sqrt(variance + eps)) * gamma[c] + beta[c]));
+    }
+    return y;
+  }
+
+  for (const [form, bytes, name] of [['the op (opset 17)', op, 'ln'], ['the decomposition (opset 13)', decomposed, 'ln/Add_1']] as const) {
+    it(`${form} is one layernorm layer computing what ONNX defines`, () => {
+      const g = importOnnx(bytes, { source: 'ln.onnx' });
+      expect(g.layers.map((l) => `${l.name}:${l.kind}`)).toEqual([`${name}:layernorm`]);
+      const l = g.layers[0] as LayerNormLayer;
+      expect(l.epsilon).toBeCloseTo(eps, 9);
+      const x = randomArray(N * T * D, 12);
+      expect(relL2(referenceForward(g, x, N).get('y')!, layerNorm64(x))).toBeLessThanOrEqual(1e-7);
+    });
+  }
+
+  it('a decomposition whose intermediate is read elsewhere is not fused, and its ReduceMean is refused naming the node', () => {
+    const leaky = modelProto({
+      ...io, opset: 13, initializers: params,
+      nodes: [
+        node('ReduceMean', ['x'], ['m'], { axes: { ints: [-1] } }, 'rm'),
+        node('Sub', ['x', 'm'], ['d'], {}, 'sub'),
+        scalar('two', 2),
+        node('Pow', ['d', 'two'], ['p'], {}, 'pow'),
+        node('ReduceMean', ['p'], ['v'], { axes: { ints: [-1] } }, 'rm2'),
+        scalar('eps', eps),
+        node('Add', ['v', 'eps'], ['e'], {}, 'add'),
+        node('Sqrt', ['e'], ['s'], {}, 'sqrt'),
+        node('Div', ['d', 's'], ['q'], {}, 'div'),
+        node('Add', ['q', 'd'], ['y'], {}, 'leak'),
+      ],
+    });
+    expect(() => importOnnx(leaky, { source: 'leaky.onnx' })).toThrow(/leaky\.onnx: node 'rm' \(ReduceMean\): unsupported operator ReduceMean/);
+  });
+
+  it('refuses LayerNormalization over more than the last axis', () => {
+    const wide = modelProto({
+      ...io, opset: 17, initializers: [{ name: 'gamma', dims: [T, D], data: normal(T * D, 1) }],
+      nodes: [node('LayerNormalization', ['x', 'gamma'], ['y'], { axis: { i: 1 } }, 'ln')],
+    });
+    expect(() => importOnnx(wide, { source: 'wide.onnx' })).toThrow(/wide\.onnx: node 'ln' \(LayerNormalization\): normalising from axis 1 is not supported/);
   });
 });

@@ -10,6 +10,7 @@ import { createAddConst, createConcatConst, createMatMul, createSlice, createSof
 import { createConcat } from './concat.ts';
 import { createConv } from './conv-op.ts';
 import { createDense } from './dense.ts';
+import { createLayerNorm } from './layernorm.ts';
 import { createLrn } from './lrn.ts';
 import type { ForwardOpFactory } from './op.ts';
 import { createAdd, createPad, createPointwise } from './pointwise.ts';
@@ -53,6 +54,7 @@ export const FORWARD_KINDS: { readonly [K in LayerKind]: ForwardKind<LayerOf<K>>
   transpose: { view: false, create: createTranspose },
   // Row-major per sample: any reshape keeps every value where it is.
   reshape: { view: 'same' },
+  layernorm: { view: false, create: createLayerNorm },
   // ---- end of the channels-last block ----
   bias: { view: false, create: notCanonized },
 };

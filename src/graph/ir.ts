@@ -236,6 +236,19 @@ export interface ReshapeLayer extends LayerBase {
 }
 
 /**
+ * LayerNorm over the last axis (n values): y = (x - mean) / sqrt(var + epsilon) * scale + bias,
+ * var the biased variance. ONNX LayerNormalization with axis -1, or its decomposed form.
+ */
+export interface LayerNormLayer extends LayerBase {
+  readonly kind: 'layernorm';
+  /** gamma, length n */
+  readonly scale: Float32Array;
+  /** beta, length n */
+  readonly bias: Float32Array;
+  readonly epsilon: number;
+}
+
+/**
  * Transformer kinds (lrp-rules.md, "Modern CNNs and vision transformers"; src/lrp/ops/attention.ts
  * has the rules). Axes are of the per-sample shape (0 is the first axis after the batch).
  */
@@ -311,7 +324,8 @@ export type Layer =
   | AddConstLayer
   | MatMulLayer
   | TransposeLayer
-  | ReshapeLayer;
+  | ReshapeLayer
+  | LayerNormLayer;
 
 export type LayerKind = Layer['kind'];
 /** Kinds that exist only between import and canonization; no executor runs them. */

@@ -11,8 +11,8 @@
  * - src/lrp/ops/index.ts: its backward op per rule, or relevance passed through unchanged.
  */
 import type {
-  AddConstLayer, BatchNormLayer, ConcatConstLayer, ConvLayer, DenseLayer, GateLayer, GatherLayer, Layer, LayerKind, MatMulLayer,
-  ReshapeLayer, ScaleLayer, Shape, SliceLayer, TransposeLayer,
+  AddConstLayer, BatchNormLayer, ConcatConstLayer, ConvLayer, DenseLayer, GateLayer, GatherLayer, Layer, LayerKind, LayerNormLayer,
+  MatMulLayer, ReshapeLayer, ScaleLayer, Shape, SliceLayer, TransposeLayer,
 } from './ir.ts';
 import { numel } from './ir.ts';
 import { windowOutputHW } from './shape.ts';
@@ -124,6 +124,16 @@ function transposeShape(layer: TransposeLayer, x: Shape): number[] {
     layerFail(layer, `perm [${perm.join(', ')}] is not a permutation of the ${x.length} axes of [${x.join(', ')}] (the batch axis excluded)`);
   }
   return perm.map((a) => x[a]);
+}
+
+function layerNormShape(layer: LayerNormLayer, x: Shape): number[] {
+  const n = layer.scale.length;
+  if (x[x.length - 1] !== n) layerFail(layer, `normalises ${n} values over the last axis of [${x.join(', ')}]`);
+  if (layer.bias.length !== n) layerFail(layer, `bias has ${layer.bias.length} values, expected ${n}`);
+  checkFinite(layer, 'scale', layer.scale);
+  checkFinite(layer, 'bias', layer.bias);
+  if (!(layer.epsilon >= 0) || (n === 1 && !(layer.epsilon > 0))) layerFail(layer, `epsilon ${layer.epsilon} must be >= 0 (> 0 over one value)`);
+  return [...x];
 }
 
 function reshapeShape(layer: ReshapeLayer, x: Shape): number[] {
@@ -351,6 +361,11 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
   // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
   transpose: { arity: 'one', inferShape: (layer, [x]) => transposeShape(layer, x), params: none, macs: none, nonneg: ifInputs },
   reshape: { arity: 'one', inferShape: (layer, [x]) => reshapeShape(layer, x), params: none, macs: none, nonneg: ifInputs },
+  layernorm: {
+    arity: 'one', inferShape: (layer, [x]) => layerNormShape(layer, x), params: (l) => 2 * l.scale.length, macs: none,
+    // beta may take any value below zero.
+    nonneg: never,
+  },
   // ---- end of the channels-last block ----
   // Import-only kinds (IMPORT_ONLY_KINDS): the canonizer folds them.
   bias: {

@@ -126,3 +126,11 @@ export const transpose = defineKernel({
   bindings: { p: 'uniform', x: 'read', y: 'read_write' },
   overrides: { RELU_IN: 'bool', ACCUMULATE: 'bool', WG: 'u32' },
 });
+
+/** LayerNorm over the last axis, one workgroup per row: the forward pass (MODE 0), its LRP rule (1) and its gradient (2). */
+export const layerNorm = defineKernel({
+  shader: 'forward/layernorm.wgsl',
+  uniforms: { rows: 'u32', n: 'u32', eps: 'f32', stab: 'f32' },
+  bindings: { p: 'uniform', x: 'read', coef: 'read', rel: 'read', z: 'read', out: 'read_write' },
+  overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool' },
+});

@@ -8,7 +8,7 @@ import type { LayerRule, Method } from './rule-spec.ts';
 import { LINEAR_RULES } from './rule-spec.ts';
 
 /** Selectors that pick layers by kind (shared/docs/composite-spec.md); they may match nothing. */
-export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn', 'add', 'matmul'] as const;
+export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn', 'add', 'layernorm', 'matmul'] as const;
 export type KindSelector = (typeof KIND_SELECTORS)[number];
 
 /** Rule names an entry may give (composite-spec.md); `gradient` and `guided` only come with methods. */
@@ -85,6 +85,10 @@ export const KIND_RULES: { readonly [K in LayerKind]: KindRules } = {
   // same map, so the methods take it too.
   transpose: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
   reshape: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  // LayerNorm (lrp-rules.md): `norm`, the deviation held constant and the composite's stabilizer
+  // in stab(y), is the default; `pass` (R_x = R_y, the identity LXT and zennit-style composites
+  // give normalisations) is the alternative a composite may choose with the `layernorm` selector.
+  layernorm: { selector: 'layernorm', rules: ['norm', 'pass'], defaultRule: norm, methodRule: gradient },
   // ---- end of the channels-last block ----
   // Import-only kinds: the canonizer removes them before any composite is bound.
   bias: { selector: null, rules: [], defaultRule: notCanonized('bias'), methodRule: notCanonized('bias') },

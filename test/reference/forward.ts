@@ -60,7 +60,26 @@ export function referenceLayer(
       return referenceAttentionForward(layer, inputs, inputShapes, batch);
     case 'transpose': return permute(x, s, layer.perm, batch);
     case 'reshape': return Float64Array.from(x);
+    case 'layernorm': {
+      const n = layer.scale.length;
+      const y = new Float64Array(x.length);
+      for (let r = 0; r < x.length / n; r++) {
+        const { mean, s } = layerNormStats(x, r * n, n, layer.epsilon);
+        for (let c = 0; c < n; c++) y[r * n + c] = ((x[r * n + c] - mean) / s) * layer.scale[c] + layer.bias[c];
+      }
+      return y;
+    }
   }
+}
+
+/** The mean and deviation sqrt(biased variance + eps) of x[at .. at + n), by the definitions. */
+export function layerNormStats(x: Float64Array, at: number, n: number, eps: number): { mean: number; s: number } {
+  let mean = 0;
+  for (let c = 0; c < n; c++) mean += x[at + c];
+  mean /= n;
+  let v = 0;
+  for (let c = 0; c < n; c++) v += (x[at + c] - mean) ** 2;
+  return { mean, s: Math.sqrt(v / n + eps) };
 }
 
 /** y = x with its per-sample axes permuted (output axis k is input axis perm[k]), by plain index arithmetic. */

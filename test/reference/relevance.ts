@@ -11,13 +11,13 @@
  * Data is batched NCHW (or [N, F]), batch first, then the IR's per-sample shape.
  */
 import type {
-  AvgPoolLayer, ConvLayer, DenseLayer, Graph, Layer, LrnLayer, MaxPoolLayer, Pads4, Pair, Shape,
+  AvgPoolLayer, ConvLayer, DenseLayer, Graph, Layer, LayerNormLayer, LrnLayer, MaxPoolLayer, Pads4, Pair, Shape,
 } from '../../src/graph/ir.ts';
 import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { windowOutput } from '../../src/graph/shape.ts';
 import type { LayerRule, LinearRule, Method } from '../../src/lrp/rule-spec.ts';
 import { DEFAULT_STABILIZER } from '../../src/lrp/rule-spec.ts';
-import { permute, referenceForward } from './forward.ts';
+import { layerNormStats, permute, referenceForward } from './forward.ts';
 import { defaultAttentionRule, referenceAttentionRelevance } from './attention.ts';
 
 /** `d + eps * sign(d)` with sign(0) = +1 (so -0 and 0 both become +eps), as zennit's `stabilize`. */
@@ -496,6 +496,10 @@ export function referenceLayerRelevance(
       return permute(relOut, layer.perm.map((a) => inputShape[a]), inversePerm(layer.perm), batch);
     case 'reshape':
       return Float64Array.from(relOut);
+    case 'layernorm':
+      if (rule.rule === 'pass') return Float64Array.from(relOut);
+      if (rule.rule === 'norm' || rule.rule === 'gradient') return layerNormRelevance(layer, rule, x, z, relOut);
+      return bad(layer, rule);
     case 'gate':
     case 'concat':
     case 'add':
@@ -507,6 +511,34 @@ export function referenceLayerRelevance(
     case 'bias':
       throw new Error(`${layer.name}: ${layer.kind} layers exist only before canonization`);
   }
+}
+
+/**
+ * LayerNorm over the last axis, row by row, as explicit matrices. `norm`: the deviation s constant,
+ * J = diag(gamma / s)(I - 1 1^T / n), R_x = x * J^T (R / stab(y)). `gradient`: the full Jacobian
+ * dy_j/dx_i = gamma_j / s (delta_ij - 1/n - xh_i xh_j / n), xh = (x - mean) / s, applied as J^T g.
+ */
+function layerNormRelevance(layer: LayerNormLayer, rule: LayerRule, x: Float64Array, y: Float64Array, R: Float64Array): Float64Array {
+  const n = layer.scale.length;
+  const out = new Float64Array(x.length);
+  for (let r = 0; r < x.length / n; r++) {
+    const at = r * n;
+    const { mean, s } = layerNormStats(x, at, n, layer.epsilon);
+    const xh = (i: number) => (x[at + i] - mean) / s;
+    for (let i = 0; i < n; i++) {
+      let acc = 0;
+      for (let j = 0; j < n; j++) {
+        const centre = (i === j ? 1 : 0) - 1 / n;
+        if (rule.rule === 'norm') {
+          acc += (layer.scale[j] / s) * centre * (R[at + j] / stab(y[at + j], (rule as { stabilizer: number }).stabilizer));
+        } else {
+          acc += (layer.scale[j] / s) * (centre - (xh(i) * xh(j)) / n) * R[at + j];
+        }
+      }
+      out[at + i] = rule.rule === 'norm' ? x[at + i] * acc : acc;
+    }
+  }
+  return out;
 }
 
 function inversePerm(perm: readonly number[]): number[] {
@@ -603,6 +635,7 @@ export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer
       case 'conv': case 'dense': case 'lrn': case 'avgpool': case 'globalavgpool': return { rule: 'gradient' };
       case 'add': case 'batchnorm': case 'clip': case 'leakyrelu': return { rule: 'gradient' };
       case 'sigmoid': case 'tanh': case 'silu': case 'hardsigmoid': case 'hardswish': case 'gate': case 'scale': return { rule: 'gradient' };
+      case 'layernorm': return { rule: 'gradient' };
       case 'relu': return { rule: method === 'guided-backprop' ? 'guided' : 'gradient' };
       case 'maxpool': return { rule: 'winner' };
       default: return null;
@@ -612,7 +645,7 @@ export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer
     case 'conv': case 'dense': return { rule: 'z', stabilizer };
     case 'relu': case 'lrn': return { rule: 'pass' };
     case 'maxpool': return { rule: 'winner' };
-    case 'avgpool': case 'globalavgpool': case 'add': return { rule: 'norm', stabilizer };
+    case 'avgpool': case 'globalavgpool': case 'add': case 'layernorm': return { rule: 'norm', stabilizer };
     case 'batchnorm': case 'clip': case 'leakyrelu': return { rule: 'pass' };
     case 'sigmoid': case 'tanh': case 'silu': case 'hardsigmoid': case 'hardswish': case 'gate': case 'scale': return { rule: 'pass' };
     default: return null;

@@ -29,6 +29,9 @@
  *   `scale` along that last axis (numpy broadcasting; fold-bias joins the bias to the MatMul).
  * - Transpose: any permutation of the axes after the batch (perm[0] = 0); Reshape: the batch axis
  *   kept, the rest any shape of the same size (a `reshape` view; a flatten stays `flatten`).
+ * - LayerNormalization over the last axis only (ConvNeXt normalises channels between Transposes);
+ *   the decomposed form torch writes before opset 17 becomes the same `layernorm` layer
+ *   (decompositions.ts), named after its last node.
  * - Transformers (lrp-rules.md; LXT's conventions where it is silent): Split, Slice (step 1) and
  *   Gather (one constant index) of an activation along an axis after the batch are `slice` and
  *   `gather` layers, a Split output `k` named `NODE:k`; a Concat of an activation with constants
@@ -46,13 +49,14 @@ import type { Graph, Pads4, Pair } from '../ir.ts';
 import { numel } from '../ir.ts';
 import { canonize } from '../canonize/index.ts';
 import { BATCH, foldConstantNode, isConstantOp } from './constant-fold.ts';
+import { matchLayerNorm, type PatternGraph } from './decompositions.ts';
 import { dataTypeName, decodeModel, type DecodeOptions, type OnnxModel, type OnnxNode, type OnnxTensor } from './model.ts';
 
 export const SUPPORTED_OPS = [
   'Add', 'AveragePool', 'BatchNormalization', 'Clip', 'Concat', 'Constant', 'Conv', 'Dropout', 'Flatten', 'Gemm',
   'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Identity', 'LeakyRelu', 'LRN', 'MatMul', 'MaxPool',
   'Mul (by a constant, or a gate computed from its other factor)', 'Pad', 'Relu', 'Reshape', 'Sigmoid', 'Softmax', 'Sum', 'Tanh',
-  'Transpose (of the axes after the batch)',
+  'Transpose (of the axes after the batch)', 'LayerNormalization (over the last axis; also its ReduceMean/Sub/Pow/Sqrt/Div form)',
   'Split, Slice, Gather (of an activation), MatMul of two activations, Div by a constant, Concat with a constant',
   'and on constants (shape arithmetic): Cast, ConstantOfShape, Div, Equal, Expand, Gather, Mul, Shape, Slice, Squeeze, Sub, Unsqueeze, Where',
 ] as const;
@@ -84,6 +88,9 @@ class Converter {
   private readonly constants = new Map<string, OnnxTensor>();
   private readonly consumers = new Map<string, OnnxNode[]>();
   private readonly folded = new Map<string, number>();
+  private readonly producers = new Map<string, OnnxNode>();
+  /** Nodes a recognised decomposition (decompositions.ts) replaced: converted as part of it. */
+  private readonly replaced = new Set<OnnxNode>();
   private opset = 0;
   private builder!: GraphBuilder;
   /** Where the node being converted sits in the file, for the unsupported-operator message. */
@@ -93,6 +100,7 @@ class Converter {
     for (const [name, t] of model.initializers) this.constants.set(name, t);
     for (const node of model.nodes) {
       for (const i of node.inputs) if (i) (this.consumers.get(i) ?? this.consumers.set(i, []).get(i)!).push(node);
+      for (const o of node.outputs) if (o) this.producers.set(o, node);
     }
   }
 
@@ -174,6 +182,7 @@ class Converter {
     if (node.domain && node.domain !== 'ai.onnx') {
       throw unsupported(node, this.at);
     }
+    if (this.replaced.has(node)) return;
     if (this.fold(node)) return;
     const name = nodeName(node);
     const out = node.outputs[0];
@@ -267,6 +276,16 @@ class Converter {
         return this.convertReshape(node, name);
       case 'Transpose':
         return this.convertTranspose(node, name);
+      case 'LayerNormalization':
+        return this.convertLayerNorm(node, name);
+      case 'ReduceMean': {
+        // Only as the start of LayerNorm's decomposition.
+        const d = matchLayerNorm(this.patternGraph(), node);
+        if (!d) throw unsupported(node, this.at);
+        for (const n of d.nodes) this.replaced.add(n);
+        this.addLayerNorm(nodeName(d.nodes[d.nodes.length - 1]), d.x, d.output, d.scale, d.bias, d.epsilon);
+        return;
+      }
       case 'Dropout':
         this.onlyFirstOutput(node, 'mask');
         this.builder.add({ kind: 'identity', name, inputs: [x()], output: out });
@@ -672,6 +691,47 @@ class Converter {
     const resolved = batchOk && !(target[0] === -1 && rest.includes(-1)) ? resolveReshape(rest, shape) : null;
     if (!resolved) throw new Error(`reshape of N×[${shape.join(', ')}] to ${show} is not supported (the batch axis must stay first, the rest resolve to ${features} values)`);
     this.builder.add({ kind: 'reshape', name, inputs: [input], output: node.outputs[0], shape: resolved });
+  }
+
+  /** The graph as decompositions.ts matches it. */
+  private patternGraph(): PatternGraph {
+    const outputs = new Set(this.model.outputs.map((o) => o.name));
+    return {
+      readers: (v) => this.consumers.get(v) ?? [],
+      isOutput: (v) => outputs.has(v),
+      rank: (v) => this.builder.shapeOf(v).length,
+      constant: (v) => {
+        const known = this.constants.get(v);
+        if (known) return known;
+        // A Constant node later in the file: evaluate it ahead (it folds again when reached).
+        const p = this.producers.get(v);
+        return p && p.opType === 'Constant' ? foldConstantNode(p, [], this.opset, () => []) : null;
+      },
+    };
+  }
+
+  private convertLayerNorm(node: OnnxNode, name: string): void {
+    this.onlyFirstOutput(node, 'Mean and InvStdDev');
+    const input = this.value(node.inputs[0]);
+    const rank = this.builder.shapeOf(input).length + 1;
+    const axis = intAttr(node, 'axis', -1);
+    if (axis !== -1 && axis !== rank - 1) throw new Error(`normalising from axis ${axis} is not supported (only the last axis, -1)`);
+    const scale = this.constant(node, 1, 'the scale');
+    const bias = this.optionalConstant(node, 2, 'the bias');
+    this.addLayerNorm(name, input, node.outputs[0], toF32(scale.data), bias ? toF32(bias.data) : null, floatAttr(node, 'epsilon', 1e-5));
+  }
+
+  /** gamma and beta of n values, or one broadcast, or absent (ones, zeros). */
+  private addLayerNorm(name: string, input: string, output: string, scale: Float32Array | null, bias: Float32Array | null, epsilon: number): void {
+    const shape = this.builder.shapeOf(input);
+    const n = shape[shape.length - 1];
+    const vec = (t: Float32Array | null, fill: number, what: string): Float32Array => {
+      if (!t) return new Float32Array(n).fill(fill);
+      if (t.length === 1) return new Float32Array(n).fill(t[0]);
+      if (t.length !== n) throw new Error(`${what} has ${t.length} values for the ${n} of the last axis of [${shape.join(', ')}]`);
+      return t.slice();
+    };
+    this.builder.add({ kind: 'layernorm', name, inputs: [input], output, scale: vec(scale, 1, 'the scale'), bias: vec(bias, 0, 'the bias'), epsilon });
   }
 
   private convertTranspose(node: OnnxNode, name: string): void {

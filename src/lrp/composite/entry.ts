@@ -44,7 +44,7 @@ const PARAMS: Record<EntryRuleName, readonly string[]> = {
   pass: [],
 };
 
-const SELECTOR_HELP = 'conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add';
+const SELECTOR_HELP = 'conv, dense, linear, #k, #k-m, #-1, name:NAME, maxpool, avgpool, relu, lrn, add, layernorm';
 const RULE_HELP =
   `conv/dense: ${LINEAR_RULES.join(', ')}; maxpool: winner, proportional; avgpool: norm, flat; relu, lrn: pass; add: norm`;
 /** alpha - beta must be 1 up to the rounding of decimal numbers in JSON (2.1 - 1.1). */

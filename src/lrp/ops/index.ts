@@ -11,6 +11,7 @@ import { createAddConstBackward, createMatMulBackward, createSoftmaxGradient, cr
 import { createConcatBackward, createReluBackward } from './elementwise.ts';
 import { createConvBackward } from './conv-backward.ts';
 import { createDenseBackward } from './dense-backward.ts';
+import { createLayerNormBackward } from './layernorm.ts';
 import { createLrnBackward } from './lrn.ts';
 import { createAddBackward, createPadBackward, createPointwiseGradient } from './pointwise.ts';
 import { createAvgPoolBackward, createMaxPoolBackward } from './pool.ts';
@@ -71,6 +72,8 @@ export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
   // view (same data), so relevance passes through its buffer unchanged.
   transpose: { passThrough: never, create: createTransposeBackward },
   reshape: { passThrough: always, create: null },
+  // LayerNorm: `norm` (the deviation held constant) and the gradient run a kernel; `pass` none.
+  layernorm: { passThrough: unlessRule, create: createLayerNormBackward },
   // ---- end of the channels-last block ----
   bias: { passThrough: never, create: null },
 };
