@@ -128,7 +128,7 @@ describe('ViT-shaped ONNX import', () => {
     ['an Expand of an activation', (ns) => [...ns.slice(0, -1), node('Expand', ['g', 'w'], ['logits'], {}, 'grow')], /node 'grow' \(Expand\): unsupported operator Expand \(node \d+ of \d+, reading 'g', 'w'\)/],
     ['a Gather of two indices', (ns) => ns.map((nd) => (nd.name === 'cls_gather' ? node('Gather', ['cc', 'minus1s2'], ['g'], { axis: { i: 1 } }, 'cls_gather') : nd)), /node 'cls_gather' \(Gather\): gathers 2 indices; only one constant index is supported/],
     ['a Split of the batch axis', (ns) => ns.map((nd) => (nd.name === 'split' ? node('Split', ['x', 'sizes'], ['q', 'k', 'v'], { axis: { i: 0 } }, 'split') : nd)), /node 'split' \(Split\): axis 0 is the batch axis/],
-    ['a Div by an activation', (ns) => ns.map((nd) => (nd.name === 'scale' ? node('Div', ['q', 'k'], ['qs'], {}, 'scale') : nd)), /node 'scale' \(Div\): divides 'q' by the activation 'k': only a Div by a constant scalar/],
+    ['a Div by an activation', (ns) => ns.map((nd) => (nd.name === 'scale' ? node('Div', ['q', 'k'], ['qs'], {}, 'scale') : nd)), /node 'scale' \(Div\): divides by an activation: only a division by a constant is supported/],
     ['a MatMul whose shapes do not chain', (ns) => ns.map((nd) => (nd.name === 'qk' ? node('MatMul', ['qs', 'v'], ['sc'], {}, 'qk') : nd)), /layer 'qk' \(matmul\): multiplies \[3, 2\] by \[3, 4\]/],
   ];
   for (const [what, edit, message] of refusals) {

@@ -107,7 +107,7 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         sigmoid: ['gradient'], tanh: ['gradient'], silu: ['gradient'], hardsigmoid: ['gradient'], hardswish: ['gradient'],
         gate: ['gradient'], scale: ['gradient'],
         slice: ['pass'], gather: ['pass'], concatconst: ['pass'], addconst: ['pass'], matmul: ['gradient'],
-        transpose: ['pass'], reshape: ['pass'], layernorm: ['gradient'],
+        transpose: ['pass'], reshape: ['pass'], layernorm: ['gradient'], gelu: ['gradient'],
       }
       : {
         conv: linearRules, dense: linearRules, relu: ['pass'], maxpool: ['winner', 'proportional'],
@@ -116,7 +116,7 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: ['pass'],
         sigmoid: ['pass'], tanh: ['pass'], silu: ['pass'], hardsigmoid: ['pass'], hardswish: ['pass'], gate: ['pass'], scale: ['pass'],
         slice: ['pass'], gather: ['pass'], concatconst: ['pass'], addconst: ['norm'], matmul: ['z', 'epsilon'],
-        transpose: ['pass'], reshape: ['pass'], layernorm: ['norm', 'pass'],
+        transpose: ['pass'], reshape: ['pass'], layernorm: ['norm', 'pass'], gelu: ['pass'],
       };
     expect(allowed[l.kind], `${l.name} (${l.kind})`).toContain(rule);
   }

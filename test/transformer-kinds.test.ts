@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { ForwardModel } from '../src/forward/model.ts';
 import { GraphBuilder, type LayerSpec } from '../src/graph/builder.ts';
-import type { Graph, LayerNormLayer } from '../src/graph/ir.ts';
+import type { GeluLayer, Graph, LayerNormLayer } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
 import { importOnnx } from '../src/graph/onnx/import.ts';
 import { Rng } from '../src/graph/zoo.ts';
@@ -19,8 +19,8 @@ import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { INT64, modelProto, node } from './helpers/onnx-writer.ts';
-import { randomArray, referenceForward, referenceLayer } from './reference/forward.ts';
-import { referenceExplain, referenceLayerRelevance } from './reference/relevance.ts';
+import { erf64, randomArray, referenceForward, referenceLayer } from './reference/forward.ts';
+import { activationDerivative64, referenceExplain, referenceLayerRelevance } from './reference/relevance.ts';
 
 const gpu = useGpu();
 
@@ -126,9 +126,9 @@ describe('dense over the last axis, transposes, reshapes and a last-axis scale a
 });
 
 /**
- * LayerNorm: x [3,5,7] → c1 (conv 3→70) → t1 [5,7,70] → r1 (ReLU view) → ln1 (n = 70, past the
- * kernel's 64 threads) → d1 (dense 70→9) → ln2 (n = 9) → t2 [9,5,7] → gap [9,1,1] → ConvNeXt's head
- * LayerNorm2d: t3 [1,1,9] → ln3 → t4 [9,1,1] → flatten → fc.
+ * LayerNorm and GELU: x [3,5,7] → c1 (conv 3→70) → t1 [5,7,70] → r1 (ReLU view) → ln1 (n = 70, past
+ * the kernel's 64 threads) → d1 (dense 70→9) → g1 (GELU, Erf) → ln2 (n = 9) → t2 [9,5,7] → g2 (GELU,
+ * tanh) → gap [9,1,1] → ConvNeXt's head LayerNorm2d: t3 [1,1,9] → ln3 → t4 [9,1,1] → flatten → fc.
  */
 function normGraph(seed: number): Graph {
   const rng = new Rng(seed);
@@ -148,9 +148,11 @@ function normGraph(seed: number): Graph {
   add({ kind: 'relu', name: 'r1', inputs: ['t1'] });
   ln('ln1', 'r1', 70);
   add({ kind: 'dense', name: 'd1', inputs: ['ln1'], inFeatures: 70, outFeatures: 9, weight: normal(630, Math.sqrt(1 / 70)), bias: normal(9, 0.2) });
-  ln('ln2', 'd1', 9);
+  add({ kind: 'gelu', name: 'g1', inputs: ['d1'], approximate: 'none' });
+  ln('ln2', 'g1', 9);
   add({ kind: 'transpose', name: 't2', inputs: ['ln2'], perm: [2, 0, 1] });
-  add({ kind: 'globalavgpool', name: 'gap', inputs: ['t2'] });
+  add({ kind: 'gelu', name: 'g2', inputs: ['t2'], approximate: 'tanh' });
+  add({ kind: 'globalavgpool', name: 'gap', inputs: ['g2'] });
   add({ kind: 'transpose', name: 't3', inputs: ['gap'], perm: [1, 2, 0] });
   ln('ln3', 't3', 9);
   add({ kind: 'transpose', name: 't4', inputs: ['ln3'], perm: [2, 0, 1] });
@@ -159,7 +161,27 @@ function normGraph(seed: number): Graph {
   return b.build('logits');
 }
 
-describe('LayerNorm over the last axis', () => {
+describe('GELU in the float64 reference', () => {
+  it('erf64 matches tabulated values', () => {
+    for (const [x, erf] of [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3.5, 0.9999992569016276]]) {
+      expect(erf64(x)).toBeCloseTo(erf, 14);
+      expect(erf64(-x)).toBeCloseTo(-erf, 14);
+    }
+  });
+
+  it("each form's derivative matches central differences of its forward", () => {
+    const h = 1e-6;
+    for (const approximate of ['none', 'tanh'] as const) {
+      const l: GeluLayer = { kind: 'gelu', name: 'g', inputs: ['x'], output: 'y', approximate };
+      const f = (v: number) => referenceLayer(l, [Float64Array.of(v)], [[1]], 1)[0];
+      for (const v of [-6.2, -3.1, -1.3, -0.4, -0.02, 0.03, 0.5, 1.7, 4.4]) {
+        expect(activationDerivative64(l, v), `${approximate} at ${v}`).toBeCloseTo((f(v + h) - f(v - h)) / (2 * h), 7);
+      }
+    }
+  });
+});
+
+describe('LayerNorm (and GELU) over the last axis', () => {
   const layer: LayerNormLayer = {
     kind: 'layernorm', name: 'ln', inputs: ['x'], output: 'y', epsilon: 1e-3,
     scale: Float32Array.from([1.5, -0.5, 0.75, 2, 1]), bias: Float32Array.from([0.1, -0.2, 0.3, 0, 0.5]),
@@ -207,7 +229,7 @@ describe('LayerNorm over the last axis', () => {
       // then divides by c1's near-zero outputs (1.7e-4 from float32 rounding alone).
       ...COMPOSITES, ['layernorm-pass', { rules: [{ layers: 'linear', rule: 'epsilon', epsilon: 0.25 }, { layers: 'layernorm', rule: 'pass' }] }],
     ]);
-    console.log(`layernorm graph, relative L2 vs float64: ${lines.join(', ')}`);
+    console.log(`layernorm and gelu graph, relative L2 vs float64: ${lines.join(', ')}`);
   });
 });
 
@@ -384,5 +406,59 @@ describe('importing LayerNormalization and its decomposed form', () => {
       nodes: [node('LayerNormalization', ['x', 'gamma'], ['y'], { axis: { i: 1 } }, 'ln')],
     });
     expect(() => importOnnx(wide, { source: 'wide.onnx' })).toThrow(/wide\.onnx: node 'ln' \(LayerNormalization\): normalising from axis 1 is not supported/);
+  });
+});
+
+describe('importing Gelu and its Erf and Tanh formulas', () => {
+  const [N, F] = [2, 7];
+  const io = { inputs: [{ name: 'x', dims: ['N', F] }], outputs: [{ name: 'y' }] };
+  const scalar = (name: string, v: number) => node('Constant', [], [name], { value: { t: { name, dims: [], data: [v] } } });
+  /** The formulas as torch writes them (torch.onnx's gelu symbolic, opset < 20). */
+  const erfForm = modelProto({
+    ...io, opset: 13,
+    nodes: [
+      scalar('sqrt2', Math.SQRT2), node('Div', ['x', 'sqrt2'], ['d'], {}, 'g/Div'), node('Erf', ['d'], ['e'], {}, 'g/Erf'),
+      scalar('one', 1), node('Add', ['e', 'one'], ['a'], {}, 'g/Add'), node('Mul', ['x', 'a'], ['m'], {}, 'g/Mul'),
+      scalar('half', 0.5), node('Mul', ['m', 'half'], ['y'], {}, 'g/Mul_1'),
+    ],
+  });
+  const tanhForm = modelProto({
+    ...io, opset: 13,
+    nodes: [
+      node('Mul', ['x', 'x'], ['x2'], {}, 't/Mul'), node('Mul', ['x', 'x2'], ['x3'], {}, 't/Mul_1'),
+      scalar('kappa', 0.044715), node('Mul', ['kappa', 'x3'], ['k'], {}, 't/Mul_2'), node('Add', ['x', 'k'], ['s'], {}, 't/Add'),
+      scalar('beta', Math.sqrt(2 / Math.PI)), node('Mul', ['beta', 's'], ['in'], {}, 't/Mul_3'), node('Tanh', ['in'], ['t'], {}, 't/Tanh'),
+      scalar('one', 1), node('Add', ['one', 't'], ['o'], {}, 't/Add_1'), node('Mul', ['x', 'o'], ['m'], {}, 't/Mul_4'),
+      scalar('half', 0.5), node('Mul', ['half', 'm'], ['y'], {}, 't/Mul_5'),
+    ],
+  });
+  const opForm = (approximate: string) => modelProto({ ...io, opset: 20, nodes: [node('Gelu', ['x'], ['y'], { approximate: { s: approximate } }, 'gelu')] });
+
+  // The ONNX Gelu definition, evaluated here: 0.5 x (1 + erf(x / sqrt 2)), or with tanh.
+  const erfRef = (v: number) => 0.5 * v * (1 + erf64(v / Math.SQRT2));
+  const tanhRef = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
+  const cases: [string, Uint8Array, string, 'none' | 'tanh', (v: number) => number][] = [
+    ['the Erf formula', erfForm, 'g/Mul_1', 'none', erfRef],
+    ['the Tanh formula', tanhForm, 't/Mul_5', 'tanh', tanhRef],
+    ['Gelu (opset 20)', opForm('none'), 'gelu', 'none', erfRef],
+    ["Gelu approximate='tanh' (opset 20)", opForm('tanh'), 'gelu', 'tanh', tanhRef],
+  ];
+  for (const [form, bytes, name, approximate, ref] of cases) {
+    it(`${form} is one gelu layer (${approximate}) computing what ONNX defines`, () => {
+      const g = importOnnx(bytes, { source: 'gelu.onnx' });
+      expect(g.layers.map((l) => `${l.name}:${l.kind}`)).toEqual([`${name}:gelu`]);
+      expect((g.layers[0] as GeluLayer).approximate).toBe(approximate);
+      const x = randomArray(N * F, 4, 2);
+      expect(relL2(referenceForward(g, x, N).get('y')!, x.map(ref))).toBeLessThanOrEqual(1e-12);
+    });
+  }
+
+  it('a Div of an activation by a constant that starts no GELU is a scale by 1 / c', () => {
+    const g = importOnnx(modelProto({
+      ...io, initializers: [{ name: 'c', dims: [], data: [4] }], nodes: [node('Div', ['x', 'c'], ['y'], {}, 'div')],
+    }), { source: 'div.onnx' });
+    expect(g.layers.map((l) => l.kind)).toEqual(['scale']);
+    const x = randomArray(N * F, 5);
+    expect(relL2(referenceForward(g, x, N).get('y')!, x.map((v) => v / 4))).toBeLessThanOrEqual(1e-12);
   });
 });

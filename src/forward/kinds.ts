@@ -55,6 +55,7 @@ export const FORWARD_KINDS: { readonly [K in LayerKind]: ForwardKind<LayerOf<K>>
   // Row-major per sample: any reshape keeps every value where it is.
   reshape: { view: 'same' },
   layernorm: { view: false, create: createLayerNorm },
+  gelu: { view: false, create: createActivation },
   // ---- end of the channels-last block ----
   bias: { view: false, create: notCanonized },
 };

@@ -10,11 +10,11 @@
  * - The gradient is computed from the input x alone (not from the stored output), so every code has
  *   one derivative expression; x is what the executor keeps for every layer anyway.
  */
-import type { HardSigmoidLayer, HardSwishLayer, SigmoidLayer, SiluLayer, TanhLayer } from './ir.ts';
+import type { GeluLayer, HardSigmoidLayer, HardSwishLayer, SigmoidLayer, SiluLayer, TanhLayer } from './ir.ts';
 
-export enum Activation { Sigmoid = 0, Tanh = 1, HardSigmoid = 2, Silu = 3, HardSwish = 4 }
+export enum Activation { Sigmoid = 0, Tanh = 1, HardSigmoid = 2, Silu = 3, HardSwish = 4, Gelu = 5, GeluTanh = 6 }
 
-export type ActivationLayer = SigmoidLayer | TanhLayer | SiluLayer | HardSigmoidLayer | HardSwishLayer;
+export type ActivationLayer = SigmoidLayer | TanhLayer | SiluLayer | HardSigmoidLayer | HardSwishLayer | GeluLayer;
 
 /** A layer's code and the alpha, beta its function reads (0 where it reads none). */
 export function activationOf(layer: ActivationLayer): { code: Activation; alpha: number; beta: number } {
@@ -24,5 +24,6 @@ export function activationOf(layer: ActivationLayer): { code: Activation; alpha:
     case 'silu': return { code: Activation.Silu, alpha: 0, beta: 0 };
     case 'hardsigmoid': return { code: Activation.HardSigmoid, alpha: layer.alpha, beta: layer.beta };
     case 'hardswish': return { code: Activation.HardSwish, alpha: layer.alpha, beta: layer.beta };
+    case 'gelu': return { code: layer.approximate === 'tanh' ? Activation.GeluTanh : Activation.Gelu, alpha: 0, beta: 0 };
   }
 }

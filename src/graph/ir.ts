@@ -249,6 +249,15 @@ export interface LayerNormLayer extends LayerBase {
 }
 
 /**
+ * GELU, x Phi(x): `none` the exact (Erf) form, `tanh` the approximation
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+ */
+export interface GeluLayer extends LayerBase {
+  readonly kind: 'gelu';
+  readonly approximate: 'none' | 'tanh';
+}
+
+/**
  * Transformer kinds (lrp-rules.md, "Modern CNNs and vision transformers"; src/lrp/ops/attention.ts
  * has the rules). Axes are of the per-sample shape (0 is the first axis after the batch).
  */
@@ -325,7 +334,8 @@ export type Layer =
   | MatMulLayer
   | TransposeLayer
   | ReshapeLayer
-  | LayerNormLayer;
+  | LayerNormLayer
+  | GeluLayer;
 
 export type LayerKind = Layer['kind'];
 /** Kinds that exist only between import and canonization; no executor runs them. */

@@ -366,6 +366,8 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
     // beta may take any value below zero.
     nonneg: never,
   },
+  // GELU: x Phi(x) >= 0 exactly where x >= 0.
+  gelu: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: ifInputs },
   // ---- end of the channels-last block ----
   // Import-only kinds (IMPORT_ONLY_KINDS): the canonizer folds them.
   bias: {

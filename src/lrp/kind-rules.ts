@@ -89,6 +89,9 @@ export const KIND_RULES: { readonly [K in LayerKind]: KindRules } = {
   // in stab(y), is the default; `pass` (R_x = R_y, the identity LXT and zennit-style composites
   // give normalisations) is the alternative a composite may choose with the `layernorm` selector.
   layernorm: { selector: 'layernorm', rules: ['norm', 'pass'], defaultRule: norm, methodRule: gradient },
+  // GELU (lrp-rules.md, LXT's identity): an activation like the others, `pass` under LRP, its true
+  // derivative in the methods.
+  gelu: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
   // ---- end of the channels-last block ----
   // Import-only kinds: the canonizer removes them before any composite is bound.
   bias: { selector: null, rules: [], defaultRule: notCanonized('bias'), methodRule: notCanonized('bias') },

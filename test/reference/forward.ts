@@ -60,6 +60,7 @@ export function referenceLayer(
       return referenceAttentionForward(layer, inputs, inputShapes, batch);
     case 'transpose': return permute(x, s, layer.perm, batch);
     case 'reshape': return Float64Array.from(x);
+    case 'gelu': return x.map((v) => gelu64(v, layer.approximate));
     case 'layernorm': {
       const n = layer.scale.length;
       const y = new Float64Array(x.length);
@@ -70,6 +71,24 @@ export function referenceLayer(
       return y;
     }
   }
+}
+
+/** erf in float64 by its everywhere-convergent series of positive terms, 2/sqrt(pi) e^-x^2 sum (2x^2)^k x / (2k+1)!!. */
+export function erf64(x: number): number {
+  if (Math.abs(x) > 6) return Math.sign(x);
+  let term = x;
+  let sum = x;
+  for (let k = 1; k < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); k++) {
+    term *= (2 * x * x) / (2 * k + 1);
+    sum += term;
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * sum;
+}
+
+/** GELU by its definitions: x Phi(x) (`none`), or 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+export function gelu64(v: number, approximate: 'none' | 'tanh'): number {
+  if (approximate === 'tanh') return 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+  return 0.5 * v * (1 + erf64(v / Math.SQRT2));
 }
 
 /** The mean and deviation sqrt(biased variance + eps) of x[at .. at + n), by the definitions. */

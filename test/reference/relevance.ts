@@ -17,7 +17,7 @@ import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { windowOutput } from '../../src/graph/shape.ts';
 import type { LayerRule, LinearRule, Method } from '../../src/lrp/rule-spec.ts';
 import { DEFAULT_STABILIZER } from '../../src/lrp/rule-spec.ts';
-import { layerNormStats, permute, referenceForward } from './forward.ts';
+import { erf64, layerNormStats, permute, referenceForward } from './forward.ts';
 import { defaultAttentionRule, referenceAttentionRelevance } from './attention.ts';
 
 /** `d + eps * sign(d)` with sign(0) = +1 (so -0 and 0 both become +eps), as zennit's `stabilize`. */
@@ -479,6 +479,7 @@ export function referenceLayerRelevance(
     case 'silu':
     case 'hardsigmoid':
     case 'hardswish':
+    case 'gelu':
       // lrp-rules.md, "Modern CNNs": activations pass relevance; the methods take f'(x).
       if (rule.rule === 'pass') return Float64Array.from(relOut);
       if (rule.rule === 'gradient') return relOut.map((g, i) => g * activationDerivative64(layer, x[i]));
@@ -586,6 +587,12 @@ export function activationDerivative64(layer: Layer, v: number): number {
       if (layer.kind === 'hardsigmoid') return inside ? layer.alpha : 0;
       return Math.max(0, Math.min(1, u)) + (inside ? layer.alpha * v : 0);
     }
+    case 'gelu': {
+      if (layer.approximate === 'none') return 0.5 * (1 + erf64(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
+      const k = Math.sqrt(2 / Math.PI);
+      const t = Math.tanh(k * (v + 0.044715 * v ** 3));
+      return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v);
+    }
     default: throw new Error(`${layer.name}: ${layer.kind} is not an activation`);
   }
 }
@@ -635,7 +642,7 @@ export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer
       case 'conv': case 'dense': case 'lrn': case 'avgpool': case 'globalavgpool': return { rule: 'gradient' };
       case 'add': case 'batchnorm': case 'clip': case 'leakyrelu': return { rule: 'gradient' };
       case 'sigmoid': case 'tanh': case 'silu': case 'hardsigmoid': case 'hardswish': case 'gate': case 'scale': return { rule: 'gradient' };
-      case 'layernorm': return { rule: 'gradient' };
+      case 'layernorm': case 'gelu': return { rule: 'gradient' };
       case 'relu': return { rule: method === 'guided-backprop' ? 'guided' : 'gradient' };
       case 'maxpool': return { rule: 'winner' };
       default: return null;
@@ -647,7 +654,7 @@ export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer
     case 'maxpool': return { rule: 'winner' };
     case 'avgpool': case 'globalavgpool': case 'add': case 'layernorm': return { rule: 'norm', stabilizer };
     case 'batchnorm': case 'clip': case 'leakyrelu': return { rule: 'pass' };
-    case 'sigmoid': case 'tanh': case 'silu': case 'hardsigmoid': case 'hardswish': case 'gate': case 'scale': return { rule: 'pass' };
+    case 'sigmoid': case 'tanh': case 'silu': case 'hardsigmoid': case 'hardswish': case 'gate': case 'scale': case 'gelu': return { rule: 'pass' };
     default: return null;
   }
 }

@@ -38,8 +38,10 @@
  *   (ViT's class token, expanded over the batch by folded shape arithmetic) is a `concatconst`, one
  *   layer per constant; an Add of a constant spanning the whole sample (a positional embedding,
  *   batch axis 1) that is not a bias is an `addconst`; a MatMul of two activations is a `matmul`
- *   (attention's q k^T and A v: the same leading axes, no broadcasting); a Div by a constant
- *   scalar is a `scale` by its inverse; a Softmax inside the network must be over the last axis.
+ *   (attention's q k^T and A v: the same leading axes, no broadcasting); a Softmax inside the
+ *   network must be over the last axis.
+ * - Div of an activation by a constant is a `scale` by 1 / c (attention's 1/sqrt(d)), except where it
+ *   starts GELU's Erf formula.
  * - Sigmoid, Tanh, HardSigmoid (ONNX defaults alpha 0.2, beta 0.5) and HardSwish (opset 14; alpha
  *   1/6, beta 1/2) are layers of their own kinds. The `Swish` op is not imported: it exists from
  *   opset 24, past the opsets this importer accepts (exporters write SiLU as Mul(x, Sigmoid(x))).
@@ -49,7 +51,7 @@ import type { Graph, Pads4, Pair } from '../ir.ts';
 import { numel } from '../ir.ts';
 import { canonize } from '../canonize/index.ts';
 import { BATCH, foldConstantNode, isConstantOp } from './constant-fold.ts';
-import { matchLayerNorm, type PatternGraph } from './decompositions.ts';
+import { matchGelu, matchLayerNorm, type PatternGraph } from './decompositions.ts';
 import { dataTypeName, decodeModel, type DecodeOptions, type OnnxModel, type OnnxNode, type OnnxTensor } from './model.ts';
 
 export const SUPPORTED_OPS = [
@@ -57,7 +59,9 @@ export const SUPPORTED_OPS = [
   'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Identity', 'LeakyRelu', 'LRN', 'MatMul', 'MaxPool',
   'Mul (by a constant, or a gate computed from its other factor)', 'Pad', 'Relu', 'Reshape', 'Sigmoid', 'Softmax', 'Sum', 'Tanh',
   'Transpose (of the axes after the batch)', 'LayerNormalization (over the last axis; also its ReduceMean/Sub/Pow/Sqrt/Div form)',
-  'Split, Slice, Gather (of an activation), MatMul of two activations, Div by a constant, Concat with a constant',
+  'Gelu (also its Erf and Tanh formulas)',
+  'Div (by a constant)',
+  'Split, Slice, Gather (of an activation), MatMul of two activations, Concat with a constant',
   'and on constants (shape arithmetic): Cast, ConstantOfShape, Div, Equal, Expand, Gather, Mul, Shape, Slice, Squeeze, Sub, Unsqueeze, Where',
 ] as const;
 
@@ -195,8 +199,6 @@ class Converter {
       case 'MatMul':
         if (!this.constants.has(node.inputs[1])) return this.convertMatMul(node, name);
         return this.convertDense(node, name);
-      case 'Div':
-        return this.convertDiv(node, name);
       case 'Split':
         return this.convertSplit(node, name);
       case 'Slice':
@@ -278,6 +280,25 @@ class Converter {
         return this.convertTranspose(node, name);
       case 'LayerNormalization':
         return this.convertLayerNorm(node, name);
+      case 'Gelu': {
+        const approximate = node.attributes.get('approximate')?.s ?? 'none';
+        if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`approximate '${approximate}' is not supported (none, tanh)`);
+        this.builder.add({ kind: 'gelu', name, inputs: [x()], output: out, approximate });
+        return;
+      }
+      case 'Div': {
+        // GELU's formula starts with Div(x, sqrt 2); any other Div of an activation by a constant is a scale by 1 / c.
+        if (this.tryGelu(node)) return;
+        const c = this.constants.get(node.inputs[1]);
+        if (!c) throw new Error('divides by an activation: only a division by a constant is supported');
+        if (Array.prototype.some.call(c.data, (v: number) => v === 0)) throw new Error(`divides by the constant '${c.name}', which holds a 0`);
+        this.addScale(name, x(), out, c, (v) => 1 / v);
+        return;
+      }
+      case 'Pow':
+        // Only as the start of GELU's tanh formula, Pow(x, 3).
+        if (this.tryGelu(node)) return;
+        throw unsupported(node, this.at);
       case 'ReduceMean': {
         // Only as the start of LayerNorm's decomposition.
         const d = matchLayerNorm(this.patternGraph(), node);
@@ -353,16 +374,6 @@ class Converter {
   private convertMatMul(node: OnnxNode, name: string): void {
     const [a, b] = node.inputs.map((i) => this.value(i));
     this.builder.add({ kind: 'matmul', name, inputs: [a, b], output: node.outputs[0] });
-  }
-
-  private convertDiv(node: OnnxNode, name: string): void {
-    const c = this.constants.get(node.inputs[1]);
-    const x = this.value(node.inputs[0]);
-    if (!c || c.data.length !== 1) {
-      throw new Error(`divides '${x}' by ${c ? `a constant of shape [${c.dims.join(', ')}]` : `the activation '${node.inputs[1]}'`}: only a Div by a constant scalar is supported`);
-    }
-    if (!(c.data[0] !== 0 && Number.isFinite(c.data[0]))) throw new Error(`divides by ${c.data[0]}`);
-    this.builder.add({ kind: 'scale', name, inputs: [x], output: node.outputs[0], scale: Float32Array.of(1 / c.data[0]) });
   }
 
   private convertSplit(node: OnnxNode, name: string): void {
@@ -468,22 +479,38 @@ class Converter {
     });
   }
 
+  /** GELU's formula from its first node (decompositions.ts): one `gelu` layer named after its last node. */
+  private tryGelu(node: OnnxNode): boolean {
+    const d = matchGelu(this.patternGraph(), node);
+    if (!d) return false;
+    for (const n of d.nodes) this.replaced.add(n);
+    this.builder.add({ kind: 'gelu', name: nodeName(d.nodes[d.nodes.length - 1]), inputs: [this.value(d.x)], output: d.output, approximate: d.approximate });
+    return true;
+  }
+
+  /** A Mul or Div by a constant: a scale, by one value, per channel, or along the last axis; `f` maps each constant value to its factor. */
+  private addScale(name: string, x: string, out: string, c: OnnxTensor, f: (v: number) => number): void {
+    const shape = this.builder.shapeOf(x);
+    const factors = (t: ArrayLike<number>) => Float32Array.from(t, f);
+    if (isLastAxisVector(c, shape)) {
+      this.builder.add({ kind: 'scale', name, inputs: [x], output: out, scale: factors(c.data), lastAxis: true });
+      return;
+    }
+    const scale = c.data.length === 1 && c.dims.length <= shape.length + 1
+      ? factors([c.data[0]])
+      : factors(broadcastBias(c, shape[0], shape.length + 1, `the constant '${c.name}'`));
+    this.builder.add({ kind: 'scale', name, inputs: [x], output: out, scale });
+  }
+
   private convertMul(node: OnnxNode, name: string): void {
+    if (this.tryGelu(node)) return;
     const out = node.outputs[0];
     const [a, b] = node.inputs;
     const ca = this.constants.get(a);
     const cb = this.constants.get(b);
     if (ca || cb) {
       const [x, c] = ca ? [b, ca] : [a, cb!];
-      const shape = this.builder.shapeOf(x);
-      if (isLastAxisVector(c, shape)) {
-        this.builder.add({ kind: 'scale', name, inputs: [x], output: out, scale: toF32(c.data).slice(), lastAxis: true });
-        return;
-      }
-      const scale = c.data.length === 1 && c.dims.length <= shape.length + 1
-        ? Float32Array.of(c.data[0])
-        : broadcastBias(c, shape[0], shape.length + 1, `the constant '${c.name}'`).slice();
-      this.builder.add({ kind: 'scale', name, inputs: [x], output: out, scale });
+      this.addScale(name, x, out, c, (v) => v);
       return;
     }
     // The gate is the factor computed from the other one.

@@ -25,7 +25,7 @@ const WG = 64;
 export async function createActivationGradient(c: BackwardOpContext): Promise<BackwardOp> {
   const { ctx } = c;
   const layer = c.layer as ActivationLayer;
-  if (!['sigmoid', 'tanh', 'hardsigmoid', 'silu', 'hardswish'].includes(layer.kind)) {
+  if (!['sigmoid', 'tanh', 'hardsigmoid', 'silu', 'hardswish', 'gelu'].includes(layer.kind)) {
     throw new Error(`${c.layer.name}: createActivationGradient needs an activation layer, got ${c.layer.kind}`);
   }
   if (c.rule && c.rule.rule !== 'gradient') throw new Error(`${layer.name}: rule '${c.rule.rule}' needs no kernel on a ${layer.kind}`);

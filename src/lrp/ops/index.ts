@@ -74,6 +74,7 @@ export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
   reshape: { passThrough: always, create: null },
   // LayerNorm: `norm` (the deviation held constant) and the gradient run a kernel; `pass` none.
   layernorm: { passThrough: unlessRule, create: createLayerNormBackward },
+  gelu: { passThrough: unlessRule, create: createActivationGradient },
   // ---- end of the channels-last block ----
   bias: { passThrough: never, create: null },
 };
