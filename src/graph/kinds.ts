@@ -340,7 +340,9 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
   },
   gate: { arity: 'two', inferShape: (layer, [x, g]) => gateShape(layer, x, g), params: none, macs: none, nonneg: ifInputs },
   scale: {
-    arity: 'one', inferShape: (layer, [x]) => scaleShape(layer, x), params: (l) => l.scale.length, macs: none,
+    // One factor for every value is a constant of a formula (attention's 1/sqrt(d)), not a
+    // trainable parameter as a per-channel layer scale is.
+    arity: 'one', inferShape: (layer, [x]) => scaleShape(layer, x), params: (l) => (l.scale.length > 1 ? l.scale.length : 0), macs: none,
     nonneg: (l) => (l.scale.every((v) => v >= 0) ? 'if-inputs' : 'never'),
   },
   // Transformer kinds: copies keep non-negativity; a softmax lies in (0, 1]; a constant or a product
