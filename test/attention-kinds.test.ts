@@ -66,6 +66,23 @@ function attentionGraph(seed: number, { H, T, K, D }: Dims = SMALL): Graph {
 const N = 3;
 const targets = [1, 3, 0];
 
+describe('composites on the transformer kinds', () => {
+  const graph = attentionGraph(5);
+  it("linear and dense never select a product of two activations; the matmul selector takes z or epsilon only; the defaults", () => {
+    const rules = resolveComposite(parseComposite({ rules: [{ layers: 'linear', rule: 'epsilon', epsilon: 0.3 }] }, 'x'), graph).rules;
+    expect(rules.get('sc')).toEqual({ rule: 'z', stabilizer: 1e-6 });
+    expect(rules.get('o')).toEqual({ rule: 'z', stabilizer: 1e-6 });
+    expect(rules.get('pe')).toEqual({ rule: 'norm', stabilizer: 1e-6 });
+    expect(rules.get('a')).toEqual({ rule: 'pass' });
+    expect(rules.get('fc')).toEqual({ rule: 'epsilon', epsilon: 0.3 });
+    expect(resolveComposite(parseComposite({ rules: [{ layers: 'matmul', rule: 'epsilon', epsilon: 0.2 }] }, 'x'), graph).rules.get('o')).toEqual({ rule: 'epsilon', epsilon: 0.2 });
+    expect(() => resolveComposite(parseComposite({ rules: [{ layers: 'matmul', rule: 'alpha-beta', alpha: 2, beta: 1 }] }, 'x'), graph))
+      .toThrow("rule 'alpha-beta' does not apply to matmul layers, which take: z, epsilon");
+    const grad = resolveComposite(parseComposite('gradient', 'x'), graph).rules;
+    expect(['sc', 'o', 'a', 'pe', 'cc', 'g', 'q'].map((n) => grad.get(n)!.rule)).toEqual(['gradient', 'gradient', 'gradient', 'pass', 'pass', 'pass', 'pass']);
+  });
+});
+
 describe('the float64 reference of the transformer kinds', () => {
   it('its gradient matches central differences of its forward (softmax and both factors of the products)', () => {
     const graph = attentionGraph(5);
