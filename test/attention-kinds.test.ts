@@ -153,3 +153,36 @@ for (const [label, dims] of [['small', SMALL], ['tiled', TILED]] as const) descr
     }
   });
 });
+
+describe('a product of a value with itself (one relevance buffer for both factors)', () => {
+  it('x x under LRP-z and the gradient against the float64 reference', async () => {
+    const rng = new Rng(4);
+    const w = new Float32Array(3 * 2 * 5 * 5);
+    rng.fillNormal(w, 0.3);
+    const b = new GraphBuilder('square', 'x', [2, 5, 5]);
+    b.add({ kind: 'matmul', name: 'xx', inputs: ['x', 'x'], output: 'xx' });
+    b.add({ kind: 'flatten', name: 'flat', inputs: ['xx'], output: 'flat' });
+    b.add({ kind: 'dense', name: 'fc', inputs: ['flat'], output: 'logits', inFeatures: 50, outFeatures: 3, weight: w, bias: new Float32Array(3) });
+    const graph = b.build('logits');
+    const x = randomArray(2 * 50, 12);
+    const fm = await ForwardModel.create(gpu.ctx, graph);
+    const acts = await fm.forward(Float32Array.from(x), 2);
+    try {
+      for (const spec of ['lrp-z', 'gradient']) {
+        const resolved = resolveComposite(parseComposite(spec, spec), graph);
+        const want = referenceExplain(graph, resolved.rules, resolved.method, x, 2, [0, 2], 'logit');
+        const explainer = await Explainer.create(fm, resolved);
+        try {
+          const ex = await explainer.explainActivations(acts, { targets: [0, 2], init: 'logit' });
+          expect(relL2(ex.relevance, want), spec).toBeLessThanOrEqual(1e-5);
+          expect(want.some((v) => v !== 0), spec).toBe(true);
+        } finally {
+          explainer.destroy();
+        }
+      }
+    } finally {
+      acts.release();
+      fm.destroy();
+    }
+  });
+});

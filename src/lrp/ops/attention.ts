@@ -179,7 +179,13 @@ export async function createMatMulBackward(c: BackwardOpContext): Promise<Backwa
       const mats = batch * heads;
       const total = batch * outCount;
       const s = io.scratch(4 * total, `${layer.name} s`);
-      const out: Dispatch[] = [
+      // The zeros first: where both factors are one value (a b of a with itself), its relevance
+      // buffer is shared and the redistribution adds into it.
+      const out: Dispatch[] = zero ? [{
+        kernel: 'matmul-zero', layer: layer.name, pipeline: zero, workgroups: grid1d(batch * aCount, WG), bytes: 4 * batch * aCount,
+        bindings: axisWindow.bind({ p: uz.get(batch), src: io.relOut, cst: io.relOut, dst: io.relIn[0] }),
+      }] : [];
+      out.push(
         {
           kernel: 'matmul-stab', layer: layer.name, pipeline: divide, workgroups: grid1d(total, WG), flops: 2 * total, bytes: 12 * total,
           bindings: stabDivide.bind({ p: ud.get(batch), rel: io.relOut, z: io.output.buffer, s }),
@@ -188,13 +194,7 @@ export async function createMatMulBackward(c: BackwardOpContext): Promise<Backwa
           kernel: 'matmul-redistribute', layer: layer.name, pipeline: pb, workgroups: bmmWorkgroups(mats, intoB), flops: 2 * mats * M * N * K,
           bindings: bmm.bind({ p: ub.get(batch), a: io.inputs[0].buffer, bm: s, e: io.inputs[1].buffer, c: io.relIn[1] }),
         },
-      ];
-      if (zero) {
-        out.push({
-          kernel: 'matmul-zero', layer: layer.name, pipeline: zero, workgroups: grid1d(batch * aCount, WG), bytes: 4 * batch * aCount,
-          bindings: axisWindow.bind({ p: uz.get(batch), src: io.relOut, cst: io.relOut, dst: io.relIn[0] }),
-        });
-      }
+      );
       return out;
     },
     destroy: () => {
