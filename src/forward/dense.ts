@@ -69,6 +69,18 @@ export function acquireDenseChunks(
 }
 
 /**
+ * Workgroups along the rows (N x the leading positions), NB rows each, checked against WebGPU's
+ * 65,535 per dimension: over the last axis of a large token map the rows, not the batch, set it.
+ */
+export function denseRowGroups(layer: string, rows: number, nb: number): number {
+  const groups = Math.ceil(rows / nb);
+  if (groups > 65535) {
+    throw new GpuError(`layer '${layer}': ${rows} rows (the batch times the positions before the last axis) need ${groups} workgroups of ${nb}, over the 65535 a dimension allows; use a smaller batch`, 'limits', `dense for layer '${layer}'`);
+  }
+  return groups;
+}
+
+/**
  * Over the last axis, every position of the input's leading axes is one more row: the kernels see
  * a batch of N x rows flat samples (a flat input has one row per sample).
  */
@@ -99,7 +111,7 @@ export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inpu
       return chunks.map((c): Dispatch => ({
         kernel: 'dense', layer: layer.name, pipeline: nb === 1 ? single : batched,
         bindings: dense.bind({ p: c.uniforms.get(batch), x: x.buffer, w: c.weight.buffer, bias: c.bias, y: out }),
-        workgroups: [Math.ceil(c.rows / ROWS), Math.ceil(batch / nb), 1],
+        workgroups: [Math.ceil(c.rows / ROWS), denseRowGroups(layer.name, batch, nb), 1],
         flops: 2 * batch * inF * c.rows,
         bytes: 4 * (c.rows * inF + batch * (inF + c.rows)),
       }));

@@ -113,7 +113,7 @@ export function denseRows(inputShape: Shape): number {
   return numel(inputShape.slice(0, -1));
 }
 
-/** The largest per-sample rank a transpose (and the kernels that index by axis) handles. */
+/** The largest per-sample rank a transpose (forward/transpose.wgsl, four axes) handles. */
 export const MAX_RANK = 4;
 
 function transposeShape(layer: TransposeLayer, x: Shape): number[] {
@@ -138,8 +138,9 @@ function layerNormShape(layer: LayerNormLayer, x: Shape): number[] {
 
 function reshapeShape(layer: ReshapeLayer, x: Shape): number[] {
   const s = layer.shape;
-  if (s.length < 1 || s.length > MAX_RANK || s.some((d) => !(Number.isSafeInteger(d) && d >= 1))) {
-    layerFail(layer, `target shape [${s.join(', ')}] must have 1 to ${MAX_RANK} whole positive axes`);
+  // A view: no kernel indexes it by axis, so any rank (the layers reading it check their own).
+  if (s.length < 1 || s.some((d) => !(Number.isSafeInteger(d) && d >= 1))) {
+    layerFail(layer, `target shape [${s.join(', ')}] must have one or more whole positive axes`);
   }
   if (numel(s) !== numel(x)) layerFail(layer, `reshapes [${x.join(', ')}] (${numel(x)} values) to [${s.join(', ')}] (${numel(s)} values)`);
   return [...s];

@@ -1,8 +1,8 @@
 /**
  * fold-bias: an Add of a per-channel constant (a `bias` layer, as the importer converts
  * MatMul + Add or an exporter's split-off bias) joins the bias of the layer before it: a
- * convolution's or dense layer's bias, or a BatchNorm's shift (beta), which fold-batchnorm may
- * then fold further. Only where nothing else reads that layer's output, so the function is
+ * convolution's or dense layer's bias, a BatchNorm's shift (beta), which fold-batchnorm may
+ * then fold further, or along the last axis a LayerNorm's beta. Only where nothing else reads that layer's output, so the function is
  * unchanged. A bias that follows anything else stays, and `requireExecutable` refuses it.
  */
 import { valueInfo } from '../ir.ts';
@@ -25,6 +25,8 @@ export const foldBias: CanonizerPass = {
       const along = l.lastAxis ? 'last' : 'channel';
       if (p.kind === 'batchnorm' && along === 'channel') return { ...p, bias: addBias(p.bias, l.bias), output: l.output };
       if (p.kind === 'conv' && along === 'channel') return { ...p, bias: addBias(p.bias, l.bias), output: l.output, hasBias: true };
+      // LayerNorm's beta runs along its last axis too (an Add the decomposed form left outside it).
+      if (p.kind === 'layernorm' && along === 'last') return { ...p, bias: addBias(p.bias, l.bias), output: l.output };
       if (p.kind === 'dense' && (along === 'last' || valueInfo(graph, p.output).shape.length === 1)) {
         return { ...p, bias: addBias(p.bias, l.bias), output: l.output, hasBias: true };
       }

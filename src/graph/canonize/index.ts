@@ -6,7 +6,7 @@
  *
  * Order: biases first (a bias after a BatchNorm joins its shift), then BatchNorm (so a chain
  * Conv → Add(bias) → BatchNorm or Conv → BatchNorm → Add(bias) folds whole), then padding, then
- * the trailing Softmax. Gated activations fuse after BatchNorm folds (MobileNetV3's Conv → BatchNorm
+ * the trailing Softmax, then transposes that move only size-1 axes become views. Gated activations fuse after BatchNorm folds (MobileNetV3's Conv → BatchNorm
  * → {HardSigmoid, Mul} folds first, then fuses); the two passes touch different layers, so the
  * order only keeps each report about its own layers. Last, `requireExecutable` refuses what no
  * executor runs.
@@ -17,13 +17,14 @@ import { foldBias } from './fold-bias.ts';
 import { fuseGatedActivations } from './fuse-gated-activations.ts';
 import { mergePads } from './merge-pads.ts';
 import { stripSoftmax } from './strip-softmax.ts';
+import { transposeViews } from './transpose-views.ts';
 import type { CanonizerPass, PassReport } from './types.ts';
 
 export type { CanonizerPass, PassReport } from './types.ts';
 export { NOTHING } from './types.ts';
-export { foldBatchNorm, foldBias, fuseGatedActivations, mergePads, stripSoftmax };
+export { foldBatchNorm, foldBias, fuseGatedActivations, mergePads, stripSoftmax, transposeViews };
 
-export const PASSES: readonly CanonizerPass[] = [foldBias, foldBatchNorm, fuseGatedActivations, mergePads, stripSoftmax];
+export const PASSES: readonly CanonizerPass[] = [foldBias, foldBatchNorm, fuseGatedActivations, mergePads, stripSoftmax, transposeViews];
 
 export interface Canonized {
   readonly graph: Graph;

@@ -6,7 +6,7 @@
 import type { Dispatch } from '../../gpu/context.ts';
 import type { DenseLayer } from '../../graph/ir.ts';
 import { denseRows } from '../../graph/kinds.ts';
-import { acquireDenseChunks } from '../../forward/dense.ts';
+import { acquireDenseChunks, denseRowGroups } from '../../forward/dense.ts';
 import { denseStab, denseTranspose } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type StabPass } from '../rules.ts';
@@ -80,7 +80,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
         chunks.forEach((ch, k) => out.push({
           kernel: 'dense_stab', layer: layer.name, pipeline: st.pipelines[batch === 1 ? 0 : 1],
           bindings: denseStab.bind({ p: st.uniforms[k].get(batch), x, w: ch.weight.buffer, bias: st.biases[k], rel: io.relOut, z: io.output.buffer, bounds, s }),
-          workgroups: [Math.ceil(ch.rows / ROWS), Math.ceil(batch / nbOf(batch)), 1],
+          workgroups: [Math.ceil(ch.rows / ROWS), denseRowGroups(layer.name, batch, nbOf(batch)), 1],
           flops: 2 * batch * inF * ch.rows * st.d.segs.length,
         }));
       }
@@ -90,7 +90,7 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
           out.push({
             kernel: 'dense_transpose', layer: layer.name, pipeline: pipelines[batch === 1 ? 0 : 1],
             bindings: denseTranspose.bind({ p: rd.uniforms[k].get(batch), s, w: ch.weight.buffer, x, bounds, r: io.relIn[0] }),
-            workgroups: [Math.ceil(inF4 / WG), Math.ceil(batch / nbOf(batch)), 1],
+            workgroups: [Math.ceil(inF4 / WG), denseRowGroups(layer.name, batch, nbOf(batch)), 1],
             flops: 2 * batch * inF * ch.rows * rd.r.segs.length,
           });
         });
