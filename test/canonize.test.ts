@@ -201,11 +201,14 @@ describe('strip-softmax', () => {
     expect(report.summary).toBe('stripped 1 trailing Softmax (the output is the logits)');
   });
 
-  it('refuses a Softmax that another layer reads', () => {
-    const g = graph([5], [
-      fc('fc', 'x', 5, 3), { kind: 'softmax', name: 'sm', inputs: ['fc'], output: 'p' }, fc('fc2', 'p', 3, 2),
+  it('keeps a Softmax over the last axis that another layer reads (attention), refuses one over another axis', () => {
+    const inner = (lastAxis?: boolean) => graph([5], [
+      fc('fc', 'x', 5, 3), { kind: 'softmax', name: 'sm', inputs: ['fc'], output: 'p', ...(lastAxis === undefined ? {} : { lastAxis }) }, fc('fc2', 'p', 3, 2),
     ]);
-    expect(() => stripSoftmax.run(g)).toThrow("layer 'sm': a Softmax inside the network is not supported");
+    const { graph: out, report } = run(stripSoftmax, inner());
+    expect(kinds(out)).toEqual(['dense', 'softmax', 'dense']);
+    expect(report.changed).toBe(false);
+    expect(() => stripSoftmax.run(inner(false))).toThrow("layer 'sm': a Softmax inside the network is supported only over the last axis");
   });
 });
 

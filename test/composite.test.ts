@@ -103,17 +103,19 @@ function expectWellFormed(r: ResolvedComposite, g: Graph): void {
         relu: r.method === 'guided-backprop' ? ['guided'] : ['gradient'],
         maxpool: ['winner'], avgpool: ['gradient'], globalavgpool: ['gradient'], lrn: ['gradient'],
         flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
-        add: ['gradient'], batchnorm: ['gradient'], clip: ['gradient'], leakyrelu: ['gradient'], bias: [], softmax: [],
+        add: ['gradient'], batchnorm: ['gradient'], clip: ['gradient'], leakyrelu: ['gradient'], bias: [], softmax: ['gradient'],
         sigmoid: ['gradient'], tanh: ['gradient'], silu: ['gradient'], hardsigmoid: ['gradient'], hardswish: ['gradient'],
         gate: ['gradient'], scale: ['gradient'],
+        slice: ['pass'], gather: ['pass'], concatconst: ['pass'], addconst: ['pass'], matmul: ['gradient'],
         transpose: ['pass'], reshape: ['pass'], layernorm: ['gradient'], gelu: ['gradient'],
       }
       : {
         conv: linearRules, dense: linearRules, relu: ['pass'], maxpool: ['winner', 'proportional'],
         avgpool: ['norm', 'flat'], globalavgpool: ['norm', 'flat'], lrn: ['pass'],
         flatten: ['pass'], identity: ['pass'], concat: ['pass'], pad: ['pass'],
-        add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: [],
+        add: ['norm'], batchnorm: ['pass'], clip: ['pass'], leakyrelu: ['pass'], bias: [], softmax: ['pass'],
         sigmoid: ['pass'], tanh: ['pass'], silu: ['pass'], hardsigmoid: ['pass'], hardswish: ['pass'], gate: ['pass'], scale: ['pass'],
+        slice: ['pass'], gather: ['pass'], concatconst: ['pass'], addconst: ['norm'], matmul: ['z', 'epsilon'],
         transpose: ['pass'], reshape: ['pass'], layernorm: ['norm', 'pass'], gelu: ['pass'],
       };
     expect(allowed[l.kind], `${l.name} (${l.kind})`).toContain(rule);

@@ -34,7 +34,7 @@ describe('layer kind tables', () => {
     });
   }
 
-  it('import-only kinds (bias, softmax) have no rule, no op, and say so when reached', async () => {
+  it('import-only kinds (bias) have no rule, no op, and say so when reached', async () => {
     for (const kind of IMPORT_ONLY_KINDS) {
       expect(KIND_RULES[kind].rules).toEqual([]);
       expect(() => KIND_RULES[kind].defaultRule(1e-6)).toThrow(/removed by the canonizer/);

@@ -666,10 +666,12 @@ describe('outputs and Softmax', () => {
     expect(e.message).toBe("unit-test.onnx: no output named 'nope' (outputs: prob, hidden)");
   });
 
-  it('a Softmax inside the network fails', () => {
+  it('a Softmax inside the network runs over the last axis; over another axis it fails', () => {
     const spec = softmaxModel();
-    const e = errorOf(() => imp({ ...spec, nodes: [...spec.nodes.slice(0, 2), node('Softmax', ['logits'], ['p'], {}, 'sm'), node('Relu', ['p'], ['prob'])] }));
-    expect(e.message).toMatch(/^unit-test\.onnx: layer 'sm': a Softmax inside the network is not supported/);
+    const inner = (axis: number) => imp({ ...spec, nodes: [...spec.nodes.slice(0, 2), node('Softmax', ['logits'], ['p'], { axis: { i: axis } }, 'sm'), node('Relu', ['p'], ['prob'])] });
+    expect(inner(-1).layers.map((l) => l.kind)).toEqual(['dense', 'relu', 'softmax', 'relu']);
+    const e = errorOf(() => inner(0));
+    expect(e.message).toMatch(/^unit-test\.onnx: layer 'sm': a Softmax inside the network is supported only over the last axis/);
   });
 
   it('a declared output no node produces fails naming the source', () => {

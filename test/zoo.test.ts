@@ -248,7 +248,7 @@ describe('builtinModel specs', () => {
   });
 
   it('BUILTIN_MODELS and isBuiltinSpec', () => {
-    expect(BUILTIN_MODELS).toEqual(['vgg16', 'vgg11', 'alexnet', 'caffenet', 'resnet18', 'resnet50', 'mobilenetv2']);
+    expect(BUILTIN_MODELS).toEqual(['vgg16', 'vgg11', 'alexnet', 'caffenet', 'resnet18', 'resnet50', 'mobilenetv2', 'vit_b_16']);
     expect(isBuiltinSpec('vgg16:random')).toBe(true);
     expect(isBuiltinSpec('caffenet:random:12')).toBe(true);
     expect(isBuiltinSpec('models/vgg16.onnx')).toBe(false);

@@ -6,6 +6,7 @@
 import type { LayerKind } from '../graph/ir.ts';
 import type { LayerOf } from '../graph/kinds.ts';
 import { createActivation, createGate } from './activation.ts';
+import { createAddConst, createConcatConst, createMatMul, createSlice, createSoftmax } from './attention.ts';
 import { createConcat } from './concat.ts';
 import { createConv } from './conv-op.ts';
 import { createDense } from './dense.ts';
@@ -43,6 +44,12 @@ export const FORWARD_KINDS: { readonly [K in LayerKind]: ForwardKind<LayerOf<K>>
   hardswish: { view: false, create: createActivation },
   gate: { view: false, create: createGate },
   scale: { view: false, create: createPointwise },
+  slice: { view: false, create: createSlice },
+  gather: { view: false, create: createSlice },
+  concatconst: { view: false, create: createConcatConst },
+  addconst: { view: false, create: createAddConst },
+  matmul: { view: false, create: createMatMul },
+  softmax: { view: false, create: createSoftmax },
   // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
   transpose: { view: false, create: createTranspose },
   // Row-major per sample: any reshape keeps every value where it is.
@@ -51,7 +58,6 @@ export const FORWARD_KINDS: { readonly [K in LayerKind]: ForwardKind<LayerOf<K>>
   gelu: { view: false, create: createActivation },
   // ---- end of the channels-last block ----
   bias: { view: false, create: notCanonized },
-  softmax: { view: false, create: notCanonized },
 };
 
 /** The factory of the import-only kinds: they never reach the forward pass of a canonized graph. */

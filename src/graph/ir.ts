@@ -162,8 +162,18 @@ export interface BiasLayer extends LayerBase {
   readonly lastAxis?: boolean;
 }
 
-/** A Softmax, as imported (any axis). Only in imported graphs: the canonizer strips a trailing one. */
-export interface SoftmaxLayer extends LayerBase { readonly kind: 'softmax' }
+/**
+ * A Softmax. A trailing one is stripped by the canonizer (the output is the logits); one inside
+ * the network (attention's A = Softmax(q k^T)) runs over the last axis of the sample.
+ */
+export interface SoftmaxLayer extends LayerBase {
+  readonly kind: 'softmax';
+  /**
+   * False where the ONNX node normalises over anything but the last axis alone (another axis, or
+   * before opset 13 a flattened range of axes): only a trailing one, which is stripped, may.
+   */
+  readonly lastAxis?: boolean;
+}
 
 /**
  * Element-wise activations of modern CNNs (lrp-rules.md, "Modern CNNs and vision transformers"):
@@ -247,6 +257,51 @@ export interface GeluLayer extends LayerBase {
   readonly approximate: 'none' | 'tanh';
 }
 
+/**
+ * Transformer kinds (lrp-rules.md, "Modern CNNs and vision transformers"; src/lrp/ops/attention.ts
+ * has the rules). Axes are of the per-sample shape (0 is the first axis after the batch).
+ */
+/** `length` consecutive entries of `axis` from `start` (one output of an ONNX Split or Slice). */
+export interface SliceLayer extends LayerBase {
+  readonly kind: 'slice';
+  readonly axis: number;
+  readonly start: number;
+  readonly length: number;
+}
+
+/** Entry `index` of `axis`, the axis removed (ONNX Gather of one scalar index: ViT's class token). */
+export interface GatherLayer extends LayerBase {
+  readonly kind: 'gather';
+  readonly axis: number;
+  readonly index: number;
+}
+
+/**
+ * A constant concatenated with the activation along `axis`, before or after it (ViT's class token,
+ * expanded over the batch). LRP drops the constant's share of relevance.
+ */
+export interface ConcatConstLayer extends LayerBase {
+  readonly kind: 'concatconst';
+  readonly axis: number;
+  /** The constant's per-sample shape: the input's, but for `axis`. */
+  readonly constShape: readonly number[];
+  /** Row-major values of constShape, the same for every sample. */
+  readonly constant: Float32Array;
+  readonly before: boolean;
+}
+
+/** y = x + c, c a constant of the sample's shape (a positional embedding), the same for every sample. */
+export interface AddConstLayer extends LayerBase {
+  readonly kind: 'addconst';
+  readonly constant: Float32Array;
+}
+
+/**
+ * A batched matrix product of two activations (inputs [a, b]): a is [...B, M, K], b [...B, K, N],
+ * the same leading axes B (attention's heads), out [...B, M, N]. Attention's q k^T and A v.
+ */
+export interface MatMulLayer extends LayerBase { readonly kind: 'matmul' }
+
 export type Layer =
   | ConvLayer
   | DenseLayer
@@ -272,6 +327,11 @@ export type Layer =
   | HardSwishLayer
   | GateLayer
   | ScaleLayer
+  | SliceLayer
+  | GatherLayer
+  | ConcatConstLayer
+  | AddConstLayer
+  | MatMulLayer
   | TransposeLayer
   | ReshapeLayer
   | LayerNormLayer
@@ -279,7 +339,7 @@ export type Layer =
 
 export type LayerKind = Layer['kind'];
 /** Kinds that exist only between import and canonization; no executor runs them. */
-export const IMPORT_ONLY_KINDS: ReadonlySet<LayerKind> = new Set(['bias', 'softmax']);
+export const IMPORT_ONLY_KINDS: ReadonlySet<LayerKind> = new Set(['bias']);
 export type LinearLayer = ConvLayer | DenseLayer;
 
 export interface Graph {

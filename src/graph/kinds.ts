@@ -11,7 +11,8 @@
  * - src/lrp/ops/index.ts: its backward op per rule, or relevance passed through unchanged.
  */
 import type {
-  BatchNormLayer, ConvLayer, DenseLayer, GateLayer, Layer, LayerKind, LayerNormLayer, ReshapeLayer, ScaleLayer, Shape, TransposeLayer,
+  AddConstLayer, BatchNormLayer, ConcatConstLayer, ConvLayer, DenseLayer, GateLayer, GatherLayer, Layer, LayerKind, LayerNormLayer,
+  MatMulLayer, ReshapeLayer, ScaleLayer, Shape, SliceLayer, TransposeLayer,
 } from './ir.ts';
 import { numel } from './ir.ts';
 import { windowOutputHW } from './shape.ts';
@@ -30,8 +31,8 @@ export interface GraphKind<L extends Layer> {
    * statistics).
    */
   params(layer: L): number;
-  /** Multiply-adds per sample. */
-  macs(layer: L, outShape: Shape): number;
+  /** Multiply-adds per sample (`inputs`: the inputs' shapes, for kinds whose output does not show them). */
+  macs(layer: L, outShape: Shape, inputs: readonly Shape[]): number;
   /**
    * Whether the output is >= 0 without looking at it: `always` (ReLU), `if-inputs` (every input
    * is; pooling, copies), `never` known. Alpha-beta and gamma take their shortcut on such inputs.
@@ -172,6 +173,53 @@ function scaleShape(layer: ScaleLayer, x: Shape): number[] {
   return [...x];
 }
 
+/** A per-sample axis of `x`, checked. */
+function sampleAxis(layer: { name: string; kind: string }, axis: number, x: Shape): number {
+  if (!(Number.isInteger(axis) && axis >= 0 && axis < x.length)) layerFail(layer, `axis ${axis} is out of range for a sample of shape [${x.join(', ')}]`);
+  return axis;
+}
+
+function sliceShape(layer: SliceLayer, x: Shape): number[] {
+  const a = sampleAxis(layer, layer.axis, x);
+  const { start, length } = layer;
+  if (!(Number.isInteger(start) && Number.isInteger(length) && start >= 0 && length >= 1 && start + length <= x[a])) {
+    layerFail(layer, `slice [${start}, ${start + length}) of axis ${a} does not fit its ${x[a]} entries`);
+  }
+  return x.map((d, i) => (i === a ? length : d));
+}
+
+function gatherShape(layer: GatherLayer, x: Shape): number[] {
+  const a = sampleAxis(layer, layer.axis, x);
+  if (!(Number.isInteger(layer.index) && layer.index >= 0 && layer.index < x[a])) layerFail(layer, `index ${layer.index} is out of range for axis ${a} of ${x[a]} entries`);
+  return x.filter((_, i) => i !== a);
+}
+
+function concatConstShape(layer: ConcatConstLayer, x: Shape): number[] {
+  const a = sampleAxis(layer, layer.axis, x);
+  const c = layer.constShape;
+  if (c.length !== x.length || c.some((d, i) => i !== a && d !== x[i]) || !(c[a] >= 1)) {
+    layerFail(layer, `cannot concatenate a constant of shape [${c.join(', ')}] with [${x.join(', ')}] along axis ${a}`);
+  }
+  if (layer.constant.length !== numel(c)) layerFail(layer, `the constant has ${layer.constant.length} values, expected ${numel(c)}`);
+  checkFinite(layer, 'constant', layer.constant);
+  return x.map((d, i) => (i === a ? d + c[a] : d));
+}
+
+function addConstShape(layer: AddConstLayer, x: Shape): number[] {
+  if (layer.constant.length !== numel(x)) layerFail(layer, `the constant has ${layer.constant.length} values for a sample of shape [${x.join(', ')}]`);
+  checkFinite(layer, 'constant', layer.constant);
+  return [...x];
+}
+
+function matmulShape(layer: MatMulLayer, a: Shape, b: Shape): number[] {
+  const ra = a.length;
+  const same = ra >= 2 && b.length === ra && a.slice(0, ra - 2).every((d, i) => d === b[i]) && a[ra - 1] === b[ra - 2];
+  if (!same) {
+    layerFail(layer, `multiplies [${a.join(', ')}] by [${b.join(', ')}] (two activations: [...B, M, K] by [...B, K, N], the same leading axes, no broadcasting)`);
+  }
+  return [...a.slice(0, ra - 1), b[ra - 1]];
+}
+
 const none = (): number => 0;
 const always = (): Nonneg => 'always';
 const ifInputs = (): Nonneg => 'if-inputs';
@@ -293,9 +341,26 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
   },
   gate: { arity: 'two', inferShape: (layer, [x, g]) => gateShape(layer, x, g), params: none, macs: none, nonneg: ifInputs },
   scale: {
-    arity: 'one', inferShape: (layer, [x]) => scaleShape(layer, x), params: (l) => l.scale.length, macs: none,
+    // One factor for every value is a constant of a formula (attention's 1/sqrt(d)), not a
+    // trainable parameter as a per-channel layer scale is.
+    arity: 'one', inferShape: (layer, [x]) => scaleShape(layer, x), params: (l) => (l.scale.length > 1 ? l.scale.length : 0), macs: none,
     nonneg: (l) => (l.scale.every((v) => v >= 0) ? 'if-inputs' : 'never'),
   },
+  // Transformer kinds: copies keep non-negativity; a softmax lies in (0, 1]; a constant or a product
+  // of two activations may take any sign.
+  slice: { arity: 'one', inferShape: (layer, [x]) => sliceShape(layer, x), params: none, macs: none, nonneg: ifInputs },
+  gather: { arity: 'one', inferShape: (layer, [x]) => gatherShape(layer, x), params: none, macs: none, nonneg: ifInputs },
+  concatconst: {
+    arity: 'one', inferShape: (layer, [x]) => concatConstShape(layer, x), params: (l) => l.constant.length, macs: none,
+    nonneg: (l) => (l.constant.every((v) => v >= 0) ? 'if-inputs' : 'never'),
+  },
+  addconst: { arity: 'one', inferShape: (layer, [x]) => addConstShape(layer, x), params: (l) => l.constant.length, macs: none, nonneg: never },
+  matmul: {
+    arity: 'two', inferShape: (layer, [a, b]) => matmulShape(layer, a, b), params: none,
+    macs: (_, out, [a]) => numel(out) * a[a.length - 1],
+    nonneg: ifInputs,
+  },
+  softmax: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
   // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
   transpose: { arity: 'one', inferShape: (layer, [x]) => transposeShape(layer, x), params: none, macs: none, nonneg: ifInputs },
   reshape: { arity: 'one', inferShape: (layer, [x]) => reshapeShape(layer, x), params: none, macs: none, nonneg: ifInputs },
@@ -307,7 +372,7 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
   // GELU: x Phi(x) >= 0 exactly where x >= 0.
   gelu: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: ifInputs },
   // ---- end of the channels-last block ----
-  // Import-only kinds (IMPORT_ONLY_KINDS): the canonizer folds or strips them.
+  // Import-only kinds (IMPORT_ONLY_KINDS): the canonizer folds them.
   bias: {
     arity: 'one',
     inferShape: (layer, [x]) => {
@@ -318,7 +383,6 @@ export const GRAPH_KINDS: { readonly [K in LayerKind]: GraphKind<LayerOf<K>> } =
     },
     params: (l) => l.bias.length, macs: none, nonneg: never,
   },
-  softmax: { arity: 'one', inferShape: sameShape, params: none, macs: none, nonneg: always },
 };
 
 /** The graph facts of a layer's kind. */

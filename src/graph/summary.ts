@@ -29,7 +29,7 @@ export function summarizeGraph(graph: Graph): GraphSummary {
       inputShape: valueInfo(graph, layer.inputs[0]).shape,
       outputShape,
       params: graphKind(layer).params(layer),
-      macs: graphKind(layer).macs(layer, outputShape),
+      macs: graphKind(layer).macs(layer, outputShape, layer.inputs.map((i) => valueInfo(graph, i).shape)),
     };
   });
   return {

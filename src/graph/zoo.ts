@@ -8,6 +8,8 @@
  * prescribe, and it makes LRP's conservation exact on these models (a bias absorbs relevance), which
  * whole-model tests rely on. Bias handling is covered by the single-layer cases instead.
  *
+ * vit_b_16 (src/graph/zoo-vit.ts) follows torchvision's VisionTransformer the same way.
+ *
  * The residual networks (resnet18, resnet50, mobilenetv2) follow torchvision's layouts and module
  * names, with convolutions without bias each followed by a BatchNorm layer with random statistics
  * (BatchNormOpts), kept as layers so that the canonizer folds them as it folds an imported model's:
@@ -17,6 +19,7 @@
 import { GraphBuilder } from './builder.ts';
 import { canonize } from './canonize/index.ts';
 import type { Graph, Pads4, Pair, Shape } from './ir.ts';
+import { VIT_B_16, visionTransformer } from './zoo-vit.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded normal generator: mulberry32 for uint32s, the Marsaglia–Tsang ziggurat for normals.
@@ -478,6 +481,7 @@ const ARCHITECTURES = {
   resnet18: (name, rng, size = 224) => resnet(name, 'basic', [2, 2, 2, 2], rng, size),
   resnet50: (name, rng, size = 224) => resnet(name, 'bottleneck', [3, 4, 6, 3], rng, size),
   mobilenetv2: (name, rng, size = 224) => mobilenetV2(name, rng, size),
+  vit_b_16: (name, rng, size = 224) => visionTransformer(name, rng, size, VIT_B_16, INPUT_NAME, OUTPUT_NAME),
 } satisfies Record<string, Builder>;
 
 export type BuiltinModelName = keyof typeof ARCHITECTURES;
@@ -495,7 +499,7 @@ export function isBuiltinSpec(spec: string): boolean {
 }
 
 export interface BuiltinOptions {
-  /** A square input of this size instead of 224 (resnet*, mobilenetv2 only): for quick tests. */
+  /** A square input of this size instead of 224 (resnet*, mobilenetv2, vit_b_16: a multiple of 16): for quick tests. */
   inputSize?: number;
 }
 

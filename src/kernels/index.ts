@@ -3,6 +3,7 @@
  * says what a declaration holds; test/kernel-declarations.test.ts checks each against its file).
  */
 import { Kernel, type BindingList, type OverrideList, type UniformFields } from '../gpu/kernel.ts';
+import * as attention from './attention.ts';
 import * as forward from './forward.ts';
 import * as linearRelevance from './linear-relevance.ts';
 import * as metrics from './metrics.ts';
@@ -13,7 +14,7 @@ import * as similarity from './similarity.ts';
 
 export type AnyKernel = Kernel<UniformFields, BindingList, OverrideList>;
 
-export const KERNELS: readonly AnyKernel[] = [forward, metrics, relevance, linearRelevance, patterns, probes, similarity]
+export const KERNELS: readonly AnyKernel[] = [forward, attention, metrics, relevance, linearRelevance, patterns, probes, similarity]
   .flatMap((m) => Object.values(m) as unknown[])
   .filter((k): k is AnyKernel => k instanceof Kernel);
 

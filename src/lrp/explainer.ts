@@ -102,7 +102,8 @@ function relevanceWalk(graph: Graph, runsKernels: (layer: Layer) => boolean): { 
       reached.add(layer.inputs[0]);
       continue;
     }
-    out.set(layer, layer.inputs.map((i) => reached.has(i)));
+    // An input repeated (add(x, x), matmul(x, x)) shares one buffer: the later ones add into it, as relevanceOnce does.
+    out.set(layer, layer.inputs.map((i, k) => reached.has(i) || layer.inputs.indexOf(i) < k));
     for (const i of layer.inputs) reached.add(i);
   }
   return { reachedLayers, accumulate: out };

@@ -8,7 +8,7 @@ import type { LayerRule, Method } from './rule-spec.ts';
 import { LINEAR_RULES } from './rule-spec.ts';
 
 /** Selectors that pick layers by kind (shared/docs/composite-spec.md); they may match nothing. */
-export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn', 'add', 'layernorm'] as const;
+export const KIND_SELECTORS = ['conv', 'dense', 'linear', 'maxpool', 'avgpool', 'relu', 'lrn', 'add', 'layernorm', 'matmul'] as const;
 export type KindSelector = (typeof KIND_SELECTORS)[number];
 
 /** Rule names an entry may give (composite-spec.md); `gradient` and `guided` only come with methods. */
@@ -67,6 +67,19 @@ export const KIND_RULES: { readonly [K in LayerKind]: KindRules } = {
   hardswish: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
   gate: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
   scale: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
+  // Transformers (lrp-rules.md; src/lrp/ops/attention.ts): slices, gathers and the class token's
+  // concatenation map relevance by shape (the constant's share dropped), in the methods too; the
+  // positional embedding is a bias (`norm`: x R / stab(x + c)), its gradient the identity. A
+  // product of two activations holds its first factor constant (CP-LRP: A in A v, and q in q k^T,
+  // which nothing reaches anyway): the z rule of the map b -> a b, or epsilon, with the `matmul`
+  // selector for a user who wants the latter; `linear` and `dense` never pick it. The softmax passes
+  // what reaches it, which under CP-LRP is nothing (A v holds A constant).
+  slice: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  gather: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  concatconst: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: pass },
+  addconst: { selector: null, rules: ['norm'], defaultRule: norm, methodRule: pass },
+  matmul: { selector: 'matmul', rules: ['z', 'epsilon'], defaultRule: z, methodRule: gradient },
+  softmax: { selector: null, rules: ['pass'], defaultRule: pass, methodRule: gradient },
   // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
   // lrp-rules.md: transposes and reshapes pass relevance shape-mapped; their derivative is the
   // same map, so the methods take it too.
@@ -82,7 +95,6 @@ export const KIND_RULES: { readonly [K in LayerKind]: KindRules } = {
   // ---- end of the channels-last block ----
   // Import-only kinds: the canonizer removes them before any composite is bound.
   bias: { selector: null, rules: [], defaultRule: notCanonized('bias'), methodRule: notCanonized('bias') },
-  softmax: { selector: null, rules: [], defaultRule: notCanonized('softmax'), methodRule: notCanonized('softmax') },
 };
 
 function notCanonized(kind: LayerKind): () => never {

@@ -12,6 +12,7 @@ import { numel, valueInfo } from '../../src/graph/ir.ts';
 import { inferShape } from '../../src/graph/builder.ts';
 import { windowOutput } from '../../src/graph/shape.ts';
 import { Rng } from '../../src/graph/zoo.ts';
+import { referenceAttentionForward } from './attention.ts';
 
 export function referenceLayer(
   layer: Layer, inputs: readonly Float64Array[], inputShapes: readonly Shape[], batch: number,
@@ -40,7 +41,6 @@ export function referenceLayer(
     case 'clip': return x.map((v) => Math.min(Math.max(v, layer.min), layer.max));
     case 'leakyrelu': return x.map((v) => (v > 0 ? v : layer.alpha * v));
     case 'pad': return pad(layer, x, s, batch);
-    case 'softmax': return softmax(x, numel(s), batch);
     case 'sigmoid': return x.map(sigmoid64);
     case 'tanh': return x.map(Math.tanh);
     case 'silu': return x.map((v) => v * sigmoid64(v));
@@ -56,6 +56,8 @@ export function referenceLayer(
       const plane = numel(s) / layer.scale.length;
       return x.map((v, i) => v * layer.scale[Math.floor(i / plane) % layer.scale.length]);
     }
+    case 'slice': case 'gather': case 'concatconst': case 'addconst': case 'matmul': case 'softmax':
+      return referenceAttentionForward(layer, inputs, inputShapes, batch);
     case 'transpose': return permute(x, s, layer.perm, batch);
     case 'reshape': return Float64Array.from(x);
     case 'gelu': return x.map((v) => gelu64(v, layer.approximate));
@@ -319,19 +321,6 @@ function pad(l: PadLayer, x: Float64Array, [C, H, W]: Shape, N: number): Float64
     for (let h = 0; h < H; h++) {
       for (let w = 0; w < W; w++) y[(nc * OH + h + pt) * OW + w + pl] = x[(nc * H + h) * W + w];
     }
-  }
-  return y;
-}
-
-/** Over each sample's features, shifted by the maximum as every careful implementation does. */
-function softmax(x: Float64Array, F: number, N: number): Float64Array {
-  const y = new Float64Array(x.length);
-  for (let n = 0; n < N; n++) {
-    const row = x.subarray(n * F, (n + 1) * F);
-    const m = Math.max(...row);
-    let sum = 0;
-    for (let i = 0; i < F; i++) sum += (y[n * F + i] = Math.exp(row[i] - m));
-    for (let i = 0; i < F; i++) y[n * F + i] /= sum;
   }
   return y;
 }

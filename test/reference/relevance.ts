@@ -18,6 +18,7 @@ import { windowOutput } from '../../src/graph/shape.ts';
 import type { LayerRule, LinearRule, Method } from '../../src/lrp/rule-spec.ts';
 import { DEFAULT_STABILIZER } from '../../src/lrp/rule-spec.ts';
 import { erf64, layerNormStats, permute, referenceForward } from './forward.ts';
+import { defaultAttentionRule, referenceAttentionRelevance } from './attention.ts';
 
 /** `d + eps * sign(d)` with sign(0) = +1 (so -0 and 0 both become +eps), as zennit's `stabilize`. */
 export function stab(d: number, eps: number): number {
@@ -504,8 +505,11 @@ export function referenceLayerRelevance(
     case 'concat':
     case 'add':
       throw new Error(`${layer.name}: a ${layer.kind} has several inputs; use referenceMultiInputRelevance`);
+    case 'slice': case 'gather': case 'concatconst': case 'addconst': case 'softmax':
+      return referenceAttentionRelevance(layer, rule, [x], [inputShape], z, relOut, batch)[0];
+    case 'matmul':
+      throw new Error(`${layer.name}: a ${layer.kind} has several inputs; use referenceAttentionRelevance`);
     case 'bias':
-    case 'softmax':
       throw new Error(`${layer.name}: ${layer.kind} layers exist only before canonization`);
   }
 }
@@ -631,6 +635,8 @@ export type Init = 'onehot' | 'logit';
  * guided ReLUs for guided backprop).
  */
 export function defaultLayerRule(layer: Layer, method: Method | null, stabilizer = DEFAULT_STABILIZER): LayerRule | null {
+  const attention = defaultAttentionRule(layer, method !== null, stabilizer);
+  if (attention) return attention;
   if (method !== null) {
     switch (layer.kind) {
       case 'conv': case 'dense': case 'lrn': case 'avgpool': case 'globalavgpool': return { rule: 'gradient' };
@@ -697,6 +703,11 @@ export function referenceRelevances(
       accumulate(layer.inputs[0], relX);
       // Under LRP nothing reaches the gate's branch: its layers are never visited.
       if (relG) accumulate(layer.inputs[1], relG);
+      continue;
+    }
+    if (layer.kind === 'matmul') {
+      const xs = layer.inputs.map((name) => values.get(name)!);
+      referenceAttentionRelevance(layer, rule, xs, shapes, values.get(layer.output)!, relOut, batch).forEach((r, i) => accumulate(layer.inputs[i], r));
       continue;
     }
     if (layer.kind === 'add') {

@@ -52,7 +52,6 @@ export function requireExecutable(graph: Graph): void {
     if (l.kind === 'bias') {
       throw new Error(`layer '${l.name}': an Add of a constant is supported only as a bias after a Conv, Gemm, MatMul or BatchNormalization that nothing else reads`);
     }
-    if (l.kind === 'softmax') throw new Error(`layer '${l.name}': a Softmax is supported only at the end of the network`);
   }
 }
 

@@ -2,7 +2,8 @@
  * strip-softmax: a Softmax at the end of the network (its output read by no layer) is removed,
  * so the output explained and predicted is the logits LRP starts from; a graph output that named
  * the probabilities now names the logits (`--output prob` still works). A Softmax that other
- * layers read is refused: LRP has no rule for it.
+ * layers read stays (attention's, over the last axis: lrp-rules.md gives it CP-LRP), unless it
+ * normalises over anything else, which no kernel runs: that one is refused.
  */
 import type { Layer } from '../ir.ts';
 import { readers, rebuild } from './edit.ts';
@@ -18,7 +19,10 @@ export const stripSoftmax: CanonizerPass = {
     for (const l of graph.layers) {
       if (l.kind !== 'softmax') continue;
       if (byValue.has(l.output)) {
-        throw new Error(`layer '${l.name}': a Softmax inside the network is not supported (only a trailing one, which is stripped)`);
+        if (l.lastAxis === false) {
+          throw new Error(`layer '${l.name}': a Softmax inside the network is supported only over the last axis (a trailing one, over any axis, is stripped)`);
+        }
+        continue;
       }
       dropped.add(l);
       renamed.set(l.output, l.inputs[0]);

@@ -11,6 +11,11 @@
  * - Integer types are held as float64 (exact to 2^53, far beyond any shape); integer Div and Cast
  *   to an integer type truncate toward zero, as ONNX's integer arithmetic does.
  * - Broadcasting follows numpy (ONNX's multidirectional broadcasting).
+ * - Equal, Where, ConstantOfShape and Expand fold too (ViT's class token: `Expand(class_token,
+ *   Where(Equal(s, -1), 1, s))` with s = [N, -1, -1]). Equal treats BATCH as unequal to every
+ *   number, so Where keeps it. Expand to a BATCH dimension keeps that dimension 1: every per-sample
+ *   value is the same for every sample, which is what expanding over the batch means, and the
+ *   importer reads a leading 1 as "the same for every sample".
  */
 import type { OnnxNode, OnnxTensor } from './model.ts';
 
@@ -24,7 +29,11 @@ const BFLOAT16 = 16;
 /** The batch dimension as read by `Shape` of an activation: unknown until run time. */
 export const BATCH = Number.NaN;
 
-const OPS = new Set(['Constant', 'Identity', 'Reshape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Cast', 'Slice', 'Add', 'Sub', 'Mul', 'Div']);
+const OPS = new Set([
+  'Constant', 'Identity', 'Reshape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Cast', 'Slice', 'Add', 'Sub', 'Mul', 'Div',
+  'Equal', 'Where', 'ConstantOfShape', 'Expand',
+]);
+const BOOL = 9;
 
 /** Whether `op` can fold when its inputs are constant. */
 export function isConstantOp(op: string): boolean {
@@ -196,6 +205,29 @@ export function foldConstantNode(
       }[node.opType];
       return broadcast(a, b, f);
     }
+    case 'Equal':
+      // NaN (BATCH) equals nothing, as IEEE says.
+      return { ...broadcast(need(0, 'input A'), need(1, 'input B'), (x, y) => (x === y ? 1 : 0)), dataType: BOOL };
+    case 'Where': {
+      const cond = need(0, 'the condition');
+      const x = need(1, 'X');
+      const y = need(2, 'Y');
+      const { dims } = broadcast(broadcast(cond, x, () => 0), y, () => 0);
+      const [cs, xs, ys] = [cond, x, y].map((t) => broadcastTo(t, dims));
+      return tensor(dims, x.dataType, cs.map((c, i) => (c ? xs[i] : ys[i])));
+    }
+    case 'ConstantOfShape': {
+      const dims = Array.from(need(0, 'the shape').data);
+      if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`cannot build a constant of shape [${dims.map((d) => (Number.isNaN(d) ? 'N' : d)).join(', ')}]`);
+      const v = node.attributes.get('value')?.t;
+      return tensor(dims, v?.dataType ?? FLOAT, new Array<number>(count(dims)).fill(v ? v.data[0] : 0));
+    }
+    case 'Expand': {
+      const t = need(0, 'the input');
+      const shape = Array.from(need(1, 'the shape').data, (d) => (Number.isNaN(d) ? 1 : d));
+      if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`cannot expand to [${shape.join(', ')}]`);
+      return broadcast(t, tensor(shape, t.dataType, new Array<number>(count(shape)).fill(0)), (x) => x);
+    }
     default:
       throw new Error(`internal: ${node.opType} does not fold`);
   }
@@ -230,6 +262,11 @@ function broadcast(a: OnnxTensor, b: OnnxTensor, f: (x: number, y: number) => nu
     out[k] = f(a.data[ia], b.data[ib]);
   }
   return tensor(dims, a.dataType, out);
+}
+
+/** `t`'s values broadcast to `dims` (which t must broadcast to), row-major. */
+function broadcastTo(t: OnnxTensor, dims: readonly number[]): number[] {
+  return Array.from(broadcast(t, tensor([...dims], DOUBLE, new Array<number>(count(dims)).fill(0)), (x) => x).data);
 }
 
 function slice(

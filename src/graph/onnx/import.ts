@@ -32,6 +32,14 @@
  * - LayerNormalization over the last axis only (ConvNeXt normalises channels between Transposes);
  *   the decomposed form torch writes before opset 17 becomes the same `layernorm` layer
  *   (decompositions.ts), named after its last node.
+ * - Transformers (lrp-rules.md; LXT's conventions where it is silent): Split, Slice (step 1) and
+ *   Gather (one constant index) of an activation along an axis after the batch are `slice` and
+ *   `gather` layers, a Split output `k` named `NODE:k`; a Concat of an activation with constants
+ *   (ViT's class token, expanded over the batch by folded shape arithmetic) is a `concatconst`, one
+ *   layer per constant; an Add of a constant spanning the whole sample (a positional embedding,
+ *   batch axis 1) that is not a bias is an `addconst`; a MatMul of two activations is a `matmul`
+ *   (attention's q k^T and A v: the same leading axes, no broadcasting); a Softmax inside the
+ *   network must be over the last axis.
  * - Div of an activation by a constant is a `scale` by 1 / c (attention's 1/sqrt(d)), except where it
  *   starts GELU's Erf formula.
  * - Sigmoid, Tanh, HardSigmoid (ONNX defaults alpha 0.2, beta 0.5) and HardSwish (opset 14; alpha
@@ -53,7 +61,8 @@ export const SUPPORTED_OPS = [
   'Transpose (of the axes after the batch)', 'LayerNormalization (over the last axis; also its ReduceMean/Sub/Pow/Sqrt/Div form)',
   'Gelu (also its Erf and Tanh formulas)',
   'Div (by a constant)',
-  'and on constants (shape arithmetic): Cast, Div, Gather, Mul, Shape, Slice, Squeeze, Sub, Unsqueeze',
+  'Split, Slice, Gather (of an activation), MatMul of two activations, Concat with a constant',
+  'and on constants (shape arithmetic): Cast, ConstantOfShape, Div, Equal, Expand, Gather, Mul, Shape, Slice, Squeeze, Sub, Unsqueeze, Where',
 ] as const;
 
 export const OPSET_RANGE: Pair = [7, 21];
@@ -186,8 +195,16 @@ class Converter {
       case 'Conv':
         return this.convertConv(node, name);
       case 'Gemm':
-      case 'MatMul':
         return this.convertDense(node, name);
+      case 'MatMul':
+        if (!this.constants.has(node.inputs[1])) return this.convertMatMul(node, name);
+        return this.convertDense(node, name);
+      case 'Split':
+        return this.convertSplit(node, name);
+      case 'Slice':
+        return this.convertSlice(node, name);
+      case 'Gather':
+        return this.convertGather(node, name);
       case 'Relu':
         this.builder.add({ kind: 'relu', name, inputs: [x()], output: out });
         return;
@@ -298,6 +315,7 @@ class Converter {
         this.builder.add({ kind: 'identity', name, inputs: [x()], output: out });
         return;
       case 'Concat': {
+        if (node.inputs.some((i) => this.constants.has(i))) return this.convertConcatConst(node, name);
         const inputs = node.inputs.map((i) => this.value(i));
         const rank = this.builder.shapeOf(inputs[0]).length + 1;
         const axis = intAttr(node, 'axis', 1);
@@ -305,11 +323,15 @@ class Converter {
         this.builder.add({ kind: 'concat', name, inputs, output: out });
         return;
       }
-      case 'Softmax':
-        // Whatever its axis: the canonizer strips it at the end of the network and refuses it
-        // anywhere else, so it never runs.
-        this.builder.add({ kind: 'softmax', name, inputs: [x()], output: out });
+      case 'Softmax': {
+        // Whatever its axis, the canonizer strips it at the end of the network; inside, it runs
+        // over the last axis only (before opset 13 an axis a normalises the flattened axes a..end).
+        const rank = this.builder.shapeOf(x()).length + 1;
+        const a = intAttr(node, 'axis', this.opset >= 13 ? -1 : 1);
+        const lastAxis = (a < 0 ? a + rank : a) === rank - 1;
+        this.builder.add({ kind: 'softmax', name, inputs: [x()], output: out, ...(lastAxis ? {} : { lastAxis: false }) });
         return;
+      }
       default:
         throw unsupported(node, this.at);
     }
@@ -331,8 +353,130 @@ class Converter {
       this.builder.add({ kind: 'bias', name, inputs: [x], output: out, bias: toF32(c.data).slice(), lastAxis: true });
       return;
     }
+    const constant = wholeSampleConstant(c, shape);
+    if (constant) {
+      this.builder.add({ kind: 'addconst', name, inputs: [x], output: out, constant });
+      return;
+    }
     const bias = broadcastBias(c, shape[0], shape.length + 1, `the constant '${c.name}'`);
     this.builder.add({ kind: 'bias', name, inputs: [x], output: out, bias });
+  }
+
+  /** An axis of the ONNX tensor (batch included) as a per-sample axis; the batch axis is refused. */
+  private sampleAxis(input: string, axis: number, what: string): number {
+    const rank = this.builder.shapeOf(input).length + 1;
+    const a = axis < 0 ? axis + rank : axis;
+    if (!(Number.isInteger(a) && a >= 0 && a < rank)) throw new Error(`${what} ${axis} is out of range for a rank-${rank} input`);
+    if (a === 0) throw new Error(`${what} ${axis} is the batch axis (only the axes after it are supported)`);
+    return a - 1;
+  }
+
+  private convertMatMul(node: OnnxNode, name: string): void {
+    const [a, b] = node.inputs.map((i) => this.value(i));
+    this.builder.add({ kind: 'matmul', name, inputs: [a, b], output: node.outputs[0] });
+  }
+
+  private convertSplit(node: OnnxNode, name: string): void {
+    const x = this.value(node.inputs[0]);
+    const axis = this.sampleAxis(x, intAttr(node, 'axis', 0), 'axis');
+    const n = this.builder.shapeOf(x)[axis];
+    const outputs = node.outputs;
+    const given = this.opset >= 13
+      ? (node.inputs[1] ? Array.from(this.constant(node, 1, 'the split sizes').data) : undefined)
+      : node.attributes.get('split')?.ints;
+    let sizes: number[];
+    if (given) {
+      sizes = given;
+    } else {
+      // Equal parts (opset 18's num_outputs: the last one smaller when they do not divide).
+      const part = Math.ceil(n / outputs.length);
+      sizes = outputs.map((_, k) => Math.max(0, Math.min(part, n - k * part)));
+    }
+    if (sizes.length !== outputs.length || sizes.some((d) => !(Number.isInteger(d) && d >= 1)) || sizes.reduce((p, q) => p + q, 0) !== n) {
+      throw new Error(`split sizes [${sizes.join(', ')}] do not divide axis ${axis + 1} of ${n} entries into ${outputs.length} parts`);
+    }
+    let start = 0;
+    outputs.forEach((output, k) => {
+      if (output) this.builder.add({ kind: 'slice', name: `${name}:${k}`, inputs: [x], output, axis, start, length: sizes[k] });
+      start += sizes[k];
+    });
+  }
+
+  private convertSlice(node: OnnxNode, name: string): void {
+    let value = this.value(node.inputs[0]);
+    const list = (i: number, attr: string): number[] | undefined => (this.opset >= 10
+      ? (node.inputs[i] ? Array.from(this.constant(node, i, `input ${i}`).data) : undefined)
+      : node.attributes.get(attr)?.ints);
+    const starts = list(1, 'starts');
+    const ends = list(2, 'ends');
+    if (!starts || !ends || starts.length !== ends.length) throw new Error('needs starts and ends of one length');
+    const axes = list(3, 'axes') ?? starts.map((_, i) => i);
+    const steps = (this.opset >= 10 ? list(4, 'steps') : undefined) ?? starts.map(() => 1);
+    const parts = axes.map((ax, i) => {
+      if (steps[i] !== 1) throw new Error(`step ${steps[i]} is not supported (only 1)`);
+      const a = this.sampleAxis(value, ax, 'axis');
+      const n = this.builder.shapeOf(value)[a];
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
+      return { a, s: clamp(starts[i]), e: clamp(ends[i]), n };
+    });
+    const kept = parts.filter((p) => !(p.s === 0 && p.e === p.n));
+    if (kept.length === 0) {
+      this.builder.add({ kind: 'identity', name, inputs: [value], output: node.outputs[0] });
+      return;
+    }
+    kept.forEach((p, k) => {
+      if (p.e <= p.s) throw new Error(`the slice [${p.s}, ${p.e}) of axis ${p.a + 1} is empty`);
+      const output = k === kept.length - 1 ? node.outputs[0] : `${node.outputs[0]}:${k}`;
+      this.builder.add({ kind: 'slice', name: kept.length > 1 ? `${name}:${k}` : name, inputs: [value], output, axis: p.a, start: p.s, length: p.e - p.s });
+      value = output;
+    });
+  }
+
+  private convertGather(node: OnnxNode, name: string): void {
+    const x = this.value(node.inputs[0]);
+    const axis = this.sampleAxis(x, intAttr(node, 'axis', 0), 'axis');
+    const idx = this.constant(node, 1, 'the indices');
+    const n = this.builder.shapeOf(x)[axis];
+    if (idx.data.length !== 1) throw new Error(`gathers ${idx.data.length} indices; only one constant index is supported`);
+    const raw = idx.data[0];
+    const index = raw < 0 ? raw + n : raw;
+    if (!(Number.isInteger(index) && index >= 0 && index < n)) throw new Error(`index ${raw} is out of range for an axis of ${n} entries`);
+    const out = node.outputs[0];
+    // A scalar index removes the axis; a one-element list keeps it (a slice of one).
+    if (idx.dims.length === 0) this.builder.add({ kind: 'gather', name, inputs: [x], output: out, axis, index });
+    else if (idx.dims.length === 1) this.builder.add({ kind: 'slice', name, inputs: [x], output: out, axis, start: index, length: 1 });
+    else throw new Error(`indices of shape [${idx.dims.join(', ')}] are not supported (a scalar or one index)`);
+  }
+
+  /** A Concat of one activation and constants: one `concatconst` per constant, nearest first. */
+  private convertConcatConst(node: OnnxNode, name: string): void {
+    const act = node.inputs.filter((i) => !this.constants.has(i));
+    if (act.length !== 1) throw new Error(`concatenates ${act.length} activations with constants (only one activation with constants is supported)`);
+    const x = act[0];
+    const pos = node.inputs.indexOf(x);
+    const axis = this.sampleAxis(x, intAttr(node, 'axis', 0), 'axis');
+    const shape = this.builder.shapeOf(x);
+    const layers = [
+      ...node.inputs.slice(0, pos).reverse().map((c) => ({ c, before: true })),
+      ...node.inputs.slice(pos + 1).map((c) => ({ c, before: false })),
+    ];
+    let value = x;
+    let cur = [...shape];
+    layers.forEach(({ c, before }, k) => {
+      const t = this.constants.get(c)!;
+      // Per sample: a leading batch axis of 1 (or expanded over the batch by folding) is dropped.
+      const dims = t.dims.length === shape.length + 1 && t.dims[0] === 1 ? t.dims.slice(1) : null;
+      if (!dims || dims.some((d, i) => i !== axis && d !== cur[i])) {
+        throw new Error(`the constant '${c}' of shape [${t.dims.join(', ')}] does not concatenate with N×[${cur.join(', ')}] along axis ${axis + 1}`);
+      }
+      const output = k === layers.length - 1 ? node.outputs[0] : `${node.outputs[0]}:${k}`;
+      this.builder.add({
+        kind: 'concatconst', name: layers.length > 1 ? `${name}:${k}` : name, inputs: [value], output,
+        axis, constShape: dims, constant: toF32(t.data).slice(), before,
+      });
+      cur = cur.map((d, i) => (i === axis ? d + dims[axis] : d));
+      value = output;
+    });
   }
 
   /** GELU's formula from its first node (decompositions.ts): one `gelu` layer named after its last node. */
@@ -704,6 +848,31 @@ function toF32(data: Float32Array | Float64Array): Float32Array {
 function transpose(data: Float32Array | Float64Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+/**
+ * A constant added to an activation of per-sample shape `shape` that spans the whole sample (its
+ * rank that of the sample, after a leading batch axis of 1; broadcast along axes of 1), as a
+ * positional embedding is written, and is not a per-channel bias: its values per sample; else null.
+ */
+function wholeSampleConstant(t: OnnxTensor, shape: readonly number[]): Float32Array | null {
+  const dims = t.dims.length === shape.length + 1 && t.dims[0] === 1 ? t.dims.slice(1) : t.dims.length === shape.length ? t.dims : null;
+  if (!dims || shape.length < 2) return null;
+  if (dims.some((d, i) => d !== shape[i] && d !== 1)) return null;
+  // [C, 1, ..., 1] is a bias per channel; a scalar too.
+  if (dims.slice(1).every((d) => d === 1)) return null;
+  const out = new Float32Array(numel(shape));
+  const strides = dims.map((_, i) => (dims[i] === 1 ? 0 : numel(dims.slice(i + 1))));
+  for (let k = 0; k < out.length; k++) {
+    let src = 0;
+    let rest = k;
+    for (let i = shape.length - 1; i >= 0; i--) {
+      src += (rest % shape[i]) * strides[i];
+      rest = Math.floor(rest / shape[i]);
+    }
+    out[k] = t.data[src];
+  }
   return out;
 }
 

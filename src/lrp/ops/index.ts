@@ -7,6 +7,7 @@ import type { ConvLayer, Layer, LayerKind } from '../../graph/ir.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import type { LayerRule } from '../rule-spec.ts';
 import { createActivationGradient, createGateGradient } from './activation.ts';
+import { createAddConstBackward, createMatMulBackward, createSoftmaxGradient, createWindowBackward } from './attention.ts';
 import { createConcatBackward, createReluBackward } from './elementwise.ts';
 import { createDepthwiseBackward } from './depthwise-backward.ts';
 import { depthwiseBlocker } from '../../forward/depthwise.ts';
@@ -61,6 +62,14 @@ export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
   hardswish: { passThrough: unlessRule, create: createActivationGradient },
   gate: { passThrough: unlessRule, create: createGateGradient },
   scale: { passThrough: unlessRule, create: createPointwiseGradient },
+  // Transformers (src/lrp/ops/attention.ts): shape-mapped copies under every rule; the positional
+  // embedding's gradient is the identity; the softmax passes under LRP.
+  slice: { passThrough: never, create: createWindowBackward },
+  gather: { passThrough: never, create: createWindowBackward },
+  concatconst: { passThrough: never, create: createWindowBackward },
+  addconst: { passThrough: (rule) => rule?.rule === 'pass', create: createAddConstBackward },
+  matmul: { passThrough: never, create: createMatMulBackward },
+  softmax: { passThrough: unlessRule, create: createSoftmaxGradient },
   // ---- Channels-last and token layouts (transformers, ConvNeXt) ----
   // A transpose moves relevance back by the inverse permutation under every rule; a reshape is a
   // view (same data), so relevance passes through its buffer unchanged.
@@ -71,7 +80,6 @@ export const BACKWARD_KINDS: { readonly [K in LayerKind]: BackwardKind } = {
   gelu: { passThrough: unlessRule, create: createActivationGradient },
   // ---- end of the channels-last block ----
   bias: { passThrough: never, create: null },
-  softmax: { passThrough: never, create: null },
 };
 
 /** Layers whose relevance is their output's, unchanged: the executor builds no op for them. */
