@@ -8,8 +8,8 @@
  * prescribe, and it makes LRP's conservation exact on these models (a bias absorbs relevance), which
  * whole-model tests rely on. Bias handling is covered by the single-layer cases instead.
  *
- * The residual networks (resnet18, resnet50, mobilenetv2, efficientnet_b0) follow torchvision's layouts and module
- * names, with convolutions without bias each followed by a BatchNorm layer with random statistics
+ * The residual networks (resnet18, resnet50, mobilenetv2, efficientnet_b0) follow torchvision's
+ * layouts and module names, with convolutions without bias each followed by a BatchNorm layer with random statistics
  * (BatchNormOpts), kept as layers so that the canonizer folds them as it folds an imported model's:
  * their folded convolutions do have biases. `builtinModelUncanonized` gives the graph as built, with
  * torchvision's trainable parameter counts; `builtinModel` the canonized one every executor runs.
@@ -561,7 +561,7 @@ export function isBuiltinSpec(spec: string): boolean {
 }
 
 export interface BuiltinOptions {
-  /** A square input of this size instead of 224 (resnet*, mobilenetv2 only): for quick tests. */
+  /** A square input of this size instead of 224 (resnet*, mobilenetv2, efficientnet_b0 only): for quick tests. */
   inputSize?: number;
 }
 
