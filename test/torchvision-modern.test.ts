@@ -22,14 +22,19 @@ import { explainWith, relL2, useGpu } from './helpers/gpu.ts';
 import { exported, exportTorchvision, haveTorch, readNpy } from './helpers/torchvision.ts';
 
 const SIZE = 64;
-const MODELS = ['efficientnet_b0', 'mobilenet_v3_small', 'regnet_y_400mf', 'googlenet'];
-/**
- * Added to MODELS (one line each) when the transformer kinds are merged (branches tx-norm and
- * tx-attention): ShuffleNetV2's channel shuffle is a Reshape/Transpose/Reshape, ConvNeXt has
- * channel LayerNorm between Transposes, ViT (image_size = SIZE, 16-pixel patches) has attention.
- * Today each stops at import on its first Reshape or Transpose that is not a flatten.
- */
-// const AFTER_TRANSFORMER_KINDS = ['shufflenet_v2_x0_5', 'convnext_tiny', 'vit_b_16'];
+const MODELS = [
+  'efficientnet_b0',
+  'mobilenet_v3_small',
+  'regnet_y_400mf',
+  'googlenet',
+  // AFTER THE TRANSFORMER KINDS MERGE (branches tx-norm, tx-attention): one line each to enable.
+  // Today each stops at import: ShuffleNetV2 at its channel shuffle's Reshape to N×2×24×8×8,
+  // ConvNeXt at the Transpose before its first channel LayerNorm, ViT at the Reshape of its patch
+  // embedding to N×768×16.
+  // 'shufflenet_v2_x0_5',
+  // 'convnext_tiny',
+  // 'vit_b_16', // image_size = SIZE, 16-pixel patches; 86M parameters: a 346 MB .onnx at any size
+];
 const METHODS = ['cmp-alpha2-flat', 'gradient', 'gradient-x-input'];
 
 const available = haveTorch('torchvision modern-model test');
