@@ -6,7 +6,7 @@
  *                                         [--presets all|none|NAME,...] [--out DIR]
  *
  * Needs /usr/bin/python3 with torch, torchvision and numpy (Debian: python3-torch,
- * python3-torchvision). Exports through test/helpers/export_torchvision.py (random BatchNorm
+ * python3-torchvision). Exports through scripts/export-torchvision.py (random BatchNorm
  * statistics too), then per model prints the canonizer's report, the logits' relative L2 error
  * against PyTorch's, and per preset the wall time of its first relevance pass (batch 2, predicted
  * classes, logit init; pipeline compiles included, so not a benchmark: bench/relevance.ts is) with
@@ -38,8 +38,8 @@ const { values: args } = parseArgs({
 const presets = args.presets === 'all' ? PRESET_NAMES : args.presets === 'none' ? [] : args.presets!.split(',');
 const out = args.out!;
 mkdirSync(out, { recursive: true });
-const script = new URL('../test/helpers/export_torchvision.py', import.meta.url).pathname;
-const exp = spawnSync('/usr/bin/python3', [script, out, args.size!, args.opset!, args.models!], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const script = new URL('./export-torchvision.py', import.meta.url).pathname;
+const exp = spawnSync('/usr/bin/python3', [script, '--out', out, '--size', args.size!, '--opset', args.opset!, args.models!], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 if (exp.status !== 0) throw new Error(`export failed: ${exp.stderr}`);
 process.stdout.write(exp.stdout);
 

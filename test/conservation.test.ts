@@ -5,7 +5,8 @@
 // absorb, and the GPU must match the reference's non-conserved sums just as well.
 //
 // A small random graph is checked layer by layer (the per-layer sums from the float64 reference,
-// whose input relevance the GPU must match), then caffenet:random as a whole at 227x227.
+// whose input relevance the GPU must match), an EfficientNet-style block, the built-in random
+// EfficientNet-B0 block by block (float64 reference, GPU at the input), then caffenet:random as a whole at 227x227.
 import { describe, expect, it } from 'vitest';
 import { ForwardModel } from '../src/forward/model.ts';
 import { GpuContext } from '../src/gpu/context.ts';
@@ -272,6 +273,54 @@ describe('conservation through an EfficientNet-style block (SE gate, SiLU, resid
       }
     });
   }
+});
+
+describe('conservation through every block of efficientnet_b0:random, zero biases', () => {
+  // The built-in EfficientNet-B0 at 32x32 (every block runs; the last stages on 2x2 and 1x1 maps),
+  // canonized, then every bias set to zero (the folded BatchNorms' shifts and the SE convolutions'):
+  // under LRP-z with a tiny stabilizer each block's input carries the whole target logit (every
+  // path from the input to the output crosses it), and no relevance enters a squeeze-and-excitation
+  // branch. The float64 reference checks the cuts; the GPU matches its input relevance. Without
+  // the shifts SiLU's gain below 1 shrinks the signal to logits of about 1e-3, against which the
+  // stabilizer's share is measurable: the input's gap is 1e-5 at 1e-9 and scales with it, so 1e-12.
+  const batch = 2;
+  const targets = [3, 998];
+  const built = builtinModel('efficientnet_b0:random', { inputSize: 32 });
+  const graph: Graph = { ...built, layers: built.layers.map((l) => (isLinear(l) ? { ...l, bias: new Float32Array(l.bias.length) } : l)) };
+  const input = Float32Array.from(randomArray(batch * numel(graph.input.shape), 31));
+  const input64 = Float64Array.from(input);
+
+  it('lrp-z: the graph input, every block input, the head and the pooled features carry the logit; the GPU agrees', async () => {
+    const spec = { stabilizer: 1e-12, rules: [{ layers: 'linear', rule: 'z' }] };
+    const composite = resolveComposite(parseComposite(spec, 'lrp-z'), graph);
+    const rel = referenceRelevances(graph, composite.rules, composite.method, input64, batch, targets, 'logit');
+    const logits = referenceForward(graph, input64, batch).get(graph.output)!;
+    const targetLogits = targets.map((t, n) => logits[n * 1000 + t]);
+    // A block's input is what its first convolution reads (features.S.I.block.0.0); 16 blocks.
+    const blockInputs = graph.layers.filter((l) => /^features\.\d+\.\d+\.block\.0\.0$/.test(l.name)).map((l) => l.inputs[0]);
+    expect(blockInputs).toHaveLength(16);
+    const cuts = [graph.input.name, ...blockInputs, 'features.8.2', 'flatten'];
+    for (const value of cuts) {
+      sums(rel.get(value)!, batch).forEach((v, n) => expect(Math.abs(v - targetLogits[n]), `${value}, sample ${n}: ${v} vs ${targetLogits[n]}`)
+        .toBeLessThanOrEqual(1e-6 * Math.abs(targetLogits[n])));
+    }
+    const se = graph.layers.filter((l) => /\.block\.\d+\.(avgpool|fc1|activation|fc2|scale_activation)$/.test(l.name));
+    expect(se).toHaveLength(5 * 16);
+    for (const l of se) expect(rel.has(l.output), l.output).toBe(false);
+    const fm = await ForwardModel.create(gpu.ctx, graph);
+    const explainer = await Explainer.create(fm, composite);
+    try {
+      const ex = await explainer.explain(input, batch, { targets, init: 'logit' });
+      const err = relL2(ex.relevance, rel.get(graph.input.name)!);
+      const gaps = ex.relevanceSums.map((v, n) => ((v - ex.targetLogits[n]) / Math.abs(ex.targetLogits[n])).toExponential(1));
+      console.log(`efficientnet_b0:random 32x32, lrp-z, zero biases: GPU vs reference rel L2 ${err.toExponential(2)}; (sum - logit) / |logit| per sample ${gaps.join(', ')}`);
+      expect(err).toBeLessThanOrEqual(1e-3);
+      ex.relevanceSums.forEach((v, n) => expect(Math.abs(v - ex.targetLogits[n]), `sample ${n}`).toBeLessThanOrEqual(1e-4 * Math.abs(ex.targetLogits[n])));
+    } finally {
+      explainer.destroy();
+      fm.destroy();
+    }
+  }, 600_000);
 });
 
 describe('batches capped by the relevance scratch', () => {

@@ -1,35 +1,22 @@
-// torchvision models exported on the fly, as a user exports them (torch.onnx.export, dynamic
+// torchvision models exported on the fly by scripts/export-torchvision.py, as a user exports them (torch.onnx.export, dynamic
 // batch, random weights, BatchNorm statistics measured on random inputs), loaded and run on the GPU
 // against PyTorch's own logits: ResNet-50 (opset 13: BatchNorm fused by the exporter, 16 skip sums), MobileNetV2
 // (opset 15: ReLU6 as Clip with constant bounds, depthwise convolutions) and DenseNet-121 (opset 17:
 // 62 BatchNorm after concatenations that stay standalone, zero Pads before the transitions' pooling).
 // At 64x64 pixels to keep the suite lean: every layer still runs. Needs Debian's python3-torch and
 // python3-torchvision; skips saying so where they are absent.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ForwardModel } from '../src/forward/model.ts';
 import { canonize } from '../src/graph/canonize/index.ts';
 import { convertOnnx } from '../src/graph/onnx/import.ts';
-import { npyToFloat32, parseNpy } from '../src/io/npy.ts';
 import { explainWith, relL2, useGpu } from './helpers/gpu.ts';
+import { exported, exportTorchvision, haveTorch, readNpy } from './helpers/torchvision.ts';
 
-const PYTHON = '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('./helpers/export_torchvision.py', import.meta.url));
 const SIZE = 64;
-
-function haveTorch(): boolean {
-  const r = spawnSync(PYTHON, ['-c', 'import torch, torchvision, numpy'], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status === 0) return true;
-  console.warn(`torchvision export test: ${PYTHON} with torch, torchvision and numpy is not available `
-    + `(apt-get install python3-torch python3-torchvision); skipping. ${(r.stderr ?? r.error?.message ?? '').trim().split('\n').at(-1)}`);
-  return false;
-}
-
-const available = haveTorch();
+const available = haveTorch('torchvision export test');
 
 const MODELS = [
   { name: 'resnet50', opset: 13, bnStandalone: 0 },
@@ -44,9 +31,7 @@ describe.skipIf(!available)('torchvision exports against PyTorch', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'lrp-torchvision-'));
     for (const opset of new Set(MODELS.map((m) => m.opset))) {
-      const names = MODELS.filter((m) => m.opset === opset).map((m) => m.name).join(',');
-      const r = spawnSync(PYTHON, [SCRIPT, dir, String(SIZE), String(opset), names], { encoding: 'utf8', timeout: 300_000 });
-      if (r.status !== 0) throw new Error(`exporting ${names}: ${r.stderr || r.error?.message}`);
+      exportTorchvision(dir, SIZE, MODELS.filter((m) => m.opset === opset).map((m) => m.name), opset);
     }
   }, 600_000);
 
@@ -54,26 +39,22 @@ describe.skipIf(!available)('torchvision exports against PyTorch', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const npy = (path: string) => {
-    const a = parseNpy(new Uint8Array(readFileSync(path)), path);
-    return { shape: a.shape, data: npyToFloat32(a) };
-  };
-
   for (const m of MODELS) {
     it(`${m.name} (opset ${m.opset}): logits match PyTorch's; cmp-alpha2-flat explains it`, async () => {
-      const path = join(dir, `${m.name}.onnx`);
+      const files = exported(dir, m.name);
+      const path = files.onnx;
       const { graph: raw } = convertOnnx(new Uint8Array(readFileSync(path)), { source: path });
       const { graph, reports } = canonize(raw);
       expect(graph.layers.filter((l) => l.kind === 'batchnorm')).toHaveLength(m.bnStandalone);
-      const x = npy(join(dir, `${m.name}.input.npy`));
+      const x = readNpy(files.input);
       const fm = await ForwardModel.create(gpu.ctx, graph);
       const acts = await fm.forward(x.data, x.shape[0]);
       try {
         // Against PyTorch's float64 logits, within a few times what float32 costs PyTorch itself on
         // this model (BatchNorm-normalised activations make small logits of large sums: ResNet-50's
         // own float32 logits are 4e-5 from its float64 ones at 64x64).
-        const f64 = npy(join(dir, `${m.name}.logits.npy`)).data;
-        const torchErr = relL2(npy(join(dir, `${m.name}.logits32.npy`)).data, f64);
+        const f64 = readNpy(files.logits64).data;
+        const torchErr = relL2(readNpy(files.logits32).data, f64);
         const err = relL2(await acts.read(), f64);
         const tolerance = Math.max(1e-5, 5 * torchErr);
         console.log(`${m.name}: logits relative L2 vs PyTorch's float64 ${err.toExponential(2)} (PyTorch float32 ${torchErr.toExponential(2)}, tolerance ${tolerance.toExponential(2)}); `

@@ -111,6 +111,7 @@ describe('built-in residual models', () => {
     { spec: 'resnet18:random', params: 11_689_512, macs: 1_814_073_344, bn: 20, adds: 8 },
     { spec: 'resnet50:random', params: 25_557_032, macs: 4_089_184_256, bn: 53, adds: 16 },
     { spec: 'mobilenetv2:random', params: 3_504_872, macs: 300_774_272, bn: 52, adds: 10 },
+    { spec: 'efficientnet_b0:random', params: 5_288_548, macs: 385_814_752, bn: 49, adds: 9 },
   ];
   for (const c of cases) {
     it(`${c.spec}: ${formatCount(c.params)} parameters before canonization, ${c.bn} BatchNorm folded, ${c.adds} skip sums`, () => {
@@ -139,8 +140,20 @@ describe('built-in residual models', () => {
     expect(layer(m, 'features.3.add').inputs).toEqual(['features.2.conv.3', 'features.3.conv.3']);
   });
 
+  it('torchvision names: efficientnet_b0 MBConv blocks with SiLU and squeeze-and-excitation gates', () => {
+    const e = builtinModel('efficientnet_b0:random');
+    expect(e.layers.filter((l) => l.kind === 'silu')).toHaveLength(49);
+    expect(e.layers.filter((l) => l.kind === 'gate')).toHaveLength(16);
+    expect(layer(e, 'features.3.0.block.1.0')).toMatchObject({ kind: 'conv', groups: 144, kernel: [5, 5], stride: [2, 2], pads: [2, 2, 2, 2] });
+    expect(layer(e, 'features.3.0.block.2.fc1')).toMatchObject({ kind: 'conv', inChannels: 144, outChannels: 6, kernel: [1, 1] });
+    expect(layer(e, 'features.3.0.block.2.mul').inputs).toEqual(['features.3.0.block.1.2', 'features.3.0.block.2.scale_activation']);
+    expect(layer(e, 'features.3.1.add').inputs).toEqual(['features.3.0.block.3.1', 'features.3.1.block.3.1']);
+    expect(layer(e, 'features.1.0.block.0.0')).toMatchObject({ kind: 'conv', groups: 32 });
+    expect(e.values.get('features.8.2')!.shape).toEqual([1280, 7, 7]);
+  });
+
   it('activations keep an O(1) scale (at a 64-pixel input, on the float64 reference)', () => {
-    for (const spec of ['resnet50:random', 'mobilenetv2:random']) {
+    for (const spec of ['resnet50:random', 'mobilenetv2:random', 'efficientnet_b0:random']) {
       const g = builtinModel(spec, { inputSize: 64 });
       const values = referenceForward(g, randomArray(numel(g.input.shape), 2), 1);
       const rms = (a: Float64Array): number => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
@@ -236,7 +249,7 @@ describe('Rng', () => {
 
 describe('builtinModel specs', () => {
   it('lists the available models for an unknown name', () => {
-    expect(() => builtinModel('resnet34:random')).toThrow(/vgg16:random.*vgg11.*alexnet.*caffenet.*resnet18.*resnet50.*mobilenetv2/);
+    expect(() => builtinModel('resnet34:random')).toThrow(/vgg16:random.*vgg11.*alexnet.*caffenet.*resnet18.*resnet50.*mobilenetv2.*efficientnet_b0/);
   });
 
   it('rejects missing or non-random weights and bad seeds', () => {
@@ -248,7 +261,7 @@ describe('builtinModel specs', () => {
   });
 
   it('BUILTIN_MODELS and isBuiltinSpec', () => {
-    expect(BUILTIN_MODELS).toEqual(['vgg16', 'vgg11', 'alexnet', 'caffenet', 'resnet18', 'resnet50', 'mobilenetv2', 'vit_b_16']);
+    expect(BUILTIN_MODELS).toEqual(['vgg16', 'vgg11', 'alexnet', 'caffenet', 'resnet18', 'resnet50', 'mobilenetv2', 'efficientnet_b0', 'vit_b_16']);
     expect(isBuiltinSpec('vgg16:random')).toBe(true);
     expect(isBuiltinSpec('caffenet:random:12')).toBe(true);
     expect(isBuiltinSpec('models/vgg16.onnx')).toBe(false);

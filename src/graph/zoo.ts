@@ -10,8 +10,8 @@
  *
  * vit_b_16 (src/graph/zoo-vit.ts) follows torchvision's VisionTransformer the same way.
  *
- * The residual networks (resnet18, resnet50, mobilenetv2) follow torchvision's layouts and module
- * names, with convolutions without bias each followed by a BatchNorm layer with random statistics
+ * The residual networks (resnet18, resnet50, mobilenetv2, efficientnet_b0) follow torchvision's
+ * layouts and module names, with convolutions without bias each followed by a BatchNorm layer with random statistics
  * (BatchNormOpts), kept as layers so that the canonizer folds them as it folds an imported model's:
  * their folded convolutions do have biases. `builtinModelUncanonized` gives the graph as built, with
  * torchvision's trainable parameter counts; `builtinModel` the canonized one every executor runs.
@@ -214,6 +214,22 @@ class Net {
 
   add(name: string, a: string, b: string): string {
     this.b.add({ kind: 'add', name, inputs: [a, b], output: name });
+    return name;
+  }
+
+  silu(name: string, input: string): string {
+    this.b.add({ kind: 'silu', name, inputs: [input], output: name });
+    return name;
+  }
+
+  sigmoid(name: string, input: string): string {
+    this.b.add({ kind: 'sigmoid', name, inputs: [input], output: name });
+    return name;
+  }
+
+  /** x * g with g computed from x (squeeze-and-excitation: g is C×1×1, broadcast over positions). */
+  gate(name: string, x: string, g: string): string {
+    this.b.add({ kind: 'gate', name, inputs: [x, g], output: name });
     return name;
   }
 
@@ -465,6 +481,55 @@ function mobilenetV2(name: string, rng: Rng, size: number): Graph {
   return net.build(net.dense('classifier.1', net.identity('classifier.0', x), 1000, OUTPUT_NAME));
 }
 
+/**
+ * torchvision.models.efficientnet_b0 (width and depth 1.0): expansion t, kernel k, first stride s,
+ * output channels c, repeats n per stage features.1 to features.7.
+ */
+const EFFICIENTNET_B0: readonly (readonly [number, number, number, number, number])[] = [
+  [1, 3, 1, 16, 1], [6, 3, 2, 24, 2], [6, 5, 2, 40, 2], [6, 3, 2, 80, 3], [6, 5, 1, 112, 3], [6, 5, 2, 192, 4], [6, 3, 1, 320, 1],
+];
+
+/**
+ * torchvision.models.efficientnet_b0: MBConv blocks features.S.I.block.K with torchvision's module
+ * names (the expansion, the depthwise convolution, the squeeze-and-excitation module with avgpool,
+ * fc1, activation, fc2, scale_activation, the projection). SiLU is the fused `silu` kind the
+ * canonizer makes of an export's Mul(x, Sigmoid(x)); the SE module's product is a `gate` named
+ * `K.mul`, the skip sum `features.S.I.add` (stochastic depth is the identity at inference, so it
+ * has no layer). The SE convolutions have biases (zero, like every bias built here), the others
+ * BatchNorm, which the canonizer folds.
+ */
+function efficientnetB0(name: string, rng: Rng, size: number): Graph {
+  const net = new Net(name, [3, size, size], rng);
+  const cbs = (p: string, input: string, outC: number, k: number, stride: number, groups: number): string =>
+    net.silu(`${p}.2`, net.batchnorm(`${p}.1`, net.conv(`${p}.0`, input, outC, k, { stride, pad: (k - 1) / 2, groups, bias: false })));
+  let x = cbs('features.0', INPUT_NAME, 32, 3, 2, 1);
+  let inp = 32;
+  EFFICIENTNET_B0.forEach(([t, k, s, c, n], stage) => {
+    for (let i = 0; i < n; i++) {
+      const p = `features.${stage + 1}.${i}`;
+      const stride = i === 0 ? s : 1;
+      const hidden = inp * t;
+      let h = x;
+      let m = 0;
+      if (t !== 1) h = cbs(`${p}.block.${m++}`, h, hidden, 1, 1, 1);
+      h = cbs(`${p}.block.${m++}`, h, hidden, k, stride, hidden);
+      const se = `${p}.block.${m++}`;
+      const squeeze = Math.max(1, Math.floor(inp / 4));
+      let g = net.globalAvgPool(`${se}.avgpool`, h);
+      g = net.silu(`${se}.activation`, net.conv(`${se}.fc1`, g, squeeze, 1));
+      g = net.sigmoid(`${se}.scale_activation`, net.conv(`${se}.fc2`, g, hidden, 1));
+      h = net.gate(`${se}.mul`, h, g);
+      const residual = stride === 1 && inp === c;
+      h = net.batchnorm(`${p}.block.${m}.1`, net.conv(`${p}.block.${m}.0`, h, c, 1, { bias: false }), residual ? RESIDUAL_BN : {});
+      x = residual ? net.add(`${p}.add`, x, h) : h;
+      inp = c;
+    }
+  });
+  x = cbs('features.8', x, 1280, 1, 1, 1);
+  x = net.flatten('flatten', net.globalAvgPool('avgpool', x));
+  return net.build(net.dense('classifier.1', net.identity('classifier.0', x), 1000, OUTPUT_NAME));
+}
+
 /** Input sizes other than the architecture's own, for tests: only the fully convolutional ones take them. */
 type Builder = (name: string, rng: Rng, size?: number) => Graph;
 
@@ -481,6 +546,7 @@ const ARCHITECTURES = {
   resnet18: (name, rng, size = 224) => resnet(name, 'basic', [2, 2, 2, 2], rng, size),
   resnet50: (name, rng, size = 224) => resnet(name, 'bottleneck', [3, 4, 6, 3], rng, size),
   mobilenetv2: (name, rng, size = 224) => mobilenetV2(name, rng, size),
+  efficientnet_b0: (name, rng, size = 224) => efficientnetB0(name, rng, size),
   vit_b_16: (name, rng, size = 224) => visionTransformer(name, rng, size, VIT_B_16, INPUT_NAME, OUTPUT_NAME),
 } satisfies Record<string, Builder>;
 
@@ -499,7 +565,7 @@ export function isBuiltinSpec(spec: string): boolean {
 }
 
 export interface BuiltinOptions {
-  /** A square input of this size instead of 224 (resnet*, mobilenetv2, vit_b_16: a multiple of 16): for quick tests. */
+  /** A square input of this size instead of 224 (resnet*, mobilenetv2, efficientnet_b0, vit_b_16: a multiple of 16): for quick tests. */
   inputSize?: number;
 }
 
