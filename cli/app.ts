@@ -16,7 +16,7 @@ import { predictCommand } from './commands/predict.ts';
 import { sanityCommand } from './commands/sanity.ts';
 import { synthCommand } from './commands/synth.ts';
 import { webCommand } from './commands/web.ts';
-import { rejectRepeatedOptions, rejectUnknownOptions, suggest, UsageError, type DefinedCommand } from './options.ts';
+import { rejectPositionalFlags, rejectRepeatedOptions, rejectUnknownOptions, suggest, UsageError, type DefinedCommand } from './options.ts';
 
 export const COMMANDS: readonly DefinedCommand[] = [
   inspectCommand, predictCommand, explainCommand, webCommand, synthCommand, evalCommand, mergeCommand, occlusionCommand, patternsCommand, demoCommand,
@@ -43,6 +43,8 @@ export async function runCli(argv: readonly string[], opts: RunOptions = {}): Pr
       .middleware(((a: Record<string, unknown>, inst: Argv) => {
         rejectUnknownOptions(a, inst);
         rejectRepeatedOptions(a, inst, argv);
+        const def = COMMANDS.find((c) => c.def.command.split(' ')[0] === String((a._ as unknown[])[0]))?.def;
+        rejectPositionalFlags((def?.positionals ?? []).map(([name]) => name), argv);
       }) as unknown as MiddlewareFunction, true)
       .demandCommand(1, 'name a command (see lrp --help)')
       .recommendCommands()

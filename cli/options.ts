@@ -224,12 +224,19 @@ export function rejectUnknownOptions(argv: Record<string, unknown>, y: Argv): vo
       known.add(camel(a));
     }
   }
+  const cmd = (argv._ as unknown[])[0];
+  const help = cmd === undefined ? 'lrp --help' : `lrp ${String(cmd)} --help`;
+  // yargs keeps words after `--` under the key '--' and stray words in `_` after the command; no
+  // command takes either, and letting them pass would run something other than what was typed.
+  const stray = [...(argv._ as unknown[]).slice(1), ...((argv['--'] as unknown[] | undefined) ?? [])].map(String);
+  if (stray.length) {
+    throw new UsageError(`unexpected argument${stray.length > 1 ? 's' : ''} ${stray.map((w) => `'${w}'`).join(', ')}: `
+      + `the command takes no more words than these options; \`${help}\` lists them`);
+  }
   for (const key of Object.keys(argv)) {
-    if (known.has(key)) continue;
+    if (known.has(key) || key === '--') continue;
     const flag = key.length === 1 ? `-${key}` : `--${key}`;
     const near = suggest(key, names.filter((n) => n.length > 1));
-    const cmd = (argv._ as unknown[])[0];
-    const help = cmd === undefined ? 'lrp --help' : `lrp ${String(cmd)} --help`;
     throw new UsageError(`unknown option ${flag}${near ? ` (did you mean --${near}?)` : ''}; \`${help}\` lists the options`);
   }
 }
@@ -259,6 +266,20 @@ export function rejectRepeatedOptions(argv: Record<string, unknown>, y: Argv, ra
     const values = Array.isArray(value) ? value.map((v) => (v === false ? `--no-${key}` : `'${String(v)}'`)) : given;
     if (values.length < 2 && given.length < 2) continue;
     throw new UsageError(`--${key} is given ${Math.max(values.length, given.length)} times (${values.join(', ')}) but takes one value: give it once`);
+  }
+}
+
+/**
+ * A positional argument given as an option as well (`lrp inspect a.onnx --path b.onnx`): yargs keeps
+ * one of the two without a word, so the run would use a model other than one the user named.
+ */
+export function rejectPositionalFlags(positionals: readonly string[], raw: readonly string[]): void {
+  const end = raw.indexOf('--');
+  for (const t of end < 0 ? raw : raw.slice(0, end)) {
+    const name = t.startsWith('--') ? t.slice(2).split('=')[0] : null;
+    if (name !== null && positionals.includes(name)) {
+      throw new UsageError(`--${name} names the command's positional argument: give the ${name} once, without --${name}`);
+    }
   }
 }
 

@@ -13,6 +13,7 @@ import { readImage } from '../src/node/image-decode.ts';
 import { loadModel } from '../src/node/model-file.ts';
 import { writePng } from '../src/node/png.ts';
 import { preprocessImage, type RgbaImage } from '../src/preprocess/image.ts';
+import { caption } from './docs/caption.ts';
 
 const root = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 const PANELS: { title: string; opts: PictureOptions }[] = [
@@ -24,30 +25,6 @@ const PANELS: { title: string; opts: PictureOptions }[] = [
   { title: 'gray --mode absolute', opts: { cmap: 'gray', mode: 'absolute' } },
 ];
 const K = 3;
-
-// A 3x5 pixel font for the captions: enough for lower-case names, digits and "-".
-const GLYPHS: Record<string, string> = {
-  a: '010101111101101', b: '110101110101110', c: '011100100100011', d: '110101101101110', e: '111100110100111',
-  f: '111100110100100', g: '011100101101011', h: '101101111101101', i: '111010010010111', k: '101101110101101',
-  l: '100100100100111', m: '101111111101101', n: '110101101101101', o: '010101101101010', p: '110101110100100',
-  r: '110101110101101', s: '011100010001110', t: '111010010010010', u: '101101101101111', v: '101101101101010',
-  w: '101101111111101', x: '101101010101101', y: '101101010010010', z: '111001010100111', '-': '000000111000000', ' ': '000000000000000',
-};
-
-function caption(img: RgbaImage, text: string, x0: number, y0: number): void {
-  let x = x0;
-  for (const ch of text) {
-    const g = GLYPHS[ch] ?? GLYPHS[' '];
-    for (let r = 0; r < 5; r++) for (let c = 0; c < 3; c++) {
-      if (g[r * 3 + c] !== '1') continue;
-      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
-        const o = 4 * ((y0 + 2 * r + dy) * img.width + x + 2 * c + dx);
-        img.data[o] = 30; img.data[o + 1] = 30; img.data[o + 2] = 30;
-      }
-    }
-    x += 8;
-  }
-}
 
 const model = loadModel(root('models/demo/demo.onnx'));
 const spec = model.preprocess!;

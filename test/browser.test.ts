@@ -152,10 +152,23 @@ describe('lrp web server', () => {
   });
 
   it('says whether the demo model is there', async () => {
-    const manifest = await (await fetch(new URL('demo/manifest.json', server.url))).json() as { model: string | null; note: string | null };
+    const manifest = await (await fetch(new URL('demo/manifest.json', server.url))).json() as {
+      model: string | null; note: string | null; examples: { name: string; model: string; preprocess: string | null }[];
+    };
     if (existsSync(join(ROOT, 'models/demo/demo.onnx'))) {
       expect(manifest.model).toBe('demo/demo.onnx');
       expect((await fetch(new URL(manifest.model!, server.url))).status).toBe(200);
+      // The trained siblings (training/train_demo.py --arch), each with its preprocessing, after the demo.
+      const siblings = readdirSync(join(ROOT, 'models/demo')).filter((n) => /^demo-[a-z0-9]+\.onnx$/.test(n)).sort();
+      expect(manifest.examples.map((e) => e.model)).toEqual(['demo/demo.onnx', ...siblings.map((n) => `demo/${n}`)]);
+      for (const e of manifest.examples) {
+        expect((await fetch(new URL(e.model, server.url))).status, e.model).toBe(200);
+        expect(e.preprocess, e.name).not.toBeNull();
+        expect((await fetch(new URL(e.preprocess!, server.url))).status, e.preprocess!).toBe(200);
+      }
+      for (const path of ['/demo/demo-missing.onnx', '/demo/train-log.txt', '/demo/demo.metrics.json', '/demo/demo-x.onnx.txt']) {
+        expect((await rawGet(server.url, path)).status, path).toBe(404);
+      }
     } else {
       expect(manifest.model).toBeNull();
       expect(manifest.note).toMatch(/demo\.onnx/);

@@ -149,6 +149,26 @@ describe('strict parsing', () => {
     expect((await parse([...BASE.predict, '--xyzzy', '1'])).stderr).toMatch(/unknown option --xyzzy;/);
   });
 
+  it('refuses stray words, after the command or after --, naming them', async () => {
+    for (const cmd of Object.keys(BASE)) {
+      const r = await parse([...BASE[cmd], '--', 'x.png']);
+      expect(r.code, cmd).toBe(2);
+      expect(r.stderr, cmd).toMatch(/unexpected argument 'x\.png'/);
+    }
+    const r = await parse(['inspect', 'a.onnx', 'b.onnx']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unexpected argument 'b\.onnx'/);
+  });
+
+  it('refuses a positional argument given as an option as well, rather than keep one of the two', async () => {
+    for (const line of [['inspect', 'a.onnx', '--path', 'b.onnx'], ['inspect', '--path=b.onnx']]) {
+      const r = await parse(line);
+      expect(r.code, line.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/--path names the command's positional argument/);
+    }
+    expect((await parse(['inspect', 'a.onnx'])).args).toMatchObject({ path: 'a.onnx' });
+  });
+
   it('suggests commands too', async () => {
     const r = await parse(['expalin', '--model', 'm']);
     expect(r.code).toBe(2);

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""Train the demo model: a small VGG-style multi-label CNN on the synthetic boxes dataset.
+"""Train the demo models: a small multi-label classifier on the synthetic boxes dataset.
+
+`--arch demo` (the default) is the VGG-style CNN `lrp demo` ships; `--arch efficientnet` and
+`--arch vit` are tiny instances of torchvision's own `EfficientNet` and `VisionTransformer` classes
+(so the export has their exact operator patterns: SiLU as Mul(x, Sigmoid(x)), squeeze-and-excitation
+gates, LayerNorm, attention, the class token), trained on the same data so that their heatmaps and
+Table 1 rows can be compared with the CNN's on exact boxes.
 
 Reads VOC-format folders written by `lrp synth` (PNG images, VOC XML, classes.txt), trains on CPU
 with fixed seeds (sigmoid + binary cross-entropy over the 6 classes), prints the held-out mean
-average precision after every epoch, and exports the logits model to ONNX (opset 13, input
+average precision after every epoch, and exports the logits model to ONNX (opset 13, 14 for the ViT; input
 `input`, output `logits`, dynamic batch axis) with its preprocessing spec beside it.
 
 Needs Debian's python3-torch, python3-pil and python3-numpy; see training/README.md.
@@ -92,6 +98,33 @@ class DemoNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+def efficientnet(classes):
+    """torchvision's EfficientNet with B0's block types at a 64x64 scale: stem 3x3/2 16, MBConv1 k3
+    16, MBConv4 k3/2 24 x2, MBConv4 k5/2 40 x2, MBConv4 k3/2 64, head 1x1 256, pool, dropout, Linear."""
+    from functools import partial
+    from torchvision.models.efficientnet import EfficientNet, MBConvConfig
+    cfg = partial(MBConvConfig, width_mult=1.0, depth_mult=1.0)
+    setting = [cfg(1, 3, 1, 16, 16, 1), cfg(4, 3, 2, 16, 24, 2), cfg(4, 5, 2, 24, 40, 2), cfg(4, 3, 2, 40, 64, 1)]
+    return EfficientNet(setting, dropout=0.2, stochastic_depth_prob=0.0, num_classes=classes)
+
+
+def vit(classes, size):
+    """torchvision's VisionTransformer: 8x8 patches (64 tokens and the class token at 64x64), 4 blocks of
+    width 64 with 4 heads and an MLP of 128, the head on the class token."""
+    from torchvision.models.vision_transformer import VisionTransformer
+    return VisionTransformer(image_size=size, patch_size=8, num_layers=4, num_heads=4, hidden_dim=64,
+                             mlp_dim=128, dropout=0.0, attention_dropout=0.0, num_classes=classes)
+
+
+ARCHS = {
+    # name: (builder, opset, default learning rate, channels_last)
+    'demo': (lambda classes, size: DemoNet(classes, size), 13, 3e-3, True),
+    'efficientnet': (lambda classes, size: efficientnet(classes), 13, 3e-3, True),
+    # Opset 14: LayerNorm exported decomposed (ReduceMean, Sub, Pow, ...), as the modern test vectors' ViT.
+    'vit': (vit, 14, 1e-3, False),
+}
+
+
 def average_precision(scores, labels):
     """Non-interpolated AP (the mean of the precision at each positive, ranked by score; sklearn's)."""
     order = np.argsort(-scores, kind='stable')
@@ -127,7 +160,8 @@ def main():
     p.add_argument('--out', default='models/demo/demo.onnx')
     p.add_argument('--epochs', type=int, default=10)
     p.add_argument('--batch', type=int, default=64)
-    p.add_argument('--lr', type=float, default=3e-3)
+    p.add_argument('--arch', choices=sorted(ARCHS), default='demo')
+    p.add_argument('--lr', type=float, help='default: 3e-3 for the CNNs, 1e-3 for the ViT')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--metrics', help='write the held-out results as JSON here (default: OUT without .onnx + .metrics.json)')
@@ -151,7 +185,13 @@ def main():
           f'loaded in {time.time() - t0:.1f} s', flush=True)
     print('train positives per class: ' + ', '.join(f'{c} {int(n)}' for c, n in zip(classes, ytr.sum(0))), flush=True)
 
-    model = DemoNet(len(classes), size).to(memory_format=torch.channels_last)
+    build, opset, default_lr, channels_last = ARCHS[args.arch]
+    args.lr = args.lr if args.lr is not None else default_lr
+    if not channels_last:
+        xtr, xte = xtr.contiguous(), xte.contiguous()
+    model = build(len(classes), size)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = args.epochs * ((len(xtr) + args.batch - 1) // args.batch)
     # 20 steps of linear warm-up, then a cosine decay to 0 over the whole run.
@@ -190,7 +230,7 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     model.eval()
     torch.onnx.export(
-        model, torch.zeros(1, 3, size, size), args.out, opset_version=13,
+        model, torch.zeros(1, 3, size, size), args.out, opset_version=opset,
         input_names=['input'], output_names=['logits'],
         dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, do_constant_folding=True,
     )
@@ -206,7 +246,7 @@ def main():
             'test_ap': {c: round(a, 4) for c, a in zip(classes, aps)},
             'test_label_accuracy': round(acc, 4),
             'train_images': len(xtr), 'test_images': len(xte), 'size': size,
-            'epochs': args.epochs, 'batch': args.batch, 'lr': args.lr, 'seed': args.seed,
+            'arch': args.arch, 'opset': opset, 'epochs': args.epochs, 'batch': args.batch, 'lr': args.lr, 'seed': args.seed,
             'train_seconds': round(train_secs), 'torch': torch.__version__,
             'history': [{k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()} for h in history],
         }, f, indent=2)

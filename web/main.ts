@@ -136,7 +136,15 @@ const ready: Promise<{ adapter: string | null; error: string | null }> = ensureL
     return { adapter: null, error: messageOf(e) };
   },
 );
-const demoLoaded = loadDemo().catch((e) => showError('Could not load the demo model', e));
+// Inside the GPU queue, as a dropped file: a new model must not replace the one a run is still using.
+const pickExample = (load: () => Promise<void>) => {
+  clearError();
+  exclusive(load).then(() => autoRun(), (e) => {
+    setStatus('');
+    showError('Could not load the example model', e);
+  });
+};
+const demoLoaded = loadDemo(pickExample).catch((e) => showError('Could not load the demo model', e));
 refreshModelInfo();
 
 (window as unknown as { lrpTest: LrpTestApi }).lrpTest = testApi(ready, demoLoaded);

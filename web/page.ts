@@ -15,6 +15,8 @@ export const ui = {
   notes: $<HTMLUListElement>('notes'),
   modelFile: $<HTMLInputElement>('model-file'),
   modelInfo: $<HTMLParagraphElement>('model-info'),
+  exampleRow: $<HTMLLabelElement>('example-row'),
+  example: $<HTMLSelectElement>('example'),
   modelDetails: $<HTMLDetailsElement>('model-details'),
   modelSummary: $<HTMLPreElement>('model-summary'),
   inputFile: $<HTMLInputElement>('input-file'),

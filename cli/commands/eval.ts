@@ -140,7 +140,7 @@ export const evalCommand = defineCommand<Args>({
         shard, resume: args.resume,
         skipDifficult: args['skip-difficult'], preprocess: args.preprocess, patterns: args.patterns, init: args.init, workers: args.workers,
         output: args.output, epsilon: args.epsilon, flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'],
-        bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu, conv: args.conv,
+        bootstrap: { resamples: args.bootstrap, seed: args.seed }, gpu, conv: args.conv, loaded: gallery?.model,
         metrics: args.metrics.split(','), steps: args.steps, patch: args.patch, baseline: args.baseline,
       });
       const r = result.report!;

@@ -68,10 +68,10 @@ export const sanityCommand = defineCommand<Args>({
     return null;
   },
   handler: async (args) => {
-    let targets;
+    let targets, loaded;
     if (args.input && args.target !== 'predicted') {
-      const { graph } = loadModel(args.model, { output: args.output, preprocess: args.preprocess });
-      const classes = modelClasses(graph);
+      loaded = loadModel(args.model, { output: args.output, preprocess: args.preprocess });
+      const classes = modelClasses(loaded.graph);
       const labels = args.labels ? readLabels(args.labels) : null;
       targets = parseTargets(args.target, labels, classes);
       if (targets.length !== 1 && targets.length !== args.input.length) {
@@ -79,7 +79,7 @@ export const sanityCommand = defineCommand<Args>({
       }
     }
     const r = await runSanity({
-      model: args.model, output: args.output, preprocess: args.preprocess, labels: args.labels, input: args.input, dataset: args.dataset,
+      model: args.model, loaded, output: args.output, preprocess: args.preprocess, labels: args.labels, input: args.input, dataset: args.dataset,
       split: args.split, skipDifficult: args['skip-difficult'], workers: args.workers, composites: args.composite, epsilon: args.epsilon,
       flatLayers: args['flat-layers'], classifierLayers: args['classifier-layers'], patterns: args.patterns, targets, init: args.init,
       images: args.images, seed: args.seed, batch: args.batch, out: args.out,

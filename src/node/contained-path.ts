@@ -55,6 +55,28 @@ function kindOf(s: Stats): string {
   return 'not a regular file';
 }
 
+/** Refuses anything but a regular file, naming it and `what` it was to be. */
+function checkRegular(path: string, what: string, st: Stats): void {
+  if (!st.isFile()) throw new Error(`${path}: the ${what} is ${kindOf(st)}, not a regular file`);
+}
+
+function cannotRead(path: string, what: string, e: unknown): Error {
+  return new Error(`${path}: cannot read the ${what}: ${(e as Error).message}`);
+}
+
+/** The buffer for an opened file of `size` bytes, refused when over `maxBytes`. */
+function bufferFor(path: string, what: string, size: number, maxBytes: number): Uint8Array {
+  if (size > maxBytes) throw new Error(`${path}: the ${what} has ${size} bytes, more than the ${maxBytes} it can have`);
+  return new Uint8Array(size);
+}
+
+function endedEarly(path: string, what: string, done: number, size: number): Error {
+  return new Error(`${path}: the ${what} ended after ${done} of its ${size} bytes (was it changed while read?)`);
+}
+
+// O_NONBLOCK: should the path become a FIFO between the check and the open, the open does not wait.
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
 /**
  * The bytes of the regular file `path`, at most `maxBytes` of them; throws naming the file and
  * `what` (e.g. "pattern file") when it is not a regular file, is larger, or ends early.
@@ -64,21 +86,17 @@ export function readRegularFile(path: string, what: string, maxBytes = Number.MA
   try {
     st = statSync(path);
   } catch (e) {
-    throw new Error(`${path}: cannot read the ${what}: ${(e as Error).message}`);
+    throw cannotRead(path, what, e);
   }
-  if (!st.isFile()) throw new Error(`${path}: the ${what} is ${kindOf(st)}, not a regular file`);
-  // O_NONBLOCK: should the path become a FIFO between the check and the open, the open does not wait.
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  checkRegular(path, what, st);
+  const fd = openSync(path, OPEN_FLAGS);
   try {
     const f = fstatSync(fd);
-    if (!f.isFile()) throw new Error(`${path}: the ${what} is ${kindOf(f)}, not a regular file`);
-    if (f.size > maxBytes) throw new Error(`${path}: the ${what} has ${f.size} bytes, more than the ${maxBytes} it can have`);
-    const out = new Uint8Array(f.size);
-    let done = 0;
-    while (done < out.length) {
-      const got = readSync(fd, out, done, out.length - done, done);
-      if (got === 0) throw new Error(`${path}: the ${what} ended after ${done} of its ${f.size} bytes (was it changed while read?)`);
-      done += got;
+    checkRegular(path, what, f);
+    const out = bufferFor(path, what, f.size, maxBytes);
+    for (let done = 0, got; done < out.length; done += got) {
+      got = readSync(fd, out, done, out.length - done, done);
+      if (got === 0) throw endedEarly(path, what, done, f.size);
     }
     return out;
   } finally {
@@ -92,20 +110,17 @@ export async function readRegularFileAsync(path: string, what: string, maxBytes 
   try {
     st = await stat(path);
   } catch (e) {
-    throw new Error(`${path}: cannot read the ${what}: ${(e as Error).message}`);
+    throw cannotRead(path, what, e);
   }
-  if (!st.isFile()) throw new Error(`${path}: the ${what} is ${kindOf(st)}, not a regular file`);
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  checkRegular(path, what, st);
+  const handle = await open(path, OPEN_FLAGS);
   try {
     const f = await handle.stat();
-    if (!f.isFile()) throw new Error(`${path}: the ${what} is ${kindOf(f)}, not a regular file`);
-    if (f.size > maxBytes) throw new Error(`${path}: the ${what} has ${f.size} bytes, more than the ${maxBytes} it can have`);
-    const out = new Uint8Array(f.size);
-    let done = 0;
-    while (done < out.length) {
-      const { bytesRead } = await handle.read(out, done, out.length - done, done);
-      if (bytesRead === 0) throw new Error(`${path}: the ${what} ended after ${done} of its ${f.size} bytes (was it changed while read?)`);
-      done += bytesRead;
+    checkRegular(path, what, f);
+    const out = bufferFor(path, what, f.size, maxBytes);
+    for (let done = 0, got; done < out.length; done += got) {
+      got = (await handle.read(out, done, out.length - done, done)).bytesRead;
+      if (got === 0) throw endedEarly(path, what, done, f.size);
     }
     return out;
   } finally {
@@ -115,9 +130,8 @@ export async function readRegularFileAsync(path: string, what: string, maxBytes 
 
 /** An open descriptor of the regular file `path` (see readRegularFile), for readers that read it in parts. */
 export function openRegularFile(path: string, what: string): number {
-  const st = statSync(path);
-  if (!st.isFile()) throw new Error(`${path}: the ${what} is ${kindOf(st)}, not a regular file`);
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  checkRegular(path, what, statSync(path));
+  const fd = openSync(path, OPEN_FLAGS);
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
     throw new Error(`${path}: the ${what} is not a regular file`);

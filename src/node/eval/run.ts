@@ -92,6 +92,11 @@ export interface EvalOptions {
   readonly resume?: boolean;
   readonly skipDifficult?: boolean;
   readonly preprocess?: string;
+  /**
+   * The model file already loaded from `model`, `preprocess` and `output` (by loadEvalModel), when
+   * the caller needed it before the run (lrp eval's gallery): not read and decoded a second time.
+   */
+  readonly loaded?: ReturnType<typeof loadEvalModel>;
   /** Learned patterns for a pattern-attribution analyzer (`--patterns DIR`). */
   readonly patterns?: string;
   readonly init?: Init;
@@ -181,7 +186,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   assertUnlocked(out, 'lrp eval');
 
   // Everything that can be wrong with the model, the composites or the dataset fails here, before any work.
-  const model = loadEvalModel(opts.model, opts.preprocess, opts.output);
+  const model = opts.loaded ?? loadEvalModel(opts.model, opts.preprocess, opts.output);
   if (aopc) checkAopcSettings(aopc, model.graph.input.shape);
   const notes: string[] = [];
   const analyzers = loadAnalyzers(opts.composites, model.graph, model.preprocess, {

@@ -31,6 +31,8 @@ import { checkWhole } from './validate.ts';
 
 export interface SanityRunOptions extends Omit<AnalyzerOptions, 'notes'> {
   readonly model: string;
+  /** `model` already loaded with `output` and `preprocess` (the CLI reads it to resolve --target): not read again. */
+  readonly loaded?: LoadedModel;
   readonly composites: readonly string[];
   readonly out: string;
   /** Image files or one .npy batch; or `dataset`. */
@@ -119,7 +121,7 @@ export async function runSanity(o: SanityRunOptions): Promise<SanityRunResult> {
   const log = o.log ?? ((l: string) => console.error(l));
   const t0 = performance.now() / 1000;
   validateSanityOptions(o);
-  const model = o.dataset ? loadEvalModel(o.model, o.preprocess, o.output) : loadModel(o.model, { output: o.output, preprocess: o.preprocess });
+  const model = o.dataset ? loadEvalModel(o.model, o.preprocess, o.output) : o.loaded ?? loadModel(o.model, { output: o.output, preprocess: o.preprocess });
   const { graph } = model;
   const notes: string[] = [];
   const analyzers = loadAnalyzers(o.composites, graph, model.preprocess, {

@@ -4,10 +4,13 @@
  * demo model when models/demo/demo.onnx exists.
  *
  * It listens on the loopback interface only and answers only requests whose Host header names
- * the loopback (so a web page elsewhere cannot reach it through DNS rebinding). Read-only: GET
+ * the loopback (so a web page elsewhere cannot reach it through DNS rebinding).
+ * models/demo/ may hold trained siblings of the demo model (`demo-NAME.onnx` with its
+ * `demo-NAME.onnx.json`: the EfficientNet and the ViT of training/train_demo.py); the manifest lists
+ * them as examples, which share the demo's labels and image. Read-only: GET
  * and HEAD, a fixed set of paths, no directory listings, nothing outside shaders/ and web/.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,7 +59,18 @@ export interface DemoManifest {
   image: string | null;
   /** Why there is no demo, for the page to show. */
   note: string | null;
+  /** Every example model, the demo first: its name, model URL and preprocessing URL. */
+  examples: DemoExample[];
 }
+
+export interface DemoExample {
+  readonly name: string;
+  readonly model: string;
+  readonly preprocess: string | null;
+}
+
+/** The demo model's trained siblings; nothing else under models/ is served. */
+const EXAMPLE_MODEL = /^demo-[a-z0-9]+\.onnx$/;
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
@@ -172,7 +186,8 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     if (path.startsWith('/demo/')) {
       const name = path.slice('/demo/'.length);
       // Only the files the manifest can name: nothing else under models/ is served.
-      if (name === DEMO_MODEL || name === DEMO_PREPROCESS || DEMO_LABELS.includes(name) || DEMO_IMAGES.includes(name)) {
+      const example = EXAMPLE_MODEL.test(name) || EXAMPLE_MODEL.test(name.replace(/\.json$/, ''));
+      if (name === DEMO_MODEL || name === DEMO_PREPROCESS || DEMO_LABELS.includes(name) || DEMO_IMAGES.includes(name) || example) {
         const body = await fileIn(demoDir, name);
         if (body) return send(res, 200, body, TYPES[extname(name)] ?? 'application/octet-stream', head);
       }
@@ -223,7 +238,7 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
 
 function demoManifest(demoDir: string): DemoManifest {
   if (!existsSync(join(demoDir, DEMO_MODEL))) {
-    return { model: null, preprocess: null, labels: null, image: null, note: `${DEMO_DIR}/${DEMO_MODEL} does not exist (yet): pick or drop an .onnx model` };
+    return { model: null, preprocess: null, labels: null, image: null, note: `${DEMO_DIR}/${DEMO_MODEL} does not exist (yet): pick or drop an .onnx model`, examples: [] };
   }
   const labels = DEMO_LABELS.find((n) => existsSync(join(demoDir, n)));
   const image = DEMO_IMAGES.find((n) => existsSync(join(demoDir, n)));
@@ -233,5 +248,10 @@ function demoManifest(demoDir: string): DemoManifest {
     labels: labels ? `demo/${labels}` : null,
     image: image ? `demo/${image}` : null,
     note: null,
+    examples: [DEMO_MODEL, ...readdirSync(demoDir).filter((n) => EXAMPLE_MODEL.test(n)).sort()].map((file) => ({
+      name: file.replace(/\.onnx$/, ''),
+      model: `demo/${file}`,
+      preprocess: existsSync(join(demoDir, `${file}.json`)) ? `demo/${file}.json` : null,
+    })),
   };
 }
