@@ -7,6 +7,8 @@ import type { Dispatch } from '../../gpu/context.ts';
 import type { DenseLayer } from '../../graph/ir.ts';
 import { denseRows } from '../../graph/kinds.ts';
 import { acquireDenseChunks, denseRowGroups } from '../../forward/dense.ts';
+import { convShapes, denseAsConv, usesRowGemm } from '../../forward/dense-gemm.ts';
+import { createConvBackward } from './conv-backward.ts';
 import { denseStab, denseTranspose } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type StabPass } from '../rules.ts';
@@ -29,6 +31,36 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
   // N x rows flat samples, and every per-batch size below is in those rows.
   if (input.shape[input.shape.length - 1] !== inF) throw new Error(`layer '${layer.name}': input [${input.shape.join(', ')}] does not end in ${inF} features`);
   const perSample = denseRows(input.shape);
+  if (usesRowGemm(layer, perSample, ctx.maxBinding)) return createDenseGemmBackward(c, perSample);
+  return createDenseRowKernelsBackward(c, perSample);
+}
+
+/**
+ * Many rows per sample: the convolution's relevance op (conv_stab, conv_transpose, the columns
+ * pass for at most 4 input features) on the layer as a 1x1 convolution over N x rows samples
+ * (forward/dense-gemm.ts), reading the forward pass's GEMM weight layout.
+ */
+export async function createDenseGemmBackward(c: BackwardOpContext, perSample: number): Promise<BackwardOp> {
+  const layer = c.layer as DenseLayer;
+  const { inShape, outShape } = convShapes(layer);
+  const op = await createConvBackward({
+    ...c, layer: denseAsConv(layer), inputs: [{ ...c.inputs[0], shape: inShape }], output: { ...c.output, shape: outShape }, outShape,
+  });
+  return {
+    layer,
+    passes: op.passes,
+    scratchPerSample: (op.scratchPerSample ?? 0) * perSample,
+    dispatches: (samples, io) => op.dispatches(samples * perSample, io),
+    destroy: () => op.destroy(),
+  };
+}
+
+/** The few-row kernels (dense_stab, dense_transpose), for any row count (bench/dense-rows.ts compares them with the GEMM). */
+export async function createDenseRowKernelsBackward(c: BackwardOpContext, perSample: number): Promise<BackwardOp> {
+  const layer = c.layer as DenseLayer;
+  const { ctx } = c;
+  const input = c.inputs[0];
+  const { inFeatures: inF, outFeatures: outF } = layer;
   const cm0 = await common(c, outF);
   const cm = { ...cm0, scratchPerSample: cm0.scratchPerSample * perSample };
   const { plan, rule } = cm;
