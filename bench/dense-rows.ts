@@ -8,10 +8,11 @@
  * The relevance ops run under alpha-beta (alpha 2, beta 1) on inputs >= 0 (--rule z: the z
  * rule): one denominator segment (x W+) and a redistribution of two. Each figure is the median
  * over --repeat runs (after a first, compiling run) of --inner back-to-back submissions. Needs
- * timestamp queries.
+ * timestamp queries. --tokens sets the rows per sample of the ViT shapes (16: where the GEMM takes
+ * over, src/forward/dense-gemm.ts ROW_GEMM_MIN_ROWS).
  *
- *   npx tsx bench/dense-rows.ts [--shapes vit,head] [--batch 1] [--head-batch 1,8]
- *                               [--paths rows,gemm] [--inner 2] [--repeat 3] [--rule alpha-beta|z]
+ *   npx tsx bench/dense-rows.ts [--shapes vit,head] [--batch 1] [--tokens 197,49] [--head-batch 1,8]
+ *                               [--paths rows,gemm] [--transpose-tile forward|wide] [--inner 2] [--repeat 3] [--rule alpha-beta|z]
  */
 import { parseArgs } from 'node:util';
 import { BufferLease } from '../src/gpu/buffer-pool.ts';
@@ -19,6 +20,9 @@ import type { Dispatch } from '../src/gpu/context.ts';
 import { WeightStore } from '../src/gpu/weight-store.ts';
 import { createDenseRowKernels } from '../src/forward/dense.ts';
 import { createDenseGemm } from '../src/forward/dense-gemm.ts';
+import { tileFamily } from '../src/forward/conv.ts';
+import { transposedTile } from '../src/lrp/ops/conv-backward.ts';
+import { gemmVariant } from '../src/gpu/subgroups.ts';
 import type { DenseLayer } from '../src/graph/ir.ts';
 import { createDenseGemmBackward, createDenseRowKernelsBackward } from '../src/lrp/ops/dense-backward.ts';
 import type { BackwardOpContext } from '../src/lrp/backward-op.ts';
@@ -29,6 +33,8 @@ const { values: args } = parseArgs({
   options: {
     shapes: { type: 'string', default: 'vit,head' },
     batch: { type: 'string', default: '1' },
+    tokens: { type: 'string', default: '197' },
+    'transpose-tile': { type: 'string', default: 'forward' },
     'head-batch': { type: 'string', default: '1,8' },
     paths: { type: 'string', default: 'rows,gemm' },
     kernels: { type: 'string', default: 'forward,stab,transpose' },
@@ -51,9 +57,11 @@ interface Case { label: string; tokens: number; batch: number; inF: number; outF
 const cases: Case[] = [];
 for (const s of args.shapes!.split(',')) {
   if (s === 'vit') {
-    for (const batch of args.batch!.split(',').map(Number)) {
-      for (const [name, inF, outF] of [['qkv', 768, 2304], ['mlp.fc1', 768, 3072], ['mlp.fc2', 3072, 768]] as const) {
-        cases.push({ label: `vit ${name}`, tokens: 197, batch, inF, outF });
+    for (const tokens of args.tokens!.split(',').map(Number)) {
+      for (const batch of args.batch!.split(',').map(Number)) {
+        for (const [name, inF, outF] of [['qkv', 768, 2304], ['mlp.fc1', 768, 3072], ['mlp.fc2', 3072, 768]] as const) {
+          cases.push({ label: `vit ${name}`, tokens, batch, inF, outF });
+        }
       }
     }
   } else if (s === 'head') {
@@ -65,6 +73,11 @@ for (const s of args.shapes!.split(',')) {
 
 const gpu = await createNodeGpu(dawnArgs(args));
 const { ctx } = gpu;
+const family = tileFamily(ctx, await gemmVariant(ctx));
+// The redistribution's tile: the op's choice (forward: convTile's) or, with --transpose-tile wide,
+// transposedTile's wider block, which conv layers take.
+if (!['forward', 'wide'].includes(args['transpose-tile']!)) throw new Error(`--transpose-tile takes forward or wide, not '${args['transpose-tile']}'`);
+const transposeOpts = (cs: Case) => (args['transpose-tile'] === 'wide' ? { transposeTile: transposedTile(cs.outF, cs.inF, family) } : undefined);
 if (!ctx.hasTimestamps) {
   console.error('dense-rows needs timestamp queries, which this adapter does not offer');
   process.exit(2);
@@ -102,7 +115,7 @@ try {
       const bc: BackwardOpContext = {
         ctx, weights, accumulate: [false], layer, rule: relevanceRule, inputs: [input], nonneg: [true], output: { shape: outShape, relu: false }, outShape,
       };
-      const bwd = path === 'gemm' ? await createDenseGemmBackward(bc, cs.tokens) : await createDenseRowKernelsBackward(bc, cs.tokens);
+      const bwd = path === 'gemm' ? await createDenseGemmBackward(bc, cs.tokens, transposeOpts(cs)) : await createDenseRowKernelsBackward(bc, cs.tokens);
       const acquire = (bytes: number, label: string) => scratch.acquire(bytes, label);
       const all = [
         ...fwd.dispatches(cs.batch, [{ buffer: x, shape: inShape, relu: false }], z, acquire),

@@ -1,14 +1,17 @@
 /**
  * Relevance through a dense layer: a rule's plan (rules.ts) bound to dense_stab (denominators),
  * stab_divide (z and epsilon) and dense_transpose (the redistribution). The weight is the forward
- * pass's own row chunks (one copy per model, in its WeightStore).
+ * pass's own row chunks (one copy per model, in its WeightStore). A layer over many rows per
+ * sample (forward/dense-gemm.ts usesRowGemm) runs the convolution's op as a 1x1 GEMM instead.
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import type { DenseLayer } from '../../graph/ir.ts';
 import { denseRows } from '../../graph/kinds.ts';
 import { acquireDenseChunks, denseRowGroups } from '../../forward/dense.ts';
 import { convShapes, denseAsConv, usesRowGemm } from '../../forward/dense-gemm.ts';
-import { createConvBackward } from './conv-backward.ts';
+import { convTile, tileFamily } from '../../forward/conv.ts';
+import { gemmVariant } from '../../gpu/subgroups.ts';
+import { createConvBackward, type ConvBackwardOptions } from './conv-backward.ts';
 import { denseStab, denseTranspose } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type StabPass } from '../rules.ts';
@@ -38,14 +41,20 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
 /**
  * Many rows per sample: the convolution's relevance op (conv_stab, conv_transpose, the columns
  * pass for at most 4 input features) on the layer as a 1x1 convolution over N x rows samples
- * (forward/dense-gemm.ts), reading the forward pass's GEMM weight layout.
+ * (forward/dense-gemm.ts), reading the forward pass's GEMM weight layout. The redistribution
+ * takes the forward's tile (convTile), not transposedTile's wider block: that block was chosen
+ * for convolutions over thousands of pixels, and over a few hundred rows it leaves most of a CPU
+ * adapter's threads without a workgroup (bench/dense-rows.ts --transpose-tile forward, ViT-B
+ * shapes on lavapipe: 2 to 5 times faster at 32 to 197 rows; bench/RESULTS.md). `opts` replaces
+ * the tiles (benches).
  */
-export async function createDenseGemmBackward(c: BackwardOpContext, perSample: number): Promise<BackwardOp> {
+export async function createDenseGemmBackward(c: BackwardOpContext, perSample: number, opts?: ConvBackwardOptions): Promise<BackwardOp> {
   const layer = c.layer as DenseLayer;
   const { inShape, outShape } = convShapes(layer);
+  const family = tileFamily(c.ctx, await gemmVariant(c.ctx));
   const op = await createConvBackward({
     ...c, layer: denseAsConv(layer), inputs: [{ ...c.inputs[0], shape: inShape }], output: { ...c.output, shape: outShape }, outShape,
-  });
+  }, opts ?? { transposeTile: convTile(layer.outFeatures, layer.inFeatures, family) });
   return {
     layer,
     passes: op.passes,
