@@ -8,7 +8,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { convShapes, denseAsConv, ROW_GEMM_MIN_ROWS, usesRowGemm } from '../src/forward/dense-gemm.ts';
+import { createDense } from '../src/forward/dense.ts';
 import { ForwardModel } from '../src/forward/model.ts';
+import { WeightStore } from '../src/gpu/weight-store.ts';
 import { GraphBuilder } from '../src/graph/builder.ts';
 import type { DenseLayer, Graph } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
@@ -76,10 +78,23 @@ describe('dense layers over 37 rows per sample, as the GEMM, against the float64
     const x = randomArray(N * numel(graph.input.shape), 11);
     const ref = referenceForward(graph, x, N);
     const fm = await ForwardModel.create(gpu.ctx, graph);
-    const methods = fm.methods();
-    expect(methods.get('d1')).toMatch(/^row GEMM/);
-    expect(methods.get('d2')).toMatch(/^row GEMM/);
-    expect(methods.has('fc')).toBe(false);
+    // createDense and createDenseBackward take the GEMM exactly where usesRowGemm says.
+    const rowGemm = (name: string, rows: number) => usesRowGemm(graph.layers.find((l) => l.name === name) as DenseLayer, rows, gpu.ctx.maxBinding);
+    expect([rowGemm('d1', 37), rowGemm('d2', 37), rowGemm('fc', 1)]).toEqual([true, true, false]);
+    expect(fm.methods().size).toBe(0);
+    // And the ops those layers get dispatch the GEMM (the pipelines are the model's, cached).
+    const weights = new WeightStore(gpu.ctx);
+    const buf = gpu.ctx.pool.acquire(4 * 2 * 37 * 16, GPUBufferUsage.STORAGE, 'dispatch check');
+    try {
+      for (const [name, shape, kernel] of [['d1', [37, 13], 'conv2d'], ['fc', [481], 'dense']] as const) {
+        const layer = graph.layers.find((l) => l.name === name) as DenseLayer;
+        const op = await createDense(gpu.ctx, layer, [{ shape: [...shape], relu: false }], [layer.outFeatures], weights, {});
+        expect(op.dispatches(2, [{ buffer: buf, shape: [...shape], relu: false }], buf, () => buf).map((d) => d.kernel), name).toEqual([kernel]);
+        op.destroy();
+      }
+    } finally {
+      gpu.ctx.pool.release(buf);
+    }
     const acts = await fm.forward(Float32Array.from(x), N);
     const eps = { layers: 'linear', rule: 'epsilon', epsilon: 0.1 };
     const composites: [string, unknown][] = [

@@ -55,7 +55,10 @@ export function usesRowGemm(layer: DenseLayer, rowsPerSample: number, maxBinding
   return rowsPerSample >= ROW_GEMM_MIN_ROWS && padded(inF, outF) <= maxBinding && padded(outF, inF) <= maxBinding;
 }
 
-/** The forward op: conv2d over N x rowsPerSample samples of [inF, 1, 1]. */
+/**
+ * The forward op: conv2d over N x rowsPerSample samples of [inF, 1, 1]. It names no `method`:
+ * ForwardModel.methods() lists convolutions (Model.convMethods, the winograd notes).
+ */
 export async function createDenseGemm(
   ctx: GpuContext, layer: DenseLayer, input: InputInfo, rowsPerSample: number, weights: WeightStore,
 ): Promise<ForwardOp> {
@@ -63,7 +66,6 @@ export async function createDenseGemm(
   const op = await createConvWith(ctx, denseAsConv(layer), { ...input, shape: inShape }, outShape, { weights });
   return {
     layer,
-    method: `row GEMM (1x1 conv2d over ${rowsPerSample} rows per sample)`,
     dispatches: (samples, inputs, out, scratch) => op.dispatches(samples * rowsPerSample, inputs, out, scratch),
     destroy: () => op.destroy(),
   };
