@@ -8,8 +8,9 @@
  * The relevance ops run under alpha-beta (alpha 2, beta 1) on inputs >= 0 (--rule z: the z
  * rule): one denominator segment (x W+) and a redistribution of two. Each figure is the median
  * over --repeat runs (after a first, compiling run) of --inner back-to-back submissions. Needs
- * timestamp queries. --tokens sets the rows per sample of the ViT shapes (16: where the GEMM takes
- * over, src/forward/dense-gemm.ts ROW_GEMM_MIN_ROWS).
+ * timestamp queries. --tokens sets the rows per sample of the ViT shapes (16 and 32: around
+ * ROW_GEMM_MIN_ROWS); --transpose-tile wide runs the GEMM's redistribution with the wide block
+ * that convolutions take (transposedTile) instead of the op's choice.
  *
  *   npx tsx bench/dense-rows.ts [--shapes vit,head] [--batch 1] [--tokens 197,49] [--head-batch 1,8]
  *                               [--paths rows,gemm] [--transpose-tile forward|wide] [--inner 2] [--repeat 3] [--rule alpha-beta|z]

@@ -21,11 +21,14 @@ import type { ForwardOp } from './op.ts';
 import type { InputInfo } from './tensor.ts';
 
 /**
- * Rows per sample from which a dense layer runs as the GEMM. The GEMM's row tile is 64 (GPU) to
- * 128 (CPU) rows; from 16 rows per sample it beat the few-row kernels on lavapipe in
- * bench/dense-rows.ts (see bench/RESULTS.md).
+ * Rows per sample from which a dense layer runs as the GEMM. The GEMM's row tile is 64 (the
+ * forward's on a CPU adapter with subgroups) to 128 rows, so few rows leave it mostly idle. On
+ * lavapipe (bench/dense-rows.ts, ViT-B's 768/2304/3072 features, bench/RESULTS.md) the GEMM took
+ * a third to a fifth of the few-row kernels' time over all three passes from 32 rows, and about
+ * broke even at 16 (faster on two shapes, slower on 3072 -> 768). ConvNeXt's last stage (7 x 7 =
+ * 49 positions) and a ViT's 197 tokens are above it; a classifier head (1) is far below.
  */
-export const ROW_GEMM_MIN_ROWS = 16;
+export const ROW_GEMM_MIN_ROWS = 32;
 
 /** The deepest reduction step a conv tile takes (src/forward/conv.ts withDepth). */
 const MAX_BK = 16;
