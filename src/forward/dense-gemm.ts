@@ -11,7 +11,8 @@
  * (dense.wgsl, dense_stab, dense_transpose) keep the classifier head, where every weight is read
  * once per sample and a GEMM tile of 64 to 128 rows would mostly idle (bench/dense-rows.ts
  * measures both). A weight whose GEMM layout exceeds one binding keeps the row-chunked kernels,
- * which split it (VGG-16's fc6 is 411 MB).
+ * which split it (VGG-16's fc6 is 411 MB). Cost: with relevance, two layouts of the weight are
+ * held (the conv ops' k-major one and their transposed one), where the few-row kernels read one.
  */
 import type { GpuContext } from '../gpu/context.ts';
 import type { WeightStore } from '../gpu/weight-store.ts';
