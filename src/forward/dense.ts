@@ -3,10 +3,12 @@ import { GpuError } from '../gpu/errors.ts';
 import type { Dispatch } from '../gpu/context.ts';
 import type { SharedBuffer, WeightStore } from '../gpu/weight-store.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import type { ForwardOpFactory } from './op.ts';
+import type { ForwardOp, ForwardOpFactory } from './op.ts';
+import type { InputInfo } from './tensor.ts';
 import type { UniformsByBatch } from '../gpu/uniforms.ts';
 import { dense } from '../kernels/forward.ts';
 import { denseRows } from '../graph/kinds.ts';
+import { createDenseGemm, usesRowGemm } from './dense-gemm.ts';
 
 const ROWS = 4;
 /** Samples per workgroup of the batched pipeline (the other takes one). */
@@ -82,12 +84,20 @@ export function denseRowGroups(layer: string, rows: number, nb: number): number 
 
 /**
  * Over the last axis, every position of the input's leading axes is one more row: the kernels see
- * a batch of N x rows flat samples (a flat input has one row per sample).
+ * a batch of N x rows flat samples (a flat input has one row per sample). Many rows per sample
+ * run as the convolution GEMM (dense-gemm.ts); a few (a classifier head) here.
  */
 export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inputs, _outShape, weights) => {
-  const [input] = inputs;
+  const perSample = denseRows(inputs[0].shape);
+  if (usesRowGemm(layer, perSample, ctx.maxBinding)) return createDenseGemm(ctx, layer, inputs[0], perSample, weights);
+  return createDenseRowKernels(ctx, layer, inputs[0], perSample, weights);
+};
+
+/** The few-row kernels (dense.wgsl), for any row count (bench/dense-rows.ts compares them with the GEMM). */
+export async function createDenseRowKernels(
+  ctx: GpuContext, layer: DenseLayer, input: InputInfo, perSample: number, weights: WeightStore,
+): Promise<ForwardOp> {
   const { inFeatures: inF, outFeatures: outF } = layer;
-  const perSample = denseRows(input.shape);
   const inF4 = Math.ceil(inF / 4);
   // One sample per workgroup for batch 1 (each weight read once, no idle accumulators), eight
   // for larger batches (each weight read once per eight samples).
@@ -124,4 +134,4 @@ export const createDense: ForwardOpFactory<DenseLayer> = async (ctx, layer, inpu
       }
     },
   };
-};
+}

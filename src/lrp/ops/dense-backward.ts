@@ -1,12 +1,17 @@
 /**
  * Relevance through a dense layer: a rule's plan (rules.ts) bound to dense_stab (denominators),
  * stab_divide (z and epsilon) and dense_transpose (the redistribution). The weight is the forward
- * pass's own row chunks (one copy per model, in its WeightStore).
+ * pass's own row chunks (one copy per model, in its WeightStore). A layer over many rows per
+ * sample (forward/dense-gemm.ts usesRowGemm) runs the convolution's op as a 1x1 GEMM instead.
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import type { DenseLayer } from '../../graph/ir.ts';
 import { denseRows } from '../../graph/kinds.ts';
 import { acquireDenseChunks, denseRowGroups } from '../../forward/dense.ts';
+import { convShapes, denseAsConv, usesRowGemm } from '../../forward/dense-gemm.ts';
+import { convTile, tileFamily } from '../../forward/conv.ts';
+import { gemmVariant } from '../../gpu/subgroups.ts';
+import { createConvBackward, type ConvBackwardOptions } from './conv-backward.ts';
 import { denseStab, denseTranspose } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type StabPass } from '../rules.ts';
@@ -29,6 +34,42 @@ export async function createDenseBackward(c: BackwardOpContext): Promise<Backwar
   // N x rows flat samples, and every per-batch size below is in those rows.
   if (input.shape[input.shape.length - 1] !== inF) throw new Error(`layer '${layer.name}': input [${input.shape.join(', ')}] does not end in ${inF} features`);
   const perSample = denseRows(input.shape);
+  if (usesRowGemm(layer, perSample, ctx.maxBinding)) return createDenseGemmBackward(c, perSample);
+  return createDenseRowKernelsBackward(c, perSample);
+}
+
+/**
+ * Many rows per sample: the convolution's relevance op (conv_stab, conv_transpose, the columns
+ * pass for at most 4 input features) on the layer as a 1x1 convolution over N x rows samples
+ * (forward/dense-gemm.ts), reading the forward pass's GEMM weight layout. The redistribution
+ * takes the forward's tile (convTile), not transposedTile's wider block: that block was chosen
+ * for convolutions over thousands of pixels, and over a few hundred rows it leaves most of a CPU
+ * adapter's threads without a workgroup (bench/dense-rows.ts --transpose-tile forward, ViT-B
+ * shapes on lavapipe: 2 to 5 times faster at 32 to 197 rows; bench/RESULTS.md). `opts` replaces
+ * the tiles (benches).
+ */
+export async function createDenseGemmBackward(c: BackwardOpContext, perSample: number, opts?: ConvBackwardOptions): Promise<BackwardOp> {
+  const layer = c.layer as DenseLayer;
+  const { inShape, outShape } = convShapes(layer);
+  const family = tileFamily(c.ctx, await gemmVariant(c.ctx));
+  const op = await createConvBackward({
+    ...c, layer: denseAsConv(layer), inputs: [{ ...c.inputs[0], shape: inShape }], output: { ...c.output, shape: outShape }, outShape,
+  }, opts ?? { transposeTile: convTile(layer.outFeatures, layer.inFeatures, family) });
+  return {
+    layer,
+    passes: op.passes,
+    scratchPerSample: (op.scratchPerSample ?? 0) * perSample,
+    dispatches: (samples, io) => op.dispatches(samples * perSample, io),
+    destroy: () => op.destroy(),
+  };
+}
+
+/** The few-row kernels (dense_stab, dense_transpose), for any row count (bench/dense-rows.ts compares them with the GEMM). */
+export async function createDenseRowKernelsBackward(c: BackwardOpContext, perSample: number): Promise<BackwardOp> {
+  const layer = c.layer as DenseLayer;
+  const { ctx } = c;
+  const input = c.inputs[0];
+  const { inFeatures: inF, outFeatures: outF } = layer;
   const cm0 = await common(c, outF);
   const cm = { ...cm0, scratchPerSample: cm0.scratchPerSample * perSample };
   const { plan, rule } = cm;
