@@ -1,5 +1,6 @@
-// The committed demo model (models/demo/demo.onnx): it imports, runs on the GPU forward, matches
-// the float64 CPU reference, and classifies a freshly synthesised held-out set as well as
+// The committed demo models (models/demo/demo.onnx, the VGG-style CNN, and demo-efficientnet.onnx,
+// torchvision's EfficientNet trained on the same data): each imports, runs on the GPU forward,
+// matches the float64 CPU reference, and classifies a freshly synthesised held-out set as well as
 // training/README.md says.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +17,11 @@ import { referenceForward } from './reference/forward.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 
 const root = (rel: string) => fileURLToPath(new URL(`../${rel}`, import.meta.url));
-const MODEL = root('models/demo/demo.onnx');
-const METRICS = root('models/demo/demo.metrics.json');
+/** Each model, and layer kinds its graph must have (what makes it that architecture). */
+const MODELS = [
+  { name: 'demo', kinds: ['conv', 'dense', 'maxpool'] },
+  { name: 'demo-efficientnet', kinds: ['conv', 'dense', 'silu', 'gate', 'add', 'globalavgpool'] },
+];
 const README = root('training/README.md');
 
 /** The demo's held-out seed (training used another; see training/README.md). */
@@ -47,8 +51,9 @@ function averagePrecision(scores: number[], labels: number[]): number {
   return hits ? sum / hits : NaN;
 }
 
-describe('demo model', () => {
-  const metrics = JSON.parse(readFileSync(METRICS, 'utf8')) as Metrics;
+for (const { name, kinds: expectedKinds } of MODELS) describe(`demo model ${name}`, () => {
+  const MODEL = root(`models/demo/${name}.onnx`);
+  const metrics = JSON.parse(readFileSync(root(`models/demo/${name}.metrics.json`), 'utf8')) as Metrics;
   const model = loadModel(MODEL);
   const { graph, preprocess } = model;
 
@@ -62,7 +67,7 @@ describe('demo model', () => {
     expect(numel(graph.values.get(graph.output)!.shape)).toBe(SYNTH_CLASSES.length);
     expect(metrics.classes).toEqual([...SYNTH_CLASSES]);
     const kinds = new Set(graph.layers.map((l) => l.kind));
-    for (const k of ['conv', 'dense', 'maxpool']) expect(kinds, `layer kinds ${[...kinds].join(', ')}`).toContain(k);
+    for (const k of expectedKinds) expect(kinds, `layer kinds ${[...kinds].join(', ')}`).toContain(k);
     expect(readFileSync(README, 'utf8')).toContain(metrics.test_map.toFixed(4));
   });
 
@@ -85,7 +90,7 @@ describe('demo model', () => {
       samples.map((_, i) => logits[i * C + c]), labels.map((y) => y[c]),
     ));
     const mAP = aps.reduce((a, b) => a + b, 0) / C;
-    console.log(`demo model, ${IMAGES} held-out images: mAP ${mAP.toFixed(4)} (stated ${metrics.test_map}); `
+    console.log(`${name}, ${IMAGES} held-out images: mAP ${mAP.toFixed(4)} (stated ${metrics.test_map}); `
       + `AP ${SYNTH_CLASSES.map((n, c) => `${n} ${aps[c].toFixed(3)}`).join(', ')}`);
     expect(mAP).toBeGreaterThanOrEqual(metrics.test_map - MARGIN);
 

@@ -514,6 +514,27 @@ describe('modern-CNN operators', () => {
     expect(relL2(cpu(g, x, 2), want)).toBeLessThanOrEqual(1e-12);
   });
 
+  it('ReduceMean over H and W is a global average pool (flattened unless keepdims); other axes are refused naming the node', () => {
+    const spatial = (keepdims: number, out: (string | number)[]) => imp({
+      inputs: [{ name: 'x', dims: ['N', 2, 3, 4] }], outputs: [{ name: 'y', dims: out }],
+      nodes: [node('ReduceMean', ['x'], ['y'], { axes: { ints: [3, -2] }, keepdims: { i: keepdims } })],
+    });
+    const x = input(2, [2, 3, 4], 44);
+    const means = Float64Array.from({ length: 4 }, (_, k) => x.slice(k * 12, (k + 1) * 12).reduce((a, b) => a + b, 0) / 12);
+    const flat = spatial(0, ['N', 2]);
+    expect(flat.layers.map((l) => l.kind)).toEqual(['globalavgpool', 'flatten']);
+    expect(relL2(cpu(flat, x, 2), means)).toBeLessThanOrEqual(1e-12);
+    const kept = spatial(1, ['N', 2, 1, 1]);
+    expect(kept.layers.map((l) => l.kind)).toEqual(['globalavgpool']);
+    expect(relL2(cpu(kept, x, 2), means)).toBeLessThanOrEqual(1e-12);
+    const overChannels = errorOf(() => imp({
+      inputs: [{ name: 'x', dims: ['N', 2, 3, 4] }], outputs: [{ name: 'y', dims: ['N', 1, 3, 4] }],
+      nodes: [node('ReduceMean', ['x'], ['y'], { axes: { ints: [1] } }, 'chanmean')],
+    })).message;
+    expect(overChannels).toMatch(/chanmean/);
+    expect(overChannels).toMatch(/mean over axes \[1\].*only over H and W/);
+  });
+
   it('Mul by a constant is a scale (a scalar, or one value per channel), layer scale', () => {
     const g = imp({
       ...mapIO(3, 2, 2, 'b'),

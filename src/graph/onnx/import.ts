@@ -62,6 +62,7 @@ export const SUPPORTED_OPS = [
   'Gelu (also its Erf and Tanh formulas)',
   'Div (by a constant)',
   'Split, Slice, Gather (of an activation), MatMul of two activations, Concat with a constant',
+  'ReduceMean (over H and W of a feature map)',
   'and on constants (shape arithmetic): Cast, ConstantOfShape, Div, Equal, Expand, Gather, Mul, Shape, Slice, Squeeze, Sub, Unsqueeze, Where',
 ] as const;
 
@@ -300,12 +301,15 @@ class Converter {
         if (this.tryGelu(node)) return;
         throw unsupported(node, this.at);
       case 'ReduceMean': {
-        // Only as the start of LayerNorm's decomposition.
+        // The start of LayerNorm's decomposition, or a mean over a feature map's H and W
+        // (ShuffleNet's and others' `x.mean([2, 3])`): a global average pool, flattened unless keepdims.
         const d = matchLayerNorm(this.patternGraph(), node);
-        if (!d) throw unsupported(node, this.at);
-        for (const n of d.nodes) this.replaced.add(n);
-        this.addLayerNorm(nodeName(d.nodes[d.nodes.length - 1]), d.x, d.output, d.scale, d.bias, d.epsilon);
-        return;
+        if (d) {
+          for (const n of d.nodes) this.replaced.add(n);
+          this.addLayerNorm(nodeName(d.nodes[d.nodes.length - 1]), d.x, d.output, d.scale, d.bias, d.epsilon);
+          return;
+        }
+        return this.convertSpatialMean(node, name);
       }
       case 'Dropout':
         this.onlyFirstOutput(node, 'mask');
@@ -369,6 +373,27 @@ class Converter {
     if (!(Number.isInteger(a) && a >= 0 && a < rank)) throw new Error(`${what} ${axis} is out of range for a rank-${rank} input`);
     if (a === 0) throw new Error(`${what} ${axis} is the batch axis (only the axes after it are supported)`);
     return a - 1;
+  }
+
+  private convertSpatialMean(node: OnnxNode, name: string): void {
+    const x = this.value(node.inputs[0]);
+    const shape = this.builder.shapeOf(x);
+    // Axes as an attribute before opset 18, as an optional input from 18.
+    const given = this.opset >= 18
+      ? (node.inputs[1] ? Array.from(this.constant(node, 1, 'axes').data) : undefined)
+      : node.attributes.get('axes')?.ints;
+    const axes = given?.map((a) => this.sampleAxis(x, Number(a), 'axis')).sort((a, b) => a - b);
+    if (shape.length !== 3 || !axes || axes.length !== 2 || axes[0] !== 1 || axes[1] !== 2) {
+      throw new Error(`a mean over axes [${given?.join(', ') ?? 'all'}] of a [${shape.join(', ')}] input is not supported `
+        + '(only over H and W of an N×C×H×W map, or as part of a LayerNorm over the last axis)');
+    }
+    const out = node.outputs[0];
+    if (intAttr(node, 'keepdims', 1) === 1) {
+      this.builder.add({ kind: 'globalavgpool', name, inputs: [x], output: out });
+      return;
+    }
+    this.builder.add({ kind: 'globalavgpool', name: `${name}:pool`, inputs: [x], output: `${out}:pool` });
+    this.builder.add({ kind: 'flatten', name, inputs: [`${out}:pool`], output: out });
   }
 
   private convertMatMul(node: OnnxNode, name: string): void {
