@@ -1,13 +1,19 @@
 /**
  * Draws docs/models.png, the README's picture of one composite on three architectures: the demo
- * model (VGG-style), and its siblings trained on the same data by training/train_demo.py (a
- * torchvision EfficientNet and a torchvision ViT), each explaining the same held-out images under
- * cmp-alpha2-flat for the class it finds most likely, the boxes of that class drawn on the image.
- * A row per model that exists in models/demo/. Run: npx tsx scripts/docs-models.ts
+ * model (VGG-style) and its EfficientNet sibling trained on the same data by
+ * training/train_demo.py, each explaining the same held-out images under cmp-alpha2-flat for the
+ * class it finds most likely (the boxes of that class drawn on the image), and a ViT with random
+ * weights from the built-in builder (8 x 8 patches, width 48, 3 blocks: no ViT trained on this
+ * machine's budget; see training/README.md), which shows the shape of a ViT's relevance (its
+ * patch grid, the attention's spread) and explains nothing. Run: npx tsx scripts/docs-models.ts
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ForwardModel } from '../src/forward/model.ts';
+import { canonize } from '../src/graph/canonize/index.ts';
+import type { Graph } from '../src/graph/ir.ts';
+import { Rng } from '../src/graph/zoo.ts';
+import { visionTransformer, type VitConfig } from '../src/graph/zoo-vit.ts';
 import { relevancePicture, relevancePlane } from '../src/heatmap/index.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
@@ -15,6 +21,7 @@ import { createNodeGpu } from '../src/node/gpu.ts';
 import { loadModel } from '../src/node/model-file.ts';
 import { writePng } from '../src/node/png.ts';
 import { preprocessImage, type RgbaImage } from '../src/preprocess/image.ts';
+import type { PreprocessSpec } from '../src/preprocess/spec.ts';
 import { synthesize, type SynthSample } from '../src/synth/index.ts';
 import { caption } from './docs/caption.ts';
 
@@ -22,8 +29,8 @@ const root = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 const MODELS = [
   { file: 'models/demo/demo.onnx', title: 'vgg-style cnn' },
   { file: 'models/demo/demo-efficientnet.onnx', title: 'efficientnet' },
-  { file: 'models/demo/demo-vit.onnx', title: 'vit' },
 ];
+const VIT: VitConfig = { patch: 8, dim: 48, depth: 3, heads: 3, mlp: 96, classes: 6 };
 /** Held-out images (seed 1, the demo's test seed) with one to three objects of different classes. */
 const SEED = 1;
 const IMAGES = [3, 7, 12, 21];
@@ -44,7 +51,14 @@ function withBoxes(pic: RgbaImage, sample: SynthSample, cls: number): RgbaImage 
   return out;
 }
 
-const models = MODELS.filter((m) => existsSync(root(m.file)));
+const demoSpec = loadModel(root('models/demo/demo.onnx')).preprocess!;
+const models: { title: string; load: () => { graph: Graph; preprocess: PreprocessSpec } }[] = [
+  ...MODELS.filter((m) => existsSync(root(m.file))).map((m) => ({ title: m.title, load: () => {
+    const model = loadModel(root(m.file));
+    return { graph: model.graph, preprocess: model.preprocess! };
+  } })),
+  { title: 'vit random', load: () => ({ graph: canonize(visionTransformer('vit', new Rng(1), 64, VIT, 'input', 'logits')).graph, preprocess: demoSpec }) },
+];
 const samples = IMAGES.map((n) => synthesize(SEED, n));
 const [h, w] = [samples[0].image.height, samples[0].image.width];
 const pw = w * K, ph = h * K, gap = 8, left = 120, top = 18;
@@ -66,8 +80,8 @@ const gpu = await createNodeGpu();
 try {
   for (const [k, m] of models.entries()) {
     const row = k + 1;
-    const model = loadModel(root(m.file));
-    const spec = model.preprocess!;
+    const model = m.load();
+    const spec = model.preprocess;
     const fm = await ForwardModel.create(gpu.ctx, model.graph);
     const ex = await Explainer.create(fm, resolveComposite(parseComposite(COMPOSITE, 'preset'), model.graph, { preprocess: spec }));
     const batch = samples.map((s) => preprocessImage(s.image, spec));
@@ -81,7 +95,7 @@ try {
       paste(withBoxes(relevancePicture(plane, { image: s.image, spec }).image, s, r.targets[i]), row, i);
       classes.push(`${s.objects.find((o) => o.classIndex === r.targets[i])?.name ?? `class ${r.targets[i]} (not in the image)`}`);
     });
-    console.log(`${m.file}: predicted ${classes.join(', ')}`);
+    console.log(`${m.title}: predicted ${classes.join(', ')}`);
     ex.destroy();
     fm.destroy();
   }
