@@ -405,6 +405,37 @@ describe.skipIf(!haveChromium || browserModels.length === 0)('lrp web in headles
     }
   }
 
+  // The modern architectures of issue 23 in the page, against their float64 references
+  // (../shared/testvectors/modern/). By default the ViT (LayerNorm, attention's batched products and
+  // softmax, slices, the class token: every transformer kernel family) under lrp-z; about as many
+  // new SwiftShader pipelines as the residual case below. LRP_BROWSER_MODERN=MODEL/CASE/INIT[,...]
+  // picks others (e.g. efficientnet-tiny/cmp-alpha2-flat/logit, convnext-tiny/gradient/onehot).
+  const modernCases = (process.env.LRP_BROWSER_MODERN ?? 'vit-tiny/z/onehot').split(',').map((x) => x.trim().split('/'));
+  for (const [mm, mc, mi] of modernCases) {
+    it.skipIf(!haveShared('browser test: modern reference vectors', `testvectors/modern/${mm}/cases.json`))(
+      `${mm} (modern): ${mc} (${mi}) in the page matches the float64 reference`, async () => {
+        const dir = sharedPath(`testvectors/modern/${mm}/`);
+        const spec = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as ZennitCaseFile;
+        const c = spec.cases.find((x) => x.name === mc && x.init === mi);
+        if (!c) throw new Error(`LRP_BROWSER_MODERN: ${mm} has no case ${mc} (${mi})`);
+        const modelBytes = new Uint8Array(readFileSync(dir + spec.model));
+        const input = npy(dir + spec.input);
+        const r = await explainInPage({
+          model: base64Of(modelBytes), modelName: `${mm}/${spec.model}`,
+          input: { shape: input.shape, data: base64Of(input.data) },
+          composite: c.composite, targets: c.target, init: c.init,
+        });
+        const vsRef = relL2(floatsOf(r.relevance), npy(dir + c.expected).data);
+        const logitErr = relL2(r.logits, npy(dir + spec.logits).data);
+        console.log(`${mm}: ${mc} (${mi}) in the page: relevance vs float64 ${vsRef.toExponential(2)} (tolerance ${c.tolerance}), `
+          + `logits ${logitErr.toExponential(1)}; ${r.ms.toFixed(0)} ms`);
+        expect(await page.locator('#error').isVisible(), await page.locator('#error').textContent() ?? '').toBe(false);
+        expect(r.targets).toEqual(c.target);
+        expect(logitErr).toBeLessThanOrEqual(1e-4);
+        expect(vsRef).toBeLessThanOrEqual(c.tolerance);
+      }, 900_000);
+  }
+
   // A residual network in the page, against Node on the same canonized graph (zennit's own LRP
   // numbers differ by its BatchNorm-merge factor, see test/helpers/zennit.ts). By default
   // resnet-basic with gradient x input: the skip sums' kernels are the only new pipelines, the rest
