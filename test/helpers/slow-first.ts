@@ -22,6 +22,13 @@ export const SLOW_FIRST: readonly string[] = [
   'test/forward-kernels.test.ts',
   'test/conservation.test.ts',
   'test/modern.test.ts',
+  // New this session, their cold cost measured alone on a loaded machine (load 20 to 50):
+  // depthwise 179 s, winograd-relevance 95 to 180 s, transformer-kinds 116 s, conservation
+  // (now with EfficientNet-B0) 113 s, attention-kinds 46 s.
+  'test/depthwise.test.ts',
+  'test/winograd-relevance.test.ts',
+  'test/transformer-kinds.test.ts',
+  'test/attention-kinds.test.ts',
   'test/subgroups.test.ts',
   'test/package.test.ts',
   'test/explain-cli.test.ts',
