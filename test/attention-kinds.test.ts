@@ -15,6 +15,7 @@ import { Rng } from '../src/graph/zoo.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
+import { againstOracle } from './helpers/oracle-relevance.ts';
 import { randomArray, referenceForward } from './reference/forward.ts';
 import { referenceExplain } from './reference/relevance.ts';
 
@@ -133,18 +134,10 @@ for (const [label, dims] of [['small', SMALL], ['tiled', TILED]] as const) descr
     const lines: string[] = [];
     try {
       for (const [name, spec] of composites) {
-        const resolved = resolveComposite(parseComposite(spec, name), graph);
-        const want = referenceExplain(graph, resolved.rules, resolved.method, x, N, targets, 'logit');
-        const explainer = await Explainer.create(fm, resolved);
-        try {
-          const ex = await explainer.explainActivations(acts, { targets, init: 'logit' });
-          const err = relL2(ex.relevance, want);
-          lines.push(`${name} ${err.toExponential(2)}`);
-          expect(err, name).toBeLessThanOrEqual(1e-5);
-          expect(want.some((v) => v !== 0), name).toBe(true);
-        } finally {
-          explainer.destroy();
-        }
+        const { err, want } = await againstOracle(fm, acts, graph, name, spec, x, N, targets);
+        lines.push(`${name} ${err.toExponential(2)}`);
+        expect(err, name).toBeLessThanOrEqual(1e-5);
+        expect(want.some((v) => v !== 0), name).toBe(true);
       }
     } finally {
       acts.release();

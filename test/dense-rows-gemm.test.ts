@@ -15,11 +15,9 @@ import { GraphBuilder } from '../src/graph/builder.ts';
 import type { DenseLayer, Graph } from '../src/graph/ir.ts';
 import { numel } from '../src/graph/ir.ts';
 import { Rng } from '../src/graph/zoo.ts';
-import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
-import { Explainer } from '../src/lrp/explainer.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
+import { againstOracle } from './helpers/oracle-relevance.ts';
 import { randomArray, referenceForward } from './reference/forward.ts';
-import { referenceExplain } from './reference/relevance.ts';
 
 const dense = (inF: number, outF: number): DenseLayer => ({
   kind: 'dense', name: 'd', inputs: ['x'], output: 'y', inFeatures: inF, outFeatures: outF,
@@ -112,17 +110,9 @@ describe('dense layers over 37 rows per sample, as the GEMM, against the float64
     try {
       for (const l of graph.layers) expect(relL2(await acts.read(l.output), ref.get(l.output)!), `forward ${l.name}`).toBeLessThanOrEqual(1e-6);
       for (const [name, spec] of composites) {
-        const resolved = resolveComposite(parseComposite(spec, name), graph);
-        const want = referenceExplain(graph, resolved.rules, resolved.method, x, N, targets, 'logit');
-        const explainer = await Explainer.create(fm, resolved);
-        try {
-          const ex = await explainer.explainActivations(acts, { targets, init: 'logit' });
-          const err = relL2(ex.relevance, want);
-          lines.push(`${name} ${err.toExponential(2)}`);
-          expect(err, name).toBeLessThanOrEqual(1e-5);
-        } finally {
-          explainer.destroy();
-        }
+        const { err } = await againstOracle(fm, acts, graph, name, spec, x, N, targets);
+        lines.push(`${name} ${err.toExponential(2)}`);
+        expect(err, name).toBeLessThanOrEqual(1e-5);
       }
     } finally {
       acts.release();

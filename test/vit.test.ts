@@ -10,11 +10,9 @@ import { numel } from '../src/graph/ir.ts';
 import { summarizeGraph } from '../src/graph/summary.ts';
 import { builtinModel, Rng } from '../src/graph/zoo.ts';
 import { visionTransformer, type VitConfig } from '../src/graph/zoo-vit.ts';
-import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
-import { Explainer } from '../src/lrp/explainer.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
+import { againstOracle } from './helpers/oracle-relevance.ts';
 import { randomArray, referenceForward } from './reference/forward.ts';
-import { referenceExplain } from './reference/relevance.ts';
 
 const gpu = useGpu();
 
@@ -54,27 +52,19 @@ describe('a small ViT from the built-in builder on the GPU', () => {
       expect(logitErr).toBeLessThanOrEqual(1e-5);
       const cases: [string, unknown][] = [['gradient', 'gradient'], ['lrp-z', { stabilizer: 1e-9, rules: [{ layers: 'linear', rule: 'z' }] }]];
       for (const [name, spec] of cases) {
-        const resolved = resolveComposite(parseComposite(spec, name), graph);
-        const want = referenceExplain(graph, resolved.rules, resolved.method, x, N, targets, 'logit');
-        const explainer = await Explainer.create(fm, resolved);
-        try {
-          const ex = await explainer.explainActivations(acts, { targets, init: 'logit' });
-          const err = relL2(ex.relevance, want);
-          lines.push(`${name} ${err.toExponential(2)}`);
-          expect(err, name).toBeLessThanOrEqual(1e-4);
-          if (name === 'lrp-z') {
-            const per = numel(graph.input.shape);
-            targets.forEach((t, n) => {
-              const f = logits[n * cfg.classes + t];
-              const sumRef = want.subarray(n * per, (n + 1) * per).reduce((a, b) => a + b, 0);
-              const sumGpu = ex.relevance.subarray(n * per, (n + 1) * per).reduce((a, b) => a + b, 0);
-              lines.push(`sum R ${sumGpu.toPrecision(6)} (float64 ${sumRef.toPrecision(8)}) vs f_t ${f.toPrecision(8)}`);
-              expect(Math.abs(sumRef - f) / Math.abs(f), 'float64 conservation').toBeLessThan(1e-6);
-              expect(Math.abs(sumGpu - f) / Math.abs(f), 'GPU conservation').toBeLessThan(1e-3);
-            });
-          }
-        } finally {
-          explainer.destroy();
+        const { err, relevance, want } = await againstOracle(fm, acts, graph, name, spec, x, N, targets);
+        lines.push(`${name} ${err.toExponential(2)}`);
+        expect(err, name).toBeLessThanOrEqual(1e-4);
+        if (name === 'lrp-z') {
+          const per = numel(graph.input.shape);
+          targets.forEach((t, n) => {
+            const f = logits[n * cfg.classes + t];
+            const sumRef = want.subarray(n * per, (n + 1) * per).reduce((a, b) => a + b, 0);
+            const sumGpu = relevance.subarray(n * per, (n + 1) * per).reduce((a, b) => a + b, 0);
+            lines.push(`sum R ${sumGpu.toPrecision(6)} (float64 ${sumRef.toPrecision(8)}) vs f_t ${f.toPrecision(8)}`);
+            expect(Math.abs(sumRef - f) / Math.abs(f), 'float64 conservation').toBeLessThan(1e-6);
+            expect(Math.abs(sumGpu - f) / Math.abs(f), 'GPU conservation').toBeLessThan(1e-3);
+          });
         }
       }
     } finally {

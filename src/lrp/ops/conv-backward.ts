@@ -21,13 +21,11 @@
 import type { Dispatch } from '../../gpu/context.ts';
 import { GpuError } from '../../gpu/errors.ts';
 import { gemmVariant } from '../../gpu/subgroups.ts';
-import type { SharedBuffer } from '../../gpu/weight-store.ts';
 import type { ConvLayer } from '../../graph/ir.ts';
 import {
   acquireConvWeight, convSplit, convTile, convWeightShape, defaultFill, tileFamily, tileFits, withDepth, type ConvTile, type TileFamily,
 } from '../../forward/conv.ts';
 import { grid1d, tileGrid } from '../../gpu/grid.ts';
-import type { UniformsByBatch } from '../../gpu/uniforms.ts';
 import { convCol2im, convStab, convStabSum, convTranspose, convTransposeSum } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
@@ -36,6 +34,7 @@ import type { WinogradParts } from './winograd-relevance.ts';
 import {
   boundsData, checkAccumulate, common, divideDispatches, relevanceWeight, sBuffer, stabRule, transposeRule,
 } from './linear-plan.ts';
+import { OpResources } from './op-resources.ts';
 
 export interface ConvBackwardOptions {
   /** Tiles instead of convTile's choice (bench/conv-tiles.ts sweeps them). */
@@ -111,16 +110,9 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
   const { plan, rule } = cm;
 
   // Everything this op holds, given back by destroy() (or at once if building fails).
-  const shared: SharedBuffer[] = [];
-  const owned: GPUBuffer[] = [];
-  const uniformSets: UniformsByBatch[] = [cm.divideUniforms];
-  const own = (b: GPUBuffer) => (owned.push(b), b);
-  const held = (u: UniformsByBatch) => (uniformSets.push(u), u);
-  const destroy = () => {
-    shared.forEach((s) => s.release());
-    owned.forEach((b) => b.destroy());
-    uniformSets.forEach((u) => u.destroy());
-  };
+  const res = new OpResources();
+  const { own, held, destroy } = res;
+  held(cm.divideUniforms);
 
   try {
     const bounds = own(ctx.upload(boundsData(rule, 1, inC), `${layer.name} zbox bounds`));
@@ -133,7 +125,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
     const sShape = convWeightShape(layer, sTile.BK);
     const sSize = tileSize(sTile);
     const sWeight = stabDefs.length ? acquireConvWeight(ctx, c.weights, layer, sTile.BK) : null;
-    if (sWeight) shared.push(sWeight);
+    if (sWeight) res.share(sWeight);
     const stabSplit = (batch: number, segs: number) => convSplit(
       Math.ceil(coutPG / sSize.BN) * Math.ceil((batch * outPlane) / sSize.BM) * groups,
       segs * sShape.Kpad, sTile.BK, 4 * batch * outC * outPlane, ctx.maxBinding, fill,
@@ -189,7 +181,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
         }
         return data;
       });
-      shared.push(weight);
+      res.share(weight);
       const constants = { ...cTile, ...gemm.constants, NTY: 1, NTX: 1, SPLIT: false };
       const pipeline = await convTranspose.pipeline(ctx, constants, gemm.variant);
       const col2im = await convCol2im.pipeline(ctx, { WG: SUM_WG });
@@ -233,7 +225,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       }
       return data;
     });
-    if (tWeight) shared.push(tWeight);
+    if (tWeight) res.share(tWeight);
     const tNpad = Math.ceil(cinPG / 4) * 4;
     // Split K only where one phase covers every input (its partial sums then cover R exactly).
     const transposeSplit = (batch: number, segs: number, ph: ConvPhase) => (phases.length === 1

@@ -12,8 +12,6 @@
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import { grid1d } from '../../gpu/grid.ts';
-import type { SharedBuffer } from '../../gpu/weight-store.ts';
-import type { UniformsByBatch } from '../../gpu/uniforms.ts';
 import type { ConvLayer } from '../../graph/ir.ts';
 import {
   acquireDepthwiseWeight, checkVec4, depthwiseBlock, depthwiseBlocker, depthwiseConstants, transposedBlock, type DepthwiseBlock,
@@ -21,6 +19,7 @@ import {
 import { depthwiseStab, depthwiseTranspose } from '../../kernels/linear-relevance.ts';
 import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, In, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
+import { OpResources } from './op-resources.ts';
 import { boundsData, checkAccumulate, common, divideDispatches, relevanceWeight, sBuffer, stabRule, transposeRule } from './linear-plan.ts';
 
 const WG = 64;
@@ -44,16 +43,10 @@ export async function createDepthwiseBackward(c: BackwardOpContext, opts: Depthw
   const cm = await common(c, outC * outPlane);
   const { plan, rule } = cm;
 
-  const shared: SharedBuffer[] = [];
-  const owned: GPUBuffer[] = [];
-  const uniformSets: UniformsByBatch[] = [cm.divideUniforms];
-  const own = (b: GPUBuffer) => (owned.push(b), b);
-  const held = (u: UniformsByBatch) => (uniformSets.push(u), u);
-  const destroy = () => {
-    shared.forEach((s) => s.release());
-    owned.forEach((b) => b.destroy());
-    uniformSets.forEach((u) => u.destroy());
-  };
+  // Everything this op holds, given back by destroy() (or at once if building fails).
+  const res = new OpResources();
+  const { own, held, destroy } = res;
+  held(cm.divideUniforms);
 
   try {
     const bounds = own(ctx.upload(boundsData(rule, 1, inC), `${layer.name} zbox bounds`));
@@ -64,7 +57,7 @@ export async function createDepthwiseBackward(c: BackwardOpContext, opts: Depthw
     const sThreads = (batch: number) => batch * outC * sBlocks.blocksX * sBlocks.blocksY;
     const stabDefs = plan.denominators.filter((d): d is StabPass => d.kind === 'stab');
     const sWeight = stabDefs.length ? acquireDepthwiseWeight(ctx, c.weights, layer, 'depthwise_stab') : null;
-    if (sWeight) shared.push(sWeight);
+    if (sWeight) res.share(sWeight);
     const usesX = (m: In) => m === In.X || m === In.Pos || m === In.Neg;
     const stabs = await Promise.all(stabDefs.map(async (d, i) => {
       const { segs: _segs, ...ruleFields } = stabRule(d, input.relu);
@@ -87,7 +80,7 @@ export async function createDepthwiseBackward(c: BackwardOpContext, opts: Depthw
     const tThreads = (batch: number) => batch * inC * tBlocks.blocksX * tBlocks.blocksY;
     const rw = relevanceWeight(layer, rule);
     const tWeight = acquireDepthwiseWeight(ctx, c.weights, layer, 'depthwise_transpose', rw.key, rw.weight);
-    shared.push(tWeight);
+    res.share(tWeight);
     const reds = await Promise.all(plan.redistributions.map(async (r: RedistributePass, i) => {
       const acc = i > 0 || c.accumulate[0];
       const { segs: _segs, ...ruleFields } = transposeRule(r, input.relu, acc);
