@@ -27,10 +27,9 @@ import {
 } from '../../forward/conv.ts';
 import { grid1d, tileGrid } from '../../gpu/grid.ts';
 import { convCol2im, convStab, convStabSum, convTranspose, convTransposeSum } from '../../kernels/linear-relevance.ts';
-import type { BackwardOp, BackwardOpContext } from '../backward-op.ts';
+import type { BackwardIO, BackwardOp, BackwardOpContext } from '../backward-op.ts';
 import { describePlan, modifyBias, type RedistributePass, type StabPass } from '../rules.ts';
 import { axisPhases, convPhases, transposedKey, transposedLayout, type ConvPhase } from './conv-phases.ts';
-import type { WinogradParts } from './winograd-relevance.ts';
 import {
   boundsData, checkAccumulate, common, divideDispatches, relevanceWeight, sBuffer, stabRule, transposeRule,
 } from './linear-plan.ts';
@@ -48,7 +47,13 @@ export interface ConvBackwardOptions {
    */
   readonly redistribution?: 'auto' | 'transposed' | 'columns';
   /** Passes that run Winograd instead (src/lrp/ops/winograd-relevance.ts): this op runs the rest. */
-  readonly winograd?: Pick<WinogradParts, 'denominators' | 'redistribution'>;
+  readonly winograd?: { readonly denominators: PassInPlace | null; readonly redistribution: PassInPlace | null };
+}
+
+/** A pass another kernel family runs in this op's place (Winograd's denominators or redistribution). */
+export interface PassInPlace {
+  /** The dispatches for one batch; `s` is the op's s buffer (written by the denominators, read by the redistribution). */
+  dispatches(batch: number, io: BackwardIO, s: GPUBuffer): Dispatch[];
 }
 
 /**

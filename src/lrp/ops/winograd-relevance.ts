@@ -43,7 +43,7 @@ import {
 } from '../../forward/winograd.ts';
 import { winogradRelInput, winogradStabOutput, winogradTransposeOutput } from '../../kernels/linear-relevance.ts';
 import type { BackwardIO, BackwardOp, BackwardOpContext } from '../backward-op.ts';
-import { createConvBackward } from './conv-backward.ts';
+import { createConvBackward, type PassInPlace } from './conv-backward.ts';
 import { W, modifyBias, planLinearRule, type LinearPlan, type RedistributePass, type StabPass } from '../rules.ts';
 import type { LinearRule } from '../rule-spec.ts';
 import { boundsData, relevanceWeight, stabRule, transposeRule } from './linear-plan.ts';
@@ -128,10 +128,8 @@ export function stackedWinogradLayout(layer: ConvLayer, mods: readonly W[], gamm
 }
 
 /** The Winograd passes of one convolution's relevance op, run by the direct op in its place. */
-export interface WinogradPart {
-  /** The dispatches for one batch; `s` is the op's s buffer (written by the denominators, read by the redistribution). */
-  dispatches(batch: number, io: BackwardIO, s: GPUBuffer): Dispatch[];
-}
+/** A Winograd pass in the direct op's place. */
+export type WinogradPart = PassInPlace;
 
 export interface WinogradParts {
   readonly denominators: WinogradPart | null;
