@@ -167,3 +167,35 @@ describe('seq-first multi-head attention (torch nn.MultiheadAttention) import', 
     });
   }
 });
+
+describe('batch-first rows merged with the batch', () => {
+  it('a Reshape (N, L, E) -> (N*L, E) for a Gemm and back is a per-sample dense over the last axis', () => {
+    const spec: ModelSpec = {
+      opset: 14,
+      inputs: [{ name: 'x', dims: ['N', L, E] }],
+      outputs: [{ name: 'y' }],
+      initializers: [{ name: 'Wo', dims: [E, E], data: Wo }, { name: 'bo', dims: [E], data: bo }, i64('zero', [0], []), i64('len', [L], []),
+        i64('ax0', [0]), i64('L1', [L]), i64('E1', [E])],
+      nodes: [
+        node('Shape', ['x'], ['s']), node('Gather', ['s', 'zero'], ['n'], { axis: { i: 0 } }), node('Mul', ['n', 'len'], ['nl']),
+        node('Unsqueeze', ['nl', 'ax0'], ['nlu']), node('Unsqueeze', ['n', 'ax0'], ['nu']),
+        target('t_rows', ['nlu', 'E1']), target('t_back', ['nu', 'L1', 'E1']),
+        node('Reshape', ['x', 't_rows'], ['rows'], {}, 'to_rows'),
+        node('Gemm', ['rows', 'Wo', 'bo'], ['g'], { transB: { i: 1 } }, 'proj'),
+        node('Reshape', ['g', 't_back'], ['y'], {}, 'from_rows'),
+      ],
+    };
+    const g = imp(spec);
+    expect(g.layers.map((l) => `${l.name}:${l.kind}`)).toEqual(['to_rows:identity', 'proj:dense', 'from_rows:identity']);
+    const N = 2;
+    const x = Float64Array.from(rand(N * L * E));
+    const got = referenceForward(g, x, N).get(g.output)!;
+    for (let r = 0; r < N * L; r++) {
+      for (let f = 0; f < E; f++) {
+        let want = bo[f];
+        for (let e = 0; e < E; e++) want += x[r * E + e] * Wo[f * E + e];
+        expect(got[r * E + f]).toBeCloseTo(want, 9);
+      }
+    }
+  });
+});

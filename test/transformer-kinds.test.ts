@@ -373,7 +373,7 @@ describe('importing MatMul + Add, Transpose, Reshape and a last-axis Mul', () =>
     expect(relL2(referenceForward(g, x, N).get('y')!, want)).toBeLessThanOrEqual(1e-12);
   });
 
-  it('refuses a Transpose that moves the batch axis, naming the node', () => {
+  it('refuses a graph output whose batch axis a Transpose moved, naming it', () => {
     const bad = modelProto({
       inputs: [{ name: 'x', dims: ['N', C, H] }], outputs: [{ name: 'y' }],
       nodes: [node('Transpose', ['x'], ['y'], { perm: { ints: [1, 0, 2] } }, 'swap')],

@@ -865,6 +865,8 @@ class Converter {
     // Any other reshape of each sample is a view of its row-major data (0 copies the input's axis,
     // one -1 takes what is left), if the batch axis stays the batch.
     const resolved = batchOk && !(target[0] === -1 && rest.includes(-1)) ? resolveReshape(rest, shape) : null;
+    // The batch merged with the axes after it (rows (N*L, E) for a Gemm): a per-sample view too.
+    if (!resolved && Object.is(target[0], BATCH)) return this.reshapeMoved(node, name, input, target, show);
     if (!resolved) throw new Error(`reshape of N×[${shape.join(', ')}] to ${show} is not supported (the batch axis must stay first, the rest resolve to ${features} values)`);
     this.builder.add({ kind: 'reshape', name, inputs: [input], output: node.outputs[0], shape: resolved });
   }
