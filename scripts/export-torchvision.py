@@ -26,7 +26,8 @@ Decisions:
   shrinks a signal by orders of magnitude through depthwise stacks, and statistics that do not
   match the activations leave every image with the same logits. LayerNorm's affine parameters get
   the same random scale and shift (torchvision initialises them to the identity, which would hide
-  a wrong scale or shift). The folded BatchNorms (by the exporter, or by the canonizer where it
+  a wrong scale or shift). A Linear initialised to zeros (the ViTs' head: every logit 0, and no
+  relevance to explain) gets torch's default Linear initialisation. The folded BatchNorms (by the exporter, or by the canonizer where it
   cannot) then show in the logits.
 - Models that take their input size at construction (the vision transformers: image_size=) get
   --size; the convolutional ones take any size through their adaptive pooling.
@@ -73,6 +74,8 @@ def calibrate(model, size):
             elif isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.normal_(0, 0.1)
+            elif isinstance(m, torch.nn.Linear) and not m.weight.any():
+                m.reset_parameters()
         model.train()
         for _ in range(4):
             model(torch.randn(8, 3, size, size))

@@ -5,8 +5,8 @@
  * reshaped at run time (MNIST-7) become constants before the IR sees them.
  *
  * Decisions:
- * - The batch size is unknown until run time: `Shape` of an activation yields BATCH (NaN) in its
- *   first element, and arithmetic carries it along (NaN in, NaN out), so a Reshape target that
+ * - The batch size is unknown until run time: `Shape` of an activation yields BATCH (NaN) where its
+ *   axis holds the batch (the first, unless the graph moved it: batch-layout.ts), and arithmetic carries it along (NaN in, NaN out), so a Reshape target that
  *   starts with it keeps the batch. A NaN anywhere else in a shape is refused by whoever reads it.
  * - Integer types are held as float64 (exact to 2^53, far beyond any shape); integer Div and Cast
  *   to an integer type truncate toward zero, as ONNX's integer arithmetic does.
@@ -74,7 +74,7 @@ function axis(a: number, rank: number, what: string): number {
 
 /**
  * Evaluates `node` on constant inputs. `inputs[i]` is null for an absent optional input or (only
- * for Shape) an activation, whose per-sample shape `shapeOf` gives.
+ * for Shape) an activation, whose ONNX shape `shapeOf` gives (BATCH where an axis holds the batch).
  */
 export function foldConstantNode(
   node: OnnxNode, inputs: readonly (OnnxTensor | null)[], opset: number, shapeOf: (value: string) => readonly number[],
@@ -117,7 +117,7 @@ export function foldConstantNode(
       return { ...t, dims: resolved };
     }
     case 'Shape': {
-      const full = inputs[0] ? inputs[0].dims : [BATCH, ...shapeOf(node.inputs[0])];
+      const full = inputs[0] ? inputs[0].dims : shapeOf(node.inputs[0]);
       const rank = full.length;
       const clampAxis = (a: number) => Math.min(Math.max(a < 0 ? a + rank : a, 0), rank);
       const start = clampAxis(int(node, 'start', 0));

@@ -29,6 +29,22 @@
  *   `scale` along that last axis (numpy broadcasting; fold-bias joins the bias to the MatMul).
  * - Transpose: any permutation of the axes after the batch (perm[0] = 0); Reshape: the batch axis
  *   kept, the rest any shape of the same size (a `reshape` view; a flatten stays `flatten`).
+ * - A moved batch (torch's nn.MultiheadAttention, batch_first or not: seq-first (L, N, E) inside,
+ *   the heads merged with the batch as (L, N*H, hd), rows (L*N, E) into out_proj): the IR stays per
+ *   sample, batch first physically, and a `Layout` per ONNX value (batch-layout.ts) says where ONNX
+ *   sees the batch (alone, or merged N*k / k*N with one neighbour) and which per-sample axis each
+ *   other ONNX axis is. A Transpose moving the batch is an `identity` relabelling, or a per-sample
+ *   `transpose` where the per-sample order changes; a Reshape whose target holds the batch (a NaN
+ *   from folded Shape arithmetic, wherever it sits) is a per-sample `reshape` view when the batch
+ *   stays on the same boundary of each sample's data, else refused (it would mix samples). Over a
+ *   moved batch only these map: MatMul/Gemm by a constant over a last axis holding no batch (a
+ *   `dense` over the last axis, however many rows ONNX sees), MatMul of two activations batched over
+ *   the same leading ONNX axes (N*H: a per-sample `matmul` over H), Softmax over the last axis,
+ *   Split/Slice/Gather along an axis holding no batch, Add of two activations laid out alike, Add/
+ *   Mul/Div by a scalar or a last-axis vector, and element-wise activations; any other operator
+ *   reading a moved value is refused naming the node and ONNX's view (e.g. [N*2, 17, 8]), and so is
+ *   a graph output whose batch is not first. Shape of a moved value reads BATCH where its axis holds
+ *   the batch, merged or not (so torch's N*H arithmetic folds to NaN, which the Reshape resolves).
  * - LayerNormalization over the last axis only (ConvNeXt normalises channels between Transposes);
  *   the decomposed form torch writes before opset 17 becomes the same `layernorm` layer
  *   (decompositions.ts), named after its last node.
@@ -50,6 +66,10 @@ import { GraphBuilder } from '../builder.ts';
 import type { Graph, Pads4, Pair } from '../ir.ts';
 import { numel } from '../ir.ts';
 import { canonize } from '../canonize/index.ts';
+import {
+  describeLayout, dropAxis, isStandard, lastAxisIsLastSample, onnxDims, reshapeLayout, sameLayout, sampleAxisOf, standardLayout,
+  transposeLayout, type Layout,
+} from './batch-layout.ts';
 import { BATCH, foldConstantNode, isConstantOp } from './constant-fold.ts';
 import { matchGelu, matchLayerNorm, type PatternGraph } from './decompositions.ts';
 import { dataTypeName, decodeModel, type DecodeOptions, type OnnxModel, type OnnxNode, type OnnxTensor } from './model.ts';
@@ -58,7 +78,7 @@ export const SUPPORTED_OPS = [
   'Add', 'AveragePool', 'BatchNormalization', 'Clip', 'Concat', 'Constant', 'Conv', 'Dropout', 'Flatten', 'Gemm',
   'GlobalAveragePool', 'HardSigmoid', 'HardSwish', 'Identity', 'LeakyRelu', 'LRN', 'MatMul', 'MaxPool',
   'Mul (by a constant, or a gate computed from its other factor)', 'Pad', 'Relu', 'Reshape', 'Sigmoid', 'Softmax', 'Sum', 'Tanh',
-  'Transpose (of the axes after the batch)', 'LayerNormalization (over the last axis; also its ReduceMean/Sub/Pow/Sqrt/Div form)',
+  'Transpose (of the axes after the batch; one moving the batch as torch attention does, through the ops that follow it)', 'LayerNormalization (over the last axis; also its ReduceMean/Sub/Pow/Sqrt/Div form)',
   'Gelu (also its Erf and Tanh formulas)',
   'Div (by a constant)',
   'Split, Slice, Gather (of an activation), MatMul of two activations, Concat with a constant',
@@ -98,6 +118,8 @@ class Converter {
   private readonly replaced = new Set<OnnxNode>();
   private opset = 0;
   private builder!: GraphBuilder;
+  /** ONNX's view of the values whose batch axis a Transpose or Reshape moved (batch-layout.ts); absent: batch first. */
+  private readonly layouts = new Map<string, Layout>();
   /** Where the node being converted sits in the file, for the unsupported-operator message. */
   private at = '';
 
@@ -146,8 +168,32 @@ class Converter {
       // Declared, but no node produces it (or it is a constant or the input itself).
       throw new Error(`${this.source}: output '${chosen}' is not computed by any supported node of the graph`);
     }
-    const produced = outputs.filter((o) => this.builder.has(o) && o !== this.builder.inputName);
+    if (this.moved(chosen)) {
+      throw new Error(`${this.source}: output '${chosen}' has its batch axis moved (ONNX view ${this.showView(chosen)}); only a batch-first output is supported`);
+    }
+    const produced = outputs.filter((o) => this.builder.has(o) && o !== this.builder.inputName && !this.moved(o));
     return { graph: this.builder.build(chosen, produced), stats: { foldedConstants: this.folded } };
+  }
+
+  private layout(value: string): Layout {
+    return this.layouts.get(value) ?? standardLayout(this.builder.shapeOf(value).length);
+  }
+
+  private moved(value: string): boolean {
+    return this.layouts.has(value);
+  }
+
+  private onnxRank(value: string): number {
+    return this.layout(value).groups.length;
+  }
+
+  private showView(value: string): string {
+    return describeLayout(this.layout(value), this.builder.shapeOf(value));
+  }
+
+  private setLayout(value: string, l: Layout): void {
+    if (isStandard(l)) this.layouts.delete(value);
+    else this.layouts.set(value, l);
   }
 
   private value(name: string): string {
@@ -177,7 +223,7 @@ class Converter {
     const activationInputs = node.inputs.filter((i, k) => i && !inputs[k]);
     // Shape reads only an activation's shape; every other op folds when all its inputs are constants.
     if (node.opType === 'Shape' ? false : activationInputs.length > 0) return false;
-    const t = foldConstantNode(node, inputs, this.opset, (v) => this.builder.shapeOf(v));
+    const t = foldConstantNode(node, inputs, this.opset, (v) => onnxDims(this.layout(v), this.builder.shapeOf(v)));
     this.constants.set(node.outputs[0], { ...t, name: node.outputs[0] });
     this.folded.set(node.opType, (this.folded.get(node.opType) ?? 0) + 1);
     return true;
@@ -189,6 +235,20 @@ class Converter {
     }
     if (this.replaced.has(node)) return;
     if (this.fold(node)) return;
+    const movedIn = node.inputs.find((i) => i && this.moved(i));
+    if (movedIn === undefined) return this.convertOp(node);
+    // The batch axis is not first: only the operators that map through a layout (batch-layout.ts).
+    if (!FOLLOWS_LAYOUT.has(node.opType)) {
+      throw new Error(`reads '${movedIn}', whose batch axis an earlier Transpose or Reshape moved (ONNX view ${this.showView(movedIn)}); `
+        + `${node.opType} is supported there only with the batch first (with a moved batch: ${[...FOLLOWS_LAYOUT].join(', ')})`);
+    }
+    const inLayout = this.layout(movedIn);
+    this.convertOp(node);
+    // Element-wise and last-axis operators keep their input's layout; Transpose, Reshape and Gather set their own.
+    for (const o of node.outputs) if (o && this.builder.has(o) && !this.layouts.has(o) && !LAYOUT_SETTERS.has(node.opType)) this.setLayout(o, inLayout);
+  }
+
+  private convertOp(node: OnnxNode): void {
     const name = nodeName(node);
     const out = node.outputs[0];
     const x = () => this.value(node.inputs[0]);
@@ -330,9 +390,12 @@ class Converter {
       case 'Softmax': {
         // Whatever its axis, the canonizer strips it at the end of the network; inside, it runs
         // over the last axis only (before opset 13 an axis a normalises the flattened axes a..end).
-        const rank = this.builder.shapeOf(x()).length + 1;
+        const rank = this.onnxRank(x());
         const a = intAttr(node, 'axis', this.opset >= 13 ? -1 : 1);
         const lastAxis = (a < 0 ? a + rank : a) === rank - 1;
+        if (this.moved(x()) && !(lastAxis && lastAxisIsLastSample(this.layout(x()), this.builder.shapeOf(x()).length))) {
+          throw new Error(`a softmax over axis ${a} of ONNX view ${this.showView(x())} is not supported (with a moved batch, only over the last axis)`);
+        }
         this.builder.add({ kind: 'softmax', name, inputs: [x()], output: out, ...(lastAxis ? {} : { lastAxis: false }) });
         return;
       }
@@ -348,11 +411,18 @@ class Converter {
     const ca = this.constants.get(a);
     const cb = this.constants.get(b);
     if (!ca && !cb) {
+      if (!sameLayout(this.layout(a), this.layout(b))) {
+        throw new Error(`adds '${a}' (ONNX view ${this.showView(a)}) and '${b}' (${this.showView(b)}), whose batch axes sit differently`);
+      }
       this.builder.add({ kind: 'add', name, inputs: [a, b], output: out });
       return;
     }
     const [x, c] = ca ? [b, ca] : [a, cb!];
     const shape = this.builder.shapeOf(x);
+    if (this.moved(x)) {
+      this.builder.add({ kind: 'bias', name, inputs: [x], output: out, bias: this.lastAxisConstant(x, c, (v) => v), lastAxis: true });
+      return;
+    }
     if (isLastAxisVector(c, shape)) {
       this.builder.add({ kind: 'bias', name, inputs: [x], output: out, bias: toF32(c.data).slice(), lastAxis: true });
       return;
@@ -366,13 +436,34 @@ class Converter {
     this.builder.add({ kind: 'bias', name, inputs: [x], output: out, bias });
   }
 
+  /**
+   * A constant broadcast onto `x`, whose batch axis is moved: one value, or one per entry of a last
+   * ONNX axis that is the last per-sample axis ([F] or [1, ..., F]); its values along that axis, `f` applied.
+   */
+  private lastAxisConstant(x: string, c: OnnxTensor, f: (v: number) => number): Float32Array {
+    const shape = this.builder.shapeOf(x);
+    const last = shape[shape.length - 1];
+    const fits = c.dims.length <= this.onnxRank(x) && (c.data.length === 1
+      || (lastAxisIsLastSample(this.layout(x), shape.length) && c.data.length === last && c.dims[c.dims.length - 1] === last));
+    if (!fits) {
+      throw new Error(`the constant '${c.name}' of shape [${c.dims.join(', ')}] broadcast onto ONNX view ${this.showView(x)} is not supported `
+        + '(with a moved batch axis, only a scalar or a vector along a last axis that holds no batch)');
+    }
+    return Float32Array.from({ length: last }, (_, i) => f(c.data[c.data.length === 1 ? 0 : i]));
+  }
+
   /** An axis of the ONNX tensor (batch included) as a per-sample axis; the batch axis is refused. */
   private sampleAxis(input: string, axis: number, what: string): number {
-    const rank = this.builder.shapeOf(input).length + 1;
+    const rank = this.onnxRank(input);
     const a = axis < 0 ? axis + rank : axis;
     if (!(Number.isInteger(a) && a >= 0 && a < rank)) throw new Error(`${what} ${axis} is out of range for a rank-${rank} input`);
-    if (a === 0) throw new Error(`${what} ${axis} is the batch axis (only the axes after it are supported)`);
-    return a - 1;
+    const s = sampleAxisOf(this.layout(input), a);
+    if (typeof s === 'string') {
+      throw new Error(this.moved(input)
+        ? `${what} ${axis} of ONNX view ${this.showView(input)} ${s} (only the axes that are one per-sample axis are supported)`
+        : `${what} ${axis} is the batch axis (only the axes after it are supported)`);
+    }
+    return s;
   }
 
   private convertSpatialMean(node: OnnxNode, name: string): void {
@@ -398,6 +489,18 @@ class Converter {
 
   private convertMatMul(node: OnnxNode, name: string): void {
     const [a, b] = node.inputs.map((i) => this.value(i));
+    if (this.moved(a) || this.moved(b)) {
+      // Per sample, a product batched over the leading axes: both operands' leading ONNX axes
+      // (the batch among them, N*H for torch's heads) alike, the two matrix axes per-sample axes.
+      const la = this.layout(a);
+      const lb = this.layout(b);
+      const r = la.groups.length;
+      const matrixAxes = (l: Layout) => l.groups.slice(-2).every((g) => g.length === 1 && g[0] !== 'N');
+      if (lb.groups.length !== r || r < 3 || !matrixAxes(la) || !matrixAxes(lb) || !sameLayout({ groups: la.groups.slice(0, -2) }, { groups: lb.groups.slice(0, -2) })) {
+        throw new Error(`multiplies ONNX views ${this.showView(a)} and ${this.showView(b)}: with a moved batch axis only products batched `
+          + 'over the same leading axes (the batch among them) are supported');
+      }
+    }
     this.builder.add({ kind: 'matmul', name, inputs: [a, b], output: node.outputs[0] });
   }
 
@@ -468,9 +571,17 @@ class Converter {
     if (!(Number.isInteger(index) && index >= 0 && index < n)) throw new Error(`index ${raw} is out of range for an axis of ${n} entries`);
     const out = node.outputs[0];
     // A scalar index removes the axis; a one-element list keeps it (a slice of one).
-    if (idx.dims.length === 0) this.builder.add({ kind: 'gather', name, inputs: [x], output: out, axis, index });
-    else if (idx.dims.length === 1) this.builder.add({ kind: 'slice', name, inputs: [x], output: out, axis, start: index, length: 1 });
-    else throw new Error(`indices of shape [${idx.dims.join(', ')}] are not supported (a scalar or one index)`);
+    if (idx.dims.length === 0) {
+      this.builder.add({ kind: 'gather', name, inputs: [x], output: out, axis, index });
+      if (this.moved(x)) {
+        const rank = this.onnxRank(x);
+        const raw = intAttr(node, 'axis', 0);
+        this.setLayout(out, dropAxis(this.layout(x), raw < 0 ? raw + rank : raw));
+      }
+    } else if (idx.dims.length === 1) {
+      this.builder.add({ kind: 'slice', name, inputs: [x], output: out, axis, start: index, length: 1 });
+      if (this.moved(x)) this.setLayout(out, this.layout(x));
+    } else throw new Error(`indices of shape [${idx.dims.join(', ')}] are not supported (a scalar or one index)`);
   }
 
   /** A Concat of one activation and constants: one `concatconst` per constant, nearest first. */
@@ -517,6 +628,10 @@ class Converter {
   private addScale(name: string, x: string, out: string, c: OnnxTensor, f: (v: number) => number): void {
     const shape = this.builder.shapeOf(x);
     const factors = (t: ArrayLike<number>) => Float32Array.from(t, f);
+    if (this.moved(x)) {
+      this.builder.add({ kind: 'scale', name, inputs: [x], output: out, scale: this.lastAxisConstant(x, c, f), lastAxis: true });
+      return;
+    }
     if (isLastAxisVector(c, shape)) {
       this.builder.add({ kind: 'scale', name, inputs: [x], output: out, scale: factors(c.data), lastAxis: true });
       return;
@@ -538,6 +653,7 @@ class Converter {
       this.addScale(name, x, out, c, (v) => v);
       return;
     }
+    if (this.moved(a) || this.moved(b)) throw new Error(`multiplies two activations with a moved batch axis (ONNX view ${this.showView(this.moved(a) ? a : b)}); only a gate with the batch first is supported`);
     // The gate is the factor computed from the other one.
     const aFromB = a !== b && this.builder.dependsOn(a, b);
     const bFromA = a !== b && this.builder.dependsOn(b, a);
@@ -682,7 +798,12 @@ class Converter {
     const input = this.value(node.inputs[0]);
     const shape = this.builder.shapeOf(input);
     // Gemm is 2-D; MatMul by a constant acts on the last axis of any input (a transformer's Linear).
-    if (node.opType === 'Gemm' && shape.length !== 1) throw new Error(`expects a flat N×F input, got N×${shape.join('×')} (is a Flatten missing?)`);
+    if (this.moved(input)) {
+      // Rows of any layout (torch's out_proj on (L*N, E)): a dense over the last axis, if that axis is the last per-sample one.
+      if (!lastAxisIsLastSample(this.layout(input), shape.length) || (node.opType === 'Gemm' && this.onnxRank(input) !== 2)) {
+        throw new Error(`a ${node.opType} over ONNX view ${this.showView(input)} is not supported (with a moved batch axis, only over a last axis that holds no batch)`);
+      }
+    } else if (node.opType === 'Gemm' && shape.length !== 1) throw new Error(`expects a flat N×F input, got N×${shape.join('×')} (is a Flatten missing?)`);
     const B = this.constant(node, 1, 'the weight');
     if (B.dims.length !== 2) throw new Error(`expects a 2-D weight, got [${B.dims.join(', ')}]`);
     if (B.dims.some((d) => !(d > 0))) throw new Error(`the weight has an empty shape [${B.dims.join(', ')}]: a layer with no inputs or no outputs`);
@@ -725,6 +846,9 @@ class Converter {
     const shape = this.builder.shapeOf(input);
     const features = numel(shape);
     const show = `[${target.map((d) => (Number.isNaN(d) ? 'N' : d)).join(', ')}]`;
+    // The batch moved, or merged with another axis (a NaN past the first, torch's (L, N*H, hd)):
+    // a per-sample view through the layouts (batch-layout.ts).
+    if (this.moved(input) || target.slice(1).some((d) => Number.isNaN(d))) return this.reshapeMoved(node, name, input, target, show);
     // The batch may be kept by 0, -1 or the batch size read by a folded Shape (BATCH), or 1 (an
     // export at batch 1).
     const batchOk = target[0] === 0 || target[0] === -1 || target[0] === 1 || Object.is(target[0], BATCH);
@@ -741,8 +865,26 @@ class Converter {
     // Any other reshape of each sample is a view of its row-major data (0 copies the input's axis,
     // one -1 takes what is left), if the batch axis stays the batch.
     const resolved = batchOk && !(target[0] === -1 && rest.includes(-1)) ? resolveReshape(rest, shape) : null;
+    // The batch merged with the axes after it (rows (N*L, E) for a Gemm): a per-sample view too.
+    if (!resolved && Object.is(target[0], BATCH)) return this.reshapeMoved(node, name, input, target, show);
     if (!resolved) throw new Error(`reshape of N×[${shape.join(', ')}] to ${show} is not supported (the batch axis must stay first, the rest resolve to ${features} values)`);
     this.builder.add({ kind: 'reshape', name, inputs: [input], output: node.outputs[0], shape: resolved });
+  }
+
+  /** A Reshape that moves the batch or reads a moved one: a per-sample view, or refused where samples would mix. */
+  private reshapeMoved(node: OnnxNode, name: string, input: string, target: readonly number[], show: string): void {
+    const l = this.layout(input);
+    const shape = this.builder.shapeOf(input);
+    const dims = onnxDims(l, shape);
+    const allowZero = intAttr(node, 'allowzero', 0) === 1;
+    const resolved = target.map((d, i) => (d === 0 && !allowZero ? dims[i] : d));
+    const r = resolved.some((d) => d === undefined) ? 'the target copies axes the input lacks' : reshapeLayout(l, shape, resolved);
+    if (typeof r === 'string') throw new Error(`reshape of ONNX view ${this.showView(input)} to ${show} is not supported: ${r}`);
+    const out = node.outputs[0];
+    const same = r.shape.length === shape.length && r.shape.every((d, i) => d === shape[i]);
+    if (same) this.builder.add({ kind: 'identity', name, inputs: [input], output: out });
+    else this.builder.add({ kind: 'reshape', name, inputs: [input], output: out, shape: r.shape });
+    this.setLayout(out, r.layout);
   }
 
   /** The graph as decompositions.ts matches it. */
@@ -788,10 +930,19 @@ class Converter {
 
   private convertTranspose(node: OnnxNode, name: string): void {
     const input = this.value(node.inputs[0]);
-    const rank = this.builder.shapeOf(input).length + 1;
+    const rank = this.onnxRank(input);
     const perm = node.attributes.get('perm')?.ints ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
-    if (perm.length !== rank || perm[0] !== 0) {
-      throw new Error(`perm [${perm.join(', ')}] moves the batch axis (only permutations of the axes after it, perm[0] = 0, are supported)`);
+    if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
+      throw new Error(`perm [${perm.join(', ')}] is not a permutation of the ${rank} axes`);
+    }
+    if (this.moved(input) || perm[0] !== 0) {
+      // The batch moves (torch's seq-first attention): a relabelling, plus a per-sample transpose
+      // only where the per-sample axes change order.
+      const t = transposeLayout(this.layout(input), perm);
+      if (t.perSample) this.builder.add({ kind: 'transpose', name, inputs: [input], output: node.outputs[0], perm: t.perSample });
+      else this.builder.add({ kind: 'identity', name, inputs: [input], output: node.outputs[0] });
+      this.setLayout(node.outputs[0], t.layout);
+      return;
     }
     this.builder.add({ kind: 'transpose', name, inputs: [input], output: node.outputs[0], perm: perm.slice(1).map((a) => a - 1) });
   }
@@ -817,6 +968,14 @@ function isLastAxisVector(t: OnnxTensor, shape: readonly number[]): boolean {
   return shape.length > 1 && last > 1 && t.dims.length >= 1 && t.dims.length <= shape.length + 1 && t.data.length === last
     && t.dims[t.dims.length - 1] === last;
 }
+
+/** Operators that map through a moved batch axis (batch-layout.ts); any other reading one is refused. */
+const FOLLOWS_LAYOUT = new Set([
+  'Transpose', 'Reshape', 'MatMul', 'Gemm', 'Add', 'Mul', 'Div', 'Softmax', 'Slice', 'Split', 'Gather', 'Relu', 'LeakyRelu', 'Clip',
+  'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'Gelu', 'Identity', 'Dropout',
+]);
+/** Of those, the ones that set their output's layout themselves. */
+const LAYOUT_SETTERS = new Set(['Transpose', 'Reshape', 'Gather']);
 
 export function convertModel(model: OnnxModel, opts: ImportOptions): ConvertedModel {
   return new Converter(model, opts.source).convert(opts.output);
