@@ -18,24 +18,13 @@ import { createDepthwiseBackward } from '../src/lrp/ops/depthwise-backward.ts';
 import type { BackwardIO } from '../src/lrp/backward-op.ts';
 import type { LinearRule } from '../src/lrp/rule-spec.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
+import { randn, rngFor } from './helpers/seeded.ts';
 import { referenceLayer } from './reference/forward.ts';
 import { referenceLayerRelevance } from './reference/relevance.ts';
 
 const TOL = 1e-5;
 const shared = useGpu();
 
-function rngFor(label: string): Rng {
-  let h = 2166136261;
-  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 16777619);
-  return new Rng(h >>> 0);
-}
-
-function randn(rng: Rng, n: number, std = 1, shift = 0): Float32Array {
-  const a = new Float32Array(n);
-  rng.fillNormal(a, std);
-  for (let i = 0; i < n; i++) a[i] += shift;
-  return a;
-}
 
 interface Case { label: string; shape: Shape; mult: number; kernel: Pair; stride: Pair; pads: Pads4; dilation: Pair }
 

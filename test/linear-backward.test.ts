@@ -23,6 +23,7 @@ import { createDenseBackward } from '../src/lrp/ops/dense-backward.ts';
 import { WeightStore } from '../src/gpu/weight-store.ts';
 import type { LinearRule } from '../src/lrp/rule-spec.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
+import { randn, rngFor } from './helpers/seeded.ts';
 import { referenceLayer } from './reference/forward.ts';
 import { linearMap, referenceLayerRelevance, shortcutBound } from './reference/relevance.ts';
 
@@ -33,19 +34,6 @@ const shared = useGpu();
 // Data
 // ---------------------------------------------------------------------------------------------
 
-/** A deterministic stream per test title, so a filtered run sees the same values. */
-function rngFor(label: string): Rng {
-  let h = 2166136261;
-  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 16777619);
-  return new Rng(h >>> 0);
-}
-
-function randn(rng: Rng, n: number, std = 1, shift = 0): Float32Array {
-  const a = new Float32Array(n);
-  rng.fillNormal(a, std);
-  for (let i = 0; i < n; i++) a[i] += shift;
-  return a;
-}
 
 /** Biases of both signs, never all one sign, magnitudes comparable to the weighted sums. */
 function mixedBias(rng: Rng, n: number): Float32Array {

@@ -21,23 +21,12 @@ import { createConvRelevance, fitting, flippedWeight, winogradRelevanceChoice } 
 import { planLinearRule } from '../src/lrp/rules.ts';
 import type { LinearRule } from '../src/lrp/rule-spec.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
+import { randn, rngFor } from './helpers/seeded.ts';
 import { referenceLayer } from './reference/forward.ts';
 import { referenceLayerRelevance, referenceRelevances, shortcutBound } from './reference/relevance.ts';
 
 const shared = useGpu();
 
-function rngFor(label: string): Rng {
-  let h = 2166136261;
-  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 16777619);
-  return new Rng(h >>> 0);
-}
-
-function randn(rng: Rng, n: number, std = 1, shift = 0): Float32Array {
-  const a = new Float32Array(n);
-  rng.fillNormal(a, std);
-  for (let i = 0; i < n; i++) a[i] += shift;
-  return a;
-}
 
 function conv3x3(rng: Rng, name: string, C: number, O: number, pads: Pads4): ConvLayer {
   const b = randn(rng, O, 0.4);
