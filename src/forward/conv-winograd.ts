@@ -22,6 +22,7 @@
 import { GpuError } from '../gpu/errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
+import { KeyedUniforms } from '../gpu/uniforms.ts';
 import type { ConvLayer, Shape } from '../graph/ir.ts';
 import type { SharedBuffer, WeightStore } from '../gpu/weight-store.ts';
 import type { ForwardOp } from './op.ts';
@@ -106,20 +107,12 @@ export async function createWinogradGemm(
   const BN = tile.TN * tile.TY;
   const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
   const splitOf = (P: number) => convSplit(Math.ceil(N / BN) * Math.ceil(P / BM) * A2, Kpad, tile.BK, 4 * A2 * N * P, ctx.maxBinding, fill);
-  const uniforms = new Map<string, GPUBuffer>();
-  const uniform = (key: string, make: () => Uint32Array): GPUBuffer => {
-    let u = uniforms.get(key);
-    if (!u) {
-      u = ctx.uniform(make(), `${label} ${key} params`);
-      uniforms.set(key, u);
-    }
-    return u;
-  };
+  const uniforms = new KeyedUniforms(ctx, label);
   return {
     tile, Kpad, Npad,
     dispatches(P, v, w, y, scratch, kernel) {
       const { splits, kChunk } = splitOf(P);
-      const gemmUniform = uniform(`gemm ${P}`, () => conv2d.pack({
+      const gemmUniform = uniforms.get(`gemm ${P}`, () => conv2d.pack({
         batch: 1, inC: A2 * K, inH: 1, inW: P, outC: A2 * N, outH: 1, outW: P, groups: A2,
         strideH: 1, strideW: 1, padT: 0, padL: 0, dilH: 1, dilW: 1, cinPerGroup: K, coutPerGroup: N,
         K, Kpad, Npad, M: P, reluIn: 0, vecOut: P % 4 === 0 ? 1 : 0,
@@ -145,7 +138,7 @@ export async function createWinogradGemm(
       }, {
         kernel: 'conv2d_splitk_sum', layer: label, pipeline: sumPipe!,
         bindings: conv2dSplitkSum.bind({
-          p: uniform(`sum ${P}`, () => conv2dSplitkSum.pack({ total, splits, plane: P, channels: A2 * N })),
+          p: uniforms.get(`sum ${P}`, () => conv2dSplitkSum.pack({ total, splits, plane: P, channels: A2 * N })),
           part, bias: zeros, y,
         }),
         workgroups: grid1d(total, SUM_WG, maxDim),
@@ -154,8 +147,7 @@ export async function createWinogradGemm(
     },
     destroy() {
       zeros.destroy();
-      for (const u of uniforms.values()) u.destroy();
-      uniforms.clear();
+      uniforms.destroy();
     },
   };
 }
@@ -178,13 +170,13 @@ export async function createWinogradConv(
   const gemm = await createWinogradGemm(ctx, layer.name, A2, C, Cout, { tile: opts.tile, fillWorkgroups: opts.fillWorkgroups });
   let shared: SharedBuffer | null = null;
   let bias: GPUBuffer | null = null;
-  const uniforms = new Map<string, GPUBuffer>();
+  // Uniform buffers by (kernel, tiles in the chunk, first sample): written once, kept until destroy.
+  const uniforms = new KeyedUniforms(ctx, layer.name);
   const destroy = () => {
     gemm.destroy();
     shared?.release();
     bias?.destroy();
-    for (const u of uniforms.values()) u.destroy();
-    uniforms.clear();
+    uniforms.destroy();
   };
   try {
     const held = opts.weights.acquire(layer.name, winogradWeightKey(m, gemm.tile.BK), () => {
@@ -200,15 +192,6 @@ export async function createWinogradConv(
     const constants = { TM: m, WG };
     const [inPipe, outPipe] = await Promise.all([winogradInput.pipeline(ctx, constants), winogradOutput.pipeline(ctx, constants)]);
     const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
-    // Uniform buffers by (kernel, tiles in the chunk, first sample): written once, kept until destroy.
-    const uniform = (key: string, make: () => Uint32Array): GPUBuffer => {
-      let u = uniforms.get(key);
-      if (!u) {
-        u = ctx.uniform(make(), `${layer.name} ${key} params`);
-        uniforms.set(key, u);
-      }
-      return u;
-    };
 
     return {
       layer,
@@ -223,7 +206,7 @@ export async function createWinogradConv(
           dispatches.push({
             kernel: 'winograd_input', layer: layer.name, pipeline: inPipe,
             bindings: winogradInput.bind({
-              p: uniform(`in ${P} ${n0}`, () => winogradInput.pack({
+              p: uniforms.get(`in ${P} ${n0}`, () => winogradInput.pack({
                 C, inH, inW, padT: pads[0], padL: pads[1], tilesX, tilesPerSample: tps, P, n0, reluIn: input.relu ? 1 : 0, total: inTotal,
               })),
               x: x.buffer, v,
@@ -236,7 +219,7 @@ export async function createWinogradConv(
           dispatches.push({
             kernel: 'winograd_output', layer: layer.name, pipeline: outPipe,
             bindings: winogradOutput.bind({
-              p: uniform(`out ${P} ${n0}`, () => winogradOutput.pack({ Cout, outH, outW, tilesX, tilesPerSample: tps, P, n0, total: outTotal })),
+              p: uniforms.get(`out ${P} ${n0}`, () => winogradOutput.pack({ Cout, outH, outW, tilesX, tilesPerSample: tps, P, n0, total: outTotal })),
               m: prod, bias: b, y: out,
             }),
             workgroups: grid1d(outTotal, WG, maxDim),

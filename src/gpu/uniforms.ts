@@ -23,3 +23,28 @@ export class UniformsByBatch {
     this.byBatch.clear();
   }
 }
+
+/**
+ * Uniform buffers keyed by a string the op composes (kernel, chunk size, first sample, ...), for
+ * ops whose parameters vary by more than the batch: each written once, on first use, and kept
+ * until destroy().
+ */
+export class KeyedUniforms {
+  private readonly byKey = new Map<string, GPUBuffer>();
+
+  constructor(private readonly ctx: GpuContext, private readonly label: string) {}
+
+  get(key: string, make: () => ArrayLike<number>): GPUBuffer {
+    let u = this.byKey.get(key);
+    if (!u) {
+      u = this.ctx.uniform(make(), `${this.label} ${key} params`);
+      this.byKey.set(key, u);
+    }
+    return u;
+  }
+
+  destroy(): void {
+    for (const u of this.byKey.values()) u.destroy();
+    this.byKey.clear();
+  }
+}

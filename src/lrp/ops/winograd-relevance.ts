@@ -32,6 +32,7 @@
  *   M 51 MB).
  */
 import type { Dispatch } from '../../gpu/context.ts';
+import { KeyedUniforms } from '../../gpu/uniforms.ts';
 import { GpuError } from '../../gpu/errors.ts';
 import { grid1d } from '../../gpu/grid.ts';
 import type { SharedBuffer } from '../../gpu/weight-store.ts';
@@ -145,7 +146,7 @@ interface Pass {
   readonly gemm: WinogradGemm;
   readonly weight: SharedBuffer;
   /** Uniforms by (batch, first sample, tiles). */
-  readonly uniforms: Map<string, { input: GPUBuffer; output: GPUBuffer }>;
+  readonly uniforms: KeyedUniforms;
 }
 
 const byWeight = <T extends { w: W }>(segs: readonly T[]): T[] => [...segs].sort((a, b) => a.w - b.w);
@@ -165,22 +166,15 @@ export async function createWinogradParts(
     for (const p of passes) {
       p.gemm.destroy();
       p.weight.release();
-      for (const u of p.uniforms.values()) {
-        u.input.destroy();
-        u.output.destroy();
-      }
+      p.uniforms.destroy();
     }
     owned.forEach((b) => b.destroy());
   };
-  const uniformOf = (p: Pass, key: string, make: () => { input: Uint32Array; output: Uint32Array }) => {
-    let u = p.uniforms.get(key);
-    if (!u) {
-      const v = make();
-      u = { input: ctx.uniform(v.input, `${layer.name} winograd ${key} input params`), output: ctx.uniform(v.output, `${layer.name} winograd ${key} output params`) };
-      p.uniforms.set(key, u);
-    }
-    return u;
-  };
+  // A pass's input and output transform parameters, by (chunk, first sample): written once each.
+  const uniformOf = (p: Pass, key: string, make: () => { input: Uint32Array; output: Uint32Array }) => ({
+    input: p.uniforms.get(`${key} input`, () => make().input),
+    output: p.uniforms.get(`${key} output`, () => make().output),
+  });
   const acquire = (key: string, where: string, build: () => Float32Array) => c.weights.acquire(layer.name, key, () => {
     const data = build();
     if (data.byteLength > ctx.maxBinding) {
@@ -235,7 +229,7 @@ export async function createWinogradParts(
           gemm.destroy();
           throw e;
         }
-        const pass: Pass = { segs: segs.length, gemm, weight, uniforms: new Map() };
+        const pass: Pass = { segs: segs.length, gemm, weight, uniforms: new KeyedUniforms(ctx, `${layer.name} winograd`) };
         passes.push(pass);
         const bias = ctx.upload(modifyBias(layer.bias, d.bias, plan.gamma), `${layer.name} winograd bias (${d.bias})`);
         owned.push(bias);
@@ -310,7 +304,7 @@ export async function createWinogradParts(
           gemm.destroy();
           throw e;
         }
-        const pass: Pass = { segs: segs.length, gemm, weight, uniforms: new Map() };
+        const pass: Pass = { segs: segs.length, gemm, weight, uniforms: new KeyedUniforms(ctx, `${layer.name} winograd`) };
         passes.push(pass);
         const acc = i > 0 || c.accumulate[0];
         return { segs, pass, rule: transposeRule({ ...r, segs }, input.relu, acc) };
