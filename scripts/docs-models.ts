@@ -18,7 +18,7 @@ import { relevancePicture, relevancePlane } from '../src/heatmap/index.ts';
 import { parseComposite, resolveComposite } from '../src/lrp/composite.ts';
 import { Explainer } from '../src/lrp/explainer.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
-import { loadModel } from '../src/node/model-file.ts';
+import { loadModel, readPreprocessFile } from '../src/node/model-file.ts';
 import { writePng } from '../src/node/png.ts';
 import { preprocessImage, type RgbaImage } from '../src/preprocess/image.ts';
 import type { PreprocessSpec } from '../src/preprocess/spec.ts';
@@ -51,7 +51,8 @@ function withBoxes(pic: RgbaImage, sample: SynthSample, cls: number): RgbaImage 
   return out;
 }
 
-const demoSpec = loadModel(root('models/demo/demo.onnx')).preprocess!;
+// The ViT takes the demo's preprocessing (the spec file alone: the demo model itself is loaded in its row).
+const demoSpec = readPreprocessFile(root('models/demo/demo.onnx.json'));
 const models: { title: string; load: () => { graph: Graph; preprocess: PreprocessSpec } }[] = [
   ...MODELS.filter((m) => existsSync(root(m.file))).map((m) => ({ title: m.title, load: () => {
     const model = loadModel(root(m.file));
