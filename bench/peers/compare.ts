@@ -7,6 +7,7 @@
  *   npx tsx bench/peers/compare.ts [--model vgg16|resnet50] [--batch 1,8] [--composite cmp-alpha2-flat,lrp-z]
  *                                  [--threads 2] [--device cpu|cuda] [--repeat 3] [--dir bench/peers/.work]
  *                                  [--python /usr/bin/python3] [--zennit ../shared/peers/zennit-0.5.1]
+ *                                  [--conv auto|direct|winograd] [--winograd-tile 2|4] [--skip-zennit]
  *
  * 1. zennit_bench.py export: the torchvision model with fixed-seed random weights, saved as a
  *    state dict and exported to ONNX (with its preprocessing spec) into --dir (once; reused).
@@ -27,6 +28,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ForwardModel } from '../../src/forward/model.ts';
+import { CONV_MODES, type ConvMode, type WinogradTile } from '../../src/forward/winograd.ts';
 import { numel } from '../../src/graph/ir.ts';
 import { parseComposite, resolveComposite } from '../../src/lrp/composite.ts';
 import { Explainer } from '../../src/lrp/explainer.ts';
@@ -46,6 +48,8 @@ const { values: args } = parseArgs({
     python: { type: 'string', default: '/usr/bin/python3' },
     zennit: { type: 'string', default: '../shared/peers/zennit-0.5.1' },
     'skip-zennit': { type: 'boolean', default: false },
+    conv: { type: 'string', default: 'auto' },
+    'winograd-tile': { type: 'string' },
   },
 });
 const here = new URL('.', import.meta.url).pathname;
@@ -56,6 +60,10 @@ const repeat = Number(args.repeat);
 const dir = resolve(args.dir!);
 const zennitPath = resolve(args.zennit!);
 const env = { ...process.env, PYTHONPATH: zennitPath };
+const convMode = args.conv as ConvMode;
+if (!CONV_MODES.includes(convMode)) throw new Error(`--conv ${args.conv}: expected one of ${CONV_MODES.join(', ')}`);
+const winogradTile = args['winograd-tile'] === undefined ? undefined : Number(args['winograd-tile']) as WinogradTile;
+if (winogradTile !== undefined && winogradTile !== 2 && winogradTile !== 4) throw new Error(`--winograd-tile ${args['winograd-tile']}: expected 2 or 4`);
 
 interface Row { side: 'zennit' | 'webgpu-lrp'; batch: number; composite: string; images_per_s: number }
 
@@ -95,9 +103,9 @@ if (!args['skip-zennit']) {
 // 3. webgpu-lrp.
 const gpu = await createNodeGpu();
 try {
-  console.log(`webgpu-lrp: ${gpu.adapterName}; LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(default)'}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(default)'} ...`);
+  console.log(`webgpu-lrp: ${gpu.adapterName}; --conv ${convMode}${winogradTile ? ` --winograd-tile ${winogradTile}` : ''}; LP_NATIVE_VECTOR_WIDTH=${process.env.LP_NATIVE_VECTOR_WIDTH ?? '(default)'}, LP_NUM_THREADS=${process.env.LP_NUM_THREADS ?? '(default)'} ...`);
   const model = loadModel(onnx);
-  const fm = await ForwardModel.create(gpu.ctx, model.graph);
+  const fm = await ForwardModel.create(gpu.ctx, model.graph, { conv: convMode, winogradTile });
   try {
     const timed = async (fn: () => Promise<unknown>) => {
       await fn();
