@@ -88,7 +88,9 @@ beforeAll(async () => {
   plain = join(root, 'plain');
   // Records do not depend on the batch size: batch 4 here, batch 1 where kills need many batch ends.
   await runEval(options(plain, { batch: 4 }));
-});
+  // A fresh clone compiles the eval's pipelines here (lavapipe: LLVM, seconds each), on a machine
+  // the other test files load too: more than the default hook timeout.
+}, 600_000);
 
 afterAll(() => {
   console.log(`reliability figures (this machine):\n  ${figures.join('\n  ')}`);
