@@ -1,6 +1,6 @@
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import type { KernelTiming } from '../gpu/profiler.ts';
-import { BufferLease } from '../gpu/buffer-pool.ts';
+import { BufferLease, ScratchArena } from '../gpu/buffer-pool.ts';
 import { WeightStore } from '../gpu/weight-store.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { checkModelFits } from './size-limits.ts';
@@ -88,6 +88,8 @@ export class ForwardModel {
     const lease = new BufferLease(ctx.pool, usage);
     const alloc = (name: string, count: number) => lease.acquire(4 * count, name);
     const release = () => lease.release();
+    const scratchLease = new BufferLease(ctx.pool, usage);
+    const scratch = new ScratchArena(scratchLease);
     try {
       let inBuf: GPUBuffer;
       if (input instanceof Float32Array) {
@@ -106,12 +108,8 @@ export class ForwardModel {
           continue;
         }
         const out = alloc(layer.output, batch * numel(shape));
-        const scratch = new BufferLease(ctx.pool, usage);
-        try {
-          dispatches.push(...op.dispatches(batch, layer.inputs.map((i) => values.get(i)!), out, (bytes, label) => scratch.acquire(bytes, label)));
-        } finally {
-          scratch.release();
-        }
+        dispatches.push(...op.dispatches(batch, layer.inputs.map((i) => values.get(i)!), out, (bytes, label) => scratch.acquire(bytes, label)));
+        scratch.recycle();
         values.set(layer.output, { buffer: out, shape, relu });
       }
       const timings = await ctx.run(`forward pass of '${graph.name}' (batch ${batch})`, dispatches, opts);
@@ -119,6 +117,8 @@ export class ForwardModel {
     } catch (e) {
       release();
       throw e;
+    } finally {
+      scratchLease.release();
     }
   }
 

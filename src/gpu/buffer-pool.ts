@@ -86,3 +86,37 @@ export class BufferLease {
   }
 }
 
+
+/**
+ * Scratch buffers of one recorded pass, reused from layer to layer. Dispatches run in the order
+ * they were recorded, so a layer's scratch is dead once its dispatches are recorded and a later
+ * layer's scratch can take it: the pass needs its largest layer's scratch, not the sum. The
+ * buffers stay in the pass's lease until that is given back, rather than going back to the pool
+ * at once, because run() may submit a pass in segments with awaits between them (first use of a
+ * pipeline): another pass of the process could otherwise take a buffer this one has yet to use.
+ * A buffer larger than asked for is fine: kernels take their extents from uniforms, never from
+ * the binding's size (the pool's size classes rely on that too).
+ */
+export class ScratchArena {
+  private readonly idle: GPUBuffer[] = [];
+  private readonly busy: GPUBuffer[] = [];
+
+  constructor(private readonly lease: BufferLease) {}
+
+  acquire(bytes: number, label: string): GPUBuffer {
+    let best = -1;
+    this.idle.forEach((b, i) => {
+      if (b.size >= bytes && (best < 0 || b.size < this.idle[best].size)) best = i;
+    });
+    const buf = best >= 0 ? this.idle.splice(best, 1)[0] : this.lease.acquire(bytes, label);
+    buf.label = label;
+    this.busy.push(buf);
+    return buf;
+  }
+
+  /** Everything taken since the last call is dead from here on in the recording order. */
+  recycle(): void {
+    this.idle.push(...this.busy);
+    this.busy.length = 0;
+  }
+}

@@ -12,7 +12,7 @@
  */
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
-import { BufferLease } from '../gpu/buffer-pool.ts';
+import { BufferLease, ScratchArena } from '../gpu/buffer-pool.ts';
 import type { Graph, Layer } from '../graph/ir.ts';
 import { numel, valueInfo } from '../graph/ir.ts';
 import { graphKind } from '../graph/kinds.ts';
@@ -389,6 +389,7 @@ export class Explainer {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const lease = new BufferLease(ctx.pool, usage);
     const alloc = (bytes: number, label: string) => lease.acquire(bytes, label);
+    const scratch = new ScratchArena(lease);
     try {
       const rel = new Map<string, GPUBuffer>();
       const seedBuf = alloc(seed.byteLength, `relevance seed`);
@@ -425,9 +426,10 @@ export class Explainer {
           inputs: layer.inputs.map((i) => acts.get(i)),
           output: acts.get(layer.output),
           relOut, relIn, accumulate,
-          scratch: (bytes, label) => alloc(bytes, label),
+          scratch: (bytes, label) => scratch.acquire(bytes, label),
         };
         dispatches.push(...op.dispatches(batch, io));
+        scratch.recycle();
       }
 
       let relInput = rel.get(graph.input.name);
