@@ -5,8 +5,8 @@
  * with the results of each variant checked against the first's. Variants:
  *   conv2d        the convolution GEMM kernel as a grouped 1x1 convolution (convTile's tile)
  *   wgemm-PQxTY   winograd_gemm.wgsl with PQ quads x 32 columns per thread, TY rows of 8 threads
- *                 (CPU adapters with row subgroups only; layers whose P is not a multiple of 4 run
- *                 conv2d there, and are marked so)
+ *                 (CPU adapters with row subgroups only; its vec4 A loads where P % 4 == 0, else
+ *                 float loads: the `A` column says which)
  * GFLOP/s counts the GEMMs' own FLOPs (2 * alpha^2 * P * C_in * C_out). The first-run column is
  * the wall time of a variant's first dispatch: on lavapipe its LLVM compile (run with
  * MESA_SHADER_CACHE_DISABLE=true to see it cold; LP_NATIVE_VECTOR_WIDTH=128 for the test suite's).
@@ -95,7 +95,7 @@ try {
           await ctx.run(`${name} ${spec.name}`, dispatches);
           const firstMs = performance.now() - t0;
           const out = new Float32Array(await ctx.read(y, 0, 4 * A2 * N * P, spec.name));
-          const ran = P % 4 === 0 || !spec.block ? '' : ' (ran conv2d: P % 4 != 0)';
+          const ran = !spec.block ? '' : P % 4 === 0 ? ' (vec4 A)' : ' (float A)';
           built.push({ spec, gemm, w, dispatches, firstMs, out, ran, ms: [] as number[] });
         }
         let maxDiff = 0;

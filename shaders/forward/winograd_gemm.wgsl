@@ -9,10 +9,11 @@ enable subgroups;
 // [g][N][P]. The same GEMM conv2d.wgsl runs viewed as a grouped 1x1 convolution
 // (src/forward/conv-winograd.ts); this kernel is shaped by what lavapipe compiles instead
 // (bench/RESULTS.md, issue 24):
-// - No workgroup memory and no implicit-im2col address math: each thread reads its own A vec4s
-//   (a quad of 4 consecutive tiles, one aligned vec4 load: P % 4 == 0 is required) straight from
-//   x. On lavapipe every load whose address differs between lanes is a loop over the SIMD lanes;
-//   staging through workgroup memory would add a second such loop per value.
+// - No workgroup memory and no implicit-im2col address math: each thread reads its own A quads
+//   (4 consecutive tiles) straight from x: where P % 4 == 0 (VEC_A) as one aligned vec4 load, else
+//   as 4 floats (through xs, the same buffer viewed as floats). On lavapipe every load whose
+//   address differs between lanes is a loop over the SIMD lanes, each float of it a bounds check
+//   and an insert; staging through workgroup memory would add a second such loop per value.
 // - B through subgroups, as in conv2d's subgroups variant: a row of 8 threads covers 32 columns,
 //   lane l reads vec4 l (and l + 4 where subgroups are 4 wide) and subgroupBroadcast hands each
 //   column's value to the row. Requires subgroups of SG = 4 or 8 consecutive invocations inside
@@ -36,21 +37,41 @@ override PQ: u32 = 2u;
 override TY: u32 = 1u;
 // Invocations per subgroup: 4 or 8.
 override SG: u32 = 8u;
+// P % 4 == 0: A quads are aligned vec4s of x (and stores aligned vec4s of y).
+override VEC_A: bool = true;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> xs: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<vec4<f32>>;
+// Viewed as vec4s for the aligned stores; single floats are written as components.
+@group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 
 // A[quad, k]: zero past K (w's rows there are zero too, but x's are the next coordinate's or
-// out of range). Quads past P read other tiles' values, which only reach stores that are skipped.
+// out of range). Tiles past P read other tiles' values, which only reach stores that are skipped.
 fn loadA(base: u32, k: u32) -> vec4<f32> {
-  return select(vec4<f32>(0.0), x[(base + k * p.P) / 4u], k < p.K);
+  let i = base + k * p.P;
+  var a: vec4<f32>;
+  if (VEC_A) {
+    a = x[i / 4u];
+  } else {
+    a = vec4<f32>(xs[i], xs[i + 1u], xs[i + 2u], xs[i + 3u]);
+  }
+  return select(vec4<f32>(0.0), a, k < p.K);
 }
 
-// Quads are whole (P % 4 == 0), so a quad is in range or none of it is.
+// Quad m..m+3 of row `row` (the offset of y[g][n][0]).
 fn storeQuad(row: u32, m: u32, v: vec4<f32>) {
-  if (m < p.P) { y[(row + m) / 4u] = v; }
+  let o = row + m;
+  if (VEC_A) {
+    // Whole quads (P % 4 == 0): all of one in range or none.
+    if (m < p.P) { y[o / 4u] = v; }
+  } else {
+    if (m < p.P) { y[o / 4u][o % 4u] = v.x; }
+    if (m + 1u < p.P) { y[(o + 1u) / 4u][(o + 1u) % 4u] = v.y; }
+    if (m + 2u < p.P) { y[(o + 2u) / 4u][(o + 2u) % 4u] = v.z; }
+    if (m + 3u < p.P) { y[(o + 3u) / 4u][(o + 3u) % 4u] = v.w; }
+  }
 }
 
 @compute @workgroup_size(8, TY, 1)

@@ -3,8 +3,8 @@
  * has the math and the choice): three dispatches per chunk of samples,
  *   1. the input transform V = B^T d B (shaders/forward/winograd_input.wgsl) into scratch,
  *   2. the element-wise stage, alpha^2 GEMMs [tiles x C_in] x [C_in x C_out]: on a CPU adapter
- *      whose subgroups are rows (src/gpu/subgroups.ts) and a whole number of tile quads, the
- *      batched GEMM shaped for lavapipe (shaders/forward/winograd_gemm.wgsl); otherwise the
+ *      whose subgroups are rows (src/gpu/subgroups.ts), the batched GEMM shaped for lavapipe
+ *      (shaders/forward/winograd_gemm.wgsl); otherwise the
  *      convolution GEMM kernel (shaders/forward/conv2d.wgsl) viewed as a grouped 1x1 convolution
  *      with one group per transform coordinate, with convTile's tile for that GEMM (and its split
  *      reduction where the tuning splits),
@@ -15,12 +15,13 @@
  *   the GEMM kernel and its tuned tiles stay as they are, and on lavapipe the two transforms
  *   took 11 to 13% of VGG-16's Winograd convolution time at batch 1 (bench/RESULTS.md), which
  *   bounds what a fused kernel could save there.
- * - winograd_gemm where it runs, conv2d elsewhere, chosen per dispatch by the tile count P: the
- *   dedicated kernel reads a quad of tiles as one aligned vec4 (P % 4 == 0), and the transforms'
- *   [xi][C][P] layout, which the relevance passes share, stays as it is. On lavapipe it ran the
- *   stage 1.9 to 3.2 times as fast as conv2d (bench/RESULTS.md, issue 24). It reads U in conv2d's
- *   layout, so either kernel takes the same weight. lavapipe compiles a pipeline on its first
- *   dispatch, so the kernel a layer never dispatches costs nothing.
+ * - winograd_gemm on CPU adapters with row subgroups, conv2d elsewhere (a GPU reads a row's
+ *   common B vec4 once in hardware and wants split reductions). It reads U in conv2d's layout, so
+ *   either kernel takes the same weight, and the transforms' [xi][C][P] layout, which the
+ *   relevance passes share, stays as it is. Its pipeline per dispatch follows the tile count P:
+ *   a quad of tiles is one aligned vec4 load where P % 4 == 0, four float loads elsewhere.
+ *   lavapipe compiles a pipeline on its first dispatch, so the one a model never uses costs
+ *   nothing. Figures: bench/RESULTS.md (issue 24).
  * - U = G g G^T is built once per layer, tile size and reduction depth, in the model's WeightStore
  *   under the key `winograd f<m> kn bk<BK>` (alpha^2 / 9 times the layer's weights: 16/9 for
  *   F(2,3), 4x for F(4,3)).
@@ -126,9 +127,11 @@ export async function createWinogradGemm(
   const sumPipe = fill > 0 ? await conv2dSplitkSum.pipeline(ctx, { WG: SUM_WG }) : null;
   // The batched kernel needs the subgroups variant's row layout (its SG) and takes no split.
   const block = opts.wgemm ?? WGEMM_BLOCK;
-  const wgemmPipe = gemm.variant === 'subgroups' && fill === 0 && (opts.kernel ?? 'auto') === 'auto'
-    ? await winogradGemm.pipeline(ctx, { ...block, SG: gemm.constants.SG! })
-    : null;
+  const wgemm = gemm.variant === 'subgroups' && fill === 0 && (opts.kernel ?? 'auto') === 'auto';
+  // Both of its pipelines are made; lavapipe compiles one on its first dispatch only.
+  const [wgemmVec, wgemmScalar] = wgemm
+    ? await Promise.all([true, false].map((VEC_A) => winogradGemm.pipeline(ctx, { ...block, SG: gemm.constants.SG!, VEC_A })))
+    : [null, null];
   const BM = 4 * tile.PQ * tile.TX;
   const BN = tile.TN * tile.TY;
   const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
@@ -139,12 +142,12 @@ export async function createWinogradGemm(
     dispatches(P, v, w, y, scratch, kernel) {
       const flops = 2 * A2 * P * K * N;
       const bytesIn = 4 * (A2 * K * P + A2 * Kpad * Npad);
-      if (wgemmPipe && P % 4 === 0) {
+      if (wgemmVec && wgemmScalar) {
         return [{
-          kernel, layer: label, pipeline: wgemmPipe,
+          kernel, layer: label, pipeline: P % 4 === 0 ? wgemmVec : wgemmScalar,
           bindings: winogradGemm.bind({
             p: uniforms.get(`wgemm ${P}`, () => winogradGemm.pack({ P, K, N, Kpad, npad4: Npad / 4 })),
-            x: v, w, y,
+            x: v, xs: v, w, y,
           }),
           workgroups: tileGrid(Math.ceil(N / (32 * block.TY)), Math.ceil(P / (32 * block.PQ)), A2, maxDim),
           flops, bytes: bytesIn + 4 * A2 * N * P,
