@@ -104,9 +104,10 @@ export interface WinogradGemm {
 export type WinogradGemmKernel = 'auto' | 'conv2d';
 
 /**
- * winograd_gemm's thread block: PQ quads x 32 columns per thread, TY rows of 8 threads.
- * PQ 1: on lavapipe VGG-16's F(4,3) stages ran as fast or faster than with 2 quads (more
- * workgroups, less of the last row of tiles idle) and LLVM compiles it in a third of the time.
+ * winograd_gemm's thread block: PQ quads x 32 columns per thread, TY rows of 8 threads. One quad:
+ * on VGG-16's F(2,3) stages (what `auto` runs on lavapipe) two quads were ahead on some layers and
+ * behind on others (bench/winograd-gemm.ts, machine heavily loaded), and LLVM compiles one quad in
+ * about half the time; with few tiles (14x14 planes) one quad also leaves fewer threads idle.
  */
 export const WGEMM_BLOCK: WgemmBlock = { PQ: 1, TY: 1 };
 export interface WgemmBlock { readonly PQ: 1 | 2; readonly TY: number }
