@@ -20,7 +20,8 @@
  *                               [--conv direct,winograd] [--winograd-tile 2,4]
  *
  * --conv winograd (forward only) adds a Winograd variant per --winograd-tile (src/forward/conv-winograd.ts:
- * input transform, GEMM with convTile's tile for K = C_in, N = C_out, output transform; all three
+ * input transform, GEMM with convTile's tile for K = C_in, N = C_out (on lavapipe winograd_gemm.wgsl,
+ * whose block is fixed: bench/winograd-gemm.ts compares it with conv2d), output transform; all three
  * timed) to the round-robin, so direct and Winograd alternate in one process; --conv winograd alone
  * times only Winograd. GFLOP/s is always the direct convolution's FLOPs over the time (an
  * effective rate), so rows compare by it.

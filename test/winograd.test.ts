@@ -186,6 +186,10 @@ describe('Winograd algebra (CPU, float64)', () => {
 const GPU_CASES: [string, number, number, number, number, Pads4, number, boolean][] = [
   ['3 → 5 channels, 7x9, padding 1, batch 2', 3, 5, 7, 9, [1, 1, 1, 1], 2, false],
   ['19 → 21 channels, 11x6, padding 0, batch 3, after a ReLU view', 19, 21, 11, 6, [0, 0, 0, 0], 3, true],
+  // On lavapipe the stage is winograd_gemm.wgsl: the cases above have tile counts P that are not
+  // whole quads (its float loads), this one whole quads (64 and 16 tiles: its vec4 loads), three
+  // 32-column blocks with the last one ragged, K not a multiple of its 4-deep step.
+  ['37 → 70 channels, 16x16, padding 1, batch 1', 37, 70, 16, 16, [1, 1, 1, 1], 1, false],
 ];
 
 describe('Winograd convolution on the GPU against float64 direct convolution', () => {

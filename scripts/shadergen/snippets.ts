@@ -142,6 +142,67 @@ const conv2dStore: Snippet = (args, where) => {
   return out;
 };
 
+/**
+ * forward/winograd_gemm.wgsl's reduction step: `steps` consecutive k (k0 + u) at once. Each thread
+ * reads its `quads` A vec4s per k and its subgroup lane's B vec4s (blocks lane and lane + SG of
+ * the 32 columns), then for each of the 32 columns folds the `steps` products into the
+ * accumulator as one chain, acc = fma(a_u, b_u, ... fma(a_0, b_0, acc)). On lavapipe every
+ * register a loop carries is blended with the loop's mask on each write, and a block this size
+ * lives on the stack: one chain per accumulator and step group pays the load, blend and store
+ * once per `steps` FMAs instead of once per FMA.
+ */
+const wgemmStep: Snippet = (args, where) => {
+  const quads = count(args, 'quads', where, 2);
+  const steps = count(args, 'steps', where, 8);
+  const out: string[] = [];
+  for (let u = 0; u < steps; u++) {
+    const k = u === 0 ? 'k0' : `k0 + ${u}u`;
+    out.push(`let a0_${u} = loadA(xq0, ${k});`);
+    for (let q = 1; q < quads; q++) out.push(`var a${q}_${u} = vec4<f32>(0.0);`, `if (PQ > ${q}u) { a${q}_${u} = loadA(xq${q}, ${k}); }`);
+    const row = u === 0 ? '' : ` + ${u}u * p.npad4`;
+    out.push(`let bLo${u} = w[wLo${row}];`);
+    out.push(`var bHi${u} = bLo${u};`, `if (SG == 4u) { bHi${u} = w[wHi${row}]; }`);
+  }
+  for (let c = 0; c < 32; c++) {
+    const block = c >> 2;
+    const comp = 'xyzw'[c & 3];
+    for (let u = 0; u < steps; u++) {
+      const b = block < 4
+        ? `subgroupBroadcast(bLo${u}.${comp}, ${block}u)`
+        : `select(subgroupBroadcast(bHi${u}.${comp}, ${block - 4}u), subgroupBroadcast(bLo${u}.${comp}, ${block}u), SG == 8u)`;
+      out.push(`let s${c}_${u} = vec4<f32>(${b});`);
+    }
+    for (let q = 0; q < quads; q++) {
+      let e = `acc${q}_${c}`;
+      for (let u = 0; u < steps; u++) e = `fma(a${q}_${u}, s${c}_${u}, ${e})`;
+      out.push(q === 0 ? `acc0_${c} = ${e};` : `if (PQ > ${q}u) { acc${q}_${c} = ${e}; }`);
+    }
+  }
+  return out;
+};
+
+/** forward/winograd_gemm.wgsl's accumulators: `quads` x 32 vec4s, each its own variable (registers, where they fit). */
+const wgemmAcc: Snippet = (args, where) => {
+  const quads = count(args, 'quads', where, 2);
+  const out: string[] = [];
+  for (let q = 0; q < quads; q++) for (let c = 0; c < 32; c += 4) out.push([0, 1, 2, 3].map((i) => `var acc${q}_${c + i} = vec4<f32>(0.0);`).join(' '));
+  return out;
+};
+
+/** forward/winograd_gemm.wgsl's epilogue: column nT + c of each of `quads` quads, for the 32 columns c below N. */
+const wgemmStore: Snippet = (args, where) => {
+  const quads = count(args, 'quads', where, 2);
+  const out: string[] = [];
+  for (let c = 0; c < 32; c++) {
+    out.push(`if (nT + ${c}u < p.N) {`);
+    out.push(`  let row = (g * p.N + nT + ${c}u) * p.P;`);
+    out.push(`  storeQuad(row, mq0, acc0_${c});`);
+    for (let q = 1; q < quads; q++) out.push(`  if (PQ > ${q}u) { storeQuad(row, mq${q}, acc${q}_${c}); }`);
+    out.push('}');
+  }
+  return out;
+};
+
 const ifNB = (n: number, body: string): string => (n === 0 ? body : `if (NB > ${n}u) { ${body} }`);
 
 /** forward/dense.wgsl: the offsets of each of `rows` weight rows and `samples` samples. */
@@ -551,6 +612,9 @@ export const SNIPPETS: Readonly<Record<string, Snippet>> = {
   'fold-grid': foldGrid,
   'gemm-fma': gemmFma,
   'conv2d-store': conv2dStore,
+  'wgemm-step': wgemmStep,
+  'wgemm-acc': wgemmAcc,
+  'wgemm-store': wgemmStore,
   'gemm-park': gemmPark,
   'neumaier-accumulate': neumaierAccumulate,
   'dense-offsets': denseOffsets,

@@ -2,10 +2,12 @@
  * A 3x3 stride-1 convolution as Winograd minimal filtering F(m x m, 3 x 3) (src/forward/winograd.ts
  * has the math and the choice): three dispatches per chunk of samples,
  *   1. the input transform V = B^T d B (shaders/forward/winograd_input.wgsl) into scratch,
- *   2. the element-wise stage, alpha^2 GEMMs [tiles x C_in] x [C_in x C_out], as the convolution
- *      GEMM kernel (shaders/forward/conv2d.wgsl) viewed as a grouped 1x1 convolution with one group
- *      per transform coordinate, with convTile's tile for that GEMM (and its split reduction where
- *      the tuning splits),
+ *   2. the element-wise stage, alpha^2 GEMMs [tiles x C_in] x [C_in x C_out]: on a CPU adapter
+ *      whose subgroups are rows (src/gpu/subgroups.ts), the batched GEMM shaped for lavapipe
+ *      (shaders/forward/winograd_gemm.wgsl); otherwise the
+ *      convolution GEMM kernel (shaders/forward/conv2d.wgsl) viewed as a grouped 1x1 convolution
+ *      with one group per transform coordinate, with convTile's tile for that GEMM (and its split
+ *      reduction where the tuning splits),
  *   3. the output transform Y = A^T M A + bias (shaders/forward/winograd_output.wgsl).
  *
  * Decisions:
@@ -13,6 +15,13 @@
  *   the GEMM kernel and its tuned tiles stay as they are, and on lavapipe the two transforms
  *   took 11 to 13% of VGG-16's Winograd convolution time at batch 1 (bench/RESULTS.md), which
  *   bounds what a fused kernel could save there.
+ * - winograd_gemm on CPU adapters with row subgroups, conv2d elsewhere (a GPU reads a row's
+ *   common B vec4 once in hardware and wants split reductions). It reads U in conv2d's layout, so
+ *   either kernel takes the same weight, and the transforms' [xi][C][P] layout, which the
+ *   relevance passes share, stays as it is. Its pipeline per dispatch follows the tile count P:
+ *   a quad of tiles is one aligned vec4 load where P % 4 == 0, four float loads elsewhere.
+ *   lavapipe compiles a pipeline on its first dispatch, so the one a model never uses costs
+ *   nothing. Figures: bench/RESULTS.md (issue 24).
  * - U = G g G^T is built once per layer, tile size and reduction depth, in the model's WeightStore
  *   under the key `winograd f<m> kn bk<BK>` (alpha^2 / 9 times the layer's weights: 16/9 for
  *   F(2,3), 4x for F(4,3)).
@@ -27,7 +36,7 @@ import type { ConvLayer, Shape } from '../graph/ir.ts';
 import type { SharedBuffer, WeightStore } from '../gpu/weight-store.ts';
 import type { ForwardOp } from './op.ts';
 import { grid1d, tileGrid } from '../gpu/grid.ts';
-import { conv2d, conv2dSplitkSum, winogradInput, winogradOutput } from '../kernels/forward.ts';
+import { conv2d, conv2dSplitkSum, winogradGemm, winogradInput, winogradOutput } from '../kernels/forward.ts';
 import { gemmVariant } from '../gpu/subgroups.ts';
 import type { InputInfo } from './tensor.ts';
 import { convSplit, convTile, convWeightLayout, defaultFill, tileFamily, tileFits, type ConvTile } from './conv.ts';
@@ -75,9 +84,10 @@ export interface WinogradConvOptions {
 }
 
 /**
- * The element-wise stage: alpha^2 GEMMs [P x K] x [K x N], one per transform coordinate, as the
- * convolution GEMM kernel (conv2d.wgsl) over a grouped 1x1 convolution (A2 groups of K input and
- * N output channels on a plane of P tiles), with its split reduction where the tuning splits.
+ * The element-wise stage: alpha^2 GEMMs [P x K] x [K x N], one per transform coordinate: the
+ * batched GEMM kernel (winograd_gemm.wgsl) where it applies, else the convolution GEMM kernel
+ * (conv2d.wgsl) over a grouped 1x1 convolution (A2 groups of K input and N output channels on a
+ * plane of P tiles), with its split reduction where the tuning splits.
  * The forward op and the relevance ops (src/lrp/ops/winograd-*.ts) share it; the weight is
  * [xi][Kpad][Npad] as convWeightLayout lays out winogradGemmLayer's.
  */
@@ -90,8 +100,21 @@ export interface WinogradGemm {
   destroy(): void;
 }
 
+/** Which kernel runs the element-wise stage: `auto` picks winograd_gemm where it can run (benchmarks force conv2d). */
+export type WinogradGemmKernel = 'auto' | 'conv2d';
+
+/**
+ * winograd_gemm's thread block: PQ quads x 32 columns per thread, TY rows of 8 threads. One quad:
+ * on VGG-16's F(2,3) stages (what `auto` runs on lavapipe) two quads were ahead on some layers and
+ * behind on others (bench/winograd-gemm.ts, machine heavily loaded), and LLVM compiles one quad in
+ * about half the time; with few tiles (14x14 planes) one quad also leaves fewer threads idle.
+ */
+export const WGEMM_BLOCK: WgemmBlock = { PQ: 1, TY: 1 };
+export interface WgemmBlock { readonly PQ: 1 | 2; readonly TY: number }
+
 export async function createWinogradGemm(
-  ctx: GpuContext, label: string, A2: number, K: number, N: number, opts: { tile?: ConvTile; fillWorkgroups?: number } = {},
+  ctx: GpuContext, label: string, A2: number, K: number, N: number,
+  opts: { tile?: ConvTile; fillWorkgroups?: number; kernel?: WinogradGemmKernel; wgemm?: WgemmBlock } = {},
 ): Promise<WinogradGemm> {
   const gemm = await gemmVariant(ctx);
   const tile = opts.tile ?? convTile(K, N, tileFamily(ctx, gemm));
@@ -103,6 +126,13 @@ export async function createWinogradGemm(
   const gemmPipe = await conv2d.pipeline(ctx, { KH: 1, KW: 1, ...tile, ...gemm.constants }, gemm.variant);
   const fill = opts.fillWorkgroups ?? defaultFill(ctx);
   const sumPipe = fill > 0 ? await conv2dSplitkSum.pipeline(ctx, { WG: SUM_WG }) : null;
+  // The batched kernel needs the subgroups variant's row layout (its SG) and takes no split.
+  const block = opts.wgemm ?? WGEMM_BLOCK;
+  const wgemm = gemm.variant === 'subgroups' && fill === 0 && (opts.kernel ?? 'auto') === 'auto';
+  // Both of its pipelines are made; lavapipe compiles one on its first dispatch only.
+  const [wgemmVec, wgemmScalar] = wgemm
+    ? await Promise.all([true, false].map((VEC_A) => winogradGemm.pipeline(ctx, { ...block, SG: gemm.constants.SG!, VEC_A })))
+    : [null, null];
   const BM = 4 * tile.PQ * tile.TX;
   const BN = tile.TN * tile.TY;
   const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
@@ -111,6 +141,19 @@ export async function createWinogradGemm(
   return {
     tile, Kpad, Npad,
     dispatches(P, v, w, y, scratch, kernel) {
+      const flops = 2 * A2 * P * K * N;
+      const bytesIn = 4 * (A2 * K * P + A2 * Kpad * Npad);
+      if (wgemmVec && wgemmScalar) {
+        return [{
+          kernel, layer: label, pipeline: P % 4 === 0 ? wgemmVec : wgemmScalar,
+          bindings: winogradGemm.bind({
+            p: uniforms.get(`wgemm ${P}`, () => winogradGemm.pack({ P, K, N, Kpad, npad4: Npad / 4 })),
+            x: v, xs: v, w, y,
+          }),
+          workgroups: tileGrid(Math.ceil(N / (32 * block.TY)), Math.ceil(P / (32 * block.PQ)), A2, maxDim),
+          flops, bytes: bytesIn + 4 * A2 * N * P,
+        }];
+      }
       const { splits, kChunk } = splitOf(P);
       const gemmUniform = uniforms.get(`gemm ${P}`, () => conv2d.pack({
         batch: 1, inC: A2 * K, inH: 1, inW: P, outC: A2 * N, outH: 1, outW: P, groups: A2,
@@ -118,8 +161,6 @@ export async function createWinogradGemm(
         K, Kpad, Npad, M: P, reluIn: 0, vecOut: P % 4 === 0 ? 1 : 0,
         splits, kChunk, splitStride: A2 * N * P,
       }));
-      const flops = 2 * A2 * P * K * N;
-      const bytesIn = 4 * (A2 * K * P + A2 * Kpad * Npad);
       if (splits === 1) {
         return [{
           kernel, layer: label, pipeline: gemmPipe,

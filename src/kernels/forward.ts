@@ -96,6 +96,14 @@ export const gate = defineKernel({
   overrides: { RELU_X: 'bool', RELU_G: 'bool', WG: 'u32' },
 });
 
+/** The Winograd element-wise stage on CPU adapters with row subgroups (src/forward/conv-winograd.ts). */
+export const winogradGemm = defineKernel({
+  shader: 'forward/winograd_gemm.wgsl',
+  uniforms: { P: 'u32', K: 'u32', N: 'u32', Kpad: 'u32', npad4: 'u32' },
+  bindings: { p: 'uniform', x: 'read', xs: 'read', w: 'read', y: 'read_write' },
+  overrides: { PQ: 'u32', TY: 'u32', SG: 'u32', VEC_A: 'bool' },
+});
+
 export const winogradInput = defineKernel({
   shader: 'forward/winograd_input.wgsl',
   uniforms: {
