@@ -87,13 +87,24 @@ function checkTile(t: ConvTile, what: string, layer: string): ConvTile {
  * in about 5 s cold at width 128, as the plain 4 x 16 did. Elsewhere, and on GPUs, the forward's choice. The
  * forward convolution and the denominators keep convTile's tile: it was the best or within 4%
  * for them, and the denominators share the forward pass's weight copy, whose layout its depth
- * fixes.
+ * fixes. `rows`: the GEMM's rows per sample (the largest phase's input pixels), which cap the
+ * block's height, so that a small plane at batch 1 is not mostly padding.
  */
-export function transposedTile(K: number, N: number, family: TileFamily): ConvTile {
+export function transposedTile(K: number, N: number, family: TileFamily, rows = Infinity): ConvTile {
   if (family === 'gpu' || N < 64) return convTile(K, N, family);
   let TY = 2;
   while (TY < 8 && TY * 32 < N) TY *= 2;
-  return withDepth(K, { TX: 8, TY, PQ: family === 'cpu-subgroups' ? 4 : 2, TN: 32 });
+  let PQ = family === 'cpu-subgroups' ? 4 : 2;
+  // A block taller than the rows (rounded to whole SIMD quads, 32) only multiplies padding:
+  // ResNet-50's 7x7 planes (49 rows) ran in blocks of 128, 38% of it real work. And where one
+  // block holds the whole plane, the n-tiles are all the workgroups there are: half as many
+  // threads along n doubles them and deepens the step (BK 16 instead of 8 to 12). On ResNet-50's
+  // layer4 at batch 1 (bench/conv-tiles.ts, load 22; bench/RESULTS.md) 2 quads x 4 rows of
+  // threads ran each transposed pass 1.3 to 3.1 times faster than 4 x 8 (layer4.1.conv3: 26.6
+  // against 83.6 ms), 1.07 to 1.7 times faster than 2 x 8.
+  while (PQ > 1 && 4 * PQ * 8 > Math.ceil(rows / 32) * 32) PQ /= 2;
+  if (rows <= 4 * PQ * 8) TY = Math.max(2, TY / 2);
+  return withDepth(K, { TX: 8, TY, PQ, TN: 32 });
 }
 
 export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwardOptions = {}): Promise<BackwardOp> {
@@ -176,7 +187,7 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
       const gemmLayer: ConvLayer = {
         ...layer, inChannels: CC, kernel: [1, 1], stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1,
       };
-      const cTile = checkTile(opts.transposeTile ?? transposedTile(outC, CC, family), 'columns', layer.name);
+      const cTile = checkTile(opts.transposeTile ?? transposedTile(outC, CC, family, outPlane), 'columns', layer.name);
       const [ph] = convPhases(gemmLayer, outH, outW, cTile.BK);
       const rw = relevanceWeight(layer, rule);
       const weight = c.weights.acquire(layer.name, `columns ${transposedKey([ph], cTile.BK)}${rw.key}`, () => {
@@ -216,10 +227,11 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
 
     // ---- Redistribution: per stride phase, a stride-1 convolution over s (conv-phases.ts). ----
     // The tile is chosen for the largest phase (all of the layer for stride 1).
-    const tapsY = axisPhases(inH, kernel[0], stride[0], pads[0], dilation[0]).map((p) => p.taps);
-    const tapsX = axisPhases(inW, kernel[1], stride[1], pads[1], dilation[1]).map((p) => p.taps);
-    const maxK = coutPG * Math.max(...tapsY) * Math.max(...tapsX);
-    const tTile = checkTile(opts.transposeTile ?? transposedTile(Math.max(maxK, 1), cinPG, family), 'transposed', layer.name);
+    const phY = axisPhases(inH, kernel[0], stride[0], pads[0], dilation[0]);
+    const phX = axisPhases(inW, kernel[1], stride[1], pads[1], dilation[1]);
+    const maxK = coutPG * Math.max(...phY.map((p) => p.taps)) * Math.max(...phX.map((p) => p.taps));
+    const maxPixels = Math.max(...phY.map((p) => p.count)) * Math.max(...phX.map((p) => p.count));
+    const tTile = checkTile(opts.transposeTile ?? transposedTile(Math.max(maxK, 1), cinPG, family, maxPixels), 'transposed', layer.name);
     const tSize = tileSize(tTile);
     const phases = convPhases(layer, inH, inW, tTile.BK);
     const rw = relevanceWeight(layer, rule);
