@@ -44,7 +44,7 @@ import { gemmVariant } from '../src/gpu/subgroups.ts';
 import type { ConvLayer, Shape } from '../src/graph/ir.ts';
 import { numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel } from '../src/graph/zoo.ts';
-import { createConvBackward, transposedTile, usesColumns } from '../src/lrp/ops/conv-backward.ts';
+import { columnChunk, createConvBackward, transposedTile, usesColumns } from '../src/lrp/ops/conv-backward.ts';
 import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { dawnArgs, median, table, warmUp } from './lib.ts';
@@ -184,9 +184,9 @@ try {
         const maxTaps = (a: 0 | 1) => Math.max(...axis(a).map((p) => p.taps));
         // Rows per sample, which cap the redistribution's block (transposedTile).
         const rowsPerSample = Math.max(...axis(0).map((p) => p.count)) * Math.max(...axis(1).map((p) => p.count));
-        // By columns: a 1x1 GEMM reducing over the output channels into inC * KH * KW columns.
+        // By columns: 1x1 GEMMs reducing over the output channels into chunk * KH * KW columns each.
         const columns = kernel === 'transpose' && (redistribution === 'columns' || (redistribution === 'auto' && usesColumns(conv)));
-        const [K, N] = columns ? [coutPG, cinPG * conv.kernel[0] * conv.kernel[1]]
+        const [K, N] = columns ? [coutPG, columnChunk(conv) * conv.kernel[0] * conv.kernel[1]]
           : kernel === 'transpose' ? [coutPG * maxTaps(0) * maxTaps(1), cinPG] : [cinPG * conv.kernel[0] * conv.kernel[1], coutPG];
         const prefixes = kernel === 'forward' ? ['conv2d'] : kernel === 'stab' ? ['conv_stab'] : ['conv_transpose', 'conv_col2im'];
         const timed = (d: Dispatch) => prefixes.some((p) => d.kernel.startsWith(p));
