@@ -379,7 +379,7 @@ describe('conv backward with explicit tiles (every unrolled block)', () => {
   // families' own tiles (PQ 1, 2 and 4; TN 4 to 16) ran above.
   // and its block for a plane of one block (7x7 at batch 1: 2 quads x 4 rows of threads, depth 16).
   const tiles: ConvTile[] = [
-    { TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }, transposedTile(36 * 9, 256, 'cpu'), transposedTile(36 * 9, 64, 'cpu'),
+    { TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }, transposedTile(36 * 9 * 4, 256, 'cpu'), transposedTile(36 * 9, 64, 'cpu'),
     transposedTile(36 * 9, 256, 'cpu-subgroups', 49),
   ];
   // Stride 1 (one phase: one transposed pipeline per pass), groups 2, columns past the tile's.
@@ -451,12 +451,15 @@ describe('the thin-layer redistribution by columns', () => {
 });
 
 describe('the redistribution\'s tile on a CPU adapter (CPU)', () => {
-  it('is no taller than the plane, and where one block holds the plane, has twice the blocks along n', () => {
+  it('is no taller than the plane, and where one block holds the plane or the reduction is short, has more blocks along n', () => {
     // ResNet-50 at batch 1: 56x56, 28x28 and 14x14 planes keep the wide block; 7x7 (49 rows) takes 2 quads x 4 rows.
     for (const rows of [3136, 784, 196, Infinity]) expect(transposedTile(2048, 512, 'cpu-subgroups', rows)).toMatchObject({ TX: 8, TY: 8, PQ: 4, TN: 32 });
     expect(transposedTile(2048, 512, 'cpu-subgroups', 49)).toEqual({ TX: 8, TY: 4, PQ: 2, TN: 32, BK: 16 });
     expect(transposedTile(2048, 512, 'cpu-subgroups', 20)).toMatchObject({ TY: 4, PQ: 1 });
     expect(transposedTile(2048, 512, 'cpu', 49)).toMatchObject({ TY: 4, PQ: 2 });
+    // A short reduction (a 1x1 layer's): at most 4 rows of threads; VGG's 3x3 layers keep 8.
+    expect(transposedTile(512, 512, 'cpu-subgroups', 784)).toEqual({ TX: 8, TY: 4, PQ: 4, TN: 32, BK: 16 });
+    expect(transposedTile(4608, 512, 'cpu-subgroups', 196)).toMatchObject({ TY: 8, PQ: 4 });
     // Fewer than 64 columns, or a GPU: the forward's tile, whatever the rows.
     expect(transposedTile(2048, 32, 'cpu-subgroups', 49)).toEqual(transposedTile(2048, 32, 'cpu-subgroups'));
     expect(transposedTile(2048, 512, 'gpu', 49)).toEqual(transposedTile(2048, 512, 'gpu'));
