@@ -457,9 +457,11 @@ describe('the redistribution\'s tile on a CPU adapter (CPU)', () => {
     expect(transposedTile(2048, 512, 'cpu-subgroups', 49)).toEqual({ TX: 8, TY: 4, PQ: 2, TN: 32, BK: 16 });
     expect(transposedTile(2048, 512, 'cpu-subgroups', 20)).toMatchObject({ TY: 4, PQ: 1 });
     expect(transposedTile(2048, 512, 'cpu', 49)).toMatchObject({ TY: 4, PQ: 2 });
-    // A short reduction (a 1x1 layer's): at most 4 rows of threads; VGG's 3x3 layers keep 8.
+    // A short reduction (a 1x1 layer's) over a small plane: at most 4 rows of threads; VGG's 3x3
+    // layers and 56x56 planes keep 8.
     expect(transposedTile(512, 512, 'cpu-subgroups', 784)).toEqual({ TX: 8, TY: 4, PQ: 4, TN: 32, BK: 16 });
     expect(transposedTile(4608, 512, 'cpu-subgroups', 196)).toMatchObject({ TY: 8, PQ: 4 });
+    expect(transposedTile(128, 256, 'cpu-subgroups', 3136)).toMatchObject({ TY: 8, PQ: 4 });
     // Fewer than 64 columns, or a GPU: the forward's tile, whatever the rows.
     expect(transposedTile(2048, 32, 'cpu-subgroups', 49)).toEqual(transposedTile(2048, 32, 'cpu-subgroups'));
     expect(transposedTile(2048, 512, 'gpu', 49)).toEqual(transposedTile(2048, 512, 'gpu'));

@@ -114,13 +114,14 @@ export function transposedTile(K: number, N: number, family: TileFamily, rows = 
   // layer4 at batch 1 (bench/conv-tiles.ts, load 22; bench/RESULTS.md) 2 quads x 4 rows of
   // threads ran each transposed pass 1.3 to 3.1 times faster than 4 x 8 (layer4.1.conv3: 26.6
   // against 83.6 ms), 1.07 to 1.7 times faster than 2 x 8.
-  // A short reduction (ResNet's 1x1 layers: K = output channels, 256 to 1024) also ran faster
-  // with at most 4 rows (BK 16): layer3.1.conv1 (K 256) 29.9 against 53.0 ms, layer2.0.downsample.0
-  // (512) 110 against 130, layer3.1.conv3 (1024) 32.4 against 33.4; VGG-16's 3x3 layers (K 2304
-  // and 4608) lost 3 to 9% with it and keep 8.
+  // A short reduction over a small plane (ResNet's 1x1 layers at 28x28 and 14x14: K = output
+  // channels, 256 to 1024; a grid of few blocks along m) also ran faster with at most 4 rows
+  // (BK 16): layer3.1.conv1 (K 256) 29.9 against 53.0 ms, layer2.0.downsample.0 (512) 110 against
+  // 130, layer3.1.conv3 (1024) 32.4 against 33.4. VGG-16's 3x3 layers (K 2304 and 4608) lost 3
+  // to 9% with it, and so did ResNet's 56x56 1x1 layers (layer2.0.conv1: 96 against 76 ms).
   while (PQ > 1 && 4 * PQ * 8 > Math.ceil(rows / 32) * 32) PQ /= 2;
   if (rows <= 4 * PQ * 8) TY = Math.max(2, TY / 2);
-  else if (K <= 1024) TY = Math.min(TY, 4);
+  else if (K <= 1024 && rows <= 1024) TY = Math.min(TY, 4);
   return withDepth(K, { TX: 8, TY, PQ, TN: 32 });
 }
 
