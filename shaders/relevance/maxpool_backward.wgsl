@@ -11,8 +11,8 @@
 // stride), whose windows are disjoint, one dispatch per phase, each adding into relIn (after a
 // clearing dispatch, p.clear, unless the op accumulates). ResNet's 3x3/2 pool: 4 phases. The
 // gather this replaced (one invocation per input, recomputing the argmax of every window holding
-// it and testing each tap with a runtime modulo, which LLVM scalarises on lavapipe) took 100
-// times the forward pool's time on ResNet-50 (bench/RESULTS.md).
+// it and testing each tap with a runtime modulo, which LLVM scalarises on lavapipe) took 27 to
+// 115 times the forward pool's time on ResNet-50, the phases 1.4 to 4 times (bench/RESULTS.md).
 // TILED: the windows tile the input exactly (kernel = stride, no padding or dilation, the input a
 // whole number of windows: VGG's 2x2/2 pools): one phase, which writes all of each window
 // (overwriting, or adding where ACCUMULATE), so no clearing pass.
