@@ -45,7 +45,7 @@ import { gemmVariant } from '../src/gpu/subgroups.ts';
 import type { ConvLayer, Shape } from '../src/graph/ir.ts';
 import { numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel } from '../src/graph/zoo.ts';
-import { createConvBackward, transposedTile, usesColumns } from '../src/lrp/ops/conv-backward.ts';
+import { columnChunk, createConvBackward, transposedTile, usesColumns } from '../src/lrp/ops/conv-backward.ts';
 import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
 import { dawnArgs, median, table, warmUp } from './lib.ts';
@@ -181,10 +181,13 @@ try {
         const coutPG = conv.outChannels / conv.groups;
         // The GEMM's K and N: the transposed pass reduces over output channels x the taps of its
         // largest phase and has the input channels as columns.
-        const maxTaps = (axis: 0 | 1) => Math.max(...axisPhases(inShape[1 + axis], conv.kernel[axis], conv.stride[axis], conv.pads[axis], conv.dilation[axis]).map((p) => p.taps));
-        // By columns: a 1x1 GEMM reducing over the output channels into inC * KH * KW columns.
+        const axis = (a: 0 | 1) => axisPhases(inShape[1 + a], conv.kernel[a], conv.stride[a], conv.pads[a], conv.dilation[a]);
+        const maxTaps = (a: 0 | 1) => Math.max(...axis(a).map((p) => p.taps));
+        // Rows per sample, which cap the redistribution's block (transposedTile).
+        const rowsPerSample = Math.max(...axis(0).map((p) => p.count)) * Math.max(...axis(1).map((p) => p.count));
+        // By columns: 1x1 GEMMs reducing over the output channels into chunk * KH * KW columns each.
         const columns = kernel === 'transpose' && (redistribution === 'columns' || (redistribution === 'auto' && usesColumns(conv)));
-        const [K, N] = columns ? [coutPG, cinPG * conv.kernel[0] * conv.kernel[1]]
+        const [K, N] = columns ? [coutPG, columnChunk(conv) * conv.kernel[0] * conv.kernel[1]]
           : kernel === 'transpose' ? [coutPG * maxTaps(0) * maxTaps(1), cinPG] : [cinPG * conv.kernel[0] * conv.kernel[1], coutPG];
         const prefixes = kernel === 'forward' ? ['conv2d'] : kernel === 'stab' ? ['conv_stab'] : ['conv_transpose', 'conv_col2im'];
         const timed = (d: Dispatch) => prefixes.some((p) => d.kernel.startsWith(p));
@@ -193,7 +196,7 @@ try {
           const z = filled(batch * numel(outShape), 'z', (i) => Math.sin(0.7 * i));
           const relOut = filled(batch * numel(outShape), 'R out', (i) => Math.cos(i));
           const relIn = ctx.pool.acquire(4 * batch * numel(inShape), usage, 'R in');
-          const picked = kernel === 'transpose' ? transposedTile(K, N, family) : convTile(K, N, family);
+          const picked = kernel === 'transpose' ? transposedTile(K, N, family, columns ? outShape[1] * outShape[2] : rowsPerSample) : convTile(K, N, family);
           const variants: Variant[] = [];
           // Every variant is built first, then timed round-robin: a drifting clock (boost, heat, a
           // neighbour on the device) then shifts all of them alike instead of favouring the first.

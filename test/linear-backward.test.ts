@@ -17,7 +17,7 @@ import type { ConvLayer, DenseLayer, Pads4, Pair, Shape } from '../src/graph/ir.
 import { numel } from '../src/graph/ir.ts';
 import { Rng } from '../src/graph/zoo.ts';
 import type { BackwardIO, BackwardOp, BackwardOpContext } from '../src/lrp/backward-op.ts';
-import { createConvBackward, transposedTile, type ConvBackwardOptions } from '../src/lrp/ops/conv-backward.ts';
+import { columnChunk, createConvBackward, transposedTile, type ConvBackwardOptions } from '../src/lrp/ops/conv-backward.ts';
 import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
 import { createDenseBackward } from '../src/lrp/ops/dense-backward.ts';
 import { WeightStore } from '../src/gpu/weight-store.ts';
@@ -377,7 +377,11 @@ describe('conv backward with explicit tiles (every unrolled block)', () => {
   // The largest block (4 quads x 32 channels: every FMA and copy block live), and the CPU
   // redistribution's tiles (transposedTile: 2 quads x 32 channels, depth 12 and 16); the
   // families' own tiles (PQ 1, 2 and 4; TN 4 to 16) ran above.
-  const tiles: ConvTile[] = [{ TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }, transposedTile(36 * 9, 256, 'cpu'), transposedTile(36 * 9, 64, 'cpu')];
+  // and its block for a plane of one block (7x7 at batch 1: 2 quads x 4 rows of threads, depth 16).
+  const tiles: ConvTile[] = [
+    { TX: 8, TY: 2, PQ: 4, TN: 32, BK: 8 }, transposedTile(36 * 9 * 4, 256, 'cpu'), transposedTile(36 * 9, 64, 'cpu'),
+    transposedTile(36 * 9, 256, 'cpu-subgroups', 49),
+  ];
   // Stride 1 (one phase: one transposed pipeline per pass), groups 2, columns past the tile's.
   const c = conv('conv 3x3 groups 2, 20 -> 36 channels', [20, 9, 8], 36, [3, 3], [1, 1], [1, 0, 1, 1], [1, 1], 2);
   for (const tile of tiles) {
@@ -392,9 +396,9 @@ describe('conv backward with explicit tiles (every unrolled block)', () => {
   }
 });
 
-// A layer of at most 4 input channels (an image's 3) and no more columns (inC x KH x KW) than
-// output channels redistributes by columns (a 1x1 GEMM of s into per-position columns, then
-// conv_col2im). Checked against the float64 reference, with the kernels that ran saying which path
+// A layer of at most 4 input channels (an image's 3) and no more taps (KH x KW) than output
+// channels redistributes by columns (1x1 GEMMs of s into per-position columns, a chunk of input
+// channels at a time, each followed by conv_col2im). Checked against the float64 reference, with the kernels that ran saying which path
 // it was: layers that take it by themselves (pad 0 and 1, stride 1 and 2, batch 3 accumulating),
 // where the transposed path forced on the same layer must agree within float32 rounding, and
 // columns forced on strided, dilated, asymmetrically padded and non-square layers (col2im's
@@ -404,6 +408,9 @@ describe('the thin-layer redistribution by columns', () => {
     conv('conv 3x3 p1, 3 -> 28 channels, 7x9', [3, 7, 9], 28, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1),
     conv('conv 3x3 s2 asym pads, 3 -> 28 channels', [3, 11, 9], 28, [3, 3], [2, 2], [2, 0, 1, 1], [1, 1], 1),
     conv('conv 3x3 p0, 3 -> 28 channels, 8x11', [3, 8, 11], 28, [3, 3], [1, 1], [0, 0, 0, 0], [1, 1], 1),
+    // More columns than output channels: chunks of input channels (2 + 1; 1 + 1 + 1, as ResNet's 7x7 stem).
+    conv('conv 3x3 s2 p1, 3 -> 20 channels (chunks of 2 and 1)', [3, 9, 10], 20, [3, 3], [2, 2], [1, 1, 1, 1], [1, 1], 1),
+    conv('conv 5x5 s2 p2, 3 -> 28 channels (chunks of 1)', [3, 11, 9], 28, [5, 5], [2, 2], [2, 2, 2, 2], [1, 1], 1),
   ];
   const forced = [conv3x3Cases[2], conv3x3Cases[7], kernelShapeCases[1]];
   for (const c of [...own, ...forced]) {
@@ -414,7 +421,13 @@ describe('the thin-layer redistribution by columns', () => {
       it(title, async () => {
         const viaColumns: string[] = [];
         await check(c, ri, 'signed', 3, true, title, { kernels: viaColumns, opts: force ? { redistribution: 'columns' } : {} });
-        expect(viaColumns).toContain('conv_col2im');
+        // One GEMM and one col2im per chunk of input channels and per pass.
+        const made = c.make(new Rng(0)) as ConvLayer;
+        const chunks = Math.ceil(made.inChannels / columnChunk(made));
+        const col2ims = viaColumns.filter((k) => k === 'conv_col2im').length;
+        expect(col2ims).toBeGreaterThan(0);
+        expect(col2ims % chunks).toBe(0);
+        expect(viaColumns.filter((k) => k === 'conv_transpose').length).toBe(col2ims);
         if (force) return;
         const viaTransposed: string[] = [];
         await check(c, ri, 'signed', 3, true, title, { kernels: viaTransposed, opts: { redistribution: 'transposed' } });
@@ -435,6 +448,24 @@ describe('the thin-layer redistribution by columns', () => {
       });
     }
   }
+});
+
+describe('the redistribution\'s tile on a CPU adapter (CPU)', () => {
+  it('is no taller than the plane, and where one block holds the plane or the reduction is short, has more blocks along n', () => {
+    // ResNet-50 at batch 1: 56x56, 28x28 and 14x14 planes keep the wide block; 7x7 (49 rows) takes 2 quads x 4 rows.
+    for (const rows of [3136, 784, 196, Infinity]) expect(transposedTile(2048, 512, 'cpu-subgroups', rows)).toMatchObject({ TX: 8, TY: 8, PQ: 4, TN: 32 });
+    expect(transposedTile(2048, 512, 'cpu-subgroups', 49)).toEqual({ TX: 8, TY: 4, PQ: 2, TN: 32, BK: 16 });
+    expect(transposedTile(2048, 512, 'cpu-subgroups', 20)).toMatchObject({ TY: 4, PQ: 1 });
+    expect(transposedTile(2048, 512, 'cpu', 49)).toMatchObject({ TY: 4, PQ: 2 });
+    // A short reduction (a 1x1 layer's) over a small plane: at most 4 rows of threads; VGG's 3x3
+    // layers and 56x56 planes keep 8.
+    expect(transposedTile(512, 512, 'cpu-subgroups', 784)).toEqual({ TX: 8, TY: 4, PQ: 4, TN: 32, BK: 16 });
+    expect(transposedTile(4608, 512, 'cpu-subgroups', 196)).toMatchObject({ TY: 8, PQ: 4 });
+    expect(transposedTile(128, 256, 'cpu-subgroups', 3136)).toMatchObject({ TY: 8, PQ: 4 });
+    // Fewer than 64 columns, or a GPU: the forward's tile, whatever the rows.
+    expect(transposedTile(2048, 32, 'cpu-subgroups', 49)).toEqual(transposedTile(2048, 32, 'cpu-subgroups'));
+    expect(transposedTile(2048, 512, 'gpu', 49)).toEqual(transposedTile(2048, 512, 'gpu'));
+  });
 });
 
 describe('stride phases of the transposed convolution (CPU)', () => {

@@ -11,7 +11,7 @@ import { WeightStore } from '../src/gpu/weight-store.ts';
 import type { LayerRule } from '../src/lrp/rule-spec.ts';
 import { createAdd, createConcatBackward, createPassBackward, createReluBackward, createTimesInput, isPassThrough } from '../src/lrp/ops/elementwise.ts';
 import { createLrnBackward } from '../src/lrp/ops/lrn.ts';
-import { createAvgPoolBackward, createMaxPoolBackward } from '../src/lrp/ops/pool.ts';
+import { createAvgPoolBackward, createMaxPoolBackward, poolPhases } from '../src/lrp/ops/pool.ts';
 import { relL2, useGpu } from './helpers/gpu.ts';
 import { referenceLayer } from './reference/forward.ts';
 import { referenceConcatRelevance, referenceLayerRelevance } from './reference/relevance.ts';
@@ -133,6 +133,9 @@ const maxCases: SingleCase[] = [
   { label: '3x3 s2 p1 asym pads ceil', layer: maxPool([3, 3], [2, 2], [1, 0, 0, 1], true), shape: [2, 10, 7], rules: winnerOrProportional, values: tiedValues },
   { label: '3x3 s1 p1 (heavily overlapping)', layer: maxPool([3, 3], [1, 1], [1, 1, 1, 1], false), shape: [2, 6, 7], rules: winnerOrProportional, values: tiedValues },
   { label: '2x3 s1x2 dilation 2 pads', layer: maxPool([2, 3], [1, 2], [1, 1, 0, 1], false, [2, 2]), shape: [2, 9, 11], rules: winnerOrProportional, values: tiedValues },
+  // ResNet's stem pool (4 phases of disjoint windows), and fewer windows along an axis than its period.
+  { label: '3x3 s2 p1 (ResNet)', layer: maxPool([3, 3], [2, 2], [1, 1, 1, 1], false), shape: [3, 12, 11], rules: winnerOrProportional, values: tiedValues },
+  { label: '3x3 s1 on 3x6 (one window row, period 3)', layer: maxPool([3, 3], [1, 1], [0, 0, 0, 0], false), shape: [2, 3, 6], rules: winnerOrProportional, values: tiedValues },
 ];
 
 const avgRules: LayerRule[] = [{ rule: 'norm', stabilizer: 1e-2 }, { rule: 'flat', stabilizer: 1e-6 }, { rule: 'gradient' }];
@@ -174,7 +177,7 @@ describe('maxpool backward', () => {
     }
   }
 
-  it('windows that tile the input take the pass over the windows; others the gather', async () => {
+  it('windows that tile the input take one pass over the windows; others phases of disjoint windows', async () => {
     const { ctx } = shared;
     const passes = async (c: SingleCase) => {
       const op = await createMaxPoolBackward(opContext(ctx, c.layer, { rule: 'winner' }, [{ shape: c.shape, relu: false }]));
@@ -183,8 +186,29 @@ describe('maxpool backward', () => {
     };
     expect(await passes(maxCases[0])).toMatch(/windows, which tile the input/);
     expect(await passes(maxCases[1])).toMatch(/windows, which tile the input/);
-    expect(await passes(maxCases[2])).toMatch(/gather over the input/);
-    expect(await passes(maxCases[3])).toMatch(/gather over the input/);
+    expect(await passes(maxCases[2])).toMatch(/^1 phase of disjoint windows/);
+    expect(await passes(maxCases[3])).toMatch(/^4 phases of disjoint windows/);
+    expect(await passes(maxCases[5])).toMatch(/^9 phases of disjoint windows/);
+    expect(await passes(maxCases[7])).toMatch(/^4 phases of disjoint windows/);
+    expect(await passes(maxCases[8])).toMatch(/^3 phases of disjoint windows/);
+  });
+
+  it('a phase\'s windows are disjoint, and the phases cover every window once (CPU)', () => {
+    for (let out = 1; out <= 9; out++) {
+      for (let k = 1; k <= 5; k++) {
+        for (let stride = 1; stride <= 3; stride++) {
+          for (const dil of [1, 2]) {
+            const { period, phases } = poolPhases(out, k, stride, dil);
+            const extent = (k - 1) * dil + 1;
+            // Windows period apart do not overlap; one stride closer they would (the period is the least).
+            expect(period * stride).toBeGreaterThanOrEqual(extent);
+            expect((period - 1) * stride).toBeLessThan(extent);
+            const seen = phases.flatMap(({ start, count }) => Array.from({ length: count }, (_, q) => start + q * period)).sort((a, b) => a - b);
+            expect(seen).toEqual(Array.from({ length: out }, (_, j) => j));
+          }
+        }
+      }
+    }
   });
 
   it('winner on an all-tied relu-view window picks the first element', async () => {

@@ -9,13 +9,15 @@
 //                                   and ox = (ix + padL - kx dilW) / strideW whole and in range
 // The taps are summed in order ky, kx (the transposed GEMM summed them inside its reduction):
 // the same value within float32 rounding. One invocation per input value; groups 1 only.
+// The GEMM may run a chunk of input channels at a time (c0 .. c0 + cN): cols then holds that
+// chunk's columns, [n, (ci - c0) * KH * KW + ky * KW + kx, oy, ox], and this pass writes its channels.
 
 struct Params {
   total: u32, inC: u32, inH: u32, inW: u32,
   outH: u32, outW: u32, KH: u32, KW: u32,
   strideH: u32, strideW: u32, padT: u32, padL: u32,
   dilH: u32, dilW: u32, reluIn: u32, out: u32,
-  accumulate: u32,
+  accumulate: u32, c0: u32, cN: u32,
 }
 
 override WG: u32 = 256u;
@@ -54,12 +56,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ix = i % p.inW;
   let iy = (i / p.inW) % p.inH;
   let nc = i / (p.inW * p.inH);
-  let ci = nc % p.inC;
-  let n = nc / p.inC;
+  let cc = nc % p.cN;
+  let n = nc / p.cN;
+  let ci = p.c0 + cc;
   let plane = p.outH * p.outW;
   let taps = p.KH * p.KW;
   // Column (ci, 0, 0) of sample n.
-  let base = (n * p.inC * taps + ci * taps) * plane;
+  let base = (n * p.cN + cc) * taps * plane;
   var a = 0.0;
   for (var ky = 0u; ky < p.KH; ky++) {
     let ny = i32(iy + p.padT) - i32(ky * p.dilH);
@@ -74,5 +77,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       a += cols[base + (ky * p.KW + kx) * plane + oy * p.outW + ox];
     }
   }
-  epilogue(i, ci, a);
+  epilogue((n * p.inC + ci) * p.inH * p.inW + iy * p.inW + ix, ci, a);
 }

@@ -1,23 +1,30 @@
-// Max-pooling relevance as a gather: one invocation per INPUT element, looping over the windows
-// that contain it. WGSL has no atomic float add, so a scatter from the outputs could not sum the
-// shares an input receives from overlapping windows; a gather sums them in a register.
+// Max-pooling relevance, from the outputs: one invocation per window finds its argmax (or its
+// share) once and adds it into the window's inputs.
 //   MODE 0 (winner, and the gradient): R_i = sum of R_j over the windows whose maximum is i. The
-//     argmax is recomputed per window: the first maximum in row-major window order wins a tie,
-//     exactly as PyTorch's max_pool2d routes its gradient. With RELU_IN the comparison is on
-//     max(x, 0), so a window of non-positive values is a tie of zeros won by its first element.
+//     first maximum in row-major window order wins a tie, exactly as PyTorch's max_pool2d routes
+//     its gradient. With RELU_IN the comparison is on max(x, 0), so a window of non-positive
+//     values is a tie of zeros won by its first element.
 //   MODE 1 (proportional): R_i = x_i * sum_j R_j / stab(z_j), z_j the stored pooled output.
 // stab(d) = d + eps * sign(d) with sign(0) = +1. Padding is no input: it never wins and gets nothing.
+// WGSL has no atomic float add, so overlapping windows must not write at once: the host runs the
+// windows in phases (py, px) of period (Py, Px) along each axis, Py = ceil(window extent /
+// stride), whose windows are disjoint, one dispatch per phase, each adding into relIn (after a
+// clearing dispatch, p.clear, unless the op accumulates). ResNet's 3x3/2 pool: 4 phases. The
+// gather this replaced (one invocation per input, recomputing the argmax of every window holding
+// it and testing each tap with a runtime modulo, which LLVM scalarises on lavapipe) took 27 to
+// 115 times the forward pool's time on ResNet-50, the phases 1.4 to 4 times (bench/RESULTS.md).
 // TILED: the windows tile the input exactly (kernel = stride, no padding or dilation, the input a
-// whole number of windows: VGG's 2x2/2 pools), so each input has one window and a scatter cannot
-// collide: one invocation per OUTPUT finds its argmax once and writes all of its window. The
-// gather recomputes a window's argmax for each of its inputs and tests each tap with a runtime
-// modulo (LLVM scalarises those on lavapipe): VGG-16's pools ran 4.6 times their forward time.
+// whole number of windows: VGG's 2x2/2 pools): one phase, which writes all of each window
+// (overwriting, or adding where ACCUMULATE), so no clearing pass.
 
 struct Params {
   total: u32, channels: u32, inH: u32, inW: u32,
   outH: u32, outW: u32, kH: u32, kW: u32,
   strideH: u32, strideW: u32, padT: u32, padL: u32,
   dilH: u32, dilW: u32, eps: f32,
+  // Phased (not TILED): a dispatch that zeroes relIn's `total` values instead, or phase (py, px)
+  // of period (Py, Px), whose windows (py + qy * Py, px + qx * Px) number phaseH x phaseW a plane.
+  clear: u32, py: u32, px: u32, Py: u32, Px: u32, phaseH: u32, phaseW: u32,
 }
 
 override MODE: u32 = 0u;
@@ -101,40 +108,43 @@ fn window(j: u32) {
   }
 }
 
+// Phased: window t of the phase (of `total`, here batch x channels x phaseH x phaseW) adds its
+// relevance into its inputs, which no other window of the phase holds.
+fn phased(t: u32) {
+  let ox = p.px + (t % p.phaseW) * p.Px;
+  let oy = p.py + ((t / p.phaseW) % p.phaseH) * p.Py;
+  let nc = t / (p.phaseW * p.phaseH);
+  let base = nc * p.inH * p.inW;
+  let j = (nc * p.outH + oy) * p.outW + ox;
+  if (MODE == 0u) {
+    let winner = argmax(base, oy, ox);
+    if (winner != 0xffffffffu) { relIn[base + winner] += relOut[j]; }
+    return;
+  }
+  let share = relOut[j] / stab(z[j]);
+  let iy0 = i32(oy * p.strideH) - i32(p.padT);
+  let ix0 = i32(ox * p.strideW) - i32(p.padL);
+  for (var ky = 0u; ky < p.kH; ky++) {
+    let iy = iy0 + i32(ky * p.dilH);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    for (var kx = 0u; kx < p.kW; kx++) {
+      let ix = ix0 + i32(kx * p.dilW);
+      if (ix < 0 || ix >= i32(p.inW)) { continue; }
+      let at = base + u32(iy) * p.inW + u32(ix);
+      relIn[at] += load(at) * share;
+    }
+  }
+}
+
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * WG + gid.x;
   if (i >= p.total) { return; }
   if (TILED) {
     window(i);
-    return;
+  } else if (p.clear != 0u) {
+    relIn[i] = 0.0;
+  } else {
+    phased(i);
   }
-  let ix = i % p.inW;
-  let iy = (i / p.inW) % p.inH;
-  let nc = i / (p.inW * p.inH);
-  let base = nc * p.inH * p.inW;
-  let outBase = nc * p.outH * p.outW;
-  let me = iy * p.inW + ix;
-  var acc = 0.0;
-  // Window (oy, ox) holds input row iy at tap ky when oy * strideH - padT + ky * dilH = iy.
-  for (var ky = 0u; ky < p.kH; ky++) {
-    let ty = i32(iy + p.padT) - i32(ky * p.dilH);
-    if (ty < 0 || u32(ty) % p.strideH != 0u) { continue; }
-    let oy = u32(ty) / p.strideH;
-    if (oy >= p.outH) { continue; }
-    for (var kx = 0u; kx < p.kW; kx++) {
-      let tx = i32(ix + p.padL) - i32(kx * p.dilW);
-      if (tx < 0 || u32(tx) % p.strideW != 0u) { continue; }
-      let ox = u32(tx) / p.strideW;
-      if (ox >= p.outW) { continue; }
-      let j = outBase + oy * p.outW + ox;
-      if (MODE == 0u) {
-        if (argmax(base, oy, ox) == me) { acc += relOut[j]; }
-      } else {
-        acc += relOut[j] / stab(z[j]);
-      }
-    }
-  }
-  if (MODE == 1u) { acc *= load(i); }
-  put(i, acc);
 }

@@ -81,7 +81,7 @@ export const convCol2im = defineKernel({
     outH: 'u32', outW: 'u32', KH: 'u32', KW: 'u32',
     strideH: 'u32', strideW: 'u32', padT: 'u32', padL: 'u32',
     dilH: 'u32', dilW: 'u32', reluIn: 'u32', out: 'u32',
-    accumulate: 'u32',
+    accumulate: 'u32', c0: 'u32', cN: 'u32',
   },
   bindings: { p: 'uniform', cols: 'read', x: 'read', bounds: 'read', r: 'read_write' },
   overrides: { WG: 'u32' },

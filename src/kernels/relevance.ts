@@ -18,6 +18,7 @@ export const maxpoolBackward = defineKernel({
   uniforms: {
     ...POOL_WINDOW,
     dilH: 'u32', dilW: 'u32', eps: 'f32',
+    clear: 'u32', py: 'u32', px: 'u32', Py: 'u32', Px: 'u32', phaseH: 'u32', phaseW: 'u32',
   },
   bindings: { p: 'uniform', x: 'read', z: 'read', relOut: 'read', relIn: 'read_write' },
   overrides: { MODE: 'u32', RELU_IN: 'bool', ACCUMULATE: 'bool', TILED: 'bool', WG: 'u32' },

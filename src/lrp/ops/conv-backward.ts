@@ -15,8 +15,10 @@
  * a 1x1 GEMM of s with the weight as [outC][inC * KH * KW] (K = outC deep, inC * KH * KW
  * columns: 27 for 3x3, 147 for ResNet's 7x7 stem) into a scratch of per-position columns, then
  * conv_col2im.wgsl sums each input's taps and applies the rule's input factor. Any stride, pad
- * and dilation; the scratch (inC * KH * KW values per output position) is one more buffer per
- * sample of the op's scratch.
+ * and dilation. The columns run a chunk of input channels at a time (columnChunk), so that their
+ * scratch (chunk * KH * KW values per output position, one buffer for every chunk) is no larger
+ * than the layer's output: ResNet-50's 7x7 stem runs three GEMMs of 49 columns, each followed by
+ * its channel's col2im.
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import { GpuError } from '../../gpu/errors.ts';
@@ -58,13 +60,23 @@ export interface PassInPlace {
 
 /**
  * Whether `auto` redistributes a layer by columns (see the file header): groups 1, at most 4
- * input channels, and no more columns than output channels, so that the columns' scratch is no
- * larger than the layer's output and never lowers the batch a relevance pass takes (VGG-16's
- * first layer: 27 columns, 64 channels; ResNet-50's 7x7 stem, 147 columns for 64 channels, keeps
- * the transposed pass).
+ * input channels, and no more taps (KH x KW) than output channels, so that the columns, taken a
+ * chunk of input channels at a time (columnChunk), are never more than the layer's output and
+ * never lower the batch a relevance pass takes (VGG-16's first layer: 27 columns for 64 channels,
+ * one chunk; ResNet-50's 7x7 stem: 147 columns for 64 channels, three chunks of 49).
  */
 export function usesColumns(layer: ConvLayer): boolean {
-  return layer.groups === 1 && layer.inChannels <= 4 && layer.inChannels * layer.kernel[0] * layer.kernel[1] <= layer.outChannels;
+  return layer.groups === 1 && layer.inChannels <= 4 && layer.kernel[0] * layer.kernel[1] <= layer.outChannels;
+}
+
+/**
+ * Input channels per chunk of the columns redistribution: as many as have no more columns than
+ * the layer has output channels (at least one; all of them where they fit). On ResNet-50's stem
+ * at batch 1 the three chunks of 49 columns ran its redistribution 5.3 times faster than the
+ * transposed pass did (bench/RESULTS.md).
+ */
+export function columnChunk(layer: ConvLayer): number {
+  return Math.min(layer.inChannels, Math.max(1, Math.floor(layer.outChannels / (layer.kernel[0] * layer.kernel[1]))));
 }
 
 const SUM_WG = 256;
@@ -87,13 +99,30 @@ function checkTile(t: ConvTile, what: string, layer: string): ConvTile {
  * in about 5 s cold at width 128, as the plain 4 x 16 did. Elsewhere, and on GPUs, the forward's choice. The
  * forward convolution and the denominators keep convTile's tile: it was the best or within 4%
  * for them, and the denominators share the forward pass's weight copy, whose layout its depth
- * fixes.
+ * fixes. `rows`: the GEMM's rows per sample (the largest phase's input pixels), which cap the
+ * block's height, so that a small plane at batch 1 is not mostly padding.
  */
-export function transposedTile(K: number, N: number, family: TileFamily): ConvTile {
+export function transposedTile(K: number, N: number, family: TileFamily, rows = Infinity): ConvTile {
   if (family === 'gpu' || N < 64) return convTile(K, N, family);
   let TY = 2;
   while (TY < 8 && TY * 32 < N) TY *= 2;
-  return withDepth(K, { TX: 8, TY, PQ: family === 'cpu-subgroups' ? 4 : 2, TN: 32 });
+  let PQ = family === 'cpu-subgroups' ? 4 : 2;
+  // A block taller than the rows (rounded to whole SIMD quads, 32) only multiplies padding:
+  // ResNet-50's 7x7 planes (49 rows) ran in blocks of 128, 38% of it real work. And where one
+  // block holds the whole plane, the n-tiles are all the workgroups there are: half as many
+  // threads along n doubles them and deepens the step (BK 16 instead of 8 to 12). On ResNet-50's
+  // layer4 at batch 1 (bench/conv-tiles.ts, load 22; bench/RESULTS.md) 2 quads x 4 rows of
+  // threads ran each transposed pass 1.3 to 3.1 times faster than 4 x 8 (layer4.1.conv3: 26.6
+  // against 83.6 ms), 1.07 to 1.7 times faster than 2 x 8.
+  // A short reduction over a small plane (ResNet's 1x1 layers at 28x28 and 14x14: K = output
+  // channels, 256 to 1024; a grid of few blocks along m) also ran faster with at most 4 rows
+  // (BK 16): layer3.1.conv1 (K 256) 29.9 against 53.0 ms, layer2.0.downsample.0 (512) 110 against
+  // 130, layer3.1.conv3 (1024) 32.4 against 33.4. VGG-16's 3x3 layers (K 2304 and 4608) lost 3
+  // to 9% with it, and so did ResNet's 56x56 1x1 layers (layer2.0.conv1: 96 against 76 ms).
+  while (PQ > 1 && 4 * PQ * 8 > Math.ceil(rows / 32) * 32) PQ /= 2;
+  if (rows <= 4 * PQ * 8) TY = Math.max(2, TY / 2);
+  else if (K <= 1024 && rows <= 1024) TY = Math.min(TY, 4);
+  return withDepth(K, { TX: 8, TY, PQ, TN: 32 });
 }
 
 export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwardOptions = {}): Promise<BackwardOp> {
@@ -170,56 +199,71 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
 
     // ---- Redistribution by columns: a 1x1 GEMM of s into per-position columns, then col2im. ----
     const cols = columns ? await (async () => {
-      const CC = inC * kernel[0] * kernel[1];
-      // The GEMM is conv_transpose over a 1x1 layer from CC "channels" to outC on the output grid:
-      // its weight [outC][CC][1][1] is the forward's [outC][inC][KH][KW] as it lies.
-      const gemmLayer: ConvLayer = {
-        ...layer, inChannels: CC, kernel: [1, 1], stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1,
-      };
-      const cTile = checkTile(opts.transposeTile ?? transposedTile(outC, CC, family), 'columns', layer.name);
-      const [ph] = convPhases(gemmLayer, outH, outW, cTile.BK);
+      const taps = kernel[0] * kernel[1];
+      // Input channels per chunk: as many as keep the columns within the layer's output (see columnChunk).
+      const per = columnChunk(layer);
+      const chunks = Array.from({ length: Math.ceil(inC / per) }, (_, k) => ({ c0: k * per, cN: Math.min(per, inC - k * per) }));
+      const CC = per * taps;
+      const cTile = checkTile(opts.transposeTile ?? transposedTile(outC, CC, family, outPlane), 'columns', layer.name);
+      // Per chunk, the GEMM is conv_transpose over a 1x1 layer from cN * taps "channels" to outC on
+      // the output grid: its weight [outC][cN * taps][1][1] is the forward's [outC][c0 .. c0 + cN][KH][KW].
+      const gemmLayer = (cN: number): ConvLayer => ({
+        ...layer, inChannels: cN * taps, kernel: [1, 1], stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1,
+      });
+      const [ph] = convPhases(gemmLayer(per), outH, outW, cTile.BK);
       const rw = relevanceWeight(layer, rule);
-      const weight = c.weights.acquire(layer.name, `columns ${transposedKey([ph], cTile.BK)}${rw.key}`, () => {
-        const data = transposedLayout(gemmLayer, [ph], cTile.BK, rw.weight());
+      // The chunks' layouts one after another: wOffset (vec4s) says where each starts.
+      const offsets: number[] = [];
+      const weight = c.weights.acquire(layer.name, `columns ${per}/${inC} ${transposedKey([ph], cTile.BK)}${rw.key}`, () => {
+        const w = rw.weight();
+        const parts = chunks.map(({ c0, cN }) => {
+          const sub = new Float32Array(outC * cN * taps);
+          for (let o = 0; o < outC; o++) sub.set(w.subarray((o * inC + c0) * taps, (o * inC + c0 + cN) * taps), o * cN * taps);
+          return transposedLayout(gemmLayer(cN), [ph], cTile.BK, sub);
+        });
+        const data = new Float32Array(parts.reduce((n, d) => n + d.length, 0));
+        parts.reduce((at, d) => { data.set(d, at); return at + d.length; }, 0);
         if (data.byteLength > ctx.maxBinding) {
           throw new GpuError(`column weight of ${data.byteLength} bytes exceeds the ${ctx.maxBinding}-byte binding limit`, 'limits', `conv_transpose for layer '${layer.name}'`);
         }
         return data;
       });
       res.share(weight);
+      chunks.reduce((at, { cN }) => { offsets.push(at); return at + (ph.Kpad * Math.ceil((cN * taps) / 4) * 4) / 4; }, 0);
       const constants = { ...cTile, ...gemm.constants, NTY: 1, NTX: 1, SPLIT: false };
       const pipeline = await convTranspose.pipeline(ctx, constants, gemm.variant);
       const col2im = await convCol2im.pipeline(ctx, { WG: SUM_WG });
-      const passes = redistributions.map((r: RedistributePass, i) => {
+      const passes = redistributions.flatMap((r: RedistributePass, i) => {
         const acc = i > 0 || c.accumulate[0];
         const raw = transposeRule(r, false, false);
-        return {
-          r,
-          gemm: held(convTranspose.uniformsByBatch(ctx, `${layer.name} columns ${i}`, (batch) => ({
-            batch, sC: outC, sH: outH, sW: outW, inC: CC, Hp: outH, Wp: outW, groups: 1,
-            padY: 0, padX: 0, dY: 0, dX: 0, cinPerGroup: CC, coutPerGroup: outC, K: ph.K, Kpad: ph.Kpad,
-            Npad: Math.ceil(CC / 4) * 4, M: batch * outPlane, wOffset: 0, sliceLen: batch * outC * outPlane,
+        return chunks.map(({ c0, cN }, k) => ({
+          r, cN,
+          gemm: held(convTranspose.uniformsByBatch(ctx, `${layer.name} columns ${i}.${k}`, (batch) => ({
+            batch, sC: outC, sH: outH, sW: outW, inC: cN * taps, Hp: outH, Wp: outW, groups: 1,
+            padY: 0, padX: 0, dY: 0, dX: 0, cinPerGroup: cN * taps, coutPerGroup: outC, K: ph.K, Kpad: ph.Kpad,
+            Npad: Math.ceil((cN * taps) / 4) * 4, M: batch * outPlane, wOffset: offsets[k], sliceLen: batch * outC * outPlane,
             py: 0, px: 0, strideH: 1, strideW: 1, inH: outH, inW: outW, gamma: plan.gamma,
             splits: 1, kChunk: r.segs.length * ph.Kpad, splitStride: 0,
             // Raw sums (factor 1, overwrite): the input factor is col2im's.
             ...raw, out: 3,
           }))),
-          sum: held(convCol2im.uniformsByBatch(ctx, `${layer.name} col2im ${i}`, (batch) => ({
-            total: batch * inC * inPlane, inC, inH, inW, outH, outW, KH: kernel[0], KW: kernel[1],
+          sum: held(convCol2im.uniformsByBatch(ctx, `${layer.name} col2im ${i}.${k}`, (batch) => ({
+            total: batch * cN * inPlane, inC, inH, inW, outH, outW, KH: kernel[0], KW: kernel[1],
             strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1], dilH: dilation[0], dilW: dilation[1],
-            reluIn: transposeRule(r, input.relu, acc).reluIn, out: r.out, accumulate: acc ? 1 : 0,
+            reluIn: transposeRule(r, input.relu, acc).reluIn, out: r.out, accumulate: acc ? 1 : 0, c0, cN,
           }))),
-        };
+        }));
       });
       return { CC, tile: cTile, weight, pipeline, col2im, passes, perSample: 4 * CC * outPlane };
     })() : null;
 
     // ---- Redistribution: per stride phase, a stride-1 convolution over s (conv-phases.ts). ----
     // The tile is chosen for the largest phase (all of the layer for stride 1).
-    const tapsY = axisPhases(inH, kernel[0], stride[0], pads[0], dilation[0]).map((p) => p.taps);
-    const tapsX = axisPhases(inW, kernel[1], stride[1], pads[1], dilation[1]).map((p) => p.taps);
-    const maxK = coutPG * Math.max(...tapsY) * Math.max(...tapsX);
-    const tTile = checkTile(opts.transposeTile ?? transposedTile(Math.max(maxK, 1), cinPG, family), 'transposed', layer.name);
+    const phY = axisPhases(inH, kernel[0], stride[0], pads[0], dilation[0]);
+    const phX = axisPhases(inW, kernel[1], stride[1], pads[1], dilation[1]);
+    const maxK = coutPG * Math.max(...phY.map((p) => p.taps)) * Math.max(...phX.map((p) => p.taps));
+    const maxPixels = Math.max(...phY.map((p) => p.count)) * Math.max(...phX.map((p) => p.count));
+    const tTile = checkTile(opts.transposeTile ?? transposedTile(Math.max(maxK, 1), cinPG, family, maxPixels), 'transposed', layer.name);
     const tSize = tileSize(tTile);
     const phases = convPhases(layer, inH, inW, tTile.BK);
     const rw = relevanceWeight(layer, rule);
@@ -317,18 +361,19 @@ export async function createConvBackward(c: BackwardOpContext, opts: ConvBackwar
         if (wino?.denominators) out.push(...wino.denominators.dispatches(batch, io, s));
         checkAccumulate(c, io);
         if (cols) {
+          // One scratch for every chunk: each chunk's col2im reads its columns before the next GEMM runs.
           const colBuf = io.scratch(4 * batch * cols.CC * outPlane, `${layer.name} redistribution columns`);
           const cSize = tileSize(cols.tile);
           for (const cp of cols.passes) {
             out.push({
               kernel: 'conv_transpose', layer: layer.name, pipeline: cols.pipeline,
               bindings: convTranspose.bind({ p: cp.gemm.get(batch), s, w: cols.weight.buffer, x, bounds, r: colBuf }),
-              workgroups: tileGrid(Math.ceil(cols.CC / cSize.BN), Math.ceil(M / cSize.BM), 1, maxDim),
-              flops: 2 * macs(batch) * cp.r.segs.length,
+              workgroups: tileGrid(Math.ceil((cp.cN * kernel[0] * kernel[1]) / cSize.BN), Math.ceil(M / cSize.BM), 1, maxDim),
+              flops: (2 * macs(batch) * cp.r.segs.length * cp.cN) / inC,
             }, {
               kernel: 'conv_col2im', layer: layer.name, pipeline: cols.col2im,
               bindings: convCol2im.bind({ p: cp.sum.get(batch), cols: colBuf, x, bounds, r: io.relIn[0] }),
-              workgroups: grid1d(batch * inC * inPlane, SUM_WG),
+              workgroups: grid1d(batch * cp.cN * inPlane, SUM_WG),
             });
           }
         }

@@ -1,17 +1,31 @@
 /**
- * Backward ops of the pooling layers (shaders/relevance/{maxpool,avgpool}_backward.wgsl): each is
- * one gather over the input, an invocation per input element summing over the windows that
- * contain it (WGSL has no atomic float add, so no scatter from the outputs), except max pooling
- * whose windows tile the input exactly: each input has one window, so one invocation per window
- * writes all of it.
+ * Backward ops of the pooling layers (shaders/relevance/{maxpool,avgpool}_backward.wgsl). Average
+ * pooling is one gather over the input, an invocation per input element summing over the windows
+ * that contain it. Max pooling runs from the windows: each finds its argmax (or share) once and
+ * adds into its inputs. WGSL has no atomic float add, so overlapping windows run in phases whose
+ * windows are disjoint, one dispatch each, after a dispatch that clears relIn (unless the op
+ * accumulates); windows that tile the input exactly run in one pass that writes all of them.
  */
 import type { AvgPoolLayer, GlobalAvgPoolLayer, MaxPoolLayer } from '../../graph/ir.ts';
+import type { Dispatch } from '../../gpu/context.ts';
 import { grid1d } from '../../gpu/grid.ts';
 import { avgpoolBackward, maxpoolBackward } from '../../kernels/relevance.ts';
 import { checkReluView, type BackwardOp, type BackwardOpContext } from '../backward-op.ts';
 import { DEFAULT_STABILIZER } from '../rule-spec.ts';
 
 const WG = 64;
+
+/**
+ * The phases of max-pool windows along one axis: windows j, j + P, ... are disjoint when P
+ * strides cover a window's extent, P = ceil(((k - 1) * dil + 1) / stride). Per phase, its first
+ * window and how many there are.
+ */
+export function poolPhases(out: number, kernel: number, stride: number, dil: number): { period: number; phases: { start: number; count: number }[] } {
+  const period = Math.ceil(((kernel - 1) * dil + 1) / stride);
+  const phases = [];
+  for (let start = 0; start < Math.min(period, out); start++) phases.push({ start, count: Math.ceil((out - start) / period) });
+  return { period, phases };
+}
 
 /** Max pooling: `winner` (also the gradient) or `proportional`. */
 export async function createMaxPoolBackward(c: BackwardOpContext): Promise<BackwardOp> {
@@ -31,34 +45,63 @@ export async function createMaxPoolBackward(c: BackwardOpContext): Promise<Backw
   const tiled = kernel[0] === stride[0] && kernel[1] === stride[1] && pads.every((v) => v === 0)
     && dilation[0] === 1 && dilation[1] === 1 && outH * kernel[0] === inH && outW * kernel[1] === inW;
   const pipes = await maxpoolBackward.pipelinePair(ctx, { MODE: proportional ? 1 : 0, RELU_IN: c.inputs[0].relu, TILED: tiled, WG });
-  // Invocations: one per input (the gather) or per output (tiled).
-  const invocations = (batch: number) => batch * C * (tiled ? outH * outW : inH * inW);
-  const uniforms = maxpoolBackward.uniformsByBatch(ctx, `${layer.name} backward`, (batch) => ({
-    total: invocations(batch), channels: C, inH, inW, outH, outW, kH: kernel[0], kW: kernel[1],
+  const window = {
+    channels: C, inH, inW, outH, outW, kH: kernel[0], kW: kernel[1],
     strideH: stride[0], strideW: stride[1], padT: pads[0], padL: pads[1], dilH: dilation[0], dilW: dilation[1], eps,
+  };
+  const none = { clear: 0, py: 0, px: 0, Py: 1, Px: 1, phaseH: outH, phaseW: outW };
+  const ys = poolPhases(outH, kernel[0], stride[0], dilation[0]);
+  const xs = poolPhases(outW, kernel[1], stride[1], dilation[1]);
+  // Tiled: one pass over the windows. Otherwise the clearing pass, then each phase.
+  const passes = tiled ? [] : ys.phases.flatMap((y) => xs.phases.map((x) => ({ y, x })));
+  const tiledUniforms = !tiled ? null : maxpoolBackward.uniformsByBatch(ctx, `${layer.name} backward`, (batch) => ({
+    total: batch * C * outH * outW, ...window, ...none,
   }));
-  // Windows containing one input: about (k / stride)^2 per axis pair.
-  const windowsPerInput = Math.ceil(kernel[0] / stride[0]) * Math.ceil(kernel[1] / stride[1]);
+  const clearUniforms = tiled ? null : maxpoolBackward.uniformsByBatch(ctx, `${layer.name} backward clear`, (batch) => ({
+    total: batch * C * inH * inW, ...window, ...none, clear: 1,
+  }));
+  const phaseUniforms = passes.map(({ y, x }) => maxpoolBackward.uniformsByBatch(ctx, `${layer.name} backward phase ${y.start},${x.start}`, (batch) => ({
+    total: batch * C * y.count * x.count, ...window,
+    clear: 0, py: y.start, px: x.start, Py: ys.period, Px: xs.period, phaseH: y.count, phaseW: x.count,
+  })));
+  const kernelName = proportional ? 'maxpool-proportional' : 'maxpool-winner';
   return {
     layer,
     passes: tiled
       ? `1 pass over the windows, which tile the input (${proportional ? 'x_i * R_j / stab(z_j)' : 'R_j to the window\'s argmax'})`
-      : proportional
-        ? '1 gather over the input (x_i * sum_j R_j / stab(z_j))'
-        : '1 gather over the input (recomputes each containing window\'s argmax)',
+      : `${passes.length} phase${passes.length === 1 ? '' : 's'} of disjoint windows, each adding into its inputs (${proportional ? 'x_i * R_j / stab(z_j)' : 'R_j to the window\'s argmax'})`,
     dispatches(batch, io) {
       checkReluView(layer, c.inputs, io);
+      const accumulate = io.accumulate[0] ?? false;
       const total = batch * C * inH * inW;
+      const windows = batch * C * outH * outW;
+      const bindings = (p: GPUBuffer) => maxpoolBackward.bind({ p, x: io.inputs[0].buffer, z: io.output.buffer, relOut: io.relOut, relIn: io.relIn[0] });
       const taps = kernel[0] * kernel[1];
-      return [{
-        kernel: proportional ? 'maxpool-proportional' : 'maxpool-winner', layer: layer.name, pipeline: pipes.pick(io.accumulate[0] ?? false),
-        bindings: maxpoolBackward.bind({ p: uniforms.get(batch), x: io.inputs[0].buffer, z: io.output.buffer, relOut: io.relOut, relIn: io.relIn[0] }),
-        workgroups: grid1d(invocations(batch), WG),
-        flops: total * windowsPerInput * (proportional ? 3 : taps),
-        bytes: 4 * (2 * total + 2 * batch * C * outH * outW),
-      }];
+      if (tiledUniforms) {
+        return [{
+          kernel: kernelName, layer: layer.name, pipeline: pipes.pick(accumulate), bindings: bindings(tiledUniforms.get(batch)),
+          workgroups: grid1d(windows, WG), flops: windows * (proportional ? 3 + taps : taps), bytes: 4 * (2 * total + 2 * windows),
+        }];
+      }
+      // The phases always add (ACCUMULATE does not change them): one pipeline.
+      const out: Dispatch[] = [];
+      if (!accumulate) {
+        out.push({ kernel: kernelName, layer: layer.name, pipeline: pipes.overwrite, bindings: bindings(clearUniforms!.get(batch)), workgroups: grid1d(total, WG), bytes: 4 * total });
+      }
+      passes.forEach(({ y, x }, k) => {
+        const n = batch * C * y.count * x.count;
+        out.push({
+          kernel: kernelName, layer: layer.name, pipeline: pipes.overwrite, bindings: bindings(phaseUniforms[k].get(batch)),
+          workgroups: grid1d(n, WG), flops: n * (proportional ? 3 + taps : taps), bytes: 4 * n * (taps + 2),
+        });
+      });
+      return out;
     },
-    destroy: () => uniforms.destroy(),
+    destroy: () => {
+      tiledUniforms?.destroy();
+      clearUniforms?.destroy();
+      phaseUniforms.forEach((u) => u.destroy());
+    },
   };
 }
 
