@@ -20,7 +20,7 @@
  *   such layers do not amortise, and test models, which are small, compile no extra pipelines.
  *   F(4,3) was once kept out of `auto` for its float32 error, 2 to 7 times direct convolution's;
  *   at about 1e-6 to 1e-5 relative it is well inside every reference's tolerance (1e-4 or looser),
- *   and it is 1.5 to 3 times faster than F(2,3) on the large planes.
+ *   and it is 1.2 to 3 times faster than F(2,3) on the large planes.
  * - The relevance passes take the same choice per pass (src/lrp/ops/winograd-relevance.ts,
  *   winogradRelevanceChoice): the denominators are this convolution with modified operands, the
  *   redistribution a 3x3 stride-1 convolution of s with the flipped kernel.
@@ -148,20 +148,24 @@ export type ConvPass = 'forward' | 'denominators' | 'redistribution';
 /*
  * `auto` on a CPU adapter, per pass, from its channels and the plane it computes (the output
  * plane; the input plane for the redistribution). Measured on lavapipe, the three methods built
- * side by side and timed round-robin in one process (bench/winograd-choice.ts, bench/RESULTS.md,
- * 2026-12-08, load 16 to 24: ratios only), time over direct's at batch 1 (batch 8):
- * - 64+ channels, 28x28 planes and more (VGG-16 features.2 to .21, ResNet-50 layer1 and layer2):
- *   F(4,3) 0.20 to 0.39 in every pass (0.16 to 0.39), F(2,3) 0.42 to 0.87 (0.48 to 0.85).
- * - 14x14 (VGG-16 features.24 to .28, 512 channels; ResNet-50 layer3, 256): F(2,3) 0.26 to 0.67
- *   (0.45 to 0.70), F(4,3) 0.79 to 0.99 (0.27 to 0.43). At batch 1 F(4,3) has 16 tiles per
- *   coordinate, too few rows for the GEMM's blocks; at batch 8, 128, and it wins: the op is
- *   built for any batch, so the rule takes batch 1's winner.
- * - 7x7 (ResNet-50 layer4, 512 channels): the forward pass and the denominators F(2,3) 1.06 to
- *   2.29 (0.45 to 0.63), F(4,3) 3.1 to 6.2: direct; the redistribution, whose direct transposed
- *   kernel takes 7 times the forward pass's time on such a plane, F(2,3) 0.65 to 0.69 (0.49).
- * - Fewer channels (VGG-16 features.0, 3 -> 64, 224x224): direct, F(2,3) 1.35 to 3.5 times
- *   direct's and F(4,3) 0.74 to 2.4 (the transforms are memory passes whose share of the work
- *   grows as 1 / channels; its redistribution runs by columns).
+ * side by side and timed round-robin in one process (bench/winograd-choice.ts, alpha-beta 2/1,
+ * bench/RESULTS.md, 2026-12-08, load 16 to 32: ratios only), time over direct's at batch 1
+ * (batch 8), VGG-16's 13 convolutions and ResNet-50's stride-1 3x3 ones:
+ * - 64+ channels, planes of 28x28 and more (VGG-16 features.2 to .21, ResNet-50 layer1 and
+ *   layer2): F(4,3) 0.16 to 0.65 in every pass (0.22 to 0.52), F(2,3) 0.42 to 0.87 (0.32 to
+ *   1.05); F(4,3) the faster of the two in every pass at batch 1.
+ * - 14x14 (VGG-16 features.24 to .28, 512 channels; ResNet-50 layer3, 256): F(2,3) 0.26 to 0.66
+ *   (0.45 to 0.97), F(4,3) 0.73 to 0.99 (0.27 to 0.54). At batch 1 F(4,3) has 16 tiles per
+ *   transform coordinate, too few rows for the GEMM's blocks; at batch 8 it has 128 and wins. The
+ *   op is built for any batch, so the rule takes batch 1's winner.
+ * - 7x7 (ResNet-50 layer4, 512 channels): forward and denominators F(2,3) 1.06 to 2.29 (0.45 to
+ *   0.63), F(4,3) 3.1 to 6.2 (0.56 to 0.61): direct, which loses as much per image at batch 8 as
+ *   it wins at batch 1. The redistribution, whose direct transposed kernel takes 3 to 7 times the
+ *   forward convolution's time on such a plane: F(2,3) 0.65 to 0.69 (0.49), F(4,3) 1.5 (0.47).
+ * - Fewer channels (VGG-16 features.0, 3 -> 64, 224x224): direct; F(2,3) 1.35 to 3.5 times
+ *   direct's and F(4,3) 0.74 to 2.4 (its denominators the one pass where F(4,3) won, on a layer
+ *   of under 2% of the model's time): the transforms are memory passes whose share of the
+ *   work grows as 1 / channels, and its redistribution runs by columns.
  * Numerics: F(4,3)'s float32 error is 2 to 7 times direct convolution's (about 1e-6 to 1e-5
  * relative on VGG-16-sized layers, no growth over 13 layers: bench/winograd-error.ts,
  * bench/winograd-relevance-error.ts, test/winograd-relevance.test.ts), F(2,3)'s about direct's;
@@ -169,7 +173,7 @@ export type ConvPass = 'forward' | 'denominators' | 'redistribution';
  */
 /** Input and output channels below which `auto` keeps a layer direct. */
 export const AUTO_MIN_CHANNELS = 64;
-/** Pixels of a pass's plane from which `auto` takes F(4,3) (28x28: VGG-16's and ResNet-50's smallest such plane). */
+/** Pixels of a pass's plane from which `auto` takes F(4,3) (28x28: the smallest plane where it won at batch 1). */
 export const AUTO_F4_MIN_PIXELS = 28 * 28;
 /** Pixels from which `auto` takes F(2,3) in the forward pass and the denominators (14x14). */
 export const AUTO_F2_MIN_PIXELS = 14 * 14;
