@@ -169,7 +169,9 @@ export type ConvPass = 'forward' | 'denominators' | 'redistribution';
  * Numerics: F(4,3)'s float32 error is 2 to 7 times direct convolution's (about 1e-6 to 1e-5
  * relative on VGG-16-sized layers, no growth over 13 layers: bench/winograd-error.ts,
  * bench/winograd-relevance-error.ts, test/winograd-relevance.test.ts), F(2,3)'s about direct's;
- * every reference tolerance is 1e-4 or looser.
+ * every reference tolerance is 1e-4 or looser. Memory: F(4,3)'s transformed weight is 36/9 of
+ * the kernel, F(2,3)'s 16/9: VGG-16's weight copies with cmp-alpha2-flat's explainer went from
+ * 871 to 1,129 MiB (lrp-z's 671 to 801, the forward model's alone 571 to 636).
  */
 /** Input and output channels below which `auto` keeps a layer direct. */
 export const AUTO_MIN_CHANNELS = 64;
