@@ -97,7 +97,7 @@ export const VERBOSE_OPTION = spec('verbose', { type: 'boolean', default: false,
 /** The convolution algorithm of the commands that run a model's forward pass (src/forward/winograd.ts). */
 export const CONV_OPTION = spec('conv', {
   choices: CONV_MODES, default: 'auto' as ConvMode,
-  describe: 'how 3x3 stride-1 convolutions run: auto (on CPU adapters Winograd F(2x2,3x3) for layers of 64+ channels, else direct), direct, or winograd (F(4x4,3x3) wherever it applies; says where it could not); the relevance passes follow it',
+  describe: 'how 3x3 stride-1 convolutions run: auto (on CPU adapters, layers of 64+ channels: Winograd F(4x4,3x3) on planes of 28x28+, F(2x2,3x3) on 14x14, else direct), direct, or winograd (F(4x4,3x3) wherever it applies; says where it could not); the relevance passes follow it',
 });
 export const PROFILE_OPTION = spec('profile', { type: 'boolean', default: false, describe: 'print where the time went: load, compile, prepare, forward, relevance, metrics, writing' });
 

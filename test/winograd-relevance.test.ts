@@ -61,8 +61,14 @@ const CASES: [string, number, number, number, number, Pads4, number][] = [
 
 describe('Winograd relevance: the choice per pass (CPU)', () => {
   const l = (C: number, O: number, pads: Pads4 = [1, 1, 1, 1]): ConvLayer => ({ ...conv3x3(new Rng(1), 'c', 1, 1, pads), inChannels: C, outChannels: O, weight: new Float32Array(0) });
-  it('auto takes F(2,3) for both passes where the forward rule does, forced takes the tile, direct never', () => {
-    expect(winogradRelevanceChoice(l(64, 64), 56 * 56, 56 * 56, 'auto', 'cpu')).toEqual({ denominators: { m: 2 }, redistribution: { m: 2 } });
+  it('auto takes each pass\'s tile (F(4,3) on large planes, F(2,3) on 14x14 and in a 7x7 redistribution), forced takes the tile, direct never', () => {
+    expect(winogradRelevanceChoice(l(64, 64), 56 * 56, 56 * 56, 'auto', 'cpu')).toEqual({ denominators: { m: 4 }, redistribution: { m: 4 } });
+    expect(winogradRelevanceChoice(l(512, 512), 14 * 14, 14 * 14, 'auto', 'cpu')).toEqual({ denominators: { m: 2 }, redistribution: { m: 2 } });
+    expect(winogradRelevanceChoice(l(512, 512), 7 * 7, 7 * 7, 'auto', 'cpu')).toEqual({
+      denominators: { m: null, why: expect.stringMatching(/fewer than 196 pixels/) }, redistribution: { m: 2 },
+    });
+    // The redistribution's plane is the input's: padding 0 from 28x28 to 26x26.
+    expect(winogradRelevanceChoice(l(256, 256, [0, 0, 0, 0]), 28 * 28, 26 * 26, 'auto', 'cpu')).toEqual({ denominators: { m: 2 }, redistribution: { m: 4 } });
     expect(winogradRelevanceChoice(l(64, 64), 56 * 56, 56 * 56, 'auto', 'gpu').denominators.m).toBeNull();
     expect(winogradRelevanceChoice(l(3, 64), 224 * 224, 224 * 224, 'auto', 'cpu').redistribution.m).toBeNull();
     expect(winogradRelevanceChoice(l(3, 64), 9, 9, 'winograd', 'cpu')).toEqual({ denominators: { m: 4 }, redistribution: { m: 4 } });

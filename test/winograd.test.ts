@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ForwardModel } from '../src/forward/model.ts';
 import { winogradChunk } from '../src/forward/conv-winograd.ts';
 import {
-  AUTO_MIN_CHANNELS, AUTO_MIN_PIXELS, winogradBlocker, winogradChoice, winogradSkips, winogradMatrices, winogradWeights, type ConvMode, type WinogradTile,
+  AUTO_F2_MIN_PIXELS, AUTO_F2_MIN_PIXELS_REDISTRIBUTION, AUTO_F4_MIN_PIXELS, AUTO_MIN_CHANNELS, winogradBlocker, winogradChoice, winogradSkips, winogradMatrices, winogradWeights, type ConvMode, type ConvPass, type WinogradTile,
 } from '../src/forward/winograd.ts';
 import { GpuContext } from '../src/gpu/context.ts';
 import { GraphBuilder, type LayerSpec } from '../src/graph/builder.ts';
@@ -162,17 +162,25 @@ describe('Winograd algebra (CPU, float64)', () => {
     expect(winogradBlocker(conv3x3(4, 4, [1, 1, 1, 1], { groups: 2 }))).toMatch(/2 groups/);
   });
 
-  it('auto keeps small layers (and GPUs) direct; winograd forces F(4,3) wherever it applies', () => {
+  it('auto: F(4,3) on large planes, F(2,3) on 14x14 (7x7 in the redistribution), small layers and GPUs direct; winograd forces F(4,3)', () => {
     const big = conv3x3(AUTO_MIN_CHANNELS, AUTO_MIN_CHANNELS, [1, 1, 1, 1], { weight: new Float32Array(0) });
-    expect(winogradChoice(big, AUTO_MIN_PIXELS, 'auto', 'cpu').m).toBe(2);
-    expect(winogradChoice(big, AUTO_MIN_PIXELS, 'auto', 'gpu').m).toBeNull();
-    expect(winogradChoice(big, AUTO_MIN_PIXELS - 1, 'auto', 'cpu').m).toBeNull();
-    expect(winogradChoice({ ...big, inChannels: AUTO_MIN_CHANNELS / 2 }, AUTO_MIN_PIXELS, 'auto', 'cpu').m).toBeNull();
-    expect(winogradChoice({ ...big, outChannels: AUTO_MIN_CHANNELS / 2 }, AUTO_MIN_PIXELS, 'auto', 'cpu').m).toBeNull();
+    const auto = (pixels: number, pass?: ConvPass, layer = big) => winogradChoice(layer, pixels, 'auto', 'cpu', undefined, pass).m;
+    // VGG-16's and ResNet-50's planes, as measured (bench/winograd-choice.ts).
+    expect([224, 112, 56, 28, 14, 7].map((s) => auto(s * s))).toEqual([4, 4, 4, 4, 2, null]);
+    expect([224, 112, 56, 28, 14, 7].map((s) => auto(s * s, 'denominators'))).toEqual([4, 4, 4, 4, 2, null]);
+    expect([224, 112, 56, 28, 14, 7].map((s) => auto(s * s, 'redistribution'))).toEqual([4, 4, 4, 4, 2, 2]);
+    expect(auto(AUTO_F4_MIN_PIXELS - 1)).toBe(2);
+    expect(auto(AUTO_F2_MIN_PIXELS - 1)).toBeNull();
+    expect(auto(AUTO_F2_MIN_PIXELS - 1, 'redistribution')).toBe(2);
+    expect(auto(AUTO_F2_MIN_PIXELS_REDISTRIBUTION - 1, 'redistribution')).toBeNull();
+    expect(winogradChoice(big, 56 * 56, 'auto', 'cpu', 2).m).toBe(2);
+    expect(winogradChoice(big, AUTO_F4_MIN_PIXELS, 'auto', 'gpu').m).toBeNull();
+    expect(auto(224 * 224, 'forward', { ...big, inChannels: 3 })).toBeNull();
+    expect(auto(224 * 224, 'forward', { ...big, outChannels: AUTO_MIN_CHANNELS / 2 })).toBeNull();
     expect(winogradChoice(big, 4, 'winograd', 'gpu').m).toBe(4);
     expect(winogradChoice(big, 4, 'winograd', 'cpu', 2).m).toBe(2);
-    expect(winogradChoice(big, AUTO_MIN_PIXELS, 'direct', 'cpu').m).toBeNull();
-    expect(winogradChoice({ ...big, stride: [2, 2] }, AUTO_MIN_PIXELS, 'winograd', 'cpu')).toEqual({ m: null, why: 'stride 2x2, not 1' });
+    expect(winogradChoice(big, AUTO_F4_MIN_PIXELS, 'direct', 'cpu').m).toBeNull();
+    expect(winogradChoice({ ...big, stride: [2, 2] }, AUTO_F4_MIN_PIXELS, 'winograd', 'cpu')).toEqual({ m: null, why: 'stride 2x2, not 1' });
   });
 
   it('names the convolutions that forced Winograd could not take', () => {

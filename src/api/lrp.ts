@@ -81,8 +81,10 @@ export interface LoadModelOptions {
   /**
    * How 3x3 stride-1 convolutions run: `'direct'`, `'winograd'` (Winograd F(4x4, 3x3) wherever it
    * applies; `Model.convMethods` says where it could not), or `'auto'` (the default: on CPU
-   * adapters Winograd F(2x2, 3x3) for layers of 64 or more channels, direct elsewhere and on GPUs).
-   * The relevance passes of an explainer of the model (denominators and redistribution) follow it.
+   * adapters, for layers of 64 or more channels, Winograd F(4x4, 3x3) on planes of 28x28 and more,
+   * F(2x2, 3x3) on 14x14, direct below; direct elsewhere and on GPUs). The relevance passes of an
+   * explainer of the model (denominators and redistribution) follow it, each pass choosing by its
+   * own plane (the redistribution takes F(2x2, 3x3) on 7x7 too).
    */
   readonly conv?: ConvMode;
 }

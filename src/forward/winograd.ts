@@ -14,9 +14,13 @@
  *   kernel (shaders/forward/conv2d.wgsl) viewed as a grouped 1x1 convolution with one group per
  *   coordinate, so it reuses that kernel's tiles, its subgroups variant and its split reduction.
  *   U is laid out as that kernel's weight ([xi][Kpad][Npad]) by convWeightLayout.
- * - `auto` keeps direct convolution for small layers (few channels or few output pixels): the two
- *   transforms are memory passes that such layers do not amortise, and test models, which are
- *   small, compile no extra pipelines. See winogradChoice for the figures behind the rule.
+ * - `auto` picks per layer and per pass on CPU adapters (autoWinogradCpu, with the figures behind
+ *   it): F(4,3) on planes of 28x28 and more, F(2,3) on 14x14 (and 7x7 in the redistribution),
+ *   direct below, and direct for layers of few channels: the two transforms are memory passes that
+ *   such layers do not amortise, and test models, which are small, compile no extra pipelines.
+ *   F(4,3) was once kept out of `auto` for its float32 error, 2 to 7 times direct convolution's;
+ *   at about 1e-6 to 1e-5 relative it is well inside every reference's tolerance (1e-4 or looser),
+ *   and it is 1.2 to 3 times faster than F(2,3) on the large planes.
  * - The relevance passes take the same choice per pass (src/lrp/ops/winograd-relevance.ts,
  *   winogradRelevanceChoice): the denominators are this convolution with modified operands, the
  *   redistribution a 3x3 stride-1 convolution of s with the flipped kernel.
@@ -138,37 +142,77 @@ export function winogradGemmLayer(layer: ConvLayer, m: WinogradTile): ConvLayer 
 /** The per-layer decision of a mode: the tile, or direct with the reason. */
 export type WinogradDecision = { readonly m: WinogradTile } | { readonly m: null; readonly why: string };
 
-/**
- * Channels (input and output) and output pixels below which `auto` keeps direct convolution on a
- * CPU adapter. Measured on lavapipe with the methods alternating in one process (bench/RESULTS.md):
- * F(2,3) took 0.50 to 0.74 of direct's time on VGG-16's 64- and 128-channel layers at batch 1
- * (bench/conv-tiles.ts; features.2, 64 -> 64 at 224x224: 0.61), 0.15 to 0.57 on its layers of
- * 128 to 512 channels down to 14x14 (bench/forward.ts), but 2.8 to 5.5 times direct's on the first
- * layer (3 -> 64): the transforms are memory passes whose share of the work grows as 1 / channels.
+/** The pass a convolution's choice is for: the relevance passes may choose differently. */
+export type ConvPass = 'forward' | 'denominators' | 'redistribution';
+
+/*
+ * `auto` on a CPU adapter, per pass, from its channels and the plane it computes (the output
+ * plane; the input plane for the redistribution). Measured on lavapipe, the three methods built
+ * side by side and timed round-robin in one process (bench/winograd-choice.ts, alpha-beta 2/1,
+ * bench/RESULTS.md, 2026-12-08, load 16 to 32: ratios only), time over direct's at batch 1
+ * (batch 8), VGG-16's 13 convolutions and ResNet-50's stride-1 3x3 ones:
+ * - 64+ channels, planes of 28x28 and more (VGG-16 features.2 to .21, ResNet-50 layer1 and
+ *   layer2): F(4,3) 0.16 to 0.65 in every pass (0.22 to 0.52), F(2,3) 0.42 to 0.87 (0.32 to
+ *   1.05); F(4,3) the faster of the two in every pass at batch 1.
+ * - 14x14 (VGG-16 features.24 to .28, 512 channels; ResNet-50 layer3, 256): F(2,3) 0.26 to 0.66
+ *   (0.45 to 0.97), F(4,3) 0.73 to 0.99 (0.27 to 0.54). At batch 1 F(4,3) has 16 tiles per
+ *   transform coordinate, too few rows for the GEMM's blocks; at batch 8 it has 128 and wins. The
+ *   op is built for any batch, so the rule takes batch 1's winner.
+ * - 7x7 (ResNet-50 layer4, 512 channels): forward and denominators F(2,3) 1.06 to 2.29 (0.45 to
+ *   0.63), F(4,3) 3.1 to 6.2 (0.56 to 0.61): direct, which loses as much per image at batch 8 as
+ *   it wins at batch 1. The redistribution, whose direct transposed kernel takes 3 to 7 times the
+ *   forward convolution's time on such a plane: F(2,3) 0.65 to 0.69 (0.49), F(4,3) 1.5 (0.47).
+ * - Fewer channels (VGG-16 features.0, 3 -> 64, 224x224): direct; F(2,3) 1.35 to 3.5 times
+ *   direct's and F(4,3) 0.74 to 2.4 (its denominators the one pass where F(4,3) won, on a layer
+ *   of under 2% of the model's time): the transforms are memory passes whose share of the
+ *   work grows as 1 / channels, and its redistribution runs by columns.
+ * Numerics: F(4,3)'s float32 error is 2 to 7 times direct convolution's (about 1e-6 to 1e-5
+ * relative on VGG-16-sized layers, no growth over 13 layers: bench/winograd-error.ts,
+ * bench/winograd-relevance-error.ts, test/winograd-relevance.test.ts), F(2,3)'s about direct's;
+ * every reference tolerance is 1e-4 or looser. Memory: F(4,3)'s transformed weight is 36/9 of
+ * the kernel, F(2,3)'s 16/9: VGG-16's weight copies with cmp-alpha2-flat's explainer went from
+ * 871 to 1,129 MiB (lrp-z's 671 to 801, the forward model's alone 571 to 636).
  */
+/** Input and output channels below which `auto` keeps a layer direct. */
 export const AUTO_MIN_CHANNELS = 64;
-export const AUTO_MIN_PIXELS = 14 * 14;
+/** Pixels of a pass's plane from which `auto` takes F(4,3) (28x28: the smallest plane where it won at batch 1). */
+export const AUTO_F4_MIN_PIXELS = 28 * 28;
+/** Pixels from which `auto` takes F(2,3) in the forward pass and the denominators (14x14). */
+export const AUTO_F2_MIN_PIXELS = 14 * 14;
+/** Pixels from which `auto` takes F(2,3) in the redistribution (7x7). */
+export const AUTO_F2_MIN_PIXELS_REDISTRIBUTION = 7 * 7;
 
 /**
- * Which convolution a layer runs under `mode` on an adapter of `tuning`. `winograd` uses F(4,3)
- * wherever it applies. `auto` uses F(2,3) on a CPU adapter for layers of at least
- * AUTO_MIN_CHANNELS input and output channels and AUTO_MIN_PIXELS output pixels, and direct
- * convolution on GPUs, where it has not been measured. F(2,3) rather than F(4,3) by numerics: on
- * VGG-16-sized layers F(2,3)'s float32 error was about half direct convolution's and F(4,3)'s
- * about 2.3 times (bench/winograd-error.ts, bench/RESULTS.md), though F(4,3) was another 1.5 to 3
- * times faster on planes of 56x56 and more. `tile` forces the tile size.
+ * The tile `auto` takes on a CPU adapter for a pass over a plane of `pixels` from `inChannels` to
+ * `outChannels` (the redistribution's are the layer's swapped), or direct with the reason: the
+ * figures are above AUTO_MIN_CHANNELS.
  */
-export function winogradChoice(layer: ConvLayer, outPixels: number, mode: ConvMode, tuning: 'cpu' | 'gpu', tile?: WinogradTile): WinogradDecision {
+export function autoWinogradCpu(inChannels: number, outChannels: number, pixels: number, pass: ConvPass): WinogradDecision {
+  if (inChannels < AUTO_MIN_CHANNELS || outChannels < AUTO_MIN_CHANNELS) {
+    return { m: null, why: `auto: fewer than ${AUTO_MIN_CHANNELS} channels` };
+  }
+  if (pixels >= AUTO_F4_MIN_PIXELS) return { m: 4 };
+  const f2 = pass === 'redistribution' ? AUTO_F2_MIN_PIXELS_REDISTRIBUTION : AUTO_F2_MIN_PIXELS;
+  if (pixels >= f2) return { m: 2 };
+  return { m: null, why: `auto: fewer than ${f2} pixels` };
+}
+
+/**
+ * Which convolution a pass of a layer runs under `mode` on an adapter of `tuning`, computing a
+ * plane of `outPixels`. `winograd` uses F(4,3) wherever it applies, `direct` never; `auto` takes
+ * autoWinogradCpu's choice on a CPU adapter and direct convolution on GPUs, where it has not been
+ * measured. `tile` forces the tile size wherever Winograd is taken.
+ */
+export function winogradChoice(
+  layer: ConvLayer, outPixels: number, mode: ConvMode, tuning: 'cpu' | 'gpu', tile?: WinogradTile, pass: ConvPass = 'forward',
+): WinogradDecision {
   if (mode === 'direct') return { m: null, why: 'direct convolution asked for' };
   const blocker = winogradBlocker(layer);
   if (blocker) return { m: null, why: blocker };
   if (mode === 'winograd') return { m: tile ?? 4 };
   if (tuning === 'gpu') return { m: null, why: 'auto: Winograd is not measured on GPUs yet' };
-  if (layer.inChannels < AUTO_MIN_CHANNELS || layer.outChannels < AUTO_MIN_CHANNELS) {
-    return { m: null, why: `auto: fewer than ${AUTO_MIN_CHANNELS} channels` };
-  }
-  if (outPixels < AUTO_MIN_PIXELS) return { m: null, why: `auto: fewer than ${AUTO_MIN_PIXELS} output pixels` };
-  return { m: tile ?? 2 };
+  const auto = autoWinogradCpu(layer.inChannels, layer.outChannels, outPixels, pass);
+  return auto.m === null ? auto : { m: tile ?? auto.m };
 }
 
 /**

@@ -22,14 +22,15 @@
  *   weight is held once per direction (W+ and W- as [W+; W-], the flipped ones likewise).
  * - The input selection and the segment's coefficient (zbox's -1, alpha, -beta) are applied while
  *   the input tile is loaded: the transform is linear, so coef * B^T IN(d) B is what the GEMM needs.
- * - Which passes run Winograd is winogradRelevanceChoice's: per pass, by the same rule as the
- *   forward pass (a layer's channels and pixels on a CPU adapter) and the measured float32 error
- *   (bench/winograd-error.ts --relevance, bench/RESULTS.md).
+ * - Which passes run Winograd, and with which tile, is winogradRelevanceChoice's: per pass, by
+ *   the forward pass's rule (autoWinogradCpu: a pass's channels and plane on a CPU adapter, from
+ *   per-pass timings, bench/winograd-choice.ts), within the measured float32 error
+ *   (bench/winograd-relevance-error.ts, bench/RESULTS.md).
  * - A batch whose transformed tensors would pass one binding runs in chunks of samples, as in the
  *   forward. The transformed tensors are scratch of the relevance pass (io.scratch, held until the
  *   pass ends), shared by the op's passes: one V and one M per layer, sized for the largest pass
- *   (VGG-16's features.2 at batch 1 under alpha-beta: V 103 MB for the two-segment redistribution,
- *   M 51 MB).
+ *   (VGG-16's features.2 at batch 1 under alpha-beta: V 58 MB for the two-segment redistribution,
+ *   M 29 MB under F(4,3); 103 and 51 MB under F(2,3), whose tiles are a quarter the size).
  */
 import type { Dispatch } from '../../gpu/context.ts';
 import { KeyedUniforms } from '../../gpu/uniforms.ts';
@@ -59,19 +60,21 @@ export interface RelevanceWinograd {
 
 /**
  * The Winograd choice of each relevance pass of a convolution under `mode`: the denominators are
- * the forward convolution with other inputs and weights (same shape, same choice); the
- * redistribution is a convolution from the output channels to the input channels over the
- * input plane, with padding 2 - pad (so a pad above 2 keeps it direct). `auto` takes F(2,3) for
- * both where the forward rule takes it: its float32 error on VGG-16-sized layers under
- * alpha-beta 2/1 was 0.7 to 1.2 times direct convolution's, F(4,3)'s 2 to 7 times, with inputs
+ * the forward convolution with other inputs and weights (same shape); the redistribution is a
+ * convolution from the output channels to the input channels over the input plane, with padding
+ * 2 - pad (so a pad above 2 keeps it direct). Under `auto` each pass takes its own tile by
+ * autoWinogradCpu (src/forward/winograd.ts, with the figures per pass): F(4,3) on planes of 28x28
+ * and more, F(2,3) on 14x14, and on 7x7 in the redistribution only, whose direct kernel is slow
+ * on small planes. F(4,3)'s float32 error on VGG-16-sized layers under alpha-beta 2/1 was 2 to 7
+ * times direct convolution's (about 1e-6 to 1e-5 relative), F(2,3)'s 0.7 to 1.2 times, with inputs
  * 69% and 93% zero (bench/winograd-relevance-error.ts, bench/RESULTS.md).
  */
 export function winogradRelevanceChoice(
   layer: ConvLayer, inPixels: number, outPixels: number, mode: ConvMode, tuning: 'cpu' | 'gpu', tile?: WinogradTile,
 ): RelevanceWinograd {
-  const denominators = winogradChoice(layer, outPixels, mode, tuning, tile);
+  const denominators = winogradChoice(layer, outPixels, mode, tuning, tile, 'denominators');
   const swapped: ConvLayer = { ...layer, inChannels: layer.outChannels, outChannels: layer.inChannels };
-  let redistribution = winogradChoice(swapped, inPixels, mode, tuning, tile);
+  let redistribution = winogradChoice(swapped, inPixels, mode, tuning, tile, 'redistribution');
   if (redistribution.m !== null && (layer.pads[0] > 2 || layer.pads[1] > 2)) {
     redistribution = { m: null, why: `padding ${layer.pads[0]}x${layer.pads[1]} over 2: the transposed pass is not a padded convolution` };
   }
