@@ -48,7 +48,7 @@ import { builtinModel } from '../src/graph/zoo.ts';
 import { columnChunk, createConvBackward, transposedTile, usesColumns } from '../src/lrp/ops/conv-backward.ts';
 import { axisPhases } from '../src/lrp/ops/conv-phases.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
-import { dawnArgs, median, table, warmUp } from './lib.ts';
+import { dawnArgs, median, table, warmUp, filledBuffer } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -164,11 +164,7 @@ try {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   // Each variant takes its own layout (depth BK) from one store; released with the variant.
   const weights = new WeightStore(ctx);
-  const filled = (count: number, label: string, f: (i: number) => number) => {
-    const b = ctx.pool.acquire(4 * count, usage, label);
-    ctx.writeBuffer(b, 0, Float32Array.from({ length: count }, (_, i) => f(i)));
-    return b;
-  };
+  const filled = (count: number, label: string, f: (i: number) => number) => filledBuffer(ctx, count, label, f);
   for (const kernel of kernels) {
     for (const redistribution of kernel === 'transpose' ? redistributions : ['auto' as const]) {
       for (const name of args.layers!.split(',')) {

@@ -28,7 +28,7 @@ import type { DenseLayer } from '../src/graph/ir.ts';
 import { createDenseGemmBackward, createDenseRowKernelsBackward } from '../src/lrp/ops/dense-backward.ts';
 import type { BackwardOpContext } from '../src/lrp/backward-op.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
-import { dawnArgs, median, table } from './lib.ts';
+import { dawnArgs, median, table, filledBuffer } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -84,11 +84,7 @@ if (!ctx.hasTimestamps) {
   process.exit(2);
 }
 const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-const filled = (count: number, label: string, f: (i: number) => number) => {
-  const b = ctx.pool.acquire(4 * count, usage, label);
-  ctx.writeBuffer(b, 0, Float32Array.from({ length: count }, (_, i) => f(i)));
-  return b;
-};
+const filled = (count: number, label: string, f: (i: number) => number) => filledBuffer(ctx, count, label, f);
 const kernelOf = (d: Dispatch): string => (d.kernel.startsWith('conv2d') || d.kernel === 'dense' ? 'forward'
   : d.kernel.includes('stab') && d.kernel !== 'stab_divide' ? 'stab' : d.kernel.includes('transpose') || d.kernel.includes('col2im') ? 'transpose' : 'other');
 

@@ -31,7 +31,7 @@ import { createConvBackward } from '../src/lrp/ops/conv-backward.ts';
 import { createDepthwiseBackward } from '../src/lrp/ops/depthwise-backward.ts';
 import type { LinearRule } from '../src/lrp/rule-spec.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
-import { dawnArgs, median, table } from './lib.ts';
+import { dawnArgs, median, table, filledBuffer } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,11 +94,7 @@ if (!ctx.hasTimestamps) {
 }
 const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 const weights = new WeightStore(ctx);
-const filled = (count: number, label: string, f: (i: number) => number) => {
-  const b = ctx.pool.acquire(4 * count, usage, label);
-  ctx.writeBuffer(b, 0, Float32Array.from({ length: count }, (_, i) => f(i)));
-  return b;
-};
+const filled = (count: number, label: string, f: (i: number) => number) => filledBuffer(ctx, count, label, f);
 
 function layerOf(name: string, C: number, k: number, s: number): ConvLayer {
   const rng = new Rng(7);

@@ -1,4 +1,5 @@
 /** Small helpers the benches share: medians, aligned tables, sizes. */
+import type { GpuContext } from '../src/gpu/context.ts';
 
 export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -39,4 +40,15 @@ export async function warmUp(fn: () => Promise<unknown>, minMs: number): Promise
     runs++;
   } while (performance.now() - t0 < minMs);
   return runs;
+}
+
+/**
+ * A pooled storage buffer of `count` floats, f(i) each: the kernel benches' inputs and weights
+ * (returned to the pool with the rest when the bench ends).
+ */
+export function filledBuffer(ctx: GpuContext, count: number, label: string, f: (i: number) => number): GPUBuffer {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const b = ctx.pool.acquire(4 * count, usage, label);
+  ctx.writeBuffer(b, 0, Float32Array.from({ length: count }, (_, i) => f(i)));
+  return b;
 }

@@ -29,7 +29,7 @@ import { numel, valueInfo } from '../src/graph/ir.ts';
 import { builtinModel } from '../src/graph/zoo.ts';
 import { createConvRelevance } from '../src/lrp/ops/winograd-relevance.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
-import { median, table } from './lib.ts';
+import { median, table, filledBuffer } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,11 +74,7 @@ if (!ctx.hasTimestamps) throw new Error('this bench compares kernel times and ne
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 console.log(`adapter: ${gpu.adapterName}; kernels tuned for ${ctx.tuning}; rule ${args.rule}; median of ${repeat} rounds; load ${load()} (1, 5, 15 min) at the start\n`);
 const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-const filled = (count: number, label: string, f: (i: number) => number) => {
-  const b = ctx.pool.acquire(4 * count, usage, label);
-  ctx.writeBuffer(b, 0, Float32Array.from({ length: count }, (_, i) => f(i)));
-  return b;
-};
+const filled = (count: number, label: string, f: (i: number) => number) => filledBuffer(ctx, count, label, f);
 
 try {
   for (const spec of args.model!.split(',')) {

@@ -21,7 +21,7 @@ import type { ConvLayer } from '../src/graph/ir.ts';
 import { valueInfo } from '../src/graph/ir.ts';
 import { builtinModel } from '../src/graph/zoo.ts';
 import { createNodeGpu } from '../src/node/gpu.ts';
-import { dawnArgs, median, table } from './lib.ts';
+import { dawnArgs, median, table, filledBuffer } from './lib.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,11 +56,7 @@ if (!ctx.hasTimestamps) {
   process.exit(1);
 }
 const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-const filled = (count: number, label: string, f: (i: number) => number) => {
-  const b = ctx.pool.acquire(4 * count, usage, label);
-  ctx.writeBuffer(b, 0, Float32Array.from({ length: count }, (_, i) => f(i)));
-  return b;
-};
+const filled = (count: number, label: string, f: (i: number) => number) => filledBuffer(ctx, count, label, f);
 
 try {
   const graph = builtinModel(args.model!);
