@@ -21,8 +21,8 @@ export default defineConfig({
     // test/forward-kernels.test.ts: 105 s -> 47 s; warm: 9 s either way). Benches and the CLI
     // keep the default. Other drivers ignore the variable.
     // GALLIVM_PERF=nopt skips LLVM's optimisation passes: the suite's kernels run on small
-    // tensors, so compiling is most of their cost (cold, CPU seconds: see bench/RESULTS.md, "the
-    // suite cold", 2026-12-08 night). Both settings make code that benches must not load, so the
+    // tensors, so compiling is most of their cost (the suite cold: 1,601 -> 1,465 CPU s,
+    // bench/RESULTS.md, 2026-12-08 night). Both settings make code that benches must not load, so the
     // tests keep their own Mesa cache folder unless MESA_SHADER_CACHE_DIR names one (llvmpipe's
     // cache id hashes GALLIVM_PERF, lp_screen.c; whether it tells vector widths apart, unchecked).
     env: {
