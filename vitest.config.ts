@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { SlowFirstSequencer } from './test/helpers/slow-first.ts';
 
@@ -18,6 +20,16 @@ export default defineConfig({
     // to 3 times faster than at its default 8 and runs the suite's small kernels as fast (cold
     // test/forward-kernels.test.ts: 105 s -> 47 s; warm: 9 s either way). Benches and the CLI
     // keep the default. Other drivers ignore the variable.
-    env: { LP_NATIVE_VECTOR_WIDTH: process.env.LP_NATIVE_VECTOR_WIDTH ?? '128' },
+    // GALLIVM_PERF=nopt skips LLVM's optimisation passes: the suite's kernels run on small
+    // tensors, so compiling is most of their cost (the suite cold: 1,601 -> 1,465 CPU s,
+    // bench/RESULTS.md, 2026-12-08 night). Both settings make code that benches must not load, so the
+    // tests keep their own Mesa cache folder unless MESA_SHADER_CACHE_DIR names one (llvmpipe's
+    // cache id hashes GALLIVM_PERF, lp_screen.c; whether it tells vector widths apart, unchecked).
+    env: {
+      LP_NATIVE_VECTOR_WIDTH: process.env.LP_NATIVE_VECTOR_WIDTH ?? '128',
+      GALLIVM_PERF: process.env.GALLIVM_PERF ?? 'nopt',
+      MESA_SHADER_CACHE_DIR: process.env.MESA_SHADER_CACHE_DIR
+        ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'webgpu-lrp-tests'),
+    },
   },
 });
