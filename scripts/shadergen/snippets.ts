@@ -364,8 +364,21 @@ const denseStabFma: Snippet = (args, where) => {
  */
 const denseTransposeFma: Snippet = (args, where) => {
   const samples = count(args, 'samples', where, 8);
-  const out = ['let wv = coef * wMod(wm, w[o * p.inF4 + cc]);'];
-  for (let n = 0; n < samples; n++) out.push(ifNB(n, `acc${n} = fma(wv, vec4<f32>(s[sb${n} + o]), acc${n});`));
+  if (args.rows === undefined) {
+    const out = ['let wv = coef * wMod(wm, w[o * p.inF4 + cc]);'];
+    for (let n = 0; n < samples; n++) out.push(ifNB(n, `acc${n} = fma(wv, vec4<f32>(s[sb${n} + o]), acc${n});`));
+    return out;
+  }
+  // `rows` consecutive rows a step, each sample's accumulator updated once by a chain of that many
+  // FMAs in row order (the same sums, in the same order, as one row a step).
+  const rows = count(args, 'rows', where, 8);
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) out.push(`let wv${r} = coef * wMod(wm, w[(o + ${r}u) * p.inF4 + cc]);`);
+  for (let n = 0; n < samples; n++) {
+    let chain = `acc${n}`;
+    for (let r = 0; r < rows; r++) chain = `fma(wv${r}, vec4<f32>(s[sb${n} + o + ${r}u]), ${chain})`;
+    out.push(ifNB(n, `acc${n} = ${chain};`));
+  }
   return out;
 };
 

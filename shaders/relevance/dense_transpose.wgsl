@@ -97,7 +97,26 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let sb5 = sOff + min(n0 + 5u, nLast) * p.outF;
     let sb6 = sOff + min(n0 + 6u, nLast) * p.outF;
     let sb7 = sOff + min(n0 + 7u, nLast) * p.outF;
-    for (var o = 0u; o < p.rows; o++) {
+    var o = 0u;
+    // Four rows a step: lavapipe blends every loop-carried register with the loop's mask, once
+    // per step, and the step's loop overhead and weight-modifier branch come once per four rows.
+    for (; o + 4u <= p.rows; o += 4u) {
+      // <generated: dense-transpose-fma samples=8 rows=4>
+      let wv0 = coef * wMod(wm, w[(o + 0u) * p.inF4 + cc]);
+      let wv1 = coef * wMod(wm, w[(o + 1u) * p.inF4 + cc]);
+      let wv2 = coef * wMod(wm, w[(o + 2u) * p.inF4 + cc]);
+      let wv3 = coef * wMod(wm, w[(o + 3u) * p.inF4 + cc]);
+      acc0 = fma(wv3, vec4<f32>(s[sb0 + o + 3u]), fma(wv2, vec4<f32>(s[sb0 + o + 2u]), fma(wv1, vec4<f32>(s[sb0 + o + 1u]), fma(wv0, vec4<f32>(s[sb0 + o + 0u]), acc0))));
+      if (NB > 1u) { acc1 = fma(wv3, vec4<f32>(s[sb1 + o + 3u]), fma(wv2, vec4<f32>(s[sb1 + o + 2u]), fma(wv1, vec4<f32>(s[sb1 + o + 1u]), fma(wv0, vec4<f32>(s[sb1 + o + 0u]), acc1)))); }
+      if (NB > 2u) { acc2 = fma(wv3, vec4<f32>(s[sb2 + o + 3u]), fma(wv2, vec4<f32>(s[sb2 + o + 2u]), fma(wv1, vec4<f32>(s[sb2 + o + 1u]), fma(wv0, vec4<f32>(s[sb2 + o + 0u]), acc2)))); }
+      if (NB > 3u) { acc3 = fma(wv3, vec4<f32>(s[sb3 + o + 3u]), fma(wv2, vec4<f32>(s[sb3 + o + 2u]), fma(wv1, vec4<f32>(s[sb3 + o + 1u]), fma(wv0, vec4<f32>(s[sb3 + o + 0u]), acc3)))); }
+      if (NB > 4u) { acc4 = fma(wv3, vec4<f32>(s[sb4 + o + 3u]), fma(wv2, vec4<f32>(s[sb4 + o + 2u]), fma(wv1, vec4<f32>(s[sb4 + o + 1u]), fma(wv0, vec4<f32>(s[sb4 + o + 0u]), acc4)))); }
+      if (NB > 5u) { acc5 = fma(wv3, vec4<f32>(s[sb5 + o + 3u]), fma(wv2, vec4<f32>(s[sb5 + o + 2u]), fma(wv1, vec4<f32>(s[sb5 + o + 1u]), fma(wv0, vec4<f32>(s[sb5 + o + 0u]), acc5)))); }
+      if (NB > 6u) { acc6 = fma(wv3, vec4<f32>(s[sb6 + o + 3u]), fma(wv2, vec4<f32>(s[sb6 + o + 2u]), fma(wv1, vec4<f32>(s[sb6 + o + 1u]), fma(wv0, vec4<f32>(s[sb6 + o + 0u]), acc6)))); }
+      if (NB > 7u) { acc7 = fma(wv3, vec4<f32>(s[sb7 + o + 3u]), fma(wv2, vec4<f32>(s[sb7 + o + 2u]), fma(wv1, vec4<f32>(s[sb7 + o + 1u]), fma(wv0, vec4<f32>(s[sb7 + o + 0u]), acc7)))); }
+      // </generated>
+    }
+    for (; o < p.rows; o++) {
       // <generated: dense-transpose-fma samples=8>
       let wv = coef * wMod(wm, w[o * p.inF4 + cc]);
       acc0 = fma(wv, vec4<f32>(s[sb0 + o]), acc0);
