@@ -121,39 +121,45 @@ export async function createWinogradGemm(
   if (!tileFits(tile)) throw new Error(`conv tile ${JSON.stringify(tile)} does not fit the kernel`);
   const Kpad = Math.ceil(K / tile.BK) * tile.BK;
   const Npad = Math.ceil(N / 4) * 4;
+  const fill = opts.fillWorkgroups ?? defaultFill(ctx);
+  const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const uniforms = new KeyedUniforms(ctx, label);
+  const flopsOf = (P: number) => 2 * A2 * P * K * N;
+  const bytesInOf = (P: number) => 4 * (A2 * K * P + A2 * Kpad * Npad);
+
+  // The batched kernel needs the subgroups variant's row layout (its SG) and takes no split; it
+  // reads U in conv2d's layout (the tile's BK pads K), so only the kernel differs.
+  if (gemm.variant === 'subgroups' && fill === 0 && (opts.kernel ?? 'auto') === 'auto') {
+    const block = opts.wgemm ?? WGEMM_BLOCK;
+    // Both of its pipelines are made; lavapipe compiles one on its first dispatch only.
+    const [wgemmVec, wgemmScalar] = await Promise.all([true, false].map((VEC_A) => winogradGemm.pipeline(ctx, { ...block, SG: gemm.constants.SG!, VEC_A })));
+    return {
+      tile, Kpad, Npad,
+      dispatches: (P, v, w, y, _scratch, kernel) => [{
+        kernel, layer: label, pipeline: P % 4 === 0 ? wgemmVec : wgemmScalar,
+        bindings: winogradGemm.bind({
+          p: uniforms.get(`wgemm ${P}`, () => winogradGemm.pack({ P, K, N, Kpad, npad4: Npad / 4 })),
+          x: v, xs: v, w, y,
+        }),
+        workgroups: tileGrid(Math.ceil(N / (32 * block.TY)), Math.ceil(P / (32 * block.PQ)), A2, maxDim),
+        flops: flopsOf(P), bytes: bytesInOf(P) + 4 * A2 * N * P,
+      }],
+      destroy: () => uniforms.destroy(),
+    };
+  }
+
   // The GEMM's own bias: zero (the output transforms add the layer's).
   const zeros = ctx.upload(new Float32Array(A2 * N), `${label} winograd zero bias`);
   const gemmPipe = await conv2d.pipeline(ctx, { KH: 1, KW: 1, ...tile, ...gemm.constants }, gemm.variant);
-  const fill = opts.fillWorkgroups ?? defaultFill(ctx);
   const sumPipe = fill > 0 ? await conv2dSplitkSum.pipeline(ctx, { WG: SUM_WG }) : null;
-  // The batched kernel needs the subgroups variant's row layout (its SG) and takes no split.
-  const block = opts.wgemm ?? WGEMM_BLOCK;
-  const wgemm = gemm.variant === 'subgroups' && fill === 0 && (opts.kernel ?? 'auto') === 'auto';
-  // Both of its pipelines are made; lavapipe compiles one on its first dispatch only.
-  const [wgemmVec, wgemmScalar] = wgemm
-    ? await Promise.all([true, false].map((VEC_A) => winogradGemm.pipeline(ctx, { ...block, SG: gemm.constants.SG!, VEC_A })))
-    : [null, null];
   const BM = 4 * tile.PQ * tile.TX;
   const BN = tile.TN * tile.TY;
-  const maxDim = ctx.limits.maxComputeWorkgroupsPerDimension;
   const splitOf = (P: number) => convSplit(Math.ceil(N / BN) * Math.ceil(P / BM) * A2, Kpad, tile.BK, 4 * A2 * N * P, ctx.maxBinding, fill);
-  const uniforms = new KeyedUniforms(ctx, label);
   return {
     tile, Kpad, Npad,
     dispatches(P, v, w, y, scratch, kernel) {
-      const flops = 2 * A2 * P * K * N;
-      const bytesIn = 4 * (A2 * K * P + A2 * Kpad * Npad);
-      if (wgemmVec && wgemmScalar) {
-        return [{
-          kernel, layer: label, pipeline: P % 4 === 0 ? wgemmVec : wgemmScalar,
-          bindings: winogradGemm.bind({
-            p: uniforms.get(`wgemm ${P}`, () => winogradGemm.pack({ P, K, N, Kpad, npad4: Npad / 4 })),
-            x: v, xs: v, w, y,
-          }),
-          workgroups: tileGrid(Math.ceil(N / (32 * block.TY)), Math.ceil(P / (32 * block.PQ)), A2, maxDim),
-          flops, bytes: bytesIn + 4 * A2 * N * P,
-        }];
-      }
+      const flops = flopsOf(P);
+      const bytesIn = bytesInOf(P);
       const { splits, kChunk } = splitOf(P);
       const gemmUniform = uniforms.get(`gemm ${P}`, () => conv2d.pack({
         batch: 1, inC: A2 * K, inH: 1, inW: P, outC: A2 * N, outH: 1, outW: P, groups: A2,

@@ -15,9 +15,9 @@ export interface ForwardOp {
 }
 
 /**
- * Working memory for one layer's dispatches, from the buffer pool. It goes back to the pool as
- * soon as the layer's dispatches are recorded: a later dispatch of the same submission may reuse
- * it, which is safe because WebGPU runs the dispatches of a queue in order.
+ * Working memory for one layer's dispatches (the pass's ScratchArena): once the layer's
+ * dispatches are recorded a later layer's scratch may reuse it, which is safe because WebGPU runs
+ * the dispatches of a queue in order.
  */
 export type Scratch = (bytes: number, label: string) => GPUBuffer;
 

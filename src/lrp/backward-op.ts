@@ -17,7 +17,7 @@ export interface BackwardIO {
   readonly relIn: readonly GPUBuffer[];
   /** Per input: add into relIn[i] (another consumer of the same value wrote there first). */
   readonly accumulate: readonly boolean[];
-  /** A temporary buffer that lives until the batch's relevance pass is done. */
+  /** A temporary buffer for this layer's dispatches only: later layers' scratch may reuse it (ScratchArena). */
   scratch(bytes: number, label: string): GPUBuffer;
 }
 

@@ -27,8 +27,9 @@
  *   per-pass timings, bench/winograd-choice.ts), within the measured float32 error
  *   (bench/winograd-relevance-error.ts, bench/RESULTS.md).
  * - A batch whose transformed tensors would pass one binding runs in chunks of samples, as in the
- *   forward. The transformed tensors are scratch of the relevance pass (io.scratch, held until the
- *   pass ends), shared by the op's passes: one V and one M per layer, sized for the largest pass
+ *   forward. The transformed tensors are the layer's scratch (io.scratch: the explainer's
+ *   ScratchArena hands them on to later layers once this layer's dispatches are recorded), shared
+ *   by the op's passes: one V and one M per layer, sized for the largest pass
  *   (VGG-16's features.2 at batch 1 under alpha-beta: V 58 MB for the two-segment redistribution,
  *   M 29 MB under F(4,3); 103 and 51 MB under F(2,3), whose tiles are a quarter the size).
  */
